@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# A real single-node Apache Kafka (KRaft) on 127.0.0.1, from the broker's jars on Maven Central.
+#   scripts/kafka.sh start | stop | status | topics
+# Environment: KAFKA_PORT (9092; the controller listens on the next port), KAFKA_RUN_DIR (.run/kafka-<port>),
+#              HARBIN_CACHE (~/.cache/harbin-assistance: where the jars are kept between runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' kafka/pom.xml)
+PORT=${KAFKA_PORT:-9092}
+CONTROLLER_PORT=$((PORT + 1))
+RUN_DIR=${KAFKA_RUN_DIR:-$PWD/.run/kafka-$PORT}
+CACHE=${HARBIN_CACHE:-$HOME/.cache/harbin-assistance}
+LIBS="$CACHE/kafka-$KAFKA_VERSION/libs"
+PID_FILE="$RUN_DIR/kafka.pid"
+TOPICS=(registry.households employment.members assistance.grants)
+PARTITIONS=${KAFKA_PARTITIONS:-6}
+
+log() { echo "kafka: $*" >&2; }
+
+fetch() {
+  if [ -f "$LIBS/.complete" ]; then return; fi
+  command -v mvn >/dev/null || { log "Maven is needed to fetch Kafka's jars (apt-get install maven)"; exit 1; }
+  log "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central into $LIBS"
+  rm -rf "$LIBS"; mkdir -p "$LIBS"
+  mvn -q -B -f kafka/pom.xml dependency:copy-dependencies -DoutputDirectory="$LIBS" -DincludeScope=runtime
+  touch "$LIBS/.complete"
+}
+
+running() { [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+
+java_cp() { java -Xms64m -Xmx256m -Dlog4j2.configurationFile="$PWD/kafka/log4j2.properties" \
+            -Dkafka.logs.dir="$RUN_DIR/logs" -cp "$LIBS/*" "$@"; }
+
+configure() {
+  mkdir -p "$RUN_DIR/data" "$RUN_DIR/logs"
+  cat > "$RUN_DIR/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$RUN_DIR/data
+num.partitions=$PARTITIONS
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=6
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+# Topics are created explicitly, with their partitions and retention; a typo must not create one.
+auto.create.topics.enable=false
+log.retention.hours=-1
+PROPS
+  if [ ! -f "$RUN_DIR/data/meta.properties" ]; then
+    java_cp kafka.tools.StorageTool format --cluster-id "$(java_cp kafka.tools.StorageTool random-uuid)" \
+      --config "$RUN_DIR/server.properties" --ignore-formatted >/dev/null
+  fi
+}
+
+create_topics() {
+  for topic in "${TOPICS[@]}"; do
+    java_cp org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$PORT" --create --if-not-exists \
+      --topic "$topic" --partitions "$PARTITIONS" --replication-factor 1 \
+      --config retention.ms=-1 --config retention.bytes=-1 >/dev/null
+  done
+  log "topics ready: ${TOPICS[*]} ($PARTITIONS partitions each, kept forever)"
+}
+
+start() {
+  if running; then log "already running on 127.0.0.1:$PORT (pid $(cat "$PID_FILE"))"; return; fi
+  if listening; then log "something already listens on 127.0.0.1:$PORT; using it"; return; fi
+  command -v java >/dev/null || { log "Java 17+ is needed"; exit 1; }
+  fetch
+  configure
+  log "starting Apache Kafka $KAFKA_VERSION (KRaft) on 127.0.0.1:$PORT"
+  nohup java -Xms128m -Xmx512m -XX:+UseG1GC -Dlog4j2.configurationFile="$PWD/kafka/log4j2.properties" \
+    -Dkafka.logs.dir="$RUN_DIR/logs" -cp "$LIBS/*" kafka.Kafka "$RUN_DIR/server.properties" \
+    >"$RUN_DIR/logs/stdout.log" 2>&1 &
+  echo $! >"$PID_FILE"
+  for _ in $(seq 1 120); do
+    if listening; then create_topics; return; fi
+    if ! running; then log "broker exited; see $RUN_DIR/logs"; tail -20 "$RUN_DIR/logs/stdout.log" >&2; exit 1; fi
+    sleep 0.5
+  done
+  log "broker did not open 127.0.0.1:$PORT within 60 s; see $RUN_DIR/logs"; exit 1
+}
+
+stop() {
+  if ! running; then log "not running"; rm -f "$PID_FILE"; return; fi
+  local pid; pid=$(cat "$PID_FILE")
+  kill "$pid"
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || { rm -f "$PID_FILE"; log "stopped"; return; }; sleep 0.5; done
+  kill -9 "$pid" 2>/dev/null || true; rm -f "$PID_FILE"; log "killed"
+}
+
+case "${1:-start}" in
+  start) start ;;
+  stop) stop ;;
+  status) if running; then log "running on 127.0.0.1:$PORT (pid $(cat "$PID_FILE"))"; else log "not running"; exit 1; fi ;;
+  topics) fetch; create_topics ;;
+  fetch) fetch ;;
+  *) echo "usage: $0 start|stop|status|topics|fetch" >&2; exit 2 ;;
+esac

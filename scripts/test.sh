@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite, on a real Kafka broker and a real PostgreSQL (started here when not running).
+#   scripts/test.sh [pytest arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+
+scripts/kafka.sh start
+scripts/postgres.sh start
+
+export TEST_KAFKA_BOOTSTRAP=${TEST_KAFKA_BOOTSTRAP:-127.0.0.1:9092}
+export TEST_PG_HOST=${TEST_PG_HOST:-127.0.0.1} TEST_PG_PORT=${TEST_PG_PORT:-5432}
+exec python -m pytest "$@"

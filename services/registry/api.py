@@ -1,0 +1,92 @@
+"""Registry (Civil Affairs, 民政局) HTTP API: households, persons, payments."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request
+
+from services.registry import service
+from services.registry.schemas import (
+    BulkIn,
+    BulkOut,
+    ExitIn,
+    HouseholdIn,
+    HouseholdOut,
+    HouseholdPage,
+    HouseholdPatch,
+    PaymentOut,
+    PaymentRunIn,
+    PaymentRunOut,
+    PersonOut,
+)
+from shared.db import DbSession
+from shared.errors import problem_responses
+
+households = APIRouter(prefix="/households", tags=["households 低保家庭"])
+persons = APIRouter(prefix="/persons", tags=["persons 人员"])
+payments = APIRouter(tags=["payments 低保金发放"])
+
+
+@households.post("", response_model=HouseholdOut, status_code=201, responses=problem_responses(409, 422),
+                 summary="Enrol a dibao household (纳入低保)")
+async def enrol_household(body: HouseholdIn, session: DbSession) -> HouseholdOut:
+    return service.to_out(await service.enrol(session, body))
+
+
+@households.post("/bulk", response_model=BulkOut, responses=problem_responses(422),
+                 summary="Enrol up to 1,000 households; good rows land, bad rows say why")
+async def enrol_households_bulk(body: BulkIn, session: DbSession) -> BulkOut:
+    results = await service.enrol_bulk(session, body.households)
+    rejected = sum(1 for result in results if result.error is not None)
+    return BulkOut(enrolled=len(results) - rejected, rejected=rejected, results=results)
+
+
+@households.get("", response_model=HouseholdPage, summary="List households, filtered and paged")
+async def list_households(
+    session: DbSession,
+    division_code: str | None = Query(default=None, pattern=r"^\d{6}$"),
+    status: Literal["active", "exited"] | None = None,
+    page: int = Query(default=1, ge=1, le=100_000),
+    size: int = Query(default=50, ge=1, le=500),
+) -> HouseholdPage:
+    rows, total = await service.list_households(session, division_code, status, page, size)
+    return HouseholdPage(items=[service.to_out(row) for row in rows], total=total, page=page, size=size)
+
+
+@households.get("/{household_id}", response_model=HouseholdOut, responses=problem_responses(404))
+async def get_household(household_id: str, session: DbSession) -> HouseholdOut:
+    return service.to_out(await service.get_household(session, household_id))
+
+
+@households.patch("/{household_id}", response_model=HouseholdOut, responses=problem_responses(404, 409, 422),
+                  summary="Report a change; the allowance is recomputed")
+async def change_household(household_id: str, body: HouseholdPatch, session: DbSession) -> HouseholdOut:
+    return service.to_out(await service.change(session, household_id, body))
+
+
+@households.post("/{household_id}/exit", response_model=HouseholdOut, responses=problem_responses(404, 409, 422),
+                 summary="The household leaves dibao (退出低保)")
+async def exit_household(household_id: str, body: ExitIn, session: DbSession) -> HouseholdOut:
+    return service.to_out(await service.exit_household(session, household_id, body))
+
+
+@households.get("/{household_id}/payments", response_model=list[PaymentOut], responses=problem_responses(404),
+                summary="The household's payments ledger")
+async def household_payments(household_id: str, session: DbSession) -> list[PaymentOut]:
+    return [PaymentOut.model_validate(p, from_attributes=True) for p in await service.payments_of(session, household_id)]
+
+
+@persons.get("/{resident_id}", response_model=PersonOut, responses=problem_responses(404),
+             summary="A person's household and dibao status")
+async def get_person(resident_id: str, session: DbSession) -> PersonOut:
+    return await service.find_person(session, resident_id)
+
+
+@payments.post("/payment-runs", response_model=PaymentRunOut, responses=problem_responses(422),
+               summary="Pay a month's dibao; running a month again pays no one twice")
+async def payment_run(body: PaymentRunIn, request: Request) -> PaymentRunOut:
+    return await service.run_payments(request.app.state.platform.sessions, body.period)
+
+
+ROUTERS = [households, persons, payments]

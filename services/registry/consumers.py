@@ -1,0 +1,19 @@
+"""Events the registry reacts to: a member found work (the 3-month extension)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry import service
+from shared.consumer import Handler
+from shared.events import EMPLOYMENT_TOPIC, ReceivedEvent
+
+
+async def on_member_employed(session: AsyncSession, event: ReceivedEvent) -> None:
+    await service.record_employment(session, event.payload)
+
+
+TOPICS = [EMPLOYMENT_TOPIC]
+HANDLERS: dict[str, Handler] = {
+    "MemberEmployed": on_member_employed,
+}

@@ -1,0 +1,34 @@
+"""Registry service (Civil Affairs, 民政局): the dibao caseload, monthly payments, the leading-group office.
+
+Run: ``uvicorn --factory services.registry.main:create_app --port 8001``
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry import api, consumers, service
+from services.registry.parameters import DIBAO_STANDARD, SPECS
+from shared.app import create_service_app
+from shared.parameters import ParameterSpec, parameters_router
+from shared.platform_models import PolicyParameter
+from shared.settings import ServiceSettings, load_settings
+
+
+async def _parameter_changed(session: AsyncSession, spec: ParameterSpec, row: PolicyParameter) -> None:
+    if spec is DIBAO_STANDARD:
+        await service.standard_changed(session, row)
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or load_settings("registry")
+    return create_service_app(
+        settings,
+        title="Registry — Civil Affairs (民政局)",
+        description="Dibao households (低保家庭), the top-up (补差), monthly payments, the 3-month employment "
+                    "extension, and the leading-group office's one-stop view and assessment.",
+        routers=[*api.ROUTERS, parameters_router(SPECS, on_change=_parameter_changed)],
+        handlers=consumers.HANDLERS,
+        topics=consumers.TOPICS,
+    )

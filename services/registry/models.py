@@ -1,0 +1,132 @@
+"""Civil Affairs' tables: households, members, allowance revisions, payments, extensions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shared.db import Area, Money, UtcDateTime, new_base
+from shared.platform_models import BigId
+
+Base = new_base()
+
+
+class Household(Base):
+    __tablename__ = "households"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    division_code: Mapped[str] = mapped_column(String(6), index=True)
+    address: Mapped[str] = mapped_column(String(300))
+    heating: Mapped[str] = mapped_column(String(20))
+    housing_area_m2: Mapped[Decimal] = mapped_column(Area())
+    monthly_income: Mapped[Decimal] = mapped_column(Money())
+    status: Mapped[str] = mapped_column(String(10), default="active", index=True)
+    enrolled_on: Mapped[date] = mapped_column(Date)
+    exited_on: Mapped[date | None] = mapped_column(Date)
+    exit_reason: Mapped[str | None] = mapped_column(String(300))
+    # Every change of the allowance from enrolment on: [{"effective_from", "amount"}] (see rules.py).
+    allowance_schedule: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    review_from: Mapped[date | None] = mapped_column(Date)
+    review_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now(),
+                                                 onupdate=func.now())
+
+    members: Mapped[list[Member]] = relationship(
+        primaryjoin="and_(Household.id == Member.household_id, Member.removed.is_(False))",
+        order_by="Member.position", lazy="selectin", viewonly=True)
+
+
+class Member(Base):
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    resident_id: Mapped[str] = mapped_column(String(18))
+    name: Mapped[str] = mapped_column(String(100))
+    sex: Mapped[str] = mapped_column(String(6))
+    birth_date: Mapped[date] = mapped_column(Date)
+    relation: Mapped[str] = mapped_column(String(10))
+    able_to_work: Mapped[bool] = mapped_column(Boolean, default=False)
+    employment_status: Mapped[str] = mapped_column(String(12))
+    unemployed_since: Mapped[date | None] = mapped_column(Date)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    school_stage: Mapped[str] = mapped_column(String(12), default="none")
+    boarding: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Removed from the household by a change (kept for history).
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # True while the person is in this household and the household is in dibao.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    __table_args__ = (
+        Index("ix_members_resident_id", "resident_id"),
+        # A person can be in only one active household; the database enforces it, race-free.
+        Index("uq_members_active_resident_id", "resident_id", unique=True,
+              postgresql_where=active.is_(True), sqlite_where=active.is_(True)),
+    )
+
+
+class HouseholdRevision(Base):
+    """What the allowance depends on (members, income) from a date on."""
+
+    __tablename__ = "household_revisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
+    effective_on: Mapped[date] = mapped_column(Date)
+    member_count: Mapped[int] = mapped_column(Integer)
+    monthly_income: Mapped[Decimal] = mapped_column(Money())
+
+    __table_args__ = (UniqueConstraint("household_id", "effective_on"),)
+
+
+class PaymentRun(Base):
+    __tablename__ = "payment_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    households_paid: Mapped[int] = mapped_column(Integer, default=0)
+    total_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+
+
+class Payment(Base):
+    """The ledger: one payment per household per month, ever (the unique key makes runs idempotent)."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    kind: Mapped[str] = mapped_column(String(10))
+    division_code: Mapped[str] = mapped_column(String(6))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("payment_runs.id"))
+    paid_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("household_id", "period"),
+        Index("ix_payments_period_division_code", "period", "division_code"),
+    )
+
+
+class EmploymentExtension(Base):
+    """延发三个月: dibao continued after a member found work (from the employment service's event)."""
+
+    __tablename__ = "employment_extensions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
+    resident_id: Mapped[str] = mapped_column(String(18))
+    employed_on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(30))
+    first_period: Mapped[str] = mapped_column(String(7))
+    last_period: Mapped[str] = mapped_column(String(7))
+    monthly_amount: Mapped[Decimal] = mapped_column(Money())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())

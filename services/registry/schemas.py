@@ -1,0 +1,201 @@
+"""Request and response bodies of the registry (Civil Affairs) API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.events import AllowanceStep, EmploymentStatus, Heating, Relation, SchoolStage, Sex
+from shared.money import MoneyStr
+from shared.validators import AreaIn, DivisionCodeIn, MoneyIn, PastDate, ResidentIdIn, fail
+
+MAX_MEMBERS = 20
+BOARDING_STAGES = {"primary", "junior", "senior", "vocational", "college"}
+
+
+class MemberIn(BaseModel):
+    """A household member (家庭成员). Sex and birth date are read from the resident ID."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resident_id: ResidentIdIn
+    name: str = Field(min_length=1, max_length=100, description="姓名")
+    relation: Relation = Field(description="与户主关系: head, spouse, child, parent, other")
+    able_to_work: bool = Field(default=False, description="有劳动能力")
+    employment_status: EmploymentStatus = Field(default="none", description="就业状况")
+    unemployed_since: PastDate | None = Field(default=None, description="失业起始日期")
+    disabled: bool = Field(default=False, description="残疾")
+    school_stage: SchoolStage = Field(default="none", description="就学阶段")
+    boarding: bool = Field(default=False, description="寄宿")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "MemberIn":
+        if self.unemployed_since is not None and self.employment_status != "unemployed":
+            raise fail("inconsistent_member", "unemployed_since is given only for an unemployed member")
+        if self.boarding and self.school_stage not in BOARDING_STAGES:
+            raise fail("inconsistent_member", "only a pupil or student in school can be boarding")
+        return self
+
+
+def _check_members(members: list[MemberIn]) -> None:
+    heads = sum(1 for member in members if member.relation == "head")
+    if heads != 1:
+        raise fail("invalid_household_head", "a household has exactly one head (户主); this one has {heads}", heads=heads)
+    seen: set[str] = set()
+    for member in members:
+        if member.resident_id in seen:
+            raise fail("duplicate_member", "the same resident ID appears twice in the household")
+        seen.add(member.resident_id)
+
+
+class HouseholdIn(BaseModel):
+    """A dibao household to enrol (低保家庭)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    division_code: DivisionCodeIn
+    address: str = Field(min_length=1, max_length=300, description="住址")
+    heating: Heating = Field(description="供暖方式: central (集中供热) or non_central")
+    housing_area_m2: AreaIn = Field(description="住房建筑面积 m²")
+    monthly_income: MoneyIn = Field(description="家庭月收入, yuan")
+    enrolled_on: PastDate | None = Field(default=None, description="纳入低保日期 (default today)")
+    members: list[MemberIn] = Field(min_length=1, max_length=MAX_MEMBERS)
+
+    @model_validator(mode="after")
+    def _one_head(self) -> "HouseholdIn":
+        _check_members(self.members)
+        return self
+
+
+class HouseholdPatch(BaseModel):
+    """A change reported to Civil Affairs; the allowance is recomputed from ``effective_on``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str | None = Field(default=None, min_length=1, max_length=300)
+    heating: Heating | None = None
+    housing_area_m2: AreaIn | None = None
+    monthly_income: MoneyIn | None = None
+    members: list[MemberIn] | None = Field(default=None, min_length=1, max_length=MAX_MEMBERS,
+                                           description="the complete new list of members")
+    effective_on: PastDate | None = Field(default=None, description="the change holds from this day (default today)")
+
+    @model_validator(mode="after")
+    def _valid(self) -> "HouseholdPatch":
+        if not self.changed_fields():
+            raise fail("empty_change", "name at least one of address, heating, housing_area_m2, monthly_income, members")
+        if self.members is not None:
+            _check_members(self.members)
+        return self
+
+    def changed_fields(self) -> list[str]:
+        return [name for name in ("address", "heating", "housing_area_m2", "monthly_income", "members")
+                if getattr(self, name) is not None]
+
+
+class ExitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    on: date = Field(description="退出低保日期: the first day the household is no longer in dibao")
+    reason: str = Field(min_length=1, max_length=300, description="退出原因")
+
+
+class MemberOut(BaseModel):
+    resident_id: str
+    name: str
+    sex: Sex
+    birth_date: date
+    relation: Relation
+    able_to_work: bool
+    employment_status: EmploymentStatus
+    unemployed_since: date | None
+    disabled: bool
+    school_stage: SchoolStage
+    boarding: bool
+
+
+class HouseholdOut(BaseModel):
+    id: str
+    status: Literal["active", "exited"]
+    division_code: str
+    division_name: str
+    address: str
+    heating: Heating
+    housing_area_m2: Decimal
+    monthly_income: MoneyStr
+    monthly_allowance: MoneyStr = Field(description="低保金: the top-up (补差) in force today")
+    allowance_schedule: list[AllowanceStep]
+    enrolled_on: date
+    exited_on: date | None
+    exit_reason: str | None
+    review_due: bool = Field(description="flagged for Civil Affairs' review (e.g. the employment extension ended)")
+    review_reason: str | None
+    members: list[MemberOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class HouseholdPage(BaseModel):
+    items: list[HouseholdOut]
+    total: int
+    page: int
+    size: int
+
+
+class BulkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    households: list[dict[str, Any]] = Field(max_length=1000, description="up to 1,000 household bodies, as for POST /households")
+
+
+class BulkError(BaseModel):
+    code: str
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+class BulkResult(BaseModel):
+    index: int
+    id: str | None
+    error: BulkError | None
+
+
+class BulkOut(BaseModel):
+    enrolled: int
+    rejected: int
+    results: list[BulkResult]
+
+
+class PersonOut(BaseModel):
+    resident_id: str
+    name: str
+    sex: Sex
+    birth_date: date
+    relation: Relation
+    household_id: str
+    household_status: Literal["active", "exited"]
+    division_code: str
+    in_dibao: bool = Field(description="the person's household is active in dibao")
+
+
+class PaymentRunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+
+
+class PaymentRunOut(BaseModel):
+    period: str
+    households_paid: int = Field(description="households this run paid (not those paid by earlier runs)")
+    total_amount: MoneyStr
+    already_paid: int = Field(description="households active in the period that earlier runs had paid")
+
+
+class PaymentOut(BaseModel):
+    period: str
+    amount: MoneyStr
+    kind: Literal["dibao", "extension"]
+    paid_at: datetime

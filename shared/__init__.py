@@ -1,0 +1,1 @@
+"""The project's common library: events, outbox, idempotent consumer, database, errors, policy helpers."""

@@ -1,0 +1,142 @@
+"""The application factory every service uses: lifespan, health, readiness, errors, logging.
+
+A service supplies its routers, its event handlers and its topics; the factory wires the database,
+the outbox relay and the idempotent consumer, and starts and stops them with the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.consumer import EventConsumer, Handler
+from shared.db import create_engine, database_is_reachable, session_factory
+from shared.errors import install_error_handlers
+from shared.kafka import ProducerHolder, kafka_is_reachable
+from shared.logging import configure_logging
+from shared.outbox import OutboxRelay
+from shared.settings import ServiceSettings
+
+log = logging.getLogger("shared.app")
+
+
+@dataclass
+class Platform:
+    """What a running service holds: database, producer, outbox relay, consumer and their tasks."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    producers: ProducerHolder
+    relay: OutboxRelay
+    consumer: EventConsumer | None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: ServiceSettings, topics: Sequence[str], handlers: Mapping[str, Handler]) -> "Platform":
+        engine = create_engine(settings.resolved_database_url(), settings.database_pool_size)
+        sessions = session_factory(engine)
+        producers = ProducerHolder(settings.kafka_bootstrap_servers, client_id=settings.service_name)
+        relay = OutboxRelay(sessions, producers, settings.topic_prefix, settings.outbox_batch_size,
+                            settings.outbox_poll_seconds)
+        consumer = None
+        if handlers and topics and settings.consumer_enabled:
+            consumer = EventConsumer(
+                service=settings.service_name, sessions=sessions, bootstrap_servers=settings.kafka_bootstrap_servers,
+                topics=list(topics), handlers=handlers, producers=producers, topic_prefix=settings.topic_prefix,
+                batch_size=settings.consumer_batch_size, max_attempts=settings.consumer_max_attempts,
+                after_commit=relay.notify,
+            )
+        return cls(settings, engine, sessions, producers, relay, consumer)
+
+    async def start(self) -> None:
+        self.tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.settings.service_name}-outbox-relay"))
+        if self.consumer is not None:
+            self.tasks.append(asyncio.create_task(self.consumer.run(), name=f"{self.settings.service_name}-consumer"))
+
+    async def stop(self) -> None:
+        self.relay.stop()
+        if self.consumer is not None:
+            self.consumer.stop()
+        for task in self.tasks:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), timeout=15)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+            except Exception:
+                log.exception("background task failed while stopping")
+        self.tasks.clear()
+        await self.producers.stop()
+        await self.engine.dispose()
+
+
+class Health(BaseModel):
+    status: str
+    service: str
+
+
+class Readiness(BaseModel):
+    status: str
+    database: str
+    kafka: str
+    consumer: str
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+    handlers: Mapping[str, Handler] | None = None,
+    topics: Sequence[str] = (),
+    openapi_tags: list[dict[str, str]] | None = None,
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        platform = Platform.build(settings, topics, handlers or {})
+        app.state.platform = platform
+        await platform.start()
+        log.info("service started", extra={"ctx_database": settings.resolved_database_url().split("@")[-1]})
+        try:
+            yield
+        finally:
+            await platform.stop()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
+                  openapi_tags=openapi_tags)
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    @app.get("/health", response_model=Health, tags=["operations"], summary="Alive")
+    async def health() -> Health:
+        return Health(status="ok", service=settings.service_name)
+
+    @app.get("/ready", response_model=Readiness, tags=["operations"], summary="Database and Kafka reachable",
+             responses={503: {"model": Readiness}})
+    async def ready() -> Any:
+        platform: Platform = app.state.platform
+        database_ok, kafka_ok = await asyncio.gather(
+            database_is_reachable(platform.engine), kafka_is_reachable(settings.kafka_bootstrap_servers))
+        consumer = "disabled" if platform.consumer is None else ("running" if platform.consumer.running else "starting")
+        body = Readiness(status="ready" if database_ok and kafka_ok else "not_ready",
+                         database="ok" if database_ok else "unreachable", kafka="ok" if kafka_ok else "unreachable",
+                         consumer=consumer)
+        return JSONResponse(body.model_dump(), status_code=200 if body.status == "ready" else 503)
+
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,322 @@
+"""The idempotent consumer: at-least-once in, exactly-once effect, poison messages to a dead-letter topic.
+
+For every batch of one partition, in **one database transaction**: skip event ids already in the
+inbox, run each handler, record the handled ids in the inbox and the next offset in
+``consumer_positions``; commit; only then commit the offset to Kafka (auto-commit is off).
+
+* A consumer killed after its database commit resumes from the stored position: one effect.
+* The same event delivered twice (a re-sent outbox row, an injected duplicate) is in the inbox: one effect.
+* An empty database has no stored positions, so the consumer reads its topics from the beginning
+  and rebuilds the same state (replay).
+* A message that cannot be decoded, fails validation, has an unknown version, or whose handler keeps
+  failing goes to ``<group>.<topic>.dlq`` with its origin in the headers; the consumer moves on.
+* A database outage is not the event's fault: the batch is retried, without limit, until it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.db import is_transient
+from shared.events import (
+    EventEnvelope,
+    PoisonMessage,
+    ReceivedEvent,
+    decode_envelope,
+    dlq_topic,
+    parse_payload,
+)
+from shared.kafka import ProducerHolder, ensure_topics
+from shared.platform_models import ConsumerPosition, InboxEvent
+
+log = logging.getLogger("shared.consumer")
+
+Handler = Callable[[AsyncSession, ReceivedEvent], Awaitable[None]]
+
+
+class HandlerFailed(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class _Item:
+    record: ConsumerRecord
+    envelope: EventEnvelope | None = None
+    payload: object | None = None
+    poison: str | None = None
+
+    @property
+    def handled(self) -> bool:
+        return self.payload is not None
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        service: str,
+        sessions: async_sessionmaker[AsyncSession],
+        bootstrap_servers: str,
+        topics: list[str],
+        handlers: Mapping[str, Handler],
+        producers: ProducerHolder,
+        topic_prefix: str = "",
+        batch_size: int = 500,
+        max_attempts: int = 3,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.service = service
+        self.sessions = sessions
+        self.bootstrap_servers = bootstrap_servers
+        self.topics = topics
+        self.handlers = dict(handlers)
+        self.producers = producers
+        self.topic_prefix = topic_prefix
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.after_commit = after_commit
+        self.group_id = f"{topic_prefix}{service}"
+        self._consumer: AIOKafkaConsumer | None = None
+        self._stopping = False
+        self.handled_total = 0
+        self.dead_lettered_total = 0
+        self.running = False
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while not self._stopping:
+            try:
+                await self._start()
+                backoff = 0.5
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer: %s, restarting", type(exc).__name__, extra={"ctx_error": str(exc)[:300]})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                await self._close()
+
+    async def _start(self) -> None:
+        physical = [self.topic_prefix + topic for topic in self.topics]
+        await ensure_topics(self.bootstrap_servers, [*physical, *(self._dlq(topic) for topic in self.topics)])
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=self.group_id,
+            client_id=f"{self.service}-consumer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.batch_size,
+            isolation_level="read_committed",
+        )
+        await consumer.start()
+        self._consumer = consumer
+        consumer.subscribe(physical, listener=_SeekToStoredPositions(self, consumer))
+        self.running = True
+
+    async def _close(self) -> None:
+        self.running = False
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:
+                await asyncio.wait_for(consumer.stop(), timeout=10)
+            except Exception:  # pragma: no cover - best effort
+                log.debug("consumer stop failed", exc_info=True)
+
+    async def _consume(self) -> None:
+        assert self._consumer is not None
+        while not self._stopping:
+            batches = await self._consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+            for tp, records in batches.items():
+                if self._stopping:
+                    return
+                if not records:
+                    continue
+                await self._process(tp, records)
+                try:
+                    await self._consumer.commit({tp: records[-1].offset + 1})
+                except KafkaError as exc:
+                    # The database already holds the position; Kafka's copy is only for lag monitoring.
+                    log.info("offset commit skipped: %s", type(exc).__name__)
+
+    def _logical(self, physical_topic: str) -> str:
+        return physical_topic[len(self.topic_prefix):] if physical_topic.startswith(self.topic_prefix) else physical_topic
+
+    def _dlq(self, logical_topic: str) -> str:
+        return self.topic_prefix + dlq_topic(self.service, logical_topic)
+
+    # ---- positions --------------------------------------------------------------------------------
+
+    async def stored_positions(self) -> dict[tuple[str, int], int]:
+        async with self.sessions() as session:
+            rows = (await session.execute(select(ConsumerPosition.topic, ConsumerPosition.partition,
+                                                 ConsumerPosition.next_offset))).all()
+        return {(topic, partition): offset for topic, partition, offset in rows}
+
+    async def _seek_to_stored_positions(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
+        positions = await self._with_db_retries(self.stored_positions)
+        for tp in assigned:
+            stored = positions.get((self._logical(tp.topic), tp.partition))
+            if stored is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, stored)
+
+    @staticmethod
+    async def _store_position(session: AsyncSession, topic: str, partition: int, next_offset: int) -> None:
+        result = await session.execute(
+            update(ConsumerPosition)
+            .where(ConsumerPosition.topic == topic, ConsumerPosition.partition == partition)
+            .values(next_offset=next_offset, updated_at=datetime.now(UTC))
+        )
+        if result.rowcount == 0:
+            await session.execute(insert(ConsumerPosition).values(topic=topic, partition=partition,
+                                                                  next_offset=next_offset))
+
+    # ---- processing ---------------------------------------------------------------------------------
+
+    def _decode(self, record: ConsumerRecord) -> _Item:
+        item = _Item(record)
+        try:
+            item.envelope = decode_envelope(record.value)
+            if item.envelope.type in self.handlers:
+                item.payload = parse_payload(item.envelope)
+        except PoisonMessage as exc:
+            item.poison = str(exc)
+        return item
+
+    async def _process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        items = [self._decode(record) for record in records]
+        if not any(item.poison for item in items):
+            try:
+                await self._with_db_retries(lambda: self._apply(tp, items))
+                return
+            except Exception as exc:
+                log.warning("batch failed (%s); handling its events one by one", type(exc).__name__)
+        for item in items:
+            if item.poison is None:
+                try:
+                    await self._apply_with_attempts(tp, item)
+                    continue
+                except HandlerFailed as exc:
+                    item.poison = str(exc)
+            await self._dead_letter(tp, item)
+
+    async def _apply(self, tp: TopicPartition, items: list[_Item]) -> None:
+        topic = self._logical(tp.topic)
+        async with self.sessions() as session:
+            ids = [item.envelope.event_id for item in items if item.handled]
+            seen = set(await session.scalars(select(InboxEvent.event_id).where(InboxEvent.event_id.in_(ids)))) if ids else set()
+            inbox_rows = []
+            for item in items:
+                if not item.handled or item.envelope.event_id in seen:
+                    continue
+                seen.add(item.envelope.event_id)
+                event = ReceivedEvent(item.envelope, item.payload, topic, tp.partition, item.record.offset)
+                await self.handlers[item.envelope.type](session, event)
+                inbox_rows.append({"event_id": item.envelope.event_id, "event_type": item.envelope.type,
+                                   "topic": topic, "partition": tp.partition, "offset": item.record.offset,
+                                   "outcome": "handled"})
+            if inbox_rows:
+                await session.execute(insert(InboxEvent), inbox_rows)
+            await self._store_position(session, topic, tp.partition, items[-1].record.offset + 1)
+            await session.commit()
+            wrote_outbox = session.info.pop("outbox_written", False)
+        self.handled_total += len(inbox_rows)
+        if wrote_outbox and self.after_commit:
+            self.after_commit()
+
+    async def _apply_with_attempts(self, tp: TopicPartition, item: _Item) -> None:
+        last: Exception | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                await self._with_db_retries(lambda: self._apply(tp, [item]))
+                return
+            except Exception as exc:
+                last = exc
+                log.warning("handler failed (attempt %d of %d): %s", attempt, self.max_attempts, type(exc).__name__,
+                            extra={"ctx_event_type": item.envelope.type if item.envelope else None})
+                await asyncio.sleep(min(0.2 * attempt, 1.0))
+        raise HandlerFailed(f"handler failed {self.max_attempts} times: {type(last).__name__}: {str(last)[:500]}")
+
+    async def _dead_letter(self, tp: TopicPartition, item: _Item) -> None:
+        record, topic = item.record, self._logical(tp.topic)
+        headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq.")]
+        headers += [
+            ("dlq.origin_topic", topic.encode()),
+            ("dlq.origin_partition", str(tp.partition).encode()),
+            ("dlq.origin_offset", str(record.offset).encode()),
+            ("dlq.consumer_group", self.service.encode()),
+            ("dlq.error", (item.poison or "unknown")[:1000].encode()),
+            ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        backoff = 0.5
+        while True:
+            try:
+                producer = await self.producers.get()
+                await producer.send_and_wait(self._dlq(topic), value=record.value, key=record.key, headers=headers)
+                break
+            except Exception as exc:
+                if self._stopping:
+                    raise
+                log.warning("dead-letter publish failed (%s), retrying", type(exc).__name__)
+                await self.producers.reset()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+        log.error("message dead-lettered", extra={"ctx_topic": topic, "ctx_partition": tp.partition,
+                                                  "ctx_offset": record.offset, "ctx_error": item.poison})
+        self.dead_lettered_total += 1
+
+        async def _advance() -> None:
+            async with self.sessions() as session:
+                if item.envelope is not None:
+                    exists = await session.get(InboxEvent, item.envelope.event_id)
+                    if exists is None:
+                        session.add(InboxEvent(event_id=item.envelope.event_id, event_type=item.envelope.type,
+                                               topic=topic, partition=tp.partition, offset=record.offset,
+                                               outcome="dead_lettered"))
+                await self._store_position(session, topic, tp.partition, record.offset + 1)
+                await session.commit()
+
+        await self._with_db_retries(_advance)
+
+    async def _with_db_retries(self, operation: Callable[[], Awaitable]):  # type: ignore[no-untyped-def]
+        backoff = 0.2
+        while True:
+            try:
+                return await operation()
+            except Exception as exc:
+                if not is_transient(exc) or self._stopping:
+                    raise
+                log.warning("database unavailable (%s), retrying", type(exc).__name__)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+
+class _SeekToStoredPositions(ConsumerRebalanceListener):
+    def __init__(self, owner: EventConsumer, consumer: AIOKafkaConsumer) -> None:
+        self.owner = owner
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Nothing to flush: every batch is committed to the database before the next one is read.
+        return None
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.owner._seek_to_stored_positions(self.consumer, assigned)

@@ -1,0 +1,214 @@
+"""Async database access: engines, one session per request or per consumed event, the Money type.
+
+Every service owns its own database. Services flush and never commit; the boundary that owns
+the unit of work (the request dependency, the consumer, a run) commits once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import BigInteger, DateTime, Numeric, event, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+from shared.money import to_fen
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class _Hundredths(TypeDecorator[Decimal]):
+    """A decimal to two places, exact on both dialects: ``NUMERIC(p, 2)`` on PostgreSQL,
+    integer hundredths on SQLite.
+
+    SQLite has no decimal type and would store NUMERIC as a float; storing whole hundredths
+    keeps values and their SUMs exact there too.
+    """
+
+    impl = Numeric(12, 2)
+    cache_ok = True
+    precision = 12
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(self.precision, 2, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        amount = to_fen(Decimal(value))
+        if dialect.name == "sqlite":
+            return int(amount * 100)
+        return amount
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return to_fen(Decimal(int(value)) / 100)
+        return to_fen(Decimal(value))
+
+
+class Money(_Hundredths):
+    """Yuan to the fen (``Numeric(12, 2)``)."""
+
+    impl = Numeric(12, 2)
+    cache_ok = True
+    precision = 12
+
+
+class Area(_Hundredths):
+    """Floor area in square metres, to the hundredth."""
+
+    impl = Numeric(10, 2)
+    cache_ok = True
+    precision = 10
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that always comes back timezone-aware in UTC (SQLite would drop the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        if value is not None and dialect.name == "sqlite":
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def new_base() -> type[DeclarativeBase]:
+    """A declarative base with its own metadata: each service keeps its own tables apart."""
+
+    from sqlalchemy import MetaData
+
+    class Base(DeclarativeBase):
+        metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    return Base
+
+
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            # WAL lets the API read while the consumer writes; foreign keys are off by default.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        # A PostgreSQL restart leaves dead connections in the pool; test them before use.
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures of the database itself (down, restarting, connection lost).
+
+    Those are retried for as long as it takes; they say nothing about the event being handled.
+    """
+
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, (ConnectionError, OSError, TimeoutError)):
+        return True
+    # asyncpg raises its own errors when the server goes away mid-query.
+    name = type(exc).__name__
+    return name in {
+        "ConnectionDoesNotExistError",
+        "CannotConnectNowError",
+        "AdminShutdownError",
+        "ConnectionFailureError",
+        "InterfaceError",
+        "InternalClientError",
+    }
+
+
+async def database_is_reachable(engine: AsyncEngine, timeout: float = 2.0) -> bool:
+    import asyncio
+
+    try:
+        async with asyncio.timeout(timeout):
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request, committed before the response is sent (``scope="function"``)."""
+
+    platform = request.app.state.platform
+    async with platform.sessions() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+        if session.info.pop("outbox_written", False):
+            platform.relay.notify()
+
+
+DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+
+async def insert_ignore(session: AsyncSession, model: Any, rows: list[dict[str, Any]], conflict_columns: list[str],
+                        returning: list[Any] | None = None) -> list[Any]:
+    """INSERT … ON CONFLICT DO NOTHING: the unique key decides, so concurrent or repeated runs insert once.
+
+    Returns the ``returning`` columns of the rows actually inserted (empty when not asked).
+    """
+
+    if not rows:
+        return []
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(model).values(rows).on_conflict_do_nothing(index_elements=conflict_columns)
+    if returning:
+        return list((await session.execute(statement.returning(*returning))).all())
+    await session.execute(statement)
+    return []

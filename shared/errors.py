@@ -1,0 +1,151 @@
+"""Errors as ``application/problem+json`` (RFC 9457) with a stable machine-readable ``code``.
+
+Services raise :class:`DomainError` subclasses; the handlers installed by :func:`install_error_handlers`
+turn them, FastAPI's validation errors and anything unexpected into problem documents. Bad input is
+always a 4xx with a reason the caller can act on; an unexpected failure is a 500 that hides internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.logging import mask_text
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("shared.errors")
+
+
+class Problem(BaseModel):
+    """An error the caller can act on."""
+
+    type: str = Field(default="about:blank", description="URI naming the problem type")
+    title: str
+    status: int
+    detail: str | None = None
+    code: str = Field(description="Stable machine-readable reason, e.g. invalid_resident_id")
+    errors: list[dict[str, Any]] | None = Field(default=None, description="Per-field reasons, for validation errors")
+
+
+class DomainError(Exception):
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, code: str, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.errors = errors
+
+
+class BadRequest(DomainError):
+    status, title = 400, "Bad request"
+
+
+class Unauthorized(DomainError):
+    status, title = 401, "Not authenticated"
+
+
+class Forbidden(DomainError):
+    status, title = 403, "Forbidden"
+
+
+class NotFound(DomainError):
+    status, title = 404, "Not found"
+
+
+class Conflict(DomainError):
+    status, title = 409, "Conflict"
+
+
+class Unprocessable(DomainError):
+    status, title = 422, "Unprocessable"
+
+
+def problem_response(status: int, title: str, code: str, detail: str | None, errors: list[dict[str, Any]] | None = None,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    body = Problem(type=f"https://harbin-assistance.example/problems/{code}", title=title, status=status,
+                   detail=mask_text(detail) if detail else detail, code=code, errors=errors)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def validation_details(raw_errors: Sequence[Any]) -> tuple[str, str, list[dict[str, Any]]]:
+    """(code, detail, per-field errors) for pydantic errors, as a caller sees them.
+
+    The offending input is left out on purpose: it may hold a resident ID or a name.
+    """
+
+    errors = []
+    for error in raw_errors:
+        ctx = error.get("ctx") or {}
+        item: dict[str, Any] = {
+            "loc": [str(part) for part in error.get("loc", ())],
+            "type": error.get("type"),
+            "msg": mask_text(str(error.get("msg", ""))),
+        }
+        if reason := ctx.get("reason"):
+            item["reason"] = str(reason)
+        if code := ctx.get("code"):
+            item["code"] = str(code)
+        errors.append(item)
+    first = errors[0] if errors else {}
+    where = ".".join(part for part in first.get("loc", []) if part != "body")
+    detail = f"{where}: {first.get('msg')}" if where else str(first.get("msg", "invalid request"))
+    return _validation_code(errors), detail, errors
+
+
+def _validation_code(errors: list[dict[str, Any]]) -> str:
+    """The most specific code of the errors, so callers need not parse messages."""
+
+    for error in errors:
+        if error.get("code"):
+            return str(error["code"])
+    if any(error.get("type") == "extra_forbidden" for error in errors):
+        return "unknown_field"
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return "invalid_json"
+    if any(error.get("type") == "missing" for error in errors):
+        return "missing_field"
+    return "validation_error"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(exc.status, exc.title, exc.code, exc.detail, exc.errors)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        code, detail, errors = validation_details(exc.errors())
+        return problem_response(422, "Invalid request", code, detail, errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated", 403: "forbidden"}.get(
+            exc.status_code, "http_error")
+        return problem_response(exc.status_code, str(exc.detail), code, str(exc.detail),
+                                headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        from shared.db import is_transient
+
+        if is_transient(exc):
+            log.warning("database unavailable: %s", type(exc).__name__)
+            return problem_response(503, "Service unavailable", "database_unavailable",
+                                    "the database is not reachable; retry later", headers={"Retry-After": "5"})
+        log.exception("unexpected error")
+        return problem_response(500, "Internal error", "internal_error", "an unexpected error occurred; it has been logged")
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries documenting problem+json errors."""
+
+    return {status: {"model": Problem, "content": {PROBLEM_JSON: {}}} for status in statuses}

@@ -1,0 +1,279 @@
+"""Integration events: one envelope, past-tense types, explicit versions, shared by producer and consumers.
+
+Every event travels as a JSON :class:`EventEnvelope` whose ``payload`` validates against the model
+registered for its ``(type, version)``. The models live here, once, so a producer and its consumers
+cannot drift; a change that would break a consumer is a new version, registered beside the old one.
+
+The events on the bus are **internal** to the city's systems: they carry personal data (names,
+resident IDs) and are never exposed to other agencies directly; agencies use the HTTP APIs.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from shared.money import MoneyStr
+
+# ---- topics -------------------------------------------------------------------------------------
+
+HOUSEHOLDS_TOPIC = "registry.households"
+EMPLOYMENT_TOPIC = "employment.members"
+GRANTS_TOPIC = "assistance.grants"
+ALL_TOPICS = (HOUSEHOLDS_TOPIC, EMPLOYMENT_TOPIC, GRANTS_TOPIC)
+
+
+def dlq_topic(group: str, topic: str) -> str:
+    """``<group>.<topic>.dlq``, as DESIGN.md names it."""
+
+    return f"{group}.{topic}.dlq"
+
+
+# ---- vocabulary shared by the contract ---------------------------------------------------------
+
+Heating = Literal["central", "non_central"]
+Relation = Literal["head", "spouse", "child", "parent", "other"]
+EmploymentStatus = Literal["employed", "unemployed", "retired", "student", "none"]
+SchoolStage = Literal["none", "preschool", "primary", "junior", "senior", "vocational", "college"]
+Sex = Literal["male", "female"]
+Bureau = Literal["civil_affairs", "medical", "education", "housing", "employment", "utilities", "legal"]
+EmploymentKind = Literal["job", "self_employed", "public_welfare_post"]
+
+
+# ---- payloads -----------------------------------------------------------------------------------
+
+
+class IntegrationEvent(BaseModel):
+    """Base of every payload. Unknown fields are ignored so that adding one is not a breaking change."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+    TOPIC: ClassVar[str]
+
+    household_id: str
+
+    @property
+    def key(self) -> str:
+        return self.household_id
+
+
+class MemberSnapshot(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    resident_id: str
+    name: str
+    sex: Sex
+    birth_date: date
+    relation: Relation
+    able_to_work: bool
+    employment_status: EmploymentStatus
+    unemployed_since: date | None = None
+    disabled: bool = False
+    school_stage: SchoolStage = "none"
+    boarding: bool = False
+
+
+class AllowanceStep(BaseModel):
+    """From ``effective_from`` on (until the next step), the household's monthly dibao is ``amount``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    effective_from: date
+    amount: MoneyStr
+
+
+class HouseholdSnapshot(IntegrationEvent):
+    TOPIC: ClassVar[str] = HOUSEHOLDS_TOPIC
+
+    division_code: str
+    address: str
+    heating: Heating
+    housing_area_m2: Decimal
+    monthly_income: MoneyStr
+    monthly_allowance: MoneyStr = Field(description="the allowance on the event's effective date")
+    enrolled_on: date
+    # Every known change of the allowance from enrolment on (income, members, a new standard),
+    # so a bureau can tell any month's allowance without asking the registry.
+    allowance_schedule: list[AllowanceStep]
+    members: list[MemberSnapshot]
+
+
+class HouseholdEnrolled(HouseholdSnapshot):
+    TYPE: ClassVar[str] = "HouseholdEnrolled"
+
+
+class HouseholdChanged(HouseholdSnapshot):
+    """The household's full state after a change; ``changed`` names what changed."""
+
+    TYPE: ClassVar[str] = "HouseholdChanged"
+
+    effective_on: date
+    changed: list[str]
+
+
+class HouseholdExited(IntegrationEvent):
+    TYPE: ClassVar[str] = "HouseholdExited"
+    TOPIC: ClassVar[str] = HOUSEHOLDS_TOPIC
+
+    division_code: str
+    exited_on: date = Field(description="first day the household is no longer in dibao")
+    reason: str
+
+
+class MemberEmployed(IntegrationEvent):
+    TYPE: ClassVar[str] = "MemberEmployed"
+    TOPIC: ClassVar[str] = EMPLOYMENT_TOPIC
+
+    resident_id: str
+    employed_on: date
+    kind: EmploymentKind
+    employer: str | None = None
+
+
+class CertificateIssued(IntegrationEvent):
+    TYPE: ClassVar[str] = "CertificateIssued"
+    TOPIC: ClassVar[str] = EMPLOYMENT_TOPIC
+
+    resident_id: str
+    number: str
+    valid_from: date
+    valid_until: date
+
+
+class _AssistanceEvent(IntegrationEvent):
+    TOPIC: ClassVar[str] = GRANTS_TOPIC
+
+    division_code: str
+    bureau: Bureau
+    programme: str
+    resident_id: str | None = Field(default=None, description="set when the programme serves one person")
+
+
+class AssistanceGranted(_AssistanceEvent):
+    TYPE: ClassVar[str] = "AssistanceGranted"
+
+    granted_on: date
+    monthly_amount: MoneyStr | None = None
+    detail: str | None = None
+
+
+class AssistanceRevoked(_AssistanceEvent):
+    TYPE: ClassVar[str] = "AssistanceRevoked"
+
+    revoked_on: date
+    reason: str
+
+
+class AssistancePaid(_AssistanceEvent):
+    TYPE: ClassVar[str] = "AssistancePaid"
+
+    period: str
+    amount: MoneyStr
+    paid_on: date
+    reference: str = Field(description="the paying bureau's own id for this payment (unique per bureau)")
+
+
+CATALOG: dict[tuple[str, int], type[IntegrationEvent]] = {
+    (cls.TYPE, cls.VERSION): cls
+    for cls in (
+        HouseholdEnrolled,
+        HouseholdChanged,
+        HouseholdExited,
+        MemberEmployed,
+        CertificateIssued,
+        AssistanceGranted,
+        AssistanceRevoked,
+        AssistancePaid,
+    )
+}
+KNOWN_TYPES = frozenset(event_type for event_type, _ in CATALOG)
+
+
+# ---- the envelope -------------------------------------------------------------------------------
+
+
+class EventEnvelope(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: uuid.UUID
+    type: str
+    version: int
+    occurred_at: AwareDatetime
+    producer: str
+    key: str
+    payload: dict[str, Any]
+
+
+def envelope_for(event: IntegrationEvent, producer: str, occurred_at: datetime | None = None) -> EventEnvelope:
+    return EventEnvelope(
+        event_id=uuid.uuid4(),
+        type=event.TYPE,
+        version=event.VERSION,
+        occurred_at=occurred_at or datetime.now(UTC),
+        producer=producer,
+        key=event.key,
+        payload=event.model_dump(mode="json"),
+    )
+
+
+def encode(envelope: EventEnvelope) -> bytes:
+    return envelope.model_dump_json().encode()
+
+
+class PoisonMessage(Exception):
+    """A message no retry can fix: undecodable, invalid, or of a version this code does not know."""
+
+
+def decode_envelope(raw: bytes | None) -> EventEnvelope:
+    if raw is None:
+        raise PoisonMessage("empty message (tombstone)")
+    try:
+        return EventEnvelope.model_validate_json(raw)
+    except (ValidationError, ValueError, UnicodeDecodeError) as exc:
+        raise PoisonMessage(f"not an event envelope: {_short(exc)}") from None
+
+
+def parse_payload(envelope: EventEnvelope) -> IntegrationEvent:
+    model = CATALOG.get((envelope.type, envelope.version))
+    if model is None:
+        raise PoisonMessage(f"unknown event {envelope.type} version {envelope.version}")
+    try:
+        return model.model_validate(envelope.payload)
+    except ValidationError as exc:
+        raise PoisonMessage(f"{envelope.type} v{envelope.version} payload invalid: {_short(exc)}") from None
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).replace("\n", " ")
+    return text[:300]
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedEvent:
+    """An event as a consumer sees it: envelope, typed payload and where it came from."""
+
+    envelope: EventEnvelope
+    payload: Any
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        return self.envelope.event_id
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.envelope.occurred_at
+
+
+def json_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -1,0 +1,87 @@
+"""Structured (JSON-lines) logs with resident IDs masked wherever they appear.
+
+Masking is a filter on the root handler, so a resident ID cannot leak through a careless log call,
+an exception message or a third-party library's log line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+# 18-digit (or 15-digit legacy) resident IDs, not inside longer runs of digits or letters.
+_ID_LIKE = re.compile(r"(?<![\dA-Za-z])\d{17}[\dXx](?![\dA-Za-z])|(?<![\dA-Za-z])\d{15}(?![\dA-Za-z])")
+
+
+def mask_text(text: str) -> str:
+    """Hide the middle of every resident-ID-shaped number (keep region code and last four)."""
+
+    if not text:
+        return text
+
+    def _mask(match: re.Match[str]) -> str:
+        number = match.group(0)
+        return number[:6] + "*" * (len(number) - 10) + number[-4:]
+
+    return _ID_LIKE.sub(_mask, text)
+
+
+class MaskingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_text(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and record.exc_info[1] is not None:
+            # Render the traceback now, masked, so the formatter never sees the raw text.
+            formatter = logging.Formatter()
+            record.exc_text = mask_text(formatter.formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "service": self.service,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key.startswith("ctx_"):
+                entry[key[4:]] = value
+        if record.exc_text:
+            entry["exc"] = record.exc_text
+        return mask_text(json.dumps(entry, ensure_ascii=False, default=str))
+
+
+def configure_logging(service: str, level: str = "INFO", json_lines: bool = True) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_harbin", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._harbin = True  # type: ignore[attr-defined]
+    handler.addFilter(MaskingFilter())
+    if json_lines:
+        handler.setFormatter(JsonFormatter(service))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Uvicorn's access log carries paths; our paths carry no resident IDs, but mask anyway.
+    for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers = []
+        logger.propagate = True
+    logging.getLogger("aiokafka").setLevel("WARNING")

@@ -1,0 +1,153 @@
+"""Alembic, one chain per service: ``python -m shared.migrations <service> [upgrade|downgrade|current]``.
+
+Each service keeps its revisions in ``services/<service>/migrations/versions``; its ``env.py`` calls
+:func:`run_env`. The platform tables (outbox, inbox, positions, parameters) are created by
+:func:`create_platform_tables`, called from every service's first revision, so they are defined once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from shared.db import Money  # noqa: F401  (re-exported for revisions)
+from shared.parameters import ParameterSpec, default_rows
+from shared.settings import load_settings
+
+SERVICES = ("registry", "medical", "education", "housing", "employment", "utilities", "legal")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(service: str, url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "services" / service / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["service"] = service
+    return config
+
+
+def upgrade(service: str, url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(service, url), revision)
+
+
+def downgrade(service: str, url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(service, url), revision)
+
+
+def run_env(target_metadata: Any) -> None:
+    """The body of every service's ``env.py``: run the revisions on its (async) database."""
+
+    url = context.config.get_main_option("sqlalchemy.url")
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    def _run(connection: Connection) -> None:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def _online() -> None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as connection:
+                await connection.run_sync(_run)
+                await connection.commit()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_online())
+
+
+def create_platform_tables(op: Any, parameter_specs: list[ParameterSpec]) -> None:
+    """Revision-1 tables every service has, with the service's parameter defaults seeded."""
+
+    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    op.create_table(
+        "outbox_messages",
+        sa.Column("id", big_id, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("key", sa.String(100), nullable=False),
+        sa.Column("event_type", sa.String(100), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_outbox_messages"),
+        sa.UniqueConstraint("event_id", name="uq_outbox_messages_event_id"),
+    )
+    op.create_index("ix_outbox_messages_unpublished", "outbox_messages", ["id"],
+                    postgresql_where=sa.text("published_at IS NULL"), sqlite_where=sa.text("published_at IS NULL"))
+    op.create_table(
+        "inbox_events",
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("event_type", sa.String(100), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("partition", sa.Integer(), nullable=False),
+        sa.Column("offset", sa.BigInteger(), nullable=False),
+        sa.Column("outcome", sa.String(20), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("event_id", name="pk_inbox_events"),
+    )
+    op.create_table(
+        "consumer_positions",
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("partition", sa.Integer(), nullable=False),
+        sa.Column("next_offset", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("topic", "partition", name="pk_consumer_positions"),
+    )
+    parameters = op.create_table(
+        "policy_parameters",
+        sa.Column("id", big_id, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("scope", sa.String(20), nullable=False),
+        sa.Column("value", sa.String(200), nullable=False),
+        sa.Column("effective_from", sa.Date(), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("recorded_by", sa.String(100), nullable=False),
+        sa.Column("note", sa.String(500), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_policy_parameters"),
+        sa.UniqueConstraint("name", "scope", "effective_from", name="uq_policy_parameters_name_scope_effective_from"),
+    )
+    rows = default_rows(parameter_specs)
+    if rows:
+        op.bulk_insert(parameters, rows)
+
+
+def drop_platform_tables(op: Any) -> None:
+    for table in ("policy_parameters", "consumer_positions", "inbox_events"):
+        op.drop_table(table)
+    op.drop_index("ix_outbox_messages_unpublished", table_name="outbox_messages")
+    op.drop_table("outbox_messages")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run a service's database migrations")
+    parser.add_argument("service", choices=[*SERVICES, "all"])
+    parser.add_argument("action", nargs="?", default="upgrade", choices=["upgrade", "downgrade", "current"])
+    parser.add_argument("--url", help="database URL (default: the service's settings)")
+    args = parser.parse_args()
+    for service in SERVICES if args.service == "all" else (args.service,):
+        url = args.url or load_settings(service).resolved_database_url()
+        if args.action == "upgrade":
+            upgrade(service, url)
+        elif args.action == "downgrade":
+            downgrade(service, url)
+        else:
+            command.current(alembic_config(service, url))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""The transactional outbox: events are rows written with the change; a relay publishes them.
+
+No dual write: a service never talks to Kafka inside a request. :meth:`Outbox.stage` adds the event to
+the session, so it commits or rolls back with the business change. :class:`OutboxRelay` publishes
+unsent rows in order, marks them sent, and keeps retrying through a broker outage; a crash between
+publishing and marking re-sends, which idempotent consumers absorb (at-least-once delivery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.events import IntegrationEvent, encode, envelope_for
+from shared.kafka import ProducerHolder, ensure_topics
+from shared.platform_models import OutboxMessage
+
+log = logging.getLogger("shared.outbox")
+
+# Any fixed number works: it only has to be the same for every replica of one service.
+_RELAY_LOCK_KEY = 73_012_004
+
+
+class Outbox:
+    """Stages a service's events in the caller's transaction."""
+
+    def __init__(self, producer: str) -> None:
+        self.producer = producer
+
+    def rows(self, events: Iterable[IntegrationEvent]) -> list[dict]:
+        rows = []
+        for event in events:
+            envelope = envelope_for(event, self.producer)
+            rows.append({
+                "event_id": envelope.event_id,
+                "topic": event.TOPIC,
+                "key": envelope.key,
+                "event_type": envelope.type,
+                "body": encode(envelope).decode(),
+            })
+        return rows
+
+    async def stage(self, session: AsyncSession, *events: IntegrationEvent) -> None:
+        await self.stage_many(session, events)
+
+    async def stage_many(self, session: AsyncSession, events: Iterable[IntegrationEvent]) -> int:
+        rows = self.rows(events)
+        if rows:
+            await session.execute(insert(OutboxMessage), rows)
+            session.info["outbox_written"] = True
+        return len(rows)
+
+
+class OutboxRelay:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], producers: ProducerHolder, topic_prefix: str = "",
+                 batch_size: int = 500, poll_seconds: float = 0.5) -> None:
+        self.sessions = sessions
+        self.producers = producers
+        self.topic_prefix = topic_prefix
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self._topics_ready: set[str] = set()
+        self._stopping = False
+        self.published_total = 0
+        self.last_error: str | None = None
+
+    def notify(self) -> None:
+        """Something was just committed to the outbox: publish now rather than at the next poll."""
+
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = self.poll_seconds
+        while not self._stopping:
+            try:
+                sent = await self.publish_pending()
+                self.last_error = None
+                backoff = self.poll_seconds
+                if sent:
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Broker down, database down: the rows stay unsent; try again, more slowly.
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("outbox relay: publishing failed, will retry", extra={"ctx_error": self.last_error})
+                await self.producers.reset()
+                backoff = min(backoff * 2, 5.0)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            except TimeoutError:
+                pass
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unsent rows, oldest first; returns how many were sent."""
+
+        async with self.sessions() as session:
+            if session.bind.dialect.name == "postgresql":
+                # One relay at a time per service keeps per-key order across replicas.
+                locked = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"),
+                                              {"key": _RELAY_LOCK_KEY})
+                if not locked:
+                    return 0
+            rows: Sequence[OutboxMessage] = (await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.published_at.is_(None))
+                .order_by(OutboxMessage.id)
+                .limit(self.batch_size)
+            )).all()
+            if not rows:
+                return 0
+            topics = {self.topic_prefix + row.topic for row in rows} - self._topics_ready
+            if topics:
+                # Created explicitly (partitions, retention), never by the broker's auto-create defaults.
+                await ensure_topics(self.producers.bootstrap_servers, topics)
+                self._topics_ready |= topics
+            producer = await self.producers.get()
+            pending = []
+            for row in rows:
+                headers = [("event_id", str(row.event_id).encode()), ("type", row.event_type.encode())]
+                pending.append(await producer.send(
+                    self.topic_prefix + row.topic, value=row.body.encode(), key=row.key.encode(), headers=headers))
+            await asyncio.gather(*pending)
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_([row.id for row in rows]))
+                .values(published_at=datetime.now(UTC))
+            )
+            await session.commit()
+            self.published_total += len(rows)
+            return len(rows)
+
+
+async def unpublished_count(session: AsyncSession) -> int:
+    return int(await session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None))) or 0)

@@ -1,0 +1,273 @@
+"""Effective-dated policy parameters: a named value, valid from a date, for a division or city-wide.
+
+The plan gives few numbers; the bureaus set the rest and change them over time. A value is never a
+literal in code: it is a row (name, scope, value, effective_from), and a computation for a day asks
+for the value in force on that day. Old rows are kept, so what was paid under an old value can
+always be explained.
+
+Resolution: among the rows for the name that are in force on the day (``effective_from <= day``)
+and apply to the scope (the division itself, or ``*`` for the whole city), the one with the latest
+``effective_from`` wins; on the same date the division's own row beats the city-wide one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import DbSession
+from shared.divisions import is_harbin_division
+from shared.errors import Conflict, NotFound, Unprocessable, problem_responses
+from shared.platform_models import PolicyParameter
+
+CITY_WIDE = "*"
+# The plan's own date: defaults hold from the year it was issued.
+PLAN_DATE = date(2004, 1, 1)
+
+ParameterKind = Literal["money", "rate", "area", "integer", "month_day"]
+_MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterSpec:
+    name: str
+    kind: ParameterKind
+    label: str
+    unit: str = ""
+    # Default rows as (scope, value), in force from PLAN_DATE; illustrative starting values (POLICY.md).
+    defaults: tuple[tuple[str, str], ...] = ()
+    scoped: bool = False  # whether a division may have its own value
+
+
+class InvalidParameterValue(ValueError):
+    pass
+
+
+def parse_value(spec: ParameterSpec, raw: str) -> Any:
+    """Turn a stored or submitted value into its typed form; raise InvalidParameterValue with a reason."""
+
+    text = str(raw).strip()
+    if spec.kind == "month_day":
+        if not _MONTH_DAY.match(text):
+            raise InvalidParameterValue(f"{spec.name} is a day of the year written MM-DD, e.g. 10-20")
+        return (int(text[:2]), int(text[3:]))
+    if spec.kind == "integer":
+        if not re.fullmatch(r"\d{1,6}", text):
+            raise InvalidParameterValue(f"{spec.name} is a whole number of {spec.unit or 'units'}")
+        return int(text)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise InvalidParameterValue(f"{spec.name} is a decimal number written as text, e.g. \"200.00\"") from None
+    if not value.is_finite() or value < 0:
+        raise InvalidParameterValue(f"{spec.name} cannot be negative")
+    if spec.kind == "rate" and value > 1:
+        raise InvalidParameterValue(f"{spec.name} is a share between 0 and 1, e.g. \"0.50\"")
+    if value.as_tuple().exponent < -4:
+        raise InvalidParameterValue(f"{spec.name} has too many decimal places")
+    return value
+
+
+def canonical_text(spec: ParameterSpec, raw: str) -> str:
+    value = parse_value(spec, raw)
+    if spec.kind == "month_day":
+        return f"{value[0]:02d}-{value[1]:02d}"
+    if spec.kind in ("money", "area"):
+        return f"{value:.2f}"
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterRow:
+    name: str
+    scope: str
+    value: str
+    effective_from: date
+
+
+class MissingParameter(LookupError):
+    pass
+
+
+def resolve(rows: Iterable[ParameterRow], on: date, scope: str = CITY_WIDE) -> ParameterRow:
+    """The row in force on ``on`` for ``scope`` (pure; see the module docstring for the rule)."""
+
+    best: ParameterRow | None = None
+    for row in rows:
+        if row.effective_from > on or row.scope not in (scope, CITY_WIDE):
+            continue
+        if best is None or (row.effective_from, row.scope != CITY_WIDE) > (best.effective_from, best.scope != CITY_WIDE):
+            best = row
+    if best is None:
+        raise MissingParameter(f"no value in force on {on.isoformat()} for scope {scope}")
+    return best
+
+
+def change_dates(rows: Iterable[ParameterRow], scope: str, after: date) -> list[date]:
+    """Dates after ``after`` on which the value for ``scope`` may change."""
+
+    return sorted({row.effective_from for row in rows if row.effective_from > after and row.scope in (scope, CITY_WIDE)})
+
+
+@dataclass
+class ParameterBook:
+    """Every row of some parameters, loaded once; lookups are then pure and cheap (e.g. a whole run)."""
+
+    specs: dict[str, ParameterSpec]
+    rows: dict[str, list[ParameterRow]] = field(default_factory=dict)
+
+    @classmethod
+    async def load(cls, session: AsyncSession, specs: Iterable[ParameterSpec]) -> "ParameterBook":
+        specs_by_name = {spec.name: spec for spec in specs}
+        result = await session.execute(
+            select(PolicyParameter.name, PolicyParameter.scope, PolicyParameter.value, PolicyParameter.effective_from)
+            .where(PolicyParameter.name.in_(list(specs_by_name)))
+        )
+        rows: dict[str, list[ParameterRow]] = defaultdict(list)
+        for name, scope, value, effective_from in result:
+            rows[name].append(ParameterRow(name, scope, value, effective_from))
+        return cls(specs_by_name, dict(rows))
+
+    def get(self, spec: ParameterSpec, on: date, scope: str = CITY_WIDE) -> Any:
+        try:
+            row = resolve(self.rows.get(spec.name, ()), on, scope)
+        except MissingParameter as exc:
+            raise MissingParameter(f"{spec.name}: {exc}") from None
+        return parse_value(spec, row.value)
+
+    def history(self, spec: ParameterSpec) -> list[ParameterRow]:
+        return sorted(self.rows.get(spec.name, ()), key=lambda row: (row.effective_from, row.scope))
+
+
+async def parameter_value(session: AsyncSession, spec: ParameterSpec, on: date, scope: str = CITY_WIDE) -> Any:
+    book = await ParameterBook.load(session, [spec])
+    return book.get(spec, on, scope)
+
+
+def default_rows(specs: Iterable[ParameterSpec]) -> list[dict[str, Any]]:
+    """The seed rows for a migration's ``bulk_insert``."""
+
+    return [
+        {"name": spec.name, "scope": scope, "value": canonical_text(spec, value), "effective_from": PLAN_DATE,
+         "recorded_by": "seed", "note": "illustrative default (POLICY.md)"}
+        for spec in specs
+        for scope, value in spec.defaults
+    ]
+
+
+# ---- HTTP ---------------------------------------------------------------------------------------
+
+
+class ParameterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: str | int = Field(description="the value as text, e.g. \"230.00\" (money is never a float)")
+    effective_from: date = Field(description="in force from this day on (生效日期)")
+    scope: str = Field(default=CITY_WIDE, description="a Harbin division code, or \"*\" for the whole city")
+    note: str | None = Field(default=None, max_length=500)
+
+
+class ParameterValueOut(BaseModel):
+    value: str
+    effective_from: date
+    scope: str
+    recorded_by: str | None = None
+    note: str | None = None
+
+
+class ParameterOut(BaseModel):
+    name: str
+    label: str
+    kind: str
+    unit: str
+    current: list[ParameterValueOut] = Field(description="the value in force today, city-wide and per division")
+    history: list[ParameterValueOut]
+
+
+ParameterChanged = Callable[[AsyncSession, ParameterSpec, PolicyParameter], Awaitable[None]]
+
+
+def parameters_router(specs: Sequence[ParameterSpec], on_change: ParameterChanged | None = None,
+                      dependencies: Sequence[Any] = (), write_dependencies: Sequence[Any] = ()) -> APIRouter:
+    """``GET /parameters``, ``GET /parameters/{name}``, ``POST /parameters/{name}`` for a service's specs."""
+
+    by_name = {spec.name: spec for spec in specs}
+    router = APIRouter(prefix="/parameters", tags=["policy parameters 政策参数"], dependencies=list(dependencies))
+
+    def _spec(name: str) -> ParameterSpec:
+        spec = by_name.get(name)
+        if spec is None:
+            raise NotFound("unknown_parameter", f"no parameter named {name!r}; known: {', '.join(sorted(by_name))}")
+        return spec
+
+    async def _describe(session: AsyncSession, spec: ParameterSpec) -> ParameterOut:
+        rows = (await session.scalars(select(PolicyParameter).where(PolicyParameter.name == spec.name)
+                                      .order_by(PolicyParameter.effective_from, PolicyParameter.scope))).all()
+        plain = [ParameterRow(r.name, r.scope, r.value, r.effective_from) for r in rows]
+        today = date.today()
+        current = []
+        for scope in sorted({r.scope for r in rows}):
+            try:
+                row = resolve(plain, today, scope)
+            except MissingParameter:
+                continue
+            if row.scope == scope:
+                current.append(ParameterValueOut(value=row.value, effective_from=row.effective_from, scope=row.scope))
+        return ParameterOut(
+            name=spec.name, label=spec.label, kind=spec.kind, unit=spec.unit, current=current,
+            history=[ParameterValueOut(value=r.value, effective_from=r.effective_from, scope=r.scope,
+                                       recorded_by=r.recorded_by, note=r.note) for r in rows],
+        )
+
+    @router.get("", response_model=list[ParameterOut], summary="All policy parameters of this service")
+    async def list_parameters(session: DbSession) -> list[ParameterOut]:
+        return [await _describe(session, spec) for spec in specs]
+
+    @router.get("/{name}", response_model=ParameterOut, responses=problem_responses(404),
+                summary="A parameter's value today and its full history")
+    async def get_parameter(name: str, session: DbSession) -> ParameterOut:
+        return await _describe(session, _spec(name))
+
+    @router.post("/{name}", response_model=ParameterOut, status_code=201, dependencies=list(write_dependencies),
+                 responses=problem_responses(404, 409, 422),
+                 summary="Set a new value from a date on (history is kept)")
+    async def set_parameter(name: str, body: ParameterIn, session: DbSession, request: Request) -> ParameterOut:
+        spec = _spec(name)
+        if isinstance(body.value, bool):
+            raise Unprocessable("invalid_parameter_value", "value must be text or a whole number")
+        if body.scope != CITY_WIDE:
+            if not spec.scoped:
+                raise Unprocessable("parameter_not_scoped", f"{spec.name} is city-wide; use scope \"*\"")
+            if not is_harbin_division(body.scope):
+                raise Unprocessable("unknown_division", f"{body.scope!r} is not a Harbin division code")
+        try:
+            text = canonical_text(spec, str(body.value))
+        except InvalidParameterValue as exc:
+            raise Unprocessable("invalid_parameter_value", str(exc)) from None
+        caller = getattr(request.state, "principal", None)
+        row = PolicyParameter(name=spec.name, scope=body.scope, value=text, effective_from=body.effective_from,
+                              recorded_by=getattr(caller, "agency", None) or "api", note=body.note)
+        session.add(row)
+        try:
+            await session.flush()
+        except IntegrityError:
+            raise Conflict("parameter_already_set",
+                           f"{spec.name} already has a value from {body.effective_from} for scope {body.scope}; "
+                           "set it from another date") from None
+        if on_change is not None:
+            await on_change(session, spec, row)
+        return await _describe(session, spec)
+
+    return router
+

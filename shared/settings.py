@@ -1,0 +1,63 @@
+"""Settings common to every service, read from the environment.
+
+Each service subclasses :class:`ServiceSettings` with its own env prefix (``REGISTRY_``,
+``MEDICAL_``…), so one host or one docker-compose file can configure all seven without clashes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+RUN_DIR = Path(".run")
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    # Subclasses set this; it names the service in events, logs, consumer groups and files.
+    service_name: str = "service"
+
+    environment: Literal["development", "test", "production"] = "development"
+    # Empty means: a SQLite file under .run/db (the zero-setup default for running locally).
+    database_url: str = ""
+    database_pool_size: int = 10
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Lets tests and side-by-side deployments use their own topics on one broker.
+    topic_prefix: str = ""
+    consumer_enabled: bool = True
+    consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # How often a failing (non-transient) event is retried before it goes to the dead-letter topic.
+    consumer_max_attempts: int = Field(default=3, ge=1, le=20)
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        path = RUN_DIR / "db" / f"{self.service_name}.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{path}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.topic_prefix}{self.service_name}"
+
+
+def load_settings(service: str, **overrides: object) -> ServiceSettings:
+    """Settings for ``service`` from its own env prefix (``MEDICAL_DATABASE_URL``…), then ``overrides``."""
+
+    class _Settings(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix=f"{service.upper()}_", extra="ignore", frozen=True)
+
+    return _Settings(service_name=service, **overrides)  # type: ignore[arg-type]

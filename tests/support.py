@@ -1,0 +1,146 @@
+"""Helpers for tests that run against the real broker and PostgreSQL (never mocks of them)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI
+
+from shared.events import EventEnvelope, decode_envelope
+from shared.migrations import upgrade
+from shared.resident_id import make_resident_id
+from shared.settings import load_settings
+
+KAFKA = os.environ.get("TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("TEST_PG_USER", "postgres")
+
+
+def pg_url(database: str) -> str:
+    return f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+
+
+async def create_database(label: str) -> str:
+    """A new, empty PostgreSQL database for one test; returns its SQLAlchemy URL."""
+
+    name = f"t_{label}_{uuid.uuid4().hex[:10]}"
+    connection = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return pg_url(name)
+
+
+async def drop_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    connection = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def migrated_database(service: str) -> str:
+    url = await create_database(service)
+    await asyncio.to_thread(upgrade, service, url)
+    return url
+
+
+def new_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:8]}."
+
+
+def service_app(service: str, database_url: str, prefix: str, **overrides: Any) -> FastAPI:
+    from importlib import import_module
+
+    settings = load_settings(service, database_url=database_url, topic_prefix=prefix, kafka_bootstrap_servers=KAFKA,
+                             environment="test", log_json=False, outbox_poll_seconds=0.2, **overrides)
+    return import_module(f"services.{service}.main").create_app(settings)
+
+
+@contextlib.asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan (consumer, outbox relay) running, and a client to call it."""
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as client:
+            yield client
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0, interval: float = 0.2) -> Any:
+    """Poll ``check`` until it returns something truthy (events take a moment to flow)."""
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = await check()
+            if last:
+                return last
+        except AssertionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
+        await asyncio.sleep(interval)
+
+
+async def read_topic(topic: str, *, until: Callable[[list[Any]], bool], timeout: float = 30.0) -> list[Any]:
+    """Read a topic from the beginning (no group) until ``until(records)`` holds."""
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=KAFKA, auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not until(records):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{topic}: only {len(records)} records after {timeout} s")
+            batch = await consumer.getmany(timeout_ms=500)
+            for partition_records in batch.values():
+                records.extend(partition_records)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def envelopes(records: list[Any]) -> list[EventEnvelope]:
+    return [decode_envelope(record.value) for record in records]
+
+
+_sequence = iter(range(1, 10_000_000))
+
+
+def person_id(born: date = date(1980, 1, 1), male: bool = True) -> str:
+    """A valid resident ID with the given birth date and sex, unique within the test run."""
+
+    n = next(_sequence)
+    block, index = divmod(n, 500)
+    region = f"{230100 + block % 9899:06d}"
+    return make_resident_id(region, born, index * 2 + (1 if male else 0))
+
+
+def household_body(*, division: str = "230102", income: str = "100.00", heating: str = "central",
+                   area: str = "40.00", enrolled_on: date | None = None, members: list[dict] | None = None) -> dict:
+    members = members or [member("head")]
+    body = {"division_code": division, "address": "哈尔滨市道里区测试街1号", "heating": heating,
+            "housing_area_m2": area, "monthly_income": income, "members": members}
+    if enrolled_on:
+        body["enrolled_on"] = enrolled_on.isoformat()
+    return body
+
+
+def member(relation: str = "head", *, born: date = date(1975, 3, 15), male: bool = True, **fields: Any) -> dict:
+    return {"resident_id": person_id(born, male), "name": fields.pop("name", "测试成员"), "relation": relation, **fields}
