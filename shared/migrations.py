@@ -18,7 +18,7 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.db import Money  # noqa: F401  (re-exported for revisions)
+from shared.db import Money
 from shared.parameters import ParameterSpec, default_rows
 from shared.settings import load_settings
 
@@ -124,6 +124,61 @@ def create_platform_tables(op: Any, parameter_specs: list[ParameterSpec]) -> Non
     rows = default_rows(parameter_specs)
     if rows:
         op.bulk_insert(parameters, rows)
+
+
+def create_bureau_tables(op: Any) -> None:
+    """A bureau's copy of the caseload and its grants ledger (shared.projection, shared.grants)."""
+
+    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    op.create_table(
+        "dibao_households",
+        sa.Column("household_id", sa.String(36), nullable=False),
+        sa.Column("division_code", sa.String(6), nullable=False),
+        sa.Column("status", sa.String(10), nullable=False),
+        sa.Column("enrolled_on", sa.Date(), nullable=False),
+        sa.Column("exited_on", sa.Date(), nullable=True),
+        sa.Column("snapshot", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("household_id", name="pk_dibao_households"),
+    )
+    op.create_index("ix_dibao_households_division_code", "dibao_households", ["division_code"])
+    op.create_table(
+        "dibao_members",
+        sa.Column("id", big_id, autoincrement=True, nullable=False),
+        sa.Column("household_id", sa.String(36), nullable=False),
+        sa.Column("resident_id", sa.String(18), nullable=False),
+        sa.Column("division_code", sa.String(6), nullable=False),
+        sa.Column("eligible_from", sa.Date(), nullable=False),
+        sa.Column("eligible_until", sa.Date(), nullable=True),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_dibao_members"),
+    )
+    op.create_index("ix_dibao_members_household_id", "dibao_members", ["household_id"])
+    op.create_index("ix_dibao_members_resident_id", "dibao_members", ["resident_id"])
+    op.create_table(
+        "grants",
+        sa.Column("id", big_id, autoincrement=True, nullable=False),
+        sa.Column("household_id", sa.String(36), nullable=False),
+        sa.Column("resident_id", sa.String(18), nullable=False),
+        sa.Column("division_code", sa.String(6), nullable=False),
+        sa.Column("programme", sa.String(60), nullable=False),
+        sa.Column("status", sa.String(10), nullable=False),
+        sa.Column("granted_on", sa.Date(), nullable=False),
+        sa.Column("revoked_on", sa.Date(), nullable=True),
+        sa.Column("revoke_reason", sa.String(300), nullable=True),
+        sa.Column("monthly_amount", Money(), nullable=True),
+        sa.Column("detail", sa.String(300), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_grants"),
+    )
+    op.create_index("ix_grants_household_id", "grants", ["household_id"])
+    op.create_index("uq_grants_active", "grants", ["household_id", "resident_id", "programme"], unique=True,
+                    postgresql_where=sa.text("status = 'active'"), sqlite_where=sa.text("status = 'active'"))
+
+
+def drop_bureau_tables(op: Any) -> None:
+    for table in ("grants", "dibao_members", "dibao_households"):
+        op.drop_table(table)
 
 
 def drop_platform_tables(op: Any) -> None:

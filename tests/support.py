@@ -144,3 +144,28 @@ def household_body(*, division: str = "230102", income: str = "100.00", heating:
 
 def member(relation: str = "head", *, born: date = date(1975, 3, 15), male: bool = True, **fields: Any) -> dict:
     return {"resident_id": person_id(born, male), "name": fields.pop("name", "测试成员"), "relation": relation, **fields}
+
+
+@contextlib.asynccontextmanager
+async def system(*services: str, prefix: str | None = None, **overrides: Any) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    """Several services in this process, each on its own fresh PostgreSQL database, sharing topics."""
+
+    prefix = prefix or new_prefix()
+    urls = {service: await migrated_database(service) for service in services}
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            clients = {}
+            for service in services:
+                app = service_app(service, urls[service], prefix, **overrides.get(service, {}))
+                clients[service] = await stack.enter_async_context(running(app))
+                clients[service].app = app  # type: ignore[attr-defined]
+            yield clients
+    finally:
+        for url in urls.values():
+            await drop_database(url)
+
+
+async def enrol(registry: httpx.AsyncClient, body: dict) -> dict:
+    response = await registry.post("/households", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()

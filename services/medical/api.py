@@ -1,0 +1,101 @@
+"""Medical assistance (医疗救助) HTTP API: eligibility, designated hospitals, claims, audit, report."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response
+
+from services.medical import service
+from services.medical.schemas import (
+    AuditFlag,
+    ClaimIn,
+    ClaimOut,
+    ClaimPage,
+    EligibilityOut,
+    HospitalIn,
+    HospitalOut,
+    HospitalPatch,
+    Report,
+)
+from shared.api import Page, ReportPeriod, Size, csv_response, wants_csv
+from shared.db import DbSession
+from shared.errors import problem_responses
+from shared.validators import ResidentIdIn
+
+router = APIRouter()
+
+
+@router.get("/eligibility/{resident_id}", response_model=EligibilityOut, tags=["eligibility 救助资格"],
+            responses=problem_responses(404, 422))
+async def get_eligibility(resident_id: ResidentIdIn, session: DbSession,
+                          on: date | None = Query(default=None, description="default today")) -> EligibilityOut:
+    return await service.eligibility(session, resident_id, on or date.today())
+
+
+@router.post("/hospitals", response_model=HospitalOut, status_code=201, tags=["hospitals 定点医院"],
+             responses=problem_responses(422))
+async def register_hospital(body: HospitalIn, session: DbSession) -> HospitalOut:
+    return service.hospital_out(await service.register_hospital(session, body))
+
+
+@router.get("/hospitals", response_model=list[HospitalOut], tags=["hospitals 定点医院"])
+async def list_hospitals(session: DbSession) -> list[HospitalOut]:
+    return [service.hospital_out(h) for h in await service.list_hospitals(session)]
+
+
+@router.patch("/hospitals/{hospital_id}", response_model=HospitalOut, tags=["hospitals 定点医院"],
+              responses=problem_responses(404, 422))
+async def change_designation(hospital_id: int, body: HospitalPatch, session: DbSession) -> HospitalOut:
+    hospital = await service.get_hospital(session, hospital_id)
+    hospital.designated_until = body.designated_until
+    await session.flush()
+    return service.hospital_out(hospital)
+
+
+@router.post("/claims", response_model=ClaimOut, status_code=201, tags=["claims 医疗救助申请"],
+             responses=problem_responses(409, 422))
+async def submit_claim(body: ClaimIn, session: DbSession, request: Request) -> ClaimOut:
+    try:
+        return service.claim_out(await service.submit_claim(session, body))
+    except service.ClaimRefused as refused:
+        await service.record_refusal(request.app.state.platform.sessions, body, refused)
+        raise
+
+
+@router.get("/claims", response_model=ClaimPage, tags=["claims 医疗救助申请"],
+            responses={200: {"content": {"text/csv": {}}}},
+            summary="Claims for supervision and audit; CSV with Accept: text/csv or format=csv")
+async def list_claims(
+    session: DbSession,
+    hospital_id: str | None = Query(default=None, pattern=r"^\d{1,12}$"),
+    resident_id: ResidentIdIn | None = None,
+    division_code: str | None = Query(default=None, pattern=r"^\d{6}$"),
+    visit_from: date | None = None,
+    visit_to: date | None = None,
+    page: Page = 1,
+    size: Size = 100,
+    format: Literal["json", "csv"] | None = None,
+    accept: str | None = Header(default=None),
+) -> ClaimPage | Response:
+    csv = wants_csv(accept, format)
+    claims, total = await service.list_claims(
+        session, hospital_id=hospital_id, resident_id=resident_id, division_code=division_code,
+        visit_from=visit_from, visit_to=visit_to, page=1 if csv else page, size=1_000_000 if csv else size)
+    if csv:
+        return csv_response(service.claims_csv(claims), "medical-claims.csv")
+    return ClaimPage(items=[service.claim_out(c) for c in claims], total=total, page=page, size=size)
+
+
+@router.get("/audit/flags", response_model=list[AuditFlag], tags=["audit 审计监督"],
+            summary="What auditors look at first: near the cap, frequent claims, refusals outside dibao")
+async def audit_flags(session: DbSession, year: int = Query(default_factory=lambda: date.today().year,
+                                                              ge=2004, le=2100)) -> list[AuditFlag]:
+    return await service.audit_flags(session, year)
+
+
+@router.get("/reports", response_model=Report, tags=["reports 报表"])
+async def report(period: ReportPeriod, session: DbSession) -> Report:
+    return await service.report(session, period)

@@ -1,0 +1,69 @@
+"""Medical assistance tables: designated hospitals, claims, refused claims (for audit)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Money, UtcDateTime, new_base
+from shared.platform_models import BigId
+
+Base = new_base()
+
+
+class Hospital(Base):
+    """A city-level designated hospital (定点医院) and its designation period."""
+
+    __tablename__ = "hospitals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(40))
+    division_code: Mapped[str | None] = mapped_column(String(6))
+    designated_from: Mapped[date] = mapped_column(Date)
+    designated_until: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Claim(Base):
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospitals.id"))
+    invoice_no: Mapped[str] = mapped_column(String(60))
+    resident_id: Mapped[str] = mapped_column(String(18), index=True)
+    household_id: Mapped[str] = mapped_column(String(36))
+    division_code: Mapped[str] = mapped_column(String(6))
+    visit_date: Mapped[date] = mapped_column(Date)
+    year: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(12))
+    total_cost: Mapped[Decimal] = mapped_column(Money())
+    insurance_paid: Mapped[Decimal] = mapped_column(Money())
+    out_of_pocket: Mapped[Decimal] = mapped_column(Money())
+    assistance_amount: Mapped[Decimal] = mapped_column(Money())
+    capped: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("hospital_id", "invoice_no"),
+        Index("ix_claims_resident_id_year", "resident_id", "year"),
+    )
+
+
+class RefusedClaim(Base):
+    """A claim refused because the person was not in dibao on the visit day; kept for the auditors."""
+
+    __tablename__ = "refused_claims"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospitals.id"))
+    invoice_no: Mapped[str] = mapped_column(String(60))
+    resident_id: Mapped[str] = mapped_column(String(18))
+    visit_date: Mapped[date] = mapped_column(Date)
+    total_cost: Mapped[Decimal] = mapped_column(Money())
+    code: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

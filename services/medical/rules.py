@@ -1,0 +1,50 @@
+"""Medical assistance rules (医疗救助), pure functions.
+
+Assistance for a visit = the share of the out-of-pocket cost (total − what basic medical insurance
+paid), but never more than what is left of the person's yearly cap; the cap starts afresh each
+calendar year.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from shared.money import ZERO, to_fen
+
+
+def out_of_pocket(total_cost: Decimal, insurance_paid: Decimal) -> Decimal:
+    return to_fen(max(ZERO, total_cost - insurance_paid))
+
+
+def remaining_cap(yearly_cap: Decimal, paid_this_year: Decimal) -> Decimal:
+    return to_fen(max(ZERO, yearly_cap - paid_this_year))
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    out_of_pocket: Decimal
+    uncapped: Decimal
+    amount: Decimal
+
+    @property
+    def capped(self) -> bool:
+        return self.amount < self.uncapped
+
+
+def assess_claim(total_cost: Decimal, insurance_paid: Decimal, share: Decimal, yearly_cap: Decimal,
+                 paid_this_year: Decimal) -> Assessment:
+    oop = out_of_pocket(total_cost, insurance_paid)
+    uncapped = to_fen(oop * share)
+    return Assessment(oop, uncapped, min(uncapped, remaining_cap(yearly_cap, paid_this_year)))
+
+
+def designated_on(designated_from: date, designated_until: date | None, day: date) -> bool:
+    """A hospital is designated (定点) from ``designated_from`` through ``designated_until`` inclusive."""
+
+    return designated_from <= day and (designated_until is None or day <= designated_until)
+
+
+def near_cap(paid_this_year: Decimal, yearly_cap: Decimal, near_share: Decimal) -> bool:
+    return yearly_cap > ZERO and paid_this_year >= to_fen(yearly_cap * near_share)

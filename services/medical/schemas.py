@@ -1,0 +1,128 @@
+"""Request and response bodies of the medical assistance API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.money import MoneyStr
+from shared.validators import DivisionCodeIn, MoneyIn, PastDate, ResidentIdIn, fail
+
+ClaimKind = Literal["outpatient", "inpatient"]
+
+
+class HospitalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, description="医院名称")
+    level: str = Field(default="city", max_length=40, description="医院等级, e.g. 三级甲等")
+    division_code: DivisionCodeIn | None = None
+    designated_from: date = Field(description="定点起始日期")
+    designated_until: date | None = Field(default=None, description="定点终止日期 (inclusive); open when absent")
+
+    @model_validator(mode="after")
+    def _period(self) -> "HospitalIn":
+        if self.designated_until is not None and self.designated_until < self.designated_from:
+            raise fail("invalid_period", "designated_until is before designated_from")
+        return self
+
+
+class HospitalPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    designated_until: date | None = Field(description="end (or reopen, with null) the designation")
+
+
+class HospitalOut(BaseModel):
+    id: str
+    name: str
+    level: str
+    division_code: str | None
+    designated_from: date
+    designated_until: date | None
+    designated_today: bool
+
+
+class ClaimIn(BaseModel):
+    """A designated hospital's bill for one visit of a dibao member."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hospital_id: str = Field(pattern=r"^\d{1,12}$")
+    resident_id: ResidentIdIn
+    invoice_no: str = Field(min_length=1, max_length=60, description="发票号")
+    visit_date: PastDate
+    kind: ClaimKind
+    total_cost: MoneyIn = Field(description="医疗总费用")
+    insurance_paid: MoneyIn = Field(description="基本医疗保险已支付")
+
+    @model_validator(mode="after")
+    def _amounts(self) -> "ClaimIn":
+        if self.insurance_paid > self.total_cost:
+            raise fail("insurance_exceeds_cost", "insurance_paid cannot exceed total_cost")
+        return self
+
+
+class ClaimOut(BaseModel):
+    id: str
+    hospital_id: str
+    invoice_no: str
+    resident_id: str
+    household_id: str
+    division_code: str
+    visit_date: date
+    kind: ClaimKind
+    total_cost: MoneyStr
+    insurance_paid: MoneyStr
+    out_of_pocket: MoneyStr
+    assistance_amount: MoneyStr = Field(description="医疗救助金额")
+    capped: bool = Field(description="the yearly cap reduced the amount")
+    created_at: datetime
+
+
+class ClaimPage(BaseModel):
+    items: list[ClaimOut]
+    total: int
+    page: int
+    size: int
+
+
+class EligibilityOut(BaseModel):
+    resident_id: str
+    on: date
+    eligible: bool
+    reason: str | None = None
+    household_id: str | None = None
+    since: date | None = None
+    until: date | None = Field(default=None, description="first day no longer covered, when known")
+    year: int
+    yearly_cap: MoneyStr
+    paid_this_year: MoneyStr
+    remaining_cap: MoneyStr
+
+
+class AuditFlag(BaseModel):
+    kind: Literal["near_or_over_cap", "capped_claim", "frequent_claims", "refused_outside_dibao"]
+    resident_id: str
+    period: str
+    claim_ids: list[str]
+    amount: MoneyStr | None = None
+    detail: str
+
+
+class DivisionReport(BaseModel):
+    division_code: str
+    division_name: str
+    eligible_persons: int
+    claims_paid: int
+    claims_refused: int
+    amount_paid: MoneyStr
+
+
+class Report(BaseModel):
+    period: str
+    divisions: list[DivisionReport]
+    total_amount_paid: MoneyStr
+

@@ -1,0 +1,40 @@
+"""Small pieces every service's routers use: report periods, paging, CSV responses."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query
+from fastapi.responses import Response
+
+from shared.errors import Unprocessable
+from shared.periods import InvalidPeriod, Period, parse_month, parse_period
+
+
+def _report_period(period: str = Query(description="YYYY-MM, YYYY-H1, YYYY-H2 or YYYY", examples=["2026-H1"])) -> Period:
+    try:
+        return parse_period(period)
+    except InvalidPeriod as exc:
+        raise Unprocessable("invalid_period", str(exc)) from None
+
+
+def _month(period: str = Query(description="YYYY-MM", examples=["2026-01"])) -> Period:
+    try:
+        return parse_month(period)
+    except InvalidPeriod as exc:
+        raise Unprocessable("invalid_period", str(exc)) from None
+
+
+ReportPeriod = Annotated[Period, Depends(_report_period)]
+MonthQuery = Annotated[Period, Depends(_month)]
+Page = Annotated[int, Query(ge=1, le=100_000, description="page number, from 1")]
+Size = Annotated[int, Query(ge=1, le=1000, description="items per page")]
+
+
+def csv_response(text: str, filename: str) -> Response:
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def wants_csv(accept: str | None, format: str | None) -> bool:
+    return format == "csv" or (accept is not None and "text/csv" in accept)

@@ -1,0 +1,215 @@
+"""Each bureau's own copy of the dibao caseload, kept from the registry's events.
+
+A bureau never reads the registry's tables. It keeps, in its own database, the latest state of every
+household it has heard of and of every member's time in dibao (from enrolment, or from joining the
+household, until exit or leaving it). :func:`apply_household_event` updates that copy and returns what
+changed, so the bureau's handler only decides what the change means for its own programmes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Date, Index, String, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.consumer import Handler
+from shared.db import UtcDateTime, new_base
+from shared.events import (
+    AllowanceStep,
+    HouseholdChanged,
+    HouseholdEnrolled,
+    HouseholdExited,
+    HouseholdSnapshot,
+    MemberSnapshot,
+    ReceivedEvent,
+)
+from shared.platform_models import BigId
+
+BureauBase = new_base()
+
+
+class DibaoHousehold(BureauBase):
+    __tablename__ = "dibao_households"
+
+    household_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    division_code: Mapped[str] = mapped_column(String(6), index=True)
+    status: Mapped[str] = mapped_column(String(10))
+    enrolled_on: Mapped[date] = mapped_column(Date)
+    exited_on: Mapped[date | None] = mapped_column(Date)
+    # The household's last snapshot without its members (address, heating, area, income, allowance schedule).
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    def view(self) -> HouseholdSnapshotView:
+        return HouseholdSnapshotView(self)
+
+
+class DibaoMember(BureauBase):
+    """One person's time in one dibao household: ``eligible_from`` until ``eligible_until`` (exclusive)."""
+
+    __tablename__ = "dibao_members"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    household_id: Mapped[str] = mapped_column(String(36), index=True)
+    resident_id: Mapped[str] = mapped_column(String(18))
+    division_code: Mapped[str] = mapped_column(String(6))
+    eligible_from: Mapped[date] = mapped_column(Date)
+    eligible_until: Mapped[date | None] = mapped_column(Date)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_dibao_members_resident_id", "resident_id"),)
+
+    @property
+    def member(self) -> MemberSnapshot:
+        return MemberSnapshot.model_validate(self.data)
+
+    def eligible_on(self, day: date) -> bool:
+        return self.eligible_from <= day and (self.eligible_until is None or day < self.eligible_until)
+
+
+class HouseholdSnapshotView:
+    """Typed access to a stored household snapshot."""
+
+    def __init__(self, row: DibaoHousehold) -> None:
+        self.row = row
+        self.data = row.snapshot
+
+    @property
+    def heating(self) -> str:
+        return str(self.data["heating"])
+
+    @property
+    def housing_area_m2(self) -> Decimal:
+        return Decimal(str(self.data["housing_area_m2"]))
+
+    @property
+    def allowance_schedule(self) -> list[AllowanceStep]:
+        return [AllowanceStep.model_validate(step) for step in self.data["allowance_schedule"]]
+
+
+@dataclass
+class HouseholdDelta:
+    """What an event changed in the caseload copy."""
+
+    kind: str  # enrolled | changed | exited | ignored
+    household: DibaoHousehold | None
+    effective_on: date
+    added: list[DibaoMember] = field(default_factory=list)
+    removed: list[DibaoMember] = field(default_factory=list)
+    kept: list[DibaoMember] = field(default_factory=list)
+    previous: dict[str, Any] = field(default_factory=dict)
+    changed: list[str] = field(default_factory=list)
+
+    @property
+    def current_members(self) -> list[DibaoMember]:
+        return [*self.kept, *self.added]
+
+
+def _household_data(payload: HouseholdSnapshot) -> dict[str, Any]:
+    return payload.model_dump(mode="json", exclude={"members"})
+
+
+async def open_members(session: AsyncSession, household_id: str) -> list[DibaoMember]:
+    return list((await session.scalars(select(DibaoMember).where(
+        DibaoMember.household_id == household_id, DibaoMember.eligible_until.is_(None)).order_by(DibaoMember.id))).all())
+
+
+async def apply_household_event(session: AsyncSession, event: ReceivedEvent) -> HouseholdDelta:
+    payload = event.payload
+    now = datetime.now(UTC)
+    household = await session.get(DibaoHousehold, payload.household_id)
+
+    if isinstance(payload, HouseholdExited):
+        if household is None or household.status == "exited":
+            return HouseholdDelta("ignored", household, payload.exited_on)
+        members = await open_members(session, household.household_id)
+        for row in members:
+            row.eligible_until = max(payload.exited_on, row.eligible_from)
+        household.status, household.exited_on, household.updated_at = "exited", payload.exited_on, now
+        await session.flush()
+        return HouseholdDelta("exited", household, payload.exited_on, removed=members)
+
+    assert isinstance(payload, (HouseholdEnrolled, HouseholdChanged))
+    effective_on = payload.effective_on if isinstance(payload, HouseholdChanged) else payload.enrolled_on
+    kind = "enrolled" if isinstance(payload, HouseholdEnrolled) else "changed"
+    previous: dict[str, Any] = {}
+    if household is None:
+        household = DibaoHousehold(household_id=payload.household_id, division_code=payload.division_code,
+                                   status="active", enrolled_on=payload.enrolled_on, exited_on=None,
+                                   snapshot=_household_data(payload), updated_at=now)
+        session.add(household)
+    else:
+        if household.status == "exited":
+            return HouseholdDelta("ignored", household, effective_on)
+        previous = dict(household.snapshot)
+        household.snapshot = _household_data(payload)
+        household.division_code = payload.division_code
+        household.updated_at = now
+
+    existing = {row.resident_id: row for row in await open_members(session, payload.household_id)}
+    incoming = {member.resident_id: member for member in payload.members}
+    delta = HouseholdDelta(kind, household, effective_on, previous=previous,
+                           changed=list(getattr(payload, "changed", [])))
+    for resident_id, row in existing.items():
+        if resident_id in incoming:
+            row.data = incoming[resident_id].model_dump(mode="json")
+            row.division_code = payload.division_code
+            delta.kept.append(row)
+        else:
+            row.eligible_until = max(effective_on, row.eligible_from)
+            delta.removed.append(row)
+    for resident_id, member in incoming.items():
+        if resident_id not in existing:
+            row = DibaoMember(household_id=payload.household_id, resident_id=resident_id,
+                              division_code=payload.division_code,
+                              eligible_from=max(effective_on, payload.enrolled_on),
+                              eligible_until=None, data=member.model_dump(mode="json"))
+            session.add(row)
+            delta.added.append(row)
+    await session.flush()
+    return delta
+
+
+async def member_on(session: AsyncSession, resident_id: str, day: date) -> DibaoMember | None:
+    """The person's dibao membership in force on ``day``, if any."""
+
+    rows = (await session.scalars(select(DibaoMember).where(DibaoMember.resident_id == resident_id)
+                                  .order_by(DibaoMember.eligible_from.desc()))).all()
+    return next((row for row in rows if row.eligible_on(day)), None)
+
+
+async def memberships(session: AsyncSession, resident_id: str) -> list[DibaoMember]:
+    return list((await session.scalars(select(DibaoMember).where(DibaoMember.resident_id == resident_id)
+                                       .order_by(DibaoMember.eligible_from.desc()))).all())
+
+
+def ineligibility_reason(rows: list[DibaoMember], day: date) -> str:
+    """Why a person is not covered on ``day`` (for a clear 422)."""
+
+    if not rows:
+        return "not a member of any dibao household"
+    earliest = min(row.eligible_from for row in rows)
+    if day < earliest:
+        return f"enrolled in dibao only from {earliest.isoformat()}"
+    ended = max((row.eligible_until for row in rows if row.eligible_until), default=None)
+    if ended is not None and day >= ended:
+        return f"left dibao on {ended.isoformat()}"
+    return "not in dibao on that day"
+
+
+HOUSEHOLD_EVENTS = ("HouseholdEnrolled", "HouseholdChanged", "HouseholdExited")
+
+
+def household_handlers(react: Callable[[AsyncSession, HouseholdDelta], Awaitable[None]]) -> dict[str, Handler]:
+    """Consumer handlers for the registry's household events: update the copy, then let the bureau react."""
+
+    async def handle(session: AsyncSession, event: ReceivedEvent) -> None:
+        await react(session, await apply_household_event(session, event))
+
+    return {event_type: handle for event_type in HOUSEHOLD_EVENTS}
