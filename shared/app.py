@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,7 @@ class Platform:
     relay: OutboxRelay
     consumer: EventConsumer | None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    jobs: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: ServiceSettings, topics: Sequence[str], handlers: Mapping[str, Handler]) -> "Platform":
@@ -64,6 +65,12 @@ class Platform:
             self.tasks.append(asyncio.create_task(self.consumer.run(), name=f"{self.settings.service_name}-consumer"))
 
     async def stop(self) -> None:
+        for job in self.jobs:
+            job.cancel()
+        for job in self.jobs:
+            with contextlib.suppress(BaseException):
+                await job
+        self.jobs.clear()
         self.relay.stop()
         if self.consumer is not None:
             self.consumer.stop()
@@ -79,6 +86,25 @@ class Platform:
         self.tasks.clear()
         await self.producers.stop()
         await self.engine.dispose()
+
+
+BackgroundJob = Callable[[Platform], Awaitable[None]]
+
+
+def every(seconds: float, job: BackgroundJob) -> BackgroundJob:
+    """Run ``job`` now and then every ``seconds`` while the service runs; a failure is logged, not fatal."""
+
+    async def loop(platform: Platform) -> None:
+        while True:
+            try:
+                await job(platform)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background job %s failed; will run again", getattr(job, "__name__", "job"))
+            await asyncio.sleep(seconds)
+
+    return loop
 
 
 class Health(BaseModel):
@@ -102,6 +128,7 @@ def create_service_app(
     handlers: Mapping[str, Handler] | None = None,
     topics: Sequence[str] = (),
     openapi_tags: list[dict[str, str]] | None = None,
+    background: Sequence[BackgroundJob] = (),
 ) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
 
@@ -110,6 +137,8 @@ def create_service_app(
         platform = Platform.build(settings, topics, handlers or {})
         app.state.platform = platform
         await platform.start()
+        for job in background:
+            platform.jobs.append(asyncio.create_task(job(platform), name=f"{settings.service_name}-job"))
         log.info("service started", extra={"ctx_database": settings.resolved_database_url().split("@")[-1]})
         try:
             yield

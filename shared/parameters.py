@@ -35,7 +35,7 @@ CITY_WIDE = "*"
 # The plan's own date: defaults hold from the year it was issued.
 PLAN_DATE = date(2004, 1, 1)
 
-ParameterKind = Literal["money", "rate", "area", "integer", "month_day"]
+ParameterKind = Literal["money", "rate", "decimal", "integer", "month_day"]
 _MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 
 
@@ -83,7 +83,7 @@ def canonical_text(spec: ParameterSpec, raw: str) -> str:
     value = parse_value(spec, raw)
     if spec.kind == "month_day":
         return f"{value[0]:02d}-{value[1]:02d}"
-    if spec.kind in ("money", "area"):
+    if spec.kind == "money":
         return f"{value:.2f}"
     return str(value)
 

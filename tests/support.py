@@ -169,3 +169,12 @@ async def enrol(registry: httpx.AsyncClient, body: dict) -> dict:
     response = await registry.post("/households", json=body)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+async def all_found(client: httpx.AsyncClient, *paths: str) -> bool:
+    """Every path answers 200 (the service has heard of everything asked about)."""
+
+    for path in paths:
+        if (await client.get(path)).status_code != 200:
+            return False
+    return True

@@ -14,7 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.medical import rules
 from services.medical.models import Claim, Hospital, RefusedClaim
-from services.medical.parameters import CLAIMS_PER_MONTH, NEAR_CAP_SHARE, SHARE, YEARLY_CAP
+from services.medical.parameters import (
+    CLAIMS_PER_MONTH,
+    NEAR_CAP_SHARE,
+    SHARE,
+    YEARLY_CAP,
+)
 from services.medical.schemas import (
     AuditFlag,
     ClaimIn,
@@ -32,7 +37,13 @@ from shared.money import ZERO, to_fen
 from shared.outbox import Outbox
 from shared.parameters import ParameterBook
 from shared.periods import Period, month_of
-from shared.projection import DibaoMember, HouseholdDelta, ineligibility_reason, member_on, memberships
+from shared.projection import (
+    DibaoMember,
+    HouseholdDelta,
+    ineligibility_reason,
+    member_on,
+    memberships,
+)
 
 PROGRAMME = "medical_assistance"
 ledger = GrantLedger("medical", Outbox(producer="medical"))

@@ -5,7 +5,8 @@ its members and its own monthly income — ``max(0, standard × members − inco
 totals, to the fen.
 
 A month is governed by the values in force on its first day, or on the enrolment day for the month
-a household is enrolled in: a change from mid-month takes effect the month after.
+a household is enrolled in: a change from mid-month takes effect the month after
+(:mod:`shared.allowance`, which the bureaus read the schedule with too).
 """
 
 from __future__ import annotations
@@ -66,24 +67,6 @@ def allowance_schedule(
         if not steps or steps[-1].amount != amount:
             steps.append(AllowanceStep(effective_from=day, amount=amount))
     return steps
-
-
-def allowance_on(schedule: Sequence[AllowanceStep], day: date) -> Decimal:
-    best = None
-    for step in schedule:
-        if step.effective_from <= day and (best is None or step.effective_from >= best.effective_from):
-            best = step
-    return best.amount if best else ZERO
-
-
-def governing_day(month: Period, enrolled_on: date) -> date:
-    """The day whose values govern a month's payment (see the module docstring)."""
-
-    return max(month.start, enrolled_on)
-
-
-def allowance_for_month(schedule: Sequence[AllowanceStep], month: Period, enrolled_on: date) -> Decimal:
-    return allowance_on(schedule, governing_day(month, enrolled_on))
 
 
 def active_in_month(enrolled_on: date, exited_on: date | None, month: Period) -> bool:

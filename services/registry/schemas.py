@@ -8,9 +8,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.events import AllowanceStep, EmploymentStatus, Heating, Relation, SchoolStage, Sex
+from shared.events import (
+    AllowanceStep,
+    EmploymentStatus,
+    Heating,
+    Relation,
+    SchoolStage,
+    Sex,
+)
 from shared.money import MoneyStr
-from shared.validators import AreaIn, DivisionCodeIn, MoneyIn, PastDate, ResidentIdIn, fail
+from shared.validators import (
+    AreaIn,
+    DivisionCodeIn,
+    MoneyIn,
+    PastDate,
+    ResidentIdIn,
+    fail,
+)
 
 MAX_MEMBERS = 20
 BOARDING_STAGES = {"primary", "junior", "senior", "vocational", "college"}

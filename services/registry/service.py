@@ -15,7 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry import rules
-from services.registry.models import EmploymentExtension, Household, HouseholdRevision, Member, Payment, PaymentRun
+from services.registry.models import (
+    EmploymentExtension,
+    Household,
+    HouseholdRevision,
+    Member,
+    Payment,
+    PaymentRun,
+)
 from services.registry.parameters import DIBAO_STANDARD, EXTENSION_MONTHS
 from services.registry.schemas import (
     BulkError,
@@ -29,7 +36,7 @@ from services.registry.schemas import (
     PaymentRunOut,
     PersonOut,
 )
-from shared.db import insert_ignore
+from shared.allowance import allowance_for_month, allowance_on
 from shared.divisions import division_name
 from shared.errors import Conflict, NotFound, Unprocessable, validation_details
 from shared.events import (
@@ -41,16 +48,15 @@ from shared.events import (
     MemberSnapshot,
 )
 from shared.logging import mask_text
-from shared.money import ZERO, to_fen
 from shared.outbox import Outbox
 from shared.parameters import CITY_WIDE, ParameterBook, change_dates
 from shared.periods import Period, add_months, month_of, parse_month
 from shared.platform_models import PolicyParameter
 from shared.resident_id import mask_resident_id, parse_resident_id
+from shared.runs import run_in_batches
 
 log = logging.getLogger("services.registry")
 outbox = Outbox(producer="registry")
-PAYMENT_BATCH = 2000
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -71,7 +77,7 @@ def to_out(household: Household, today: date | None = None) -> HouseholdOut:
         heating=household.heating,  # type: ignore[arg-type]
         housing_area_m2=household.housing_area_m2,
         monthly_income=household.monthly_income,
-        monthly_allowance=rules.allowance_on(schedule_of(household), max(today, household.enrolled_on)),
+        monthly_allowance=allowance_on(schedule_of(household), max(today, household.enrolled_on)),
         allowance_schedule=schedule_of(household),
         enrolled_on=household.enrolled_on,
         exited_on=household.exited_on,
@@ -190,7 +196,7 @@ def _prepare(body: HouseholdIn, book: ParameterBook, today: date) -> _Prepared:
     event = HouseholdEnrolled(
         household_id=household_id, division_code=body.division_code, address=body.address, heating=body.heating,
         housing_area_m2=body.housing_area_m2, monthly_income=body.monthly_income,
-        monthly_allowance=rules.allowance_on(schedule, enrolled_on), enrolled_on=enrolled_on,
+        monthly_allowance=allowance_on(schedule, enrolled_on), enrolled_on=enrolled_on,
         allowance_schedule=schedule, members=[_member_snapshot(row) for row in members],
     )
     return _Prepared(household, members, {"household_id": household_id, "effective_on": enrolled_on,
@@ -300,7 +306,7 @@ def changed_event(household: Household, members: Sequence[Member], effective_on:
         household_id=household.id, division_code=household.division_code, address=household.address,
         heating=household.heating, housing_area_m2=household.housing_area_m2,  # type: ignore[arg-type]
         monthly_income=household.monthly_income,
-        monthly_allowance=rules.allowance_on(schedule, max(effective_on, household.enrolled_on)),
+        monthly_allowance=allowance_on(schedule, max(effective_on, household.enrolled_on)),
         enrolled_on=household.enrolled_on, allowance_schedule=schedule,
         members=[_member_snapshot(member) for member in members], effective_on=effective_on, changed=changed,
     )
@@ -406,61 +412,41 @@ def check_payable(month: Period, today: date) -> None:
 
 
 async def run_payments(sessions: async_sessionmaker[AsyncSession], period: str, today: date | None = None) -> PaymentRunOut:
-    """Pay every household active in ``period`` that no run has paid for it yet.
-
-    Batches commit as they go: a run interrupted half-way keeps what it paid, and running the month
-    again pays only the rest. The ledger's unique (household, month) key makes a second payment
-    impossible, even for two runs at once.
-    """
+    """Pay every household active in ``period`` that no run has paid for it yet (see shared.runs)."""
 
     month = parse_month(period)
     check_payable(month, today or date.today())
-    async with sessions() as session:
-        run = PaymentRun(period=month.label)
-        session.add(run)
-        await session.commit()
-        run_id = run.id
 
-    paid, total, last_id = 0, ZERO, ""
-    while True:
-        async with sessions() as session:
-            households = (await session.execute(
-                select(Household.id, Household.division_code, Household.enrolled_on, Household.allowance_schedule)
-                .where(
-                    Household.id > last_id,
-                    Household.enrolled_on <= month.end,
-                    (Household.exited_on.is_(None)) | (Household.exited_on > month.start),
-                    ~exists().where(and_(Payment.household_id == Household.id, Payment.period == month.label)),
-                )
-                .order_by(Household.id)
-                .limit(PAYMENT_BATCH)
-            )).all()
-            if not households:
-                break
-            last_id = households[-1].id
-            extensions = await _extensions_covering(session, [h.id for h in households], month)
-            rows = []
-            for household_id, division_code, enrolled_on, schedule in households:
-                regular = rules.allowance_for_month([AllowanceStep.model_validate(s) for s in schedule], month, enrolled_on)
-                payment = rules.monthly_payment(regular, extensions.get(household_id), month)
-                if payment is not None:
-                    rows.append({"household_id": household_id, "period": month.label, "amount": payment.amount,
-                                 "kind": payment.kind, "division_code": division_code, "run_id": run_id})
-            if rows:
-                inserted = await insert_ignore(session, Payment, rows, ["household_id", "period"],
-                                               returning=[Payment.amount])
-                paid += len(inserted)
-                total += sum((amount for (amount,) in inserted), ZERO)
-            await session.commit()
+    async def fetch(session: AsyncSession, after: str, limit: int) -> Sequence[Any]:
+        return (await session.execute(
+            select(Household.id, Household.division_code, Household.enrolled_on, Household.allowance_schedule)
+            .where(
+                Household.id > after,
+                Household.enrolled_on <= month.end,
+                (Household.exited_on.is_(None)) | (Household.exited_on > month.start),
+                ~exists().where(and_(Payment.household_id == Household.id, Payment.period == month.label)),
+            )
+            .order_by(Household.id)
+            .limit(limit)
+        )).all()
 
-    async with sessions() as session:
-        await session.execute(update(PaymentRun).where(PaymentRun.id == run_id).values(
-            finished_at=datetime.now(UTC), households_paid=paid, total_amount=to_fen(total)))
-        already = await session.scalar(select(func.count()).select_from(Payment).where(
-            Payment.period == month.label, (Payment.run_id != run_id) | Payment.run_id.is_(None)))
-        await session.commit()
-    log.info("payment run finished", extra={"ctx_period": month.label, "ctx_paid": paid, "ctx_total": str(total)})
-    return PaymentRunOut(period=month.label, households_paid=paid, total_amount=to_fen(total), already_paid=int(already or 0))
+    async def build(session: AsyncSession, households: Sequence[Any], run_id: int) -> list[dict[str, Any]]:
+        extensions = await _extensions_covering(session, [h.id for h in households], month)
+        rows = []
+        for household_id, division_code, enrolled_on, schedule in households:
+            regular = allowance_for_month([AllowanceStep.model_validate(s) for s in schedule], month, enrolled_on)
+            payment = rules.monthly_payment(regular, extensions.get(household_id), month)
+            if payment is not None:
+                rows.append({"household_id": household_id, "period": month.label, "amount": payment.amount,
+                             "kind": payment.kind, "division_code": division_code, "run_id": run_id})
+        return rows
+
+    result = await run_in_batches(
+        sessions, run_model=PaymentRun, payment_model=Payment, period=month.label, fetch_batch=fetch,
+        key_of=lambda row: row.id, build_rows=build, conflict_columns=["household_id", "period"],
+        returning=[Payment.amount])
+    return PaymentRunOut(period=result.period, households_paid=result.paid, total_amount=result.total,
+                         already_paid=result.already_paid)
 
 
 async def _extensions_covering(session: AsyncSession, household_ids: list[str],
@@ -496,7 +482,7 @@ async def record_employment(session: AsyncSession, event: MemberEmployed) -> Emp
         return None
     book = await ParameterBook.load(session, [EXTENSION_MONTHS])
     months = book.get(EXTENSION_MONTHS, event.employed_on)
-    before = rules.allowance_for_month(schedule_of(household), month_of(event.employed_on), household.enrolled_on)
+    before = allowance_for_month(schedule_of(household), month_of(event.employed_on), household.enrolled_on)
     window = rules.extension_window(event.employed_on, months, before)
     extension = EmploymentExtension(household_id=household.id, resident_id=event.resident_id,
                                     employed_on=event.employed_on, kind=event.kind, first_period=window.first.label,

@@ -24,11 +24,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.consumer import EventConsumer
 from shared.db import create_engine, session_factory
-from shared.events import HOUSEHOLDS_TOPIC, HouseholdExited, ReceivedEvent, encode, envelope_for
+from shared.events import (
+    HOUSEHOLDS_TOPIC,
+    HouseholdExited,
+    ReceivedEvent,
+    encode,
+    envelope_for,
+)
 from shared.kafka import ProducerHolder, ensure_topics
 from shared.outbox import Outbox, OutboxRelay, unpublished_count
-from shared.platform_models import ConsumerPosition, InboxEvent, OutboxMessage, PlatformBase
-from tests.support import KAFKA, create_database, drop_database, eventually, new_prefix, read_topic
+from shared.platform_models import (
+    ConsumerPosition,
+    InboxEvent,
+    OutboxMessage,
+    PlatformBase,
+)
+from tests.support import (
+    KAFKA,
+    create_database,
+    drop_database,
+    eventually,
+    new_prefix,
+    read_topic,
+)
 
 pytestmark = pytest.mark.integration
 

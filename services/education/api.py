@@ -1,0 +1,69 @@
+"""Education assistance (就学救助) HTTP API: pupils, school reports, term runs, grants, partner aid, report."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+
+from services.education import service
+from services.education.schemas import (
+    GrantsOut,
+    PartnerAidIn,
+    PartnerAidOut,
+    PupilOut,
+    PupilPatch,
+    Report,
+    TermRunIn,
+    TermRunOut,
+)
+from shared.db import DbSession
+from shared.errors import Unprocessable, problem_responses
+from shared.periods import InvalidPeriod, Period, parse_period
+from shared.validators import ResidentIdIn
+
+router = APIRouter()
+
+
+@router.get("/pupils/{resident_id}", response_model=PupilOut, tags=["pupils 学生"], responses=problem_responses(404, 422))
+async def get_pupil(resident_id: ResidentIdIn, session: DbSession) -> PupilOut:
+    return await service.pupil_view(session, resident_id)
+
+
+@router.patch("/pupils/{resident_id}", response_model=PupilOut, tags=["pupils 学生"],
+              responses=problem_responses(404, 422), summary="A school reports a change of stage, boarding, or leaving")
+async def report_change(resident_id: ResidentIdIn, body: PupilPatch, session: DbSession) -> PupilOut:
+    await service.report_change(session, resident_id, body)
+    return await service.pupil_view(session, resident_id)
+
+
+@router.post("/term-runs", response_model=TermRunOut, tags=["terms 学期发放"], responses=problem_responses(422),
+             summary="Waivers, boarding subsidies and disability grants for a term; idempotent per term")
+async def term_run(body: TermRunIn, request: Request) -> TermRunOut:
+    return await service.run_term(request.app.state.platform.sessions, body.term)
+
+
+@router.get("/grants", response_model=GrantsOut, tags=["terms 学期发放"])
+async def household_grants(session: DbSession, household_id: str = Query(min_length=1, max_length=36)) -> GrantsOut:
+    return await service.household_grants(session, household_id)
+
+
+@router.post("/activities", response_model=PartnerAidOut, status_code=201, tags=["partners 社会助学"],
+             responses=problem_responses(404, 422),
+             summary="A partner organisation records its aid to a pupil (工会, 共青团希望工程, 妇联, 残联)")
+async def record_activity(body: PartnerAidIn, session: DbSession) -> PartnerAidOut:
+    return service.aid_out(await service.record_partner_aid(session, body))
+
+
+async def _period_or_term(session: DbSession, period: str = Query(
+        description="YYYY-MM, YYYY-H1, YYYY-H2, YYYY, or a term YYYY-spring / YYYY-autumn")) -> Period:
+    if period.endswith(("-spring", "-autumn")):
+        return (await service.resolve_term(session, period)).period
+    try:
+        return parse_period(period)
+    except InvalidPeriod as exc:
+        raise Unprocessable("invalid_period", str(exc)) from None
+
+
+@router.get("/reports", response_model=Report, tags=["reports 报表"])
+async def report(session: DbSession, period: str = Query(
+        description="YYYY-MM, YYYY-H1, YYYY-H2, YYYY, or a term YYYY-spring / YYYY-autumn")) -> Report:
+    return await service.report(session, await _period_or_term(session, period))

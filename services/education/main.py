@@ -1,0 +1,24 @@
+"""Education assistance service (就学救助: the Education Bureau and its partner organisations).
+
+Run: ``uvicorn --factory services.education.main:create_app --port 8003``
+"""
+
+from fastapi import FastAPI
+
+from services.education import api, consumers
+from services.education.parameters import SPECS
+from shared.app import create_service_app
+from shared.parameters import parameters_router
+from shared.settings import ServiceSettings, load_settings
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    return create_service_app(
+        settings or load_settings("education"),
+        title="Education assistance (就学救助)",
+        description="Fee waivers and boarding subsidies for compulsory-education pupils of dibao households, "
+                    "grants for children of disabled members beyond compulsory school, and partner organisations' aid.",
+        routers=[api.router, parameters_router(SPECS)],
+        handlers=consumers.HANDLERS,
+        topics=consumers.TOPICS,
+    )

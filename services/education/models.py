@@ -1,0 +1,93 @@
+"""Education tables: pupils, term grants, term runs, partner organisations' aid."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, Date, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Money, UtcDateTime, new_base
+from shared.platform_models import BigId
+
+Base = new_base()
+
+
+class Pupil(Base):
+    """A child or student of a dibao household that some education programme concerns."""
+
+    __tablename__ = "pupils"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(String(18))
+    household_id: Mapped[str] = mapped_column(String(36))
+    division_code: Mapped[str] = mapped_column(String(6))
+    name: Mapped[str] = mapped_column(String(100))
+    birth_date: Mapped[date] = mapped_column(Date)
+    relation: Mapped[str] = mapped_column(String(10))
+    school_stage: Mapped[str] = mapped_column(String(12))
+    boarding: Mapped[bool] = mapped_column(Boolean)
+    household_has_disabled: Mapped[bool] = mapped_column(Boolean)
+    no_parent_in_household: Mapped[bool] = mapped_column(Boolean)
+    # The pupil's time in dibao: from enrolment (or joining the household) to exit (or leaving it).
+    enrolled_on: Mapped[date] = mapped_column(Date)
+    exited_on: Mapped[date | None] = mapped_column(Date)
+    left_school_on: Mapped[date | None] = mapped_column(Date)
+    # Set when a school reported stage or boarding: the school's word then beats the registry's.
+    school_reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("household_id", "resident_id"), Index("ix_pupils_resident_id", "resident_id"))
+
+
+class TermRun(Base):
+    __tablename__ = "term_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(12))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    households_paid: Mapped[int] = mapped_column(Integer, default=0)
+    total_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+
+
+class TermGrant(Base):
+    """A waiver, a term's boarding subsidy or a school year's disability grant, once per pupil.
+
+    ``period`` is the term for waivers and subsidies and the school year for the disability grant,
+    so the unique key pays each exactly once however many runs there are.
+    """
+
+    __tablename__ = "term_grants"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(String(18))
+    household_id: Mapped[str] = mapped_column(String(36), index=True)
+    division_code: Mapped[str] = mapped_column(String(6))
+    programme: Mapped[str] = mapped_column(String(40))
+    period: Mapped[str] = mapped_column(String(12))
+    term: Mapped[str] = mapped_column(String(12))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    detail: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[int | None] = mapped_column(BigId)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("resident_id", "programme", "period"), Index("ix_term_grants_term", "term"))
+
+
+class PartnerAid(Base):
+    """Aid to a pupil by a partner organisation (Trade Union, Youth League, Women's Federation, Disabled Persons' Federation)."""
+
+    __tablename__ = "partner_aid"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(String(18), index=True)
+    household_id: Mapped[str] = mapped_column(String(36))
+    division_code: Mapped[str] = mapped_column(String(6))
+    organisation: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(60))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    given_on: Mapped[date] = mapped_column(Date)
+    description: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

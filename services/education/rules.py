@@ -1,0 +1,89 @@
+"""Education assistance rules (就学救助), pure functions of data and dates.
+
+* Compulsory-education pupils (primary, junior) of dibao households: miscellaneous and textbook fees
+  waived every term; boarders also get a living subsidy for each month of the term.
+* Children of a dibao household with a disabled member, in senior, vocational or higher education:
+  a grant once per school year (the school year starts with the autumn term).
+* A minor with no parent in the household — the head themself, or recorded as "other" to the head —
+  is flagged for the orphans' and children-in-hardship programme.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from shared.periods import Period, add_months, month_period
+from shared.resident_id import age_on
+
+COMPULSORY = frozenset({"primary", "junior"})
+BEYOND_COMPULSORY = frozenset({"senior", "vocational", "college"})
+ADULT_AGE = 18
+
+FEE_WAIVER = "fee_waiver"
+BOARDING = "boarding_subsidy"
+DISABILITY = "disability_grant"
+NO_PARENT = "orphan_and_hardship_aid"
+
+_TERM = re.compile(r"^(\d{4})-(spring|autumn)$")
+
+
+def programmes_for(stage: str, boarding: bool, household_has_disabled: bool, relation: str, birth_date: date,
+                   on: date, in_school: bool = True) -> set[str]:
+    programmes: set[str] = set()
+    if in_school and stage in COMPULSORY:
+        programmes.add(FEE_WAIVER)
+        if boarding:
+            programmes.add(BOARDING)
+    if in_school and stage in BEYOND_COMPULSORY and household_has_disabled:
+        programmes.add(DISABILITY)
+    if age_on(birth_date, on) < ADULT_AGE and relation in ("head", "other"):
+        programmes.add(NO_PARENT)
+    return programmes
+
+
+def registers_as_pupil(programmes: set[str]) -> bool:
+    return bool(programmes)
+
+
+class InvalidTerm(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    label: str
+    season: str  # spring | autumn
+    start: date
+    months: tuple[Period, ...]
+
+    @property
+    def end(self) -> date:
+        return self.months[-1].end
+
+    @property
+    def period(self) -> Period:
+        return Period(self.start, self.end, self.label)
+
+    @property
+    def school_year(self) -> str:
+        """The autumn term opens a school year: 2026-autumn and 2027-spring are "2026-2027"."""
+
+        first = self.start.year if self.season == "autumn" else self.start.year - 1
+        return f"{first}-{first + 1}"
+
+
+def parse_term(label: str) -> tuple[int, str]:
+    match = _TERM.match(label or "")
+    if not match:
+        raise InvalidTerm(f"{label!r} is not a term: write YYYY-spring or YYYY-autumn")
+    return int(match[1]), match[2]
+
+
+def term(label: str, spring_start: tuple[int, int], autumn_start: tuple[int, int], months: int) -> Term:
+    year, season = parse_term(label)
+    month, day = spring_start if season == "spring" else autumn_start
+    start = date(year, month, day)
+    first = month_period(year, month)
+    return Term(label, season, start, tuple(add_months(first, i) for i in range(months)))

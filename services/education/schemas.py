@@ -1,0 +1,119 @@
+"""Request and response bodies of the education assistance API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.events import SchoolStage
+from shared.money import MoneyStr
+from shared.validators import MoneyIn, PastDate, ResidentIdIn, fail
+
+Organisation = Literal["trade_union", "youth_league_hope_project", "womens_federation", "disabled_persons_federation"]
+
+
+class PupilPatch(BaseModel):
+    """A school reports a change; the next term run uses it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    school_stage: SchoolStage | None = None
+    boarding: bool | None = None
+    left_school_on: PastDate | None = Field(default=None, description="离校日期: the pupil left school")
+
+    @model_validator(mode="after")
+    def _something(self) -> "PupilPatch":
+        if self.school_stage is None and self.boarding is None and self.left_school_on is None:
+            raise fail("empty_change", "report at least one of school_stage, boarding, left_school_on")
+        return self
+
+
+class TermGrantOut(BaseModel):
+    resident_id: str
+    household_id: str
+    programme: str
+    term: str
+    period: str = Field(description="the term, or the school year for the yearly disability grant")
+    amount: MoneyStr
+    detail: str
+
+
+class PartnerAidIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resident_id: ResidentIdIn
+    organisation: Organisation = Field(description="工会 trade_union, 共青团希望工程 youth_league_hope_project, "
+                                                   "妇联 womens_federation, 残联 disabled_persons_federation")
+    kind: str = Field(min_length=1, max_length=60, description="e.g. 助学金, 结对帮扶, 学习用品")
+    amount: MoneyIn = Field(default="0.00", description="money value of the aid (0.00 for aid in kind)")
+    given_on: PastDate
+    description: str | None = Field(default=None, max_length=500)
+
+
+class PartnerAidOut(BaseModel):
+    id: str
+    resident_id: str
+    household_id: str
+    organisation: Organisation
+    kind: str
+    amount: MoneyStr
+    given_on: date
+    description: str | None
+
+
+class PupilOut(BaseModel):
+    resident_id: str
+    household_id: str
+    division_code: str
+    name: str
+    birth_date: date
+    school_stage: SchoolStage
+    boarding: bool
+    in_school: bool
+    household_has_disabled: bool
+    no_parent_in_household: bool
+    in_dibao: bool
+    programmes: list[str] = Field(description="programmes granted now")
+    grants: list[TermGrantOut]
+    partner_aid: list[PartnerAidOut]
+    school_reported_at: datetime | None
+
+
+class TermRunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    term: str = Field(pattern=r"^\d{4}-(spring|autumn)$", description="YYYY-spring or YYYY-autumn")
+
+
+class TermRunOut(BaseModel):
+    term: str
+    grants_made: int = Field(description="waivers, subsidies and grants this run made")
+    total_amount: MoneyStr
+    already_made: int = Field(description="grants for this term made by earlier runs")
+
+
+class GrantsOut(BaseModel):
+    household_id: str
+    grants: list[TermGrantOut]
+    partner_aid: list[PartnerAidOut]
+
+
+class DivisionReport(BaseModel):
+    division_code: str
+    division_name: str
+    pupils: int
+    fee_waivers: int
+    fee_waiver_amount: MoneyStr
+    boarding_subsidies: int
+    boarding_amount: MoneyStr
+    disability_grants: int
+    disability_amount: MoneyStr
+    partner_aid: int
+    partner_aid_amount: MoneyStr
+
+
+class Report(BaseModel):
+    period: str
+    divisions: list[DivisionReport]

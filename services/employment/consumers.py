@@ -1,0 +1,8 @@
+"""The registry's household events: members who qualify get their certificate, leavers lose its benefits."""
+
+from services.employment import service
+from shared.events import HOUSEHOLDS_TOPIC
+from shared.projection import household_handlers
+
+TOPICS = [HOUSEHOLDS_TOPIC]
+HANDLERS = household_handlers(service.apply_delta)

@@ -1,0 +1,24 @@
+"""Housing assistance service (住房救助: the Housing Bureau).
+
+Run: ``uvicorn --factory services.housing.main:create_app --port 8004``
+"""
+
+from fastapi import FastAPI
+
+from services.housing import api, consumers
+from services.housing.parameters import SPECS
+from shared.app import create_service_app
+from shared.parameters import parameters_router
+from shared.settings import ServiceSettings, load_settings
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    return create_service_app(
+        settings or load_settings("housing"),
+        title="Housing assistance (住房救助)",
+        description="Low-rent housing for dibao households in housing difficulty: rent subsidy first (租金补贴), "
+                    "in-kind allocation of a flat second (实物配租), with a waitlist ordered by need.",
+        routers=[api.router, parameters_router(SPECS)],
+        handlers=consumers.HANDLERS,
+        topics=consumers.TOPICS,
+    )

@@ -1,0 +1,93 @@
+"""Housing tables: each dibao household's housing case, low-rent flats, waitlist, subsidy runs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Area, Money, UtcDateTime, new_base
+from shared.platform_models import BigId
+
+Base = new_base()
+
+
+class HousingCase(Base):
+    """What the Housing Bureau knows and decided about one dibao household."""
+
+    __tablename__ = "housing_cases"
+
+    household_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    division_code: Mapped[str] = mapped_column(String(6), index=True)
+    members: Mapped[int] = mapped_column(Integer)
+    area_m2: Mapped[Decimal] = mapped_column(Area())
+    enrolled_on: Mapped[date] = mapped_column(Date)
+    in_dibao: Mapped[bool] = mapped_column(Boolean, default=True)
+    exited_on: Mapped[date | None] = mapped_column(Date)
+    eligible: Mapped[bool] = mapped_column(Boolean, default=False)
+    eligible_since: Mapped[date | None] = mapped_column(Date)
+    eligible_until: Mapped[date | None] = mapped_column(Date)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    allocated_on: Mapped[date | None] = mapped_column(Date)
+    tenancy_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    review_reason: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Unit(Base):
+    """A low-rent flat (廉租房) registered by the bureau."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    address: Mapped[str] = mapped_column(String(300))
+    division_code: Mapped[str] = mapped_column(String(6))
+    area_m2: Mapped[Decimal] = mapped_column(Area())
+    rooms: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="vacant")  # vacant | let
+    household_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class WaitlistEntry(Base):
+    __tablename__ = "waitlist"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    household_id: Mapped[str] = mapped_column(String(36))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(10), default="waiting")  # waiting | allocated | withdrawn
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        Index("uq_waitlist_waiting_household", "household_id", unique=True,
+              postgresql_where=status == "waiting", sqlite_where=status == "waiting"),
+    )
+
+
+class SubsidyRun(Base):
+    __tablename__ = "subsidy_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(7))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    households_paid: Mapped[int] = mapped_column(Integer, default=0)
+    total_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+
+
+class RentSubsidy(Base):
+    __tablename__ = "rent_subsidies"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    household_id: Mapped[str] = mapped_column(String(36))
+    division_code: Mapped[str] = mapped_column(String(6))
+    period: Mapped[str] = mapped_column(String(7))
+    members: Mapped[int] = mapped_column(Integer)
+    area_m2: Mapped[Decimal] = mapped_column(Area())
+    amount: Mapped[Decimal] = mapped_column(Money())
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("subsidy_runs.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("household_id", "period"), Index("ix_rent_subsidies_period", "period"))

@@ -1,0 +1,71 @@
+"""Registry → employment → registry on the real broker: certificate, verification, the 3-month extension."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from services.employment import service as employment_service
+from tests.support import enrol, eventually, household_body, member, system
+
+pytestmark = pytest.mark.integration
+
+
+async def test_certificate_is_verifiable_and_employment_buys_three_extension_months(kafka, postgres):
+    async with system("registry", "employment") as s:
+        registry, employment = s["registry"], s["employment"]
+        worker = member("head", born=date(1980, 4, 4), able_to_work=True, employment_status="unemployed",
+                        unemployed_since="2024-01-01")
+        household = await enrol(registry, household_body(income="0.00", enrolled_on=date(2026, 1, 5), members=[worker]))
+
+        async def certified() -> dict:
+            response = await employment.get(f"/persons/{worker['resident_id']}")
+            return response.json()["certificate"] if response.status_code == 200 else {}
+
+        certificate = await eventually(certified)
+        assert certificate["issued_on"] == "2026-01-05" and certificate["valid_until"] == "2029-01-04"
+        person = (await employment.get(f"/persons/{worker['resident_id']}")).json()
+        assert person["waivers"] == ["job_agency_fee_waiver", "training_fee_waiver"]
+
+        verified = (await employment.get(f"/certificates/{certificate['number']}")).json()
+        assert verified["valid"] is True and verified["benefits_active"] is True
+        assert verified["holder_resident_id"] == worker["resident_id"][:6] + "********" + worker["resident_id"][-4:]
+        assert (await employment.get("/certificates/ZY0000000000000000")).status_code == 404
+
+        job = await employment.post(f"/persons/{worker['resident_id']}/employment",
+                                    json={"on": "2026-02-10", "kind": "job", "employer": "哈尔滨某物业公司"})
+        assert job.status_code == 201, job.text
+
+        async def extended() -> bool:
+            return (await registry.get(f"/households/{household['id']}")).json()["review_reason"] is not None
+
+        await eventually(extended)
+        for month in ("2026-02", "2026-03", "2026-04", "2026-05", "2026-06"):
+            assert (await registry.post("/payment-runs", json={"period": month})).status_code == 200
+        payments = (await registry.get(f"/households/{household['id']}/payments")).json()
+        assert [(p["period"], p["kind"], p["amount"]) for p in payments] == [
+            ("2026-02", "dibao", "200.00"), ("2026-03", "extension", "200.00"), ("2026-04", "extension", "200.00"),
+            ("2026-05", "extension", "200.00"), ("2026-06", "dibao", "200.00")]
+        assert (await registry.get(f"/households/{household['id']}")).json()["review_due"] is True
+
+
+async def test_certificate_is_issued_on_the_day_the_year_of_unemployment_is_up(kafka, postgres):
+    async with system("registry", "employment") as s:
+        registry, employment = s["registry"], s["employment"]
+        worker = member("head", born=date(1990, 6, 6), male=False, able_to_work=True, employment_status="unemployed",
+                        unemployed_since="2026-01-15")
+        await enrol(registry, household_body(enrolled_on=date(2026, 2, 1), members=[worker]))
+
+        async def due() -> dict:
+            response = await employment.get(f"/persons/{worker['resident_id']}")
+            return response.json() if response.status_code == 200 else {}
+
+        person = await eventually(due)
+        assert person["certificate"] is None and person["certificate_due_on"] == "2027-01-15"
+
+        sessions = employment.app.state.platform.sessions
+        assert await employment_service.issue_due_certificates(sessions, on=date(2027, 1, 14)) == 0
+        assert await employment_service.issue_due_certificates(sessions, on=date(2027, 1, 15)) == 1
+        person = (await employment.get(f"/persons/{worker['resident_id']}")).json()
+        assert person["certificate"]["issued_on"] == "2027-01-15"

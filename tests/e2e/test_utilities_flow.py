@@ -1,0 +1,71 @@
+"""Registry → utilities on the real broker: water relief, heating relief, the +20% winter supplement."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tests.support import all_found, enrol, eventually, household_body, member, system
+
+pytestmark = pytest.mark.integration
+
+
+async def test_non_central_household_gets_january_supplement_once_and_prorated_month_after_exit(kafka, postgres):
+    async with system("registry", "utilities") as s:
+        registry, utilities = s["registry"], s["utilities"]
+        # 2 members × 200.00 − 100.00 income = 300.00 a month of dibao
+        stove = await enrol(registry, household_body(heating="non_central", income="100.00", enrolled_on=date(2025, 10, 1),
+                                                     members=[member("head"), member("spouse", male=False)]))
+        central = await enrol(registry, household_body(heating="central", enrolled_on=date(2025, 10, 1)))
+        assert stove["monthly_allowance"] == "300.00"
+
+        await eventually(lambda: all_found(utilities, f"/households/{stove['id']}", f"/households/{central['id']}"))
+        view = (await utilities.get(f"/households/{stove['id']}")).json()
+        assert view["heating"]["programme"] == "heating_supplement"
+        assert view["water"]["monthly_cap_m3"] == "10.00"
+
+        first = (await utilities.post("/heating/supplement-runs", json={"period": "2026-01"})).json()
+        again = (await utilities.post("/heating/supplement-runs", json={"period": "2026-01"})).json()
+        assert first == {"period": "2026-01", "households_paid": 1, "total_amount": "60.00", "already_paid": 0}
+        assert again == {"period": "2026-01", "households_paid": 0, "total_amount": "0.00", "already_paid": 1}
+
+        assert (await registry.post(f"/households/{stove['id']}/exit",
+                                    json={"on": "2026-02-10", "reason": "收入增加"})).status_code == 200
+
+        async def exited() -> bool:
+            return (await utilities.get(f"/households/{stove['id']}")).json()["status"] == "exited"
+
+        await eventually(exited)
+        february = (await utilities.post("/heating/supplement-runs", json={"period": "2026-02"})).json()
+        # in dibao 1–9 February: 60.00 × 9 / 28 days
+        assert february["total_amount"] == "19.29"
+        march = (await utilities.post("/heating/supplement-runs", json={"period": "2026-03"})).json()
+        assert march["households_paid"] == 0
+
+        supplements = (await utilities.get("/heating/supplements", params={"household_id": stove["id"]})).json()
+        assert [(x["period"], x["amount"], x["season_days"]) for x in supplements] == [
+            ("2026-01", "60.00", 31), ("2026-02", "19.29", 9)]
+
+
+async def test_water_bill_discount_is_capped_per_person_and_posted_once(kafka, postgres):
+    async with system("registry", "utilities") as s:
+        registry, utilities = s["registry"], s["utilities"]
+        household = await enrol(registry, household_body(enrolled_on=date(2026, 1, 1),
+                                                         members=[member("head"), member("spouse", male=False)]))
+
+        async def known() -> bool:
+            return (await utilities.get(f"/households/{household['id']}")).status_code == 200
+
+        await eventually(known)
+        bill = await utilities.post("/water/bills", json={"household_id": household["id"], "period": "2026-03",
+                                                          "usage_m3": "13.50"})
+        assert bill.status_code == 201, bill.text
+        # 2 people × 5 m³ at 0.50 off
+        assert (bill.json()["discounted_m3"], bill.json()["discount"]) == ("10.00", "5.00")
+        twice = await utilities.post("/water/bills", json={"household_id": household["id"], "period": "2026-03",
+                                                           "usage_m3": "13.50"})
+        assert twice.status_code == 409 and twice.json()["code"] == "bill_already_posted"
+        before = await utilities.post("/water/bills", json={"household_id": household["id"], "period": "2025-12",
+                                                            "usage_m3": "3"})
+        assert before.status_code == 422 and before.json()["code"] == "not_in_dibao"
