@@ -26,3 +26,13 @@ async def postgres() -> str:
         pytest.fail(f"no PostgreSQL at {PG_HOST}:{PG_PORT} ({exc}): start it with scripts/postgres.sh start")
     await connection.close()
     return f"{PG_HOST}:{PG_PORT}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _drop_template_databases():
+    yield
+    from tests.support import _templates, drop_database, pg_url
+
+    for name in list(_templates.values()):
+        await drop_database(pg_url(name))
+    _templates.clear()

@@ -51,10 +51,25 @@ async def drop_database(url: str) -> None:
         await connection.close()
 
 
+_templates: dict[str, str] = {}
+_template_lock = asyncio.Lock()
+
+
 async def migrated_database(service: str) -> str:
-    url = await create_database(service)
-    await asyncio.to_thread(upgrade, service, url)
-    return url
+    """A fresh database at the service's latest migration, cloned from a template migrated once per run."""
+
+    async with _template_lock:
+        if service not in _templates:
+            url = await create_database(f"tmpl_{service}")
+            await asyncio.to_thread(upgrade, service, url)
+            _templates[service] = url.rsplit("/", 1)[1]
+    name = f"t_{service}_{uuid.uuid4().hex[:10]}"
+    connection = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_templates[service]}"')
+    finally:
+        await connection.close()
+    return pg_url(name)
 
 
 def new_prefix() -> str:
