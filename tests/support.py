@@ -79,8 +79,9 @@ def new_prefix() -> str:
 def service_app(service: str, database_url: str, prefix: str, **overrides: Any) -> FastAPI:
     from importlib import import_module
 
-    settings = load_settings(service, database_url=database_url, topic_prefix=prefix, kafka_bootstrap_servers=KAFKA,
-                             environment="test", log_json=False, outbox_poll_seconds=0.2, **overrides)
+    options = {"kafka_bootstrap_servers": KAFKA, "environment": "test", "log_json": False,
+               "outbox_poll_seconds": 0.2, **overrides}
+    settings = load_settings(service, database_url=database_url, topic_prefix=prefix, **options)
     return import_module(f"services.{service}.main").create_app(settings)
 
 

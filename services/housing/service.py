@@ -13,8 +13,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.housing import rules
-from services.housing.models import HousingCase, RentSubsidy, SubsidyRun, Unit, WaitlistEntry
-from services.housing.parameters import DIFFICULTY_AREA, SPECS, STANDARD_AREA, SUBSIDY_PER_M2
+from services.housing.models import (
+    HousingCase,
+    RentSubsidy,
+    SubsidyRun,
+    Unit,
+    WaitlistEntry,
+)
+from services.housing.parameters import (
+    DIFFICULTY_AREA,
+    SPECS,
+    STANDARD_AREA,
+    SUBSIDY_PER_M2,
+)
 from services.housing.schemas import (
     AllocationIn,
     AllocationOut,

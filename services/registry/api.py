@@ -19,7 +19,9 @@ from services.registry.schemas import (
     PaymentRunIn,
     PaymentRunOut,
     PersonOut,
+    Report,
 )
+from shared.api import ReportPeriod
 from shared.db import DbSession
 from shared.errors import problem_responses
 
@@ -89,4 +91,13 @@ async def payment_run(body: PaymentRunIn, request: Request) -> PaymentRunOut:
     return await service.run_payments(request.app.state.platform.sessions, body.period)
 
 
-ROUTERS = [households, persons, payments]
+reports = APIRouter(tags=["reports 报表"])
+
+
+@reports.get("/reports", response_model=Report, responses=problem_responses(422),
+             summary="Caseload, enrolments, exits and dibao paid, per division")
+async def report(period: ReportPeriod, session: DbSession) -> Report:
+    return await service.report(session, period)
+
+
+ROUTERS = [households, persons, payments, reports]

@@ -213,3 +213,20 @@ class PaymentOut(BaseModel):
     amount: MoneyStr
     kind: Literal["dibao", "extension"]
     paid_at: datetime
+
+
+class DivisionReport(BaseModel):
+    division_code: str
+    division_name: str
+    households_active: int = Field(description="in dibao at some time in the period")
+    persons_active: int
+    enrolled: int = Field(description="households enrolled in the period")
+    exited: int = Field(description="households that left dibao in the period")
+    payments: int
+    amount_paid: MoneyStr = Field(description="dibao and extension payments for the period's months")
+
+
+class Report(BaseModel):
+    period: str
+    divisions: list[DivisionReport]
+    total_amount_paid: MoneyStr

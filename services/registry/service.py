@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -27,6 +28,7 @@ from services.registry.parameters import DIBAO_STANDARD, EXTENSION_MONTHS
 from services.registry.schemas import (
     BulkError,
     BulkResult,
+    DivisionReport,
     ExitIn,
     HouseholdIn,
     HouseholdOut,
@@ -35,6 +37,7 @@ from services.registry.schemas import (
     MemberOut,
     PaymentRunOut,
     PersonOut,
+    Report,
 )
 from shared.allowance import allowance_for_month, allowance_on
 from shared.divisions import division_name
@@ -48,6 +51,7 @@ from shared.events import (
     MemberSnapshot,
 )
 from shared.logging import mask_text
+from shared.money import ZERO, to_fen
 from shared.outbox import Outbox
 from shared.parameters import CITY_WIDE, ParameterBook, change_dates
 from shared.periods import Period, add_months, month_of, parse_month
@@ -494,3 +498,39 @@ async def record_employment(session: AsyncSession, event: MemberEmployed) -> Emp
         household.review_reason = f"employment extension ends {window.last.label}: review the household's income"
     await session.flush()
     return extension
+
+
+# ---- report -------------------------------------------------------------------------------------
+
+
+async def report(session: AsyncSession, period: Period) -> Report:
+    """What Civil Affairs did per division in the period: caseload, enrolments, exits, money paid."""
+
+    active = (await session.execute(
+        select(Household.division_code, Household.id, Household.enrolled_on, Household.exited_on)
+        .where(Household.enrolled_on <= period.end,
+               (Household.exited_on.is_(None)) | (Household.exited_on > period.start)))).all()
+    persons = dict((await session.execute(
+        select(Household.division_code, func.count(func.distinct(Member.resident_id)))
+        .join(Member, Member.household_id == Household.id)
+        .where(Member.removed.is_(False), Household.enrolled_on <= period.end,
+               (Household.exited_on.is_(None)) | (Household.exited_on > period.start))
+        .group_by(Household.division_code))).all())
+    months = [month.label for month in period.months()]
+    paid = {division: (count, amount) for division, count, amount in (await session.execute(
+        select(Payment.division_code, func.count(), func.sum(Payment.amount))
+        .where(Payment.period.in_(months)).group_by(Payment.division_code))).all()}
+    households: dict[str, int] = defaultdict(int)
+    enrolled: dict[str, int] = defaultdict(int)
+    exited: dict[str, int] = defaultdict(int)
+    for division, _, enrolled_on, exited_on in active:
+        households[division] += 1
+        enrolled[division] += period.contains(enrolled_on)
+        exited[division] += exited_on is not None and period.contains(exited_on)
+    divisions = sorted(set(households) | set(paid))
+    items = [DivisionReport(division_code=code, division_name=division_name(code),
+                            households_active=households.get(code, 0), persons_active=persons.get(code, 0),
+                            enrolled=enrolled.get(code, 0), exited=exited.get(code, 0),
+                            payments=paid.get(code, (0, ZERO))[0], amount_paid=to_fen(paid.get(code, (0, ZERO))[1] or ZERO))
+             for code in divisions]
+    return Report(period=period.label, divisions=items, total_amount_paid=to_fen(sum((i.amount_paid for i in items), ZERO)))

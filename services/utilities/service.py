@@ -12,7 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.utilities import rules
-from services.utilities.models import HeatingHistory, HeatingSupplement, SupplementRun, WaterBill
+from services.utilities.models import (
+    HeatingHistory,
+    HeatingSupplement,
+    SupplementRun,
+    WaterBill,
+)
 from services.utilities.parameters import (
     CENTRAL_REDUCTION,
     HEATING_SEASON_END,

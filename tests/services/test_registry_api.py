@@ -8,7 +8,15 @@ import pytest
 
 from shared.events import HOUSEHOLDS_TOPIC
 from shared.resident_id import check_character
-from tests.support import enrol, envelopes, eventually, household_body, member, read_topic, system
+from tests.support import (
+    enrol,
+    envelopes,
+    eventually,
+    household_body,
+    member,
+    read_topic,
+    system,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,13 @@ from datetime import date
 
 import pytest
 
-from shared.resident_id import InvalidResidentId, check_character, mask_resident_id, parse_resident_id, upgrade_fifteen
+from shared.resident_id import (
+    InvalidResidentId,
+    check_character,
+    mask_resident_id,
+    parse_resident_id,
+    upgrade_fifteen,
+)
 
 
 @pytest.mark.parametrize(("number", "born", "sex"), [

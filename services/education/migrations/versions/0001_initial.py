@@ -8,7 +8,12 @@ from alembic import op
 
 from services.education.parameters import SPECS
 from shared.db import Money
-from shared.migrations import create_bureau_tables, create_platform_tables, drop_bureau_tables, drop_platform_tables
+from shared.migrations import (
+    create_bureau_tables,
+    create_platform_tables,
+    drop_bureau_tables,
+    drop_platform_tables,
+)
 
 revision = "0001"
 down_revision = None
