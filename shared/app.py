@@ -13,17 +13,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.consumer import EventConsumer, Handler
 from shared.db import create_engine, database_is_reachable, session_factory
-from shared.errors import install_error_handlers
+from shared.errors import Unprocessable, install_error_handlers
 from shared.kafka import ProducerHolder, kafka_is_reachable
 from shared.logging import configure_logging
 from shared.outbox import OutboxRelay
+from shared.platform_models import ConsumerPosition, InboxEvent
 from shared.settings import ServiceSettings
 
 log = logging.getLogger("shared.app")
@@ -59,6 +61,27 @@ class Platform:
             )
         return cls(settings, engine, sessions, producers, relay, consumer)
 
+    async def replay(self, reset: "ReplayReset") -> dict[str, int]:
+        """Stop consuming, forget what was derived from events, and read the topics again from the start."""
+
+        if self.consumer is None:
+            return {}
+        consumer_task = next((t for t in self.tasks if t.get_name().endswith("-consumer")), None)
+        self.consumer.stop()
+        if consumer_task is not None:
+            await asyncio.wait_for(consumer_task, timeout=60)
+            self.tasks.remove(consumer_task)
+        async with self.sessions() as session:
+            counts = await reset(session)
+            counts["inbox_events"] = (await session.execute(delete(InboxEvent))).rowcount
+            counts["consumer_positions"] = (await session.execute(delete(ConsumerPosition))).rowcount
+            await session.commit()
+        # A fresh consumer: with no stored positions it seeks to the beginning of every partition.
+        self.consumer = self.consumer.fresh()
+        self.tasks.append(asyncio.create_task(self.consumer.run(), name=f"{self.settings.service_name}-consumer"))
+        log.warning("replay started", extra={"ctx_deleted": counts})
+        return counts
+
     async def start(self) -> None:
         self.tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.settings.service_name}-outbox-relay"))
         if self.consumer is not None:
@@ -89,6 +112,45 @@ class Platform:
 
 
 BackgroundJob = Callable[[Platform], Awaitable[None]]
+ReplayReset = Callable[[AsyncSession], Awaitable[dict[str, int]]]
+
+
+class ReplayOut(BaseModel):
+    status: str
+    deleted: dict[str, int]
+
+
+class ConsumerOut(BaseModel):
+    running: bool
+    handled: int
+    dead_lettered: int
+    positions: dict[str, int]
+
+
+def admin_router(reset: ReplayReset | None, dependencies: Sequence[Any] = ()) -> APIRouter:
+    """Operations on the service itself: consumer state, and replay from the topics."""
+
+    router = APIRouter(prefix="/admin", tags=["operations"], dependencies=list(dependencies))
+
+    @router.get("/consumer", response_model=ConsumerOut, summary="Consumer state: handled, dead-lettered, positions")
+    async def consumer_state(request: Request) -> ConsumerOut:
+        platform: Platform = request.app.state.platform
+        consumer = platform.consumer
+        if consumer is None:
+            return ConsumerOut(running=False, handled=0, dead_lettered=0, positions={})
+        positions = await consumer.stored_positions()
+        return ConsumerOut(running=consumer.running, handled=consumer.handled_total,
+                           dead_lettered=consumer.dead_lettered_total,
+                           positions={f"{topic}/{partition}": offset for (topic, partition), offset in positions.items()})
+
+    @router.post("/replay", response_model=ReplayOut, summary="Rebuild what was derived from events by replaying the topics")
+    async def replay(request: Request) -> ReplayOut:
+        if reset is None:
+            raise Unprocessable("replay_not_supported", "this service derives nothing from events")
+        deleted = await request.app.state.platform.replay(reset)
+        return ReplayOut(status="replaying", deleted=deleted)
+
+    return router
 
 
 def every(seconds: float, job: BackgroundJob) -> BackgroundJob:
@@ -129,6 +191,7 @@ def create_service_app(
     topics: Sequence[str] = (),
     openapi_tags: list[dict[str, str]] | None = None,
     background: Sequence[BackgroundJob] = (),
+    replay_reset: ReplayReset | None = None,
 ) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
 
@@ -168,4 +231,5 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router)
+    app.include_router(admin_router(replay_reset))
     return app

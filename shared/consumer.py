@@ -40,6 +40,8 @@ from shared.kafka import ProducerHolder, ensure_topics
 from shared.platform_models import ConsumerPosition, InboxEvent
 
 log = logging.getLogger("shared.consumer")
+# Set in session.info while a handler runs, so code that records provenance can tell events from requests.
+CONSUMING = "consuming_event"
 
 Handler = Callable[[AsyncSession, ReceivedEvent], Awaitable[None]]
 
@@ -91,6 +93,14 @@ class EventConsumer:
         self.handled_total = 0
         self.dead_lettered_total = 0
         self.running = False
+
+    def fresh(self) -> "EventConsumer":
+        """A new consumer with the same configuration (the old one cannot be restarted once stopped)."""
+
+        return EventConsumer(service=self.service, sessions=self.sessions, bootstrap_servers=self.bootstrap_servers,
+                             topics=self.topics, handlers=self.handlers, producers=self.producers,
+                             topic_prefix=self.topic_prefix, batch_size=self.batch_size,
+                             max_attempts=self.max_attempts, after_commit=self.after_commit)
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -221,6 +231,7 @@ class EventConsumer:
     async def _apply(self, tp: TopicPartition, items: list[_Item]) -> None:
         topic = self._logical(tp.topic)
         async with self.sessions() as session:
+            session.info[CONSUMING] = self.service
             ids = [item.envelope.event_id for item in items if item.handled]
             seen = set(await session.scalars(select(InboxEvent.event_id).where(InboxEvent.event_id.in_(ids)))) if ids else set()
             inbox_rows = []

@@ -17,6 +17,7 @@ from sqlalchemy import Date, Index, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.consumer import CONSUMING
 from shared.db import Money, UtcDateTime
 from shared.events import AssistanceGranted, AssistancePaid, AssistanceRevoked, Bureau
 from shared.outbox import Outbox
@@ -41,6 +42,8 @@ class Grant(BureauBase):
     revoke_reason: Mapped[str | None] = mapped_column(String(300))
     monthly_amount: Mapped[Decimal | None] = mapped_column(Money())
     detail: Mapped[str | None] = mapped_column(String(300))
+    # "event" when granted in reaction to an event (rebuilt by a replay), "api" when by a person's action.
+    source: Mapped[str] = mapped_column(String(10), default="event")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (
@@ -83,7 +86,8 @@ class GrantLedger:
         else:
             grant = Grant(household_id=household_id, resident_id=person, division_code=division_code,
                           programme=programme, status="active", granted_on=on, monthly_amount=monthly_amount,
-                          detail=detail, created_at=datetime.now(UTC))
+                          detail=detail, source="event" if session.info.get(CONSUMING) else "api",
+                          created_at=datetime.now(UTC))
             session.add(grant)
         await session.flush()
         await self.outbox.stage(session, AssistanceGranted(

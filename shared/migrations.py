@@ -168,6 +168,7 @@ def create_bureau_tables(op: Any) -> None:
         sa.Column("revoke_reason", sa.String(300), nullable=True),
         sa.Column("monthly_amount", Money(), nullable=True),
         sa.Column("detail", sa.String(300), nullable=True),
+        sa.Column("source", sa.String(10), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_grants"),
     )

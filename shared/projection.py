@@ -213,3 +213,21 @@ def household_handlers(react: Callable[[AsyncSession, HouseholdDelta], Awaitable
         await react(session, await apply_household_event(session, event))
 
     return {event_type: handle for event_type in HOUSEHOLD_EVENTS}
+
+
+async def reset_event_state(session: AsyncSession) -> dict[str, int]:
+    """Forget what this bureau derived from events, before replaying its topics from the beginning.
+
+    Records entered through the API (claims, flats, cases, a school's report…) stay; grants made by a
+    person's action stay; the caseload copy and the grants made in reaction to events are rebuilt.
+    """
+
+    from sqlalchemy import delete
+
+    from shared.grants import Grant
+
+    counts = {}
+    counts["grants"] = (await session.execute(delete(Grant).where(Grant.source == "event"))).rowcount
+    counts["dibao_members"] = (await session.execute(delete(DibaoMember))).rowcount
+    counts["dibao_households"] = (await session.execute(delete(DibaoHousehold))).rowcount
+    return counts

@@ -29,10 +29,17 @@ async def postgres() -> str:
 
 
 @pytest.fixture(scope="session", autouse=True)
-async def _drop_template_databases():
+async def _clean_up_after_the_session():
+    """Drop the template databases and delete the topics the tests created."""
+
     yield
-    from tests.support import _templates, drop_database, pg_url
+    from tests.support import PREFIXES, _templates, delete_topics, drop_database, pg_url
 
     for name in list(_templates.values()):
         await drop_database(pg_url(name))
     _templates.clear()
+    if PREFIXES:
+        try:
+            await delete_topics(PREFIXES)
+        except Exception:  # noqa: BLE001 - a broker the test stopped on purpose may be gone
+            pass

@@ -72,8 +72,28 @@ async def migrated_database(service: str) -> str:
     return pg_url(name)
 
 
+PREFIXES: list[str] = []
+
+
 def new_prefix() -> str:
-    return f"t{uuid.uuid4().hex[:8]}."
+    """A topic prefix of this test's own; its topics are deleted when the test session ends."""
+
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    PREFIXES.append(prefix)
+    return prefix
+
+
+async def delete_topics(prefixes: list[str]) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await admin.start()
+    try:
+        topics = [t for t in await admin.list_topics() if any(t.startswith(p) for p in prefixes)]
+        for start in range(0, len(topics), 100):
+            await admin.delete_topics(topics[start:start + 100])
+    finally:
+        await admin.close()
 
 
 def service_app(service: str, database_url: str, prefix: str, **overrides: Any) -> FastAPI:
@@ -185,6 +205,30 @@ async def enrol(registry: httpx.AsyncClient, body: dict) -> dict:
     response = await registry.post("/households", json=body)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    """The app behind a real HTTP server on a free local port (for a browser or a subprocess)."""
+
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
 
 
 async def all_found(client: httpx.AsyncClient, *paths: str) -> bool:

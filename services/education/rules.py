@@ -14,33 +14,23 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from shared.entitlements import (
+    BEYOND_COMPULSORY,
+    BOARDING,
+    COMPULSORY,
+    DISABILITY,
+    FEE_WAIVER,
+    NO_PARENT,
+    education_programmes,
+)
 from shared.periods import Period, add_months, month_period
-from shared.resident_id import age_on
 
-COMPULSORY = frozenset({"primary", "junior"})
-BEYOND_COMPULSORY = frozenset({"senior", "vocational", "college"})
-ADULT_AGE = 18
-
-FEE_WAIVER = "fee_waiver"
-BOARDING = "boarding_subsidy"
-DISABILITY = "disability_grant"
-NO_PARENT = "orphan_and_hardship_aid"
+__all__ = ["BEYOND_COMPULSORY", "BOARDING", "COMPULSORY", "DISABILITY", "FEE_WAIVER", "NO_PARENT", "programmes_for"]
 
 _TERM = re.compile(r"^(\d{4})-(spring|autumn)$")
 
-
-def programmes_for(stage: str, boarding: bool, household_has_disabled: bool, relation: str, birth_date: date,
-                   on: date, in_school: bool = True) -> set[str]:
-    programmes: set[str] = set()
-    if in_school and stage in COMPULSORY:
-        programmes.add(FEE_WAIVER)
-        if boarding:
-            programmes.add(BOARDING)
-    if in_school and stage in BEYOND_COMPULSORY and household_has_disabled:
-        programmes.add(DISABILITY)
-    if age_on(birth_date, on) < ADULT_AGE and relation in ("head", "other"):
-        programmes.add(NO_PARENT)
-    return programmes
+# The predicates are shared with the office's assessment (shared.entitlements).
+programmes_for = education_programmes
 
 
 def registers_as_pupil(programmes: set[str]) -> bool:

@@ -9,6 +9,7 @@ from services.employment import api, consumers, service
 from services.employment.parameters import SPECS
 from shared.app import Platform, create_service_app, every
 from shared.parameters import parameters_router
+from shared.projection import reset_event_state
 from shared.settings import ServiceSettings, load_settings
 
 
@@ -26,5 +27,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         routers=[api.router, parameters_router(SPECS)],
         handlers=consumers.HANDLERS,
         topics=consumers.TOPICS,
+        replay_reset=reset_event_state,
         background=[every(3600, _issue_due)],
     )

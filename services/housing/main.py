@@ -9,6 +9,7 @@ from services.housing import api, consumers
 from services.housing.parameters import SPECS
 from shared.app import create_service_app
 from shared.parameters import parameters_router
+from shared.projection import reset_event_state
 from shared.settings import ServiceSettings, load_settings
 
 
@@ -21,4 +22,5 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         routers=[api.router, parameters_router(SPECS)],
         handlers=consumers.HANDLERS,
         topics=consumers.TOPICS,
+        replay_reset=reset_event_state,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from shared.entitlements import housing_difficulty
 from shared.money import ZERO, to_fen
 from shared.periods import Period
 
@@ -22,9 +23,8 @@ def area_per_person(area_m2: Decimal, members: int) -> Decimal:
     return to_fen(area_m2 / members)
 
 
-def qualifies(area_m2: Decimal, members: int, threshold_per_person: Decimal) -> bool:
-    # Compared exactly (area ≤ threshold × members), so rounding never decides a household's case.
-    return members >= 1 and area_m2 <= threshold_per_person * members
+# The difficulty test is shared with the office's assessment (shared.entitlements).
+qualifies = housing_difficulty
 
 
 def monthly_rent_subsidy(area_m2: Decimal, members: int, standard_per_person: Decimal, per_m2: Decimal) -> Decimal:

@@ -1,19 +1,23 @@
-"""Events the registry reacts to: a member found work (the 3-month extension)."""
+"""Events the registry reacts to: a member found work (the 3-month extension), and every bureau's grants
+(the leading-group office's one-stop view and assessment)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry import service
+from services.registry import office, service
 from shared.consumer import Handler
-from shared.events import EMPLOYMENT_TOPIC, ReceivedEvent
+from shared.events import EMPLOYMENT_TOPIC, GRANTS_TOPIC, ReceivedEvent
 
 
 async def on_member_employed(session: AsyncSession, event: ReceivedEvent) -> None:
     await service.record_employment(session, event.payload)
 
 
-TOPICS = [EMPLOYMENT_TOPIC]
+TOPICS = [EMPLOYMENT_TOPIC, GRANTS_TOPIC]
 HANDLERS: dict[str, Handler] = {
     "MemberEmployed": on_member_employed,
+    "AssistanceGranted": office.on_granted,
+    "AssistanceRevoked": office.on_revoked,
+    "AssistancePaid": office.on_paid,
 }

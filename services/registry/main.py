@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry import api, consumers, service
+from services.registry import api, consumers, office, office_api, service
 from services.registry.parameters import DIBAO_STANDARD, SPECS
 from shared.app import create_service_app
 from shared.parameters import ParameterSpec, parameters_router
@@ -28,7 +28,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         title="Registry — Civil Affairs (民政局)",
         description="Dibao households (低保家庭), the top-up (补差), monthly payments, the 3-month employment "
                     "extension, and the leading-group office's one-stop view and assessment.",
-        routers=[*api.ROUTERS, parameters_router(SPECS, on_change=_parameter_changed)],
+        routers=[*api.ROUTERS, office_api.router, parameters_router(SPECS, on_change=_parameter_changed)],
         handlers=consumers.HANDLERS,
         topics=consumers.TOPICS,
+        replay_reset=office.reset_event_state,
     )

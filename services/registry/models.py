@@ -140,3 +140,78 @@ class EmploymentExtension(Base):
     last_period: Mapped[str] = mapped_column(String(7))
     monthly_amount: Mapped[Decimal] = mapped_column(Money())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+
+
+class AssistanceRecord(Base):
+    """What a bureau granted this household (or one of its members), from ``assistance.grants``: the one-stop view."""
+
+    __tablename__ = "assistance_records"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    household_id: Mapped[str] = mapped_column(String(36), index=True)
+    division_code: Mapped[str] = mapped_column(String(6))
+    bureau: Mapped[str] = mapped_column(String(20))
+    programme: Mapped[str] = mapped_column(String(60))
+    resident_id: Mapped[str] = mapped_column(String(18))  # "" when granted to the whole household
+    status: Mapped[str] = mapped_column(String(10))
+    granted_on: Mapped[date] = mapped_column(Date)
+    revoked_on: Mapped[date | None] = mapped_column(Date)
+    revoke_reason: Mapped[str | None] = mapped_column(String(300))
+    monthly_amount: Mapped[Decimal | None] = mapped_column(Money())
+    detail: Mapped[str | None] = mapped_column(String(300))
+    # When the bureau first granted it: the end of the "enrolment → grant" timeliness measure.
+    first_granted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("household_id", "bureau", "programme", "resident_id", "granted_on",
+                                       name="uq_assistance_records_grant"),)
+
+
+class AssistancePayment(Base):
+    __tablename__ = "assistance_payments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    household_id: Mapped[str] = mapped_column(String(36), index=True)
+    division_code: Mapped[str] = mapped_column(String(6))
+    bureau: Mapped[str] = mapped_column(String(20))
+    programme: Mapped[str] = mapped_column(String(60))
+    resident_id: Mapped[str] = mapped_column(String(18))
+    period: Mapped[str] = mapped_column(String(12))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    paid_on: Mapped[date] = mapped_column(Date, index=True)
+    reference: Mapped[str] = mapped_column(String(60))
+
+    __table_args__ = (UniqueConstraint("bureau", "reference"),)
+
+
+class Donation(Base):
+    """Social mutual aid (社会互助): a donation recorded by a district, to a household or to the district."""
+
+    __tablename__ = "donations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    division_code: Mapped[str] = mapped_column(String(6), index=True)
+    donor_name: Mapped[str] = mapped_column(String(200))
+    donor_kind: Mapped[str] = mapped_column(String(10))  # unit | person
+    amount: Mapped[Decimal] = mapped_column(Money())
+    in_kind: Mapped[str | None] = mapped_column(String(300))
+    given_on: Mapped[date] = mapped_column(Date)
+    household_id: Mapped[str | None] = mapped_column(ForeignKey("households.id"), index=True)
+    purpose: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Pairing(Base):
+    """一帮一结对子: a unit or a person pairs with a household."""
+
+    __tablename__ = "pairings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
+    division_code: Mapped[str] = mapped_column(String(6))
+    donor_name: Mapped[str] = mapped_column(String(200))
+    donor_kind: Mapped[str] = mapped_column(String(10))
+    started_on: Mapped[date] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

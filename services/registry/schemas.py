@@ -230,3 +230,156 @@ class Report(BaseModel):
     period: str
     divisions: list[DivisionReport]
     total_amount_paid: MoneyStr
+
+
+# ---- the leading-group office: one-stop view, social mutual aid, assessment ------------------------
+
+DonorKind = Literal["unit", "person"]
+
+
+class DonationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    division_code: DivisionCodeIn
+    donor_name: str = Field(min_length=1, max_length=200, description="捐赠单位或个人")
+    donor_kind: DonorKind
+    amount: MoneyIn = Field(description="money given (0.00 for a gift in kind)")
+    in_kind: str | None = Field(default=None, max_length=300, description="实物: what was given in kind")
+    given_on: PastDate
+    household_id: str | None = Field(default=None, max_length=36, description="the household helped, if one")
+    purpose: str | None = Field(default=None, max_length=300)
+
+
+class DonationOut(BaseModel):
+    id: str
+    division_code: str
+    donor_name: str
+    donor_kind: DonorKind
+    amount: MoneyStr
+    in_kind: str | None
+    given_on: date
+    household_id: str | None
+    purpose: str | None
+
+
+class PairingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    household_id: str = Field(min_length=1, max_length=36)
+    donor_name: str = Field(min_length=1, max_length=200, description="结对帮扶的单位或个人")
+    donor_kind: DonorKind
+    started_on: PastDate
+    note: str | None = Field(default=None, max_length=300)
+
+
+class PairingPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ended_on: date
+
+
+class PairingOut(BaseModel):
+    id: str
+    household_id: str
+    division_code: str
+    donor_name: str
+    donor_kind: DonorKind
+    started_on: date
+    ended_on: date | None
+    note: str | None
+
+
+class ProgrammeOut(BaseModel):
+    bureau: str
+    bureau_name: str
+    programme: str
+    programme_name: str
+    resident_id: str | None = Field(description="the member served, or null when the household is")
+    member_name: str | None
+    status: Literal["active", "revoked"]
+    granted_on: date
+    revoked_on: date | None
+    monthly_amount: MoneyStr | None
+    detail: str | None
+    payments: int
+    amount_paid: MoneyStr
+
+
+class DibaoOut(BaseModel):
+    monthly_allowance: MoneyStr
+    payments: int
+    amount_paid: MoneyStr
+    last_period: str | None
+
+
+class OneStopOut(BaseModel):
+    """一站式: everything every bureau granted this household."""
+
+    household_id: str
+    status: Literal["active", "exited"]
+    division_code: str
+    division_name: str
+    enrolled_on: date
+    exited_on: date | None
+    dibao: DibaoOut
+    programmes: list[ProgrammeOut]
+    donations: list[DonationOut]
+    pairings: list[PairingOut]
+    amount_paid: MoneyStr = Field(description="everything paid to the household: dibao, bureaus, donations")
+
+
+class BureauAssessment(BaseModel):
+    bureau: str
+    bureau_name: str
+    households_eligible: int
+    households_granted: int
+    persons_eligible: int
+    persons_granted: int
+    coverage: float | None = Field(description="households granted ÷ households eligible")
+    timeliness_median_days: float | None = Field(description="days from enrolment to grant, median")
+    timeliness_p90_days: float | None = Field(description="days from enrolment to grant, 90th percentile")
+    amount_paid: MoneyStr
+
+
+class MutualAidSummary(BaseModel):
+    donations: int
+    donation_amount: MoneyStr
+    active_pairings: int
+
+
+class DivisionAssessment(BaseModel):
+    division_code: str
+    division_name: str
+    households: int
+    persons: int
+    dibao_paid: MoneyStr
+    bureaus: list[BureauAssessment]
+    mutual_aid: MutualAidSummary
+
+
+class MissingProgramme(BaseModel):
+    bureau: str
+    programme: str
+    resident_id: str | None
+
+
+class UnservedHousehold(BaseModel):
+    household_id: str
+    division_code: str
+    enrolled_on: date
+    days_waiting: int
+    missing: list[MissingProgramme]
+
+
+class AssessmentOut(BaseModel):
+    """考核: for the joint meeting of the member units."""
+
+    period: str
+    as_of: date
+    unserved_after_days: int
+    households: int
+    persons: int
+    dibao_paid: MoneyStr
+    bureaus: list[BureauAssessment] = Field(description="city-wide, per bureau")
+    divisions: list[DivisionAssessment]
+    unserved: list[UnservedHousehold]

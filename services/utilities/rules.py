@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from shared.entitlements import heating_relief_programme
 from shared.money import ZERO, to_fen
 from shared.periods import Period
 
@@ -65,5 +66,4 @@ def water_discount(usage_m3: Decimal, members: int, cap_per_person: Decimal, dis
     return WaterDiscount(usage_m3, discounted, to_fen(discounted * discount_per_m3))
 
 
-def heating_relief_programme(heating: str) -> str:
-    return "heating_fee_reduction" if heating == "central" else "heating_supplement"
+__all__ = ["heating_relief_programme"]

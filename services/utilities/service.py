@@ -82,8 +82,7 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
     book = await ParameterBook.load(session, SPECS)
     heating = household.snapshot["heating"]
     if delta.kind == "enrolled":
-        session.add(HeatingHistory(household_id=household.household_id, effective_from=household.enrolled_on,
-                                   heating=heating))
+        await _record_heating(session, household.household_id, household.enrolled_on, heating)
         await ledger.grant(session, household_id=household.household_id, division_code=household.division_code,
                            programme=WATER, on=household.enrolled_on, detail="生活用水价格优惠")
         await _heating_grant(session, household, household.enrolled_on, book)

@@ -6,7 +6,11 @@ Revision ID: 0001
 import sqlalchemy as sa
 from alembic import op
 
-from services.registry.parameters import SPECS
+from services.registry.parameters import (
+    DIBAO_STANDARD,
+    EXTENSION_MONTHS,
+    UNSERVED_AFTER_DAYS,
+)
 from shared.db import Area, Money
 from shared.migrations import create_platform_tables, drop_platform_tables
 
@@ -19,7 +23,7 @@ big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    create_platform_tables(op, SPECS)
+    create_platform_tables(op, [DIBAO_STANDARD, EXTENSION_MONTHS, UNSERVED_AFTER_DAYS])
     op.create_table(
         "households",
         sa.Column("id", sa.String(36), nullable=False),

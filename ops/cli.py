@@ -1,0 +1,350 @@
+"""harbin-ops: the ops team's command line.
+
+    harbin-ops enrol caseload.csv            enrol a caseload from CSV, with a progress bar and a file of rejects
+    harbin-ops pay 2026-05                   run a month's dibao payments (also: supplement, rent-subsidy, term)
+    harbin-ops assessment 2026-H1            print the joint meeting's assessment
+    harbin-ops dlq list / dlq requeue …      see dead-lettered messages, put a fixed one back on its topic
+    harbin-ops replay medical                rebuild a service's event-derived state from its topics
+    harbin-ops status                        is every service ready?
+
+Service addresses come from HARBIN_<SERVICE>_URL (default http://127.0.0.1:800N), Kafka from
+HARBIN_KAFKA (default 127.0.0.1:9092), a bearer token from HARBIN_TOKEN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from shared.logging import mask_text
+
+PORTS = {"registry": 8001, "medical": 8002, "education": 8003, "housing": 8004, "employment": 8005,
+         "utilities": 8006, "legal": 8007}
+MEMBER_FIELDS = ["resident_id", "name", "relation", "able_to_work", "employment_status", "unemployed_since",
+                 "disabled", "school_stage", "boarding"]
+HOUSEHOLD_FIELDS = ["division_code", "address", "heating", "housing_area_m2", "monthly_income", "enrolled_on"]
+CSV_COLUMNS = ["household_ref", *HOUSEHOLD_FIELDS, *MEMBER_FIELDS]
+BOOLEAN = {"true": True, "1": True, "yes": True, "是": True, "false": False, "0": False, "no": False, "否": False, "": False}
+
+app = typer.Typer(help="Harbin urban social assistance: commands for the ops team.", no_args_is_help=True,
+                  add_completion=False)
+dlq = typer.Typer(help="Dead-lettered messages: list them, put a fixed one back.", no_args_is_help=True)
+app.add_typer(dlq, name="dlq")
+
+
+def url(service: str) -> str:
+    return os.environ.get(f"HARBIN_{service.upper()}_URL", f"http://127.0.0.1:{PORTS[service]}")
+
+
+def client(service: str, timeout: float = 600) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if (token := os.environ.get("HARBIN_TOKEN")) else {}
+    return httpx.Client(base_url=url(service), timeout=timeout, headers=headers)
+
+
+def fail_on_problem(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code >= 400:
+        try:
+            problem = response.json()
+            typer.secho(f"{response.status_code} {problem.get('code')}: {problem.get('detail')}", fg="red", err=True)
+        except ValueError:
+            typer.secho(f"{response.status_code}: {response.text[:300]}", fg="red", err=True)
+        raise typer.Exit(1)
+    return response.json()
+
+
+# ---- enrol a caseload from CSV ------------------------------------------------------------------
+
+
+@dataclass
+class CsvHousehold:
+    ref: str
+    rows: list[dict[str, str]]
+    line: int
+
+    def body(self) -> dict[str, Any]:
+        first = self.rows[0]
+        body: dict[str, Any] = {name: first[name] for name in HOUSEHOLD_FIELDS if first.get(name)}
+        body["members"] = [_member(row) for row in self.rows]
+        return body
+
+
+def _member(row: dict[str, str]) -> dict[str, Any]:
+    member: dict[str, Any] = {}
+    for name in MEMBER_FIELDS:
+        value = (row.get(name) or "").strip()
+        if name in ("able_to_work", "disabled", "boarding"):
+            member[name] = BOOLEAN.get(value.lower(), value)
+        elif value:
+            member[name] = value
+    return member
+
+
+def read_households(path: Path) -> Iterator[CsvHousehold]:
+    """Rows of one household share ``household_ref``; household fields are read from its first row."""
+
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in ("household_ref", "division_code", "resident_id", "relation") if c not in (reader.fieldnames or [])]
+        if missing:
+            typer.secho(f"{path}: missing columns {', '.join(missing)}; expected {', '.join(CSV_COLUMNS)}", fg="red", err=True)
+            raise typer.Exit(2)
+        current: CsvHousehold | None = None
+        for line, row in enumerate(reader, start=2):
+            ref = (row.get("household_ref") or "").strip()
+            if current is not None and ref != current.ref:
+                yield current
+                current = None
+            if current is None:
+                current = CsvHousehold(ref, [], line)
+            current.rows.append(row)
+        if current is not None:
+            yield current
+
+
+def _batches(households: Iterator[CsvHousehold], size: int) -> Iterator[list[CsvHousehold]]:
+    batch: list[CsvHousehold] = []
+    for household in households:
+        batch.append(household)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@app.command()
+def enrol(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="caseload CSV, one row per member")],
+    rejected: Annotated[Path | None, typer.Option(help="where to write rejected rows (default: <file>.rejected.csv)")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=1000)] = 500,
+) -> None:
+    """Enrol households from a CSV file through the registry's bulk endpoint."""
+
+    rejected = rejected or file.with_suffix(".rejected.csv")
+    total_households = len({(row.get("household_ref") or "") for row in csv.DictReader(file.open(encoding="utf-8-sig"))})
+    enrolled = refused = 0
+    with client("registry") as http, rejected.open("w", newline="", encoding="utf-8") as out, \
+            typer.progressbar(length=total_households, label="enrolling") as progress:
+        writer = csv.writer(out)
+        writer.writerow(["line", *CSV_COLUMNS, "error_code", "error_detail"])
+        for batch in _batches(read_households(file), batch_size):
+            result = fail_on_problem(http.post("/households/bulk", json={"households": [h.body() for h in batch]}))
+            for outcome in result["results"]:
+                household = batch[outcome["index"]]
+                if outcome["error"] is None:
+                    enrolled += 1
+                    continue
+                refused += 1
+                for offset, row in enumerate(household.rows):
+                    writer.writerow([household.line + offset, *(row.get(c, "") for c in CSV_COLUMNS),
+                                     outcome["error"]["code"], mask_text(outcome["error"]["detail"])])
+            progress.update(len(batch))
+    typer.echo(f"enrolled {enrolled} households; rejected {refused}")
+    if refused:
+        typer.echo(f"rejected rows and reasons: {rejected}")
+        raise typer.Exit(3)
+    rejected.unlink(missing_ok=True)
+
+
+# ---- runs ---------------------------------------------------------------------------------------
+
+
+def _run(service: str, path: str, body: dict[str, str]) -> None:
+    with client(service) as http:
+        typer.echo(json.dumps(fail_on_problem(http.post(path, json=body)), ensure_ascii=False, indent=2))
+
+
+@app.command()
+def pay(period: str) -> None:
+    """Run a month's dibao payments (YYYY-MM); running it again pays no one twice."""
+
+    _run("registry", "/payment-runs", {"period": period})
+
+
+@app.command()
+def supplement(period: str) -> None:
+    """Run a month's +20% heating supplement for households without central heating."""
+
+    _run("utilities", "/heating/supplement-runs", {"period": period})
+
+
+@app.command("rent-subsidy")
+def rent_subsidy(period: str) -> None:
+    """Run a month's low-rent housing subsidies."""
+
+    _run("housing", "/subsidy-runs", {"period": period})
+
+
+@app.command()
+def term(term_label: Annotated[str, typer.Argument(metavar="TERM", help="YYYY-spring or YYYY-autumn")]) -> None:
+    """Run a school term's waivers, boarding subsidies and disability grants."""
+
+    _run("education", "/term-runs", {"term": term_label})
+
+
+@app.command()
+def assessment(period: str, csv_file: Annotated[Path | None, typer.Option("--csv", help="also save the coverage CSV")] = None) -> None:
+    """Print the joint meeting's assessment: coverage per bureau, and the unserved households."""
+
+    with client("registry") as http:
+        result = fail_on_problem(http.get("/reports/assessment", params={"period": period}))
+        if csv_file is not None:
+            csv_file.write_text(http.get("/reports/assessment", params={"period": period, "format": "csv"}).text,
+                                encoding="utf-8")
+    typer.echo(f"assessment {result['period']} as of {result['as_of']}: {result['households']} households, "
+               f"{result['persons']} persons, dibao paid {result['dibao_paid']}")
+    typer.echo(f"{'bureau':<12}{'eligible':>10}{'granted':>10}{'coverage':>10}{'median d':>10}{'p90 d':>8}{'paid':>14}")
+    for b in result["bureaus"]:
+        coverage = "—" if b["coverage"] is None else f"{b['coverage'] * 100:.1f}%"
+        typer.echo(f"{b['bureau']:<12}{b['households_eligible']:>10}{b['households_granted']:>10}{coverage:>10}"
+                   f"{_num(b['timeliness_median_days']):>10}{_num(b['timeliness_p90_days']):>8}{b['amount_paid']:>14}")
+    typer.echo(f"unserved households (enrolled over {result['unserved_after_days']} days): {len(result['unserved'])}")
+    for household in result["unserved"][:20]:
+        missing = ", ".join(f"{m['bureau']}:{m['programme']}" for m in household["missing"])
+        typer.echo(f"  {household['household_id']}  {household['division_code']}  {household['days_waiting']} d  {missing}")
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+@app.command()
+def status() -> None:
+    """Is every service up and ready (database and Kafka reachable)?"""
+
+    failed = False
+    for service in PORTS:
+        try:
+            response = httpx.get(f"{url(service)}/ready", timeout=5)
+            state = response.json()
+            line = f"{service:<11} {state['status']:<10} database={state['database']} kafka={state['kafka']}"
+            failed |= response.status_code != 200
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            line, failed = f"{service:<11} down       ({type(exc).__name__})", True
+        typer.echo(line)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def replay(service: Annotated[str, typer.Argument(help="the service to rebuild: registry, medical, …")]) -> None:
+    """Rebuild what a service derived from events by reading its topics from the beginning."""
+
+    if service not in PORTS:
+        typer.secho(f"unknown service {service}; one of {', '.join(PORTS)}", fg="red", err=True)
+        raise typer.Exit(2)
+    with client(service) as http:
+        result = fail_on_problem(http.post("/admin/replay"))
+    typer.echo(f"{service}: replaying from the beginning of its topics; cleared {result['deleted']}")
+
+
+# ---- dead letters -------------------------------------------------------------------------------
+
+
+def _kafka() -> str:
+    return os.environ.get("HARBIN_KAFKA", "127.0.0.1:9092")
+
+
+def _prefix() -> str:
+    return os.environ.get("HARBIN_TOPIC_PREFIX", "")
+
+
+async def _dead_letters(service: str | None) -> list[Any]:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=_kafka())
+    await admin.start()
+    try:
+        topics = [t for t in await admin.list_topics() if t.startswith(_prefix()) and t.endswith(".dlq")
+                  and (service is None or t[len(_prefix()):].startswith(f"{service}."))]
+        described = await admin.describe_topics(topics) if topics else []
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
+    if not partitions:
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=_kafka(), enable_auto_commit=False)
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while True:
+            behind = [tp for tp, end in ends.items() if await consumer.position(tp) < end]
+            if not behind:
+                break
+            for batch in (await consumer.getmany(*behind, timeout_ms=1000)).values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    return sorted(records, key=lambda r: (r.topic, r.partition, r.offset))
+
+
+@dlq.command("list")
+def dlq_list(service: Annotated[str | None, typer.Option(help="only this service's dead letters")] = None) -> None:
+    """Every dead-lettered message, with where it came from and why it failed."""
+
+    records = asyncio.run(_dead_letters(service))
+    for record in records:
+        headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+        typer.echo(f"{record.topic} {record.partition} {record.offset}  from {headers.get('dlq.origin_topic')}"
+                   f"[{headers.get('dlq.origin_partition')}]@{headers.get('dlq.origin_offset')}  "
+                   f"error: {mask_text(headers.get('dlq.error', ''))}")
+    typer.echo(f"{len(records)} dead-lettered message(s)")
+
+
+async def _requeue(topic: str, partition: int, offset: int, fixed: bytes | None) -> str:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=_kafka(), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        batch = await consumer.getmany(tp, timeout_ms=10_000, max_records=1)
+        records = batch.get(tp, [])
+        if not records or records[0].offset != offset:
+            raise typer.BadParameter(f"no message at {topic} {partition} {offset}")
+        record = records[0]
+    finally:
+        await consumer.stop()
+    headers = dict(record.headers or ())
+    origin = headers.get("dlq.origin_topic", b"").decode()
+    if not origin:
+        raise typer.BadParameter("that message has no dlq.origin_topic header")
+    producer = AIOKafkaProducer(bootstrap_servers=_kafka(), enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        kept = [(k, v) for k, v in record.headers or () if not k.startswith("dlq.")]
+        await producer.send_and_wait(_prefix() + origin, value=fixed if fixed is not None else record.value,
+                                     key=record.key, headers=kept)
+    finally:
+        await producer.stop()
+    return origin
+
+
+@dlq.command("requeue")
+def dlq_requeue(
+    topic: Annotated[str, typer.Argument(help="the dead-letter topic, as `dlq list` prints it")],
+    partition: int,
+    offset: int,
+    fixed: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
+                                               help="publish this file's content instead of the original message")] = None,
+) -> None:
+    """Put a dead-lettered message (or a fixed version of it) back on the topic it came from."""
+
+    origin = asyncio.run(_requeue(topic, partition, offset, fixed.read_bytes() if fixed else None))
+    typer.echo(f"re-queued {topic} {partition} {offset} to {origin}")
+

@@ -1,0 +1,207 @@
+"""The assessment for the joint meeting (联席会议考核): coverage, timeliness and money, per division and bureau,
+and the households some bureau should have served and has not."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry import rules
+from services.registry.models import (
+    AssistancePayment,
+    AssistanceRecord,
+    Donation,
+    Household,
+    Pairing,
+    Payment,
+)
+from services.registry.parameters import (
+    ASSESS_HOUSING_AREA,
+    ASSESS_UNEMPLOYED_YEARS,
+    ASSESS_WORKING_AGE_END_FEMALE,
+    ASSESS_WORKING_AGE_END_MALE,
+    ASSESS_WORKING_AGE_MIN,
+    ASSESSMENT_SPECS,
+    UNSERVED_AFTER_DAYS,
+)
+from services.registry.schemas import (
+    AssessmentOut,
+    BureauAssessment,
+    DivisionAssessment,
+    MissingProgramme,
+    MutualAidSummary,
+    UnservedHousehold,
+)
+from shared.divisions import division_name
+from shared.entitlements import WorkingAge
+from shared.money import ZERO, to_fen
+from shared.parameters import ParameterBook
+from shared.periods import Period
+from shared.programmes import ASSESSED_BUREAUS, BUREAU_NAMES
+
+
+@dataclass
+class _Tally:
+    households_eligible: int = 0
+    households_granted: int = 0
+    persons_eligible: set[str] = field(default_factory=set)
+    persons_granted: set[str] = field(default_factory=set)
+    days: list[float] = field(default_factory=list)
+    paid: Decimal = ZERO
+
+    def merge(self, other: "_Tally") -> None:
+        self.households_eligible += other.households_eligible
+        self.households_granted += other.households_granted
+        self.persons_eligible |= other.persons_eligible
+        self.persons_granted |= other.persons_granted
+        self.days += other.days
+        self.paid += other.paid
+
+    def out(self, bureau: str) -> BureauAssessment:
+        coverage = (round(self.households_granted / self.households_eligible, 4) if self.households_eligible else None)
+        median, p90 = rules.percentile(self.days, 0.5), rules.percentile(self.days, 0.9)
+        return BureauAssessment(
+            bureau=bureau, bureau_name=BUREAU_NAMES[bureau], households_eligible=self.households_eligible,
+            households_granted=self.households_granted, persons_eligible=len(self.persons_eligible),
+            persons_granted=len(self.persons_granted), coverage=coverage,
+            timeliness_median_days=round(median, 2) if median is not None else None,
+            timeliness_p90_days=round(p90, 2) if p90 is not None else None, amount_paid=to_fen(self.paid))
+
+
+async def assess(session: AsyncSession, period: Period, now: datetime | None = None) -> AssessmentOut:
+    now = now or datetime.now(UTC)
+    as_of = min(period.end, now.date())
+    book = await ParameterBook.load(session, [UNSERVED_AFTER_DAYS, *ASSESSMENT_SPECS])
+    criteria = rules.AssessmentCriteria(
+        housing_area_per_person=book.get(ASSESS_HOUSING_AREA, as_of),
+        working_age=WorkingAge(book.get(ASSESS_WORKING_AGE_MIN, as_of), book.get(ASSESS_WORKING_AGE_END_MALE, as_of),
+                               book.get(ASSESS_WORKING_AGE_END_FEMALE, as_of)),
+        unemployed_years=book.get(ASSESS_UNEMPLOYED_YEARS, as_of))
+    unserved_after = book.get(UNSERVED_AFTER_DAYS, as_of)
+
+    households = (await session.scalars(select(Household).where(
+        Household.enrolled_on <= period.end,
+        (Household.exited_on.is_(None)) | (Household.exited_on > period.start)))).all()
+    first_grant: dict[tuple[str, str, str, str], datetime] = {}
+    for household_id, bureau, programme, resident_id, granted_at in (await session.execute(
+            select(AssistanceRecord.household_id, AssistanceRecord.bureau, AssistanceRecord.programme,
+                   AssistanceRecord.resident_id, AssistanceRecord.first_granted_at))).all():
+        key = (household_id, bureau, programme, resident_id)
+        first_grant[key] = min(granted_at, first_grant.get(key, granted_at))
+
+    tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    persons: dict[str, set[str]] = defaultdict(set)
+    household_count: dict[str, int] = defaultdict(int)
+    unserved: list[UnservedHousehold] = []
+    for household in households:
+        division = household.division_code
+        household_count[division] += 1
+        persons[division].update(m.resident_id for m in household.members)
+        expectations = rules.expected_assistance(
+            heating=household.heating, housing_area_m2=household.housing_area_m2, enrolled_on=household.enrolled_on,
+            members=household.members, on=max(as_of, household.enrolled_on), criteria=criteria)
+        missing: list[MissingProgramme] = []
+        by_bureau: dict[str, list[bool]] = defaultdict(list)
+        for expectation in expectations:
+            granted_at = [first_grant[key] for programme in expectation.programmes
+                          if (key := (household.id, expectation.bureau, programme, expectation.resident_id)) in first_grant]
+            tally = tallies[(division, expectation.bureau)]
+            by_bureau[expectation.bureau].append(bool(granted_at))
+            if expectation.resident_id:
+                tally.persons_eligible.add(expectation.resident_id)
+            if granted_at:
+                if expectation.resident_id:
+                    tally.persons_granted.add(expectation.resident_id)
+                tally.days.append(max(0.0, (min(granted_at) - household.created_at).total_seconds() / 86400))
+            else:
+                missing.append(MissingProgramme(bureau=expectation.bureau, programme=sorted(expectation.programmes)[0],
+                                                resident_id=expectation.resident_id or None))
+        for bureau, served in by_bureau.items():
+            tallies[(division, bureau)].households_eligible += 1
+            tallies[(division, bureau)].households_granted += all(served)
+        waiting = now - household.created_at
+        if missing and household.status == "active" and waiting >= timedelta(days=unserved_after):
+            unserved.append(UnservedHousehold(household_id=household.id, division_code=division,
+                                              enrolled_on=household.enrolled_on, days_waiting=waiting.days,
+                                              missing=missing))
+
+    for division, bureau, amount in (await session.execute(
+            select(AssistancePayment.division_code, AssistancePayment.bureau, func.sum(AssistancePayment.amount))
+            .where(AssistancePayment.paid_on >= period.start, AssistancePayment.paid_on <= period.end)
+            .group_by(AssistancePayment.division_code, AssistancePayment.bureau))).all():
+        if bureau in ASSESSED_BUREAUS:
+            tallies[(division, bureau)].paid += amount or ZERO
+    dibao = dict((await session.execute(
+        select(Payment.division_code, func.sum(Payment.amount))
+        .where(Payment.period.in_([m.label for m in period.months()])).group_by(Payment.division_code))).all())
+    aid = await _mutual_aid(session, period)
+
+    divisions = sorted(set(household_count) | {d for d, _ in tallies} | set(dibao) | set(aid))
+    city: dict[str, _Tally] = defaultdict(_Tally)
+    division_rows = []
+    for code in divisions:
+        bureaus = []
+        for bureau in ASSESSED_BUREAUS:
+            tally = tallies.get((code, bureau), _Tally())
+            city[bureau].merge(tally)
+            bureaus.append(tally.out(bureau))
+        division_rows.append(DivisionAssessment(
+            division_code=code, division_name=division_name(code), households=household_count.get(code, 0),
+            persons=len(persons.get(code, ())), dibao_paid=to_fen(dibao.get(code) or ZERO), bureaus=bureaus,
+            mutual_aid=aid.get(code, MutualAidSummary(donations=0, donation_amount=ZERO, active_pairings=0))))
+    unserved.sort(key=lambda u: (-u.days_waiting, u.division_code, u.household_id))
+    return AssessmentOut(
+        period=period.label, as_of=as_of, unserved_after_days=unserved_after,
+        households=sum(household_count.values()), persons=sum(len(p) for p in persons.values()),
+        dibao_paid=to_fen(sum((dibao[d] or ZERO for d in dibao), ZERO)),
+        bureaus=[city[bureau].out(bureau) for bureau in ASSESSED_BUREAUS], divisions=division_rows, unserved=unserved)
+
+
+async def _mutual_aid(session: AsyncSession, period: Period) -> dict[str, MutualAidSummary]:
+    donations = dict(((d, (n, a)) for d, n, a in (await session.execute(
+        select(Donation.division_code, func.count(), func.sum(Donation.amount))
+        .where(Donation.given_on >= period.start, Donation.given_on <= period.end)
+        .group_by(Donation.division_code))).all()))
+    pairings = dict((await session.execute(
+        select(Pairing.division_code, func.count()).where(
+            Pairing.started_on <= period.end, (Pairing.ended_on.is_(None)) | (Pairing.ended_on >= period.start))
+        .group_by(Pairing.division_code))).all())
+    return {code: MutualAidSummary(donations=donations.get(code, (0, ZERO))[0],
+                                   donation_amount=to_fen(donations.get(code, (0, ZERO))[1] or ZERO),
+                                   active_pairings=pairings.get(code, 0))
+            for code in set(donations) | set(pairings)}
+
+
+COVERAGE_COLUMNS = ["division_code", "division_name", "bureau", "households_eligible", "households_granted", "coverage",
+                    "persons_eligible", "persons_granted", "timeliness_median_days", "timeliness_p90_days",
+                    "amount_paid"]
+
+
+def coverage_csv(result: AssessmentOut) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COVERAGE_COLUMNS)
+    for division in result.divisions:
+        for bureau in division.bureaus:
+            row = bureau.model_dump(mode="json")
+            writer.writerow([division.division_code, division.division_name,
+                             *(row[c] if row[c] is not None else "" for c in COVERAGE_COLUMNS[2:])])
+    return buffer.getvalue()
+
+
+def unserved_csv(result: AssessmentOut) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["household_id", "division_code", "enrolled_on", "days_waiting", "bureau", "programme", "resident_id"])
+    for household in result.unserved:
+        for missing in household.missing:
+            writer.writerow([household.household_id, household.division_code, household.enrolled_on.isoformat(),
+                             household.days_waiting, missing.bureau, missing.programme, missing.resident_id or ""])
+    return buffer.getvalue()

@@ -1,0 +1,219 @@
+"""The leading-group office (领导小组办公室, in Civil Affairs): the one-stop view built from every bureau's
+``assistance.grants`` events, social mutual aid, and what feeds the assessment."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry.models import (
+    AssistancePayment,
+    AssistanceRecord,
+    Donation,
+    EmploymentExtension,
+    Household,
+    Pairing,
+    Payment,
+)
+from services.registry.schemas import (
+    DibaoOut,
+    DonationIn,
+    DonationOut,
+    OneStopOut,
+    PairingIn,
+    PairingOut,
+    PairingPatch,
+    ProgrammeOut,
+)
+from services.registry.service import get_household, schedule_of
+from shared.allowance import allowance_on
+from shared.db import insert_ignore
+from shared.divisions import division_name
+from shared.errors import NotFound, Unprocessable
+from shared.events import (
+    AssistanceGranted,
+    AssistancePaid,
+    AssistanceRevoked,
+    ReceivedEvent,
+)
+from shared.money import ZERO, to_fen
+from shared.programmes import BUREAU_NAMES, programme_name
+
+# ---- from assistance.grants -----------------------------------------------------------------------
+
+
+async def on_granted(session: AsyncSession, event: ReceivedEvent) -> None:
+    """Upsert by content, not by event id: a bureau replaying its topics re-announces the same grants."""
+
+    grant: AssistanceGranted = event.payload
+    resident = grant.resident_id or ""
+    record = await session.scalar(select(AssistanceRecord).where(
+        AssistanceRecord.household_id == grant.household_id, AssistanceRecord.bureau == grant.bureau,
+        AssistanceRecord.programme == grant.programme, AssistanceRecord.resident_id == resident,
+        AssistanceRecord.granted_on == grant.granted_on))
+    now = datetime.now(UTC)
+    if record is None:
+        session.add(AssistanceRecord(
+            household_id=grant.household_id, division_code=grant.division_code, bureau=grant.bureau,
+            programme=grant.programme, resident_id=resident, status="active", granted_on=grant.granted_on,
+            monthly_amount=grant.monthly_amount, detail=grant.detail, first_granted_at=event.occurred_at,
+            updated_at=now))
+    else:
+        record.status, record.revoked_on, record.revoke_reason = "active", None, None
+        record.monthly_amount, record.detail, record.updated_at = grant.monthly_amount, grant.detail, now
+        record.first_granted_at = min(record.first_granted_at, event.occurred_at)
+    await session.flush()
+
+
+async def on_revoked(session: AsyncSession, event: ReceivedEvent) -> None:
+    revoked: AssistanceRevoked = event.payload
+    await session.execute(update(AssistanceRecord).where(
+        AssistanceRecord.household_id == revoked.household_id, AssistanceRecord.bureau == revoked.bureau,
+        AssistanceRecord.programme == revoked.programme,
+        AssistanceRecord.resident_id == (revoked.resident_id or ""), AssistanceRecord.status == "active",
+    ).values(status="revoked", revoked_on=revoked.revoked_on, revoke_reason=revoked.reason,
+             updated_at=datetime.now(UTC)))
+
+
+async def on_paid(session: AsyncSession, event: ReceivedEvent) -> None:
+    paid: AssistancePaid = event.payload
+    await insert_ignore(session, AssistancePayment, [{
+        "household_id": paid.household_id, "division_code": paid.division_code, "bureau": paid.bureau,
+        "programme": paid.programme, "resident_id": paid.resident_id or "", "period": paid.period,
+        "amount": paid.amount, "paid_on": paid.paid_on, "reference": paid.reference}], ["bureau", "reference"])
+
+
+async def reset_event_state(session: AsyncSession) -> dict[str, int]:
+    """Before a replay: forget what came from events (the bureaus' grants, employment extensions)."""
+
+    return {
+        "assistance_records": (await session.execute(delete(AssistanceRecord))).rowcount,
+        "assistance_payments": (await session.execute(delete(AssistancePayment))).rowcount,
+        "employment_extensions": (await session.execute(delete(EmploymentExtension))).rowcount,
+    }
+
+
+# ---- social mutual aid (社会互助) ------------------------------------------------------------------
+
+
+def donation_out(donation: Donation) -> DonationOut:
+    return DonationOut(id=str(donation.id), division_code=donation.division_code, donor_name=donation.donor_name,
+                       donor_kind=donation.donor_kind, amount=donation.amount, in_kind=donation.in_kind,  # type: ignore[arg-type]
+                       given_on=donation.given_on, household_id=donation.household_id, purpose=donation.purpose)
+
+
+def pairing_out(pairing: Pairing) -> PairingOut:
+    return PairingOut(id=str(pairing.id), household_id=pairing.household_id, division_code=pairing.division_code,
+                      donor_name=pairing.donor_name, donor_kind=pairing.donor_kind,  # type: ignore[arg-type]
+                      started_on=pairing.started_on, ended_on=pairing.ended_on, note=pairing.note)
+
+
+async def record_donation(session: AsyncSession, body: DonationIn) -> Donation:
+    if body.household_id is not None:
+        household = await get_household(session, body.household_id)
+        if household.division_code != body.division_code:
+            raise Unprocessable("division_mismatch", f"household {household.id} is in {household.division_code}, "
+                                                     f"not {body.division_code}")
+    if body.amount == ZERO and not body.in_kind:
+        raise Unprocessable("empty_donation", "give an amount or describe the gift in kind")
+    donation = Donation(**body.model_dump(), created_at=datetime.now(UTC))
+    session.add(donation)
+    await session.flush()
+    return donation
+
+
+async def list_donations(session: AsyncSession, division_code: str | None, household_id: str | None) -> list[Donation]:
+    query = select(Donation).order_by(Donation.given_on, Donation.id)
+    if division_code:
+        query = query.where(Donation.division_code == division_code)
+    if household_id:
+        query = query.where(Donation.household_id == household_id)
+    return list((await session.scalars(query.limit(5000))).all())
+
+
+async def start_pairing(session: AsyncSession, body: PairingIn) -> Pairing:
+    household = await get_household(session, body.household_id)
+    if household.status != "active":
+        raise Unprocessable("household_not_active", f"household {household.id} is no longer in dibao")
+    pairing = Pairing(household_id=household.id, division_code=household.division_code, donor_name=body.donor_name,
+                      donor_kind=body.donor_kind, started_on=body.started_on, note=body.note,
+                      created_at=datetime.now(UTC))
+    session.add(pairing)
+    await session.flush()
+    return pairing
+
+
+async def end_pairing(session: AsyncSession, pairing_id: int, body: PairingPatch) -> Pairing:
+    pairing = await session.get(Pairing, pairing_id)
+    if pairing is None:
+        raise NotFound("pairing_not_found", f"no pairing with id {pairing_id}")
+    if body.ended_on < pairing.started_on:
+        raise Unprocessable("ended_before_start", "a pairing cannot end before it started")
+    pairing.ended_on = body.ended_on
+    await session.flush()
+    return pairing
+
+
+async def list_pairings(session: AsyncSession, division_code: str | None, household_id: str | None,
+                        active: bool | None) -> list[Pairing]:
+    query = select(Pairing).order_by(Pairing.started_on, Pairing.id)
+    if division_code:
+        query = query.where(Pairing.division_code == division_code)
+    if household_id:
+        query = query.where(Pairing.household_id == household_id)
+    if active is not None:
+        query = query.where(Pairing.ended_on.is_(None) if active else Pairing.ended_on.is_not(None))
+    return list((await session.scalars(query.limit(5000))).all())
+
+
+# ---- the one-stop view (一站式) --------------------------------------------------------------------
+
+
+async def one_stop(session: AsyncSession, household_id: str, today: date | None = None) -> OneStopOut:
+    today = today or date.today()
+    household: Household = await get_household(session, household_id)
+    names = {m.resident_id: m.name for m in household.members}
+    records = (await session.scalars(select(AssistanceRecord).where(AssistanceRecord.household_id == household_id)
+                                     .order_by(AssistanceRecord.bureau, AssistanceRecord.programme,
+                                               AssistanceRecord.resident_id, AssistanceRecord.granted_on))).all()
+    paid = (await session.scalars(select(AssistancePayment).where(AssistancePayment.household_id == household_id))).all()
+    paid_by: dict[tuple[str, str, str], list[AssistancePayment]] = defaultdict(list)
+    for payment in paid:
+        paid_by[(payment.bureau, payment.programme, payment.resident_id)].append(payment)
+    programmes = []
+    for record in records:
+        payments = paid_by.pop((record.bureau, record.programme, record.resident_id), [])
+        programmes.append(_programme(record.bureau, record.programme, record.resident_id, names, payments,
+                                     status=record.status, granted_on=record.granted_on, revoked_on=record.revoked_on,
+                                     monthly_amount=record.monthly_amount, detail=record.detail))
+    # Payments with no grant record (a partner organisation's aid, say) are still shown.
+    for (bureau, programme, resident_id), payments in sorted(paid_by.items()):
+        programmes.append(_programme(bureau, programme, resident_id, names, payments, status="active",
+                                     granted_on=min(p.paid_on for p in payments), revoked_on=None,
+                                     monthly_amount=None, detail=None))
+    dibao = (await session.scalars(select(Payment).where(Payment.household_id == household_id)
+                                   .order_by(Payment.period))).all()
+    dibao_total = to_fen(sum((p.amount for p in dibao), ZERO))
+    donations = await list_donations(session, None, household_id)
+    pairings = await list_pairings(session, None, household_id, None)
+    total = dibao_total + sum((p.amount_paid for p in programmes), ZERO) + sum((d.amount for d in donations), ZERO)
+    return OneStopOut(
+        household_id=household.id, status=household.status,  # type: ignore[arg-type]
+        division_code=household.division_code, division_name=division_name(household.division_code),
+        enrolled_on=household.enrolled_on, exited_on=household.exited_on,
+        dibao=DibaoOut(monthly_allowance=allowance_on(schedule_of(household), max(today, household.enrolled_on)),
+                       payments=len(dibao), amount_paid=dibao_total, last_period=dibao[-1].period if dibao else None),
+        programmes=programmes, donations=[donation_out(d) for d in donations],
+        pairings=[pairing_out(p) for p in pairings], amount_paid=to_fen(total))
+
+
+def _programme(bureau: str, programme: str, resident_id: str, names: dict[str, str], payments: list[AssistancePayment],
+               **fields: object) -> ProgrammeOut:
+    return ProgrammeOut(bureau=bureau, bureau_name=BUREAU_NAMES.get(bureau, bureau), programme=programme,
+                        programme_name=programme_name(programme), resident_id=resident_id or None,
+                        member_name=names.get(resident_id), payments=len(payments),
+                        amount_paid=to_fen(sum((p.amount for p in payments), ZERO)), **fields)  # type: ignore[arg-type]
+

@@ -1,0 +1,174 @@
+"""The leading-group office with the bureaus on the real broker: one-stop view, assessment, page, CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import shutil
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.support import enrol, eventually, household_body, member, serving, system
+
+pytestmark = pytest.mark.integration
+
+BUREAUS = ("medical", "education", "housing", "employment", "utilities", "legal")
+
+
+def every_bureau_household() -> dict:
+    """A household the plan gives something from every bureau."""
+
+    return household_body(heating="non_central", area="12.00", income="60.00", enrolled_on=date(2026, 1, 6), members=[
+        member("head", born=date(1978, 8, 8), able_to_work=True, employment_status="unemployed",
+               unemployed_since="2024-06-01"),
+        member("child", born=date(2015, 9, 9), school_stage="primary", boarding=True)])
+
+
+async def test_one_stop_view_lists_every_programme_every_bureau_granted(kafka, postgres):
+    async with system("registry", *BUREAUS) as s:
+        registry = s["registry"]
+        household = await enrol(registry, every_bureau_household())
+
+        async def all_bureaus_served() -> dict:
+            view = (await registry.get(f"/households/{household['id']}/assistance")).json()
+            return view if {p["bureau"] for p in view["programmes"]} == set(BUREAUS) else {}
+
+        view = await eventually(all_bureaus_served, timeout=60)
+        programmes = {(p["bureau"], p["programme"], p["resident_id"]) for p in view["programmes"]}
+        head, child = (m["resident_id"] for m in household["members"])
+        for expected in [("medical", "medical_assistance", head), ("medical", "medical_assistance", child),
+                         ("legal", "legal_aid", head), ("education", "fee_waiver", child),
+                         ("education", "boarding_subsidy", child), ("housing", "rent_subsidy", None),
+                         ("employment", "reemployment_certificate", head), ("utilities", "water_discount", None),
+                         ("utilities", "heating_supplement", None)]:
+            assert expected in programmes
+        assert all(p["programme_name"] and p["status"] == "active" for p in view["programmes"])
+
+        # Money flows in too: a heating supplement, a month of dibao, a donation.
+        await s["utilities"].post("/heating/supplement-runs", json={"period": "2026-02"})
+        await registry.post("/payment-runs", json={"period": "2026-02"})
+        donation = await registry.post("/mutual-aid/donations", json={
+            "division_code": "230102", "donor_name": "哈尔滨某商会", "donor_kind": "unit", "amount": "500.00",
+            "given_on": "2026-02-01", "household_id": household["id"], "purpose": "春节慰问"})
+        assert donation.status_code == 201, donation.text
+        pairing = await registry.post("/mutual-aid/pairings", json={
+            "household_id": household["id"], "donor_name": "道里区某机关", "donor_kind": "unit", "started_on": "2026-02-01"})
+        assert pairing.status_code == 201
+
+        async def supplement_shown() -> dict:
+            view = (await registry.get(f"/households/{household['id']}/assistance")).json()
+            heating = next(p for p in view["programmes"] if p["programme"] == "heating_supplement")
+            return view if heating["payments"] == 1 else {}
+
+        view = await eventually(supplement_shown)
+        heating = next(p for p in view["programmes"] if p["programme"] == "heating_supplement")
+        # 2 × 200 − 60 = 340.00 dibao; February is all in the season: 20% = 68.00
+        assert (heating["amount_paid"], view["dibao"]["amount_paid"]) == ("68.00", "340.00")
+        assert [d["donor_name"] for d in view["donations"]] == ["哈尔滨某商会"]
+        assert [p["donor_name"] for p in view["pairings"]] == ["道里区某机关"]
+        assert view["amount_paid"] == "908.00"
+
+
+async def test_assessment_finds_the_households_a_stopped_bureau_has_not_served(kafka, postgres, tmp_path):
+    running_bureaus = [b for b in BUREAUS if b != "legal"]  # the Justice Bureau's system is down
+    async with system("registry", *running_bureaus) as s:
+        registry = s["registry"]
+        first = await enrol(registry, household_body(heating="central", enrolled_on=date(2026, 2, 1)))
+        second = await enrol(registry, household_body(division="230125", heating="central", enrolled_on=date(2026, 2, 1),
+                                                      members=[member("head"), member("spouse", male=False)]))
+        assert (await registry.post("/parameters/unserved_after_days", json={
+            "value": "0", "effective_from": "2026-01-01"})).status_code == 201
+
+        async def others_served() -> dict:
+            result = (await registry.get("/reports/assessment", params={"period": "2026"})).json()
+            medical = next(b for b in result["bureaus"] if b["bureau"] == "medical")
+            utilities = next(b for b in result["bureaus"] if b["bureau"] == "utilities")
+            return result if medical["households_granted"] == 2 and utilities["households_granted"] == 2 else {}
+
+        result = await eventually(others_served, timeout=60)
+        by_bureau = {b["bureau"]: b for b in result["bureaus"]}
+        assert (by_bureau["legal"]["households_eligible"], by_bureau["legal"]["households_granted"],
+                by_bureau["legal"]["coverage"]) == (2, 0, 0.0)
+        assert (by_bureau["legal"]["persons_eligible"], by_bureau["legal"]["persons_granted"]) == (3, 0)
+        assert by_bureau["medical"]["coverage"] == 1.0 and by_bureau["medical"]["persons_granted"] == 3
+        assert by_bureau["housing"]["households_eligible"] == 0 and by_bureau["housing"]["coverage"] is None
+        assert by_bureau["medical"]["timeliness_median_days"] is not None
+        unserved = {u["household_id"]: u for u in result["unserved"]}
+        assert set(unserved) == {first["id"], second["id"]}
+        assert {(m["bureau"], m["programme"]) for m in unserved[second["id"]]["missing"]} == {("legal", "legal_aid")}
+        assert len(unserved[second["id"]]["missing"]) == 2
+        county = next(d for d in result["divisions"] if d["division_code"] == "230125")
+        assert (county["division_name"], county["households"], county["persons"]) == ("宾县", 1, 2)
+
+        as_csv = await registry.get("/reports/assessment", params={"period": "2026"}, headers={"Accept": "text/csv"})
+        assert as_csv.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(as_csv.text.splitlines()))
+        legal_rows = [r for r in rows if r["bureau"] == "legal"]
+        assert {(r["division_code"], r["households_eligible"], r["households_granted"]) for r in legal_rows} == {
+            ("230102", "1", "0"), ("230125", "1", "0")}
+        unserved_csv = await registry.get("/reports/assessment", params={"period": "2026", "format": "csv",
+                                                                         "part": "unserved"})
+        assert len(list(csv.DictReader(unserved_csv.text.splitlines()))) == 3
+
+        await _the_page_renders_in_chromium(registry.app, tmp_path)
+
+
+async def _the_page_renders_in_chromium(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Open the assessment page in headless Chromium, as a member of the joint meeting would."""
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser, "Debian's chromium is needed for this test (scripts/test.sh installs it)"
+    async with serving(app) as base:
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1280,2200"]
+        page = f"{base}/reports/assessment?period=2026"
+        dump = await asyncio.create_subprocess_exec(browser, *flags, "--dump-dom", page,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        dom = (await asyncio.wait_for(dump.communicate(), 90))[0].decode()
+        shot = await asyncio.create_subprocess_exec(browser, *flags, f"--screenshot={tmp_path / 'assessment.png'}", page,
+                                                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        await asyncio.wait_for(shot.wait(), 90)
+    assert "<title>哈尔滨市城市社会救助工作考核 · 2026</title>" in dom
+    assert '<b id="unserved-count">2</b>' in dom
+    assert 'data-bureau="legal" data-coverage="0.0"' in dom
+    assert 'data-bureau="medical" data-coverage="1.0"' in dom
+    assert "宾县" in dom and "免费法律援助" in dom
+    assert (tmp_path / "assessment.png").stat().st_size > 10_000
+    if os.environ.get("KEEP_SCREENSHOT"):
+        shutil.copy(tmp_path / "assessment.png", os.environ["KEEP_SCREENSHOT"])
+
+
+async def test_cli_enrols_a_csv_and_reports_the_bad_row(kafka, postgres, tmp_path):
+    async with system("registry") as s:
+        good, other, bad = member("head"), member("head"), member("head")
+        bad["resident_id"] = bad["resident_id"][:17] + ("1" if bad["resident_id"][17] != "1" else "2")
+        child = member("child", born=date(2016, 1, 1), school_stage="primary")
+        rows = [("H1", good), ("H1", child), ("H2", bad), ("H3", other)]
+        caseload = tmp_path / "caseload.csv"
+        with caseload.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["household_ref", "division_code", "address", "heating", "housing_area_m2",
+                             "monthly_income", "enrolled_on", "resident_id", "name", "relation", "able_to_work",
+                             "employment_status", "unemployed_since", "disabled", "school_stage", "boarding"])
+            for ref, m in rows:
+                writer.writerow([ref, "230102", "道里区某街1号", "central", "30.00", "100.00", "2026-01-01",
+                                 m["resident_id"], m["name"], m["relation"], "false", "none", "", "false",
+                                 m.get("school_stage", "none"), "false"])
+        async with serving(s["registry"].app) as base:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "ops", "enrol", str(caseload), "--batch-size", "2",
+                env={**os.environ, "HARBIN_REGISTRY_URL": base},
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(process.communicate(), 120)
+        assert process.returncode == 3, err.decode()
+        assert "enrolled 2 households; rejected 1" in out.decode()
+        rejected = list(csv.DictReader((tmp_path / "caseload.rejected.csv").open(encoding="utf-8")))
+        assert [(r["household_ref"], r["error_code"]) for r in rejected] == [("H2", "invalid_resident_id")]
+        assert bad["resident_id"] not in rejected[0]["error_detail"]
+        listed = (await s["registry"].get("/households")).json()
+        assert listed["total"] == 2
