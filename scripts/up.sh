@@ -39,3 +39,6 @@ for entry in $SERVICES; do
   printf '  %-11s http://127.0.0.1:%s/docs\n' "$service" "$port"
 done
 echo "Logs: .run/logs/    Stop everything: scripts/down.sh"
+echo
+echo "Bearer tokens for local use (development secret; mint others with: python -m shared.auth --help):"
+python -m shared.auth --local

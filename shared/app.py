@@ -19,12 +19,15 @@ from pydantic import BaseModel
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.audit import audit_router
+from shared.auth import AuthConfig, check_every_route_is_guarded, requires
 from shared.consumer import EventConsumer, Handler
 from shared.db import create_engine, database_is_reachable, session_factory
-from shared.errors import Unprocessable, install_error_handlers
+from shared.errors import Unprocessable, document_problems, install_error_handlers
 from shared.kafka import ProducerHolder, kafka_is_reachable
 from shared.logging import configure_logging
 from shared.outbox import OutboxRelay
+from shared.parameters import ParameterChanged, ParameterSpec, parameters_router
 from shared.platform_models import ConsumerPosition, InboxEvent
 from shared.settings import ServiceSettings
 
@@ -127,7 +130,7 @@ class ConsumerOut(BaseModel):
     positions: dict[str, int]
 
 
-def admin_router(reset: ReplayReset | None, dependencies: Sequence[Any] = ()) -> APIRouter:
+def admin_router(reset: ReplayReset | None, dependencies: Sequence[Any]) -> APIRouter:
     """Operations on the service itself: consumer state, and replay from the topics."""
 
     router = APIRouter(prefix="/admin", tags=["operations"], dependencies=list(dependencies))
@@ -192,8 +195,15 @@ def create_service_app(
     openapi_tags: list[dict[str, str]] | None = None,
     background: Sequence[BackgroundJob] = (),
     replay_reset: ReplayReset | None = None,
+    parameter_specs: Sequence[ParameterSpec] = (),
+    on_parameter_change: ParameterChanged | None = None,
 ) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    name = settings.service_name
+    # Fails fast in production with a default or empty secret: before anything else starts.
+    auth = AuthConfig(algorithm=settings.jwt_algorithm, secret=settings.jwt_secret,
+                      public_key=settings.jwt_public_key, environment=settings.environment,
+                      audience=settings.jwt_audience)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -208,9 +218,10 @@ def create_service_app(
         finally:
             await platform.stop()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
+    app = FastAPI(title=title, description=description + AUTH_NOTE, version="1.0.0", lifespan=lifespan,
                   openapi_tags=openapi_tags)
     app.state.settings = settings
+    app.state.auth = auth
     install_error_handlers(app)
 
     @app.get("/health", response_model=Health, tags=["operations"], summary="Alive")
@@ -231,5 +242,19 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router)
-    app.include_router(admin_router(replay_reset))
+    if parameter_specs:
+        app.include_router(parameters_router(parameter_specs, on_change=on_parameter_change,
+                                             dependencies=[requires()], write_dependencies=[requires(f"{name}:write")]))
+    app.include_router(audit_router([requires("audit:read")]))
+    app.include_router(admin_router(replay_reset, [requires(f"{name}:admin")]))
+    check_every_route_is_guarded(app)
+    document_problems(app)
     return app
+
+
+AUTH_NOTE = """
+
+**Authentication.** Every call but `/health`, `/ready` and the docs needs `Authorization: Bearer <jwt>`
+naming the calling agency and its scopes; a missing or bad token is 401, a missing scope 403 (problem+json).
+Errors are `application/problem+json` with a stable `code`. Personal data: prefer the POST search forms to
+putting a resident ID in a URL."""

@@ -186,6 +186,8 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
 
     platform = request.app.state.platform
     async with platform.sessions() as session:
+        # The audit trail (shared.audit) reads the caller from here when the session flushes.
+        session.info["request"] = request
         try:
             yield session
         except BaseException:

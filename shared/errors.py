@@ -69,6 +69,24 @@ class Unprocessable(DomainError):
     status, title = 422, "Unprocessable"
 
 
+_UNSTORABLE = {"CharacterNotInRepertoireError", "UntranslatableCharacterError", "NumericValueOutOfRangeError",
+               "StringDataRightTruncationError", "InvalidTextRepresentationError", "DatetimeFieldOverflowError",
+               "DataError"}
+
+
+def _unstorable_value(exc: BaseException) -> bool:
+    """The database refused a value (a NUL character, a lone surrogate, a number too large): bad input."""
+
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, (UnicodeEncodeError, OverflowError)) or type(seen).__name__ in _UNSTORABLE:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
 def problem_response(status: int, title: str, code: str, detail: str | None, errors: list[dict[str, Any]] | None = None,
                      headers: dict[str, str] | None = None) -> JSONResponse:
     body = Problem(type=f"https://harbin-assistance.example/problems/{code}", title=title, status=status,
@@ -137,6 +155,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         from shared.db import is_transient
 
+        if _unstorable_value(exc):
+            return problem_response(422, "Invalid request", "invalid_value",
+                                    "a value cannot be stored: a character or number out of range")
         if is_transient(exc):
             log.warning("database unavailable: %s", type(exc).__name__)
             return problem_response(503, "Service unavailable", "database_unavailable",
@@ -145,7 +166,44 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(500, "Internal error", "internal_error", "an unexpected error occurred; it has been logged")
 
 
+PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+_DESCRIPTIONS = {400: "Bad request", 401: "Missing, invalid or expired bearer token",
+                 403: "The token lacks a scope this needs (or names another hospital)", 404: "Not found",
+                 409: "Conflicts with the current state", 422: "Invalid input, with a machine-readable code",
+                 503: "The database is unreachable; retry later"}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries documenting problem+json errors."""
 
-    return {status: {"model": Problem, "content": {PROBLEM_JSON: {}}} for status in statuses}
+    return {status: {"description": _DESCRIPTIONS.get(status, "Error"), "content": PROBLEM_CONTENT} for status in statuses}
+
+
+def document_problems(app: FastAPI, public_paths: frozenset[str] = frozenset({"/health", "/ready"})) -> None:
+    """Make the OpenAPI document say what the service really answers on errors: problem+json."""
+
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        for path, item in schema.get("paths", {}).items():
+            for operation in item.values():
+                responses = operation.setdefault("responses", {})
+                for status, response in responses.items():
+                    if status.isdigit() and int(status) >= 400:
+                        response["content"] = PROBLEM_CONTENT
+                        response["description"] = _DESCRIPTIONS.get(int(status), response.get("description", "Error"))
+                if path in public_paths:
+                    continue
+                for status in (401, 403, 422, 503):
+                    responses.setdefault(str(status), {"description": _DESCRIPTIONS[status], "content": PROBLEM_CONTENT})
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -124,6 +124,39 @@ def create_platform_tables(op: Any, parameter_specs: list[ParameterSpec]) -> Non
     rows = default_rows(parameter_specs)
     if rows:
         op.bulk_insert(parameters, rows)
+    create_audit_log(op)
+
+
+def create_audit_log(op: Any) -> None:
+    """The audit trail, append-only: the database itself refuses to change or delete a row."""
+
+    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    op.create_table(
+        "audit_log",
+        sa.Column("id", big_id, primary_key=True, autoincrement=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("agency", sa.String(100), nullable=False),
+        sa.Column("subject", sa.String(200), nullable=False),
+        sa.Column("action", sa.String(200), nullable=False),
+        sa.Column("resource_type", sa.String(60), nullable=False),
+        sa.Column("resource_id", sa.String(200), nullable=False),
+        sa.Column("before", sa.JSON(), nullable=True),
+        sa.Column("after", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
+    )
+    op.create_index("ix_audit_log_resource", "audit_log", ["resource_type", "resource_id"])
+    op.create_index("ix_audit_log_at", "audit_log", ["at"])
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$")
+        op.execute("CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
+                   "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()")
+        op.execute("CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()")
+    else:
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
+                       "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
 
 
 def create_bureau_tables(op: Any) -> None:
@@ -183,6 +216,9 @@ def drop_bureau_tables(op: Any) -> None:
 
 
 def drop_platform_tables(op: Any) -> None:
+    op.drop_table("audit_log")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
     for table in ("policy_parameters", "consumer_positions", "inbox_events"):
         op.drop_table(table)
     op.drop_index("ix_outbox_messages_unpublished", table_name="outbox_messages")

@@ -30,6 +30,7 @@ from shared.db import DbSession
 from shared.divisions import is_harbin_division
 from shared.errors import Conflict, NotFound, Unprocessable, problem_responses
 from shared.platform_models import PolicyParameter
+from shared.validators import Day
 
 CITY_WIDE = "*"
 # The plan's own date: defaults hold from the year it was issued.
@@ -173,7 +174,7 @@ class ParameterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     value: str | int = Field(description="the value as text, e.g. \"230.00\" (money is never a float)")
-    effective_from: date = Field(description="in force from this day on (生效日期)")
+    effective_from: Day = Field(description="in force from this day on (生效日期)")
     scope: str = Field(default=CITY_WIDE, description="a Harbin division code, or \"*\" for the whole city")
     note: str | None = Field(default=None, max_length=500)
 

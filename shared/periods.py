@@ -45,6 +45,15 @@ class Period:
         return (self.end - self.start).days + 1
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+
+
+def _check_year(year: int, text: str) -> int:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InvalidPeriod(f"{text!r}: the year must be between {FIRST_YEAR} and {LAST_YEAR}")
+    return year
+
+
 def month_period(year: int, month: int) -> Period:
     last = calendar.monthrange(year, month)[1]
     return Period(date(year, month, 1), date(year, month, last), f"{year:04d}-{month:02d}")
@@ -54,7 +63,7 @@ def parse_month(text: str) -> Period:
     match = _MONTH.match(text or "")
     if not match:
         raise InvalidPeriod(f"{text!r} is not a month written YYYY-MM")
-    return month_period(int(match[1]), int(match[2]))
+    return month_period(_check_year(int(match[1]), text), int(match[2]))
 
 
 def parse_period(text: str) -> Period:
@@ -63,12 +72,12 @@ def parse_period(text: str) -> Period:
     if _MONTH.match(text or ""):
         return parse_month(text)
     if match := _HALF.match(text or ""):
-        year, half = int(match[1]), int(match[2])
+        year, half = _check_year(int(match[1]), text), int(match[2])
         if half == 1:
             return Period(date(year, 1, 1), date(year, 6, 30), text)
         return Period(date(year, 7, 1), date(year, 12, 31), text)
     if match := _YEAR.match(text or ""):
-        year = int(match[1])
+        year = _check_year(int(match[1]), text)
         return Period(date(year, 1, 1), date(year, 12, 31), text)
     raise InvalidPeriod(f"{text!r} is not a period: use YYYY-MM, YYYY-H1, YYYY-H2 or YYYY")
 

@@ -39,6 +39,12 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # Bearer tokens: HS256 with a shared secret, or RS256 with the issuer's public key (shared.auth).
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_secret: str = Field(default="", repr=False)
+    jwt_public_key: str = ""
+    jwt_audience: str | None = None
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

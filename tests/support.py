@@ -15,6 +15,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
+from shared.auth import ALL_SCOPES, mint
 from shared.events import EventEnvelope, decode_envelope
 from shared.migrations import upgrade
 from shared.resident_id import make_resident_id
@@ -105,13 +106,26 @@ def service_app(service: str, database_url: str, prefix: str, **overrides: Any) 
     return import_module(f"services.{service}.main").create_app(settings)
 
 
+def token(*scopes: str, hospital_id: str | None = None, agency: str = "test_agency", ttl: int = 3600) -> str:
+    """A bearer token (the development secret the test apps verify with); every scope when none named."""
+
+    return mint(subject="pytest", agency=agency, scopes=scopes or ALL_SCOPES, hospital_id=hospital_id,
+                ttl_seconds=ttl)
+
+
+def bearer(*scopes: str, **kwargs: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(*scopes, **kwargs)}"}
+
+
 @contextlib.asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan (consumer, outbox relay) running, and a client to call it."""
+async def running(app: FastAPI, *, authorised: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan (consumer, outbox relay) running, and a client to call it
+    (with a token holding every scope, unless ``authorised`` is false)."""
 
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as client:
+        headers = bearer() if authorised else {}
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60, headers=headers) as client:
             yield client
 
 
@@ -218,7 +232,8 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    # log_config=None: the app's own logging (JSON, masked) stays in charge, as under `uvicorn --factory`.
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:

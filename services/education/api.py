@@ -9,44 +9,64 @@ from services.education.schemas import (
     GrantsOut,
     PartnerAidIn,
     PartnerAidOut,
+    PupilChangeIn,
     PupilOut,
     PupilPatch,
     Report,
     TermRunIn,
     TermRunOut,
 )
+from shared import audit
+from shared.auth import requires, requires_any
 from shared.db import DbSession
 from shared.errors import Unprocessable, problem_responses
 from shared.periods import InvalidPeriod, Period, parse_period
-from shared.validators import ResidentIdIn
+from shared.validators import ResidentIdIn, ResidentIdQuery
 
 router = APIRouter()
 
 
-@router.get("/pupils/{resident_id}", response_model=PupilOut, tags=["pupils 学生"], responses=problem_responses(404, 422))
+@router.post("/pupils/search", response_model=PupilOut, tags=["pupils 学生"],
+             dependencies=[requires_any("education:read", "education:schools")], responses=problem_responses(404, 422),
+             summary="A pupil, with the resident ID in the body (keeps it out of URLs and their logs)")
+async def search_pupil(body: ResidentIdQuery, session: DbSession) -> PupilOut:
+    return await service.pupil_view(session, body.resident_id)
+
+
+@router.post("/pupils/changes", response_model=PupilOut, tags=["pupils 学生"],
+             dependencies=[requires_any("education:schools", "education:write")], responses=problem_responses(404, 422),
+             summary="A school reports a change, with the resident ID in the body")
+async def report_change_by_body(body: PupilChangeIn, session: DbSession) -> PupilOut:
+    await service.report_change(session, body.resident_id, PupilPatch.model_validate(body.model_dump(exclude={"resident_id"})))
+    return await service.pupil_view(session, body.resident_id)
+
+
+@router.get("/pupils/{resident_id}", dependencies=[requires_any("education:read", "education:schools")], response_model=PupilOut, tags=["pupils 学生"], responses=problem_responses(404, 422))
 async def get_pupil(resident_id: ResidentIdIn, session: DbSession) -> PupilOut:
     return await service.pupil_view(session, resident_id)
 
 
-@router.patch("/pupils/{resident_id}", response_model=PupilOut, tags=["pupils 学生"],
+@router.patch("/pupils/{resident_id}", dependencies=[requires_any("education:schools", "education:write")], response_model=PupilOut, tags=["pupils 学生"],
               responses=problem_responses(404, 422), summary="A school reports a change of stage, boarding, or leaving")
 async def report_change(resident_id: ResidentIdIn, body: PupilPatch, session: DbSession) -> PupilOut:
     await service.report_change(session, resident_id, body)
     return await service.pupil_view(session, resident_id)
 
 
-@router.post("/term-runs", response_model=TermRunOut, tags=["terms 学期发放"], responses=problem_responses(422),
+@router.post("/term-runs", dependencies=[requires("education:write")], response_model=TermRunOut, tags=["terms 学期发放"], responses=problem_responses(422),
              summary="Waivers, boarding subsidies and disability grants for a term; idempotent per term")
-async def term_run(body: TermRunIn, request: Request) -> TermRunOut:
-    return await service.run_term(request.app.state.platform.sessions, body.term)
+async def term_run(body: TermRunIn, request: Request, session: DbSession) -> TermRunOut:
+    result = await service.run_term(request.app.state.platform.sessions, body.term)
+    await audit.record(session, "term_runs", body.term, after=result.model_dump())
+    return result
 
 
-@router.get("/grants", response_model=GrantsOut, tags=["terms 学期发放"])
+@router.get("/grants", dependencies=[requires("education:read")], response_model=GrantsOut, tags=["terms 学期发放"])
 async def household_grants(session: DbSession, household_id: str = Query(min_length=1, max_length=36)) -> GrantsOut:
     return await service.household_grants(session, household_id)
 
 
-@router.post("/activities", response_model=PartnerAidOut, status_code=201, tags=["partners 社会助学"],
+@router.post("/activities", dependencies=[requires("education:partners")], response_model=PartnerAidOut, status_code=201, tags=["partners 社会助学"],
              responses=problem_responses(404, 422),
              summary="A partner organisation records its aid to a pupil (工会, 共青团希望工程, 妇联, 残联)")
 async def record_activity(body: PartnerAidIn, session: DbSession) -> PartnerAidOut:
@@ -63,7 +83,7 @@ async def _period_or_term(session: DbSession, period: str = Query(
         raise Unprocessable("invalid_period", str(exc)) from None
 
 
-@router.get("/reports", response_model=Report, tags=["reports 报表"])
+@router.get("/reports", dependencies=[requires_any("education:read", "audit:read")], response_model=Report, tags=["reports 报表"])
 async def report(session: DbSession, period: str = Query(
         description="YYYY-MM, YYYY-H1, YYYY-H2, YYYY, or a term YYYY-spring / YYYY-autumn")) -> Report:
     return await service.report(session, await _period_or_term(session, period))

@@ -8,7 +8,6 @@ from fastapi import FastAPI
 from services.education import api, consumers
 from services.education.parameters import SPECS
 from shared.app import create_service_app
-from shared.parameters import parameters_router
 from shared.projection import reset_event_state
 from shared.settings import ServiceSettings, load_settings
 
@@ -19,7 +18,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         title="Education assistance (就学救助)",
         description="Fee waivers and boarding subsidies for compulsory-education pupils of dibao households, "
                     "grants for children of disabled members beyond compulsory school, and partner organisations' aid.",
-        routers=[api.router, parameters_router(SPECS)],
+        routers=[api.router],
+        parameter_specs=SPECS,
         handlers=consumers.HANDLERS,
         topics=consumers.TOPICS,
         replay_reset=reset_event_state,

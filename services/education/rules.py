@@ -68,6 +68,8 @@ def parse_term(label: str) -> tuple[int, str]:
     match = _TERM.match(label or "")
     if not match:
         raise InvalidTerm(f"{label!r} is not a term: write YYYY-spring or YYYY-autumn")
+    if not 1900 <= int(match[1]) <= 2100:
+        raise InvalidTerm(f"{label!r}: the year must be between 1900 and 2100")
     return int(match[1]), match[2]
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.events import SchoolStage
 from shared.money import MoneyStr
-from shared.validators import MoneyIn, PastDate, ResidentIdIn, fail
+from shared.validators import MoneyIn, PastDay, ResidentIdIn, fail
 
 Organisation = Literal["trade_union", "youth_league_hope_project", "womens_federation", "disabled_persons_federation"]
 
@@ -21,13 +21,17 @@ class PupilPatch(BaseModel):
 
     school_stage: SchoolStage | None = None
     boarding: bool | None = None
-    left_school_on: PastDate | None = Field(default=None, description="离校日期: the pupil left school")
+    left_school_on: PastDay | None = Field(default=None, description="离校日期: the pupil left school")
 
     @model_validator(mode="after")
     def _something(self) -> "PupilPatch":
         if self.school_stage is None and self.boarding is None and self.left_school_on is None:
             raise fail("empty_change", "report at least one of school_stage, boarding, left_school_on")
         return self
+
+
+class PupilChangeIn(PupilPatch):
+    resident_id: ResidentIdIn
 
 
 class TermGrantOut(BaseModel):
@@ -48,7 +52,7 @@ class PartnerAidIn(BaseModel):
                                                    "妇联 womens_federation, 残联 disabled_persons_federation")
     kind: str = Field(min_length=1, max_length=60, description="e.g. 助学金, 结对帮扶, 学习用品")
     amount: MoneyIn = Field(default="0.00", description="money value of the aid (0.00 for aid in kind)")
-    given_on: PastDate
+    given_on: PastDay
     description: str | None = Field(default=None, max_length=500)
 
 

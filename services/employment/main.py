@@ -8,7 +8,6 @@ from fastapi import FastAPI
 from services.employment import api, consumers, service
 from services.employment.parameters import SPECS
 from shared.app import Platform, create_service_app, every
-from shared.parameters import parameters_router
 from shared.projection import reset_event_state
 from shared.settings import ServiceSettings, load_settings
 
@@ -24,7 +23,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         description="Re-employment Preferential Certificates (再就业优惠证) for dibao members unemployed over a "
                     "year, verifiable by any agency; job referrals, public-welfare posts, and the employment that "
                     "lets a household keep dibao three more months.",
-        routers=[api.router, parameters_router(SPECS)],
+        routers=[api.router],
+        parameter_specs=SPECS,
         handlers=consumers.HANDLERS,
         topics=consumers.TOPICS,
         replay_reset=reset_event_state,

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import EmploymentKind
 from shared.money import MoneyStr
-from shared.validators import DivisionCodeIn, MoneyIn, PastDate, ResidentIdIn
+from shared.validators import DivisionCodeIn, MoneyIn, PastDay, ResidentIdIn
 
 
 class CertificateOut(BaseModel):
@@ -99,7 +99,7 @@ class AssignmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     resident_id: ResidentIdIn
-    on: PastDate | None = Field(default=None, description="default today")
+    on: PastDay | None = Field(default=None, description="default today")
 
 
 class AssignmentOut(BaseModel):
@@ -111,9 +111,13 @@ class AssignmentOut(BaseModel):
 class EmploymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on: PastDate
+    on: PastDay
     kind: EmploymentKind
     employer: str | None = Field(default=None, max_length=200)
+
+
+class EmploymentRecordIn(EmploymentIn):
+    resident_id: ResidentIdIn
 
 
 class EmploymentOut(BaseModel):
@@ -127,7 +131,7 @@ class EmploymentOut(BaseModel):
 class CertificateRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on: PastDate | None = Field(default=None, description="issue every certificate due on or before this day (default today)")
+    on: PastDay | None = Field(default=None, description="issue every certificate due on or before this day (default today)")
 
 
 class CertificateRunOut(BaseModel):

@@ -19,53 +19,57 @@ from services.housing.schemas import (
     UnitOut,
     WaitlistItem,
 )
+from shared import audit
 from shared.api import ReportPeriod
+from shared.auth import requires, requires_any
 from shared.db import DbSession
 from shared.errors import problem_responses
 
 router = APIRouter()
 
 
-@router.get("/households/{household_id}", response_model=HousingHouseholdOut, tags=["households 住房困难家庭"],
+@router.get("/households/{household_id}", dependencies=[requires("housing:read")], response_model=HousingHouseholdOut, tags=["households 住房困难家庭"],
             responses=problem_responses(404))
 async def get_household(household_id: str, session: DbSession) -> HousingHouseholdOut:
     return await service.household_view(session, household_id)
 
 
-@router.post("/subsidy-runs", response_model=SubsidyRunOut, tags=["rent subsidy 租金补贴"],
+@router.post("/subsidy-runs", dependencies=[requires("housing:write")], response_model=SubsidyRunOut, tags=["rent subsidy 租金补贴"],
              responses=problem_responses(422), summary="Pay a month's rent subsidies; idempotent per month")
-async def subsidy_run(body: SubsidyRunIn, request: Request) -> SubsidyRunOut:
-    return await service.run_subsidies(request.app.state.platform.sessions, body.period)
+async def subsidy_run(body: SubsidyRunIn, request: Request, session: DbSession) -> SubsidyRunOut:
+    result = await service.run_subsidies(request.app.state.platform.sessions, body.period)
+    await audit.record(session, "subsidy_runs", body.period, after=result.model_dump())
+    return result
 
 
-@router.post("/units", response_model=UnitOut, status_code=201, tags=["flats 廉租房"], responses=problem_responses(422))
+@router.post("/units", dependencies=[requires("housing:write")], response_model=UnitOut, status_code=201, tags=["flats 廉租房"], responses=problem_responses(422))
 async def register_unit(body: UnitIn, session: DbSession) -> UnitOut:
     return service.unit_out(await service.register_unit(session, body))
 
 
-@router.get("/units", response_model=list[UnitOut], tags=["flats 廉租房"])
+@router.get("/units", dependencies=[requires("housing:read")], response_model=list[UnitOut], tags=["flats 廉租房"])
 async def list_units(session: DbSession, status: Literal["vacant", "let"] | None = None) -> list[UnitOut]:
     return [service.unit_out(unit) for unit in await service.list_units(session, status)]
 
 
-@router.post("/allocation-requests", response_model=WaitlistItem, status_code=201, tags=["allocation 实物配租"],
+@router.post("/allocation-requests", dependencies=[requires("housing:write")], response_model=WaitlistItem, status_code=201, tags=["allocation 实物配租"],
              responses=problem_responses(404, 409, 422), summary="An eligible household asks for a flat: joins the waitlist")
 async def request_allocation(body: AllocationRequestIn, session: DbSession) -> WaitlistItem:
     return await service.request_allocation(session, body.household_id)
 
 
-@router.get("/waitlist", response_model=list[WaitlistItem], tags=["allocation 实物配租"],
+@router.get("/waitlist", dependencies=[requires("housing:read")], response_model=list[WaitlistItem], tags=["allocation 实物配租"],
             summary="Ordered by need: least area per person, then earliest enrolment")
 async def get_waitlist(session: DbSession) -> list[WaitlistItem]:
     return await service.waitlist(session)
 
 
-@router.post("/allocations", response_model=AllocationOut, status_code=201, tags=["allocation 实物配租"],
+@router.post("/allocations", dependencies=[requires("housing:write")], response_model=AllocationOut, status_code=201, tags=["allocation 实物配租"],
              responses=problem_responses(404, 409, 422), summary="Assign a flat: the rent subsidy stops the month after")
 async def allocate(body: AllocationIn, session: DbSession) -> AllocationOut:
     return await service.allocate(session, body)
 
 
-@router.get("/reports", response_model=Report, tags=["reports 报表"])
+@router.get("/reports", dependencies=[requires_any("housing:read", "audit:read")], response_model=Report, tags=["reports 报表"])
 async def report(period: ReportPeriod, session: DbSession) -> Report:
     return await service.report(session, period)

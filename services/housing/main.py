@@ -8,7 +8,6 @@ from fastapi import FastAPI
 from services.housing import api, consumers
 from services.housing.parameters import SPECS
 from shared.app import create_service_app
-from shared.parameters import parameters_router
 from shared.projection import reset_event_state
 from shared.settings import ServiceSettings, load_settings
 
@@ -19,7 +18,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         title="Housing assistance (住房救助)",
         description="Low-rent housing for dibao households in housing difficulty: rent subsidy first (租金补贴), "
                     "in-kind allocation of a flat second (实物配租), with a waitlist ordered by need.",
-        routers=[api.router, parameters_router(SPECS)],
+        routers=[api.router],
+        parameter_specs=SPECS,
         handlers=consumers.HANDLERS,
         topics=consumers.TOPICS,
         replay_reset=reset_event_state,

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.money import MoneyStr
-from shared.validators import AreaIn, DivisionCodeIn
+from shared.validators import AreaIn, Day, DivisionCodeIn, MonthIn
 
 
 class TenancyOut(BaseModel):
@@ -36,7 +36,7 @@ class HousingHouseholdOut(BaseModel):
 class SubsidyRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+    period: MonthIn
 
 
 class SubsidyRunOut(BaseModel):
@@ -86,7 +86,7 @@ class AllocationIn(BaseModel):
 
     household_id: str = Field(min_length=1, max_length=36)
     unit_id: str = Field(pattern=r"^\d{1,12}$")
-    on: date | None = Field(default=None, description="tenancy start (default today); subsidy stops the month after")
+    on: Day | None = Field(default=None, description="tenancy start (default today); subsidy stops the month after")
 
 
 class AllocationOut(BaseModel):

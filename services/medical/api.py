@@ -21,43 +21,56 @@ from services.medical.schemas import (
     Report,
 )
 from shared.api import Page, ReportPeriod, Size, csv_response, wants_csv
+from shared.auth import requires, requires_any
 from shared.db import DbSession
-from shared.errors import problem_responses
-from shared.validators import ResidentIdIn
+from shared.errors import Forbidden, problem_responses
+from shared.validators import Day, ResidentIdIn, ResidentIdQuery, RowId
 
 router = APIRouter()
 
 
-@router.get("/eligibility/{resident_id}", response_model=EligibilityOut, tags=["eligibility 救助资格"],
+@router.post("/eligibility/search", response_model=EligibilityOut, tags=["eligibility 救助资格"],
+             dependencies=[requires_any("medical:read", "medical:claims")], responses=problem_responses(404, 422),
+             summary="Eligibility, with the resident ID in the body (keeps it out of URLs and their logs)")
+async def search_eligibility(body: ResidentIdQuery, session: DbSession) -> EligibilityOut:
+    return await service.eligibility(session, body.resident_id, body.on or date.today())
+
+
+@router.get("/eligibility/{resident_id}", dependencies=[requires_any("medical:read", "medical:claims")], response_model=EligibilityOut, tags=["eligibility 救助资格"],
             responses=problem_responses(404, 422))
 async def get_eligibility(resident_id: ResidentIdIn, session: DbSession,
-                          on: date | None = Query(default=None, description="default today")) -> EligibilityOut:
+                          on: Day | None = Query(default=None, description="default today")) -> EligibilityOut:
     return await service.eligibility(session, resident_id, on or date.today())
 
 
-@router.post("/hospitals", response_model=HospitalOut, status_code=201, tags=["hospitals 定点医院"],
+@router.post("/hospitals", dependencies=[requires("medical:write")], response_model=HospitalOut, status_code=201, tags=["hospitals 定点医院"],
              responses=problem_responses(422))
 async def register_hospital(body: HospitalIn, session: DbSession) -> HospitalOut:
     return service.hospital_out(await service.register_hospital(session, body))
 
 
-@router.get("/hospitals", response_model=list[HospitalOut], tags=["hospitals 定点医院"])
+@router.get("/hospitals", dependencies=[requires()], response_model=list[HospitalOut], tags=["hospitals 定点医院"])
 async def list_hospitals(session: DbSession) -> list[HospitalOut]:
     return [service.hospital_out(h) for h in await service.list_hospitals(session)]
 
 
-@router.patch("/hospitals/{hospital_id}", response_model=HospitalOut, tags=["hospitals 定点医院"],
+@router.patch("/hospitals/{hospital_id}", dependencies=[requires("medical:write")], response_model=HospitalOut, tags=["hospitals 定点医院"],
               responses=problem_responses(404, 422))
-async def change_designation(hospital_id: int, body: HospitalPatch, session: DbSession) -> HospitalOut:
+async def change_designation(hospital_id: RowId, body: HospitalPatch, session: DbSession) -> HospitalOut:
     hospital = await service.get_hospital(session, hospital_id)
     hospital.designated_until = body.designated_until
     await session.flush()
     return service.hospital_out(hospital)
 
 
-@router.post("/claims", response_model=ClaimOut, status_code=201, tags=["claims 医疗救助申请"],
+@router.post("/claims", dependencies=[requires("medical:claims")], response_model=ClaimOut, status_code=201, tags=["claims 医疗救助申请"],
              responses=problem_responses(409, 422))
 async def submit_claim(body: ClaimIn, session: DbSession, request: Request) -> ClaimOut:
+    hospital = request.state.principal.hospital_id
+    if hospital is None:
+        raise Forbidden("not_a_hospital", "only a designated hospital's token (with hospital_id) submits claims")
+    if hospital != body.hospital_id:
+        raise Forbidden("wrong_hospital", f"this token is hospital {hospital}'s; it cannot claim for hospital {body.hospital_id}")
     try:
         return service.claim_out(await service.submit_claim(session, body))
     except service.ClaimRefused as refused:
@@ -65,7 +78,7 @@ async def submit_claim(body: ClaimIn, session: DbSession, request: Request) -> C
         raise
 
 
-@router.get("/claims", response_model=ClaimPage, tags=["claims 医疗救助申请"],
+@router.get("/claims", dependencies=[requires_any("medical:read", "audit:read")], response_model=ClaimPage, tags=["claims 医疗救助申请"],
             responses={200: {"content": {"text/csv": {}}}},
             summary="Claims for supervision and audit; CSV with Accept: text/csv or format=csv")
 async def list_claims(
@@ -73,8 +86,8 @@ async def list_claims(
     hospital_id: str | None = Query(default=None, pattern=r"^\d{1,12}$"),
     resident_id: ResidentIdIn | None = None,
     division_code: str | None = Query(default=None, pattern=r"^\d{6}$"),
-    visit_from: date | None = None,
-    visit_to: date | None = None,
+    visit_from: Day | None = None,
+    visit_to: Day | None = None,
     page: Page = 1,
     size: Size = 100,
     format: Literal["json", "csv"] | None = None,
@@ -89,13 +102,13 @@ async def list_claims(
     return ClaimPage(items=[service.claim_out(c) for c in claims], total=total, page=page, size=size)
 
 
-@router.get("/audit/flags", response_model=list[AuditFlag], tags=["audit 审计监督"],
+@router.get("/audit/flags", dependencies=[requires_any("audit:read", "medical:read")], response_model=list[AuditFlag], tags=["audit 审计监督"],
             summary="What auditors look at first: near the cap, frequent claims, refusals outside dibao")
 async def audit_flags(session: DbSession, year: int = Query(default_factory=lambda: date.today().year,
                                                               ge=2004, le=2100)) -> list[AuditFlag]:
     return await service.audit_flags(session, year)
 
 
-@router.get("/reports", response_model=Report, tags=["reports 报表"])
+@router.get("/reports", dependencies=[requires_any("medical:read", "audit:read")], response_model=Report, tags=["reports 报表"])
 async def report(period: ReportPeriod, session: DbSession) -> Report:
     return await service.report(session, period)

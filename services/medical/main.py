@@ -8,7 +8,6 @@ from fastapi import FastAPI
 from services.medical import api, consumers
 from services.medical.parameters import SPECS
 from shared.app import create_service_app
-from shared.parameters import parameters_router
 from shared.projection import reset_event_state
 from shared.settings import ServiceSettings, load_settings
 
@@ -19,7 +18,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         title="Medical assistance (医疗救助)",
         description="Dibao members' medical assistance: designated hospitals (定点医院), claims paid as a share of "
                     "the out-of-pocket cost up to a yearly cap, and what the audit and supervision bureaus review.",
-        routers=[api.router, parameters_router(SPECS)],
+        routers=[api.router],
+        parameter_specs=SPECS,
         handlers=consumers.HANDLERS,
         topics=consumers.TOPICS,
         replay_reset=reset_event_state,

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.money import MoneyStr
-from shared.validators import DivisionCodeIn, MoneyIn, PastDate, ResidentIdIn, fail
+from shared.validators import Day, DivisionCodeIn, MoneyIn, PastDay, ResidentIdIn, fail
 
 ClaimKind = Literal["outpatient", "inpatient"]
 
@@ -19,8 +19,8 @@ class HospitalIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, description="医院名称")
     level: str = Field(default="city", max_length=40, description="医院等级, e.g. 三级甲等")
     division_code: DivisionCodeIn | None = None
-    designated_from: date = Field(description="定点起始日期")
-    designated_until: date | None = Field(default=None, description="定点终止日期 (inclusive); open when absent")
+    designated_from: Day = Field(description="定点起始日期")
+    designated_until: Day | None = Field(default=None, description="定点终止日期 (inclusive); open when absent")
 
     @model_validator(mode="after")
     def _period(self) -> "HospitalIn":
@@ -32,7 +32,7 @@ class HospitalIn(BaseModel):
 class HospitalPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    designated_until: date | None = Field(description="end (or reopen, with null) the designation")
+    designated_until: Day | None = Field(description="end (or reopen, with null) the designation")
 
 
 class HospitalOut(BaseModel):
@@ -53,7 +53,7 @@ class ClaimIn(BaseModel):
     hospital_id: str = Field(pattern=r"^\d{1,12}$")
     resident_id: ResidentIdIn
     invoice_no: str = Field(min_length=1, max_length=60, description="发票号")
-    visit_date: PastDate
+    visit_date: PastDay
     kind: ClaimKind
     total_cost: MoneyIn = Field(description="医疗总费用")
     insurance_paid: MoneyIn = Field(description="基本医疗保险已支付")

@@ -21,22 +21,25 @@ from services.registry.schemas import (
     PersonOut,
     Report,
 )
+from shared import audit
 from shared.api import ReportPeriod
+from shared.auth import requires
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.validators import ResidentIdQuery
 
 households = APIRouter(prefix="/households", tags=["households 低保家庭"])
 persons = APIRouter(prefix="/persons", tags=["persons 人员"])
 payments = APIRouter(tags=["payments 低保金发放"])
 
 
-@households.post("", response_model=HouseholdOut, status_code=201, responses=problem_responses(409, 422),
+@households.post("", dependencies=[requires("registry:write")], response_model=HouseholdOut, status_code=201, responses=problem_responses(409, 422),
                  summary="Enrol a dibao household (纳入低保)")
 async def enrol_household(body: HouseholdIn, session: DbSession) -> HouseholdOut:
     return service.to_out(await service.enrol(session, body))
 
 
-@households.post("/bulk", response_model=BulkOut, responses=problem_responses(422),
+@households.post("/bulk", dependencies=[requires("registry:write")], response_model=BulkOut, responses=problem_responses(422),
                  summary="Enrol up to 1,000 households; good rows land, bad rows say why")
 async def enrol_households_bulk(body: BulkIn, session: DbSession) -> BulkOut:
     results = await service.enrol_bulk(session, body.households)
@@ -44,7 +47,7 @@ async def enrol_households_bulk(body: BulkIn, session: DbSession) -> BulkOut:
     return BulkOut(enrolled=len(results) - rejected, rejected=rejected, results=results)
 
 
-@households.get("", response_model=HouseholdPage, summary="List households, filtered and paged")
+@households.get("", dependencies=[requires("registry:read")], response_model=HouseholdPage, summary="List households, filtered and paged")
 async def list_households(
     session: DbSession,
     division_code: str | None = Query(default=None, pattern=r"^\d{6}$"),
@@ -56,45 +59,54 @@ async def list_households(
     return HouseholdPage(items=[service.to_out(row) for row in rows], total=total, page=page, size=size)
 
 
-@households.get("/{household_id}", response_model=HouseholdOut, responses=problem_responses(404))
+@households.get("/{household_id}", dependencies=[requires("registry:read")], response_model=HouseholdOut, responses=problem_responses(404))
 async def get_household(household_id: str, session: DbSession) -> HouseholdOut:
     return service.to_out(await service.get_household(session, household_id))
 
 
-@households.patch("/{household_id}", response_model=HouseholdOut, responses=problem_responses(404, 409, 422),
+@households.patch("/{household_id}", dependencies=[requires("registry:write")], response_model=HouseholdOut, responses=problem_responses(404, 409, 422),
                   summary="Report a change; the allowance is recomputed")
 async def change_household(household_id: str, body: HouseholdPatch, session: DbSession) -> HouseholdOut:
     return service.to_out(await service.change(session, household_id, body))
 
 
-@households.post("/{household_id}/exit", response_model=HouseholdOut, responses=problem_responses(404, 409, 422),
+@households.post("/{household_id}/exit", dependencies=[requires("registry:write")], response_model=HouseholdOut, responses=problem_responses(404, 409, 422),
                  summary="The household leaves dibao (退出低保)")
 async def exit_household(household_id: str, body: ExitIn, session: DbSession) -> HouseholdOut:
     return service.to_out(await service.exit_household(session, household_id, body))
 
 
-@households.get("/{household_id}/payments", response_model=list[PaymentOut], responses=problem_responses(404),
+@households.get("/{household_id}/payments", dependencies=[requires("registry:read")], response_model=list[PaymentOut], responses=problem_responses(404),
                 summary="The household's payments ledger")
 async def household_payments(household_id: str, session: DbSession) -> list[PaymentOut]:
     return [PaymentOut.model_validate(p, from_attributes=True) for p in await service.payments_of(session, household_id)]
 
 
-@persons.get("/{resident_id}", response_model=PersonOut, responses=problem_responses(404),
+@persons.post("/search", response_model=PersonOut, dependencies=[requires("registry:read")],
+              responses=problem_responses(404, 422),
+              summary="Find a person, with the resident ID in the body (keeps it out of URLs and their logs)")
+async def search_person(body: ResidentIdQuery, session: DbSession) -> PersonOut:
+    return await service.find_person(session, body.resident_id)
+
+
+@persons.get("/{resident_id}", dependencies=[requires("registry:read")], response_model=PersonOut, responses=problem_responses(404),
              summary="A person's household and dibao status")
 async def get_person(resident_id: str, session: DbSession) -> PersonOut:
     return await service.find_person(session, resident_id)
 
 
-@payments.post("/payment-runs", response_model=PaymentRunOut, responses=problem_responses(422),
+@payments.post("/payment-runs", dependencies=[requires("registry:write")], response_model=PaymentRunOut, responses=problem_responses(422),
                summary="Pay a month's dibao; running a month again pays no one twice")
-async def payment_run(body: PaymentRunIn, request: Request) -> PaymentRunOut:
-    return await service.run_payments(request.app.state.platform.sessions, body.period)
+async def payment_run(body: PaymentRunIn, request: Request, session: DbSession) -> PaymentRunOut:
+    result = await service.run_payments(request.app.state.platform.sessions, body.period)
+    await audit.record(session, "payment_runs", body.period, after=result.model_dump())
+    return result
 
 
 reports = APIRouter(tags=["reports 报表"])
 
 
-@reports.get("/reports", response_model=Report, responses=problem_responses(422),
+@reports.get("/reports", dependencies=[requires("registry:read")], response_model=Report, responses=problem_responses(422),
              summary="Caseload, enrolments, exits and dibao paid, per division")
 async def report(period: ReportPeriod, session: DbSession) -> Report:
     return await service.report(session, period)

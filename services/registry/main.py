@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry import api, consumers, office, office_api, service
 from services.registry.parameters import DIBAO_STANDARD, SPECS
 from shared.app import create_service_app
-from shared.parameters import ParameterSpec, parameters_router
+from shared.parameters import ParameterSpec
 from shared.platform_models import PolicyParameter
 from shared.settings import ServiceSettings, load_settings
 
@@ -28,7 +28,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         title="Registry — Civil Affairs (民政局)",
         description="Dibao households (低保家庭), the top-up (补差), monthly payments, the 3-month employment "
                     "extension, and the leading-group office's one-stop view and assessment.",
-        routers=[*api.ROUTERS, office_api.router, parameters_router(SPECS, on_change=_parameter_changed)],
+        routers=[*api.ROUTERS, office_api.router],
+        parameter_specs=SPECS,
+        on_parameter_change=_parameter_changed,
         handlers=consumers.HANDLERS,
         topics=consumers.TOPICS,
         replay_reset=office.reset_event_state,

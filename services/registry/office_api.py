@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.registry import assessment, assessment_page, office
 from services.registry.schemas import (
+    AssessmentLinkIn,
+    AssessmentLinkOut,
     AssessmentOut,
     DonationIn,
     DonationOut,
@@ -18,19 +21,22 @@ from services.registry.schemas import (
     PairingPatch,
 )
 from shared.api import ReportPeriod, csv_response, wants_csv
+from shared.auth import SignedLink, requires, requires_any, sign_link
 from shared.db import DbSession
-from shared.errors import problem_responses
+from shared.errors import Unprocessable, problem_responses
+from shared.periods import InvalidPeriod, parse_period
+from shared.validators import RowId
 
 router = APIRouter()
 
 
-@router.get("/households/{household_id}/assistance", response_model=OneStopOut, tags=["office 领导小组办公室"],
+@router.get("/households/{household_id}/assistance", dependencies=[requires("registry:read")], response_model=OneStopOut, tags=["office 领导小组办公室"],
             responses=problem_responses(404), summary="One-stop view (一站式): everything every bureau granted")
 async def one_stop(household_id: str, session: DbSession) -> OneStopOut:
     return await office.one_stop(session, household_id)
 
 
-@router.get("/reports/assessment", response_model=AssessmentOut, tags=["office 领导小组办公室"],
+@router.get("/reports/assessment", dependencies=[requires_any("registry:read", "audit:read")], response_model=AssessmentOut, tags=["office 领导小组办公室"],
             responses={200: {"content": {"text/html": {}, "text/csv": {}}}, **problem_responses(422)},
             summary="The joint meeting's assessment: JSON, CSV (Accept: text/csv) or the page (Accept: text/html)")
 async def assessment_report(
@@ -49,31 +55,55 @@ async def assessment_report(
     return result
 
 
-@router.post("/mutual-aid/donations", response_model=DonationOut, status_code=201, tags=["mutual aid 社会互助"],
+@router.post("/reports/assessment/links", response_model=AssessmentLinkOut, status_code=201,
+             tags=["office 领导小组办公室"], dependencies=[requires_any("registry:read", "audit:read")],
+             responses=problem_responses(422),
+             summary="A short-lived link to the assessment page, for a browser at the joint meeting")
+async def assessment_link(body: AssessmentLinkIn, request: Request) -> AssessmentLinkOut:
+    try:
+        link = sign_link(request, "assessment", body.ttl_minutes * 60, period=body.period)
+    except RuntimeError:
+        raise Unprocessable("links_not_configured", "this service has no JWT secret to sign links with") from None
+    return AssessmentLinkOut(url=f"/reports/assessment/view/{link}",
+                             expires_at=datetime.now(UTC) + timedelta(minutes=body.ttl_minutes))
+
+
+@router.get("/reports/assessment/view/{link}", response_class=HTMLResponse, tags=["office 领导小组办公室"],
+            dependencies=[Depends(SignedLink("assessment"))], responses=problem_responses(401, 403),
+            summary="The assessment page, opened from a link made by POST /reports/assessment/links")
+async def assessment_view(link: str, request: Request, session: DbSession) -> HTMLResponse:
+    try:
+        period = parse_period(request.state.link_claims["period"])
+    except (KeyError, InvalidPeriod):
+        raise Unprocessable("invalid_period", "the link names no valid period") from None
+    return HTMLResponse(assessment_page.render(await assessment.assess(session, period)))
+
+
+@router.post("/mutual-aid/donations", dependencies=[requires("registry:mutual_aid")], response_model=DonationOut, status_code=201, tags=["mutual aid 社会互助"],
              responses=problem_responses(404, 422))
 async def record_donation(body: DonationIn, session: DbSession) -> DonationOut:
     return office.donation_out(await office.record_donation(session, body))
 
 
-@router.get("/mutual-aid/donations", response_model=list[DonationOut], tags=["mutual aid 社会互助"])
+@router.get("/mutual-aid/donations", dependencies=[requires_any("registry:read", "registry:mutual_aid")], response_model=list[DonationOut], tags=["mutual aid 社会互助"])
 async def list_donations(session: DbSession, division_code: str | None = Query(default=None, pattern=r"^\d{6}$"),
                          household_id: str | None = Query(default=None, max_length=36)) -> list[DonationOut]:
     return [office.donation_out(d) for d in await office.list_donations(session, division_code, household_id)]
 
 
-@router.post("/mutual-aid/pairings", response_model=PairingOut, status_code=201, tags=["mutual aid 社会互助"],
+@router.post("/mutual-aid/pairings", dependencies=[requires("registry:mutual_aid")], response_model=PairingOut, status_code=201, tags=["mutual aid 社会互助"],
              responses=problem_responses(404, 422), summary="一帮一结对子: a unit or person pairs with a household")
 async def start_pairing(body: PairingIn, session: DbSession) -> PairingOut:
     return office.pairing_out(await office.start_pairing(session, body))
 
 
-@router.patch("/mutual-aid/pairings/{pairing_id}", response_model=PairingOut, tags=["mutual aid 社会互助"],
+@router.patch("/mutual-aid/pairings/{pairing_id}", dependencies=[requires("registry:mutual_aid")], response_model=PairingOut, tags=["mutual aid 社会互助"],
               responses=problem_responses(404, 422))
-async def end_pairing(pairing_id: int, body: PairingPatch, session: DbSession) -> PairingOut:
+async def end_pairing(pairing_id: RowId, body: PairingPatch, session: DbSession) -> PairingOut:
     return office.pairing_out(await office.end_pairing(session, pairing_id, body))
 
 
-@router.get("/mutual-aid/pairings", response_model=list[PairingOut], tags=["mutual aid 社会互助"])
+@router.get("/mutual-aid/pairings", dependencies=[requires_any("registry:read", "registry:mutual_aid")], response_model=list[PairingOut], tags=["mutual aid 社会互助"])
 async def list_pairings(session: DbSession, division_code: str | None = Query(default=None, pattern=r"^\d{6}$"),
                         household_id: str | None = Query(default=None, max_length=36),
                         active: bool | None = None) -> list[PairingOut]:

@@ -19,9 +19,12 @@ from shared.events import (
 from shared.money import MoneyStr
 from shared.validators import (
     AreaIn,
+    Day,
     DivisionCodeIn,
     MoneyIn,
-    PastDate,
+    MonthIn,
+    PastDay,
+    PeriodIn,
     ResidentIdIn,
     fail,
 )
@@ -40,7 +43,7 @@ class MemberIn(BaseModel):
     relation: Relation = Field(description="与户主关系: head, spouse, child, parent, other")
     able_to_work: bool = Field(default=False, description="有劳动能力")
     employment_status: EmploymentStatus = Field(default="none", description="就业状况")
-    unemployed_since: PastDate | None = Field(default=None, description="失业起始日期")
+    unemployed_since: PastDay | None = Field(default=None, description="失业起始日期")
     disabled: bool = Field(default=False, description="残疾")
     school_stage: SchoolStage = Field(default="none", description="就学阶段")
     boarding: bool = Field(default=False, description="寄宿")
@@ -75,7 +78,7 @@ class HouseholdIn(BaseModel):
     heating: Heating = Field(description="供暖方式: central (集中供热) or non_central")
     housing_area_m2: AreaIn = Field(description="住房建筑面积 m²")
     monthly_income: MoneyIn = Field(description="家庭月收入, yuan")
-    enrolled_on: PastDate | None = Field(default=None, description="纳入低保日期 (default today)")
+    enrolled_on: PastDay | None = Field(default=None, description="纳入低保日期 (default today)")
     members: list[MemberIn] = Field(min_length=1, max_length=MAX_MEMBERS)
 
     @model_validator(mode="after")
@@ -95,7 +98,7 @@ class HouseholdPatch(BaseModel):
     monthly_income: MoneyIn | None = None
     members: list[MemberIn] | None = Field(default=None, min_length=1, max_length=MAX_MEMBERS,
                                            description="the complete new list of members")
-    effective_on: PastDate | None = Field(default=None, description="the change holds from this day (default today)")
+    effective_on: PastDay | None = Field(default=None, description="the change holds from this day (default today)")
 
     @model_validator(mode="after")
     def _valid(self) -> "HouseholdPatch":
@@ -113,7 +116,7 @@ class HouseholdPatch(BaseModel):
 class ExitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on: date = Field(description="退出低保日期: the first day the household is no longer in dibao")
+    on: Day = Field(description="退出低保日期: the first day the household is no longer in dibao")
     reason: str = Field(min_length=1, max_length=300, description="退出原因")
 
 
@@ -198,7 +201,7 @@ class PersonOut(BaseModel):
 class PaymentRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+    period: MonthIn
 
 
 class PaymentRunOut(BaseModel):
@@ -245,7 +248,7 @@ class DonationIn(BaseModel):
     donor_kind: DonorKind
     amount: MoneyIn = Field(description="money given (0.00 for a gift in kind)")
     in_kind: str | None = Field(default=None, max_length=300, description="实物: what was given in kind")
-    given_on: PastDate
+    given_on: PastDay
     household_id: str | None = Field(default=None, max_length=36, description="the household helped, if one")
     purpose: str | None = Field(default=None, max_length=300)
 
@@ -268,14 +271,14 @@ class PairingIn(BaseModel):
     household_id: str = Field(min_length=1, max_length=36)
     donor_name: str = Field(min_length=1, max_length=200, description="结对帮扶的单位或个人")
     donor_kind: DonorKind
-    started_on: PastDate
+    started_on: PastDay
     note: str | None = Field(default=None, max_length=300)
 
 
 class PairingPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ended_on: date
+    ended_on: Day
 
 
 class PairingOut(BaseModel):
@@ -369,6 +372,18 @@ class UnservedHousehold(BaseModel):
     enrolled_on: date
     days_waiting: int
     missing: list[MissingProgramme]
+
+
+class AssessmentLinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: PeriodIn
+    ttl_minutes: int = Field(default=60, ge=1, le=1440)
+
+
+class AssessmentLinkOut(BaseModel):
+    url: str = Field(description="open it in a browser; it shows this period's page only, until it expires")
+    expires_at: datetime
 
 
 class AssessmentOut(BaseModel):

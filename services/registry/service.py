@@ -39,6 +39,7 @@ from services.registry.schemas import (
     PersonOut,
     Report,
 )
+from shared import audit
 from shared.allowance import allowance_for_month, allowance_on
 from shared.divisions import division_name
 from shared.errors import Conflict, NotFound, Unprocessable, validation_details
@@ -219,6 +220,8 @@ async def _insert_prepared(session: AsyncSession, prepared: Sequence[_Prepared])
     await session.execute(insert(Member), [row for p in prepared for row in p.members])
     await session.execute(insert(HouseholdRevision), [p.revision for p in prepared])
     await outbox.stage_many(session, (p.event for p in prepared))
+    await audit.record_many(session, "households", [
+        (p.household["id"], None, {**p.household, "members": p.members}) for p in prepared])
 
 
 async def enrol(session: AsyncSession, body: HouseholdIn, today: date | None = None) -> Household:
@@ -328,6 +331,9 @@ async def change(session: AsyncSession, household_id: str, patch: HouseholdPatch
     if patch.members is not None:
         if conflicts := await _active_conflicts(session, new_ids, except_household=household.id):
             raise _person_conflict(conflicts)
+        await audit.record(session, "members", household.id,
+                           before=[_member_snapshot(m).model_dump() for m in household.members],
+                           after=[m.model_dump() for m in patch.members])
         await session.execute(update(Member).where(Member.household_id == household.id, Member.removed.is_(False))
                               .values(removed=True, active=False))
         await session.flush()

@@ -14,36 +14,40 @@ from services.utilities.schemas import (
     WaterBillIn,
     WaterBillOut,
 )
+from shared import audit
 from shared.api import ReportPeriod
+from shared.auth import requires, requires_any
 from shared.db import DbSession
 from shared.errors import problem_responses
 
 router = APIRouter()
 
 
-@router.get("/households/{household_id}", response_model=HouseholdOut, tags=["households 救助家庭"],
+@router.get("/households/{household_id}", dependencies=[requires("utilities:read")], response_model=HouseholdOut, tags=["households 救助家庭"],
             responses=problem_responses(404))
 async def get_household(household_id: str, session: DbSession) -> HouseholdOut:
     return await service.household_view(session, household_id)
 
 
-@router.post("/water/bills", response_model=WaterBillOut, status_code=201, tags=["water 生活用水"],
+@router.post("/water/bills", dependencies=[requires("utilities:water")], response_model=WaterBillOut, status_code=201, tags=["water 生活用水"],
              responses=problem_responses(404, 409, 422), summary="The Water Group posts a month's usage; returns the discount")
 async def post_water_bill(body: WaterBillIn, session: DbSession) -> WaterBillOut:
     return service.water_bill_out(await service.post_water_bill(session, body))
 
 
-@router.post("/heating/supplement-runs", response_model=SupplementRunOut, tags=["heating 家庭供暖"],
+@router.post("/heating/supplement-runs", dependencies=[requires("utilities:write")], response_model=SupplementRunOut, tags=["heating 家庭供暖"],
              responses=problem_responses(422), summary="Pay a month's +20% supplement; idempotent per month")
-async def supplement_run(body: SupplementRunIn, request: Request) -> SupplementRunOut:
-    return await service.run_supplements(request.app.state.platform.sessions, body.period)
+async def supplement_run(body: SupplementRunIn, request: Request, session: DbSession) -> SupplementRunOut:
+    result = await service.run_supplements(request.app.state.platform.sessions, body.period)
+    await audit.record(session, "supplement_runs", body.period, after=result.model_dump())
+    return result
 
 
-@router.get("/heating/supplements", response_model=list[SupplementOut], tags=["heating 家庭供暖"])
+@router.get("/heating/supplements", dependencies=[requires("utilities:read")], response_model=list[SupplementOut], tags=["heating 家庭供暖"])
 async def list_supplements(session: DbSession, household_id: str | None = Query(default=None, max_length=36)) -> list[SupplementOut]:
     return [service.supplement_out(row) for row in await service.supplements(session, household_id)]
 
 
-@router.get("/reports", response_model=Report, tags=["reports 报表"])
+@router.get("/reports", dependencies=[requires_any("utilities:read", "audit:read")], response_model=Report, tags=["reports 报表"])
 async def report(period: ReportPeriod, session: DbSession) -> Report:
     return await service.report(session, period)

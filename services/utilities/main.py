@@ -8,7 +8,6 @@ from fastapi import FastAPI
 from services.utilities import api, consumers
 from services.utilities.parameters import SPECS
 from shared.app import create_service_app
-from shared.parameters import parameters_router
 from shared.projection import reset_event_state
 from shared.settings import ServiceSettings, load_settings
 
@@ -19,7 +18,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         title="Water and heating relief (生活用水、家庭供暖救助)",
         description="Preferential water price for dibao households; heating-fee reduction for centrally heated "
                     "ones and, for those without central heating, +20% of their dibao every month of the season.",
-        routers=[api.router, parameters_router(SPECS)],
+        routers=[api.router],
+        parameter_specs=SPECS,
         handlers=consumers.HANDLERS,
         topics=consumers.TOPICS,
         replay_reset=reset_event_state,

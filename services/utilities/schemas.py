@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import Heating
 from shared.money import MoneyStr
-from shared.validators import AreaIn
+from shared.validators import AreaIn, MonthIn
 
 
 class WaterBillIn(BaseModel):
@@ -18,7 +18,7 @@ class WaterBillIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     household_id: str = Field(min_length=1, max_length=36)
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+    period: MonthIn
     usage_m3: AreaIn = Field(description="用水量 m³")
 
 
@@ -35,7 +35,7 @@ class WaterBillOut(BaseModel):
 class SupplementRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+    period: MonthIn
 
 
 class SupplementRunOut(BaseModel):

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.support import enrol, eventually, household_body, member, system
+from tests.support import bearer, enrol, eventually, household_body, member, system
 
 pytestmark = pytest.mark.integration
 
@@ -25,14 +25,15 @@ async def test_enrolled_members_get_medical_assistance_until_the_household_exits
         hospital = (await medical.post("/hospitals", json={
             "name": "哈尔滨医科大学附属第一医院", "level": "三级甲等", "designated_from": "2020-01-01"})).json()
 
-        claim = await medical.post("/claims", json={
+        hospital_token = bearer("medical:claims", hospital_id=hospital["id"], agency="hospital")
+        claim = await medical.post("/claims", headers=hospital_token, json={
             "hospital_id": hospital["id"], "resident_id": child["resident_id"], "invoice_no": "INV-001",
             "visit_date": "2026-03-10", "kind": "inpatient", "total_cost": "2000.00", "insurance_paid": "1200.00"})
         assert claim.status_code == 201, claim.text
         # 50% of the 800.00 out of pocket
         assert claim.json()["assistance_amount"] == "400.00"
 
-        again = await medical.post("/claims", json={
+        again = await medical.post("/claims", headers=hospital_token, json={
             "hospital_id": hospital["id"], "resident_id": child["resident_id"], "invoice_no": "INV-001",
             "visit_date": "2026-03-10", "kind": "inpatient", "total_cost": "2000.00", "insurance_paid": "1200.00"})
         assert again.status_code == 409
@@ -47,7 +48,7 @@ async def test_enrolled_members_get_medical_assistance_until_the_household_exits
             return response.status_code == 200 and not response.json()["eligible"]
 
         await eventually(not_eligible_after_exit)
-        later = await medical.post("/claims", json={
+        later = await medical.post("/claims", headers=hospital_token, json={
             "hospital_id": hospital["id"], "resident_id": child["resident_id"], "invoice_no": "INV-002",
             "visit_date": (exit_on + timedelta(days=3)).isoformat(), "kind": "outpatient",
             "total_cost": "300.00", "insurance_paid": "100.00"})

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import enrol, eventually, household_body, member, serving, system
+from tests.support import (
+    enrol,
+    eventually,
+    household_body,
+    member,
+    serving,
+    system,
+    token,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -114,10 +122,12 @@ async def test_assessment_finds_the_households_a_stopped_bureau_has_not_served(k
                                                                          "part": "unserved"})
         assert len(list(csv.DictReader(unserved_csv.text.splitlines()))) == 3
 
-        await _the_page_renders_in_chromium(registry.app, tmp_path)
+        link = await registry.post("/reports/assessment/links", json={"period": "2026", "ttl_minutes": 10})
+        assert link.status_code == 201, link.text
+        await _the_page_renders_in_chromium(registry.app, link.json()["url"], tmp_path)
 
 
-async def _the_page_renders_in_chromium(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def _the_page_renders_in_chromium(app, link: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Open the assessment page in headless Chromium, as a member of the joint meeting would."""
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -126,7 +136,7 @@ async def _the_page_renders_in_chromium(app, tmp_path: Path) -> None:  # type: i
         flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1280,2200"]
-        page = f"{base}/reports/assessment?period=2026"
+        page = base + link
         dump = await asyncio.create_subprocess_exec(browser, *flags, "--dump-dom", page,
                                                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
         dom = (await asyncio.wait_for(dump.communicate(), 90))[0].decode()
@@ -162,7 +172,7 @@ async def test_cli_enrols_a_csv_and_reports_the_bad_row(kafka, postgres, tmp_pat
         async with serving(s["registry"].app) as base:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "ops", "enrol", str(caseload), "--batch-size", "2",
-                env={**os.environ, "HARBIN_REGISTRY_URL": base},
+                env={**os.environ, "HARBIN_REGISTRY_URL": base, "HARBIN_TOKEN": token("registry:write")},
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
             out, err = await asyncio.wait_for(process.communicate(), 120)
         assert process.returncode == 3, err.decode()

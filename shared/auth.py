@@ -1,0 +1,238 @@
+"""Who is calling, and may they: bearer JWTs naming the calling agency and its scopes.
+
+Every route but ``/health``, ``/ready`` and the docs declares the scopes it needs with :func:`requires`
+(or :func:`requires_any`); :func:`check_every_route_is_guarded` refuses to build an app with a route
+that does not — deny by default is structural, not a convention.
+
+Tokens are HS256 with a shared secret (``<SERVICE>_JWT_SECRET``) or RS256 with the issuer's public
+key (``<SERVICE>_JWT_PUBLIC_KEY``). Claims: ``sub`` (the person or system), ``agency`` (the calling
+agency), ``scope`` (space-separated), ``exp``, and for a designated hospital ``hospital_id``.
+
+Mint one for local use: ``python -m shared.auth --agency civil_affairs --scope "registry:read registry:write"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from fastapi import Depends, FastAPI, Request
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from shared.errors import Forbidden, Unauthorized
+
+# Only for development and tests: a service in production refuses to start with it (or with none).
+DEVELOPMENT_SECRET = "harbin-assistance-development-only-secret-0000"
+MIN_SECRET_LENGTH = 32
+PUBLIC_PATHS = frozenset({"/health", "/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+
+SERVICES = ("registry", "medical", "education", "housing", "employment", "utilities", "legal")
+EXTRA_SCOPES = {
+    "registry:mutual_aid": "districts record donations and pairings (社会互助)",
+    "medical:claims": "a designated hospital submits its own claims",
+    "education:schools": "a school reports a pupil's stage, boarding or leaving",
+    "education:partners": "a partner organisation records its aid to a pupil",
+    "utilities:water": "the Water Group posts monthly usage",
+    "audit:read": "the Audit and Supervision bureaus read audit trails, claims and flags",
+}
+ALL_SCOPES = tuple(sorted({f"{s}:{a}" for s in SERVICES for a in ("read", "write", "admin")} | set(EXTRA_SCOPES)))
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    agency: str
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    hospital_id: str | None = None
+
+
+class AuthConfig:
+    """How this service verifies tokens (from its settings)."""
+
+    def __init__(self, *, algorithm: str, secret: str, public_key: str, environment: str, audience: str | None) -> None:
+        self.algorithm = algorithm
+        self.secret = secret or (DEVELOPMENT_SECRET if environment != "production" else "")
+        self.public_key = public_key
+        self.audience = audience
+        if environment == "production":
+            self.refuse_unsafe()
+
+    def refuse_unsafe(self) -> None:
+        if self.algorithm == "RS256":
+            if "BEGIN PUBLIC KEY" not in self.public_key:
+                raise RuntimeError("production with RS256 needs the issuer's public key (JWT_PUBLIC_KEY)")
+            return
+        if not self.secret or self.secret == DEVELOPMENT_SECRET or len(self.secret) < MIN_SECRET_LENGTH:
+            raise RuntimeError(f"refusing to start in production with a default, empty or short JWT secret; "
+                               f"set <SERVICE>_JWT_SECRET to at least {MIN_SECRET_LENGTH} random characters")
+
+    def link_key(self) -> str:
+        """Links are signed with the shared secret; a service on RS256 without one cannot sign them."""
+
+        if not self.secret:
+            raise RuntimeError("signing links needs JWT_SECRET")
+        return self.secret + ":links"
+
+    @property
+    def key(self) -> str:
+        return self.public_key if self.algorithm == "RS256" else self.secret
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(token, self.key, algorithms=[self.algorithm], audience=self.audience,
+                                options={"require": ["exp", "sub"], "verify_aud": self.audience is not None})
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("token_expired", "the bearer token has expired; get a new one") from None
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("invalid_token", f"the bearer token is not valid: {type(exc).__name__}") from None
+        scopes = claims.get("scope", "")
+        if not isinstance(scopes, str):
+            raise Unauthorized("invalid_token", "the token's scope claim is not a space-separated string")
+        hospital = claims.get("hospital_id")
+        return Principal(subject=str(claims["sub"]), agency=str(claims.get("agency", "unknown")),
+                         scopes=frozenset(scopes.split()), hospital_id=str(hospital) if hospital is not None else None)
+
+
+def authenticate(request: Request) -> Principal:
+    principal = getattr(request.state, "principal", None)
+    if principal is not None:
+        return principal
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("not_authenticated", "send a bearer token: Authorization: Bearer <jwt>")
+    principal = request.app.state.auth.verify(token.strip())
+    request.state.principal = principal
+    return principal
+
+
+class RequireScopes:
+    """A dependency: the caller is authenticated and holds ``all_of`` (or one of ``any_of``)."""
+
+    def __init__(self, all_of: Iterable[str] = (), any_of: Iterable[str] = ()) -> None:
+        self.all_of = frozenset(all_of)
+        self.any_of = frozenset(any_of)
+
+    async def __call__(self, request: Request) -> Principal:
+        principal = authenticate(request)
+        missing = self.all_of - principal.scopes
+        if missing or (self.any_of and not self.any_of & principal.scopes):
+            needed = " ".join(sorted(missing)) if missing else " or ".join(sorted(self.any_of))
+            raise Forbidden("insufficient_scope", f"agency {principal.agency} lacks the scope this needs: {needed}")
+        return principal
+
+
+class SignedLink(RequireScopes):
+    """A guard for a page opened from a link: the path's ``link`` is a short-lived token the service signed
+    for that one view (a browser at the joint meeting cannot send a bearer header)."""
+
+    def __init__(self, purpose: str) -> None:
+        super().__init__()
+        self.purpose = purpose
+
+    async def __call__(self, request: Request) -> Principal:
+        config: AuthConfig = request.app.state.auth
+        link = request.path_params.get("link", "")
+        try:
+            claims = jwt.decode(link, config.link_key(), algorithms=["HS256"], options={"require": ["exp", "sub"]})
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("link_expired", "this link has expired; ask for a new one") from None
+        except (jwt.PyJWTError, RuntimeError):
+            raise Unauthorized("invalid_link", "this link is not valid") from None
+        if claims.get("purpose") != self.purpose:
+            raise Forbidden("wrong_link", "this link is for something else")
+        principal = Principal(subject=str(claims["sub"]), agency=str(claims.get("agency", "unknown")),
+                              scopes=frozenset({f"link:{self.purpose}"}))
+        request.state.principal = principal
+        request.state.link_claims = claims
+        return principal
+
+
+def sign_link(request: Request, purpose: str, ttl_seconds: int, **claims: Any) -> str:
+    principal = authenticate(request)
+    now = int(time.time())
+    return jwt.encode({"sub": principal.subject, "agency": principal.agency, "purpose": purpose, "iat": now,
+                       "exp": now + ttl_seconds, **claims}, request.app.state.auth.link_key(), algorithm="HS256")
+
+
+def requires(*scopes: str) -> Any:
+    """``dependencies=[requires("registry:write")]``; with no scope, any authenticated agency."""
+
+    return Depends(RequireScopes(all_of=scopes))
+
+
+def requires_any(*scopes: str) -> Any:
+    return Depends(RequireScopes(any_of=scopes))
+
+
+def check_every_route_is_guarded(app: FastAPI) -> None:
+    """Deny by default: a route without a scope requirement is a bug, found when the app is built."""
+
+    checked = 0
+    for route in api_routes(app):
+        if route.path in PUBLIC_PATHS:
+            continue
+        guards = [d for d in route.dependant.dependencies if isinstance(d.call, RequireScopes)]
+        if not guards:
+            raise RuntimeError(f"{sorted(route.methods)} {route.path} declares no scope: add requires(...)")
+        checked += 1
+    if not checked:
+        raise RuntimeError("no routes found to check: the router's internals changed?")
+
+
+def api_routes(app: FastAPI) -> list[Any]:
+    """Every endpoint as served, with the dependencies of the routers it was included from."""
+
+    return [context for context in iter_route_contexts(app.routes)
+            if isinstance(getattr(context, "original_route", None), APIRoute)]
+
+
+def mint(*, subject: str, agency: str, scopes: Iterable[str], secret: str = DEVELOPMENT_SECRET, ttl_seconds: int = 8 * 3600,
+         hospital_id: str | None = None, algorithm: str = "HS256", audience: str | None = None,
+         now: float | None = None) -> str:
+    issued = int(now if now is not None else time.time())
+    claims: dict[str, Any] = {"sub": subject, "agency": agency, "scope": " ".join(sorted(set(scopes))),
+                              "iat": issued, "exp": issued + ttl_seconds}
+    if hospital_id is not None:
+        claims["hospital_id"] = hospital_id
+    if audience is not None:
+        claims["aud"] = audience
+    return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+LOCAL_TOKENS = {
+    "civil_affairs": ("民政局 Civil Affairs", ["registry:read", "registry:write", "registry:mutual_aid"]),
+    "hospital_1": ("定点医院 hospital 1", ["medical:claims"]),
+    "auditor": ("审计局 Audit", ["audit:read", *(f"{s}:read" for s in SERVICES)]),
+    "ops": ("运维 operations (every scope; local use only)", list(ALL_SCOPES)),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Mint a bearer token (HS256) for calling the services")
+    parser.add_argument("--agency", help="the calling agency, e.g. civil_affairs, health_bureau")
+    parser.add_argument("--scope", default="", help='space-separated scopes, e.g. "registry:read registry:write"')
+    parser.add_argument("--subject", default="local-user")
+    parser.add_argument("--hospital-id", help="for a designated hospital's token")
+    parser.add_argument("--ttl", type=int, default=8 * 3600, help="seconds until it expires")
+    parser.add_argument("--secret", help="the services' JWT secret (default: the development secret)")
+    parser.add_argument("--local", action="store_true", help="print ready-made tokens for local use")
+    args = parser.parse_args()
+    secret = args.secret or DEVELOPMENT_SECRET
+    if args.local:
+        for name, (label, scopes) in LOCAL_TOKENS.items():
+            hospital = "1" if name == "hospital_1" else None
+            print(f"# {label}\n{name.upper()}_TOKEN={mint(subject=name, agency=name, scopes=scopes, secret=secret, ttl_seconds=args.ttl, hospital_id=hospital)}")
+        return
+    if not args.agency:
+        parser.error("--agency is required (or --local)")
+    print(mint(subject=args.subject, agency=args.agency, scopes=args.scope.split(), secret=secret,
+               ttl_seconds=args.ttl, hospital_id=args.hospital_id))
+
+
+if __name__ == "__main__":
+    main()
