@@ -60,9 +60,17 @@ stop() {
   if [ -f "$DATA/postmaster.pid" ]; then run_pg "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null; log "stopped"; else log "not running"; fi
 }
 
+restart() {
+  BIN=$(bindir)
+  run_pg "$BIN/pg_ctl" -D "$DATA" -m fast -w -t 60 restart -l "$DATA/server.log" \
+    -o "-p $PORT -k $DATA -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB" >/dev/null
+  log "restarted"
+}
+
 case "${1:-start}" in
   start) start ;;
   stop) stop ;;
+  restart) restart ;;
   status) BIN=$(bindir); if ready; then log "running on 127.0.0.1:$PORT"; else log "not running"; exit 1; fi ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

@@ -86,7 +86,8 @@ class Platform:
         return counts
 
     async def start(self) -> None:
-        self.tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.settings.service_name}-outbox-relay"))
+        if self.settings.outbox_relay_enabled:
+            self.tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.settings.service_name}-outbox-relay"))
         if self.consumer is not None:
             self.tasks.append(asyncio.create_task(self.consumer.run(), name=f"{self.settings.service_name}-consumer"))
 

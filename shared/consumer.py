@@ -242,8 +242,7 @@ class EventConsumer:
                 event = ReceivedEvent(item.envelope, item.payload, topic, tp.partition, item.record.offset)
                 await self.handlers[item.envelope.type](session, event)
                 inbox_rows.append({"event_id": item.envelope.event_id, "event_type": item.envelope.type,
-                                   "topic": topic, "partition": tp.partition, "offset": item.record.offset,
-                                   "outcome": "handled"})
+                                   "topic": topic, "partition": tp.partition, "offset": item.record.offset})
             if inbox_rows:
                 await session.execute(insert(InboxEvent), inbox_rows)
             await self._store_position(session, topic, tp.partition, items[-1].record.offset + 1)
@@ -295,13 +294,9 @@ class EventConsumer:
         self.dead_lettered_total += 1
 
         async def _advance() -> None:
+            # Only the position moves on: the event id stays out of the inbox, so a fixed version
+            # re-queued from the dead-letter topic (often with the same id) is handled.
             async with self.sessions() as session:
-                if item.envelope is not None:
-                    exists = await session.get(InboxEvent, item.envelope.event_id)
-                    if exists is None:
-                        session.add(InboxEvent(event_id=item.envelope.event_id, event_type=item.envelope.type,
-                                               topic=topic, partition=tp.partition, offset=record.offset,
-                                               outcome="dead_lettered"))
                 await self._store_position(session, topic, tp.partition, record.offset + 1)
                 await session.commit()
 

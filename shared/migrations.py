@@ -96,7 +96,6 @@ def create_platform_tables(op: Any, parameter_specs: list[ParameterSpec]) -> Non
         sa.Column("topic", sa.String(200), nullable=False),
         sa.Column("partition", sa.Integer(), nullable=False),
         sa.Column("offset", sa.BigInteger(), nullable=False),
-        sa.Column("outcome", sa.String(20), nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.PrimaryKeyConstraint("event_id", name="pk_inbox_events"),
     )

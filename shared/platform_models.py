@@ -60,7 +60,6 @@ class InboxEvent(PlatformBase):
     topic: Mapped[str] = mapped_column(String(200))
     partition: Mapped[int] = mapped_column(Integer)
     offset: Mapped[int] = mapped_column(BigInteger)
-    outcome: Mapped[str] = mapped_column(String(20), default="handled")  # handled | ignored | dead_lettered
     processed_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
 
 

@@ -34,6 +34,10 @@ class ServiceSettings(BaseSettings):
     # How often a failing (non-transient) event is retried before it goes to the dead-letter topic.
     consumer_max_attempts: int = Field(default=3, ge=1, le=20)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    # Off for an instance that must not publish (a read replica; a fault-injection test).
+    outbox_relay_enabled: bool = True
+    # Rows paid per committed batch in monthly and term runs.
+    run_batch_size: int = Field(default=2000, ge=1, le=50_000)
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
 
     log_level: str = "INFO"

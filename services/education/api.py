@@ -56,7 +56,8 @@ async def report_change(resident_id: ResidentIdIn, body: PupilPatch, session: Db
 @router.post("/term-runs", dependencies=[requires("education:write")], response_model=TermRunOut, tags=["terms 学期发放"], responses=problem_responses(422),
              summary="Waivers, boarding subsidies and disability grants for a term; idempotent per term")
 async def term_run(body: TermRunIn, request: Request, session: DbSession) -> TermRunOut:
-    result = await service.run_term(request.app.state.platform.sessions, body.term)
+    result = await service.run_term(request.app.state.platform.sessions, body.term,
+                                    batch_size=request.app.state.settings.run_batch_size)
     await audit.record(session, "term_runs", body.term, after=result.model_dump())
     return result
 

@@ -162,7 +162,7 @@ async def resolve_term(session: AsyncSession, label: str) -> rules.Term:
     return rules.term(label, book.get(SPRING_START, on), book.get(AUTUMN_START, on), book.get(TERM_MONTHS, on))
 
 
-async def run_term(sessions: async_sessionmaker[AsyncSession], label: str) -> TermRunOut:
+async def run_term(sessions: async_sessionmaker[AsyncSession], label: str, batch_size: int = 2000) -> TermRunOut:
     """Waive fees, pay boarding subsidies and the school year's disability grants (see shared.runs)."""
 
     async with sessions() as session:
@@ -210,7 +210,7 @@ async def run_term(sessions: async_sessionmaker[AsyncSession], label: str) -> Te
         key_of=lambda pupil: pupil.id, build_rows=build, conflict_columns=["resident_id", "programme", "period"],
         returning=[TermGrant.amount, TermGrant.id, TermGrant.household_id, TermGrant.division_code,
                    TermGrant.programme, TermGrant.resident_id],
-        announce=announce, first_key=0, period_column=TermGrant.term)
+        announce=announce, first_key=0, period_column=TermGrant.term, batch_size=batch_size)
     return TermRunOut(term=term.label, grants_made=result.paid, total_amount=result.total,
                       already_made=result.already_paid)
 

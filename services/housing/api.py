@@ -37,7 +37,8 @@ async def get_household(household_id: str, session: DbSession) -> HousingHouseho
 @router.post("/subsidy-runs", dependencies=[requires("housing:write")], response_model=SubsidyRunOut, tags=["rent subsidy 租金补贴"],
              responses=problem_responses(422), summary="Pay a month's rent subsidies; idempotent per month")
 async def subsidy_run(body: SubsidyRunIn, request: Request, session: DbSession) -> SubsidyRunOut:
-    result = await service.run_subsidies(request.app.state.platform.sessions, body.period)
+    result = await service.run_subsidies(request.app.state.platform.sessions, body.period,
+                                         batch_size=request.app.state.settings.run_batch_size)
     await audit.record(session, "subsidy_runs", body.period, after=result.model_dump())
     return result
 

@@ -165,7 +165,7 @@ def _eligible_on(case: HousingCase, day: date) -> bool:
             and (case.eligible_until is None or day < case.eligible_until))
 
 
-async def run_subsidies(sessions: async_sessionmaker[AsyncSession], period: str) -> SubsidyRunOut:
+async def run_subsidies(sessions: async_sessionmaker[AsyncSession], period: str, batch_size: int = 2000) -> SubsidyRunOut:
     month = parse_month(period)
 
     async def fetch(session: AsyncSession, after: str, limit: int) -> Sequence[HousingCase]:
@@ -200,7 +200,7 @@ async def run_subsidies(sessions: async_sessionmaker[AsyncSession], period: str)
         sessions, run_model=SubsidyRun, payment_model=RentSubsidy, period=month.label, fetch_batch=fetch,
         key_of=lambda case: case.household_id, build_rows=build, conflict_columns=["household_id", "period"],
         returning=[RentSubsidy.amount, RentSubsidy.id, RentSubsidy.household_id, RentSubsidy.division_code],
-        announce=announce)
+        announce=announce, batch_size=batch_size)
     return SubsidyRunOut(period=result.period, households_paid=result.paid, total_amount=result.total,
                          already_paid=result.already_paid)
 

@@ -98,7 +98,8 @@ async def get_person(resident_id: str, session: DbSession) -> PersonOut:
 @payments.post("/payment-runs", dependencies=[requires("registry:write")], response_model=PaymentRunOut, responses=problem_responses(422),
                summary="Pay a month's dibao; running a month again pays no one twice")
 async def payment_run(body: PaymentRunIn, request: Request, session: DbSession) -> PaymentRunOut:
-    result = await service.run_payments(request.app.state.platform.sessions, body.period)
+    result = await service.run_payments(request.app.state.platform.sessions, body.period,
+                                        batch_size=request.app.state.settings.run_batch_size)
     await audit.record(session, "payment_runs", body.period, after=result.model_dump())
     return result
 

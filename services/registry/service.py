@@ -421,7 +421,7 @@ def check_payable(month: Period, today: date) -> None:
                                                 f"{add_months(month_of(today), 1).label}")
 
 
-async def run_payments(sessions: async_sessionmaker[AsyncSession], period: str, today: date | None = None) -> PaymentRunOut:
+async def run_payments(sessions: async_sessionmaker[AsyncSession], period: str, today: date | None = None, batch_size: int = 2000) -> PaymentRunOut:
     """Pay every household active in ``period`` that no run has paid for it yet (see shared.runs)."""
 
     month = parse_month(period)
@@ -454,7 +454,7 @@ async def run_payments(sessions: async_sessionmaker[AsyncSession], period: str, 
     result = await run_in_batches(
         sessions, run_model=PaymentRun, payment_model=Payment, period=month.label, fetch_batch=fetch,
         key_of=lambda row: row.id, build_rows=build, conflict_columns=["household_id", "period"],
-        returning=[Payment.amount])
+        returning=[Payment.amount], batch_size=batch_size)
     return PaymentRunOut(period=result.period, households_paid=result.paid, total_amount=result.total,
                          already_paid=result.already_paid)
 

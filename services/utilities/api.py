@@ -38,7 +38,8 @@ async def post_water_bill(body: WaterBillIn, session: DbSession) -> WaterBillOut
 @router.post("/heating/supplement-runs", dependencies=[requires("utilities:write")], response_model=SupplementRunOut, tags=["heating 家庭供暖"],
              responses=problem_responses(422), summary="Pay a month's +20% supplement; idempotent per month")
 async def supplement_run(body: SupplementRunIn, request: Request, session: DbSession) -> SupplementRunOut:
-    result = await service.run_supplements(request.app.state.platform.sessions, body.period)
+    result = await service.run_supplements(request.app.state.platform.sessions, body.period,
+                                           batch_size=request.app.state.settings.run_batch_size)
     await audit.record(session, "supplement_runs", body.period, after=result.model_dump())
     return result
 

@@ -164,7 +164,7 @@ async def _heating_on(session: AsyncSession, household_ids: list[str], day: date
     return {row.household_id: row.heating for row in rows}  # the latest wins
 
 
-async def run_supplements(sessions: async_sessionmaker[AsyncSession], period: str) -> SupplementRunOut:
+async def run_supplements(sessions: async_sessionmaker[AsyncSession], period: str, batch_size: int = 2000) -> SupplementRunOut:
     """Pay +20% of the month's allowance to each household without central heating (see shared.runs)."""
 
     month = parse_month(period)
@@ -212,7 +212,7 @@ async def run_supplements(sessions: async_sessionmaker[AsyncSession], period: st
         conflict_columns=["household_id", "period"],
         returning=[HeatingSupplement.amount, HeatingSupplement.id, HeatingSupplement.household_id,
                    HeatingSupplement.division_code],
-        announce=announce)
+        announce=announce, batch_size=batch_size)
     return SupplementRunOut(period=result.period, households_paid=result.paid, total_amount=result.total,
                             already_paid=result.already_paid)
 
