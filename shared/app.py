@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.audit import audit_router
 from shared.auth import AuthConfig, check_every_route_is_guarded, requires
-from shared.consumer import EventConsumer, Handler
+from shared.consumer import EventConsumer, Handler, Prefetch
 from shared.db import create_engine, database_is_reachable, session_factory
 from shared.errors import Unprocessable, document_problems, install_error_handlers
 from shared.kafka import ProducerHolder, kafka_is_reachable
@@ -48,7 +48,8 @@ class Platform:
     jobs: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: ServiceSettings, topics: Sequence[str], handlers: Mapping[str, Handler]) -> "Platform":
+    def build(cls, settings: ServiceSettings, topics: Sequence[str], handlers: Mapping[str, Handler],
+              prefetch: Prefetch | None = None) -> "Platform":
         engine = create_engine(settings.resolved_database_url(), settings.database_pool_size)
         sessions = session_factory(engine)
         producers = ProducerHolder(settings.kafka_bootstrap_servers, client_id=settings.service_name)
@@ -60,7 +61,7 @@ class Platform:
                 service=settings.service_name, sessions=sessions, bootstrap_servers=settings.kafka_bootstrap_servers,
                 topics=list(topics), handlers=handlers, producers=producers, topic_prefix=settings.topic_prefix,
                 batch_size=settings.consumer_batch_size, max_attempts=settings.consumer_max_attempts,
-                after_commit=relay.notify,
+                after_commit=relay.notify, prefetch=prefetch,
             )
         return cls(settings, engine, sessions, producers, relay, consumer)
 
@@ -198,6 +199,7 @@ def create_service_app(
     replay_reset: ReplayReset | None = None,
     parameter_specs: Sequence[ParameterSpec] = (),
     on_parameter_change: ParameterChanged | None = None,
+    prefetch: Prefetch | None = None,
 ) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     name = settings.service_name
@@ -208,7 +210,7 @@ def create_service_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        platform = Platform.build(settings, topics, handlers or {})
+        platform = Platform.build(settings, topics, handlers or {}, prefetch)
         app.state.platform = platform
         await platform.start()
         for job in background:

@@ -44,6 +44,8 @@ log = logging.getLogger("shared.consumer")
 CONSUMING = "consuming_event"
 
 Handler = Callable[[AsyncSession, ReceivedEvent], Awaitable[None]]
+# Reads, in a few queries, the state a batch of events will need (by their keys) into the session.
+Prefetch = Callable[[AsyncSession, list[str]], Awaitable[None]]
 
 
 class HandlerFailed(Exception):
@@ -76,6 +78,7 @@ class EventConsumer:
         batch_size: int = 500,
         max_attempts: int = 3,
         after_commit: Callable[[], None] | None = None,
+        prefetch: Prefetch | None = None,
     ) -> None:
         self.service = service
         self.sessions = sessions
@@ -87,6 +90,7 @@ class EventConsumer:
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.after_commit = after_commit
+        self.prefetch = prefetch
         self.group_id = f"{topic_prefix}{service}"
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = False
@@ -100,7 +104,8 @@ class EventConsumer:
         return EventConsumer(service=self.service, sessions=self.sessions, bootstrap_servers=self.bootstrap_servers,
                              topics=self.topics, handlers=self.handlers, producers=self.producers,
                              topic_prefix=self.topic_prefix, batch_size=self.batch_size,
-                             max_attempts=self.max_attempts, after_commit=self.after_commit)
+                             max_attempts=self.max_attempts, after_commit=self.after_commit,
+                             prefetch=self.prefetch)
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -211,7 +216,18 @@ class EventConsumer:
             item.poison = str(exc)
         return item
 
+    async def _stored_position(self, tp: TopicPartition) -> int:
+        async with self.sessions() as session:
+            return int(await session.scalar(select(ConsumerPosition.next_offset).where(
+                ConsumerPosition.topic == self._logical(tp.topic), ConsumerPosition.partition == tp.partition)) or 0)
+
     async def _process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        # A rebalance may have seeked back while the last batch was being handled: what the database
+        # says is done (handled or dead-lettered) is not done again.
+        done = await self._with_db_retries(lambda: self._stored_position(tp))
+        records = [record for record in records if record.offset >= done]
+        if not records:
+            return
         items = [self._decode(record) for record in records]
         if not any(item.poison for item in items):
             try:
@@ -234,11 +250,19 @@ class EventConsumer:
             session.info[CONSUMING] = self.service
             ids = [item.envelope.event_id for item in items if item.handled]
             seen = set(await session.scalars(select(InboxEvent.event_id).where(InboxEvent.event_id.in_(ids)))) if ids else set()
+            if self.prefetch is not None and ids:
+                await self.prefetch(session, list({item.envelope.key for item in items if item.handled}))
             inbox_rows = []
+            keys_handled: set[str] = set()
             for item in items:
                 if not item.handled or item.envelope.event_id in seen:
                     continue
                 seen.add(item.envelope.event_id)
+                if item.envelope.key in keys_handled:
+                    # An earlier event of the batch touched the same household: its rows must be
+                    # visible to this one's queries. Otherwise everything flushes once, at commit.
+                    await session.flush()
+                keys_handled.add(item.envelope.key)
                 event = ReceivedEvent(item.envelope, item.payload, topic, tp.partition, item.record.offset)
                 await self.handlers[item.envelope.type](session, event)
                 inbox_rows.append({"event_id": item.envelope.event_id, "event_type": item.envelope.type,

@@ -62,14 +62,25 @@ class GrantLedger:
         self.bureau = bureau
         self.outbox = outbox
 
+    async def _household_grants(self, session: AsyncSession, household_id: str) -> dict[tuple[str, str], Grant]:
+        """The household's active grants by (resident, programme), read once per session.
+
+        A consumer batch or a request touches a household's grants several times; this keeps it to one
+        query, and lets grants made earlier in the same transaction be seen before they are flushed.
+        """
+
+        cache: dict[str, dict[tuple[str, str], Grant]] = session.info.setdefault("active_grants", {})
+        if household_id not in cache:
+            rows = (await session.scalars(select(Grant).where(Grant.household_id == household_id,
+                                                              Grant.status == "active").order_by(Grant.id))).all()
+            cache[household_id] = {(grant.resident_id, grant.programme): grant for grant in rows}
+        return cache[household_id]
+
     async def active(self, session: AsyncSession, household_id: str, programme: str | None = None,
                      resident_id: str | None = None) -> list[Grant]:
-        query = select(Grant).where(Grant.household_id == household_id, Grant.status == "active")
-        if programme is not None:
-            query = query.where(Grant.programme == programme)
-        if resident_id is not None:
-            query = query.where(Grant.resident_id == resident_id)
-        return list((await session.scalars(query.order_by(Grant.id))).all())
+        grants = await self._household_grants(session, household_id)
+        return [grant for (resident, granted), grant in grants.items()
+                if (programme is None or granted == programme) and (resident_id is None or resident == resident_id)]
 
     async def grant(self, session: AsyncSession, *, household_id: str, division_code: str, programme: str, on: date,
                     resident_id: str | None = None, monthly_amount: Decimal | None = None,
@@ -77,9 +88,9 @@ class GrantLedger:
         """Grant a programme; granting what is already granted changes nothing (or updates its terms)."""
 
         person = resident_id or HOUSEHOLD_LEVEL
-        existing = await self.active(session, household_id, programme, person)
-        if existing:
-            grant = existing[0]
+        grants = await self._household_grants(session, household_id)
+        grant = grants.get((person, programme))
+        if grant is not None:
             if grant.monthly_amount == monthly_amount and grant.detail == detail:
                 return grant
             grant.monthly_amount, grant.detail = monthly_amount, detail
@@ -89,7 +100,7 @@ class GrantLedger:
                           detail=detail, source="event" if session.info.get(CONSUMING) else "api",
                           created_at=datetime.now(UTC))
             session.add(grant)
-        await session.flush()
+            grants[(person, programme)] = grant
         await self.outbox.stage(session, AssistanceGranted(
             household_id=household_id, division_code=division_code, bureau=self.bureau, programme=programme,
             resident_id=resident_id, granted_on=grant.granted_on, monthly_amount=monthly_amount, detail=detail))
@@ -98,9 +109,10 @@ class GrantLedger:
     async def revoke(self, session: AsyncSession, *, household_id: str, on: date, reason: str,
                      programme: str | None = None, resident_id: str | None = None) -> list[Grant]:
         grants = await self.active(session, household_id, programme, resident_id)
+        cache = await self._household_grants(session, household_id)
         for grant in grants:
             grant.status, grant.revoked_on, grant.revoke_reason = "revoked", max(on, grant.granted_on), reason
-        await session.flush()
+            cache.pop((grant.resident_id, grant.programme), None)
         for grant in grants:
             await self.outbox.stage(session, AssistanceRevoked(
                 household_id=grant.household_id, division_code=grant.division_code, bureau=self.bureau,

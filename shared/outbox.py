@@ -13,8 +13,9 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import event, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from shared.events import IntegrationEvent, encode, envelope_for
 from shared.kafka import ProducerHolder, ensure_topics
@@ -34,11 +35,11 @@ class Outbox:
 
     def rows(self, events: Iterable[IntegrationEvent]) -> list[dict]:
         rows = []
-        for event in events:
-            envelope = envelope_for(event, self.producer)
+        for integration_event in events:
+            envelope = envelope_for(integration_event, self.producer)
             rows.append({
                 "event_id": envelope.event_id,
-                "topic": event.TOPIC,
+                "topic": integration_event.TOPIC,
                 "key": envelope.key,
                 "event_type": envelope.type,
                 "body": encode(envelope).decode(),
@@ -49,11 +50,30 @@ class Outbox:
         await self.stage_many(session, events)
 
     async def stage_many(self, session: AsyncSession, events: Iterable[IntegrationEvent]) -> int:
+        """Add the events to the transaction; they are written, in order, when it commits."""
+
         rows = self.rows(events)
         if rows:
-            await session.execute(insert(OutboxMessage), rows)
+            session.info.setdefault(_PENDING, []).extend(rows)
             session.info["outbox_written"] = True
         return len(rows)
+
+
+_PENDING = "outbox_pending"
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    # One INSERT for everything the transaction staged, however many handlers or grants staged it.
+    rows = session.info.pop(_PENDING, None)
+    if rows:
+        session.connection().execute(insert(OutboxMessage), rows)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+    session.info.pop("outbox_written", None)
 
 
 class OutboxRelay:

@@ -131,6 +131,15 @@ class ParameterBook:
     @classmethod
     async def load(cls, session: AsyncSession, specs: Iterable[ParameterSpec]) -> "ParameterBook":
         specs_by_name = {spec.name: spec for spec in specs}
+        # Read once per session: a consumer batch decides hundreds of cases with the same values.
+        cache: dict[frozenset[str], ParameterBook] = session.info.setdefault("parameter_books", {})
+        key = frozenset(specs_by_name)
+        if key not in cache:
+            cache[key] = await cls._read(session, specs_by_name)
+        return cache[key]
+
+    @classmethod
+    async def _read(cls, session: AsyncSession, specs_by_name: dict[str, ParameterSpec]) -> "ParameterBook":
         result = await session.execute(
             select(PolicyParameter.name, PolicyParameter.scope, PolicyParameter.value, PolicyParameter.effective_from)
             .where(PolicyParameter.name.in_(list(specs_by_name)))
@@ -260,6 +269,7 @@ def parameters_router(specs: Sequence[ParameterSpec], on_change: ParameterChange
         row = PolicyParameter(name=spec.name, scope=body.scope, value=text, effective_from=body.effective_from,
                               recorded_by=getattr(caller, "agency", None) or "api", note=body.note)
         session.add(row)
+        session.info.pop("parameter_books", None)  # what this session read before is now stale
         try:
             await session.flush()
         except IntegrityError:

@@ -120,19 +120,59 @@ async def open_members(session: AsyncSession, household_id: str) -> list[DibaoMe
         DibaoMember.household_id == household_id, DibaoMember.eligible_until.is_(None)).order_by(DibaoMember.id))).all())
 
 
+async def _state(session: AsyncSession, household_id: str) -> tuple[DibaoHousehold | None, dict[str, DibaoMember]]:
+    """The household and its members still in dibao, read once per session and kept current in it.
+
+    A consumer batch may carry several events of one household; they see each other's effects here
+    without a flush after every change.
+    """
+
+    cache: dict[str, tuple[DibaoHousehold | None, dict[str, DibaoMember]]] = session.info.setdefault("projection", {})
+    if household_id not in cache:
+        household = await session.get(DibaoHousehold, household_id)
+        members = {row.resident_id: row for row in await open_members(session, household_id)} if household else {}
+        cache[household_id] = (household, members)
+    return cache[household_id]
+
+
+async def prefetch_households(session: AsyncSession, household_ids: list[str]) -> None:
+    """Read a consumer batch's households, their members in dibao and their active grants in three queries."""
+
+    from shared.grants import Grant
+
+    cache = session.info.setdefault("projection", {})
+    grants_cache = session.info.setdefault("active_grants", {})
+    wanted = [household_id for household_id in household_ids if household_id not in cache]
+    if not wanted:
+        return
+    households = {h.household_id: h for h in (await session.scalars(
+        select(DibaoHousehold).where(DibaoHousehold.household_id.in_(wanted)))).all()}
+    members: dict[str, dict[str, DibaoMember]] = {household_id: {} for household_id in wanted}
+    for row in (await session.scalars(select(DibaoMember).where(
+            DibaoMember.household_id.in_(wanted), DibaoMember.eligible_until.is_(None)).order_by(DibaoMember.id))).all():
+        members[row.household_id][row.resident_id] = row
+    grants: dict[str, dict[tuple[str, str], Any]] = {household_id: {} for household_id in wanted}
+    for grant in (await session.scalars(select(Grant).where(Grant.household_id.in_(wanted),
+                                                            Grant.status == "active").order_by(Grant.id))).all():
+        grants[grant.household_id][(grant.resident_id, grant.programme)] = grant
+    for household_id in wanted:
+        cache[household_id] = (households.get(household_id), members[household_id])
+        grants_cache.setdefault(household_id, grants[household_id])
+
+
 async def apply_household_event(session: AsyncSession, event: ReceivedEvent) -> HouseholdDelta:
     payload = event.payload
     now = datetime.now(UTC)
-    household = await session.get(DibaoHousehold, payload.household_id)
+    household, open_rows = await _state(session, payload.household_id)
 
     if isinstance(payload, HouseholdExited):
         if household is None or household.status == "exited":
             return HouseholdDelta("ignored", household, payload.exited_on)
-        members = await open_members(session, household.household_id)
+        members = list(open_rows.values())
         for row in members:
             row.eligible_until = max(payload.exited_on, row.eligible_from)
+        open_rows.clear()
         household.status, household.exited_on, household.updated_at = "exited", payload.exited_on, now
-        await session.flush()
         return HouseholdDelta("exited", household, payload.exited_on, removed=members)
 
     assert isinstance(payload, (HouseholdEnrolled, HouseholdChanged))
@@ -144,6 +184,7 @@ async def apply_household_event(session: AsyncSession, event: ReceivedEvent) -> 
                                    status="active", enrolled_on=payload.enrolled_on, exited_on=None,
                                    snapshot=_household_data(payload), updated_at=now)
         session.add(household)
+        session.info["projection"][payload.household_id] = (household, open_rows)
     else:
         if household.status == "exited":
             return HouseholdDelta("ignored", household, effective_on)
@@ -152,11 +193,10 @@ async def apply_household_event(session: AsyncSession, event: ReceivedEvent) -> 
         household.division_code = payload.division_code
         household.updated_at = now
 
-    existing = {row.resident_id: row for row in await open_members(session, payload.household_id)}
     incoming = {member.resident_id: member for member in payload.members}
     delta = HouseholdDelta(kind, household, effective_on, previous=previous,
                            changed=list(getattr(payload, "changed", [])))
-    for resident_id, row in existing.items():
+    for resident_id, row in list(open_rows.items()):
         if resident_id in incoming:
             row.data = incoming[resident_id].model_dump(mode="json")
             row.division_code = payload.division_code
@@ -164,15 +204,16 @@ async def apply_household_event(session: AsyncSession, event: ReceivedEvent) -> 
         else:
             row.eligible_until = max(effective_on, row.eligible_from)
             delta.removed.append(row)
+            del open_rows[resident_id]
     for resident_id, member in incoming.items():
-        if resident_id not in existing:
+        if resident_id not in open_rows:
             row = DibaoMember(household_id=payload.household_id, resident_id=resident_id,
                               division_code=payload.division_code,
                               eligible_from=max(effective_on, payload.enrolled_on),
                               eligible_until=None, data=member.model_dump(mode="json"))
             session.add(row)
+            open_rows[resident_id] = row
             delta.added.append(row)
-    await session.flush()
     return delta
 
 
@@ -231,3 +272,48 @@ async def reset_event_state(session: AsyncSession) -> dict[str, int]:
     counts["dibao_members"] = (await session.execute(delete(DibaoMember))).rowcount
     counts["dibao_households"] = (await session.execute(delete(DibaoHousehold))).rowcount
     return counts
+
+
+class HouseholdRows:
+    """A bureau's own rows of one kind per household, read for a whole consumer batch at once.
+
+    ``prefetch`` fills the session's cache for the batch's households in one query; ``get`` then
+    answers from it (reading only what was not prefetched), and ``add`` keeps it current.
+    """
+
+    def __init__(self, model: Any, *conditions: Any) -> None:
+        self.model = model
+        self.conditions = conditions
+        self.key = f"rows:{model.__tablename__}:{len(conditions)}"
+
+    def _cache(self, session: AsyncSession) -> dict[str, list[Any]]:
+        return session.info.setdefault(self.key, {})
+
+    async def prefetch(self, session: AsyncSession, household_ids: list[str]) -> None:
+        cache = self._cache(session)
+        wanted = [household_id for household_id in household_ids if household_id not in cache]
+        if not wanted:
+            return
+        for household_id in wanted:
+            cache[household_id] = []
+        rows = (await session.scalars(select(self.model).where(self.model.household_id.in_(wanted), *self.conditions)
+                                      .order_by(*self.model.__mapper__.primary_key))).all()
+        for row in rows:
+            cache[row.household_id].append(row)
+
+    async def get(self, session: AsyncSession, household_id: str) -> list[Any]:
+        if household_id not in self._cache(session):
+            await self.prefetch(session, [household_id])
+        return self._cache(session)[household_id]
+
+    def add(self, session: AsyncSession, row: Any) -> None:
+        session.add(row)
+        self._cache(session).setdefault(row.household_id, []).append(row)
+
+
+def prefetch_all(*prefetchers: Callable[[AsyncSession, list[str]], Awaitable[None]]) -> Callable[[AsyncSession, list[str]], Awaitable[None]]:
+    async def prefetch(session: AsyncSession, household_ids: list[str]) -> None:
+        for prefetcher in prefetchers:
+            await prefetcher(session, household_ids)
+
+    return prefetch

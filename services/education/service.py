@@ -41,10 +41,18 @@ from shared.money import ZERO, to_fen
 from shared.outbox import Outbox
 from shared.parameters import ParameterBook
 from shared.periods import Period
-from shared.projection import DibaoMember, HouseholdDelta, memberships
+from shared.projection import (
+    DibaoMember,
+    HouseholdDelta,
+    HouseholdRows,
+    memberships,
+    prefetch_all,
+    prefetch_households,
+)
 from shared.runs import run_in_batches
 
 ledger = GrantLedger("education", Outbox(producer="education"))
+PUPILS = HouseholdRows(Pupil)
 DETAILS = {
     rules.FEE_WAIVER: "义务教育阶段免杂费、书本费",
     rules.BOARDING: "寄宿生生活补助",
@@ -90,8 +98,7 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
     if household is None or delta.kind == "ignored":
         return
     on, now = delta.effective_on, datetime.now(UTC)
-    existing = {p.resident_id: p for p in (await session.scalars(
-        select(Pupil).where(Pupil.household_id == household.household_id))).all()}
+    existing = {p.resident_id: p for p in await PUPILS.get(session, household.household_id)}
     for row in delta.removed:
         pupil = existing.get(row.resident_id)
         if pupil is not None:
@@ -110,7 +117,7 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
         if pupil is None:
             pupil = Pupil(resident_id=row.resident_id, household_id=row.household_id, enrolled_on=row.eligible_from,
                           school_stage=member.school_stage, boarding=member.boarding)
-            session.add(pupil)
+            PUPILS.add(session, pupil)
         elif pupil.school_reported_at is None:
             pupil.school_stage, pupil.boarding = member.school_stage, member.boarding
         pupil.division_code, pupil.name, pupil.birth_date, pupil.relation = (
@@ -118,7 +125,6 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
         pupil.household_has_disabled = has_disabled
         pupil.no_parent_in_household = rules.NO_PARENT in candidate
         pupil.updated_at = now
-        await session.flush()
         await _sync_grants(session, pupil, max(on, pupil.enrolled_on))
 
 
@@ -304,3 +310,7 @@ async def report(session: AsyncSession, period: Period) -> Report:
         disability_grants=pick(code, rules.DISABILITY)[0], disability_amount=pick(code, rules.DISABILITY)[1],
         partner_aid=aid_by.get(code, (0, ZERO))[0], partner_aid_amount=aid_by.get(code, (0, ZERO))[1],
     ) for code in divisions])
+
+
+# What the consumer reads for a whole batch of household events at once.
+prefetch = prefetch_all(prefetch_households, PUPILS.prefetch)

@@ -28,5 +28,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         handlers=consumers.HANDLERS,
         topics=consumers.TOPICS,
         replay_reset=reset_event_state,
+        prefetch=service.prefetch,
         background=[every(3600, _issue_due)],
     )

@@ -7,6 +7,8 @@ able to work and unemployed for more than a year, gets a free Re-employment Pref
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import date, timedelta
 
 from shared.entitlements import WorkingAge, add_years, certificate_due_on
@@ -21,5 +23,12 @@ def certificate_validity(issued_on: date, valid_years: int) -> tuple[date, date]
     return issued_on, add_years(issued_on, valid_years) - timedelta(days=1)
 
 
-def certificate_number(division_code: str, issued_on: date, serial: int) -> str:
-    return f"ZY{division_code}{issued_on:%Y}{serial:07d}"
+def certificate_number(division_code: str, issued_on: date, household_id: str, resident_id: str) -> str:
+    """``ZY`` + division + year + ten characters derived from the household's (random) id and the holder.
+
+    The same certificate gets the same number when a replay issues it again; the holder's resident ID
+    cannot be read back from it.
+    """
+
+    digest = hashlib.sha256(f"{household_id}:{resident_id}:{issued_on.isoformat()}".encode()).digest()
+    return f"ZY{division_code}{issued_on:%Y}{base64.b32encode(digest).decode()[:10]}"

@@ -50,9 +50,16 @@ from shared.grants import GrantLedger
 from shared.outbox import Outbox
 from shared.parameters import ParameterBook
 from shared.periods import Period
-from shared.projection import HouseholdDelta
+from shared.projection import (
+    HouseholdDelta,
+    HouseholdRows,
+    prefetch_all,
+    prefetch_households,
+)
 from shared.resident_id import mask_resident_id
 
+WORKERS = HouseholdRows(Worker)
+OPEN_CERTIFICATES = HouseholdRows(Certificate, Certificate.benefits_end_on.is_(None))
 CERTIFICATE = "reemployment_certificate"
 WAIVERS = ("job_agency_fee_waiver", "training_fee_waiver")
 POST = "public_welfare_post"
@@ -85,22 +92,20 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta, today: date 
     if household is None or delta.kind == "ignored":
         return
     now = datetime.now(UTC)
-    workers = {w.resident_id: w for w in (await session.scalars(
-        select(Worker).where(Worker.household_id == household.household_id))).all()}
+    workers = {w.resident_id: w for w in await WORKERS.get(session, household.household_id)}
+    open_certificates = await OPEN_CERTIFICATES.get(session, household.household_id)
     for row in delta.removed:
         worker = workers.get(row.resident_id)
         if worker is None:
             continue
         worker.in_dibao_until, worker.certificate_due_on, worker.updated_at = row.eligible_until, None, now
         ends = row.eligible_until or delta.effective_on
-        for certificate in (await session.scalars(select(Certificate).where(
-                Certificate.household_id == worker.household_id, Certificate.resident_id == worker.resident_id,
-                Certificate.benefits_end_on.is_(None)))).all():
+        for certificate in [c for c in open_certificates if c.resident_id == worker.resident_id]:
             certificate.benefits_end_on = ends
+            open_certificates.remove(certificate)
         await ledger.revoke(session, household_id=worker.household_id, resident_id=worker.resident_id, on=ends,
                             reason="left dibao: the certificate's benefits end")
     if delta.kind == "exited":
-        await session.flush()
         return
 
     book = await ParameterBook.load(session, SPECS)
@@ -109,7 +114,7 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta, today: date 
         worker = workers.get(row.resident_id)
         if worker is None:
             worker = Worker(resident_id=row.resident_id, household_id=row.household_id, in_dibao_from=row.eligible_from)
-            session.add(worker)
+            WORKERS.add(session, worker)
         worker.division_code, worker.name, worker.sex, worker.birth_date = (
             row.division_code, member.name, member.sex, member.birth_date)
         worker.able_to_work, worker.employment_status, worker.unemployed_since = (
@@ -117,15 +122,15 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta, today: date 
         worker.updated_at = now
         has_certificate = await _current_certificate(session, worker) is not None
         worker.certificate_due_on = None if has_certificate else _due_on(book, worker, delta.effective_on)
-        await session.flush()
         if worker.certificate_due_on is not None and worker.certificate_due_on <= (today or date.today()):
             await _issue(session, worker, book)
 
 
 async def _current_certificate(session: AsyncSession, worker: Worker) -> Certificate | None:
-    return await session.scalar(select(Certificate).where(
-        Certificate.household_id == worker.household_id, Certificate.resident_id == worker.resident_id,
-        Certificate.benefits_end_on.is_(None)).order_by(Certificate.id.desc()).limit(1))
+    """The member's certificate whose benefits still run (from the batch's prefetched rows)."""
+
+    mine = [c for c in await OPEN_CERTIFICATES.get(session, worker.household_id) if c.resident_id == worker.resident_id]
+    return mine[-1] if mine else None
 
 
 async def _issue(session: AsyncSession, worker: Worker, book: ParameterBook) -> Certificate:
@@ -136,11 +141,10 @@ async def _issue(session: AsyncSession, worker: Worker, book: ParameterBook) -> 
     certificate = Certificate(resident_id=worker.resident_id, household_id=worker.household_id,
                               division_code=worker.division_code, holder_name=worker.name, issued_on=issued_on,
                               valid_from=valid_from, valid_until=valid_until, created_at=datetime.now(UTC))
-    session.add(certificate)
-    await session.flush()
-    certificate.number = rules.certificate_number(worker.division_code, issued_on, certificate.id)
+    certificate.number = rules.certificate_number(worker.division_code, issued_on, worker.household_id,
+                                                  worker.resident_id)
+    OPEN_CERTIFICATES.add(session, certificate)
     worker.certificate_due_on = None
-    await session.flush()
     await outbox.stage(session, CertificateIssued(
         household_id=worker.household_id, resident_id=worker.resident_id, number=certificate.number,
         valid_from=valid_from, valid_until=valid_until))
@@ -393,3 +397,7 @@ async def report(session: AsyncSession, period: Period) -> Report:
         division_code=code, division_name=division_name(code), certificates_issued=certificates.get(code, 0),
         referrals=referrals.get(code, 0), posts_filled=posts.get(code, 0), members_found_work=found.get(code, 0))
         for code in divisions])
+
+
+# What the consumer reads for a whole batch of household events at once.
+prefetch = prefetch_all(prefetch_households, WORKERS.prefetch, OPEN_CERTIFICATES.prefetch)

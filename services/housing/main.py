@@ -5,7 +5,7 @@ Run: ``uvicorn --factory services.housing.main:create_app --port 8004``
 
 from fastapi import FastAPI
 
-from services.housing import api, consumers
+from services.housing import api, consumers, service
 from services.housing.parameters import SPECS
 from shared.app import create_service_app
 from shared.projection import reset_event_state
@@ -23,4 +23,5 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         handlers=consumers.HANDLERS,
         topics=consumers.TOPICS,
         replay_reset=reset_event_state,
+        prefetch=service.prefetch,
     )

@@ -46,9 +46,15 @@ from shared.money import ZERO
 from shared.outbox import Outbox
 from shared.parameters import ParameterBook
 from shared.periods import Period, add_months, month_of, parse_month
-from shared.projection import HouseholdDelta
+from shared.projection import (
+    HouseholdDelta,
+    HouseholdRows,
+    prefetch_all,
+    prefetch_households,
+)
 from shared.runs import run_in_batches
 
+CASES = HouseholdRows(HousingCase)
 RENT_SUBSIDY = "rent_subsidy"
 ALLOCATION = "low_rent_allocation"
 ledger = GrantLedger("housing", Outbox(producer="housing"))
@@ -78,7 +84,8 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
     if household is None or delta.kind == "ignored":
         return
     now, on = datetime.now(UTC), delta.effective_on
-    case = await session.get(HousingCase, household.household_id)
+    cases = await CASES.get(session, household.household_id)
+    case = cases[0] if cases else None
     if delta.kind == "exited":
         if case is None:
             return
@@ -91,7 +98,6 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
         if case.unit_id is not None:
             # The software does not evict: the bureau reviews the tenancy.
             case.tenancy_review, case.review_reason = True, f"left dibao on {on.isoformat()} while a tenant"
-        await session.flush()
         return
 
     members = len(delta.current_members)
@@ -100,10 +106,9 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
         case = HousingCase(household_id=household.household_id, division_code=household.division_code,
                            members=members, area_m2=area, enrolled_on=household.enrolled_on, in_dibao=True,
                            eligible=False, tenancy_review=False, updated_at=now)
-        session.add(case)
+        CASES.add(session, case)
     else:
         case.members, case.area_m2, case.division_code, case.updated_at = members, area, household.division_code, now
-    await session.flush()
     await _decide(session, case, on)
 
 
@@ -123,7 +128,6 @@ async def _decide(session: AsyncSession, case: HousingCase, on: date) -> None:
         await ledger.grant(session, household_id=case.household_id, division_code=case.division_code,
                            programme=RENT_SUBSIDY, on=case.eligible_since or on, monthly_amount=_subsidy(book, case, on),
                            detail="廉租住房租金补贴")
-    await session.flush()
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -309,3 +313,7 @@ async def report(session: AsyncSession, period: Period) -> Report:
         division_code=code, division_name=division_name(code), eligible_households=eligible.get(code, 0),
         subsidies_paid=paid[code][0], subsidy_amount=paid[code][1], flats_allocated=allocated.get(code, 0),
         waitlist_length=waiting.get(code, 0)) for code in divisions])
+
+
+# What the consumer reads for a whole batch of household events at once.
+prefetch = prefetch_all(prefetch_households, CASES.prefetch)

@@ -216,10 +216,11 @@ def _member_snapshot(row: dict[str, Any] | Member) -> MemberSnapshot:
 
 
 async def _insert_prepared(session: AsyncSession, prepared: Sequence[_Prepared]) -> None:
+    """Insert inside a savepoint; the caller stages the events once the savepoint has held."""
+
     await session.execute(insert(Household), [p.household for p in prepared])
     await session.execute(insert(Member), [row for p in prepared for row in p.members])
     await session.execute(insert(HouseholdRevision), [p.revision for p in prepared])
-    await outbox.stage_many(session, (p.event for p in prepared))
     await audit.record_many(session, "households", [
         (p.household["id"], None, {**p.household, "members": p.members}) for p in prepared])
 
@@ -236,6 +237,7 @@ async def enrol(session: AsyncSession, body: HouseholdIn, today: date | None = N
     except IntegrityError:
         # Another request enrolled one of these people in between: the unique index caught it.
         raise _person_conflict(await _active_conflicts(session, ids) or ids) from None
+    await outbox.stage(session, prepared.event)
     return await get_household(session, prepared.household["id"])
 
 
@@ -287,6 +289,8 @@ async def enrol_bulk(session: AsyncSession, rows: Sequence[dict[str, Any]], toda
             except IntegrityError:
                 ids = [m["resident_id"] for m in item.members]
                 results[index] = BulkResult(index=index, id=None, error=_bulk_error(_person_conflict(ids)))
+    landed = [item for index, item in prepared.items() if results[index] is None]
+    await outbox.stage_many(session, (item.event for item in landed))
     for index, item in prepared.items():
         if results[index] is None:
             results[index] = BulkResult(index=index, id=item.household["id"], error=None)

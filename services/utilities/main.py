@@ -5,7 +5,7 @@ Run: ``uvicorn --factory services.utilities.main:create_app --port 8006``
 
 from fastapi import FastAPI
 
-from services.utilities import api, consumers
+from services.utilities import api, consumers, service
 from services.utilities.parameters import SPECS
 from shared.app import create_service_app
 from shared.projection import reset_event_state
@@ -23,4 +23,5 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         handlers=consumers.HANDLERS,
         topics=consumers.TOPICS,
         replay_reset=reset_event_state,
+        prefetch=service.prefetch,
     )

@@ -47,10 +47,19 @@ from shared.money import ZERO, to_fen
 from shared.outbox import Outbox
 from shared.parameters import ParameterBook
 from shared.periods import Period, parse_month
-from shared.projection import DibaoHousehold, DibaoMember, HouseholdDelta, open_members
+from shared.projection import (
+    DibaoHousehold,
+    DibaoMember,
+    HouseholdDelta,
+    HouseholdRows,
+    open_members,
+    prefetch_all,
+    prefetch_households,
+)
 from shared.runs import run_in_batches
 
 WATER = "water_discount"
+HEATING = HouseholdRows(HeatingHistory)
 ledger = GrantLedger("utilities", Outbox(producer="utilities"))
 
 
@@ -97,13 +106,11 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
 
 
 async def _record_heating(session: AsyncSession, household_id: str, on: date, heating: str) -> None:
-    existing = await session.scalar(select(HeatingHistory).where(HeatingHistory.household_id == household_id,
-                                                                 HeatingHistory.effective_from == on))
+    existing = next((row for row in await HEATING.get(session, household_id) if row.effective_from == on), None)
     if existing is None:
-        session.add(HeatingHistory(household_id=household_id, effective_from=on, heating=heating))
+        HEATING.add(session, HeatingHistory(household_id=household_id, effective_from=on, heating=heating))
     else:
         existing.heating = heating
-    await session.flush()
 
 
 # ---- water --------------------------------------------------------------------------------------
@@ -282,3 +289,7 @@ async def report(session: AsyncSession, period: Period) -> Report:
         non_central_households=len(non_central.get(code, ())),
         supplements_paid=paid.get(code, (0, ZERO))[0], supplement_amount=to_fen(paid.get(code, (0, ZERO))[1] or ZERO),
     ) for code in divisions])
+
+
+# What the consumer reads for a whole batch of household events at once.
+prefetch = prefetch_all(prefetch_households, HEATING.prefetch)

@@ -18,6 +18,7 @@ from datetime import date
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.system import run
 from shared.allowance import allowance_for_month
 from shared.events import (
     HOUSEHOLDS_TOPIC,
@@ -29,7 +30,7 @@ from shared.events import (
 )
 from shared.migrations import SERVICES
 from shared.periods import parse_month
-from tests.faults.harness import Caseloads, Counts, FaultSystem, digest, run
+from tests.faults.harness import Caseloads, Counts, FaultSystem, digest
 
 pytestmark = pytest.mark.integration
 
@@ -39,16 +40,10 @@ PER_SCENARIO = int(os.environ.get("FAULT_HOUSEHOLDS", "120"))
 @pytest.fixture(scope="module")
 async def system(tmp_path_factory):
     system = FaultSystem(tmp_path_factory.mktemp("faults"))
-    await system.start_kafka()
-    await system.start_postgres()
-    for service in SERVICES:
-        await system.migrate(service)
-    await asyncio.gather(*(system.start(service) for service in SERVICES))
+    await system.up()
     system.caseloads = Caseloads(PER_SCENARIO, scenarios=9)  # type: ignore[attr-defined]
     yield system
-    await system.stop_all()
-    await system.stop_kafka()
-    await system.stop_postgres()
+    await system.down()
 
 
 @pytest.fixture()

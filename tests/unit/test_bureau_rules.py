@@ -149,7 +149,11 @@ def test_certificate_due_no_earlier_than_enrolment_and_never_beyond_working_age(
 
 def test_certificate_validity_and_number():
     assert employment.certificate_validity(date(2026, 1, 5), 3) == (date(2026, 1, 5), date(2029, 1, 4))
-    assert employment.certificate_number("230102", date(2026, 1, 5), 42) == "ZY23010220260000042"
+    number = employment.certificate_number("230102", date(2026, 1, 5), "household-uuid", "11010519491231002X")
+    assert number.startswith("ZY2301022026") and len(number) == 22
+    assert number == employment.certificate_number("230102", date(2026, 1, 5), "household-uuid", "11010519491231002X")
+    assert number != employment.certificate_number("230102", date(2026, 1, 5), "other-household", "11010519491231002X")
+    assert "1231002X" not in number
 
 
 # ---- utilities ----

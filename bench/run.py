@@ -1,0 +1,407 @@
+"""The benchmark: the whole system, as the README starts it, on a synthetic Harbin caseload.
+
+    python -m bench.run --households 100000 --database postgres
+    python -m bench.run --households 500 --database sqlite          (the smoke size CI runs)
+
+It starts its own Kafka broker (and PostgreSQL server) and the seven services as separate processes,
+and measures, in one run:
+
+1. bulk enrolment: households/s into the registry (POST /households/bulk, 1,000 a request);
+2. end-to-end fan-out: from the first enrolment until every bureau has consumed every enrolment
+   (its grants commit with its consumer position), then checked against what the plan gives;
+3. latency under steady load: single enrolments at a fixed rate; enrolment → AssistanceGranted
+   on ``assistance.grants``, per bureau, p50 and p99;
+4. monthly runs: the dibao payment run and the heating supplement run over the caseload;
+5. replay: the medical service rebuilding from its topics, events/s;
+6. memory: each service's peak RSS;
+
+and the baselines that bound what this machine can do: raw aiokafka produce-and-consume of as many
+events of the same size, and a raw bulk insert of the same rows into the same kind of database.
+Results go to ``bench/results/<date>-<database>-<n>.json`` and a Markdown table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from tempfile import mkdtemp
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import JSON, Column, Date, Integer, MetaData, String, Table, insert
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench.caseload import generate
+from bench.system import LocalSystem
+from shared.db import Area, Money
+from shared.events import GRANTS_TOPIC, HOUSEHOLDS_TOPIC, decode_envelope
+from shared.migrations import SERVICES
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BUREAUS = ("medical", "education", "housing", "employment", "utilities", "legal")
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+class Bench:
+    def __init__(self, system: LocalSystem, households: int, seed: int, rate: int, seconds: int) -> None:
+        self.system = system
+        self.count = households
+        self.seed = seed
+        self.rate = rate
+        self.seconds = seconds
+        self.results: dict[str, Any] = {}
+
+    # ---- helpers -------------------------------------------------------------------------------
+
+    async def positions(self, service: str, topic: str) -> int:
+        """How many events of ``topic`` the service has committed (from its own database)."""
+
+        async with self.system.client(service) as http:
+            state = (await http.get("/admin/consumer")).json()
+        return sum(offset for key, offset in state["positions"].items() if key.split("/")[0] == topic)
+
+    async def end_offsets(self, topic: str) -> int:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.system.kafka, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            for _ in range(50):
+                if consumer.assignment():
+                    break
+                await asyncio.sleep(0.1)
+            ends = await consumer.end_offsets(list(consumer.assignment()))
+        finally:
+            await consumer.stop()
+        return sum(ends.values())
+
+    async def unpublished(self, service: str) -> int:
+        if self.system.database == "sqlite":
+            import sqlite3
+
+            with sqlite3.connect(f"file:{self.system.workdir / 'db' / service}.db?mode=ro", uri=True) as db:
+                return db.execute("SELECT count(*) FROM outbox_messages WHERE published_at IS NULL").fetchone()[0]
+        connection = await self.system.connect(service)
+        try:
+            return await connection.fetchval("SELECT count(*) FROM outbox_messages WHERE published_at IS NULL")
+        finally:
+            await connection.close()
+
+    async def wait_consumed(self, services: tuple[str, ...], topic: str, target: int, timeout: float) -> float:
+        """Seconds until every service has committed ``target`` events of ``topic``."""
+
+        started = time.perf_counter()
+        while True:
+            done = [await self.positions(s, topic) >= target for s in services]
+            if all(done):
+                return time.perf_counter() - started
+            if time.perf_counter() - started > timeout:
+                raise TimeoutError(f"not consumed within {timeout} s: {dict(zip(services, done, strict=True))}")
+            await asyncio.sleep(0.25)
+
+    # ---- 1 and 2: bulk enrolment and fan-out -------------------------------------------------
+
+    async def enrolment_and_fan_out(self, households: list[dict[str, Any]]) -> None:
+        started = time.perf_counter()
+        async with self.system.client("registry") as http:
+            for start in range(0, len(households), 1000):
+                response = await http.post("/households/bulk", json={"households": households[start:start + 1000]})
+                response.raise_for_status()
+                assert response.json()["rejected"] == 0, response.json()["results"][:3]
+        enrolled = time.perf_counter() - started
+        while await self.unpublished("registry"):
+            await asyncio.sleep(0.1)
+        events = await self.end_offsets(HOUSEHOLDS_TOPIC)
+        await self.wait_consumed(BUREAUS, HOUSEHOLDS_TOPIC, events, timeout=max(600, len(households) / 20))
+        fan_out = time.perf_counter() - started
+        self.results["bulk_enrolment"] = {"households": len(households), "seconds": round(enrolled, 2),
+                                          "households_per_second": round(len(households) / enrolled, 1)}
+        self.results["fan_out"] = {"households": len(households), "seconds": round(fan_out, 2),
+                                   "households_per_second": round(len(households) / fan_out, 1),
+                                   "events": events}
+        self.results["fan_out"]["check"] = await self.check_granted(households)
+
+    async def check_granted(self, households: list[dict[str, Any]]) -> dict[str, int]:
+        """Every household has what the plan gives it, bureau by bureau (as the office sees it)."""
+
+        return await expected_and_found(self.system)
+
+    # ---- 3: latency under steady load ----------------------------------------------------------
+
+    async def latency(self, households: list[dict[str, Any]]) -> None:
+        sent: dict[str, float] = {}
+        arrived: dict[str, dict[str, float]] = defaultdict(dict)
+        consumer = AIOKafkaConsumer(GRANTS_TOPIC, bootstrap_servers=self.system.kafka, auto_offset_reset="latest",
+                                    enable_auto_commit=False)
+        await consumer.start()
+        for _ in range(100):
+            if consumer.assignment():
+                break
+            await consumer.getmany(timeout_ms=100)
+        for tp in consumer.assignment():
+            await consumer.seek_to_end(tp)
+        stop = asyncio.Event()
+
+        async def listen() -> None:
+            while not stop.is_set():
+                for batch in (await consumer.getmany(timeout_ms=200)).values():
+                    now = time.perf_counter()
+                    for record in batch:
+                        envelope = decode_envelope(record.value)
+                        if envelope.type == "AssistanceGranted":
+                            arrived[envelope.payload["bureau"]].setdefault(envelope.key, now)
+
+        listener = asyncio.create_task(listen())
+        async with self.system.client("registry") as http:
+            async def one(body: dict[str, Any]) -> None:
+                started = time.perf_counter()
+                response = await http.post("/households", json=body)
+                response.raise_for_status()
+                sent[response.json()["id"]] = started
+
+            interval, tasks, begin = 1 / self.rate, [], time.perf_counter()
+            for index, body in enumerate(households):
+                delay = begin + index * interval - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(body)))
+            await asyncio.gather(*tasks)
+            achieved = len(households) / (time.perf_counter() - begin)
+        deadline = time.perf_counter() + 120
+        while time.perf_counter() < deadline and any(
+                len(arrived[b]) < len(sent) for b in ("medical", "utilities", "legal")):
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(2)  # the bureaus that serve only some households
+        stop.set()
+        await listener
+        await consumer.stop()
+        per_bureau = {}
+        for bureau in BUREAUS:
+            latencies = [arrived[bureau][h] - sent[h] for h in sent if h in arrived[bureau]]
+            per_bureau[bureau] = {"granted": len(latencies),
+                                  "p50_ms": _ms(percentile(latencies, 0.5)), "p99_ms": _ms(percentile(latencies, 0.99))}
+        self.results["latency"] = {"target_rate": self.rate, "achieved_rate": round(achieved, 1),
+                                   "households": len(households), "per_bureau": per_bureau}
+
+    # ---- 4: monthly runs ---------------------------------------------------------------------
+
+    async def monthly_runs(self) -> None:
+        month = date.today().strftime("%Y-%m")
+        for name, service, path in (("dibao_payment_run", "registry", "/payment-runs"),
+                                    ("heating_supplement_run", "utilities", "/heating/supplement-runs")):
+            async with self.system.client(service, timeout=1800) as http:
+                started = time.perf_counter()
+                response = await http.post(path, json={"period": month})
+                elapsed = time.perf_counter() - started
+                response.raise_for_status()
+            self.results[name] = {"period": month, "households_paid": response.json()["households_paid"],
+                                  "seconds": round(elapsed, 2)}
+
+    # ---- 5: replay -----------------------------------------------------------------------------
+
+    async def replay(self) -> None:
+        events = await self.end_offsets(HOUSEHOLDS_TOPIC)
+        async with self.system.client("medical") as http:
+            started = time.perf_counter()
+            (await http.post("/admin/replay")).raise_for_status()
+        await self.wait_consumed(("medical",), HOUSEHOLDS_TOPIC, events, timeout=max(600, events / 20))
+        elapsed = time.perf_counter() - started
+        self.results["replay"] = {"service": "medical", "events": events, "seconds": round(elapsed, 2),
+                                  "events_per_second": round(events / elapsed, 1)}
+
+    # ---- 6: memory -----------------------------------------------------------------------------
+
+    def memory(self) -> None:
+        peaks = {}
+        for service in SERVICES:
+            status = Path(f"/proc/{self.system.pid(service)}/status").read_text()
+            peak_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+            peaks[service] = round(peak_kb / 1024, 1)
+        self.results["peak_rss_mb"] = peaks
+
+    # ---- baselines -----------------------------------------------------------------------------
+
+    async def kafka_baseline(self, count: int, sample: bytes) -> None:
+        topic = f"bench-baseline-{uuid.uuid4().hex[:8]}"
+        from shared.kafka import ensure_topics
+
+        await ensure_topics(self.system.kafka, [topic])
+        producer = AIOKafkaProducer(bootstrap_servers=self.system.kafka, enable_idempotence=True, acks="all",
+                                    linger_ms=5)
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.system.kafka, auto_offset_reset="earliest",
+                                    enable_auto_commit=False)
+        await producer.start()
+        await consumer.start()
+        try:
+            started = time.perf_counter()
+            futures = [await producer.send(topic, sample, key=str(i).encode()) for i in range(count)]
+            await asyncio.gather(*futures)
+            received = 0
+            while received < count:
+                for batch in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
+                    received += len(batch)
+            elapsed = time.perf_counter() - started
+        finally:
+            await producer.stop()
+            await consumer.stop()
+        self.results["baseline_kafka"] = {"events": count, "bytes_each": len(sample), "seconds": round(elapsed, 2),
+                                          "events_per_second": round(count / elapsed, 1)}
+
+    async def insert_baseline(self, households: list[dict[str, Any]]) -> None:
+        """The same household and member rows, straight into the same kind of database, in batches."""
+
+        url = self.system.database_url("registry").rsplit("/", 1)[0] + "/"
+        if self.system.database == "sqlite":
+            url = f"sqlite+aiosqlite:///{self.system.workdir / 'db' / 'baseline'}.db"
+        else:
+            admin = await self.system.connect("registry")
+            try:
+                await admin.execute("CREATE DATABASE baseline")
+            finally:
+                await admin.close()
+            url += "baseline"
+        metadata = MetaData()
+        household_table = Table(
+            "households", metadata, Column("id", String(36), primary_key=True), Column("division_code", String(6)),
+            Column("address", String(300)), Column("heating", String(20)), Column("housing_area_m2", Area()),
+            Column("monthly_income", Money()), Column("status", String(10)), Column("enrolled_on", Date),
+            Column("allowance_schedule", JSON))
+        member_table = Table(
+            "members", metadata, Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("household_id", String(36)), Column("resident_id", String(18)), Column("name", String(100)),
+            Column("relation", String(10)), Column("school_stage", String(12)))
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(metadata.create_all)
+            started = time.perf_counter()
+            for start in range(0, len(households), 1000):
+                rows, members = [], []
+                for household in households[start:start + 1000]:
+                    household_id = str(uuid.uuid4())
+                    rows.append({"id": household_id, "division_code": household["division_code"],
+                                 "address": household["address"], "heating": household["heating"],
+                                 "housing_area_m2": Decimal(household["housing_area_m2"]),
+                                 "monthly_income": Decimal(household["monthly_income"]), "status": "active",
+                                 "enrolled_on": date.fromisoformat(household["enrolled_on"]),
+                                 "allowance_schedule": [{"effective_from": household["enrolled_on"], "amount": "0.00"}]})
+                    members += [{"household_id": household_id, "resident_id": m["resident_id"], "name": m["name"],
+                                 "relation": m["relation"], "school_stage": m.get("school_stage", "none")}
+                                for m in household["members"]]
+                async with engine.begin() as connection:
+                    await connection.execute(insert(household_table), rows)
+                    await connection.execute(insert(member_table), members)
+            elapsed = time.perf_counter() - started
+        finally:
+            await engine.dispose()
+        self.results["baseline_insert"] = {"households": len(households), "seconds": round(elapsed, 2),
+                                           "households_per_second": round(len(households) / elapsed, 1)}
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+async def expected_and_found(system: LocalSystem) -> dict[str, int]:
+    """Per bureau, households the plan says it should serve against households it served, as the office's
+    assessment sees them through Kafka (waiting until they agree, or ten minutes)."""
+
+    async with system.client("registry") as http:
+        deadline = time.perf_counter() + 600
+        while True:
+            result = (await http.get("/reports/assessment", params={"period": str(date.today().year)})).json()
+            granted = {b["bureau"]: b["households_granted"] for b in result["bureaus"]}
+            eligible = {b["bureau"]: b["households_eligible"] for b in result["bureaus"]}
+            if granted == eligible or time.perf_counter() > deadline:
+                break
+            await asyncio.sleep(1)
+    return {"households_eligible": sum(eligible.values()), "households_granted": sum(granted.values()),
+            "households_missing": sum(eligible.values()) - sum(granted.values())}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    r = results
+    rows = [
+        ("bulk enrolment", f"{r['bulk_enrolment']['households_per_second']} households/s",
+         f"{r['baseline_insert']['households_per_second']} households/s raw insert",
+         r["bulk_enrolment"]["households_per_second"] / r["baseline_insert"]["households_per_second"]),
+        ("end-to-end fan-out", f"{r['fan_out']['seconds']} s for {r['fan_out']['households']} "
+         f"({r['fan_out']['households_per_second']} households/s)",
+         f"{r['baseline_kafka']['events_per_second']} events/s raw Kafka",
+         r["fan_out"]["households_per_second"] / r["baseline_kafka"]["events_per_second"]),
+        ("replay (medical)", f"{r['replay']['events_per_second']} events/s",
+         f"{r['baseline_kafka']['events_per_second']} events/s raw Kafka",
+         r["replay"]["events_per_second"] / r["baseline_kafka"]["events_per_second"]),
+        ("dibao payment run", f"{r['dibao_payment_run']['seconds']} s for {r['dibao_payment_run']['households_paid']}",
+         "", None),
+        ("heating supplement run", f"{r['heating_supplement_run']['seconds']} s for "
+         f"{r['heating_supplement_run']['households_paid']}", "", None),
+    ]
+    lat = r["latency"]
+    for bureau, value in lat["per_bureau"].items():
+        rows.append((f"latency {bureau}", f"p50 {value['p50_ms']} ms, p99 {value['p99_ms']} ms "
+                     f"({value['granted']} grants)", f"at {lat['achieved_rate']}/s", None))
+    rows.append(("peak RSS", ", ".join(f"{s} {mb} MB" for s, mb in r["peak_rss_mb"].items()), "", None))
+    lines = ["| measure | result | baseline | ratio |", "|---|---|---|---|"]
+    for name, value, baseline, ratio in rows:
+        lines.append(f"| {name} | {value} | {baseline} | {'' if ratio is None else f'{ratio:.2f}'} |")
+    return "\n".join(lines)
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(args.workdir or mkdtemp(prefix="harbin-bench-"))
+    system = LocalSystem(workdir, database=args.database)
+    caseload = generate(args.households + args.rate * args.seconds, seed=args.seed)
+    households, steady = caseload[:args.households], caseload[args.households:]
+    bench = Bench(system, args.households, args.seed, args.rate, args.seconds)
+    await system.up()
+    try:
+        sample = json.dumps({"households": [households[0]]}, ensure_ascii=False).encode() * 2
+        await bench.kafka_baseline(args.households, sample[:1500])
+        await bench.insert_baseline(households)
+        await bench.enrolment_and_fan_out(households)
+        await bench.latency(steady)
+        await bench.monthly_runs()
+        await bench.replay()
+        bench.memory()
+    finally:
+        await system.down()
+    results = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "database": args.database,
+               "households": args.households, "seed": args.seed,
+               "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(),
+                           "platform": platform.platform()},
+               **bench.results}
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"{date.today().isoformat()}-{args.database}-{args.households}.json"
+    out.write_text(json.dumps(results, ensure_ascii=False, indent=2))
+    print(markdown(results))
+    print(f"\nresults: {out}")
+    return results
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark the system on a synthetic caseload")
+    parser.add_argument("--households", type=int, default=500)
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--seed", type=int, default=2004)
+    parser.add_argument("--rate", type=int, default=200, help="enrolments per second for the latency measure")
+    parser.add_argument("--seconds", type=int, default=10, help="how long the steady load lasts")
+    parser.add_argument("--workdir", help="where the run's databases and logs go (default: a new temp folder)")
+    asyncio.run(main(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    cli()
+
