@@ -43,7 +43,17 @@ log = logging.getLogger("shared.consumer")
 # Set in session.info while a handler runs, so code that records provenance can tell events from requests.
 CONSUMING = "consuming_event"
 
-Handler = Callable[[AsyncSession, ReceivedEvent], Awaitable[None]]
+class BatchHandler:
+    """A handler that takes a run of consecutive events of its type at once (a bulk upsert, say).
+
+    Order is kept: the run ends at the first event of another type, which is handled after it.
+    """
+
+    def __init__(self, handle: Callable[[AsyncSession, list[ReceivedEvent]], Awaitable[None]]) -> None:
+        self.handle = handle
+
+
+Handler = Callable[[AsyncSession, ReceivedEvent], Awaitable[None]] | BatchHandler
 # Reads, in a few queries, the state a batch of events will need (by their keys) into the session.
 Prefetch = Callable[[AsyncSession, list[str]], Awaitable[None]]
 
@@ -222,12 +232,6 @@ class EventConsumer:
                 ConsumerPosition.topic == self._logical(tp.topic), ConsumerPosition.partition == tp.partition)) or 0)
 
     async def _process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
-        # A rebalance may have seeked back while the last batch was being handled: what the database
-        # says is done (handled or dead-lettered) is not done again.
-        done = await self._with_db_retries(lambda: self._stored_position(tp))
-        records = [record for record in records if record.offset >= done]
-        if not records:
-            return
         items = [self._decode(record) for record in records]
         if not any(item.poison for item in items):
             try:
@@ -235,7 +239,10 @@ class EventConsumer:
                 return
             except Exception as exc:
                 log.warning("batch failed (%s); handling its events one by one", type(exc).__name__)
-        for item in items:
+        # A rebalance may have seeked back while the last batch was being handled: what the database
+        # says is done (handled or dead-lettered) is not done again.
+        done = await self._with_db_retries(lambda: self._stored_position(tp))
+        for item in [item for item in items if item.record.offset >= done]:
             if item.poison is None:
                 try:
                     await self._apply_with_attempts(tp, item)
@@ -248,25 +255,43 @@ class EventConsumer:
         topic = self._logical(tp.topic)
         async with self.sessions() as session:
             session.info[CONSUMING] = self.service
+            done = int(await session.scalar(select(ConsumerPosition.next_offset).where(
+                ConsumerPosition.topic == topic, ConsumerPosition.partition == tp.partition)) or 0)
+            # Records below the stored position were already handled (a rebalance seeked back): skip them.
+            items = [item for item in items if item.record.offset >= done]
+            if not items:
+                return
             ids = [item.envelope.event_id for item in items if item.handled]
             seen = set(await session.scalars(select(InboxEvent.event_id).where(InboxEvent.event_id.in_(ids)))) if ids else set()
             if self.prefetch is not None and ids:
                 await self.prefetch(session, list({item.envelope.key for item in items if item.handled}))
             inbox_rows = []
             keys_handled: set[str] = set()
+            run: list[ReceivedEvent] = []
+            run_handler: BatchHandler | None = None
             for item in items:
                 if not item.handled or item.envelope.event_id in seen:
                     continue
                 seen.add(item.envelope.event_id)
-                if item.envelope.key in keys_handled:
-                    # An earlier event of the batch touched the same household: its rows must be
-                    # visible to this one's queries. Otherwise everything flushes once, at commit.
-                    await session.flush()
-                keys_handled.add(item.envelope.key)
                 event = ReceivedEvent(item.envelope, item.payload, topic, tp.partition, item.record.offset)
-                await self.handlers[item.envelope.type](session, event)
+                handler = self.handlers[item.envelope.type]
+                if run_handler is not None and handler is not run_handler:
+                    await run_handler.handle(session, run)
+                    run, run_handler = [], None
+                if isinstance(handler, BatchHandler):
+                    run_handler = handler
+                    run.append(event)
+                else:
+                    if item.envelope.key in keys_handled:
+                        # An earlier event of the batch touched the same household: its rows must be
+                        # visible to this one's queries. Otherwise everything flushes once, at commit.
+                        await session.flush()
+                    keys_handled.add(item.envelope.key)
+                    await handler(session, event)
                 inbox_rows.append({"event_id": item.envelope.event_id, "event_type": item.envelope.type,
                                    "topic": topic, "partition": tp.partition, "offset": item.record.offset})
+            if run_handler is not None:
+                await run_handler.handle(session, run)
             if inbox_rows:
                 await session.execute(insert(InboxEvent), inbox_rows)
             await self._store_position(session, topic, tp.partition, items[-1].record.offset + 1)

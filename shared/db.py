@@ -6,7 +6,7 @@ the unit of work (the request dependency, the consumer, a run) commits once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -219,3 +219,23 @@ async def insert_ignore(session: AsyncSession, model: Any, rows: list[dict[str, 
         return list((await session.execute(statement.returning(*returning))).all())
     await session.execute(statement)
     return []
+
+
+async def upsert(session: AsyncSession, model: Any, rows: list[dict[str, Any]], conflict_columns: list[str],
+                 updates: Callable[[Any, str], dict[str, Any]]) -> None:
+    """INSERT … ON CONFLICT (key) DO UPDATE, on PostgreSQL and SQLite alike.
+
+    ``updates(excluded, dialect_name)`` gives the columns to set when the key exists; rows must not
+    repeat a key (a statement cannot update one row twice).
+    """
+
+    if not rows:
+        return
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(model).values(rows)
+    statement = statement.on_conflict_do_update(index_elements=conflict_columns,
+                                                set_=updates(statement.excluded, session.bind.dialect.name))
+    await session.execute(statement)

@@ -7,7 +7,7 @@ import csv
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -45,6 +45,8 @@ from shared.money import ZERO, to_fen
 from shared.parameters import ParameterBook
 from shared.periods import Period
 from shared.programmes import ASSESSED_BUREAUS, BUREAU_NAMES
+
+ASSESSMENT_PAGE = 2000
 
 
 @dataclass
@@ -86,51 +88,31 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
         unemployed_years=book.get(ASSESS_UNEMPLOYED_YEARS, as_of))
     unserved_after = book.get(UNSERVED_AFTER_DAYS, as_of)
 
-    households = (await session.scalars(select(Household).where(
-        Household.enrolled_on <= period.end,
-        (Household.exited_on.is_(None)) | (Household.exited_on > period.start)))).all()
-    first_grant: dict[tuple[str, str, str, str], datetime] = {}
-    for household_id, bureau, programme, resident_id, granted_at in (await session.execute(
-            select(AssistanceRecord.household_id, AssistanceRecord.bureau, AssistanceRecord.programme,
-                   AssistanceRecord.resident_id, AssistanceRecord.first_granted_at))).all():
-        key = (household_id, bureau, programme, resident_id)
-        first_grant[key] = min(granted_at, first_grant.get(key, granted_at))
-
     tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
     persons: dict[str, set[str]] = defaultdict(set)
     household_count: dict[str, int] = defaultdict(int)
     unserved: list[UnservedHousehold] = []
-    for household in households:
-        division = household.division_code
-        household_count[division] += 1
-        persons[division].update(m.resident_id for m in household.members)
-        expectations = rules.expected_assistance(
-            heating=household.heating, housing_area_m2=household.housing_area_m2, enrolled_on=household.enrolled_on,
-            members=household.members, on=max(as_of, household.enrolled_on), criteria=criteria)
-        missing: list[MissingProgramme] = []
-        by_bureau: dict[str, list[bool]] = defaultdict(list)
-        for expectation in expectations:
-            granted_at = [first_grant[key] for programme in expectation.programmes
-                          if (key := (household.id, expectation.bureau, programme, expectation.resident_id)) in first_grant]
-            tally = tallies[(division, expectation.bureau)]
-            by_bureau[expectation.bureau].append(bool(granted_at))
-            if expectation.resident_id:
-                tally.persons_eligible.add(expectation.resident_id)
-            if granted_at:
-                if expectation.resident_id:
-                    tally.persons_granted.add(expectation.resident_id)
-                tally.days.append(max(0.0, (min(granted_at) - household.created_at).total_seconds() / 86400))
-            else:
-                missing.append(MissingProgramme(bureau=expectation.bureau, programme=sorted(expectation.programmes)[0],
-                                                resident_id=expectation.resident_id or None))
-        for bureau, served in by_bureau.items():
-            tallies[(division, bureau)].households_eligible += 1
-            tallies[(division, bureau)].households_granted += all(served)
-        waiting = now - household.created_at
-        if missing and household.status == "active" and waiting >= timedelta(days=unserved_after):
-            unserved.append(UnservedHousehold(household_id=household.id, division_code=division,
-                                              enrolled_on=household.enrolled_on, days_waiting=waiting.days,
-                                              missing=missing))
+    # A page of households at a time, with only their grant records: memory stays flat with the caseload.
+    last_id = ""
+    while True:
+        households = (await session.scalars(select(Household).where(
+            Household.id > last_id, Household.enrolled_on <= period.end,
+            (Household.exited_on.is_(None)) | (Household.exited_on > period.start))
+            .order_by(Household.id).limit(ASSESSMENT_PAGE))).all()
+        if not households:
+            break
+        last_id = households[-1].id
+        first_grant: dict[tuple[str, str, str, str], datetime] = {}
+        for household_id, bureau, programme, resident_id, granted_at in (await session.execute(
+                select(AssistanceRecord.household_id, AssistanceRecord.bureau, AssistanceRecord.programme,
+                       AssistanceRecord.resident_id, AssistanceRecord.first_granted_at)
+                .where(AssistanceRecord.household_id.in_([h.id for h in households])))).all():
+            key = (household_id, bureau, programme, resident_id)
+            first_grant[key] = min(granted_at, first_grant.get(key, granted_at))
+        for household in households:
+            _assess_household(household, first_grant, criteria, as_of, now, unserved_after, tallies, persons,
+                              household_count, unserved)
+        session.expunge_all()
 
     for division, bureau, amount in (await session.execute(
             select(AssistancePayment.division_code, AssistancePayment.bureau, func.sum(AssistancePayment.amount))
@@ -162,6 +144,42 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
         households=sum(household_count.values()), persons=sum(len(p) for p in persons.values()),
         dibao_paid=to_fen(sum((dibao[d] or ZERO for d in dibao), ZERO)),
         bureaus=[city[bureau].out(bureau) for bureau in ASSESSED_BUREAUS], divisions=division_rows, unserved=unserved)
+
+
+def _assess_household(household: Household, first_grant: dict[tuple[str, str, str, str], datetime],
+                      criteria: rules.AssessmentCriteria, as_of: date, now: datetime, unserved_after: int,
+                      tallies: dict[tuple[str, str], _Tally], persons: dict[str, set[str]],
+                      household_count: dict[str, int], unserved: list[UnservedHousehold]) -> None:
+    division = household.division_code
+    household_count[division] += 1
+    persons[division].update(m.resident_id for m in household.members)
+    expectations = rules.expected_assistance(
+        heating=household.heating, housing_area_m2=household.housing_area_m2, enrolled_on=household.enrolled_on,
+        members=household.members, on=max(as_of, household.enrolled_on), criteria=criteria)
+    missing: list[MissingProgramme] = []
+    by_bureau: dict[str, list[bool]] = defaultdict(list)
+    for expectation in expectations:
+        granted_at = [first_grant[key] for programme in expectation.programmes
+                      if (key := (household.id, expectation.bureau, programme, expectation.resident_id)) in first_grant]
+        tally = tallies[(division, expectation.bureau)]
+        by_bureau[expectation.bureau].append(bool(granted_at))
+        if expectation.resident_id:
+            tally.persons_eligible.add(expectation.resident_id)
+        if granted_at:
+            if expectation.resident_id:
+                tally.persons_granted.add(expectation.resident_id)
+            tally.days.append(max(0.0, (min(granted_at) - household.created_at).total_seconds() / 86400))
+        else:
+            missing.append(MissingProgramme(bureau=expectation.bureau, programme=sorted(expectation.programmes)[0],
+                                            resident_id=expectation.resident_id or None))
+    for bureau, served in by_bureau.items():
+        tallies[(division, bureau)].households_eligible += 1
+        tallies[(division, bureau)].households_granted += all(served)
+    waiting = now - household.created_at
+    if missing and household.status == "active" and waiting >= timedelta(days=unserved_after):
+        unserved.append(UnservedHousehold(household_id=household.id, division_code=division,
+                                          enrolled_on=household.enrolled_on, days_waiting=waiting.days,
+                                          missing=missing))
 
 
 async def _mutual_aid(session: AsyncSession, period: Period) -> dict[str, MutualAidSummary]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import office, service
-from shared.consumer import Handler
+from shared.consumer import BatchHandler, Handler
 from shared.events import EMPLOYMENT_TOPIC, GRANTS_TOPIC, ReceivedEvent
 
 
@@ -17,7 +17,7 @@ async def on_member_employed(session: AsyncSession, event: ReceivedEvent) -> Non
 TOPICS = [EMPLOYMENT_TOPIC, GRANTS_TOPIC]
 HANDLERS: dict[str, Handler] = {
     "MemberEmployed": on_member_employed,
-    "AssistanceGranted": office.on_granted,
-    "AssistanceRevoked": office.on_revoked,
-    "AssistancePaid": office.on_paid,
+    "AssistanceGranted": BatchHandler(office.on_granted),
+    "AssistanceRevoked": BatchHandler(office.on_revoked),
+    "AssistancePaid": BatchHandler(office.on_paid),
 }

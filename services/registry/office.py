@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.models import (
@@ -30,60 +30,72 @@ from services.registry.schemas import (
 )
 from services.registry.service import get_household, schedule_of
 from shared.allowance import allowance_on
-from shared.db import insert_ignore
+from shared.db import insert_ignore, upsert
 from shared.divisions import division_name
 from shared.errors import NotFound, Unprocessable
 from shared.events import (
     AssistanceGranted,
     AssistancePaid,
-    AssistanceRevoked,
     ReceivedEvent,
 )
 from shared.money import ZERO, to_fen
 from shared.programmes import BUREAU_NAMES, programme_name
 
 # ---- from assistance.grants -----------------------------------------------------------------------
+# Bureaus announce grants one by one and a replay announces them again: the office keeps one record
+# per grant *content* (household, bureau, programme, person, date), upserted a whole run at a time.
 
 
-async def on_granted(session: AsyncSession, event: ReceivedEvent) -> None:
-    """Upsert by content, not by event id: a bureau replaying its topics re-announces the same grants."""
-
-    grant: AssistanceGranted = event.payload
-    resident = grant.resident_id or ""
-    record = await session.scalar(select(AssistanceRecord).where(
-        AssistanceRecord.household_id == grant.household_id, AssistanceRecord.bureau == grant.bureau,
-        AssistanceRecord.programme == grant.programme, AssistanceRecord.resident_id == resident,
-        AssistanceRecord.granted_on == grant.granted_on))
+async def on_granted(session: AsyncSession, events: list[ReceivedEvent]) -> None:
     now = datetime.now(UTC)
-    if record is None:
-        session.add(AssistanceRecord(
-            household_id=grant.household_id, division_code=grant.division_code, bureau=grant.bureau,
-            programme=grant.programme, resident_id=resident, status="active", granted_on=grant.granted_on,
-            monthly_amount=grant.monthly_amount, detail=grant.detail, first_granted_at=event.occurred_at,
-            updated_at=now))
-    else:
-        record.status, record.revoked_on, record.revoke_reason = "active", None, None
-        record.monthly_amount, record.detail, record.updated_at = grant.monthly_amount, grant.detail, now
-        record.first_granted_at = min(record.first_granted_at, event.occurred_at)
-    await session.flush()
+    rows: dict[tuple[str, str, str, str, date], dict] = {}
+    for event in events:
+        grant: AssistanceGranted = event.payload
+        key = (grant.household_id, grant.bureau, grant.programme, grant.resident_id or "", grant.granted_on)
+        earlier = rows.get(key)
+        rows[key] = {
+            "household_id": grant.household_id, "division_code": grant.division_code, "bureau": grant.bureau,
+            "programme": grant.programme, "resident_id": grant.resident_id or "", "status": "active",
+            "granted_on": grant.granted_on, "revoked_on": None, "revoke_reason": None,
+            "monthly_amount": grant.monthly_amount, "detail": grant.detail, "updated_at": now,
+            "first_granted_at": min(event.occurred_at, earlier["first_granted_at"]) if earlier else event.occurred_at,
+        }
+
+    def updates(excluded, dialect: str) -> dict:  # type: ignore[no-untyped-def]
+        earliest = func.least if dialect == "postgresql" else func.min
+        table = AssistanceRecord.__table__.c
+        return {"status": "active", "revoked_on": None, "revoke_reason": None,
+                "monthly_amount": excluded.monthly_amount, "detail": excluded.detail, "updated_at": excluded.updated_at,
+                "first_granted_at": earliest(table.first_granted_at, excluded.first_granted_at)}
+
+    await upsert(session, AssistanceRecord, list(rows.values()),
+                 ["household_id", "bureau", "programme", "resident_id", "granted_on"], updates)
 
 
-async def on_revoked(session: AsyncSession, event: ReceivedEvent) -> None:
-    revoked: AssistanceRevoked = event.payload
-    await session.execute(update(AssistanceRecord).where(
-        AssistanceRecord.household_id == revoked.household_id, AssistanceRecord.bureau == revoked.bureau,
-        AssistanceRecord.programme == revoked.programme,
-        AssistanceRecord.resident_id == (revoked.resident_id or ""), AssistanceRecord.status == "active",
-    ).values(status="revoked", revoked_on=revoked.revoked_on, revoke_reason=revoked.reason,
-             updated_at=datetime.now(UTC)))
+async def on_revoked(session: AsyncSession, events: list[ReceivedEvent]) -> None:
+    table = AssistanceRecord.__table__
+    statement = update(table).where(
+        table.c.household_id == bindparam("b_household"), table.c.bureau == bindparam("b_bureau"),
+        table.c.programme == bindparam("b_programme"), table.c.resident_id == bindparam("b_resident"),
+        table.c.status == "active",
+    ).values(status="revoked", revoked_on=bindparam("b_revoked_on"), revoke_reason=bindparam("b_reason"),
+             updated_at=bindparam("b_now"))
+    now = datetime.now(UTC)
+    await session.execute(statement, [
+        {"b_household": e.payload.household_id, "b_bureau": e.payload.bureau, "b_programme": e.payload.programme,
+         "b_resident": e.payload.resident_id or "", "b_revoked_on": e.payload.revoked_on, "b_reason": e.payload.reason,
+         "b_now": now} for e in events])
 
 
-async def on_paid(session: AsyncSession, event: ReceivedEvent) -> None:
-    paid: AssistancePaid = event.payload
-    await insert_ignore(session, AssistancePayment, [{
-        "household_id": paid.household_id, "division_code": paid.division_code, "bureau": paid.bureau,
-        "programme": paid.programme, "resident_id": paid.resident_id or "", "period": paid.period,
-        "amount": paid.amount, "paid_on": paid.paid_on, "reference": paid.reference}], ["bureau", "reference"])
+async def on_paid(session: AsyncSession, events: list[ReceivedEvent]) -> None:
+    rows = {}
+    for event in events:
+        paid: AssistancePaid = event.payload
+        rows[(paid.bureau, paid.reference)] = {
+            "household_id": paid.household_id, "division_code": paid.division_code, "bureau": paid.bureau,
+            "programme": paid.programme, "resident_id": paid.resident_id or "", "period": paid.period,
+            "amount": paid.amount, "paid_on": paid.paid_on, "reference": paid.reference}
+    await insert_ignore(session, AssistancePayment, list(rows.values()), ["bureau", "reference"])
 
 
 async def reset_event_state(session: AsyncSession) -> dict[str, int]:
