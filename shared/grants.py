@@ -23,7 +23,7 @@ from shared.events import AssistanceGranted, AssistancePaid, AssistanceRevoked, 
 from shared.outbox import Outbox
 from shared.periods import Period
 from shared.platform_models import BigId
-from shared.projection import BureauBase
+from shared.projection import BureauBase, HouseholdDelta
 
 HOUSEHOLD_LEVEL = ""  # resident_id of a grant made to the whole household
 
@@ -132,6 +132,21 @@ class GrantLedger:
         return AssistancePaid(household_id=household_id, division_code=division_code, bureau=self.bureau,
                               programme=programme, resident_id=resident_id, period=period, amount=amount,
                               paid_on=paid_on or date.today(), reference=reference)
+
+
+async def grant_to_every_member(session: AsyncSession, ledger: GrantLedger, delta: HouseholdDelta, programme: str,
+                                detail: str) -> None:
+    """A programme every member of a dibao household has, from enrolment (or joining) until exit (or leaving)."""
+
+    if delta.household is None or delta.kind == "ignored":
+        return
+    for row in delta.added:
+        await ledger.grant(session, household_id=row.household_id, division_code=row.division_code,
+                           programme=programme, resident_id=row.resident_id, on=row.eligible_from, detail=detail)
+    reason = "household left dibao" if delta.kind == "exited" else "member left the household"
+    for row in delta.removed:
+        await ledger.revoke(session, household_id=row.household_id, resident_id=row.resident_id,
+                            programme=programme, on=row.eligible_until or delta.effective_on, reason=reason)
 
 
 @dataclass

@@ -18,13 +18,26 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, String, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import insert_ignore
+from shared.db import Money, UtcDateTime, insert_ignore
 from shared.money import ZERO, to_fen
+from shared.platform_models import BigId
 
 log = logging.getLogger("shared.runs")
+
+class RunRecord:
+    """Columns of a run's own record (mixed into each service's runs table)."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(12))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    households_paid: Mapped[int] = mapped_column(Integer, default=0)
+    total_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+
 
 FetchBatch = Callable[[AsyncSession, Any, int], Awaitable[Sequence[Any]]]
 BuildRows = Callable[[AsyncSession, Sequence[Any], int], Awaitable[list[dict[str, Any]]]]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Money, UtcDateTime, new_base
 from shared.platform_models import BigId
+from shared.runs import RunRecord
 
 Base = new_base()
 
@@ -41,15 +42,10 @@ class Pupil(Base):
     __table_args__ = (UniqueConstraint("household_id", "resident_id"), Index("ix_pupils_resident_id", "resident_id"))
 
 
-class TermRun(Base):
-    __tablename__ = "term_runs"
+class TermRun(RunRecord, Base):
+    """A school term's run (shared.runs)."""
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    period: Mapped[str] = mapped_column(String(12))
-    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    households_paid: Mapped[int] = mapped_column(Integer, default=0)
-    total_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    __tablename__ = "term_runs"
 
 
 class TermGrant(Base):

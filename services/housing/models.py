@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Area, Money, UtcDateTime, new_base
 from shared.platform_models import BigId
+from shared.runs import RunRecord
 
 Base = new_base()
 
@@ -74,15 +75,10 @@ class WaitlistEntry(Base):
     )
 
 
-class SubsidyRun(Base):
-    __tablename__ = "subsidy_runs"
+class SubsidyRun(RunRecord, Base):
+    """A month's rent subsidy run (shared.runs)."""
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    period: Mapped[str] = mapped_column(String(7))
-    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    households_paid: Mapped[int] = mapped_column(Integer, default=0)
-    total_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    __tablename__ = "subsidy_runs"
 
 
 class RentSubsidy(Base):

@@ -23,7 +23,7 @@ from services.legal.schemas import (
 )
 from shared.divisions import division_name
 from shared.errors import Conflict, NotFound, Unprocessable
-from shared.grants import GrantLedger
+from shared.grants import GrantLedger, grant_to_every_member
 from shared.money import ZERO
 from shared.outbox import Outbox
 from shared.periods import Period
@@ -41,16 +41,7 @@ ledger = GrantLedger("legal", Outbox(producer="legal"))
 async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
     """Every dibao member may have free legal services from enrolment until exit; open cases go on."""
 
-    if delta.household is None or delta.kind == "ignored":
-        return
-    for row in delta.added:
-        await ledger.grant(session, household_id=row.household_id, division_code=row.division_code,
-                           programme=PROGRAMME, resident_id=row.resident_id, on=row.eligible_from,
-                           detail="免费法律咨询、代写文书、刑事辩护、民事与行政代理")
-    reason = "household left dibao" if delta.kind == "exited" else "member left the household"
-    for row in delta.removed:
-        await ledger.revoke(session, household_id=row.household_id, resident_id=row.resident_id,
-                            programme=PROGRAMME, on=row.eligible_until or delta.effective_on, reason=reason)
+    await grant_to_every_member(session, ledger, delta, PROGRAMME, "免费法律咨询、代写文书、刑事辩护、民事与行政代理")
 
 
 async def eligibility(session: AsyncSession, resident_id: str, on: date) -> EligibilityOut:

@@ -32,7 +32,7 @@ from services.medical.schemas import (
 )
 from shared.divisions import division_name
 from shared.errors import Conflict, NotFound, Unprocessable
-from shared.grants import GrantLedger
+from shared.grants import GrantLedger, grant_to_every_member
 from shared.money import ZERO, to_fen
 from shared.outbox import Outbox
 from shared.parameters import ParameterBook
@@ -55,17 +55,8 @@ ledger = GrantLedger("medical", Outbox(producer="medical"))
 async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
     """Every member of a dibao household is covered from enrolment (or joining) until exit (or leaving)."""
 
-    household = delta.household
-    if household is None or delta.kind == "ignored":
-        return
-    for row in delta.added:
-        await ledger.grant(session, household_id=row.household_id, division_code=row.division_code,
-                           programme=PROGRAMME, resident_id=row.resident_id, on=row.eligible_from,
-                           detail="医疗救助: share of out-of-pocket costs at designated hospitals")
-    reason = "household left dibao" if delta.kind == "exited" else "member left the household"
-    for row in delta.removed:
-        await ledger.revoke(session, household_id=row.household_id, resident_id=row.resident_id,
-                            programme=PROGRAMME, on=row.eligible_until or delta.effective_on, reason=reason)
+    await grant_to_every_member(session, ledger, delta, PROGRAMME,
+                                "医疗救助: share of out-of-pocket costs at designated hospitals")
 
 
 async def paid_in_year(session: AsyncSession, resident_id: str, year: int) -> Decimal:

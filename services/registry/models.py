@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import Area, Money, UtcDateTime, new_base
 from shared.platform_models import BigId
+from shared.runs import RunRecord
 
 Base = new_base()
 
@@ -95,15 +96,10 @@ class HouseholdRevision(Base):
     __table_args__ = (UniqueConstraint("household_id", "effective_on"),)
 
 
-class PaymentRun(Base):
-    __tablename__ = "payment_runs"
+class PaymentRun(RunRecord, Base):
+    """A month's dibao payment run (shared.runs)."""
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    period: Mapped[str] = mapped_column(String(7), index=True)
-    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
-    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    households_paid: Mapped[int] = mapped_column(Integer, default=0)
-    total_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    __tablename__ = "payment_runs"
 
 
 class Payment(Base):

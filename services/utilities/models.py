@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Area, Money, UtcDateTime, new_base
 from shared.platform_models import BigId
+from shared.runs import RunRecord
 
 Base = new_base()
 
@@ -43,15 +44,10 @@ class WaterBill(Base):
     __table_args__ = (UniqueConstraint("household_id", "period"), Index("ix_water_bills_period", "period"))
 
 
-class SupplementRun(Base):
-    __tablename__ = "supplement_runs"
+class SupplementRun(RunRecord, Base):
+    """A month's heating supplement run (shared.runs)."""
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    period: Mapped[str] = mapped_column(String(7))
-    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    households_paid: Mapped[int] = mapped_column(Integer, default=0)
-    total_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    __tablename__ = "supplement_runs"
 
 
 class HeatingSupplement(Base):
