@@ -69,3 +69,53 @@ async def test_certificate_is_issued_on_the_day_the_year_of_unemployment_is_up(k
         assert await employment_service.issue_due_certificates(sessions, on=date(2027, 1, 15)) == 1
         person = (await employment.get(f"/persons/{worker['resident_id']}")).json()
         assert person["certificate"]["issued_on"] == "2027-01-15"
+
+
+async def test_referrals_put_certificate_holders_first_and_posts_fill_to_capacity(kafka, postgres):
+    async with system("registry", "employment") as s:
+        registry, employment = s["registry"], s["employment"]
+        holder = member("head", born=date(1982, 2, 2), able_to_work=True, employment_status="unemployed",
+                        unemployed_since="2023-05-01")
+        recent = member("head", born=date(1985, 3, 3), able_to_work=True, employment_status="unemployed",
+                        unemployed_since="2026-06-01")
+        await enrol(registry, household_body(enrolled_on=date(2026, 1, 5), members=[holder]))
+        await enrol(registry, household_body(enrolled_on=date(2026, 1, 5), members=[recent]))
+
+        async def both_known() -> bool:
+            for person in (holder, recent):
+                if (await employment.get(f"/persons/{person['resident_id']}")).status_code != 200:
+                    return False
+            return True
+
+        await eventually(both_known)
+        vacancy = (await employment.post("/vacancies", json={"employer": "哈尔滨某超市", "title": "理货员",
+                                                             "division_code": "230102", "positions": 2})).json()
+        candidates = (await employment.get(f"/vacancies/{vacancy['id']}/candidates")).json()
+        assert [c["resident_id"] for c in candidates] == [holder["resident_id"], recent["resident_id"]]
+        assert candidates[0]["certificate_number"] and candidates[1]["certificate_number"] is None
+
+        referred = await employment.post("/referrals", json={"vacancy_id": vacancy["id"],
+                                                             "resident_id": holder["resident_id"]})
+        assert referred.status_code == 201 and referred.json()["fee_waived"] is True
+        twice = await employment.post("/referrals", json={"vacancy_id": vacancy["id"],
+                                                          "resident_id": holder["resident_id"]})
+        assert twice.status_code == 409 and twice.json()["code"] == "already_referred"
+        other = await employment.post("/referrals", json={"vacancy_id": vacancy["id"],
+                                                          "resident_id": recent["resident_id"]})
+        assert other.json()["fee_waived"] is False
+
+        post = (await employment.post("/posts", json={"name": "社区保洁", "employer": "道里区某街道办",
+                                                      "division_code": "230102", "capacity": 1,
+                                                      "monthly_wage": "600.00"})).json()
+        placed = await employment.post(f"/posts/{post['id']}/assignments",
+                                       json={"resident_id": holder["resident_id"], "on": "2026-03-01"})
+        assert placed.status_code == 201
+        full = await employment.post(f"/posts/{post['id']}/assignments", json={"resident_id": recent["resident_id"]})
+        assert full.status_code == 409 and full.json()["code"] == "post_full"
+        person = (await employment.get(f"/persons/{holder['resident_id']}")).json()
+        assert person["employment_status"] == "employed"
+        assert [(e["kind"], e["employed_on"]) for e in person["employment"]] == [("public_welfare_post", "2026-03-01")]
+        report = (await employment.get("/reports", params={"period": "2026"})).json()
+        row = next(d for d in report["divisions"] if d["division_code"] == "230102")
+        assert (row["certificates_issued"], row["referrals"], row["posts_filled"], row["members_found_work"]) == (
+            1, 2, 1, 1)

@@ -48,3 +48,8 @@ async def test_open_case_goes_on_after_exit_but_new_intake_is_refused(kafka, pos
         assert [h["to_status"] for h in closed.json()["history"]] == ["received", "assigned", "in_progress", "closed"]
         reopened = await legal.patch(f"/cases/{case_id}", json={"status": "in_progress"})
         assert reopened.status_code == 409 and reopened.json()["code"] == "invalid_transition"
+
+        report = (await legal.get("/reports", params={"period": str(date.today().year)})).json()
+        row = next(d for d in report["divisions"] if d["division_code"] == "230102")
+        assert (row["cases"], row["by_kind"], row["by_status"]) == (1, {"civil_representation": 1}, {"closed": 1})
+        assert row["average_days_to_assignment"] is not None and row["average_days_to_assignment"] < 1

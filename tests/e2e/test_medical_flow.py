@@ -56,6 +56,11 @@ async def test_enrolled_members_get_medical_assistance_until_the_household_exits
         assert later.json()["code"] == "not_eligible"
         assert "left dibao on 2026-04-01" in later.json()["detail"]
 
+        exported = await medical.get("/claims", headers={"Accept": "text/csv"})
+        assert exported.headers["content-type"].startswith("text/csv")
+        lines = exported.text.strip().splitlines()
+        assert lines[0].startswith("id,hospital_id,invoice_no") and len(lines) == 2 and "INV-001" in lines[1]
+
         flags = (await medical.get("/audit/flags", params={"year": 2026})).json()
         assert [f["kind"] for f in flags if f["kind"] == "refused_outside_dibao"] == ["refused_outside_dibao"]
 

@@ -43,6 +43,11 @@ async def test_non_central_household_gets_january_supplement_once_and_prorated_m
         march = (await utilities.post("/heating/supplement-runs", json={"period": "2026-03"})).json()
         assert march["households_paid"] == 0
 
+        report = (await utilities.get("/reports", params={"period": "2026-H1"})).json()
+        row = next(d for d in report["divisions"] if d["division_code"] == "230102")
+        assert (row["households_with_water_relief"], row["central_households_with_reduction"],
+                row["non_central_households"], row["supplements_paid"], row["supplement_amount"]) == (2, 1, 1, 2, "79.29")
+
         supplements = (await utilities.get("/heating/supplements", params={"household_id": stove["id"]})).json()
         assert [(x["period"], x["amount"], x["season_days"]) for x in supplements] == [
             ("2026-01", "60.00", 31), ("2026-02", "19.29", 9)]
