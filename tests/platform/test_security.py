@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import time
+import asyncio
 from datetime import date
 
 import httpx
@@ -213,7 +213,7 @@ async def test_logs_never_show_a_resident_id_in_full(kafka, postgres, capfd):
                 conflict = await http.post("/households", json=household_body(members=[head]))
                 assert conflict.status_code == 409
                 assert head["resident_id"] not in conflict.text
-                time.sleep(0.2)
+                await asyncio.sleep(0.2)  # let the access log line flush
         assert created["id"]
     output = capfd.readouterr()
     logged = output.out + output.err
