@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import time
 import uuid
@@ -47,6 +48,32 @@ from shared.migrations import SERVICES
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BUREAUS = ("medical", "education", "housing", "employment", "utilities", "legal")
+
+
+def cpu_seconds(service_pids: dict[str, int]) -> dict[str, float]:
+    """CPU time (user + system) so far of each service, of the Kafka broker and of all PostgreSQL processes."""
+
+    tick = os.sysconf("SC_CLK_TCK")
+    by_pid = {pid: service for service, pid in service_pids.items()}
+    totals: dict[str, float] = defaultdict(float)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        used = (int(fields[11]) + int(fields[12])) / tick
+        pid = int(entry.name)
+        if pid in by_pid:
+            totals[by_pid[pid]] += used
+        elif b"kafka.Kafka" in command:
+            totals["kafka"] += used
+        elif stat[stat.index("(") + 1:stat.rindex(")")] == "postgres":
+            totals["postgres"] += used
+    return dict(totals)
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -113,7 +140,11 @@ class Bench:
 
     # ---- 1 and 2: bulk enrolment and fan-out -------------------------------------------------
 
+    def service_pids(self) -> dict[str, int]:
+        return {service: self.system.pid(service) for service in SERVICES}
+
     async def enrolment_and_fan_out(self, households: list[dict[str, Any]]) -> None:
+        cpu_before = cpu_seconds(self.service_pids())
         started = time.perf_counter()
         async with self.system.client("registry") as http:
             for start in range(0, len(households), 1000):
@@ -133,11 +164,14 @@ class Bench:
         grants = await self.end_offsets(GRANTS_TOPIC)
         await self.wait_consumed(("registry",), GRANTS_TOPIC, grants, timeout=timeout)
         fan_out = time.perf_counter() - started
+        cpu_after = cpu_seconds(self.service_pids())
+        cpu = {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 1) for name in sorted(cpu_after)}
         self.results["bulk_enrolment"] = {"households": len(households), "seconds": round(enrolled, 2),
                                           "households_per_second": round(len(households) / enrolled, 1)}
         self.results["fan_out"] = {"households": len(households), "seconds": round(fan_out, 2),
                                    "households_per_second": round(len(households) / fan_out, 1),
-                                   "household_events": events, "grant_events": grants}
+                                   "household_events": events, "grant_events": grants,
+                                   "cpu_seconds": cpu}
         self.results["fan_out"]["check"] = await self.check_granted(households)
 
     async def check_granted(self, households: list[dict[str, Any]]) -> dict[str, int]:
@@ -358,6 +392,9 @@ def markdown(results: dict[str, Any]) -> str:
     for bureau, value in lat["per_bureau"].items():
         rows.append((f"latency {bureau}", f"p50 {value['p50_ms']} ms, p99 {value['p99_ms']} ms "
                      f"({value['granted']} grants)", f"at {lat['achieved_rate']}/s", None))
+    if "cpu_seconds" in r["fan_out"]:
+        rows.append(("CPU during fan-out", ", ".join(f"{s} {cpu} s" for s, cpu in r["fan_out"]["cpu_seconds"].items()),
+                     f"{r['machine']['cpus']} cores × {r['fan_out']['seconds']} s", None))
     rows.append(("peak RSS", ", ".join(f"{s} {mb} MB" for s, mb in r["peak_rss_mb"].items()), "", None))
     lines = ["| measure | result | baseline | ratio |", "|---|---|---|---|"]
     for name, value, baseline, ratio in rows:
@@ -385,7 +422,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await system.down()
     results = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "database": args.database,
                "households": args.households, "seed": args.seed,
-               "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(),
+               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                            "platform": platform.platform()},
                **bench.results}
     out = args.out or RESULTS / f"{date.today().isoformat()}-{args.database}-{args.households}.json"
@@ -405,7 +442,12 @@ def cli() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="how long the steady load lasts")
     parser.add_argument("--workdir", help="where the run's databases and logs go (default: a new temp folder)")
     parser.add_argument("--out", type=Path, help="where to write the JSON results (default: bench/results/)")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--table", type=Path, help="only print the Markdown table of an earlier results file")
+    args = parser.parse_args()
+    if args.table:
+        print(markdown(json.loads(args.table.read_text())))
+        return
+    asyncio.run(main(args))
 
 
 if __name__ == "__main__":

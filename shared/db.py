@@ -214,10 +214,12 @@ async def insert_ignore(session: AsyncSession, model: Any, rows: list[dict[str, 
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    statement = dialect_insert(model).values(rows).on_conflict_do_nothing(index_elements=conflict_columns)
+    # The rows go as executemany parameters, not as one multi-row VALUES: the statement then compiles
+    # once and is cached, where a VALUES list compiled anew for every batch size.
+    statement = dialect_insert(_table(model)).on_conflict_do_nothing(index_elements=conflict_columns)
     if returning:
-        return list((await session.execute(statement.returning(*returning))).all())
-    await session.execute(statement)
+        return list((await session.execute(statement.returning(*returning), rows)).all())
+    await session.execute(statement, rows)
     return []
 
 
@@ -235,7 +237,11 @@ async def upsert(session: AsyncSession, model: Any, rows: list[dict[str, Any]], 
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    statement = dialect_insert(model).values(rows)
+    statement = dialect_insert(_table(model))
     statement = statement.on_conflict_do_update(index_elements=conflict_columns,
                                                 set_=updates(statement.excluded, session.bind.dialect.name))
-    await session.execute(statement)
+    await session.execute(statement, rows)
+
+
+def _table(model: Any) -> Any:
+    return getattr(model, "__table__", model)
