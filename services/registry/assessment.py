@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -19,6 +20,7 @@ from services.registry.models import (
     AssistanceRecord,
     Donation,
     Household,
+    Member,
     Pairing,
     Payment,
 )
@@ -49,21 +51,56 @@ from shared.programmes import ASSESSED_BUREAUS, BUREAU_NAMES
 ASSESSMENT_PAGE = 2000
 
 
+class DistinctPersons:
+    """Counts distinct people without holding a city's worth of resident IDs.
+
+    A person is in one household at a time, so only those in more than one household during the period
+    (``repeated``, found by one query) can be met twice: only their IDs are kept; the rest are counted.
+    Callers add each person at most once per household.
+    """
+
+    __slots__ = ("repeated", "counted", "seen")
+
+    def __init__(self, repeated: frozenset[str] = frozenset()) -> None:
+        self.repeated = repeated
+        self.counted = 0
+        self.seen: set[str] = set()
+
+    def add(self, resident_id: str) -> None:
+        if resident_id in self.repeated:
+            self.seen.add(resident_id)
+        else:
+            self.counted += 1
+
+    def merge(self, other: "DistinctPersons") -> None:
+        self.counted += other.counted
+        self.seen |= other.seen
+
+    def __len__(self) -> int:
+        return self.counted + len(self.seen)
+
+
 @dataclass
 class _Tally:
+    repeated: frozenset[str] = frozenset()
     households_eligible: int = 0
     households_granted: int = 0
-    persons_eligible: set[str] = field(default_factory=set)
-    persons_granted: set[str] = field(default_factory=set)
-    days: list[float] = field(default_factory=list)
+    persons_eligible: DistinctPersons = field(init=False)
+    persons_granted: DistinctPersons = field(init=False)
+    # Days as C doubles: a list of floats costs four times the memory at Harbin's scale.
+    days: array = field(default_factory=lambda: array("d"))
     paid: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        self.persons_eligible = DistinctPersons(self.repeated)
+        self.persons_granted = DistinctPersons(self.repeated)
 
     def merge(self, other: "_Tally") -> None:
         self.households_eligible += other.households_eligible
         self.households_granted += other.households_granted
-        self.persons_eligible |= other.persons_eligible
-        self.persons_granted |= other.persons_granted
-        self.days += other.days
+        self.persons_eligible.merge(other.persons_eligible)
+        self.persons_granted.merge(other.persons_granted)
+        self.days.extend(other.days)
         self.paid += other.paid
 
     def out(self, bureau: str) -> BureauAssessment:
@@ -88,16 +125,19 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
         unemployed_years=book.get(ASSESS_UNEMPLOYED_YEARS, as_of))
     unserved_after = book.get(UNSERVED_AFTER_DAYS, as_of)
 
-    tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
-    persons: dict[str, set[str]] = defaultdict(set)
+    in_period = (Household.enrolled_on <= period.end) & (
+        Household.exited_on.is_(None) | (Household.exited_on > period.start))
+    repeated = frozenset(await session.scalars(
+        select(Member.resident_id).join(Household, Member.household_id == Household.id).where(in_period)
+        .group_by(Member.resident_id).having(func.count(func.distinct(Member.household_id)) > 1)))
+    tallies: dict[tuple[str, str], _Tally] = defaultdict(lambda: _Tally(repeated))
+    persons: dict[str, DistinctPersons] = defaultdict(lambda: DistinctPersons(repeated))
     household_count: dict[str, int] = defaultdict(int)
     unserved: list[UnservedHousehold] = []
     # A page of households at a time, with only their grant records: memory stays flat with the caseload.
     last_id = ""
     while True:
-        households = (await session.scalars(select(Household).where(
-            Household.id > last_id, Household.enrolled_on <= period.end,
-            (Household.exited_on.is_(None)) | (Household.exited_on > period.start))
+        households = (await session.scalars(select(Household).where(Household.id > last_id, in_period)
             .order_by(Household.id).limit(ASSESSMENT_PAGE))).all()
         if not households:
             break
@@ -126,12 +166,12 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
     aid = await _mutual_aid(session, period)
 
     divisions = sorted(set(household_count) | {d for d, _ in tallies} | set(dibao) | set(aid))
-    city: dict[str, _Tally] = defaultdict(_Tally)
+    city: dict[str, _Tally] = defaultdict(lambda: _Tally(repeated))
     division_rows = []
     for code in divisions:
         bureaus = []
         for bureau in ASSESSED_BUREAUS:
-            tally = tallies.get((code, bureau), _Tally())
+            tally = tallies.get((code, bureau), _Tally(repeated))
             city[bureau].merge(tally)
             bureaus.append(tally.out(bureau))
         division_rows.append(DivisionAssessment(
@@ -148,30 +188,40 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
 
 def _assess_household(household: Household, first_grant: dict[tuple[str, str, str, str], datetime],
                       criteria: rules.AssessmentCriteria, as_of: date, now: datetime, unserved_after: int,
-                      tallies: dict[tuple[str, str], _Tally], persons: dict[str, set[str]],
+                      tallies: dict[tuple[str, str], _Tally], persons: dict[str, DistinctPersons],
                       household_count: dict[str, int], unserved: list[UnservedHousehold]) -> None:
     division = household.division_code
     household_count[division] += 1
-    persons[division].update(m.resident_id for m in household.members)
+    for resident_id in {m.resident_id for m in household.members}:
+        persons[division].add(resident_id)
     expectations = rules.expected_assistance(
         heating=household.heating, housing_area_m2=household.housing_area_m2, enrolled_on=household.enrolled_on,
         members=household.members, on=max(as_of, household.enrolled_on), criteria=criteria)
     missing: list[MissingProgramme] = []
     by_bureau: dict[str, list[bool]] = defaultdict(list)
+    # Education may expect several programmes of one pupil: a person counts once per bureau.
+    eligible_people: dict[str, set[str]] = defaultdict(set)
+    granted_people: dict[str, set[str]] = defaultdict(set)
     for expectation in expectations:
         granted_at = [first_grant[key] for programme in expectation.programmes
                       if (key := (household.id, expectation.bureau, programme, expectation.resident_id)) in first_grant]
         tally = tallies[(division, expectation.bureau)]
         by_bureau[expectation.bureau].append(bool(granted_at))
         if expectation.resident_id:
-            tally.persons_eligible.add(expectation.resident_id)
+            eligible_people[expectation.bureau].add(expectation.resident_id)
         if granted_at:
             if expectation.resident_id:
-                tally.persons_granted.add(expectation.resident_id)
+                granted_people[expectation.bureau].add(expectation.resident_id)
             tally.days.append(max(0.0, (min(granted_at) - household.created_at).total_seconds() / 86400))
         else:
             missing.append(MissingProgramme(bureau=expectation.bureau, programme=sorted(expectation.programmes)[0],
                                             resident_id=expectation.resident_id or None))
+    for bureau, people in eligible_people.items():
+        for resident_id in people:
+            tallies[(division, bureau)].persons_eligible.add(resident_id)
+    for bureau, people in granted_people.items():
+        for resident_id in people:
+            tallies[(division, bureau)].persons_granted.add(resident_id)
     for bureau, served in by_bureau.items():
         tallies[(division, bureau)].households_eligible += 1
         tallies[(division, bureau)].households_granted += all(served)

@@ -123,3 +123,20 @@ def test_percentiles_by_nearest_rank():
     assert rules.percentile(values, 0.5) == 5.0
     assert rules.percentile(values, 0.9) == 9.0
     assert rules.percentile([], 0.5) is None
+
+
+def test_distinct_persons_counts_a_person_in_two_households_once_and_others_without_keeping_them():
+    from services.registry.assessment import DistinctPersons
+
+    moved = "230102198001011234"
+    division_a, division_b = DistinctPersons(frozenset({moved})), DistinctPersons(frozenset({moved}))
+    for resident_id in ("230102199001011111", moved):
+        division_a.add(resident_id)
+    for resident_id in ("230102199202022222", moved):
+        division_b.add(resident_id)
+    assert (len(division_a), len(division_b)) == (2, 2)
+    city = DistinctPersons(frozenset({moved}))
+    city.merge(division_a)
+    city.merge(division_b)
+    assert len(city) == 3
+    assert city.seen == {moved}, "only the repeated person's ID is held"
