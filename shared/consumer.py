@@ -1,8 +1,9 @@
 """The idempotent consumer: at-least-once in, exactly-once effect, poison messages to a dead-letter topic.
 
-For every batch of one partition, in **one database transaction**: skip event ids already in the
-inbox, run each handler, record the handled ids in the inbox and the next offset in
-``consumer_positions``; commit; only then commit the offset to Kafka (auto-commit is off).
+For everything one fetch returns (a batch from each of one or more partitions), in **one database
+transaction**: skip event ids already in the inbox, run each handler, record the handled ids in the
+inbox and each partition's next offset in ``consumer_positions``; commit; only then commit the offsets
+to Kafka (auto-commit is off). A batch that fails is retried partition by partition, then event by event.
 
 * A consumer killed after its database commit resumes from the stored position: one effect.
 * The same event delivered twice (a re-sent outbox row, an injected duplicate) is in the inbox: one effect.
@@ -167,18 +168,16 @@ class EventConsumer:
     async def _consume(self) -> None:
         assert self._consumer is not None
         while not self._stopping:
-            batches = await self._consumer.getmany(timeout_ms=500, max_records=self.batch_size)
-            for tp, records in batches.items():
-                if self._stopping:
-                    return
-                if not records:
-                    continue
-                await self._process(tp, records)
-                try:
-                    await self._consumer.commit({tp: records[-1].offset + 1})
-                except KafkaError as exc:
-                    # The database already holds the position; Kafka's copy is only for lag monitoring.
-                    log.info("offset commit skipped: %s", type(exc).__name__)
+            fetched = await self._consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+            batches = {tp: records for tp, records in fetched.items() if records}
+            if not batches or self._stopping:
+                continue
+            await self._process_fetched(batches)
+            try:
+                await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
+            except KafkaError as exc:
+                # The database already holds the positions; Kafka's copy is only for lag monitoring.
+                log.info("offset commit skipped: %s", type(exc).__name__)
 
     def _logical(self, physical_topic: str) -> str:
         return physical_topic[len(self.topic_prefix):] if physical_topic.startswith(self.topic_prefix) else physical_topic
@@ -231,11 +230,26 @@ class EventConsumer:
             return int(await session.scalar(select(ConsumerPosition.next_offset).where(
                 ConsumerPosition.topic == self._logical(tp.topic), ConsumerPosition.partition == tp.partition)) or 0)
 
-    async def _process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
-        items = [self._decode(record) for record in records]
-        if not any(item.poison for item in items):
+    async def _process_fetched(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Everything one fetch returned, from every partition, in one transaction: under light load a
+        fetch holds an event or two per partition, and a transaction each would cost more than the events."""
+
+        decoded = {tp: [self._decode(record) for record in records] for tp, records in batches.items()}
+        whole = not any(item.poison for items in decoded.values() for item in items)
+        if whole:
             try:
-                await self._with_db_retries(lambda: self._apply(tp, items))
+                await self._with_db_retries(lambda: self._apply(list(decoded.items())))
+                return
+            except Exception as exc:
+                log.warning("batch failed (%s); handling it partition by partition", type(exc).__name__)
+        for tp, items in decoded.items():
+            # A single partition that just failed as a whole goes straight to one event at a time.
+            await self._process(tp, items, try_whole=not (whole and len(decoded) == 1))
+
+    async def _process(self, tp: TopicPartition, items: list[_Item], try_whole: bool = True) -> None:
+        if try_whole and not any(item.poison for item in items):
+            try:
+                await self._with_db_retries(lambda: self._apply([(tp, items)]))
                 return
             except Exception as exc:
                 log.warning("batch failed (%s); handling its events one by one", type(exc).__name__)
@@ -251,25 +265,29 @@ class EventConsumer:
                     item.poison = str(exc)
             await self._dead_letter(tp, item)
 
-    async def _apply(self, tp: TopicPartition, items: list[_Item]) -> None:
-        topic = self._logical(tp.topic)
+    async def _apply(self, groups: list[tuple[TopicPartition, list[_Item]]]) -> None:
+        """Handle runs of events of one or more partitions in one transaction, with their positions."""
+
         async with self.sessions() as session:
             session.info[CONSUMING] = self.service
-            done = int(await session.scalar(select(ConsumerPosition.next_offset).where(
-                ConsumerPosition.topic == topic, ConsumerPosition.partition == tp.partition)) or 0)
+            stored = {(topic, partition): offset for topic, partition, offset in (await session.execute(
+                select(ConsumerPosition.topic, ConsumerPosition.partition, ConsumerPosition.next_offset))).all()}
             # Records below the stored position were already handled (a rebalance seeked back): skip them.
-            items = [item for item in items if item.record.offset >= done]
-            if not items:
+            pending = [(tp, self._logical(tp.topic), kept) for tp, items in groups
+                       if (kept := [item for item in items
+                                    if item.record.offset >= stored.get((self._logical(tp.topic), tp.partition), 0)])]
+            if not pending:
                 return
-            ids = [item.envelope.event_id for item in items if item.handled]
+            every = [item for _, _, items in pending for item in items]
+            ids = [item.envelope.event_id for item in every if item.handled]
             seen = set(await session.scalars(select(InboxEvent.event_id).where(InboxEvent.event_id.in_(ids)))) if ids else set()
             if self.prefetch is not None and ids:
-                await self.prefetch(session, list({item.envelope.key for item in items if item.handled}))
+                await self.prefetch(session, list({item.envelope.key for item in every if item.handled}))
             inbox_rows = []
             keys_handled: set[str] = set()
             run: list[ReceivedEvent] = []
             run_handler: BatchHandler | None = None
-            for item in items:
+            for tp, topic, item in ((tp, topic, item) for tp, topic, items in pending for item in items):
                 if not item.handled or item.envelope.event_id in seen:
                     continue
                 seen.add(item.envelope.event_id)
@@ -294,7 +312,8 @@ class EventConsumer:
                 await run_handler.handle(session, run)
             if inbox_rows:
                 await session.execute(insert(InboxEvent), inbox_rows)
-            await self._store_position(session, topic, tp.partition, items[-1].record.offset + 1)
+            for tp, topic, items in pending:
+                await self._store_position(session, topic, tp.partition, items[-1].record.offset + 1)
             await session.commit()
             wrote_outbox = session.info.pop("outbox_written", False)
         self.handled_total += len(inbox_rows)
@@ -305,7 +324,7 @@ class EventConsumer:
         last: Exception | None = None
         for attempt in range(1, self.max_attempts + 1):
             try:
-                await self._with_db_retries(lambda: self._apply(tp, [item]))
+                await self._with_db_retries(lambda: self._apply([(tp, [item])]))
                 return
             except Exception as exc:
                 last = exc

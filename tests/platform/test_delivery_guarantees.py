@@ -222,13 +222,13 @@ async def test_consumer_killed_after_db_commit_before_offset_commit_has_one_effe
     await produce(prefix, [encode(envelope_for(exited(), "registry"))])
     async with platform_database() as (_, sessions):
         first = make_consumer(sessions, prefix)
-        original = first._process
+        original = first._process_fetched
 
-        async def process_then_die(tp, records):  # type: ignore[no-untyped-def]
-            await original(tp, records)  # the database commit happens in here
+        async def process_then_die(batches):  # type: ignore[no-untyped-def]
+            await original(batches)  # the database commit happens in here
             raise Killed()  # ...and the process dies before the offset commit
 
-        first._process = process_then_die  # type: ignore[method-assign]
+        first._process_fetched = process_then_die  # type: ignore[method-assign]
         with pytest.raises(Killed):
             await asyncio.wait_for(first.run(), 60)
         assert await count(sessions, effects) == 1
