@@ -98,11 +98,15 @@ class OutboxRelay:
     async def run(self) -> None:
         backoff = self.poll_seconds
         while not self._stopping:
+            # Cleared before reading the outbox, so a commit notified while this batch is published
+            # is not missed; a batch shorter than the limit means the outbox is drained, and another
+            # read now would find nothing (it used to double the relay's transactions under load).
+            self._wake.clear()
             try:
                 sent = await self.publish_pending()
                 self.last_error = None
                 backoff = self.poll_seconds
-                if sent:
+                if sent >= self.batch_size:
                     continue
             except asyncio.CancelledError:
                 raise
@@ -112,7 +116,7 @@ class OutboxRelay:
                 log.warning("outbox relay: publishing failed, will retry", extra={"ctx_error": self.last_error})
                 await self.producers.reset()
                 backoff = min(backoff * 2, 5.0)
-            self._wake.clear()
+                self._wake.clear()  # commits during the failed attempt do not cut the backoff short
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
             except TimeoutError:
