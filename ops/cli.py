@@ -259,36 +259,18 @@ def _prefix() -> str:
 
 
 async def _dead_letters(service: str | None) -> list[Any]:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
+
+    from shared.kafka import read_to_end
 
     admin = AIOKafkaAdminClient(bootstrap_servers=_kafka())
     await admin.start()
     try:
         topics = [t for t in await admin.list_topics() if t.startswith(_prefix()) and t.endswith(".dlq")
                   and (service is None or t[len(_prefix()):].startswith(f"{service}."))]
-        described = await admin.describe_topics(topics) if topics else []
     finally:
         await admin.close()
-    partitions = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
-    if not partitions:
-        return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=_kafka(), enable_auto_commit=False)
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        while True:
-            behind = [tp for tp, end in ends.items() if await consumer.position(tp) < end]
-            if not behind:
-                break
-            for batch in (await consumer.getmany(*behind, timeout_ms=1000)).values():
-                records.extend(batch)
-    finally:
-        await consumer.stop()
-    return sorted(records, key=lambda r: (r.topic, r.partition, r.offset))
+    return await read_to_end(_kafka(), topics)
 
 
 @dlq.command("list")

@@ -189,9 +189,7 @@ class EventConsumer:
 
     async def stored_positions(self) -> dict[tuple[str, int], int]:
         async with self.sessions() as session:
-            rows = (await session.execute(select(ConsumerPosition.topic, ConsumerPosition.partition,
-                                                 ConsumerPosition.next_offset))).all()
-        return {(topic, partition): offset for topic, partition, offset in rows}
+            return await _positions(session)
 
     async def _seek_to_stored_positions(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
         positions = await self._with_db_retries(self.stored_positions)
@@ -226,9 +224,7 @@ class EventConsumer:
         return item
 
     async def _stored_position(self, tp: TopicPartition) -> int:
-        async with self.sessions() as session:
-            return int(await session.scalar(select(ConsumerPosition.next_offset).where(
-                ConsumerPosition.topic == self._logical(tp.topic), ConsumerPosition.partition == tp.partition)) or 0)
+        return (await self.stored_positions()).get((self._logical(tp.topic), tp.partition), 0)
 
     async def _process_fetched(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """Everything one fetch returned, from every partition, in one transaction: under light load a
@@ -270,8 +266,7 @@ class EventConsumer:
 
         async with self.sessions() as session:
             session.info[CONSUMING] = self.service
-            stored = {(topic, partition): offset for topic, partition, offset in (await session.execute(
-                select(ConsumerPosition.topic, ConsumerPosition.partition, ConsumerPosition.next_offset))).all()}
+            stored = await _positions(session)
             # Records below the stored position were already handled (a rebalance seeked back): skip them.
             pending = [(tp, self._logical(tp.topic), kept) for tp, items in groups
                        if (kept := [item for item in items
@@ -381,6 +376,14 @@ class EventConsumer:
                 log.warning("database unavailable (%s), retrying", type(exc).__name__)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+
+async def _positions(session: AsyncSession) -> dict[tuple[str, int], int]:
+    """Next offset to handle per (logical topic, partition), as committed with the effects."""
+
+    rows = (await session.execute(select(ConsumerPosition.topic, ConsumerPosition.partition,
+                                         ConsumerPosition.next_offset))).all()
+    return {(topic, partition): offset for topic, partition, offset in rows}
 
 
 class _SeekToStoredPositions(ConsumerRebalanceListener):

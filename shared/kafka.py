@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -121,3 +121,37 @@ async def kafka_is_reachable(bootstrap_servers: str, timeout: float = 3.0) -> bo
             await client.close()
         except Exception:  # pragma: no cover
             pass
+
+
+async def read_to_end(bootstrap_servers: str, topics: Iterable[str]) -> list[ConsumerRecord]:
+    """Every record now on ``topics``, from the beginning to each partition's current end, with no
+    consumer group (nothing committed); ordered by topic, partition and offset."""
+
+    topics = list(topics)
+    if not topics:
+        return []
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
+    if not partitions:
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    records: list[ConsumerRecord] = []
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while True:
+            behind = [tp for tp, end in ends.items() if await consumer.position(tp) < end]
+            if not behind:
+                break
+            for batch in (await consumer.getmany(*behind, timeout_ms=1000)).values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    return sorted(records, key=lambda r: (r.topic, r.partition, r.offset))

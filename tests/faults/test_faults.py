@@ -16,7 +16,7 @@ import sys
 from datetime import date
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from bench.system import run
 from shared.allowance import allowance_for_month
@@ -28,6 +28,7 @@ from shared.events import (
     encode,
     envelope_for,
 )
+from shared.kafka import read_to_end
 from shared.migrations import SERVICES
 from shared.periods import parse_month
 from tests.faults.harness import Caseloads, Counts, FaultSystem, digest
@@ -122,25 +123,6 @@ async def test_postgres_restarted_under_load(system, report):
             assert (await http.get("/ready")).status_code == 200, service
 
 
-async def _topic_records(system: FaultSystem, topic: str) -> list:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=system.kafka, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
-    await consumer.start()
-    records: list = []
-    try:
-        await asyncio.sleep(1)
-        ends = await consumer.end_offsets(list(consumer.assignment()))
-        while True:
-            behind = [tp for tp, end in ends.items() if await consumer.position(tp) < end]
-            if not behind:
-                break
-            for batch in (await consumer.getmany(*behind, timeout_ms=1000)).values():
-                records.extend(batch)
-    finally:
-        await consumer.stop()
-    return records
-
-
 async def _produce(system: FaultSystem, items: list[tuple[bytes | None, bytes, list]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=system.kafka, enable_idempotence=True, acks="all")
     await producer.start()
@@ -156,7 +138,7 @@ async def test_duplicate_events_injected_have_one_effect(system, report):
     await system.enrol_stream(households)
     before = await system.settle("(before duplicates)", households)
     assert before.lost == 0
-    records = await _topic_records(system, HOUSEHOLDS_TOPIC)
+    records = await read_to_end(system.kafka, [HOUSEHOLDS_TOPIC])
     ids = {h["id"] for h in await system.enrolled([h["members"][0]["resident_id"] for h in households])}
     copies = [(r.key, r.value, list(r.headers)) for r in records if r.key.decode() in ids]
     await _produce(system, copies * 2)  # every event of these households, twice more
