@@ -28,7 +28,7 @@ from aiokafka.errors import KafkaError
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.db import is_transient
+from shared.db import flush, is_transient, write_behind
 from shared.events import (
     EventEnvelope,
     PoisonMessage,
@@ -266,6 +266,7 @@ class EventConsumer:
 
         async with self.sessions() as session:
             session.info[CONSUMING] = self.service
+            write_behind(session)
             stored = await _positions(session)
             # Records below the stored position were already handled (a rebalance seeked back): skip them.
             pending = [(tp, self._logical(tp.topic), kept) for tp, items in groups
@@ -298,7 +299,7 @@ class EventConsumer:
                     if item.envelope.key in keys_handled:
                         # An earlier event of the batch touched the same household: its rows must be
                         # visible to this one's queries. Otherwise everything flushes once, at commit.
-                        await session.flush()
+                        await flush(session)
                     keys_handled.add(item.envelope.key)
                     await handler(session, event)
                 inbox_rows.append({"event_id": item.envelope.event_id, "event_type": item.envelope.type,
@@ -306,7 +307,7 @@ class EventConsumer:
             if run_handler is not None:
                 await run_handler.handle(session, run)
             if inbox_rows:
-                await session.execute(insert(InboxEvent), inbox_rows)
+                await session.execute(insert(InboxEvent.__table__), inbox_rows)
             for tp, topic, items in pending:
                 await self._store_position(session, topic, tp.partition, items[-1].record.offset + 1)
             await session.commit()

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.consumer import CONSUMING
-from shared.db import Money, UtcDateTime
+from shared.db import Money, UtcDateTime, add_new
 from shared.events import AssistanceGranted, AssistancePaid, AssistanceRevoked, Bureau
 from shared.outbox import Outbox
 from shared.periods import Period
@@ -99,7 +99,7 @@ class GrantLedger:
                           programme=programme, status="active", granted_on=on, monthly_amount=monthly_amount,
                           detail=detail, source="event" if session.info.get(CONSUMING) else "api",
                           created_at=datetime.now(UTC))
-            session.add(grant)
+            add_new(session, grant)
             grants[(person, programme)] = grant
         await self.outbox.stage(session, AssistanceGranted(
             household_id=household_id, division_code=division_code, bureau=self.bureau, programme=programme,

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from typing import Any
 from datetime import UTC, datetime
 
-from sqlalchemy import event, func, insert, select, text, update
+from sqlalchemy import BigInteger, any_, bindparam, event, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from shared.db import transaction_info
 from shared.events import IntegrationEvent, encode, envelope_for
 from shared.kafka import ProducerHolder, ensure_topics
 from shared.platform_models import OutboxMessage
@@ -54,26 +57,28 @@ class Outbox:
 
         rows = self.rows(events)
         if rows:
-            session.info.setdefault(_PENDING, []).extend(rows)
+            transaction_info(session).setdefault(_PENDING, []).extend(rows)
             session.info["outbox_written"] = True
         return len(rows)
 
 
 _PENDING = "outbox_pending"
+_outbox = OutboxMessage.__table__
 
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
     # One INSERT for everything the transaction staged, however many handlers or grants staged it.
-    rows = session.info.pop(_PENDING, None)
+    rows = transaction_info(session).pop(_PENDING, None)
     if rows:
-        session.connection().execute(insert(OutboxMessage), rows)
+        session.connection().execute(insert(_outbox), rows)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
-    session.info.pop("outbox_written", None)
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_pending(session: Session, previous_transaction: Any) -> None:
+    # The staged rows went with the transaction (they live in its info); only the hint to the relay stays.
+    if not previous_transaction.nested:
+        session.info.pop("outbox_written", None)
 
 
 class OutboxRelay:
@@ -136,10 +141,13 @@ class OutboxRelay:
                                               {"key": _RELAY_LOCK_KEY})
                 if not locked:
                     return 0
-            rows: Sequence[OutboxMessage] = (await session.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.published_at.is_(None))
-                .order_by(OutboxMessage.id)
+            # Plain rows and one array parameter: the relay handles every event a service emits, and
+            # ORM objects or an IN list of a different length each time cost more than the publishing.
+            rows = (await session.execute(
+                select(_outbox.c.id, _outbox.c.event_id, _outbox.c.topic, _outbox.c.key, _outbox.c.event_type,
+                       _outbox.c.body)
+                .where(_outbox.c.published_at.is_(None))
+                .order_by(_outbox.c.id)
                 .limit(self.batch_size)
             )).all()
             if not rows:
@@ -156,11 +164,12 @@ class OutboxRelay:
                 pending.append(await producer.send(
                     self.topic_prefix + row.topic, value=row.body.encode(), key=row.key.encode(), headers=headers))
             await asyncio.gather(*pending)
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_([row.id for row in rows]))
-                .values(published_at=datetime.now(UTC))
-            )
+            ids = [row.id for row in rows]
+            if session.bind.dialect.name == "postgresql":
+                published = _outbox.c.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger)))
+            else:
+                published = _outbox.c.id.in_(ids)
+            await session.execute(update(_outbox).where(published).values(published_at=datetime.now(UTC)))
             await session.commit()
             self.published_total += len(rows)
             return len(rows)

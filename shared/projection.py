@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.consumer import Handler
-from shared.db import UtcDateTime, new_base
+from shared.db import UtcDateTime, add_new, new_base
 from shared.events import (
     AllowanceStep,
     HouseholdChanged,
@@ -183,7 +183,7 @@ async def apply_household_event(session: AsyncSession, event: ReceivedEvent) -> 
         household = DibaoHousehold(household_id=payload.household_id, division_code=payload.division_code,
                                    status="active", enrolled_on=payload.enrolled_on, exited_on=None,
                                    snapshot=_household_data(payload), updated_at=now)
-        session.add(household)
+        add_new(session, household)
         session.info["projection"][payload.household_id] = (household, open_rows)
     else:
         if household.status == "exited":
@@ -211,7 +211,7 @@ async def apply_household_event(session: AsyncSession, event: ReceivedEvent) -> 
                               division_code=payload.division_code,
                               eligible_from=max(effective_on, payload.enrolled_on),
                               eligible_until=None, data=member.model_dump(mode="json"))
-            session.add(row)
+            add_new(session, row)
             open_rows[resident_id] = row
             delta.added.append(row)
     return delta
@@ -307,7 +307,7 @@ class HouseholdRows:
         return self._cache(session)[household_id]
 
     def add(self, session: AsyncSession, row: Any) -> None:
-        session.add(row)
+        add_new(session, row)
         self._cache(session).setdefault(row.household_id, []).append(row)
 
 

@@ -218,9 +218,9 @@ def _member_snapshot(row: dict[str, Any] | Member) -> MemberSnapshot:
 async def _insert_prepared(session: AsyncSession, prepared: Sequence[_Prepared]) -> None:
     """Insert inside a savepoint; the caller stages the events once the savepoint has held."""
 
-    await session.execute(insert(Household), [p.household for p in prepared])
-    await session.execute(insert(Member), [row for p in prepared for row in p.members])
-    await session.execute(insert(HouseholdRevision), [p.revision for p in prepared])
+    await session.execute(insert(Household.__table__), [p.household for p in prepared])
+    await session.execute(insert(Member.__table__), [row for p in prepared for row in p.members])
+    await session.execute(insert(HouseholdRevision.__table__), [p.revision for p in prepared])
     await audit.record_many(session, "households", [
         (p.household["id"], None, {**p.household, "members": p.members}) for p in prepared])
 
@@ -341,7 +341,7 @@ async def change(session: AsyncSession, household_id: str, patch: HouseholdPatch
         await session.execute(update(Member).where(Member.household_id == household.id, Member.removed.is_(False))
                               .values(removed=True, active=False))
         await session.flush()
-        await session.execute(insert(Member), [_member_row(household.id, i, m) for i, m in enumerate(patch.members)])
+        await session.execute(insert(Member.__table__), [_member_row(household.id, i, m) for i, m in enumerate(patch.members)])
     for name in ("address", "heating", "housing_area_m2", "monthly_income"):
         value = getattr(patch, name)
         if value is not None:
