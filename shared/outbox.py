@@ -11,10 +11,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import Any
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, any_, bindparam, event, func, insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    any_,
+    bindparam,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session

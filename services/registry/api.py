@@ -36,7 +36,7 @@ payments = APIRouter(tags=["payments 低保金发放"])
 @households.post("", dependencies=[requires("registry:write")], response_model=HouseholdOut, status_code=201, responses=problem_responses(409, 422),
                  summary="Enrol a dibao household (纳入低保)")
 async def enrol_household(body: HouseholdIn, session: DbSession) -> HouseholdOut:
-    return service.to_out(await service.enrol(session, body))
+    return await service.enrol(session, body)
 
 
 @households.post("/bulk", dependencies=[requires("registry:write")], response_model=BulkOut, responses=problem_responses(422),

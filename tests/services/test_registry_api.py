@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from shared.events import HOUSEHOLDS_TOPIC
-from shared.resident_id import check_character
+from shared.resident_id import check_character, mask_resident_id
 from tests.support import (
     enrol,
     envelopes,
@@ -94,6 +94,8 @@ async def test_person_in_another_active_household_is_a_conflict_until_that_house
     assert response.status_code == 409
     assert response.json()["code"] == "person_in_active_household"
     assert shared_person["resident_id"] not in response.json()["detail"], "resident IDs are masked in errors"
+    # Only the person who clashed is named (the index refused the insert; the registry then asked who).
+    assert response.json()["detail"].endswith(mask_resident_id(shared_person["resident_id"]))
     assert await household_count(registry) == 1
 
     exited = await registry.post(f"/households/{first['id']}/exit", json={"on": "2026-03-01", "reason": "户主迁出"})
