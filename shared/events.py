@@ -213,7 +213,8 @@ class EventEnvelope(BaseModel):
 
 
 def envelope_for(event: IntegrationEvent, producer: str, occurred_at: datetime | None = None) -> EventEnvelope:
-    return EventEnvelope(
+    # Built from a validated event, so not validated again: the outbox builds one per grant.
+    return EventEnvelope.model_construct(
         event_id=uuid.uuid4(),
         type=event.TYPE,
         version=event.VERSION,
