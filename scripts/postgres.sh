@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 PORT=${PG_PORT:-5432}
 DATA=${PG_DATA:-${TMPDIR:-/tmp}/harbin-assistance/pg-$PORT}
 DATABASES=${PG_DATABASES:-"registry medical education housing employment utilities legal"}
+# Seven services' write load: a buffer pool that holds a city's caseload, and checkpoints far enough
+# apart that the WAL is not mostly full-page images (docker-compose.yml passes the same).
+SETTINGS="-c max_connections=300 -c shared_buffers=1GB -c max_wal_size=4GB -c checkpoint_timeout=15min"
 log() { echo "postgres: $*" >&2; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -42,7 +45,7 @@ start() {
   fi
   log "starting PostgreSQL $("$BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PORT"
   run_pg "$BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 60 \
-    -o "-p $PORT -k $DATA -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB" start >/dev/null
+    -o "-p $PORT -k $DATA -c listen_addresses=127.0.0.1 $SETTINGS" start >/dev/null
   create_databases
 }
 
@@ -63,7 +66,7 @@ stop() {
 restart() {
   BIN=$(bindir)
   run_pg "$BIN/pg_ctl" -D "$DATA" -m fast -w -t 60 restart -l "$DATA/server.log" \
-    -o "-p $PORT -k $DATA -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB" >/dev/null
+    -o "-p $PORT -k $DATA -c listen_addresses=127.0.0.1 $SETTINGS" >/dev/null
   log "restarted"
 }
 
