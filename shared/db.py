@@ -10,7 +10,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import BigInteger, DateTime, Numeric, event, text
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.types import TypeDecorator
 
 from shared.money import to_fen
@@ -273,6 +274,7 @@ def _table(model: Any) -> Any:
 
 # ---- write-behind of new rows in a consumer batch --------------------------------------------------
 
+_M = TypeVar("_M")
 _WRITE_BEHIND = "write_behind"
 _STAGED = "staged_rows"
 
@@ -312,6 +314,15 @@ def _scratch_of_current(session: Session) -> dict[str, Any]:
     if transaction is None or scratch is None or owner() is not transaction:
         return {}
     return scratch
+
+
+def new_row(model: type[_M], **values: Any) -> _M:
+    """A new mapped object with its columns set at once, not attribute by attribute through the ORM's
+    events: a consumer batch creates rows by the thousand. It behaves as one built by ``model(**values)``."""
+
+    row = manager_of_class(model).new_instance()
+    row.__dict__.update(values)
+    return row
 
 
 def add_new(session: AsyncSession, row: Any) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.consumer import CONSUMING
-from shared.db import Money, UtcDateTime, add_new
+from shared.db import Money, UtcDateTime, add_new, new_row
 from shared.events import AssistanceGranted, AssistancePaid, AssistanceRevoked, Bureau
 from shared.outbox import Outbox
 from shared.periods import Period
@@ -95,10 +95,10 @@ class GrantLedger:
                 return grant
             grant.monthly_amount, grant.detail = monthly_amount, detail
         else:
-            grant = Grant(household_id=household_id, resident_id=person, division_code=division_code,
-                          programme=programme, status="active", granted_on=on, monthly_amount=monthly_amount,
-                          detail=detail, source="event" if session.info.get(CONSUMING) else "api",
-                          created_at=datetime.now(UTC))
+            grant = new_row(Grant, household_id=household_id, resident_id=person, division_code=division_code,
+                            programme=programme, status="active", granted_on=on, monthly_amount=monthly_amount,
+                            detail=detail, source="event" if session.info.get(CONSUMING) else "api",
+                            created_at=datetime.now(UTC))
             add_new(session, grant)
             grants[(person, programme)] = grant
         await self.outbox.stage(session, AssistanceGranted(

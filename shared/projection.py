@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.consumer import Handler
-from shared.db import UtcDateTime, add_new, new_base
+from shared.db import UtcDateTime, add_new, new_base, new_row
 from shared.events import (
     AllowanceStep,
     HouseholdChanged,
@@ -180,7 +180,7 @@ async def apply_household_event(session: AsyncSession, event: ReceivedEvent) -> 
     kind = "enrolled" if isinstance(payload, HouseholdEnrolled) else "changed"
     previous: dict[str, Any] = {}
     if household is None:
-        household = DibaoHousehold(household_id=payload.household_id, division_code=payload.division_code,
+        household = new_row(DibaoHousehold, household_id=payload.household_id, division_code=payload.division_code,
                                    status="active", enrolled_on=payload.enrolled_on, exited_on=None,
                                    snapshot=_household_data(payload), updated_at=now)
         add_new(session, household)
@@ -207,7 +207,7 @@ async def apply_household_event(session: AsyncSession, event: ReceivedEvent) -> 
             del open_rows[resident_id]
     for resident_id, member in incoming.items():
         if resident_id not in open_rows:
-            row = DibaoMember(household_id=payload.household_id, resident_id=resident_id,
+            row = new_row(DibaoMember, household_id=payload.household_id, resident_id=resident_id,
                               division_code=payload.division_code,
                               eligible_from=max(effective_on, payload.enrolled_on),
                               eligible_until=None, data=member.model_dump(mode="json"))

@@ -15,7 +15,14 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from shared.db import add_new, create_engine, flush, session_factory, write_behind
+from shared.db import (
+    add_new,
+    create_engine,
+    flush,
+    new_row,
+    session_factory,
+    write_behind,
+)
 from shared.grants import Grant, GrantLedger
 from shared.outbox import Outbox
 from tests.support import drop_database, migrated_database
@@ -107,3 +114,18 @@ async def test_grant_revoked_and_granted_again_in_one_batch_leaves_one_active(po
             await session.commit()
         grants = await grants_of(sessions, household)
     assert [(g.status, g.granted_on) for g in grants] == [("revoked", date(2026, 3, 1)), ("active", date(2026, 6, 1))]
+
+
+async def test_row_built_with_new_row_is_saved_and_tracked_like_a_constructed_one(postgres):
+    household = str(uuid.uuid4())
+    async with medical_sessions() as sessions:
+        async with sessions() as session:
+            grant = new_row(Grant, household_id=household, resident_id="", division_code="230102",
+                            programme="medical_assistance", granted_on=date(2026, 3, 1), created_at=datetime.now(UTC))
+            assert grant.revoked_on is None
+            session.add(grant)
+            await session.flush()
+            grant.status, grant.revoked_on = "revoked", date(2026, 4, 1)
+            await session.commit()
+        (stored,) = await grants_of(sessions, household)
+    assert (stored.status, stored.revoked_on, stored.source) == ("revoked", date(2026, 4, 1), "event")
