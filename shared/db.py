@@ -6,6 +6,7 @@ the unit of work (the request dependency, the consumer, a run) commits once.
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -16,7 +17,12 @@ from fastapi import Depends, Request
 from sqlalchemy import BigInteger, DateTime, Numeric, event, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+)
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -147,10 +153,6 @@ IDLE_PING_SECONDS = 5.0
 
 
 def _ping_connections_idle_for(engine: AsyncEngine, seconds: float) -> None:
-    import time
-
-    from sqlalchemy.exc import DisconnectionError
-
     @event.listens_for(engine.sync_engine.pool, "connect")
     @event.listens_for(engine.sync_engine.pool, "checkin")
     def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
@@ -307,13 +309,9 @@ def transaction_info(session: AsyncSession | Session) -> dict[str, Any]:
 
 
 def _scratch_of_current(session: Session) -> dict[str, Any]:
-    """This transaction's scratch space, without beginning one; a finished transaction's is gone."""
+    """This transaction's scratch space, without beginning one."""
 
-    transaction = session.get_transaction()
-    owner, scratch = session.info.get(_SCRATCH, (None, None))
-    if transaction is None or scratch is None or owner() is not transaction:
-        return {}
-    return scratch
+    return transaction_info(session) if session.get_transaction() is not None else {}
 
 
 def new_row(model: type[_M], **values: Any) -> _M:

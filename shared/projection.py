@@ -181,8 +181,8 @@ async def apply_household_event(session: AsyncSession, event: ReceivedEvent) -> 
     previous: dict[str, Any] = {}
     if household is None:
         household = new_row(DibaoHousehold, household_id=payload.household_id, division_code=payload.division_code,
-                                   status="active", enrolled_on=payload.enrolled_on, exited_on=None,
-                                   snapshot=_household_data(payload), updated_at=now)
+                            status="active", enrolled_on=payload.enrolled_on, exited_on=None,
+                            snapshot=_household_data(payload), updated_at=now)
         add_new(session, household)
         session.info["projection"][payload.household_id] = (household, open_rows)
     else:
@@ -208,9 +208,9 @@ async def apply_household_event(session: AsyncSession, event: ReceivedEvent) -> 
     for resident_id, member in incoming.items():
         if resident_id not in open_rows:
             row = new_row(DibaoMember, household_id=payload.household_id, resident_id=resident_id,
-                              division_code=payload.division_code,
-                              eligible_from=max(effective_on, payload.enrolled_on),
-                              eligible_until=None, data=member.model_dump(mode="json"))
+                          division_code=payload.division_code,
+                          eligible_from=max(effective_on, payload.enrolled_on),
+                          eligible_until=None, data=member.model_dump(mode="json"))
             add_new(session, row)
             open_rows[resident_id] = row
             delta.added.append(row)
