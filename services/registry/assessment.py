@@ -72,6 +72,10 @@ class DistinctPersons:
         else:
             self.counted += 1
 
+    def update(self, resident_ids: set[str]) -> None:
+        for resident_id in resident_ids:
+            self.add(resident_id)
+
     def merge(self, other: "DistinctPersons") -> None:
         self.counted += other.counted
         self.seen |= other.seen
@@ -192,8 +196,7 @@ def _assess_household(household: Household, first_grant: dict[tuple[str, str, st
                       household_count: dict[str, int], unserved: list[UnservedHousehold]) -> None:
     division = household.division_code
     household_count[division] += 1
-    for resident_id in {m.resident_id for m in household.members}:
-        persons[division].add(resident_id)
+    persons[division].update({m.resident_id for m in household.members})
     expectations = rules.expected_assistance(
         heating=household.heating, housing_area_m2=household.housing_area_m2, enrolled_on=household.enrolled_on,
         members=household.members, on=max(as_of, household.enrolled_on), criteria=criteria)
@@ -217,11 +220,8 @@ def _assess_household(household: Household, first_grant: dict[tuple[str, str, st
             missing.append(MissingProgramme(bureau=expectation.bureau, programme=sorted(expectation.programmes)[0],
                                             resident_id=expectation.resident_id or None))
     for bureau, people in eligible_people.items():
-        for resident_id in people:
-            tallies[(division, bureau)].persons_eligible.add(resident_id)
-    for bureau, people in granted_people.items():
-        for resident_id in people:
-            tallies[(division, bureau)].persons_granted.add(resident_id)
+        tallies[(division, bureau)].persons_eligible.update(people)
+        tallies[(division, bureau)].persons_granted.update(granted_people[bureau])
     for bureau, served in by_bureau.items():
         tallies[(division, bureau)].households_eligible += 1
         tallies[(division, bureau)].households_granted += all(served)
