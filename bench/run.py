@@ -438,10 +438,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await bench.replay()
         bench.memory()
     except BaseException:
-        await system.down()
         print(f"benchmark failed; its databases, broker and logs are kept in {workdir}", file=sys.stderr)
         raise
-    await system.down()
+    finally:
+        await system.down()
     if not args.workdir:
         # A full-size run leaves gigabytes of broker and database files; a passed run needs none of them.
         shutil.rmtree(workdir, ignore_errors=True)
@@ -466,8 +466,8 @@ def cli() -> None:
     parser.add_argument("--rate", type=int, nargs="+", default=[200],
                         help="enrolments per second for the latency measure (several: one measure each)")
     parser.add_argument("--seconds", type=int, default=10, help="how long the steady load lasts")
-    parser.add_argument("--workdir", help="where the run's databases and logs go, kept afterwards (default: a temp folder, removed "
-                             "when the run passes)")
+    parser.add_argument("--workdir", help="where the run's databases and logs go, kept afterwards "
+                                          "(default: a temp folder, removed when the run passes)")
     parser.add_argument("--out", type=Path, help="where to write the JSON results (default: bench/results/)")
     parser.add_argument("--table", type=Path, help="only print the Markdown table of an earlier results file")
     args = parser.parse_args()
