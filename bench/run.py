@@ -121,10 +121,10 @@ class Bench:
             import sqlite3
 
             with sqlite3.connect(f"file:{self.system.workdir / 'db' / service}.db?mode=ro", uri=True) as db:
-                return db.execute("SELECT count(*) FROM outbox_messages WHERE published_at IS NULL").fetchone()[0]
+                return db.execute("SELECT count(*) FROM outbox_messages").fetchone()[0]
         connection = await self.system.connect(service)
         try:
-            return await connection.fetchval("SELECT count(*) FROM outbox_messages WHERE published_at IS NULL")
+            return await connection.fetchval("SELECT count(*) FROM outbox_messages")
         finally:
             await connection.close()
 

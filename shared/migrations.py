@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -87,8 +87,7 @@ def create_platform_tables(op: Any, parameter_specs: list[ParameterSpec]) -> Non
         sa.PrimaryKeyConstraint("id", name="pk_outbox_messages"),
         sa.UniqueConstraint("event_id", name="uq_outbox_messages_event_id"),
     )
-    op.create_index("ix_outbox_messages_unpublished", "outbox_messages", ["id"],
-                    postgresql_where=sa.text("published_at IS NULL"), sqlite_where=sa.text("published_at IS NULL"))
+    _create_unpublished_index(op)
     op.create_table(
         "inbox_events",
         sa.Column("event_id", sa.Uuid(), nullable=False),
@@ -222,6 +221,29 @@ def drop_platform_tables(op: Any) -> None:
         op.drop_table(table)
     op.drop_index("ix_outbox_messages_unpublished", table_name="outbox_messages")
     op.drop_table("outbox_messages")
+
+
+def _create_unpublished_index(op: Any) -> None:
+    op.create_index("ix_outbox_messages_unpublished", "outbox_messages", ["id"],
+                    postgresql_where=sa.text("published_at IS NULL"), sqlite_where=sa.text("published_at IS NULL"))
+
+
+def outbox_without_published_state() -> None:
+    """Upgrade: the relay deletes a row once Kafka has it, so the outbox keeps no published state;
+    the rows marked published before this revision are sent already and go."""
+
+    op.execute("DELETE FROM outbox_messages WHERE published_at IS NOT NULL")
+    op.drop_index("ix_outbox_messages_unpublished", table_name="outbox_messages")
+    with op.batch_alter_table("outbox_messages") as batch:
+        batch.drop_column("published_at")
+
+
+def outbox_with_published_state() -> None:
+    """Downgrade: back to marking rows published; every row left is unsent (NULL)."""
+
+    with op.batch_alter_table("outbox_messages") as batch:
+        batch.add_column(sa.Column("published_at", sa.DateTime(timezone=True), nullable=True))
+    _create_unpublished_index(op)
 
 
 def main() -> None:

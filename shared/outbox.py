@@ -2,8 +2,9 @@
 
 No dual write: a service never talks to Kafka inside a request. :meth:`Outbox.stage` adds the event to
 the session, so it commits or rolls back with the business change. :class:`OutboxRelay` publishes
-unsent rows in order, marks them sent, and keeps retrying through a broker outage; a crash between
-publishing and marking re-sends, which idempotent consumers absorb (at-least-once delivery).
+unsent rows in order, deletes the rows Kafka has acknowledged (the outbox holds only what is still to
+send; the topics keep every event), and keeps retrying through a broker outage. A crash between
+publishing and deleting re-sends, which idempotent consumers absorb (at-least-once delivery).
 """
 
 from __future__ import annotations
@@ -11,19 +12,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     any_,
     bindparam,
+    delete,
     event,
     func,
     insert,
     select,
     text,
-    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -156,7 +156,6 @@ class OutboxRelay:
             rows = (await session.execute(
                 select(_outbox.c.id, _outbox.c.event_id, _outbox.c.topic, _outbox.c.key, _outbox.c.event_type,
                        _outbox.c.body)
-                .where(_outbox.c.published_at.is_(None))
                 .order_by(_outbox.c.id)
                 .limit(self.batch_size)
             )).all()
@@ -179,12 +178,13 @@ class OutboxRelay:
                 published = _outbox.c.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger)))
             else:
                 published = _outbox.c.id.in_(ids)
-            await session.execute(update(_outbox).where(published).values(published_at=datetime.now(UTC)))
+            # Deleted, not marked: marking wrote a new version of each row and its index entries, about
+            # 30 % of PostgreSQL's CPU in the fan-out; a deleted row is only flagged dead.
+            await session.execute(delete(_outbox).where(published))
             await session.commit()
             self.published_total += len(rows)
             return len(rows)
 
 
 async def unpublished_count(session: AsyncSession) -> int:
-    return int(await session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None))) or 0)
+    return int(await session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)

@@ -12,7 +12,6 @@ from datetime import date, datetime
 from sqlalchemy import (
     BigInteger,
     Date,
-    Index,
     Integer,
     String,
     Text,
@@ -30,7 +29,8 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class OutboxMessage(PlatformBase):
-    """An event written in the same transaction as the change it announces (transactional outbox)."""
+    """An event written in the same transaction as the change it announces (transactional outbox),
+    deleted once Kafka has it: every row here is still to be sent."""
 
     __tablename__ = "outbox_messages"
 
@@ -41,13 +41,6 @@ class OutboxMessage(PlatformBase):
     event_type: Mapped[str] = mapped_column(String(100))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
-    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-
-    __table_args__ = (
-        # The relay only ever looks for unpublished rows, in order.
-        Index("ix_outbox_messages_unpublished", "id", postgresql_where=published_at.is_(None),
-              sqlite_where=published_at.is_(None)),
-    )
 
 
 class InboxEvent(PlatformBase):

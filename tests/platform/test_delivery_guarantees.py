@@ -167,6 +167,28 @@ async def test_outbox_event_written_while_broker_down_is_published_after_it_retu
         assert dict(consumer[0].headers)["type"] == b"HouseholdExited"
 
 
+async def test_relay_sends_each_outbox_row_once_and_removes_it(kafka, postgres):
+    prefix = new_prefix()
+    async with platform_database() as (_, sessions):
+        events = [exited() for _ in range(5)]
+        async with sessions() as session:
+            for event in events:
+                await Outbox("probe").stage(session, event)
+            await session.commit()
+
+        relay = OutboxRelay(sessions, ProducerHolder(KAFKA, "probe"), prefix)
+        try:
+            assert await relay.publish_pending() == 5
+            # What Kafka has is no longer in the outbox, so a second pass finds nothing to send.
+            assert await relay.publish_pending() == 0
+        finally:
+            await relay.producers.stop()
+        assert await count(sessions, OutboxMessage) == 0
+
+    records = await read_topic(prefix + HOUSEHOLDS_TOPIC, until=lambda got: len(got) >= 5)
+    assert sorted(record.key.decode() for record in records) == sorted(event.household_id for event in events)
+
+
 async def _unpublished_is_zero(sessions) -> bool:  # type: ignore[no-untyped-def]
     async with sessions() as session:
         return await unpublished_count(session) == 0
