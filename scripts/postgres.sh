@@ -10,8 +10,10 @@ PORT=${PG_PORT:-5432}
 DATA=${PG_DATA:-${TMPDIR:-/tmp}/harbin-assistance/pg-$PORT}
 DATABASES=${PG_DATABASES:-"registry medical education housing employment utilities legal"}
 # Seven services' write load: a buffer pool that holds a city's caseload, and checkpoints far enough
-# apart that the WAL is not mostly full-page images (docker-compose.yml passes the same).
-SETTINGS="-c max_connections=300 -c shared_buffers=1GB -c max_wal_size=4GB -c checkpoint_timeout=15min"
+# apart that the WAL is not mostly full-page images, and random reads priced as what they are when the
+# data sits in memory or on SSD: at the default (4.0) the consumers' key lookups (inbox, prefetch) became
+# sequential scans of growing tables (docker-compose.yml passes the same).
+SETTINGS="-c max_connections=300 -c shared_buffers=1GB -c max_wal_size=4GB -c checkpoint_timeout=15min -c random_page_cost=1.1"
 log() { echo "postgres: $*" >&2; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
