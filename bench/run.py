@@ -156,8 +156,9 @@ class Bench:
         return events, grants
 
     async def rows_written(self) -> int | None:
-        """Rows inserted, updated or deleted so far in all the services' databases, by PostgreSQL's own
-        counters (an update writes a row version too). None on SQLite, which keeps no such counters."""
+        """Row versions written so far in all the services' databases, by PostgreSQL's own counters:
+        inserts and updates (an update writes a new version; a delete only flags the old one). None on
+        SQLite, which keeps no such counters."""
 
         if self.system.database != "postgres":
             return None
@@ -166,7 +167,7 @@ class Bench:
             connection = await self.system.connect(service)
             try:
                 total += await connection.fetchval(
-                    "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables")
+                    "SELECT coalesce(sum(n_tup_ins + n_tup_upd), 0) FROM pg_stat_user_tables")
             finally:
                 await connection.close()
         return int(total)
