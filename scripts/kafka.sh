@@ -59,7 +59,7 @@ auto.create.topics.enable=false
 log.retention.hours=-1
 # Sized for a small machine (the compose file keeps the broker's defaults): the default 3 network,
 # 8 I/O and 10 background threads only contend on two cores. With these and a one-thread GC the
-# broker used 12 % less CPU in the 10k-household benchmark.
+# broker used 12 % less CPU in one pair of 10k-household benchmark runs (a small, uncertain gain).
 num.network.threads=2
 num.io.threads=2
 background.threads=2
