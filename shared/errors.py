@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.logging import mask_text
+from shared.periods import PeriodInFuture
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("shared.errors")
@@ -138,6 +139,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         return problem_response(exc.status, exc.title, exc.code, exc.detail, exc.errors)
+
+    @app.exception_handler(PeriodInFuture)
+    async def _future(_: Request, exc: PeriodInFuture) -> JSONResponse:
+        return problem_response(422, "Unprocessable", "period_in_future", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

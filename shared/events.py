@@ -90,6 +90,21 @@ class AllowanceStep(BaseModel):
     amount: MoneyStr
 
 
+class ExtensionSpell(BaseModel):
+    """延发三个月: a member found work in ``first_period``; dibao goes on through ``last_period`` at no less
+    than ``monthly_amount`` (the allowance before the job), whatever else happens to the household."""
+
+    model_config = ConfigDict(frozen=True)
+
+    resident_id: str
+    first_period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    last_period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    monthly_amount: MoneyStr
+
+    def covers(self, month_label: str) -> bool:
+        return self.first_period <= month_label <= self.last_period
+
+
 class HouseholdSnapshot(IntegrationEvent):
     TOPIC: ClassVar[str] = HOUSEHOLDS_TOPIC
 
@@ -104,6 +119,10 @@ class HouseholdSnapshot(IntegrationEvent):
     # so a bureau can tell any month's allowance without asking the registry.
     allowance_schedule: list[AllowanceStep]
     members: list[MemberSnapshot]
+    # Added 2026-12 (optional, so older consumers and older events still read): the employment extensions
+    # running or past, and an exit already decided for a later date (the household stays in dibao until then).
+    extensions: list[ExtensionSpell] = Field(default_factory=list)
+    exit_on: date | None = Field(default=None, description="first day out of dibao, when an exit is set ahead")
 
 
 class HouseholdEnrolled(HouseholdSnapshot):

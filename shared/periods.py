@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import calendar
+import os
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _HALF = re.compile(r"^(\d{4})-H([12])$")
@@ -93,3 +95,29 @@ def add_months(period: Period, count: int) -> Period:
 
 def next_day(day: date) -> date:
     return day + timedelta(days=1)
+
+
+# ---- the city's calendar --------------------------------------------------------------------------
+
+# "Today", a month and a term are days in Harbin, never the server's local date or UTC: between
+# midnight and 08:00 in Harbin, UTC is still on yesterday. One setting, for a deployment elsewhere.
+CITY_TIMEZONE = ZoneInfo(os.environ.get("HARBIN_TIMEZONE", "Asia/Shanghai"))
+
+
+def city_today(now: datetime | None = None) -> date:
+    """Today's date in the city (``now`` an aware instant, for tests)."""
+
+    return (now or datetime.now(UTC)).astimezone(CITY_TIMEZONE).date()
+
+
+class PeriodInFuture(ValueError):
+    """A run asked to pay for a period that has not begun."""
+
+
+def refuse_future(starts_on: date, label: str, today: date | None = None) -> None:
+    """Nothing is paid for a period that has not begun (a month on its 1st, a term on 1 March / 1 September)."""
+
+    today = today or city_today()
+    if starts_on > today:
+        raise PeriodInFuture(f"{label} begins on {starts_on.isoformat()}; nothing is paid for a period that has not "
+                             f"begun (today is {today.isoformat()} in Harbin)")

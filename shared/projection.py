@@ -111,8 +111,35 @@ class HouseholdDelta:
         return [*self.kept, *self.added]
 
 
-def _household_data(payload: HouseholdSnapshot) -> dict[str, Any]:
-    return payload.model_dump(mode="json", exclude={"members"})
+# The facts a bureau's money depends on, kept as a history so that a month is paid with its own facts.
+HISTORY_FIELDS = ("heating", "housing_area_m2", "monthly_income", "division_code")
+
+
+def _household_data(payload: HouseholdSnapshot, effective_on: date,
+                    previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The snapshot without members, with ``history``: the facts from each change's effective day on.
+
+    The registry sends the whole current state; a change effective on a day replaces whatever was known
+    from that day on (a retroactive change supersedes the later entries it now covers)."""
+
+    data = payload.model_dump(mode="json", exclude={"members"})
+    history = [entry for entry in (previous or {}).get("history", ())
+               if entry["effective_on"] < effective_on.isoformat()]
+    history.append({"effective_on": effective_on.isoformat(), **{name: data[name] for name in HISTORY_FIELDS}})
+    data["history"] = history
+    return data
+
+
+def facts_on(household: DibaoHousehold, day: date) -> dict[str, Any]:
+    """The household's facts (heating, area, income, division) in force on ``day``: from the history kept
+    since 2026-12, else (a snapshot stored before it) the latest ones."""
+
+    data = household.snapshot
+    history = data.get("history") or [{"effective_on": household.enrolled_on.isoformat(),
+                                       **{name: data.get(name) for name in HISTORY_FIELDS}}]
+    text = day.isoformat()
+    in_force = [entry for entry in history if entry["effective_on"] <= text]
+    return dict(in_force[-1] if in_force else history[0])
 
 
 async def open_members(session: AsyncSession, household_id: str) -> list[DibaoMember]:
@@ -182,14 +209,14 @@ async def apply_household_event(session: AsyncSession, event: ReceivedEvent) -> 
     if household is None:
         household = new_row(DibaoHousehold, household_id=payload.household_id, division_code=payload.division_code,
                             status="active", enrolled_on=payload.enrolled_on, exited_on=None,
-                            snapshot=_household_data(payload), updated_at=now)
+                            snapshot=_household_data(payload, effective_on), updated_at=now)
         add_new(session, household)
         session.info["projection"][payload.household_id] = (household, open_rows)
     else:
         if household.status == "exited":
             return HouseholdDelta("ignored", household, effective_on)
         previous = dict(household.snapshot)
-        household.snapshot = _household_data(payload)
+        household.snapshot = _household_data(payload, effective_on, previous)
         household.division_code = payload.division_code
         household.updated_at = now
 
