@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db import DbSession
 from shared.divisions import is_harbin_division
 from shared.errors import Conflict, NotFound, Unprocessable, problem_responses
+from shared.periods import city_today
 from shared.platform_models import PolicyParameter
 from shared.validators import Day
 
@@ -49,6 +50,25 @@ class ParameterSpec:
     # Default rows as (scope, value), in force from PLAN_DATE; illustrative starting values (POLICY.md).
     defaults: tuple[tuple[str, str], ...] = ()
     scoped: bool = False  # whether a division may have its own value
+    # The plausible range (inclusive), as text; a value outside it is refused (value_out_of_range). None takes
+    # the kind's default range (DEFAULT_BOUNDS): wide enough for any real value, narrow enough to stop a typo.
+    bounds: tuple[str, str] | None = None
+
+    def range(self) -> tuple[Decimal, Decimal] | None:
+        bounds = self.bounds or DEFAULT_BOUNDS.get(self.kind)
+        return None if bounds is None else (Decimal(bounds[0]), Decimal(bounds[1]))
+
+
+DEFAULT_BOUNDS: dict[str, tuple[str, str]] = {
+    "money": ("0.00", "100000.00"),
+    "rate": ("0", "1"),
+    "decimal": ("0", "100000"),
+    "integer": ("0", "100000"),
+}
+
+
+class ValueOutOfRange(ValueError):
+    pass
 
 
 class InvalidParameterValue(ValueError):
@@ -78,6 +98,12 @@ def parse_value(spec: ParameterSpec, raw: str) -> Any:
     if value.as_tuple().exponent < -4:
         raise InvalidParameterValue(f"{spec.name} has too many decimal places")
     return value
+
+
+def check_range(spec: ParameterSpec, value: Any) -> None:
+    limits = spec.range()
+    if limits is not None and not limits[0] <= Decimal(value) <= limits[1]:
+        raise ValueOutOfRange(f"{spec.name} must be between {limits[0]} and {limits[1]} {spec.unit}".rstrip())
 
 
 def canonical_text(spec: ParameterSpec, raw: str) -> str:
@@ -186,6 +212,10 @@ class ParameterIn(BaseModel):
     effective_from: Day = Field(description="in force from this day on (生效日期)")
     scope: str = Field(default=CITY_WIDE, description="a Harbin division code, or \"*\" for the whole city")
     note: str | None = Field(default=None, max_length=500)
+    retroactive: StrictBool = Field(default=False, description="required for a date before today: the next runs "
+                                                               "settle the months it touches (追溯调整)")
+    reason: str | None = Field(default=None, min_length=1, max_length=300,
+                               description="why a value is set retroactively (required with retroactive)")
 
 
 class ParameterValueOut(BaseModel):
@@ -225,7 +255,7 @@ def parameters_router(specs: Sequence[ParameterSpec], on_change: ParameterChange
         rows = (await session.scalars(select(PolicyParameter).where(PolicyParameter.name == spec.name)
                                       .order_by(PolicyParameter.effective_from, PolicyParameter.scope))).all()
         plain = [ParameterRow(r.name, r.scope, r.value, r.effective_from) for r in rows]
-        today = date.today()
+        today = city_today()
         current = []
         for scope in sorted({r.scope for r in rows}):
             try:
@@ -263,11 +293,21 @@ def parameters_router(specs: Sequence[ParameterSpec], on_change: ParameterChange
                 raise Unprocessable("unknown_division", f"{body.scope!r} is not a Harbin division code")
         try:
             text = canonical_text(spec, str(body.value))
+            check_range(spec, parse_value(spec, text))
         except InvalidParameterValue as exc:
             raise Unprocessable("invalid_parameter_value", str(exc)) from None
+        except ValueOutOfRange as exc:
+            raise Unprocessable("value_out_of_range", str(exc)) from None
+        note = body.note
+        if body.effective_from < city_today():
+            if not body.retroactive or not body.reason:
+                raise Unprocessable("retroactive_change",
+                                    f"{body.effective_from} is before today: a retroactive value changes what is "
+                                    "due for past periods; send \"retroactive\": true with a \"reason\"")
+            note = f"retroactive: {body.reason}" + (f" — {body.note}" if body.note else "")
         caller = getattr(request.state, "principal", None)
         row = PolicyParameter(name=spec.name, scope=body.scope, value=text, effective_from=body.effective_from,
-                              recorded_by=getattr(caller, "agency", None) or "api", note=body.note)
+                              recorded_by=getattr(caller, "agency", None) or "api", note=note)
         session.add(row)
         session.info.pop("parameter_books", None)  # what this session read before is now stale
         try:

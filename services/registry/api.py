@@ -21,11 +21,13 @@ from services.registry.schemas import (
     PersonOut,
     Report,
 )
+from services.registry.models import Household
 from shared import audit
 from shared.api import ReportPeriod
 from shared.auth import requires
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.money import ZERO
 from shared.validators import ResidentIdQuery
 
 households = APIRouter(prefix="/households", tags=["households 低保家庭"])
@@ -56,24 +58,31 @@ async def list_households(
     size: int = Query(default=50, ge=1, le=500),
 ) -> HouseholdPage:
     rows, total = await service.list_households(session, division_code, status, page, size)
-    return HouseholdPage(items=[service.to_out(row) for row in rows], total=total, page=page, size=size)
+    owed = await service.balance_owed(session, [row.id for row in rows])
+    return HouseholdPage(items=[service.to_out(row, balance_owed=owed.get(row.id, ZERO)) for row in rows],
+                         total=total, page=page, size=size)
 
 
 @households.get("/{household_id}", dependencies=[requires("registry:read")], response_model=HouseholdOut, responses=problem_responses(404))
 async def get_household(household_id: str, session: DbSession) -> HouseholdOut:
-    return service.to_out(await service.get_household(session, household_id))
+    return await _household_out(session, await service.get_household(session, household_id))
+
+
+async def _household_out(session: DbSession, household: Household) -> HouseholdOut:
+    owed = await service.balance_owed(session, [household.id])
+    return service.to_out(household, balance_owed=owed.get(household.id, ZERO))
 
 
 @households.patch("/{household_id}", dependencies=[requires("registry:write")], response_model=HouseholdOut, responses=problem_responses(404, 409, 422),
                   summary="Report a change; the allowance is recomputed")
 async def change_household(household_id: str, body: HouseholdPatch, session: DbSession) -> HouseholdOut:
-    return service.to_out(await service.change(session, household_id, body))
+    return await _household_out(session, await service.change(session, household_id, body))
 
 
 @households.post("/{household_id}/exit", dependencies=[requires("registry:write")], response_model=HouseholdOut, responses=problem_responses(404, 409, 422),
                  summary="The household leaves dibao (退出低保)")
 async def exit_household(household_id: str, body: ExitIn, session: DbSession) -> HouseholdOut:
-    return service.to_out(await service.exit_household(session, household_id, body))
+    return await _household_out(session, await service.exit_household(session, household_id, body))
 
 
 @households.get("/{household_id}/payments", dependencies=[requires("registry:read")], response_model=list[PaymentOut], responses=problem_responses(404),
@@ -96,7 +105,7 @@ async def get_person(resident_id: str, session: DbSession) -> PersonOut:
 
 
 @payments.post("/payment-runs", dependencies=[requires("registry:write")], response_model=PaymentRunOut, responses=problem_responses(422),
-               summary="Pay a month's dibao; running a month again pays no one twice")
+               summary="Settle dibao through a month: arrears paid, overpayments recovered; a second run adds nothing")
 async def payment_run(body: PaymentRunIn, request: Request, session: DbSession) -> PaymentRunOut:
     result = await service.run_payments(request.app.state.platform.sessions, body.period,
                                         batch_size=request.app.state.settings.run_batch_size)

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import Area, Money, UtcDateTime, new_base
+from shared.periods import city_today
 from shared.platform_models import BigId
 from shared.runs import RunRecord
 
@@ -35,14 +36,22 @@ class Household(Base):
     heating: Mapped[str] = mapped_column(String(20))
     housing_area_m2: Mapped[Decimal] = mapped_column(Area())
     monthly_income: Mapped[Decimal] = mapped_column(Money())
-    status: Mapped[str] = mapped_column(String(10), default="active", index=True)
     enrolled_on: Mapped[date] = mapped_column(Date)
+    # The first day out of dibao, once an exit is decided; it may lie ahead (the household stays in until then).
     exited_on: Mapped[date | None] = mapped_column(Date)
     exit_reason: Mapped[str | None] = mapped_column(String(300))
     # Every change of the allowance from enrolment on: [{"effective_from", "amount"}] (see rules.py).
     allowance_schedule: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     review_from: Mapped[date | None] = mapped_column(Date)
     review_reason: Mapped[str | None] = mapped_column(String(200))
+    # The ledger's bookkeeping (service.settle): ``revision`` grows with every change of what the household is
+    # due; a run settles a household whose ``settled_revision`` lags or whose months up to the run's are not
+    # all settled yet; ``settlement`` numbers its settlements, and is part of the ledger's unique key, so two
+    # runs settling the same household at once cannot both write.
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    settled_revision: Mapped[int] = mapped_column(Integer, default=0)
+    settled_through: Mapped[str | None] = mapped_column(String(7))
+    settlement: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now(),
                                                  onupdate=func.now())
@@ -50,6 +59,21 @@ class Household(Base):
     members: Mapped[list[Member]] = relationship(
         primaryjoin="and_(Household.id == Member.household_id, Member.removed.is_(False))",
         order_by="Member.position", lazy="selectin", viewonly=True)
+
+    def status_on(self, day: date) -> str:
+        """In dibao (``active``) until the exit takes effect, not before."""
+
+        return "exited" if self.exited_on is not None and self.exited_on <= day else "active"
+
+    @property
+    def status(self) -> str:
+        return self.status_on(city_today())
+
+
+def in_dibao_on(day: date) -> Any:
+    """SQL: the household is in dibao on ``day``."""
+
+    return (Household.enrolled_on <= day) & (Household.exited_on.is_(None) | (Household.exited_on > day))
 
 
 class Member(Base):
@@ -69,14 +93,19 @@ class Member(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     school_stage: Mapped[str] = mapped_column(String(12), default="none")
     boarding: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The person's time in this household: from ``joined_on`` until ``left_on`` (the first day out; None while
+    # open). A change that removes the person, or the household's exit, sets ``left_on``.
+    joined_on: Mapped[date] = mapped_column(Date)
+    left_on: Mapped[date | None] = mapped_column(Date)
     # Removed from the household by a change (kept for history).
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
-    # True while the person is in this household and the household is in dibao.
+    # Holds the person's place: at most one row per person holds it (the partial unique index below), so no
+    # one is ever in two households at once. It is given up only when the person joins another household on
+    # or after ``left_on`` (service.claim_people), in the transaction that inserts the new holding row.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     __table_args__ = (
         Index("ix_members_resident_id", "resident_id"),
-        # A person can be in only one active household; the database enforces it, race-free.
         Index("uq_members_active_resident_id", "resident_id", unique=True,
               postgresql_where=active.is_(True), sqlite_where=active.is_(True)),
     )
@@ -103,7 +132,12 @@ class PaymentRun(RunRecord, Base):
 
 
 class Payment(Base):
-    """The ledger: one payment per household per month, ever (the unique key makes runs idempotent)."""
+    """The dibao ledger: what each settlement found short (a payment) or over (a recovery) for each month.
+
+    A month's lines always sum to what is due for it under the facts known at the last settlement. A
+    ``recovery`` line (negative) is owed by the household and recovered first from later payments
+    (``withheld``); the money transferred for a line is ``amount - withheld``, never negative.
+    """
 
     __tablename__ = "payments"
 
@@ -111,13 +145,18 @@ class Payment(Base):
     household_id: Mapped[str] = mapped_column(ForeignKey("households.id"))
     period: Mapped[str] = mapped_column(String(7))
     amount: Mapped[Decimal] = mapped_column(Money())
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(10))  # dibao | extension | recovery
+    withheld: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
     division_code: Mapped[str] = mapped_column(String(6))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("payment_runs.id"))
+    run_period: Mapped[str] = mapped_column(String(7))
+    settlement: Mapped[int] = mapped_column(Integer)
     paid_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
 
     __table_args__ = (
-        UniqueConstraint("household_id", "period"),
+        # One line per household, month and kind in each settlement of the household.
+        UniqueConstraint("household_id", "period", "kind", "settlement"),
+        Index("ix_payments_household_id_period", "household_id", "period"),
         Index("ix_payments_period_division_code", "period", "division_code"),
     )
 
@@ -134,8 +173,11 @@ class EmploymentExtension(Base):
     kind: Mapped[str] = mapped_column(String(30))
     first_period: Mapped[str] = mapped_column(String(7))
     last_period: Mapped[str] = mapped_column(String(7))
+    # As first computed; what is paid is read from the allowance schedule as now known (service.extension_spells).
     monthly_amount: Mapped[Decimal] = mapped_column(Money())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+
+    __table_args__ = (UniqueConstraint("household_id", "resident_id", "employed_on"),)
 
 
 class AssistanceRecord(Base):

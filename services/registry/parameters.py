@@ -9,6 +9,7 @@ DIBAO_STANDARD = ParameterSpec(
     label="低保标准 dibao standard per person per month",
     unit="yuan/person/month",
     scoped=True,
+    bounds=("1.00", "5000.00"),
     defaults=tuple((code, "200.00" if division.is_urban_district else "150.00") for code, division in DIVISIONS.items()),
 )
 EXTENSION_MONTHS = ParameterSpec(
@@ -16,6 +17,7 @@ EXTENSION_MONTHS = ParameterSpec(
     kind="integer",
     label="就业后延发低保月数 months dibao continues after a member finds work",
     unit="months",
+    bounds=("1", "12"),
     defaults=(("*", "3"),),
 )
 UNSERVED_AFTER_DAYS = ParameterSpec(
@@ -23,6 +25,7 @@ UNSERVED_AFTER_DAYS = ParameterSpec(
     kind="integer",
     label="未落实救助的认定天数 days after enrolment after which an unserved household is listed",
     unit="days",
+    bounds=("1", "365"),
     defaults=(("*", "30"),),
 )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,9 +25,10 @@ from shared.entitlements import (
     heating_relief_programme,
     housing_difficulty,
 )
+from shared.allowance import allowance_on
 from shared.events import AllowanceStep
 from shared.money import ZERO, to_fen
-from shared.periods import Period, add_months, month_of
+from shared.periods import Period, add_months, month_of, parse_month
 
 
 def dibao_top_up(standard: Decimal, members: int, monthly_income: Decimal) -> Decimal:
@@ -78,48 +79,47 @@ def allowance_schedule(
     return steps
 
 
-def active_in_month(enrolled_on: date, exited_on: date | None, month: Period) -> bool:
-    """Enrolled by the month's end and not exited before it began (``exited_on`` is the first day out)."""
+def below_standard(standard: Decimal, members: int, monthly_income: Decimal) -> bool:
+    """The means test: a household is eligible while its income is below the standard for all its members."""
 
-    return month.overlaps(enrolled_on, exited_on)
-
-
-@dataclass(frozen=True, slots=True)
-class ExtensionWindow:
-    """延发三个月: the months after the month a member found work, paid at least the old allowance."""
-
-    first: Period
-    last: Period
-    monthly_amount: Decimal
-
-    def covers(self, month: Period) -> bool:
-        return self.first.start <= month.start <= self.last.start
+    return monthly_income < standard * members
 
 
-def extension_window(employed_on: date, months: int, allowance_before: Decimal) -> ExtensionWindow:
-    employed_month = month_of(employed_on)
-    return ExtensionWindow(add_months(employed_month, 1), add_months(employed_month, months), allowance_before)
+def extension_months(employed_on: date, months: int) -> tuple[Period, Period]:
+    """延发三个月: from the month the member starts work, ``months`` months (policy: "runs from the month a
+    member starts work")."""
+
+    first = month_of(employed_on)
+    return first, add_months(first, months - 1)
 
 
-@dataclass(frozen=True, slots=True)
-class MonthlyPayment:
-    amount: Decimal
-    kind: str  # "dibao" | "extension"
+def allowance_before(schedule: Sequence[AllowanceStep], enrolled_on: date, employed_on: date) -> Decimal:
+    """The allowance in force before the job: on the day before it started (or on enrolment, if that was later)."""
+
+    return allowance_on(schedule, max(enrolled_on, employed_on - timedelta(days=1)))
 
 
-def monthly_payment(regular: Decimal, extension: ExtensionWindow | None, month: Period) -> MonthlyPayment | None:
-    """What a household is paid for ``month``; None when there is nothing to pay.
+def exit_after_income_rise(effective_on: date, extensions: Sequence[tuple[str, str]]) -> date:
+    """A change that lifts income to the line ends dibao at the end of that month, or after a running extension
+    ((first, last) months) ends, whichever is later: the first day out."""
 
-    During an employment extension the household keeps at least the allowance it had before the
-    member found work, even if its income now exceeds the standard.
-    """
+    last = month_of(effective_on)
+    for _first, final in extensions:
+        if final > last.label:
+            last = parse_month(final)
+    return add_months(last, 1).start
 
-    if extension is not None and extension.covers(month):
-        amount = max(regular, extension.monthly_amount)
-        return MonthlyPayment(amount, "extension") if amount > ZERO else None
-    if regular > ZERO:
-        return MonthlyPayment(regular, "dibao")
-    return None
+
+def months_to_settle(enrolled_on: date, through: Period, last_relevant: Period | None) -> list[Period]:
+    """The months a settlement through ``through`` looks at: from the month of enrolment to ``through``, but
+    not past the last month that can hold money (the last month in dibao, of an extension or of a line)."""
+
+    end = through if last_relevant is None or last_relevant.start > through.start else last_relevant
+    months, month = [], month_of(enrolled_on)
+    while month.start <= end.start:
+        months.append(month)
+        month = add_months(month, 1)
+    return months
 
 
 # ---- the office's assessment (考核): who each bureau should have served -----------------------------

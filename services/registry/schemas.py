@@ -146,8 +146,12 @@ class HouseholdOut(BaseModel):
     monthly_allowance: MoneyStr = Field(description="低保金: the top-up (补差) in force today")
     allowance_schedule: list[AllowanceStep]
     enrolled_on: date
-    exited_on: date | None
+    exited_on: date | None = Field(description="the first day out of dibao, once the exit has taken effect")
+    exit_on: date | None = Field(default=None, description="退出日期: the first day out of dibao, also when set ahead "
+                                                           "(the household stays active until then)")
     exit_reason: str | None
+    balance_owed: MoneyStr = Field(default=Decimal("0.00"), description="多领待扣: overpaid dibao the household "
+                                                                        "owes, recovered from its next payments")
     review_due: bool = Field(description="flagged for Civil Affairs' review (e.g. the employment extension ended)")
     review_reason: str | None
     members: list[MemberOut]
@@ -206,15 +210,20 @@ class PaymentRunIn(BaseModel):
 
 class PaymentRunOut(BaseModel):
     period: str
-    households_paid: int = Field(description="households this run paid (not those paid by earlier runs)")
-    total_amount: MoneyStr
-    already_paid: int = Field(description="households active in the period that earlier runs had paid")
+    households_paid: int = Field(description="households this run paid something (arrears included)")
+    total_amount: MoneyStr = Field(description="money this run transferred (after withholding what is owed)")
+    recovered: MoneyStr = Field(default=Decimal("0.00"), description="withheld from payments against overpayments")
+    overpaid: MoneyStr = Field(default=Decimal("0.00"),
+                               description="overpayments this run found (recorded as recovery lines, owed)")
+    already_paid: int = Field(description="households with lines for the period from earlier runs")
 
 
 class PaymentOut(BaseModel):
-    period: str
-    amount: MoneyStr
-    kind: Literal["dibao", "extension"]
+    period: str = Field(description="the month the line is for")
+    amount: MoneyStr = Field(description="positive: paid for the month; negative (recovery): paid over, owed")
+    kind: Literal["dibao", "extension", "recovery"]
+    withheld: MoneyStr = Field(description="of a payment, kept back against what the household owed")
+    run_period: str = Field(description="the run that wrote the line")
     paid_at: datetime
 
 

@@ -7,11 +7,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -40,25 +41,28 @@ from services.registry.schemas import (
     Report,
 )
 from shared import audit
-from shared.allowance import allowance_for_month, allowance_on
+from shared.allowance import allowance_on, dibao_due
+from shared.db import insert_ignore
 from shared.divisions import division_name
 from shared.errors import Conflict, NotFound, Unprocessable, validation_details
 from shared.events import (
     AllowanceStep,
+    ExtensionSpell,
     HouseholdChanged,
     HouseholdEnrolled,
     HouseholdExited,
     MemberEmployed,
     MemberSnapshot,
 )
+from shared.ledger import RECOVERY, settle
+from shared.ledger import balance_owed as ledger_balance
 from shared.logging import mask_text
 from shared.money import ZERO, to_fen
 from shared.outbox import Outbox
-from shared.parameters import CITY_WIDE, ParameterBook, change_dates
-from shared.periods import Period, add_months, month_of, parse_month
+from shared.parameters import CITY_WIDE, MissingParameter, ParameterBook, change_dates
+from shared.periods import Period, add_months, city_today, month_of, parse_month, refuse_future
 from shared.platform_models import PolicyParameter
 from shared.resident_id import mask_resident_id, parse_resident_id
-from shared.runs import run_in_batches
 
 log = logging.getLogger("services.registry")
 outbox = Outbox(producer="registry")
@@ -72,12 +76,13 @@ def schedule_of(household: Household) -> list[AllowanceStep]:
 
 
 def to_out(household: Household, today: date | None = None,
-           members: Sequence[Member | dict[str, Any]] | None = None) -> HouseholdOut:
-    today = today or date.today()
+           members: Sequence[Member | dict[str, Any]] | None = None, balance_owed: Decimal = ZERO) -> HouseholdOut:
+    today = today or city_today()
     members = household.members if members is None else members
+    status = household.status_on(today)
     return HouseholdOut(
         id=household.id,
-        status=household.status,  # type: ignore[arg-type]
+        status=status,  # type: ignore[arg-type]
         division_code=household.division_code,
         division_name=division_name(household.division_code),
         address=household.address,
@@ -87,8 +92,10 @@ def to_out(household: Household, today: date | None = None,
         monthly_allowance=allowance_on(schedule_of(household), max(today, household.enrolled_on)),
         allowance_schedule=schedule_of(household),
         enrolled_on=household.enrolled_on,
-        exited_on=household.exited_on,
+        exited_on=household.exited_on if status == "exited" else None,
+        exit_on=household.exited_on,
         exit_reason=household.exit_reason,
+        balance_owed=balance_owed,
         review_due=household.review_from is not None and today >= household.review_from,
         review_reason=household.review_reason,
         members=[MemberOut.model_validate(member, from_attributes=True) for member in members],
@@ -107,10 +114,13 @@ async def get_household(session: AsyncSession, household_id: str) -> Household:
 async def list_households(session: AsyncSession, division_code: str | None, status: str | None, page: int,
                           size: int) -> tuple[list[Household], int]:
     conditions = []
+    today = city_today()
     if division_code:
         conditions.append(Household.division_code == division_code)
-    if status:
-        conditions.append(Household.status == status)
+    if status == "active":
+        conditions.append(Household.exited_on.is_(None) | (Household.exited_on > today))
+    elif status == "exited":
+        conditions.append(Household.exited_on <= today)
     total = await session.scalar(select(func.count()).select_from(Household).where(*conditions))
     rows = (await session.scalars(select(Household).where(*conditions).order_by(Household.created_at, Household.id)
                                   .offset((page - 1) * size).limit(size))).all()
@@ -122,33 +132,38 @@ async def find_person(session: AsyncSession, resident_id: str) -> PersonOut:
         number = parse_resident_id(resident_id).number
     except ValueError:
         raise NotFound("person_not_found", "no person with that resident ID") from None
-    # The person's current membership if any, else the most recent one.
-    row = (await session.execute(
-        select(Member, Household)
-        .join(Household, Household.id == Member.household_id)
-        .where(Member.resident_id == number)
-        .order_by(Member.active.desc(), Household.enrolled_on.desc(), Member.id.desc())
-        .limit(1)
-    )).first()
-    if row is None:
+    rows = (await session.execute(
+        select(Member, Household).join(Household, Household.id == Member.household_id)
+        .where(Member.resident_id == number).order_by(Member.joined_on.desc(), Member.id.desc())
+    )).all()
+    if not rows:
         raise NotFound("person_not_found", "no person with that resident ID")
-    member, household = row
+    today = city_today()
+    # The membership in force today if any, else the most recent one.
+    member, household = next(((m, h) for m, h in rows if _spell_covers(m, today)), rows[0])
+    status = household.status_on(today)
     return PersonOut(resident_id=member.resident_id, name=member.name, sex=member.sex, birth_date=member.birth_date,
-                     relation=member.relation, household_id=household.id, household_status=household.status,
-                     division_code=household.division_code, in_dibao=member.active)
+                     relation=member.relation, household_id=household.id, household_status=status,  # type: ignore[arg-type]
+                     division_code=household.division_code,
+                     in_dibao=_spell_covers(member, today) and status == "active")
+
+
+def _spell_covers(member: Member, day: date) -> bool:
+    return member.joined_on <= day and (member.left_on is None or day < member.left_on)
 
 
 # ---- enrolment ----------------------------------------------------------------------------------
 
 
-def _member_row(household_id: str, position: int, member: MemberIn) -> dict[str, Any]:
+def _member_row(household_id: str, position: int, member: MemberIn, joined_on: date) -> dict[str, Any]:
     identity = parse_resident_id(member.resident_id)
     return {
         "household_id": household_id, "position": position, "resident_id": identity.number, "name": member.name,
         "sex": identity.sex, "birth_date": identity.birth_date, "relation": member.relation,
         "able_to_work": member.able_to_work, "employment_status": member.employment_status,
         "unemployed_since": member.unemployed_since, "disabled": member.disabled,
-        "school_stage": member.school_stage, "boarding": member.boarding, "removed": False, "active": True,
+        "school_stage": member.school_stage, "boarding": member.boarding, "joined_on": joined_on, "left_on": None,
+        "removed": False, "active": True,
     }
 
 
@@ -162,21 +177,69 @@ def _schedule(book: ParameterBook, division_code: str, enrolled_on: date,
     )
 
 
-async def _active_conflicts(session: AsyncSession, resident_ids: Iterable[str],
-                            except_household: str | None = None) -> list[str]:
-    ids = list(resident_ids)
-    if not ids:
-        return []
-    query = select(Member.resident_id).where(Member.active.is_(True), Member.resident_id.in_(ids))
-    if except_household:
-        query = query.where(Member.household_id != except_household)
-    return list(await session.scalars(query))
+def _standard_on(book: ParameterBook, division_code: str, day: date) -> Decimal:
+    try:
+        return Decimal(book.get(DIBAO_STANDARD, day, division_code))
+    except MissingParameter:
+        raise Unprocessable("no_standard_in_force", f"no dibao standard is in force on {day.isoformat()} for "
+                                                    f"{division_code}") from None
+
+
+# ---- one person, one household at a time -------------------------------------------------------------
+#
+# Each person has at most one membership row that "holds" them (``Member.active``; a partial unique index).
+# A holding row whose time in its household has ended (``left_on`` on or before the new joining day) is
+# released by the transaction that inserts the person's next holding row, so two transactions claiming the
+# same person cannot both succeed: the unique index refuses the second. Rows already released are history;
+# they change only together with a holding insert for the same person, so checking them for an overlap is
+# as safe as the index itself.
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    id: int
+    household_id: str
+    joined_on: date
+    left_on: date | None
+    active: bool
+
+
+async def _memberships(session: AsyncSession, resident_ids: Iterable[str]) -> dict[str, list[_Held]]:
+    ids = sorted(set(resident_ids))
+    held: dict[str, list[_Held]] = defaultdict(list)
+    for start in range(0, len(ids), 1000):
+        for row in (await session.execute(
+                select(Member.id, Member.resident_id, Member.household_id, Member.joined_on, Member.left_on,
+                       Member.active).where(Member.resident_id.in_(ids[start:start + 1000])))).all():
+            held[row.resident_id].append(_Held(row.id, row.household_id, row.joined_on, row.left_on, row.active))
+    return held
+
+
+def _claim(rows: Sequence[_Held], joined_on: date, household_id: str | None = None) -> tuple[list[int], bool]:
+    """(holding rows to release, whether the claim clashes) for a person joining a household on ``joined_on``."""
+
+    release, clash = [], False
+    for row in rows:
+        if household_id is not None and row.household_id == household_id and row.left_on is None:
+            continue  # the person's own open membership in the household being changed
+        if row.left_on is not None and row.left_on <= joined_on:
+            if row.active:
+                release.append(row.id)
+        else:
+            clash = True
+    return release, clash
+
+
+async def _release(session: AsyncSession, member_ids: Sequence[int]) -> None:
+    if member_ids:
+        await session.execute(update(Member).where(Member.id.in_(list(member_ids)), Member.active.is_(True))
+                              .values(active=False))
 
 
 def _person_conflict(resident_ids: Sequence[str]) -> Conflict:
     masked = ", ".join(mask_resident_id(number) for number in resident_ids)
     return Conflict("person_in_active_household",
-                    f"already a member of another active dibao household: {masked}")
+                    f"already a member of another dibao household on that day: {masked}")
 
 
 @dataclass
@@ -190,15 +253,20 @@ class _Prepared:
 def _prepare(body: HouseholdIn, book: ParameterBook, today: date) -> _Prepared:
     household_id = str(uuid.uuid4())
     enrolled_on = body.enrolled_on or today
+    standard = _standard_on(book, body.division_code, enrolled_on)
+    if not rules.below_standard(standard, len(body.members), body.monthly_income):
+        raise Unprocessable("income_above_standard",
+                            f"monthly income {body.monthly_income} is not below the dibao standard for "
+                            f"{len(body.members)} (¥{standard} × {len(body.members)} on {enrolled_on.isoformat()})")
     revision = rules.Revision(enrolled_on, len(body.members), body.monthly_income)
     schedule = _schedule(book, body.division_code, enrolled_on, [revision])
-    members = [_member_row(household_id, index, member) for index, member in enumerate(body.members)]
+    members = [_member_row(household_id, index, member, enrolled_on) for index, member in enumerate(body.members)]
     now = datetime.now(UTC)
     household = {
         "id": household_id, "division_code": body.division_code, "address": body.address, "heating": body.heating,
-        "housing_area_m2": body.housing_area_m2, "monthly_income": body.monthly_income, "status": "active",
+        "housing_area_m2": body.housing_area_m2, "monthly_income": body.monthly_income,
         "enrolled_on": enrolled_on, "allowance_schedule": [s.model_dump(mode="json") for s in schedule],
-        "created_at": now, "updated_at": now,
+        "revision": 1, "settled_revision": 0, "settlement": 0, "created_at": now, "updated_at": now,
     }
     event = HouseholdEnrolled(
         household_id=household_id, division_code=body.division_code, address=body.address, heating=body.heating,
@@ -227,18 +295,36 @@ async def _insert_prepared(session: AsyncSession, prepared: Sequence[_Prepared])
         (p.household["id"], None, {**p.household, "members": p.members}) for p in prepared])
 
 
+def _claims_of(prepared: _Prepared, held: dict[str, list[_Held]]) -> tuple[list[int], list[str]]:
+    """(rows to release, people who clash) for enrolling ``prepared``."""
+
+    release: list[int] = []
+    clashes: list[str] = []
+    for row in prepared.members:
+        freed, clash = _claim(held.get(row["resident_id"], ()), row["joined_on"])
+        release.extend(freed)
+        if clash:
+            clashes.append(row["resident_id"])
+    return release, clashes
+
+
 async def enrol(session: AsyncSession, body: HouseholdIn, today: date | None = None) -> HouseholdOut:
-    """Enrol one household. The unique index on active members is the check that each person is in one
-    household only (race-free); it is asked who clashed only when it refused."""
+    """Enrol one household. The unique index on holding memberships is the check that each person is in one
+    household at a time (race-free); earlier memberships are read only to release ended ones and to refuse
+    a back-dated enrolment that overlaps one."""
 
     book = await ParameterBook.load(session, [DIBAO_STANDARD])
-    prepared = _prepare(body, book, today or date.today())
+    prepared = _prepare(body, book, today or city_today())
+    ids = [row["resident_id"] for row in prepared.members]
+    release, clashes = _claims_of(prepared, await _memberships(session, ids))
+    if clashes:
+        raise _person_conflict(clashes)
     try:
         async with session.begin_nested():
+            await _release(session, release)
             await _insert_prepared(session, [prepared])
     except IntegrityError:
-        ids = [row["resident_id"] for row in prepared.members]
-        raise _person_conflict(await _active_conflicts(session, ids) or ids) from None
+        raise _person_conflict(ids) from None
     await outbox.stage(session, prepared.event)
     # Answered from what was written, not read back: the same columns, two queries fewer per enrolment.
     return to_out(Household(**prepared.household), members=prepared.members)
@@ -256,38 +342,41 @@ def _bulk_error(exc: Exception) -> BulkError:
 async def enrol_bulk(session: AsyncSession, rows: Sequence[dict[str, Any]], today: date | None = None) -> list[BulkResult]:
     """Good rows land, bad rows say why. One transaction; a row that fails leaves the others intact."""
 
-    today = today or date.today()
+    today = today or city_today()
     results: list[BulkResult | None] = [None] * len(rows)
-    bodies: dict[int, HouseholdIn] = {}
+    book = await ParameterBook.load(session, [DIBAO_STANDARD])
+    prepared: dict[int, _Prepared] = {}
     for index, row in enumerate(rows):
         try:
-            bodies[index] = HouseholdIn.model_validate(row)
-        except ValidationError as exc:
+            prepared[index] = _prepare(HouseholdIn.model_validate(row), book, today)
+        except (ValidationError, Unprocessable) as exc:
             results[index] = BulkResult(index=index, id=None, error=_bulk_error(exc))
 
-    # A person may appear in only one household: in the database, and within this request.
-    taken = set(await _active_conflicts(session, (m.resident_id for b in bodies.values() for m in b.members)))
+    # A person may be in one household at a time: in the database, and within this request.
+    held = await _memberships(session, (m["resident_id"] for p in prepared.values() for m in p.members))
     claimed: set[str] = set()
-    good: dict[int, HouseholdIn] = {}
-    for index, body in bodies.items():
-        ids = [member.resident_id for member in body.members]
-        clash = [number for number in ids if number in taken or number in claimed]
-        if clash:
-            results[index] = BulkResult(index=index, id=None, error=_bulk_error(_person_conflict(clash)))
+    release: dict[int, list[int]] = {}
+    for index, item in list(prepared.items()):
+        ids = [m["resident_id"] for m in item.members]
+        freed, clashes = _claims_of(item, held)
+        clashes += [number for number in ids if number in claimed]
+        if clashes:
+            results[index] = BulkResult(index=index, id=None, error=_bulk_error(_person_conflict(clashes)))
+            del prepared[index]
             continue
         claimed.update(ids)
-        good[index] = body
+        release[index] = freed
 
-    book = await ParameterBook.load(session, [DIBAO_STANDARD])
-    prepared = {index: _prepare(body, book, today) for index, body in good.items()}
     try:
         async with session.begin_nested():
+            await _release(session, [member_id for freed in release.values() for member_id in freed])
             await _insert_prepared(session, list(prepared.values()))
     except IntegrityError:
         # A concurrent enrolment took someone: fall back to one savepoint per row to find who.
         for index, item in prepared.items():
             try:
                 async with session.begin_nested():
+                    await _release(session, release[index])
                     await _insert_prepared(session, [item])
             except IntegrityError:
                 ids = [m["resident_id"] for m in item.members]
@@ -303,9 +392,9 @@ async def enrol_bulk(session: AsyncSession, rows: Sequence[dict[str, Any]], toda
 # ---- change and exit ----------------------------------------------------------------------------
 
 
-def _require_active(household: Household) -> None:
-    if household.status != "active":
-        raise Conflict("household_not_active", f"household {household.id} exited dibao on {household.exited_on}")
+def _require_in_dibao(household: Household, today: date) -> None:
+    if household.status_on(today) != "active":
+        raise Conflict("household_not_active", f"household {household.id} left dibao on {household.exited_on}")
 
 
 async def _revisions(session: AsyncSession, household_id: str) -> list[rules.Revision]:
@@ -313,8 +402,26 @@ async def _revisions(session: AsyncSession, household_id: str) -> list[rules.Rev
     return [rules.Revision(r.effective_on, r.member_count, r.monthly_income) for r in rows]
 
 
+async def _extension_rows(session: AsyncSession, household_ids: Sequence[str]) -> dict[str, list[EmploymentExtension]]:
+    rows: dict[str, list[EmploymentExtension]] = defaultdict(list)
+    if household_ids:
+        for row in (await session.scalars(select(EmploymentExtension).where(
+                EmploymentExtension.household_id.in_(list(household_ids))).order_by(EmploymentExtension.id))).all():
+            rows[row.household_id].append(row)
+    return rows
+
+
+def extension_spells(schedule: Sequence[AllowanceStep], enrolled_on: date,
+                     rows: Sequence[EmploymentExtension]) -> list[ExtensionSpell]:
+    """The household's extensions, each at the allowance in force before its job, as the schedule now says."""
+
+    return [ExtensionSpell(resident_id=row.resident_id, first_period=row.first_period, last_period=row.last_period,
+                           monthly_amount=rules.allowance_before(schedule, enrolled_on, row.employed_on))
+            for row in rows]
+
+
 def changed_event(household: Household, members: Sequence[Member], effective_on: date,
-                  changed: list[str]) -> HouseholdChanged:
+                  changed: list[str], extensions: Sequence[EmploymentExtension] = ()) -> HouseholdChanged:
     schedule = schedule_of(household)
     return HouseholdChanged(
         household_id=household.id, division_code=household.division_code, address=household.address,
@@ -323,33 +430,39 @@ def changed_event(household: Household, members: Sequence[Member], effective_on:
         monthly_allowance=allowance_on(schedule, max(effective_on, household.enrolled_on)),
         enrolled_on=household.enrolled_on, allowance_schedule=schedule,
         members=[_member_snapshot(member) for member in members], effective_on=effective_on, changed=changed,
+        extensions=extension_spells(schedule, household.enrolled_on, extensions), exit_on=household.exited_on,
     )
 
 
+async def _locked_household(session: AsyncSession, household_id: str) -> Household:
+    """The household, its row locked for this transaction (changes, exits and runs of one household queue)."""
+
+    household = (await session.scalars(select(Household).where(Household.id == household_id)
+                                       .with_for_update())).one_or_none()
+    if household is None:
+        raise NotFound("household_not_found", f"no household with id {household_id}")
+    return household
+
+
 async def change(session: AsyncSession, household_id: str, patch: HouseholdPatch, today: date | None = None) -> Household:
-    household = await get_household(session, household_id)
-    _require_active(household)
-    effective_on = patch.effective_on or today or date.today()
+    today = today or city_today()
+    household = await _locked_household(session, household_id)
+    _require_in_dibao(household, today)
+    effective_on = patch.effective_on or today
     if effective_on < household.enrolled_on:
         raise Unprocessable("effective_before_enrolment",
                             f"a change cannot take effect before enrolment on {household.enrolled_on}")
+    if household.exited_on is not None and effective_on >= household.exited_on:
+        raise Unprocessable("effective_after_exit", f"the household leaves dibao on {household.exited_on}")
     changed = patch.changed_fields()
-    new_ids = [member.resident_id for member in patch.members or ()]
     if patch.members is not None:
-        if conflicts := await _active_conflicts(session, new_ids, except_household=household.id):
-            raise _person_conflict(conflicts)
-        await audit.record(session, "members", household.id,
-                           before=[_member_snapshot(m).model_dump() for m in household.members],
-                           after=[m.model_dump() for m in patch.members])
-        await session.execute(update(Member).where(Member.household_id == household.id, Member.removed.is_(False))
-                              .values(removed=True, active=False))
-        await session.flush()
-        await session.execute(insert(Member.__table__), [_member_row(household.id, i, m) for i, m in enumerate(patch.members)])
+        await _change_members(session, household, patch.members, effective_on)
     for name in ("address", "heating", "housing_area_m2", "monthly_income"):
         value = getattr(patch, name)
         if value is not None:
             setattr(household, name, value)
 
+    extensions = (await _extension_rows(session, [household.id]))[household.id]
     if "members" in changed or "monthly_income" in changed:
         member_count = len(patch.members) if patch.members is not None else len(household.members)
         existing = await session.scalar(select(HouseholdRevision).where(
@@ -363,39 +476,114 @@ async def change(session: AsyncSession, household_id: str, patch: HouseholdPatch
         book = await ParameterBook.load(session, [DIBAO_STANDARD])
         schedule = _schedule(book, household.division_code, household.enrolled_on, await _revisions(session, household.id))
         household.allowance_schedule = [s.model_dump(mode="json") for s in schedule]
+        standard = _standard_on(book, household.division_code, effective_on)
+        if not rules.below_standard(standard, member_count, household.monthly_income):
+            # Income at or over the line: dibao ends with the month, or after a running extension.
+            exit_on = rules.exit_after_income_rise(effective_on, [(e.first_period, e.last_period) for e in extensions])
+            if household.exited_on is None or exit_on < household.exited_on:
+                _set_exit(household, exit_on, "收入达到低保标准 income reached the dibao standard")
+                await _close_memberships(session, household)
+    household.revision += 1
     household.updated_at = datetime.now(UTC)
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise _person_conflict(new_ids) from None
+    await session.flush()
     await session.refresh(household, ["members"])
-    await outbox.stage(session, changed_event(household, household.members, effective_on, changed))
+    await outbox.stage(session, changed_event(household, household.members, effective_on, changed, extensions))
+    if household.exited_on is not None and "monthly_income" in changed:
+        await outbox.stage(session, _exited_event(household))
     return household
 
 
-async def exit_household(session: AsyncSession, household_id: str, body: ExitIn) -> Household:
-    household = await get_household(session, household_id)
-    _require_active(household)
+async def _change_members(session: AsyncSession, household: Household, members: Sequence[MemberIn],
+                          effective_on: date) -> None:
+    """The new list of members from ``effective_on``: those kept are updated, those gone leave on that day, those
+    new join on it (each person still in one household at a time)."""
+
+    current = {member.resident_id: member for member in household.members}
+    incoming = {parse_resident_id(member.resident_id).number: member for member in members}
+    added = [number for number in incoming if number not in current]
+    held = await _memberships(session, added)
+    release, clashes = [], []
+    for number in added:
+        freed, clash = _claim(held.get(number, ()), effective_on, household.id)
+        release.extend(freed)
+        if clash:
+            clashes.append(number)
+    if clashes:
+        raise _person_conflict(clashes)
+    await audit.record(session, "members", household.id,
+                       before=[_member_snapshot(m).model_dump() for m in household.members],
+                       after=[m.model_dump() for m in members])
+    gone = [row.id for number, row in current.items() if number not in incoming]
+    if gone:
+        await session.execute(update(Member).where(Member.id.in_(gone)).values(removed=True, left_on=effective_on))
+    for position, (number, member) in enumerate(incoming.items()):
+        if number in current:
+            fields = _member_row(household.id, position, member, current[number].joined_on)
+            await session.execute(update(Member).where(Member.id == current[number].id).values(
+                **{key: value for key, value in fields.items() if key not in ("household_id", "joined_on", "left_on",
+                                                                              "removed", "active")}))
+    try:
+        async with session.begin_nested():
+            await _release(session, release)
+            new_rows = [_member_row(household.id, position, member, effective_on)
+                        for position, (number, member) in enumerate(incoming.items()) if number in added]
+            if new_rows:
+                await session.execute(insert(Member.__table__), new_rows)
+    except IntegrityError:
+        raise _person_conflict(added) from None
+
+
+def _set_exit(household: Household, on: date, reason: str) -> None:
+    household.exited_on, household.exit_reason = on, reason
+    household.updated_at = datetime.now(UTC)
+
+
+async def _close_memberships(session: AsyncSession, household: Household) -> None:
+    """Members' time in the household ends with its exit (they keep their place until then)."""
+
+    on = household.exited_on
+    await session.execute(update(Member).where(
+        Member.household_id == household.id, Member.removed.is_(False),
+        Member.left_on.is_(None) | (Member.left_on > on)).values(left_on=on))
+
+
+def _exited_event(household: Household) -> HouseholdExited:
+    assert household.exited_on is not None
+    return HouseholdExited(household_id=household.id, division_code=household.division_code,
+                           exited_on=household.exited_on, reason=household.exit_reason or "")
+
+
+async def exit_household(session: AsyncSession, household_id: str, body: ExitIn, today: date | None = None) -> Household:
+    """The household leaves dibao on ``body.on`` — not before: an exit set ahead keeps it, and its members, where
+    they are until then. An exit already set may be brought forward, not pushed back."""
+
+    today = today or city_today()
+    household = await _locked_household(session, household_id)
+    _require_in_dibao(household, today)
     if body.on < household.enrolled_on:
         raise Unprocessable("exit_before_enrolment", f"the exit date is before enrolment on {household.enrolled_on}")
-    household.status, household.exited_on, household.exit_reason = "exited", body.on, body.reason
-    household.updated_at = datetime.now(UTC)
-    await session.execute(update(Member).where(Member.household_id == household.id).values(active=False))
-    await outbox.stage(session, HouseholdExited(household_id=household.id, division_code=household.division_code,
-                                                exited_on=body.on, reason=body.reason))
+    if household.exited_on is not None and body.on >= household.exited_on:
+        raise Conflict("exit_already_set", f"the household already leaves dibao on {household.exited_on}; "
+                                           "an exit can be brought forward, not pushed back")
+    _set_exit(household, body.on, body.reason)
+    household.revision += 1
+    await _close_memberships(session, household)
+    await outbox.stage(session, _exited_event(household))
     await session.flush()
+    await session.refresh(household, ["members"])
     return household
 
 
 async def standard_changed(session: AsyncSession, row: PolicyParameter) -> int:
-    """A new dibao standard from a date: recompute affected households' schedules and tell the bureaus."""
+    """A new dibao standard from a date: recompute the schedules of the households in dibao on or after it
+    (a retroactive standard too: the next runs settle the months it touches) and tell the bureaus."""
 
     book = await ParameterBook.load(session, [DIBAO_STANDARD])
-    query = select(Household).where(Household.status == "active")
+    query = select(Household).where(Household.exited_on.is_(None) | (Household.exited_on > row.effective_from))
     if row.scope != CITY_WIDE:
         query = query.where(Household.division_code == row.scope)
     changed = 0
-    households = list((await session.scalars(query.order_by(Household.id))).all())
+    households = list((await session.scalars(query.order_by(Household.id).with_for_update())).all())
     revisions_by_household: dict[str, list[rules.Revision]] = {}
     for start in range(0, len(households), 500):
         chunk = [h.id for h in households[start:start + 500]]
@@ -403,6 +591,7 @@ async def standard_changed(session: AsyncSession, row: PolicyParameter) -> int:
             revisions_by_household.setdefault(r.household_id, []).append(
                 rules.Revision(r.effective_on, r.member_count, r.monthly_income))
     events = []
+    updated = []
     for household in households:
         schedule = _schedule(book, household.division_code, household.enrolled_on,
                              revisions_by_household.get(household.id, []))
@@ -410,107 +599,195 @@ async def standard_changed(session: AsyncSession, row: PolicyParameter) -> int:
         if dumped == household.allowance_schedule:
             continue
         household.allowance_schedule = dumped
-        events.append(changed_event(household, household.members, max(row.effective_from, household.enrolled_on),
-                                    ["dibao_standard"]))
+        household.revision += 1
+        updated.append(household)
         changed += 1
+    extensions = await _extension_rows(session, [h.id for h in updated])
+    for household in updated:
+        events.append(changed_event(household, household.members, max(row.effective_from, household.enrolled_on),
+                                    ["dibao_standard"], extensions[household.id]))
     await session.flush()
     await outbox.stage_many(session, events)
     return changed
 
 
-# ---- payments -----------------------------------------------------------------------------------
+# ---- payments: every run settles the past against the ledger ------------------------------------
 
 
-def check_payable(month: Period, today: date) -> None:
-    # Dibao is paid for the month in advance at the latest: the next month may be paid, no further.
-    if month.start > add_months(month_of(today), 1).start:
-        raise Unprocessable("period_in_future", f"{month.label} is too far ahead; the latest payable month is "
-                                                f"{add_months(month_of(today), 1).label}")
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    households: int
+    transferred: Decimal
+    withheld: Decimal
+    overpaid: Decimal
 
 
-async def run_payments(sessions: async_sessionmaker[AsyncSession], period: str, today: date | None = None, batch_size: int = 2000) -> PaymentRunOut:
-    """Pay every household active in ``period`` that no run has paid for it yet (see shared.runs)."""
+async def run_payments(sessions: async_sessionmaker[AsyncSession], period: str, today: date | None = None,
+                       batch_size: int = 2000) -> PaymentRunOut:
+    """Settle every household's months from enrolment through ``period`` against the ledger.
+
+    For each month, what is due under the facts now known is compared with the month's lines; the
+    difference is written as a payment (arrears included) or a recovery (see shared.ledger). Households are
+    read in batches ordered by id, each batch committed on its own (an interrupted run keeps what it paid)
+    with its rows locked (a change or another run of the same household waits). A household already settled
+    through ``period`` with nothing new since is not read again, so a second run adds nothing and is fast.
+    """
 
     month = parse_month(period)
-    check_payable(month, today or date.today())
+    refuse_future(month.start, month.label, today)
+    async with sessions() as session:
+        run = PaymentRun(period=month.label, started_at=datetime.now(UTC), households_paid=0, total_amount=ZERO)
+        session.add(run)
+        await session.commit()
+        run_id = run.id
 
-    async def fetch(session: AsyncSession, after: str, limit: int) -> Sequence[Any]:
-        return (await session.execute(
-            select(Household.id, Household.division_code, Household.enrolled_on, Household.allowance_schedule)
-            .where(
-                Household.id > after,
-                Household.enrolled_on <= month.end,
-                (Household.exited_on.is_(None)) | (Household.exited_on > month.start),
-                ~exists().where(and_(Payment.household_id == Household.id, Payment.period == month.label)),
-            )
-            .order_by(Household.id)
-            .limit(limit)
-        )).all()
+    paid, transferred, withheld, overpaid, last_id = 0, ZERO, ZERO, ZERO, ""
+    while True:
+        async with sessions() as session:
+            households = (await session.scalars(
+                select(Household).where(
+                    Household.id > last_id,
+                    Household.enrolled_on <= month.end,
+                    (Household.settled_revision != Household.revision) | Household.settled_through.is_(None)
+                    | (Household.settled_through < month.label))
+                .order_by(Household.id).limit(batch_size).with_for_update())).all()
+            if not households:
+                break
+            last_id = households[-1].id
+            settled = await _settle(session, households, month, run_id)
+            await session.commit()
+        paid += settled.households
+        transferred += settled.transferred
+        withheld += settled.withheld
+        overpaid += settled.overpaid
 
-    async def build(session: AsyncSession, households: Sequence[Any], run_id: int) -> list[dict[str, Any]]:
-        extensions = await _extensions_covering(session, [h.id for h in households], month)
-        rows = []
-        for household_id, division_code, enrolled_on, schedule in households:
-            regular = allowance_for_month([AllowanceStep.model_validate(s) for s in schedule], month, enrolled_on)
-            payment = rules.monthly_payment(regular, extensions.get(household_id), month)
-            if payment is not None:
-                rows.append({"household_id": household_id, "period": month.label, "amount": payment.amount,
-                             "kind": payment.kind, "division_code": division_code, "run_id": run_id})
-        return rows
-
-    result = await run_in_batches(
-        sessions, run_model=PaymentRun, payment_model=Payment, period=month.label, fetch_batch=fetch,
-        key_of=lambda row: row.id, build_rows=build, conflict_columns=["household_id", "period"],
-        returning=[Payment.amount], batch_size=batch_size)
-    return PaymentRunOut(period=result.period, households_paid=result.paid, total_amount=result.total,
-                         already_paid=result.already_paid)
+    async with sessions() as session:
+        await session.execute(update(PaymentRun).where(PaymentRun.id == run_id).values(
+            finished_at=datetime.now(UTC), households_paid=paid, total_amount=to_fen(transferred)))
+        already = await session.scalar(select(func.count(func.distinct(Payment.household_id))).where(
+            Payment.period == month.label, Payment.run_id != run_id))
+        await session.commit()
+    log.info("payment run finished", extra={"ctx_period": month.label, "ctx_paid": paid,
+                                            "ctx_total": str(transferred)})
+    return PaymentRunOut(period=month.label, households_paid=paid, total_amount=to_fen(transferred),
+                         recovered=to_fen(withheld), overpaid=to_fen(overpaid), already_paid=int(already or 0))
 
 
-async def _extensions_covering(session: AsyncSession, household_ids: list[str],
-                               month: Period) -> dict[str, rules.ExtensionWindow]:
-    rows = (await session.scalars(select(EmploymentExtension).where(
-        EmploymentExtension.household_id.in_(household_ids),
-        EmploymentExtension.first_period <= month.label,
-        EmploymentExtension.last_period >= month.label,
-    ))).all()
-    windows: dict[str, rules.ExtensionWindow] = {}
-    for row in rows:
-        window = rules.ExtensionWindow(parse_month(row.first_period), parse_month(row.last_period), row.monthly_amount)
-        current = windows.get(row.household_id)
-        if current is None or window.monthly_amount > current.monthly_amount:
-            windows[row.household_id] = window
-    return windows
+async def _settle(session: AsyncSession, households: Sequence[Household], through: Period, run_id: int) -> _Settled:
+    ids = [household.id for household in households]
+    extensions = await _extension_rows(session, ids)
+    ledger: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for household_id, period, amount in (await session.execute(
+            select(Payment.household_id, Payment.period, func.sum(Payment.amount))
+            .where(Payment.household_id.in_(ids)).group_by(Payment.household_id, Payment.period))).all():
+        ledger[household_id][period] = amount
+    owed = {household_id: ledger_balance(recoveries or ZERO, kept or ZERO)
+            for household_id, recoveries, kept in (await session.execute(
+                select(Payment.household_id,
+                       func.sum(case((Payment.kind == RECOVERY, Payment.amount), else_=ZERO)),
+                       func.sum(Payment.withheld))
+                .where(Payment.household_id.in_(ids)).group_by(Payment.household_id))).all()}
+    rows: list[dict[str, Any]] = []
+    marks: list[dict[str, Any]] = []
+    paid, transferred, withheld, overpaid = 0, ZERO, ZERO, ZERO
+    for household in households:
+        lines = settle(_due(household, extensions[household.id], through, ledger[household.id]),
+                       ledger[household.id], owed.get(household.id, ZERO))
+        settlement = household.settlement + (1 if lines else 0)
+        for line in lines:
+            rows.append({"household_id": household.id, "period": line.period, "amount": line.amount,
+                         "kind": line.kind, "withheld": line.withheld, "division_code": household.division_code,
+                         "run_id": run_id, "run_period": through.label, "settlement": settlement})
+            transferred += line.transferred
+            withheld += line.withheld if line.amount > ZERO else ZERO
+            overpaid -= line.amount if line.amount < ZERO else ZERO
+        paid += any(line.amount > ZERO for line in lines)
+        marks.append({"b_id": household.id, "b_settlement": settlement, "b_revision": household.revision,
+                      "b_through": max(through.label, household.settled_through or "")})
+    if rows:
+        await session.execute(insert(Payment.__table__), rows)
+    await session.execute(
+        update(Household.__table__).where(Household.__table__.c.id == bindparam("b_id"))
+        .values(settlement=bindparam("b_settlement"), settled_revision=bindparam("b_revision"),
+                settled_through=bindparam("b_through")).execution_options(synchronize_session=False), marks)
+    return _Settled(paid, transferred, withheld, overpaid)
+
+
+def _due(household: Household, extension_rows: Sequence[EmploymentExtension], through: Period,
+         ledger: dict[str, Decimal]) -> dict[str, tuple[Decimal, str]]:
+    """What dibao owes the household for each month through ``through``, from the facts now known."""
+
+    schedule = schedule_of(household)
+    spells = extension_spells(schedule, household.enrolled_on, extension_rows)
+    candidates = [spell.last_period for spell in spells] + list(ledger)
+    if household.exited_on is not None:
+        candidates.append(month_of(household.exited_on - timedelta(days=1)).label)
+        last: Period | None = parse_month(max(candidates))
+    else:
+        last = None
+    due: dict[str, tuple[Decimal, str]] = {}
+    for month in rules.months_to_settle(household.enrolled_on, through, last):
+        owed = dibao_due(schedule=schedule, enrolled_on=household.enrolled_on, exited_on=household.exited_on,
+                         extensions=spells, month=month)
+        if owed is not None:
+            due[month.label] = (owed.amount, owed.kind)
+    return due
+
+
+async def balance_owed(session: AsyncSession, household_ids: Sequence[str]) -> dict[str, Decimal]:
+    rows = (await session.execute(
+        select(Payment.household_id, func.sum(case((Payment.kind == RECOVERY, Payment.amount), else_=ZERO)),
+               func.sum(Payment.withheld))
+        .where(Payment.household_id.in_(list(household_ids))).group_by(Payment.household_id))).all()
+    return {household_id: ledger_balance(recoveries or ZERO, kept or ZERO) for household_id, recoveries, kept in rows}
 
 
 async def payments_of(session: AsyncSession, household_id: str) -> list[Payment]:
     await get_household(session, household_id)
     return list((await session.scalars(select(Payment).where(Payment.household_id == household_id)
-                                       .order_by(Payment.period))).all())
+                                       .order_by(Payment.period, Payment.id))).all())
 
 
 # ---- the employment extension (延发三个月) -------------------------------------------------------
 
 
 async def record_employment(session: AsyncSession, event: MemberEmployed) -> EmploymentExtension | None:
-    household = await session.get(Household, event.household_id)
-    if household is None or not rules.active_in_month(household.enrolled_on, household.exited_on, month_of(event.employed_on)):
+    """A member found work: the household keeps dibao for the extension's months whatever else happens, and the
+    member is recorded as employed (the change events sent from now on carry it)."""
+
+    household = await session.get(Household, event.household_id, with_for_update=True)
+    if household is None or household.status_on(event.employed_on) != "active" \
+            or event.employed_on < household.enrolled_on:
         log.info("employment of a member outside an active household ignored",
                  extra={"ctx_household": event.household_id})
         return None
+    member = next((m for m in household.members if m.resident_id == event.resident_id), None)
+    if member is None:
+        log.info("employment of a person not in the household ignored", extra={"ctx_household": household.id})
+        return None
     book = await ParameterBook.load(session, [EXTENSION_MONTHS])
-    months = book.get(EXTENSION_MONTHS, event.employed_on)
-    before = allowance_for_month(schedule_of(household), month_of(event.employed_on), household.enrolled_on)
-    window = rules.extension_window(event.employed_on, months, before)
-    extension = EmploymentExtension(household_id=household.id, resident_id=event.resident_id,
-                                    employed_on=event.employed_on, kind=event.kind, first_period=window.first.label,
-                                    last_period=window.last.label, monthly_amount=window.monthly_amount)
-    session.add(extension)
-    review_from = add_months(window.last, 1).start
+    first, last = rules.extension_months(event.employed_on, book.get(EXTENSION_MONTHS, event.employed_on))
+    amount = rules.allowance_before(schedule_of(household), household.enrolled_on, event.employed_on)
+    inserted = await insert_ignore(session, EmploymentExtension, [{
+        "household_id": household.id, "resident_id": event.resident_id, "employed_on": event.employed_on,
+        "kind": event.kind, "first_period": first.label, "last_period": last.label, "monthly_amount": amount,
+        "created_at": datetime.now(UTC)}], ["household_id", "resident_id", "employed_on"], returning=[EmploymentExtension.id])
+    if not inserted:
+        return None  # the same job announced again
+    await session.execute(update(Member).where(Member.id == member.id).values(
+        employment_status="employed", unemployed_since=None))
+    household.revision += 1
+    household.updated_at = datetime.now(UTC)
+    review_from = add_months(last, 1).start
     if household.review_from is None or review_from > household.review_from:
         household.review_from = review_from
-        household.review_reason = f"employment extension ends {window.last.label}: review the household's income"
+        household.review_reason = f"employment extension ends {last.label}: review the household's income"
     await session.flush()
-    return extension
+    await session.refresh(household, ["members"])
+    extensions = (await _extension_rows(session, [household.id]))[household.id]
+    await outbox.stage(session, changed_event(household, household.members, event.employed_on, ["employment"],
+                                              extensions))
+    return next(row for row in extensions if row.id == inserted[0][0])
 
 
 # ---- report -------------------------------------------------------------------------------------

@@ -44,9 +44,12 @@ async def test_certificate_is_verifiable_and_employment_buys_three_extension_mon
         for month in ("2026-02", "2026-03", "2026-04", "2026-05", "2026-06"):
             assert (await registry.post("/payment-runs", json={"period": month})).status_code == 200
         payments = (await registry.get(f"/households/{household['id']}/payments")).json()
+        # The extension runs from the month the member starts work (February) for three months.
         assert [(p["period"], p["kind"], p["amount"]) for p in payments] == [
-            ("2026-02", "dibao", "200.00"), ("2026-03", "extension", "200.00"), ("2026-04", "extension", "200.00"),
-            ("2026-05", "extension", "200.00"), ("2026-06", "dibao", "200.00")]
+            ("2026-01", "dibao", "200.00"), ("2026-02", "extension", "200.00"), ("2026-03", "extension", "200.00"),
+            ("2026-04", "extension", "200.00"), ("2026-05", "dibao", "200.00"), ("2026-06", "dibao", "200.00")]
+        head = (await registry.get(f"/households/{household['id']}")).json()["members"][0]
+        assert head["employment_status"] == "employed", "the registry records the job it heard of"
         assert (await registry.get(f"/households/{household['id']}")).json()["review_due"] is True
 
 

@@ -187,7 +187,7 @@ async def test_changes_leave_an_append_only_audit_trail_readable_only_by_auditor
         enrolment, change, exit_ = trail["items"]
         assert enrolment["before"] is None and enrolment["after"]["monthly_income"] == "100.00"
         assert (change["before"]["monthly_income"], change["after"]["monthly_income"]) == ("100.00", "150.00")
-        assert (exit_["before"]["status"], exit_["after"]["status"]) == ("active", "exited")
+        assert (exit_["before"]["exited_on"], exit_["after"]["exited_on"]) == (None, "2026-06-01")
 
         assert (await registry.post("/audit", json={})).status_code == 405
         assert (await registry.delete("/audit")).status_code == 405

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from shared.events import HOUSEHOLDS_TOPIC
+from shared.periods import city_today
 from shared.resident_id import check_character, mask_resident_id
 from tests.support import (
     enrol,
@@ -109,7 +110,7 @@ async def test_listing_filters_by_division_and_status_and_pages(registry):
     for _ in range(3):
         await enrol(registry, household_body(division="230103"))
     exited = await enrol(registry, household_body(division="230104"))
-    await registry.post(f"/households/{exited['id']}/exit", json={"on": date.today().isoformat(), "reason": "收入超标"})
+    await registry.post(f"/households/{exited['id']}/exit", json={"on": city_today().isoformat(), "reason": "收入超标"})
     page = (await registry.get("/households", params={"division_code": "230103", "size": 2, "page": 2})).json()
     assert (page["total"], len(page["items"]), page["page"]) == (3, 1, 2)
     gone = (await registry.get("/households", params={"status": "exited"})).json()
@@ -169,20 +170,19 @@ async def test_bulk_enrolment_lands_good_rows_and_explains_bad_ones(registry):
     assert too_many.status_code == 422
 
 
-async def test_payment_run_pays_each_active_household_once_per_month(registry):
+async def test_payment_run_settles_every_month_from_enrolment_once(registry):
     a = await enrol(registry, household_body(income="0.00", enrolled_on=date(2026, 1, 20)))
-    b = await enrol(registry, household_body(income="500.00", enrolled_on=date(2026, 1, 1)))  # above the standard
     late = await enrol(registry, household_body(income="0.00", enrolled_on=date(2026, 3, 2)))
     first = (await registry.post("/payment-runs", json={"period": "2026-02"})).json()
     second = (await registry.post("/payment-runs", json={"period": "2026-02"})).json()
-    assert first == {"period": "2026-02", "households_paid": 1, "total_amount": "200.00", "already_paid": 0}
-    assert second == {"period": "2026-02", "households_paid": 0, "total_amount": "0.00", "already_paid": 1}
-    assert (await registry.get(f"/households/{b['id']}/payments")).json() == []
+    assert first == {"period": "2026-02", "households_paid": 1, "total_amount": "400.00", "recovered": "0.00",
+                     "overpaid": "0.00", "already_paid": 0}
+    assert second == {"period": "2026-02", "households_paid": 0, "total_amount": "0.00", "recovered": "0.00",
+                      "overpaid": "0.00", "already_paid": 1}
     assert (await registry.get(f"/households/{late['id']}/payments")).json() == []
     ledger = (await registry.get(f"/households/{a['id']}/payments")).json()
-    assert [(p["period"], p["amount"], p["kind"]) for p in ledger] == [("2026-02", "200.00", "dibao")]
-    future = await registry.post("/payment-runs", json={"period": "2099-01"})
-    assert future.status_code == 422 and future.json()["code"] == "period_in_future"
+    assert [(p["period"], p["amount"], p["kind"], p["run_period"]) for p in ledger] == [
+        ("2026-01", "200.00", "dibao", "2026-02"), ("2026-02", "200.00", "dibao", "2026-02")]
 
 
 async def test_standard_raised_from_a_date_changes_allowances_from_that_month_only(registry):
@@ -190,19 +190,21 @@ async def test_standard_raised_from_a_date_changes_allowances_from_that_month_on
     other_division = await enrol(registry, household_body(division="230103", income="0.00", enrolled_on=date(2026, 1, 1)))
     await registry.post("/payment-runs", json={"period": "2026-06"})
     raised = await registry.post("/parameters/dibao_standard", json={"value": "230.00", "effective_from": "2026-07-01",
-                                                                     "scope": "230102", "note": "2026年调标"})
+                                                                     "scope": "230102", "note": "2026年调标",
+                                                                     "retroactive": True, "reason": "补录年中调标"})
     assert raised.status_code == 201, raised.text
     again = await registry.post("/parameters/dibao_standard", json={"value": "240.00", "effective_from": "2026-07-01",
-                                                                    "scope": "230102"})
+                                                                    "scope": "230102", "retroactive": True,
+                                                                    "reason": "x"})
     assert again.status_code == 409 and again.json()["code"] == "parameter_already_set"
     bad = await registry.post("/parameters/dibao_standard", json={"value": "-5", "effective_from": "2026-07-01"})
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_parameter_value"
 
     await registry.post("/payment-runs", json={"period": "2026-07"})
     ledger = (await registry.get(f"/households/{household['id']}/payments")).json()
-    assert [(p["period"], p["amount"]) for p in ledger] == [("2026-06", "200.00"), ("2026-07", "230.00")]
+    assert [(p["period"], p["amount"]) for p in ledger][-2:] == [("2026-06", "200.00"), ("2026-07", "230.00")]
     other = (await registry.get(f"/households/{other_division['id']}/payments")).json()
-    assert [(p["period"], p["amount"]) for p in other] == [("2026-06", "200.00"), ("2026-07", "200.00")]
+    assert [(p["period"], p["amount"]) for p in other][-2:] == [("2026-06", "200.00"), ("2026-07", "200.00")]
     history = (await registry.get("/parameters/dibao_standard")).json()["history"]
     assert {"value": "230.00", "effective_from": "2026-07-01", "scope": "230102"}.items() <= next(
         h for h in history if h["effective_from"] == "2026-07-01").items()

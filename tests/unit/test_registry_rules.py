@@ -5,7 +5,9 @@ from decimal import Decimal
 import pytest
 
 from services.registry import rules
-from shared.allowance import allowance_for_month
+from shared.allowance import allowance_for_month, dibao_due
+from shared.events import AllowanceStep, ExtensionSpell
+from shared.ledger import balance_owed, settle
 from shared.entitlements import WorkingAge
 from shared.periods import parse_month
 
@@ -42,30 +44,81 @@ def test_a_month_is_governed_by_its_first_day_or_the_enrolment_day():
     assert allowance_for_month(schedule, parse_month("2026-04"), date(2026, 1, 10)) == D("150.00")
 
 
-@pytest.mark.parametrize(("enrolled", "exited", "month", "active"), [
-    (date(2026, 1, 31), None, "2026-01", True),
-    (date(2026, 2, 1), None, "2026-01", False),
-    (date(2026, 1, 1), date(2026, 3, 1), "2026-03", False),
-    (date(2026, 1, 1), date(2026, 3, 2), "2026-03", True),
+SCHEDULE = [AllowanceStep(effective_from=date(2026, 1, 10), amount=D("200.00"))]
+
+
+def _due(month: str, *, exited: date | None = None, extensions=()):
+    return dibao_due(schedule=SCHEDULE, enrolled_on=date(2026, 1, 10), exited_on=exited, extensions=list(extensions),
+                     month=parse_month(month))
+
+
+@pytest.mark.parametrize(("exited", "month", "paid"), [
+    (None, "2025-12", False),       # before enrolment
+    (None, "2026-01", True),        # enrolled on the 10th: in dibao on a day of January
+    (date(2026, 3, 1), "2026-03", False),  # first day out is 1 March: nothing for March
+    (date(2026, 3, 2), "2026-03", True),   # in dibao on 1 March: March is paid in full
 ])
-def test_active_in_month(enrolled, exited, month, active):
-    assert rules.active_in_month(enrolled, exited, parse_month(month)) is active
+def test_a_household_in_dibao_on_any_day_of_a_month_is_paid_that_month(exited, month, paid):
+    assert (_due(month, exited=exited) is not None) is paid
 
 
-def test_extension_covers_the_three_months_after_the_month_of_employment():
-    window = rules.extension_window(date(2026, 2, 10), 3, D("200.00"))
-    assert (window.first.label, window.last.label) == ("2026-03", "2026-05")
-    assert not window.covers(parse_month("2026-02")) and window.covers(parse_month("2026-05"))
-    assert not window.covers(parse_month("2026-06"))
+def test_extension_runs_from_the_month_the_member_starts_work():
+    first, last = rules.extension_months(date(2026, 2, 10), 3)
+    assert (first.label, last.label) == ("2026-02", "2026-04")
 
 
-def test_extension_pays_at_least_the_old_allowance_even_when_income_now_exceeds_the_standard():
-    window = rules.extension_window(date(2026, 2, 10), 3, D("200.00"))
-    during = rules.monthly_payment(D("0.00"), window, parse_month("2026-04"))
+def test_extension_is_paid_after_the_household_exits_at_the_allowance_before_the_job():
+    spell = ExtensionSpell(resident_id="x", first_period="2026-02", last_period="2026-04", monthly_amount=D("200.00"))
+    during = _due("2026-04", exited=date(2026, 3, 1), extensions=[spell])
     assert (during.amount, during.kind) == (D("200.00"), "extension")
-    assert rules.monthly_payment(D("0.00"), window, parse_month("2026-06")) is None
-    regular = rules.monthly_payment(D("120.00"), None, parse_month("2026-06"))
-    assert (regular.amount, regular.kind) == (D("120.00"), "dibao")
+    assert _due("2026-05", exited=date(2026, 3, 1), extensions=[spell]) is None
+    regular = _due("2026-05")
+    assert (regular.amount, regular.kind) == (D("200.00"), "dibao")
+
+
+def test_the_allowance_before_the_job_is_the_one_in_force_the_day_before():
+    schedule = [AllowanceStep(effective_from=date(2026, 1, 1), amount=D("300.00")),
+                AllowanceStep(effective_from=date(2026, 3, 5), amount=D("0.00"))]
+    assert rules.allowance_before(schedule, date(2026, 1, 1), date(2026, 3, 5)) == D("300.00")
+    assert rules.allowance_before(schedule, date(2026, 1, 1), date(2026, 1, 1)) == D("300.00")
+
+
+def test_an_income_rise_ends_dibao_with_the_month_or_after_a_running_extension():
+    assert rules.exit_after_income_rise(date(2026, 5, 17), []) == date(2026, 6, 1)
+    assert rules.exit_after_income_rise(date(2026, 12, 3), []) == date(2027, 1, 1)
+    assert rules.exit_after_income_rise(date(2026, 5, 17), [("2026-05", "2026-07")]) == date(2026, 8, 1)
+    assert rules.exit_after_income_rise(date(2026, 5, 17), [("2026-01", "2026-03")]) == date(2026, 6, 1)
+
+
+def test_means_test_requires_income_below_the_standard_for_all_members():
+    assert rules.below_standard(D("200.00"), 2, D("399.99"))
+    assert not rules.below_standard(D("200.00"), 2, D("400.00"))
+
+
+# ---- the ledger ----
+
+
+def test_settling_pays_arrears_and_records_overpayment_as_owed_then_withholds_it():
+    lines = settle({"2026-01": (D("300.00"), "dibao"), "2026-02": (D("250.00"), "dibao"), "2026-03": (D("250.00"), "dibao")},
+                   {"2026-01": D("250.00"), "2026-02": D("300.00")}, owed=D("0.00"))
+    assert [(line.period, line.amount, line.kind, line.withheld) for line in lines] == [
+        ("2026-01", D("50.00"), "dibao", D("50.00")),      # arrears, but 50 was paid over in February
+        ("2026-02", D("-50.00"), "recovery", D("0.00")),
+        ("2026-03", D("250.00"), "dibao", D("0.00")),
+    ]
+    assert sum(line.transferred for line in lines) == D("250.00")
+
+
+def test_settling_what_is_settled_writes_nothing():
+    assert settle({"2026-01": (D("300.00"), "dibao")}, {"2026-01": D("300.00")}, owed=D("0.00")) == []
+
+
+def test_what_is_owed_is_never_transferred_negative():
+    lines = settle({"2026-01": (D("0.00"), "dibao"), "2026-02": (D("100.00"), "dibao")},
+                   {"2026-01": D("300.00")}, owed=D("0.00"))
+    assert all(line.transferred >= 0 for line in lines)
+    assert sum(line.withheld for line in lines) == D("100.00")
+    assert balance_owed(sum(l.amount for l in lines if l.kind == "recovery"), sum(l.withheld for l in lines)) == D("200.00")
 
 
 # ---- the office's assessment ----
