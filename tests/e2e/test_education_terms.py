@@ -121,3 +121,32 @@ async def test_runs_at_the_same_time_pay_once(kafka, postgres):
                 ("boarding_subsidy", "2026-autumn", "payment", "300.00"),
                 ("disability_grant", "2026-2027", "payment", "1000.00"),
                 ("fee_waiver", "2026-autumn", "payment", "200.00")]
+
+
+async def test_a_back_dated_change_is_paid_as_arrears_for_a_term_already_run(kafka, postgres):
+    async with system("registry", "education") as s:
+        registry, education = s["registry"], s["education"]
+        head = member("head")
+        pupil = member("child", born=date(2015, 4, 4), school_stage="primary", boarding=False)
+        student = member("child", born=date(2008, 6, 6), school_stage="vocational")
+        household = await enrol(registry, household_body(enrolled_on=date(2026, 1, 10), members=[head, pupil, student]))
+        await eventually(lambda: all_found(education, f"/pupils/{pupil['resident_id']}"))
+        assert (await education.post("/term-runs", json={"term": "2026-spring"})).json()["total_amount"] == "200.00"
+
+        # Learnt late: from 1 February the pupil boarded and the head was disabled.
+        changed = await registry.patch(f"/households/{household['id']}", json={"effective_on": "2026-02-01", "members": [
+            {**head, "disabled": True}, {**pupil, "boarding": True}, student]})
+        assert changed.status_code == 200, changed.text
+
+        async def boarding() -> bool:
+            view = (await education.get(f"/pupils/{pupil['resident_id']}")).json()
+            return "boarding_subsidy" in view["programmes"]
+
+        await eventually(boarding)
+        await eventually(lambda: all_found(education, f"/pupils/{student['resident_id']}"))
+        arrears = (await education.post("/term-runs", json={"term": "2026-spring"})).json()
+        assert (arrears["grants_made"], arrears["total_amount"], arrears["recoveries"]) == (2, "1300.00", 0)
+        assert await _lines(education, household["id"]) == [
+            ("boarding_subsidy", "2026-spring", "payment", "300.00"),
+            ("disability_grant", "2025-2026", "payment", "1000.00"),
+            ("fee_waiver", "2026-spring", "payment", "200.00")]
