@@ -156,13 +156,12 @@ def record_facts(history: Sequence[SchoolFacts], facts: SchoolFacts) -> list[Sch
 
 
 def facts_on(history: Sequence[SchoolFacts], day: date) -> SchoolFacts | None:
-    """The entry in force on ``day``; before the first entry, the first (a pupil is registered with the facts
-    the registry had, which held before it heard of the pupil too)."""
+    """The entry in force on ``day``; None before the first. A pupil is registered (and the history begins)
+    on the day they first qualify for something in dibao: before it they qualified for nothing — not in
+    dibao yet, or not yet at a stage that counts (a child who starts primary school in September)."""
 
-    if not history:
-        return None
     in_force = [entry for entry in history if entry.effective_on <= day]
-    return in_force[-1] if in_force else history[0]
+    return in_force[-1] if in_force else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,3 +150,22 @@ async def test_a_back_dated_change_is_paid_as_arrears_for_a_term_already_run(kaf
             ("boarding_subsidy", "2026-spring", "payment", "300.00"),
             ("disability_grant", "2025-2026", "payment", "1000.00"),
             ("fee_waiver", "2026-spring", "payment", "200.00")]
+
+
+async def test_a_child_who_starts_school_in_autumn_is_not_paid_for_the_spring_before(kafka, postgres):
+    async with system("registry", "education") as s:
+        registry, education = s["registry"], s["education"]
+        head, child = member("head"), member("child", born=date(2020, 5, 5), school_stage="preschool")
+        household = await enrol(registry, household_body(enrolled_on=date(2026, 1, 10), members=[head, child]))
+        changed = await registry.patch(f"/households/{household['id']}", json={"effective_on": "2026-09-01", "members": [
+            head, {**child, "school_stage": "primary", "boarding": True}]})
+        assert changed.status_code == 200, changed.text
+        await eventually(lambda: all_found(education, f"/pupils/{child['resident_id']}"))
+
+        spring = (await education.post("/term-runs", json={"term": "2026-spring"})).json()
+        autumn = (await education.post("/term-runs", json={"term": "2026-autumn"})).json()
+
+        assert (spring["grants_made"], spring["total_amount"]) == (0, "0.00")
+        assert autumn["total_amount"] == "500.00"
+        assert await _lines(education, household["id"]) == [("boarding_subsidy", "2026-autumn", "payment", "300.00"),
+                                                           ("fee_waiver", "2026-autumn", "payment", "200.00")]

@@ -128,5 +128,15 @@ def test_a_late_report_supersedes_what_was_known_from_its_day_and_a_repeat_is_no
     back_dated = rules.record_facts(history, facts(date(2026, 4, 1), stage="senior", boarding=False))
     assert [(f.effective_on, f.school_stage) for f in back_dated] == [(date(2026, 1, 1), "junior"),
                                                                        (date(2026, 4, 1), "senior")]
-    assert rules.facts_on(back_dated, date(2025, 12, 1)) == back_dated[0]
+    assert rules.facts_on(back_dated, date(2025, 12, 1)) is None
     assert rules.facts_on(back_dated, date(2026, 5, 1)) == back_dated[1]
+
+
+def test_a_child_registered_when_starting_school_is_not_paid_for_a_term_before():
+    # In dibao since 2025; the registry reported the child in primary school from 1 September 2026 only.
+    starts_school = record(facts(date(2026, 9, 1), stage="primary", boarding=True))
+    spells = [rules.Spell("h1", date(2025, 5, 1))]
+    assert dues(SPRING, spells, starts_school) == {"fee_waiver": ("2026-spring", D("0")),
+                                                    "boarding_subsidy": ("2026-spring", D("0")),
+                                                    "disability_grant": ("2025-2026", D("0"))}
+    assert dues(AUTUMN, spells, starts_school)["fee_waiver"] == ("2026-autumn", D("200.00"))
