@@ -54,8 +54,12 @@ async def report_change(resident_id: ResidentIdIn, body: PupilPatch, session: Db
 
 
 @router.post("/term-runs", dependencies=[requires("education:write")], response_model=TermRunOut, tags=["terms 学期发放"], responses=problem_responses(422),
-             summary="Waivers, boarding subsidies and disability grants for a term; idempotent per term")
+             summary="Settle a term: waivers, boarding subsidies and disability grants against the ledger")
 async def term_run(body: TermRunIn, request: Request, session: DbSession) -> TermRunOut:
+    """Pays, for the term, what is due under the facts now known minus what the ledger holds (arrears), and records
+    what was paid over as recovery lines (never a negative transfer); a second run adds nothing. A term that has
+    not begun (1 March, 1 September, in Harbin) is refused: 422 ``period_in_future``."""
+
     result = await service.run_term(request.app.state.platform.sessions, body.term,
                                     batch_size=request.app.state.settings.run_batch_size)
     await audit.record(session, "term_runs", body.term, after=result.model_dump())

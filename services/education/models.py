@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, Index, String, UniqueConstraint
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Money, UtcDateTime, new_base
@@ -37,6 +39,9 @@ class Pupil(Base):
     left_school_on: Mapped[date | None] = mapped_column(Date)
     # Set when a school reported stage or boarding: the school's word then beats the registry's.
     school_reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Stage, boarding and a disabled member in the household by date (rules.SchoolFacts), so a term is paid
+    # with the facts in force in it; None for a pupil registered before 2026-12 (its current facts then).
+    facts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (UniqueConstraint("household_id", "resident_id"), Index("ix_pupils_resident_id", "resident_id"))
@@ -49,10 +54,12 @@ class TermRun(RunRecord, Base):
 
 
 class TermGrant(Base):
-    """A waiver, a term's boarding subsidy or a school year's disability grant, once per pupil.
+    """A line of the education ledger: what one run paid (or recovered) a pupil for one programme and period.
 
-    ``period`` is the term for waivers and subsidies and the school year for the disability grant,
-    so the unique key pays each exactly once however many runs there are.
+    ``period`` is the term for waivers and subsidies and the school year for the disability grant. The
+    lines of a pupil, programme and period sum to what was due when the last run settled them: ``kind``
+    is ``payment`` (positive) or ``recovery`` (negative: paid over, owed back — never a negative transfer).
+    One line per pupil, programme, period, kind and run (the unique key).
     """
 
     __tablename__ = "term_grants"
@@ -63,13 +70,15 @@ class TermGrant(Base):
     division_code: Mapped[str] = mapped_column(String(6))
     programme: Mapped[str] = mapped_column(String(40))
     period: Mapped[str] = mapped_column(String(12))
+    kind: Mapped[str] = mapped_column(String(10), default="payment")
     term: Mapped[str] = mapped_column(String(12))
     amount: Mapped[Decimal] = mapped_column(Money())
     detail: Mapped[str] = mapped_column(String(200))
     run_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
-    __table_args__ = (UniqueConstraint("resident_id", "programme", "period"), Index("ix_term_grants_term", "term"))
+    __table_args__ = (UniqueConstraint("resident_id", "programme", "period", "kind", "run_id"),
+                      Index("ix_term_grants_term", "term"))
 
 
 class PartnerAid(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -40,8 +41,11 @@ class TermGrantOut(BaseModel):
     programme: str
     term: str
     period: str = Field(description="the term, or the school year for the yearly disability grant")
+    kind: Literal["payment", "recovery"] = Field(
+        description="payment, or recovery: paid over for the period, owed back (negative; never a negative transfer)")
     amount: MoneyStr
     detail: str
+    paid_at: datetime = Field(description="when the run that wrote the line settled it")
 
 
 class PartnerAidIn(BaseModel):
@@ -93,9 +97,12 @@ class TermRunIn(BaseModel):
 
 class TermRunOut(BaseModel):
     term: str
-    grants_made: int = Field(description="waivers, subsidies and grants this run made")
-    total_amount: MoneyStr
-    already_made: int = Field(description="grants for this term made by earlier runs")
+    grants_made: int = Field(description="payments this run made: waivers, subsidies, grants and arrears")
+    total_amount: MoneyStr = Field(description="what this run paid")
+    already_made: int = Field(description="payments for this term made by earlier runs")
+    recoveries: int = Field(default=0, description="overpayments this run recorded (paid over under the facts now known)")
+    recovered_amount: MoneyStr = Field(default=Decimal("0.00"),
+                                       description="their sum (negative): owed back by the households, never a negative transfer")
 
 
 class GrantsOut(BaseModel):

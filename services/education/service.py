@@ -6,9 +6,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.education import rules
@@ -40,8 +39,9 @@ from shared.grants import GrantLedger
 from shared.money import ZERO, to_fen
 from shared.outbox import Outbox
 from shared.parameters import ParameterBook
-from shared.periods import Period
+from shared.periods import Period, city_today, refuse_future
 from shared.projection import (
+    DibaoHousehold,
     DibaoMember,
     HouseholdDelta,
     HouseholdRows,
@@ -49,7 +49,6 @@ from shared.projection import (
     prefetch_all,
     prefetch_households,
 )
-from shared.runs import run_in_batches
 
 ledger = GrantLedger("education", Outbox(producer="education"))
 PUPILS = HouseholdRows(Pupil)
@@ -62,6 +61,23 @@ DETAILS = {
 
 
 # ---- pupils from the registry's events ------------------------------------------------------------
+
+
+def school_history(pupil: Pupil) -> list[rules.SchoolFacts]:
+    """The pupil's stage, boarding and disabled-member facts by date (the current ones for a pupil registered
+    before the history was kept)."""
+
+    if pupil.facts:
+        return [rules.SchoolFacts.from_json(entry) for entry in pupil.facts]
+    return [rules.SchoolFacts(pupil.enrolled_on, pupil.school_stage, pupil.boarding, pupil.household_has_disabled)]
+
+
+def _record_facts(pupil: Pupil, on: date, *, fresh: bool = False) -> None:
+    """Keep the pupil's current stage, boarding and disabled-member facts in force from ``on``."""
+
+    facts = rules.SchoolFacts(on, pupil.school_stage, pupil.boarding, pupil.household_has_disabled)
+    history = [] if fresh else school_history(pupil)
+    pupil.facts = [entry.as_json() for entry in rules.record_facts(history, facts)]
 
 
 def _in_school(pupil: Pupil, on: date) -> bool:
@@ -114,6 +130,7 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
                                          member.birth_date, max(on, row.eligible_from))
         if pupil is None and not rules.registers_as_pupil(candidate):
             continue
+        fresh = pupil is None
         if pupil is None:
             pupil = Pupil(resident_id=row.resident_id, household_id=row.household_id, enrolled_on=row.eligible_from,
                           school_stage=member.school_stage, boarding=member.boarding)
@@ -125,6 +142,7 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
         pupil.household_has_disabled = has_disabled
         pupil.no_parent_in_household = rules.NO_PARENT in candidate
         pupil.updated_at = now
+        _record_facts(pupil, max(on, row.eligible_from), fresh=fresh)
         await _sync_grants(session, pupil, max(on, pupil.enrolled_on))
 
 
@@ -150,8 +168,11 @@ async def report_change(session: AsyncSession, resident_id: str, patch: PupilPat
     if pupil.boarding and pupil.school_stage not in rules.COMPULSORY | rules.BEYOND_COMPULSORY:
         raise Unprocessable("inconsistent_pupil", "only a pupil in school can be boarding")
     pupil.school_reported_at = pupil.updated_at = datetime.now(UTC)
+    # A school reports what holds from today (in the city): terms already begun keep the facts they had.
+    today = today or city_today()
+    _record_facts(pupil, max(today, pupil.enrolled_on))
     await session.flush()
-    await _sync_grants(session, pupil, max(today or date.today(), pupil.enrolled_on))
+    await _sync_grants(session, pupil, max(today, pupil.enrolled_on))
     return pupil
 
 
@@ -168,57 +189,149 @@ async def resolve_term(session: AsyncSession, label: str) -> rules.Term:
     return rules.term(label, book.get(SPRING_START, on), book.get(AUTUMN_START, on), book.get(TERM_MONTHS, on))
 
 
-async def run_term(sessions: async_sessionmaker[AsyncSession], label: str, batch_size: int = 2000) -> TermRunOut:
-    """Waive fees, pay boarding subsidies and the school year's disability grants (see shared.runs)."""
+class _Rates:
+    """The education parameters in force on a day (rules.Rates), read from one ParameterBook."""
 
+    def __init__(self, book: ParameterBook) -> None:
+        self.book = book
+
+    def fees(self, day: date, division_code: str) -> tuple[Decimal, Decimal]:
+        return self.book.get(MISC_FEE, day, division_code), self.book.get(TEXTBOOK_FEE, day, division_code)
+
+    def boarding(self, day: date, division_code: str) -> Decimal:
+        return Decimal(self.book.get(BOARDING_PER_MONTH, day, division_code))
+
+    def disability(self, day: date, division_code: str) -> Decimal:
+        return Decimal(self.book.get(DISABILITY_GRANT, day, division_code))
+
+
+async def _serialise_runs(session: AsyncSession, school_year: str) -> None:
+    """One batch at a time per school year, across runs and processes: a run reads the ledger only after the
+    run before it committed what it paid, so two runs at once pay once. The lock is the transaction's."""
+
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                              {"key": f"education.term-runs.{school_year}"})
+
+
+def _spells(members: Sequence[DibaoMember], households: dict[str, DibaoHousehold]) -> list[rules.Spell]:
+    """The pupil's time in dibao, household by household; an exit set ahead ends it on its day."""
+
+    spells = []
+    for row in members:
+        end = row.eligible_until
+        household = households.get(row.household_id)
+        exit_on = (household.snapshot or {}).get("exit_on") if household is not None else None
+        if exit_on:
+            ahead = max(date.fromisoformat(exit_on), row.eligible_from)
+            end = ahead if end is None else min(end, ahead)
+        spells.append(rules.Spell(row.household_id, row.eligible_from, end))
+    return sorted(spells, key=lambda spell: spell.start)
+
+
+def _record(pupil: Pupil) -> rules.PupilRecord:
+    return rules.PupilRecord(household_id=pupil.household_id, division_code=pupil.division_code,
+                             relation=pupil.relation, birth_date=pupil.birth_date,
+                             history=tuple(school_history(pupil)), left_school_on=pupil.left_school_on)
+
+
+async def run_term(sessions: async_sessionmaker[AsyncSession], label: str, batch_size: int = 2000,
+                   today: date | None = None) -> TermRunOut:
+    """Settle a term: for every pupil, what the facts now known make due for the term (fee waiver, boarding
+    subsidy) and its school year (disability grant), against the ledger. A term not begun is refused.
+
+    Pupils are settled in batches, each committed on its own (an interrupted run keeps what it did; the
+    next one does the rest); see :func:`_serialise_runs` for runs at the same time.
+    """
+
+    today = today or city_today()
     async with sessions() as session:
         term = await resolve_term(session, label)
+        refuse_future(term.start, f"term {term.label}", today)
+        year_terms = [await resolve_term(session, name) for name in rules.school_year_terms(term.label)]
+        year_starts = [t.start for t in year_terms if t.start <= today]
+        run = TermRun(period=term.label, started_at=datetime.now(UTC), households_paid=0, total_amount=ZERO)
+        session.add(run)
+        await session.commit()
+        run_id = run.id
 
-    async def fetch(session: AsyncSession, after: int, limit: int) -> Sequence[Pupil]:
-        return (await session.scalars(select(Pupil).where(
-            Pupil.id > after, Pupil.enrolled_on <= term.end,
-            (Pupil.exited_on.is_(None)) | (Pupil.exited_on > term.start),
-        ).order_by(Pupil.id).limit(limit))).all()
+    paid, total, recoveries, recovered, last = 0, ZERO, 0, ZERO, ""
+    periods = (term.label, term.school_year)
+    while True:
+        async with sessions() as session:
+            await _serialise_runs(session, term.school_year)
+            residents = list((await session.scalars(select(Pupil.resident_id).where(Pupil.resident_id > last)
+                                                    .distinct().order_by(Pupil.resident_id).limit(batch_size))).all())
+            if not residents:
+                break
+            last = residents[-1]
+            pupils = (await session.scalars(select(Pupil).where(Pupil.resident_id.in_(residents))
+                                            .order_by(Pupil.id))).all()
+            members = (await session.scalars(select(DibaoMember).where(DibaoMember.resident_id.in_(residents))
+                                             .order_by(DibaoMember.id))).all()
+            households = {h.household_id: h for h in (await session.scalars(select(DibaoHousehold).where(
+                DibaoHousehold.household_id.in_({m.household_id for m in members})))).all()}
+            lines = (await session.scalars(select(TermGrant).where(
+                TermGrant.resident_id.in_(residents), TermGrant.period.in_(periods)).order_by(TermGrant.id))).all()
+            book = await ParameterBook.load(session, SPECS)
+            rates = _Rates(book)
 
-    async def build(session: AsyncSession, pupils: Sequence[Pupil], run_id: int) -> list[dict[str, Any]]:
-        book = await ParameterBook.load(session, SPECS)
-        on = term.start
-        misc, textbook = book.get(MISC_FEE, on), book.get(TEXTBOOK_FEE, on)
-        per_month, per_year = book.get(BOARDING_PER_MONTH, on), book.get(DISABILITY_GRANT, on)
-        rows: list[dict[str, Any]] = []
-        for pupil in pupils:
-            day = max(on, pupil.enrolled_on)
-            programmes = rules.programmes_for(pupil.school_stage, pupil.boarding, pupil.household_has_disabled,
-                                              pupil.relation, pupil.birth_date, day, in_school=_in_school(pupil, day))
-            base = {"resident_id": pupil.resident_id, "household_id": pupil.household_id,
-                    "division_code": pupil.division_code, "term": term.label, "run_id": run_id,
-                    "created_at": datetime.now(UTC)}
-            if rules.FEE_WAIVER in programmes:
-                rows.append({**base, "programme": rules.FEE_WAIVER, "period": term.label, "amount": misc + textbook,
-                             "detail": f"杂费 {misc} + 书本费 {textbook}"})
-            if rules.BOARDING in programmes:
-                rows.append({**base, "programme": rules.BOARDING, "period": term.label,
-                             "amount": to_fen(per_month * len(term.months)),
-                             "detail": f"{per_month} × {len(term.months)} months"})
-            if rules.DISABILITY in programmes:
-                rows.append({**base, "programme": rules.DISABILITY, "period": term.school_year, "amount": per_year,
-                             "detail": f"school year {term.school_year}"})
-        return rows
+            records: dict[str, dict[str, rules.PupilRecord]] = defaultdict(dict)
+            for pupil in pupils:
+                records[pupil.resident_id][pupil.household_id] = _record(pupil)
+            spells: dict[str, list[DibaoMember]] = defaultdict(list)
+            for row in members:
+                spells[row.resident_id].append(row)
+            ledger_sum: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
+            last_line: dict[tuple[str, str, str], TermGrant] = {}
+            for line in lines:
+                key = (line.resident_id, line.programme, line.period)
+                ledger_sum[key] += line.amount
+                last_line[key] = line
 
-    async def announce(session: AsyncSession, inserted: Sequence[Any]) -> None:
-        await ledger.outbox.stage_many(session, (ledger.payment_event(
-            household_id=household_id, division_code=division_code, programme=programme, period=term.label,
-            amount=amount, reference=f"term-{row_id}", resident_id=resident_id)
-            for amount, row_id, household_id, division_code, programme, resident_id in inserted))
+            now = datetime.now(UTC)
+            new_lines: list[TermGrant] = []
+            for resident in residents:
+                dues = rules.term_dues(term, _spells(spells[resident], households), records[resident], rates, year_starts)
+                for due in dues:
+                    key = (resident, due.programme, due.period)
+                    settled = rules.settle(due.amount, ledger_sum[key])
+                    if settled is None:
+                        continue
+                    kind, amount = settled
+                    previous = last_line.get(key)
+                    household_id = due.household_id or (previous.household_id if previous else None)
+                    division_code = due.division_code or (previous.division_code if previous else None)
+                    # A line is due money (its household known) or corrects lines already written.
+                    assert household_id is not None and division_code is not None
+                    detail = due.detail if kind == "payment" else \
+                        f"recovery: due {to_fen(due.amount)}, paid {to_fen(ledger_sum[key])} ({due.detail})"
+                    new_lines.append(TermGrant(
+                        resident_id=resident, household_id=household_id, division_code=division_code,
+                        programme=due.programme, period=due.period, kind=kind, term=term.label, amount=amount,
+                        detail=detail[:200], run_id=run_id, created_at=now))
+            session.add_all(new_lines)
+            await session.flush()
+            await ledger.outbox.stage_many(session, (ledger.payment_event(
+                household_id=line.household_id, division_code=line.division_code, programme=line.programme,
+                period=term.label, amount=line.amount, reference=f"term-{line.id}", paid_on=today,
+                resident_id=line.resident_id) for line in new_lines))
+            for line in new_lines:
+                if line.kind == "payment":
+                    paid, total = paid + 1, total + line.amount
+                else:
+                    recoveries, recovered = recoveries + 1, recovered + line.amount
+            await session.commit()
 
-    result = await run_in_batches(
-        sessions, run_model=TermRun, payment_model=TermGrant, period=term.label, fetch_batch=fetch,
-        key_of=lambda pupil: pupil.id, build_rows=build, conflict_columns=["resident_id", "programme", "period"],
-        returning=[TermGrant.amount, TermGrant.id, TermGrant.household_id, TermGrant.division_code,
-                   TermGrant.programme, TermGrant.resident_id],
-        announce=announce, first_key=0, period_column=TermGrant.term, batch_size=batch_size)
-    return TermRunOut(term=term.label, grants_made=result.paid, total_amount=result.total,
-                      already_made=result.already_paid)
+    async with sessions() as session:
+        await session.execute(update(TermRun).where(TermRun.id == run_id).values(
+            finished_at=datetime.now(UTC), households_paid=paid, total_amount=to_fen(total)))
+        already = await session.scalar(select(func.count()).select_from(TermGrant).where(
+            TermGrant.term == term.label, TermGrant.kind == "payment",
+            (TermGrant.run_id != run_id) | TermGrant.run_id.is_(None)))
+        await session.commit()
+    return TermRunOut(term=term.label, grants_made=paid, total_amount=to_fen(total), already_made=int(already or 0),
+                      recoveries=recoveries, recovered_amount=to_fen(recovered))
 
 
 # ---- partner organisations ------------------------------------------------------------------------
@@ -246,7 +359,8 @@ async def record_partner_aid(session: AsyncSession, body: PartnerAidIn) -> Partn
 
 def grant_out(grant: TermGrant) -> TermGrantOut:
     return TermGrantOut(resident_id=grant.resident_id, household_id=grant.household_id, programme=grant.programme,
-                        term=grant.term, period=grant.period, amount=grant.amount, detail=grant.detail)
+                        term=grant.term, period=grant.period, kind=grant.kind, amount=grant.amount,  # type: ignore[arg-type]
+                        detail=grant.detail, paid_at=grant.created_at)
 
 
 def aid_out(aid: PartnerAid) -> PartnerAidOut:
@@ -256,7 +370,7 @@ def aid_out(aid: PartnerAid) -> PartnerAidOut:
 
 
 async def pupil_view(session: AsyncSession, resident_id: str, today: date | None = None) -> PupilOut:
-    today = today or date.today()
+    today = today or city_today()
     pupil = await _current_pupil(session, resident_id)
     grants = (await session.scalars(select(TermGrant).where(TermGrant.resident_id == resident_id)
                                     .order_by(TermGrant.id))).all()
@@ -290,11 +404,14 @@ async def report(session: AsyncSession, period: Period) -> Report:
     sums: dict[tuple[str, str], tuple[int, Decimal]] = {}
     grants = (await session.scalars(select(TermGrant))).all()
     terms = {label: await resolve_term(session, label) for label in {grant.term for grant in grants}}
+    # Net per pupil and period: a recovery line takes back what an earlier line paid.
+    net: dict[tuple[str, str, str, str], Decimal] = defaultdict(lambda: ZERO)
     for grant in grants:
-        if not period.contains(terms[grant.term].start):
-            continue
-        count, amount = sums.get((grant.division_code, grant.programme), (0, ZERO))
-        sums[(grant.division_code, grant.programme)] = (count + 1, amount + grant.amount)
+        if period.contains(terms[grant.term].start):
+            net[(grant.division_code, grant.programme, grant.resident_id, grant.period)] += grant.amount
+    for (division_code, programme, _, _), amount in net.items():
+        count, total = sums.get((division_code, programme), (0, ZERO))
+        sums[(division_code, programme)] = (count + (1 if amount > ZERO else 0), total + amount)
     aid = (await session.execute(select(PartnerAid.division_code, func.count(), func.sum(PartnerAid.amount)).where(
         PartnerAid.given_on >= period.start, PartnerAid.given_on <= period.end).group_by(PartnerAid.division_code))).all()
     aid_by = {division: (count, to_fen(amount or ZERO)) for division, count, amount in aid}

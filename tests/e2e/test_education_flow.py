@@ -28,8 +28,10 @@ async def test_term_run_waives_fees_pays_boarding_and_disability_grant_once(kafk
         first = (await education.post("/term-runs", json={"term": "2026-spring"})).json()
         again = (await education.post("/term-runs", json={"term": "2026-spring"})).json()
         # 120 + 80 waived, 60 × 5 months boarding, 1000 for the school year
-        assert first == {"term": "2026-spring", "grants_made": 3, "total_amount": "1500.00", "already_made": 0}
-        assert again == {"term": "2026-spring", "grants_made": 0, "total_amount": "0.00", "already_made": 3}
+        assert first == {"term": "2026-spring", "grants_made": 3, "total_amount": "1500.00", "already_made": 0,
+                         "recoveries": 0, "recovered_amount": "0.00"}
+        assert again == {"term": "2026-spring", "grants_made": 0, "total_amount": "0.00", "already_made": 3,
+                         "recoveries": 0, "recovered_amount": "0.00"}
 
         grants = (await education.get("/grants", params={"household_id": household["id"]})).json()["grants"]
         assert sorted((g["programme"], g["amount"]) for g in grants) == [
@@ -38,6 +40,9 @@ async def test_term_run_waives_fees_pays_boarding_and_disability_grant_once(kafk
         # A school reports the pupil stopped boarding: the next term pays no boarding subsidy.
         changed = await education.patch(f"/pupils/{pupil['resident_id']}", json={"boarding": False})
         assert changed.status_code == 200 and changed.json()["programmes"] == ["fee_waiver"]
+        # It holds from the day of the report: the spring term, begun before, keeps its subsidy.
+        settled = (await education.post("/term-runs", json={"term": "2026-spring"})).json()
+        assert (settled["grants_made"], settled["recoveries"]) == (0, 0)
 
         assert (await registry.post(f"/households/{household['id']}/exit",
                                     json={"on": "2026-08-01", "reason": "收入增加"})).status_code == 200
