@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
@@ -33,6 +31,7 @@ from shared.api import ReportPeriod
 from shared.auth import requires, requires_any
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.periods import city_today
 from shared.validators import ResidentIdIn, ResidentIdQuery, RowId
 
 router = APIRouter()
@@ -66,9 +65,9 @@ async def verify_certificate(number: str, session: DbSession) -> VerificationOut
 
 
 @router.post("/certificate-runs", dependencies=[requires("employment:write")], response_model=CertificateRunOut, tags=["certificates 再就业优惠证"],
-             summary="Issue the certificates that have fallen due (also done by the service every hour)")
+             responses=problem_responses(422), summary="Issue the certificates that have fallen due (also done by the service every hour)")
 async def certificate_run(body: CertificateRunIn, request: Request, session: DbSession) -> CertificateRunOut:
-    on = body.on or date.today()
+    on = body.on or city_today()
     result = CertificateRunOut(on=on, issued=await service.issue_due_certificates(request.app.state.platform.sessions, on))
     await audit.record(session, "certificate_runs", on.isoformat(), after=result.model_dump())
     return result

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import EmploymentKind
 from shared.money import MoneyStr
-from shared.validators import DivisionCodeIn, MoneyIn, PastDay, ResidentIdIn
+from shared.validators import Day, DivisionCodeIn, MoneyIn, PastDay, ResidentIdIn
 
 
 class CertificateOut(BaseModel):
@@ -131,7 +131,8 @@ class EmploymentOut(BaseModel):
 class CertificateRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on: PastDay | None = Field(default=None, description="issue every certificate due on or before this day (default today)")
+    on: Day | None = Field(default=None, description="issue every certificate due on or before this day (default today "
+                                                     "in Harbin); a day not begun is refused (period_in_future)")
 
 
 class CertificateRunOut(BaseModel):

@@ -49,7 +49,7 @@ from shared.events import CertificateIssued, MemberEmployed
 from shared.grants import GrantLedger
 from shared.outbox import Outbox
 from shared.parameters import ParameterBook
-from shared.periods import Period
+from shared.periods import Period, city_today, refuse_future
 from shared.projection import (
     HouseholdDelta,
     HouseholdRows,
@@ -122,7 +122,7 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta, today: date 
         worker.updated_at = now
         has_certificate = await _current_certificate(session, worker) is not None
         worker.certificate_due_on = None if has_certificate else _due_on(book, worker, delta.effective_on)
-        if worker.certificate_due_on is not None and worker.certificate_due_on <= (today or date.today()):
+        if worker.certificate_due_on is not None and worker.certificate_due_on <= (today or city_today()):
             await _issue(session, worker, book)
 
 
@@ -136,7 +136,7 @@ async def _current_certificate(session: AsyncSession, worker: Worker) -> Certifi
 async def _issue(session: AsyncSession, worker: Worker, book: ParameterBook) -> Certificate:
     """Issue on the day it fell due (not the day the job ran), so a replay issues the same certificate."""
 
-    issued_on = worker.certificate_due_on or date.today()
+    issued_on = worker.certificate_due_on or city_today()
     valid_from, valid_until = rules.certificate_validity(issued_on, book.get(CERTIFICATE_VALID_YEARS, issued_on))
     certificate = Certificate(resident_id=worker.resident_id, household_id=worker.household_id,
                               division_code=worker.division_code, holder_name=worker.name, issued_on=issued_on,
@@ -157,10 +157,15 @@ async def _issue(session: AsyncSession, worker: Worker, book: ParameterBook) -> 
     return certificate
 
 
-async def issue_due_certificates(sessions: async_sessionmaker[AsyncSession], on: date | None = None) -> int:
-    """Issue every certificate that has fallen due (the year of unemployment is up), without anyone asking."""
+async def issue_due_certificates(sessions: async_sessionmaker[AsyncSession], on: date | None = None,
+                                 today: date | None = None) -> int:
+    """Issue every certificate that has fallen due (the year of unemployment is up), without anyone asking.
 
-    on = on or date.today()
+    ``on`` defaults to today in the city; a day that has not begun is refused (PeriodInFuture)."""
+
+    today = today or city_today()
+    on = on or today
+    refuse_future(on, f"the certificate run for {on.isoformat()}", today)
     issued = 0
     while True:
         async with sessions() as session:
@@ -190,7 +195,7 @@ def certificate_out(certificate: Certificate) -> CertificateOut:
 
 
 async def verify(session: AsyncSession, number: str, today: date | None = None) -> VerificationOut:
-    today = today or date.today()
+    today = today or city_today()
     certificate = await session.scalar(select(Certificate).where(Certificate.number == number))
     if certificate is None:
         raise NotFound("certificate_not_found", f"no Re-employment Preferential Certificate numbered {number}")
@@ -216,7 +221,7 @@ def _require_in_dibao(worker: Worker, day: date) -> None:
 
 
 async def person_view(session: AsyncSession, resident_id: str, today: date | None = None) -> PersonOut:
-    today = today or date.today()
+    today = today or city_today()
     worker = await _worker(session, resident_id)
     certificate = await session.scalar(select(Certificate).where(Certificate.resident_id == resident_id)
                                        .order_by(Certificate.id.desc()).limit(1))
@@ -261,7 +266,7 @@ async def get_vacancy(session: AsyncSession, vacancy_id: str | int) -> Vacancy:
 async def candidates(session: AsyncSession, vacancy_id: str | int, today: date | None = None) -> list[CandidateOut]:
     """Unemployed dibao members able to work, certificate holders first (then longest unemployed)."""
 
-    today = today or date.today()
+    today = today or city_today()
     vacancy = await get_vacancy(session, vacancy_id)
     book = await ParameterBook.load(session, SPECS)
     age = _working_age(book, today)
@@ -284,7 +289,7 @@ def referral_out(referral: Referral) -> ReferralOut:
 
 
 async def refer(session: AsyncSession, vacancy_id: str, resident_id: str, today: date | None = None) -> Referral:
-    today = today or date.today()
+    today = today or city_today()
     vacancy = await get_vacancy(session, vacancy_id)
     worker = await _worker(session, resident_id)
     _require_in_dibao(worker, today)
@@ -328,7 +333,7 @@ def assignment_out(assignment: PostAssignment) -> AssignmentOut:
 
 
 async def assign_post(session: AsyncSession, post_id: int, resident_id: str, on: date | None = None) -> PostAssignment:
-    on = on or date.today()
+    on = on or city_today()
     post = await session.get(Post, post_id, with_for_update=True)
     if post is None:
         raise NotFound("post_not_found", f"no public-welfare post with id {post_id}")

@@ -12,6 +12,7 @@ from services.housing.schemas import (
     AllocationOut,
     AllocationRequestIn,
     HousingHouseholdOut,
+    PaymentOut,
     Report,
     SubsidyRunIn,
     SubsidyRunOut,
@@ -34,8 +35,17 @@ async def get_household(household_id: str, session: DbSession) -> HousingHouseho
     return await service.household_view(session, household_id)
 
 
+@router.get("/households/{household_id}/payments", dependencies=[requires("housing:read")],
+            response_model=list[PaymentOut], tags=["rent subsidy 租金补贴"], responses=problem_responses(404),
+            summary="The household's subsidy ledger: payments, arrears and recoveries, month by month")
+async def get_payments(household_id: str, session: DbSession) -> list[PaymentOut]:
+    return [service.payment_out(line) for line in await service.payments_of(session, household_id)]
+
+
 @router.post("/subsidy-runs", dependencies=[requires("housing:write")], response_model=SubsidyRunOut, tags=["rent subsidy 租金补贴"],
-             responses=problem_responses(422), summary="Pay a month's rent subsidies; idempotent per month")
+             responses=problem_responses(422),
+             summary="Settle the rent subsidy of every month through the period: arrears paid, overpayments "
+                     "recorded and withheld; a second run adds nothing")
 async def subsidy_run(body: SubsidyRunIn, request: Request, session: DbSession) -> SubsidyRunOut:
     result = await service.run_subsidies(request.app.state.platform.sessions, body.period,
                                          batch_size=request.app.state.settings.run_batch_size)

@@ -82,16 +82,28 @@ class SubsidyRun(RunRecord, Base):
 
 
 class RentSubsidy(Base):
+    """The subsidy ledger: what each run added for a household and month.
+
+    The lines of a month sum to what is due for it under the facts now known. A run adds the difference:
+    a payment (kind ``rent_subsidy``), or an overpayment the household owes (kind ``recovery``, a negative
+    amount), which is withheld from its later payments (``withheld``) — never a negative transfer. What
+    the household received for a line is ``amount − withheld``.
+    """
+
     __tablename__ = "rent_subsidies"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     household_id: Mapped[str] = mapped_column(String(36))
     division_code: Mapped[str] = mapped_column(String(6))
     period: Mapped[str] = mapped_column(String(7))
+    kind: Mapped[str] = mapped_column(String(20))
     members: Mapped[int] = mapped_column(Integer)
     area_m2: Mapped[Decimal] = mapped_column(Area())
     amount: Mapped[Decimal] = mapped_column(Money())
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("subsidy_runs.id"))
+    withheld: Mapped[Decimal] = mapped_column(Money())
+    run_id: Mapped[int] = mapped_column(ForeignKey("subsidy_runs.id"))
+    run_period: Mapped[str] = mapped_column(String(7))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
-    __table_args__ = (UniqueConstraint("household_id", "period"), Index("ix_rent_subsidies_period", "period"))
+    __table_args__ = (UniqueConstraint("household_id", "period", "kind", "run_id"),
+                      Index("ix_rent_subsidies_period", "period"))

@@ -1,20 +1,33 @@
 """Low-rent housing rules (廉租住房): rent subsidy first (租金补贴), in-kind allocation second (实物配租).
 
 * A dibao household whose floor area per person is at or below the difficulty threshold qualifies.
-* Rent subsidy per month = (standard area per person × members − current area) × subsidy per m².
+* Rent subsidy per month = (standard area per person × members − area) × subsidy per m², with the
+  members, area and parameters in force on the month's governing day (its first day, or the enrolment
+  day in the month of enrolment).
 * The waitlist for a flat is ordered by need: least area per person first, then earliest enrolment,
   then earliest request.
-* A flat allocated during a month ends the rent subsidy from the next month.
+* A household housed in a low-rent flat on a month's governing day is due no subsidy for it: a flat
+  allocated during a month ends the rent subsidy from the next month.
+* Late facts: every month is settled again against the ledger. What was short is paid; what was paid
+  over is recorded as a recovery the household owes, withheld from its later payments first — never a
+  negative transfer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Protocol
 
+from shared.allowance import governing_day
 from shared.entitlements import housing_difficulty
 from shared.money import ZERO, to_fen
 from shared.periods import Period
+
+PAYMENT = "rent_subsidy"
+RECOVERY = "recovery"
 
 
 def area_per_person(area_m2: Decimal, members: int) -> Decimal:
@@ -36,7 +49,78 @@ def waitlist_key(area_m2: Decimal, members: int, enrolled_on: date, requested_at
     return (area_m2 / members, enrolled_on, requested_at)
 
 
-def subsidy_due(month: Period, allocated_on: date | None) -> bool:
-    """No subsidy for the months after the one in which a flat was allocated."""
+def subsidy_due(month: Period, allocated_on: date | None, enrolled_on: date | None = None) -> bool:
+    """Whether the household still rents privately on the month's governing day (not yet housed in a flat)."""
 
-    return allocated_on is None or allocated_on >= month.start
+    return allocated_on is None or allocated_on > governing_day(month, enrolled_on or month.start)
+
+
+@dataclass(frozen=True, slots=True)
+class MonthFacts:
+    """What a month's subsidy is computed from, all as in force on the month's governing day."""
+
+    members: int
+    area_m2: Decimal
+    difficulty_per_person: Decimal
+    standard_per_person: Decimal
+    per_m2: Decimal
+
+
+def month_due(facts: MonthFacts) -> Decimal:
+    """The subsidy due for a month: nothing without members in dibao or without housing difficulty."""
+
+    if facts.members < 1 or not qualifies(facts.area_m2, facts.members, facts.difficulty_per_person):
+        return ZERO
+    return monthly_rent_subsidy(facts.area_m2, facts.members, facts.standard_per_person, facts.per_m2)
+
+
+class LedgerLine(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def withheld(self) -> Decimal: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A line a run adds to the ledger; the household receives ``amount − withheld``."""
+
+    period: str
+    kind: str
+    amount: Decimal
+    withheld: Decimal = ZERO
+
+    @property
+    def transferred(self) -> Decimal:
+        return self.amount - self.withheld if self.kind == PAYMENT else ZERO
+
+
+def balance_owed(lines: Iterable[LedgerLine]) -> Decimal:
+    """What the household still owes: the overpayments recorded, less what was withheld to recover them."""
+
+    owed = sum((-line.amount for line in lines if line.kind == RECOVERY), ZERO)
+    withheld = sum((line.withheld for line in lines), ZERO)
+    return to_fen(owed - withheld)
+
+
+def settle(due: Mapping[str, Decimal], booked: Mapping[str, Decimal], owed: Decimal = ZERO) -> list[Line]:
+    """The lines that bring each month's ledger (``booked``: the sum of its lines) to what is ``due``.
+
+    A month short is paid the difference; a month paid over gets a recovery (a negative amount) the
+    household owes. What it owes — from before and from this settlement — is withheld from the payments,
+    oldest month first, so a household never receives a negative transfer. Months are ``YYYY-MM``.
+    """
+
+    differences = {month: to_fen(due.get(month, ZERO) - booked.get(month, ZERO))
+                   for month in sorted(set(due) | set(booked))}
+    recoveries = [Line(month, RECOVERY, difference) for month, difference in differences.items() if difference < ZERO]
+    owed = owed + sum((-line.amount for line in recoveries), ZERO)
+    payments = []
+    for month, difference in differences.items():
+        if difference > ZERO:
+            withheld = min(difference, max(owed, ZERO))
+            owed -= withheld
+            payments.append(Line(month, PAYMENT, difference, withheld))
+    return sorted([*recoveries, *payments], key=lambda line: (line.period, line.kind))

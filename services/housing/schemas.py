@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,11 +27,14 @@ class HousingHouseholdOut(BaseModel):
     area_per_person: Decimal
     eligible: bool = Field(description="住房困难, qualifies for low-rent housing")
     eligible_since: date | None
-    monthly_rent_subsidy: MoneyStr = Field(description="租金补贴 this month (0.00 once housed or not eligible)")
+    monthly_rent_subsidy: MoneyStr = Field(description="租金补贴 due for this month, from this month's members, area "
+                                                       "and parameters (0.00 once housed or not eligible)")
     tenancy: TenancyOut | None
     waitlist_position: int | None
     tenancy_review: bool = Field(description="left dibao while a tenant: to be reviewed by the bureau")
     review_reason: str | None
+    balance_owed: MoneyStr = Field(description="overpaid subsidy the household still owes, withheld from its next "
+                                               "payments")
 
 
 class SubsidyRunIn(BaseModel):
@@ -41,9 +45,22 @@ class SubsidyRunIn(BaseModel):
 
 class SubsidyRunOut(BaseModel):
     period: str
-    households_paid: int
-    total_amount: MoneyStr
-    already_paid: int
+    households_paid: int = Field(description="households that received a transfer from this run")
+    total_amount: MoneyStr = Field(description="what this run transferred (its payments less what was withheld)")
+    already_paid: int = Field(description="households whose month was settled by an earlier run")
+    lines: int = Field(description="ledger lines this run added: payments, arrears and recoveries")
+    overpaid: MoneyStr = Field(description="overpayments this run found and recorded as owed (kind recovery)")
+    withheld: MoneyStr = Field(description="what this run withheld from its payments to recover what was owed")
+
+
+class PaymentOut(BaseModel):
+    period: str = Field(description="the month the line is for, YYYY-MM")
+    amount: MoneyStr = Field(description="positive for a payment, negative for an overpayment recorded (recovery)")
+    kind: Literal["rent_subsidy", "recovery"]
+    run_period: str = Field(description="the period of the run that added the line")
+    paid_at: datetime
+    withheld: MoneyStr = Field(description="part of a payment kept to recover what the household owed; it "
+                                           "received amount − withheld")
 
 
 class UnitIn(BaseModel):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,6 +33,7 @@ from services.housing.schemas import (
     AllocationOut,
     DivisionReport,
     HousingHouseholdOut,
+    PaymentOut,
     Report,
     SubsidyRunOut,
     TenancyOut,
@@ -39,25 +42,36 @@ from services.housing.schemas import (
     WaitlistItem,
 )
 from shared.allowance import governing_day
+from shared.db import insert_ignore
 from shared.divisions import division_name
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.grants import GrantLedger
 from shared.money import ZERO
 from shared.outbox import Outbox
 from shared.parameters import ParameterBook
-from shared.periods import Period, add_months, month_of, parse_month
+from shared.periods import (
+    Period,
+    add_months,
+    city_today,
+    month_of,
+    parse_month,
+    refuse_future,
+)
 from shared.projection import (
+    DibaoHousehold,
+    DibaoMember,
     HouseholdDelta,
     HouseholdRows,
+    facts_on,
     prefetch_all,
     prefetch_households,
 )
-from shared.runs import run_in_batches
 
 CASES = HouseholdRows(HousingCase)
 RENT_SUBSIDY = "rent_subsidy"
 ALLOCATION = "low_rent_allocation"
 ledger = GrantLedger("housing", Outbox(producer="housing"))
+log = logging.getLogger("services.housing")
 
 
 def _qualifies(book: ParameterBook, case: HousingCase, day: date) -> bool:
@@ -130,6 +144,60 @@ async def _decide(session: AsyncSession, case: HousingCase, on: date) -> None:
                            detail="廉租住房租金补贴")
 
 
+# ---- the subsidy each month is due, from that month's facts -------------------------------------
+
+
+class _Parameters:
+    """The parameters in force on a day for a division, each (day, division) resolved once per run."""
+
+    def __init__(self, book: ParameterBook) -> None:
+        self.book = book
+        self.cache: dict[tuple[date, str], tuple[Decimal, Decimal, Decimal]] = {}
+
+    def on(self, day: date, division_code: str) -> tuple[Decimal, Decimal, Decimal]:
+        key = (day, division_code)
+        if key not in self.cache:
+            self.cache[key] = (self.book.get(DIFFICULTY_AREA, day, division_code),
+                               self.book.get(STANDARD_AREA, day, division_code),
+                               self.book.get(SUBSIDY_PER_M2, day, division_code))
+        return self.cache[key]
+
+
+@dataclass(frozen=True, slots=True)
+class _Month:
+    division_code: str
+    facts: rules.MonthFacts
+    due: Decimal
+
+
+def _month(case: HousingCase, household: DibaoHousehold, members: Sequence[DibaoMember], month: Period,
+           parameters: _Parameters) -> _Month:
+    """What ``month`` is due, with the members, area and parameters in force on its governing day."""
+
+    day = governing_day(month, household.enrolled_on)
+    facts = facts_on(household, day)
+    division_code = str(facts.get("division_code") or household.division_code)
+    difficulty, standard, per_m2 = parameters.on(day, division_code)
+    month_facts = rules.MonthFacts(members=sum(1 for member in members if member.eligible_on(day)),
+                                   area_m2=Decimal(str(facts["housing_area_m2"])), difficulty_per_person=difficulty,
+                                   standard_per_person=standard, per_m2=per_m2)
+    housed = not rules.subsidy_due(month, case.allocated_on, household.enrolled_on)
+    return _Month(division_code, month_facts, ZERO if housed else rules.month_due(month_facts))
+
+
+async def _caseload(session: AsyncSession, household_ids: Sequence[str]) -> tuple[
+        dict[str, DibaoHousehold], dict[str, list[DibaoMember]]]:
+    """The households' caseload copy and every member's time in dibao (past spans included)."""
+
+    households = {h.household_id: h for h in (await session.scalars(
+        select(DibaoHousehold).where(DibaoHousehold.household_id.in_(household_ids)))).all()}
+    members: dict[str, list[DibaoMember]] = defaultdict(list)
+    for row in (await session.scalars(select(DibaoMember).where(
+            DibaoMember.household_id.in_(household_ids)).order_by(DibaoMember.id))).all():
+        members[row.household_id].append(row)
+    return households, members
+
+
 # ---- reading ------------------------------------------------------------------------------------
 
 
@@ -141,72 +209,149 @@ async def get_case(session: AsyncSession, household_id: str) -> HousingCase:
 
 
 async def household_view(session: AsyncSession, household_id: str, today: date | None = None) -> HousingHouseholdOut:
-    today = today or date.today()
+    month = month_of(today or city_today())
     case = await get_case(session, household_id)
-    book = await ParameterBook.load(session, SPECS)
     tenancy = None
     if case.unit_id is not None:
         unit = await session.get(Unit, case.unit_id)
         tenancy = TenancyOut(unit_id=str(case.unit_id), address=unit.address if unit else "",
                              allocated_on=case.allocated_on)  # type: ignore[arg-type]
     subsidy = ZERO
-    if case.in_dibao and case.eligible and rules.subsidy_due(month_of(today), case.allocated_on):
-        subsidy = _subsidy(book, case, today)
+    households, members = await _caseload(session, [household_id])
+    household = households.get(household_id)
+    if household is not None and household.enrolled_on <= month.end:
+        parameters = _Parameters(await ParameterBook.load(session, SPECS))
+        subsidy = _month(case, household, members[household_id], month, parameters).due
     positions = {item.household_id: item.position for item in await waitlist(session)}
     return HousingHouseholdOut(
         household_id=case.household_id, division_code=case.division_code, in_dibao=case.in_dibao,
         members=case.members, area_m2=case.area_m2, area_per_person=rules.area_per_person(case.area_m2, case.members),
         eligible=case.eligible, eligible_since=case.eligible_since, monthly_rent_subsidy=subsidy, tenancy=tenancy,
         waitlist_position=positions.get(case.household_id), tenancy_review=case.tenancy_review,
-        review_reason=case.review_reason)
+        review_reason=case.review_reason, balance_owed=rules.balance_owed(await payments_of(session, household_id)))
+
+
+async def payments_of(session: AsyncSession, household_id: str) -> list[RentSubsidy]:
+    await get_case(session, household_id)
+    return list((await session.scalars(select(RentSubsidy).where(RentSubsidy.household_id == household_id)
+                                       .order_by(RentSubsidy.period, RentSubsidy.id))).all())
+
+
+def payment_out(line: RentSubsidy) -> PaymentOut:
+    return PaymentOut(period=line.period, amount=line.amount, kind=line.kind,  # type: ignore[arg-type]
+                      run_period=line.run_period, paid_at=line.created_at, withheld=line.withheld)
 
 
 # ---- rent subsidy runs ----------------------------------------------------------------------------
 
 
-def _eligible_on(case: HousingCase, day: date) -> bool:
-    return (case.eligible_since is not None and case.eligible_since <= day
-            and (case.eligible_until is None or day < case.eligible_until))
+@dataclass
+class _Tally:
+    households_paid: int = 0
+    transferred: Decimal = ZERO
+    overpaid: Decimal = ZERO
+    withheld: Decimal = ZERO
+    lines: int = 0
+    already_settled: int = 0
 
 
-async def run_subsidies(sessions: async_sessionmaker[AsyncSession], period: str, batch_size: int = 2000) -> SubsidyRunOut:
+async def run_subsidies(sessions: async_sessionmaker[AsyncSession], period: str, batch_size: int = 2000,
+                        today: date | None = None) -> SubsidyRunOut:
+    """Settle every month from each household's enrolment through ``period`` against the subsidy ledger.
+
+    Batched like shared.runs: the run's record is committed first, then each batch of households is
+    settled and committed on its own. A batch locks its households' cases (FOR UPDATE) before reading
+    their ledger, so runs at the same time — for this period or another — settle a household one after
+    the other, and the later one finds nothing left to add.
+    """
+
     month = parse_month(period)
+    refuse_future(month.start, f"the rent subsidy for {month.label}", today)
+    async with sessions() as session:
+        run = SubsidyRun(period=month.label, started_at=datetime.now(UTC), households_paid=0, total_amount=ZERO)
+        session.add(run)
+        await session.commit()
+        run_id = run.id
 
-    async def fetch(session: AsyncSession, after: str, limit: int) -> Sequence[HousingCase]:
-        return (await session.scalars(select(HousingCase).where(
-            HousingCase.household_id > after,
-            HousingCase.eligible_since.is_not(None),
-            HousingCase.enrolled_on <= month.end,
-            (HousingCase.exited_on.is_(None)) | (HousingCase.exited_on > month.start),
-            ~exists().where(and_(RentSubsidy.household_id == HousingCase.household_id, RentSubsidy.period == month.label)),
-        ).order_by(HousingCase.household_id).limit(limit))).all()
+    tally, last_key = _Tally(), ""
+    while True:
+        async with sessions() as session:
+            if session.bind.dialect.name == "sqlite":
+                # SQLite has no row locks: writing first takes the database's write lock for the batch.
+                await session.execute(update(SubsidyRun).where(SubsidyRun.id == run_id).values(finished_at=None))
+            cases = (await session.scalars(select(HousingCase).where(HousingCase.household_id > last_key)
+                                           .order_by(HousingCase.household_id).limit(batch_size)
+                                           .with_for_update())).all()
+            if not cases:
+                break
+            last_key = cases[-1].household_id
+            rows = await _settle_batch(session, cases, month, run_id, tally)
+            inserted = await insert_ignore(
+                session, RentSubsidy, rows, ["household_id", "period", "kind", "run_id"],
+                returning=[RentSubsidy.id, RentSubsidy.household_id, RentSubsidy.division_code, RentSubsidy.period,
+                           RentSubsidy.amount])
+            await ledger.outbox.stage_many(session, (ledger.payment_event(
+                household_id=household_id, division_code=division_code, programme=RENT_SUBSIDY, period=line_period,
+                amount=amount, reference=f"rent-{row_id}", paid_on=city_today())
+                for row_id, household_id, division_code, line_period, amount in inserted))
+            await session.commit()
 
-    async def build(session: AsyncSession, cases: Sequence[HousingCase], run_id: int) -> list[dict[str, Any]]:
-        book = await ParameterBook.load(session, SPECS)
-        rows = []
-        for case in cases:
-            day = governing_day(month, case.enrolled_on)
-            if not _eligible_on(case, day) or not rules.subsidy_due(month, case.allocated_on):
-                continue
-            amount = _subsidy(book, case, day)
-            if amount > ZERO:
-                rows.append({"household_id": case.household_id, "division_code": case.division_code,
-                             "period": month.label, "members": case.members, "area_m2": case.area_m2,
-                             "amount": amount, "run_id": run_id, "created_at": datetime.now(UTC)})
-        return rows
+    async with sessions() as session:
+        await session.execute(update(SubsidyRun).where(SubsidyRun.id == run_id).values(
+            finished_at=datetime.now(UTC), households_paid=tally.households_paid, total_amount=tally.transferred))
+        await session.commit()
+    log.info("subsidy run finished", extra={"ctx_period": month.label, "ctx_paid": tally.households_paid,
+                                            "ctx_total": str(tally.transferred), "ctx_lines": tally.lines})
+    return SubsidyRunOut(period=month.label, households_paid=tally.households_paid, total_amount=tally.transferred,
+                         already_paid=tally.already_settled, lines=tally.lines, overpaid=tally.overpaid,
+                         withheld=tally.withheld)
 
-    async def announce(session: AsyncSession, inserted: Sequence[Any]) -> None:
-        await ledger.outbox.stage_many(session, (ledger.payment_event(
-            household_id=household_id, division_code=division_code, programme=RENT_SUBSIDY, period=month.label,
-            amount=amount, reference=f"rent-{row_id}") for amount, row_id, household_id, division_code in inserted))
 
-    result = await run_in_batches(
-        sessions, run_model=SubsidyRun, payment_model=RentSubsidy, period=month.label, fetch_batch=fetch,
-        key_of=lambda case: case.household_id, build_rows=build, conflict_columns=["household_id", "period"],
-        returning=[RentSubsidy.amount, RentSubsidy.id, RentSubsidy.household_id, RentSubsidy.division_code],
-        announce=announce, batch_size=batch_size)
-    return SubsidyRunOut(period=result.period, households_paid=result.paid, total_amount=result.total,
-                         already_paid=result.already_paid)
+async def _settle_batch(session: AsyncSession, cases: Sequence[HousingCase], through: Period, run_id: int,
+                        tally: _Tally) -> list[dict[str, Any]]:
+    """The ledger lines that settle the batch's households through ``through`` (their cases locked)."""
+
+    ids = [case.household_id for case in cases]
+    households, members = await _caseload(session, ids)
+    booked: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    lines: dict[str, list[rules.Line]] = defaultdict(list)
+    for household_id, line_period, kind, amount, withheld in (await session.execute(
+            select(RentSubsidy.household_id, RentSubsidy.period, RentSubsidy.kind, func.sum(RentSubsidy.amount),
+                   func.sum(RentSubsidy.withheld))
+            .where(RentSubsidy.household_id.in_(ids))
+            .group_by(RentSubsidy.household_id, RentSubsidy.period, RentSubsidy.kind))).all():
+        booked[household_id][line_period] += amount
+        lines[household_id].append(rules.Line(line_period, kind, amount, withheld))
+    parameters = _Parameters(await ParameterBook.load(session, SPECS))
+    now, rows = datetime.now(UTC), []
+    for case in cases:
+        household = households.get(case.household_id)
+        if household is None:
+            continue
+        ledger_months = {label for label in booked[case.household_id] if label <= through.label}
+        if through.label in ledger_months:
+            tally.already_settled += 1
+        months = {m.label: m for m in Period(month_of(household.enrolled_on).start, through.end, through.label).months()}
+        months.update({label: parse_month(label) for label in ledger_months if label not in months})
+        settled = {label: _month(case, household, members[case.household_id], m, parameters)
+                   for label, m in months.items()}
+        new_lines = rules.settle({label: m.due for label, m in settled.items()},
+                                 {label: booked[case.household_id][label] for label in ledger_months},
+                                 rules.balance_owed(lines[case.household_id]))
+        transferred = sum((line.transferred for line in new_lines), ZERO)
+        for line in new_lines:
+            facts = settled[line.period]
+            rows.append({"household_id": case.household_id, "division_code": facts.division_code,
+                         "period": line.period, "kind": line.kind, "members": facts.facts.members,
+                         "area_m2": facts.facts.area_m2, "amount": line.amount, "withheld": line.withheld,
+                         "run_id": run_id, "run_period": through.label, "created_at": now})
+            tally.overpaid -= min(line.amount, ZERO)
+            tally.withheld += line.withheld
+        tally.lines += len(new_lines)
+        if transferred > ZERO:
+            tally.households_paid += 1
+            tally.transferred += transferred
+    return rows
 
 
 # ---- flats, waitlist, allocation ----------------------------------------------------------------
@@ -268,7 +413,7 @@ async def waitlist(session: AsyncSession) -> list[WaitlistItem]:
 
 
 async def allocate(session: AsyncSession, body: AllocationIn, today: date | None = None) -> AllocationOut:
-    on = body.on or today or date.today()
+    on = body.on or today or city_today()
     case = await get_case(session, body.household_id)
     _require_eligible(case)
     unit = await session.get(Unit, int(body.unit_id))
@@ -282,14 +427,16 @@ async def allocate(session: AsyncSession, body: AllocationIn, today: date | None
                                                              WaitlistEntry.status == "waiting"))
     if entry is not None:
         entry.status, entry.resolved_at = "allocated", datetime.now(UTC)
-    next_month = add_months(month_of(on), 1)
-    await ledger.revoke(session, household_id=case.household_id, programme=RENT_SUBSIDY, on=next_month.start,
+    # The month whose governing day finds the household housed is the first without a subsidy.
+    last_due = month_of(on) if rules.subsidy_due(month_of(on), on, case.enrolled_on) else add_months(month_of(on), -1)
+    await ledger.revoke(session, household_id=case.household_id, programme=RENT_SUBSIDY,
+                        on=add_months(last_due, 1).start,
                         reason=f"low-rent flat {unit.id} allocated on {on.isoformat()}")
     await ledger.grant(session, household_id=case.household_id, division_code=case.division_code,
                        programme=ALLOCATION, on=on, detail=f"实物配租: {unit.address}")
     await session.flush()
     return AllocationOut(household_id=case.household_id, unit_id=str(unit.id), allocated_on=on,
-                         rent_subsidy_ends_after=month_of(on).label)
+                         rent_subsidy_ends_after=last_due.label)
 
 
 # ---- report -------------------------------------------------------------------------------------
@@ -302,11 +449,14 @@ async def report(session: AsyncSession, period: Period) -> Report:
     allocated: Counter[str] = Counter(case.division_code for case in cases
                                       if case.allocated_on and period.contains(case.allocated_on))
     months = [m.label for m in period.months()]
+    # A household's month counts once, for what its lines come to (payments, arrears and recoveries).
     paid: dict[str, tuple[int, Decimal]] = defaultdict(lambda: (0, ZERO))
-    for division, count, amount in (await session.execute(
-            select(RentSubsidy.division_code, func.count(), func.sum(RentSubsidy.amount))
-            .where(RentSubsidy.period.in_(months)).group_by(RentSubsidy.division_code))).all():
-        paid[division] = (count, amount or ZERO)
+    for division, amount in (await session.execute(
+            select(RentSubsidy.division_code, func.sum(RentSubsidy.amount)).where(RentSubsidy.period.in_(months))
+            .group_by(RentSubsidy.division_code, RentSubsidy.household_id, RentSubsidy.period))).all():
+        if amount and amount > ZERO:
+            count, total = paid[division]
+            paid[division] = (count + 1, total + amount)
     waiting: Counter[str] = Counter(item.division_code for item in await waitlist(session))
     divisions = sorted(set(eligible) | set(allocated) | set(paid) | set(waiting))
     return Report(period=period.label, divisions=[DivisionReport(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from services.employment import service as employment_service
+from shared.periods import PeriodInFuture, city_today
 from tests.support import enrol, eventually, household_body, member, system
 
 pytestmark = pytest.mark.integration
@@ -68,8 +69,8 @@ async def test_certificate_is_issued_on_the_day_the_year_of_unemployment_is_up(k
         assert person["certificate"] is None and person["certificate_due_on"] == "2027-01-15"
 
         sessions = employment.app.state.platform.sessions
-        assert await employment_service.issue_due_certificates(sessions, on=date(2027, 1, 14)) == 0
-        assert await employment_service.issue_due_certificates(sessions, on=date(2027, 1, 15)) == 1
+        assert await employment_service.issue_due_certificates(sessions, today=date(2027, 1, 14)) == 0
+        assert await employment_service.issue_due_certificates(sessions, today=date(2027, 1, 15)) == 1
         person = (await employment.get(f"/persons/{worker['resident_id']}")).json()
         assert person["certificate"]["issued_on"] == "2027-01-15"
 
@@ -122,3 +123,15 @@ async def test_referrals_put_certificate_holders_first_and_posts_fill_to_capacit
         row = next(d for d in report["divisions"] if d["division_code"] == "230102")
         assert (row["certificates_issued"], row["referrals"], row["posts_filled"], row["members_found_work"]) == (
             1, 2, 1, 1)
+
+
+async def test_a_certificate_run_for_a_day_not_begun_in_harbin_is_refused(kafka, postgres):
+    async with system("employment") as s:
+        employment = s["employment"]
+        tomorrow = city_today() + timedelta(days=1)
+        refused = await employment.post("/certificate-runs", json={"on": tomorrow.isoformat()})
+        assert refused.status_code == 422 and refused.json()["code"] == "period_in_future", refused.text
+        today = await employment.post("/certificate-runs", json={"on": city_today().isoformat()})
+        assert today.status_code == 200 and today.json()["issued"] == 0, today.text
+        with pytest.raises(PeriodInFuture):
+            await employment_service.issue_due_certificates(employment.app.state.platform.sessions, on=tomorrow)

@@ -11,7 +11,7 @@ from tests.support import all_found, enrol, eventually, household_body, member, 
 pytestmark = pytest.mark.integration
 
 
-async def test_rent_subsidy_paid_once_per_month_until_a_flat_is_allocated(kafka, postgres):
+async def test_rent_subsidy_paid_once_per_month_from_enrolment_until_a_flat_is_allocated(kafka, postgres):
     async with system("registry", "housing") as s:
         registry, housing = s["registry"], s["housing"]
         cramped = await enrol(registry, household_body(area="20.00", enrolled_on=date(2026, 1, 10), members=[
@@ -25,10 +25,11 @@ async def test_rent_subsidy_paid_once_per_month_until_a_flat_is_allocated(kafka,
         assert view["monthly_rent_subsidy"] == "250.00"
         assert (await housing.get(f"/households/{roomy['id']}")).json()["eligible"] is False
 
+        # The February run settles January (the month of enrolment) too.
         first = (await housing.post("/subsidy-runs", json={"period": "2026-02"})).json()
         second = (await housing.post("/subsidy-runs", json={"period": "2026-02"})).json()
-        assert (first["households_paid"], first["total_amount"]) == (1, "250.00")
-        assert (second["households_paid"], second["already_paid"]) == (0, 1)
+        assert (first["households_paid"], first["total_amount"], first["lines"]) == (1, "500.00", 2)
+        assert (second["households_paid"], second["already_paid"], second["lines"]) == (0, 1, 0)
 
         refused = await housing.post("/allocation-requests", json={"household_id": roomy["id"]})
         assert refused.status_code == 422 and refused.json()["code"] == "not_eligible"
@@ -58,4 +59,8 @@ async def test_rent_subsidy_paid_once_per_month_until_a_flat_is_allocated(kafka,
         report = (await housing.get("/reports", params={"period": "2026-H1"})).json()
         row = next(d for d in report["divisions"] if d["division_code"] == "230102")
         assert (row["eligible_households"], row["subsidies_paid"], row["subsidy_amount"], row["flats_allocated"]) == (
-            1, 2, "500.00", 1)
+            1, 3, "750.00", 1)
+        payments = (await housing.get(f"/households/{cramped['id']}/payments")).json()
+        assert [(p["period"], p["amount"], p["kind"], p["run_period"]) for p in payments] == [
+            ("2026-01", "250.00", "rent_subsidy", "2026-02"), ("2026-02", "250.00", "rent_subsidy", "2026-02"),
+            ("2026-03", "250.00", "rent_subsidy", "2026-03")]
