@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from services.medical import rules
 from shared.money import MoneyStr
 from shared.validators import Day, DivisionCodeIn, MoneyIn, PastDay, ResidentIdIn, fail
 
 ClaimKind = Literal["outpatient", "inpatient"]
+
+
+def _invoice_no(value: str) -> str:
+    try:
+        return rules.normalise_invoice_no(value)
+    except rules.InvalidInvoiceNo as exc:
+        raise fail("invalid_invoice_no", "{why}", why=str(exc)) from None
+
+
+# Stored and compared as rules.normalise_invoice_no spells it; the length bound is checked after folding.
+InvoiceNoIn = Annotated[str, Field(max_length=200, description="发票号 (compared trimmed, upper-case, NFKC)"),
+                        AfterValidator(_invoice_no)]
 
 
 class HospitalIn(BaseModel):
@@ -52,7 +65,7 @@ class ClaimIn(BaseModel):
 
     hospital_id: str = Field(pattern=r"^\d{1,12}$")
     resident_id: ResidentIdIn
-    invoice_no: str = Field(min_length=1, max_length=60, description="发票号")
+    invoice_no: InvoiceNoIn
     visit_date: PastDay
     kind: ClaimKind
     total_cost: MoneyIn = Field(description="医疗总费用")

@@ -1,4 +1,5 @@
-"""Medical assistance invariants through the API under concurrency: the yearly cap per person (PostgreSQL, and SQLite)."""
+"""Medical assistance invariants through the API under concurrency and odd input: the yearly cap per person
+(PostgreSQL, and SQLite), one invoice whatever its spelling."""
 
 from __future__ import annotations
 
@@ -103,3 +104,57 @@ async def test_concurrent_claims_for_one_person_pay_exactly_the_yearly_cap_on_sq
     await asyncio.to_thread(upgrade, "medical", url)
     async with system("registry", prefix=prefix) as s, running(service_app("medical", url, prefix)) as medical:
         await _claims_at_once_never_pay_past_the_cap(s["registry"], medical)
+
+
+async def test_one_invoice_is_one_claim_whatever_its_spelling(kafka, postgres):
+    async with system("registry", "medical") as s:
+        registry, medical = s["registry"], s["medical"]
+        resident_id = await _covered_person(registry, medical)
+        hospital_id, hospital_token = await _hospital(medical)
+        other_id, other_token = await _hospital(medical)
+
+        first = await medical.post("/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, " inv-001 "))
+        assert first.status_code == 201, first.text
+        assert first.json()["invoice_no"] == "INV-001"
+
+        for spelling in ["INV-001", "Inv-001", "INV-001 ", "ＩＮＶ－００１", "\u3000inv-００1", "\u00a0INV-001"]:
+            again = await medical.post("/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, spelling))
+            assert again.status_code == 409, (spelling, again.text)
+            assert again.json()["code"] == "duplicate_invoice"
+
+        # Another hospital's invoice of the same number is another invoice.
+        elsewhere = await medical.post("/claims", headers=other_token, json=_claim(other_id, resident_id, "inv-001"))
+        assert elsewhere.status_code == 201, elsewhere.text
+
+        # Spellings of one new invoice sent at once: one claim, the others 409.
+        spellings = ["INV-002", "inv-002", "INV-002 ", " Inv-002", "ＩＮＶ－００２", "inv-００２"] * 2
+        at_once = await asyncio.gather(*(medical.post("/claims", headers=hospital_token,
+                                                      json=_claim(hospital_id, resident_id, spelling))
+                                         for spelling in spellings))
+        assert sorted(r.status_code for r in at_once) == [201] + [409] * (len(spellings) - 1)
+        assert {r.json()["code"] for r in at_once if r.status_code == 409} == {"duplicate_invoice"}
+
+        invoices = sorted(c["invoice_no"] for c in (await medical.get("/claims")).json()["items"])
+        assert invoices == ["INV-001", "INV-001", "INV-002"]
+        # The cap counted each invoice once: 3 × 700.00
+        eligibility = (await medical.get(f"/eligibility/{resident_id}", params={"on": "2026-06-01"})).json()
+        assert eligibility["paid_this_year"] == "2100.00"
+
+
+async def test_invoice_numbers_with_control_or_invisible_characters_are_refused(kafka, postgres):
+    async with system("registry", "medical") as s:
+        registry, medical = s["registry"], s["medical"]
+        resident_id = await _covered_person(registry, medical)
+        hospital_id, hospital_token = await _hospital(medical)
+
+        for invoice_no in ["INV\u0000001", "INV-001\n", "INV\t001", "INV\u007f001"]:
+            refused = await medical.post("/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, invoice_no))
+            assert refused.status_code == 422, (invoice_no, refused.text)
+        for invoice_no in ["INV\u200b001", "\ufeffINV-001", "   ", ""]:
+            refused = await medical.post("/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, invoice_no))
+            assert refused.status_code == 422, (invoice_no, refused.text)
+            assert refused.json()["code"] == "invalid_invoice_no", refused.text
+
+        assert (await medical.get("/claims")).json()["total"] == 0
+        accepted = await medical.post("/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, "INV-001"))
+        assert accepted.status_code == 201, accepted.text
