@@ -79,3 +79,10 @@ def normalise_invoice_no(text: str) -> str:
         raise InvalidInvoiceNo(f"an invoice number has at most {INVOICE_NO_MAX} characters")
     return normal
 
+
+def designation_period_problem(designated_from: date, designated_until: date | None) -> str | None:
+    """Why a designation period is impossible (its end before its start), or None."""
+
+    if designated_until is not None and designated_until < designated_from:
+        return f"designated_until ({designated_until}) is before designated_from ({designated_from})"
+    return None

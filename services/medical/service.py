@@ -28,6 +28,7 @@ from services.medical.schemas import (
     EligibilityOut,
     HospitalIn,
     HospitalOut,
+    HospitalPatch,
     Report,
 )
 from shared.db import insert_ignore
@@ -37,7 +38,7 @@ from shared.grants import GrantLedger, grant_to_every_member
 from shared.money import ZERO, to_fen
 from shared.outbox import Outbox
 from shared.parameters import ParameterBook
-from shared.periods import Period, month_of
+from shared.periods import Period, city_today, month_of
 from shared.projection import (
     DibaoMember,
     HouseholdDelta,
@@ -107,12 +108,23 @@ def hospital_out(hospital: Hospital, today: date | None = None) -> HospitalOut:
                        division_code=hospital.division_code, designated_from=hospital.designated_from,
                        designated_until=hospital.designated_until,
                        designated_today=rules.designated_on(hospital.designated_from, hospital.designated_until,
-                                                            today or date.today()))
+                                                            today or city_today()))
 
 
 async def register_hospital(session: AsyncSession, body: HospitalIn) -> Hospital:
     hospital = Hospital(**body.model_dump(), created_at=datetime.now(UTC))
     session.add(hospital)
+    await session.flush()
+    return hospital
+
+
+async def change_designation(session: AsyncSession, hospital_id: str | int, body: HospitalPatch) -> Hospital:
+    """End (or reopen) a designation; its end is never before its start, as on registration."""
+
+    hospital = await get_hospital(session, hospital_id)
+    if problem := rules.designation_period_problem(hospital.designated_from, body.designated_until):
+        raise Unprocessable("invalid_period", problem)
+    hospital.designated_until = body.designated_until
     await session.flush()
     return hospital
 
@@ -181,7 +193,7 @@ async def submit_claim(session: AsyncSession, body: ClaimIn) -> Claim:
         await ledger.paid(session, household_id=claim.household_id, division_code=claim.division_code,
                           programme=PROGRAMME, resident_id=claim.resident_id,
                           period=month_of(claim.visit_date).label, amount=claim.assistance_amount,
-                          reference=f"claim-{claim.id}")
+                          reference=f"claim-{claim.id}", paid_on=city_today())
     return claim
 
 

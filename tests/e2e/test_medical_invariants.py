@@ -1,10 +1,10 @@
 """Medical assistance invariants through the API under concurrency and odd input: the yearly cap per person
-(PostgreSQL, and SQLite), one invoice whatever its spelling."""
+(PostgreSQL, and SQLite), one invoice whatever its spelling, designation periods, the visit day's bounds."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -158,3 +158,52 @@ async def test_invoice_numbers_with_control_or_invisible_characters_are_refused(
         assert (await medical.get("/claims")).json()["total"] == 0
         accepted = await medical.post("/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, "INV-001"))
         assert accepted.status_code == 201, accepted.text
+
+
+async def test_a_designation_cannot_be_changed_to_end_before_it_starts(kafka, postgres):
+    async with system("medical") as s:
+        medical = s["medical"]
+        hospital_id, _ = await _hospital(medical, designated_from="2024-03-01")
+
+        refused = await medical.patch(f"/hospitals/{hospital_id}", json={"designated_until": "2024-02-29"})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["code"] == "invalid_period"
+        # As registration refuses it
+        registered = await medical.post("/hospitals", json={"name": "某医院", "designated_from": "2024-03-01",
+                                                            "designated_until": "2024-02-29"})
+        assert (registered.status_code, registered.json()["code"]) == (422, "invalid_period")
+
+        hospital = next(h for h in (await medical.get("/hospitals")).json() if h["id"] == hospital_id)
+        assert hospital["designated_until"] is None
+
+        same_day = await medical.patch(f"/hospitals/{hospital_id}", json={"designated_until": "2024-03-01"})
+        assert same_day.status_code == 200 and same_day.json()["designated_until"] == "2024-03-01"
+        reopened = await medical.patch(f"/hospitals/{hospital_id}", json={"designated_until": None})
+        assert reopened.status_code == 200 and reopened.json()["designated_until"] is None
+
+
+async def test_a_visit_is_dated_neither_after_today_in_harbin_nor_before_the_designation(kafka, postgres):
+    async with system("registry", "medical") as s:
+        registry, medical = s["registry"], s["medical"]
+        resident_id = await _covered_person(registry, medical)
+        hospital_id, hospital_token = await _hospital(medical, designated_from="2026-03-01")
+        today = city_today()
+
+        tomorrow = await medical.post("/claims", headers=hospital_token, json=_claim(
+            hospital_id, resident_id, "INV-F", visit_date=(today + timedelta(days=1)).isoformat()))
+        assert tomorrow.status_code == 422, tomorrow.text
+        assert tomorrow.json()["code"] == "date_in_future"
+
+        before = await medical.post("/claims", headers=hospital_token,
+                                    json=_claim(hospital_id, resident_id, "INV-B", visit_date="2026-02-28"))
+        assert before.status_code == 422, before.text
+        assert before.json()["code"] == "hospital_not_designated"
+        assert (await medical.get("/claims")).json()["total"] == 0
+
+        first_day = await medical.post("/claims", headers=hospital_token,
+                                       json=_claim(hospital_id, resident_id, "INV-D", visit_date="2026-03-01"))
+        assert first_day.status_code == 201, first_day.text
+        # Today in Harbin is a visit day, whatever the date is in UTC.
+        on_the_day = await medical.post("/claims", headers=hospital_token,
+                                        json=_claim(hospital_id, resident_id, "INV-T", visit_date=today.isoformat()))
+        assert on_the_day.status_code == 201, on_the_day.text

@@ -1,10 +1,15 @@
-"""Medical assistance rules without I/O: invoice numbers in one spelling."""
+"""Medical assistance rules without I/O: invoice numbers in one spelling, designation periods, the visit day."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
 import pytest
+from pydantic import ValidationError
 
 from services.medical import rules, schemas
+from shared.periods import city_today
 
 
 @pytest.mark.parametrize("spelling", ["INV-001", "inv-001", "Inv-001", " INV-001", "INV-001 ", "\u3000INV-001\u3000",
@@ -46,9 +51,38 @@ def test_the_length_bound_applies_to_the_folded_number():
         rules.normalise_invoice_no("A" * 57 + "㍿")
 
 
+def test_a_designation_ends_no_earlier_than_it_starts():
+    start = date(2026, 3, 1)
+    assert rules.designation_period_problem(start, None) is None
+    assert rules.designation_period_problem(start, start) is None
+    assert rules.designation_period_problem(start, date(2026, 2, 28)) is not None
+
+
+def test_the_cap_never_pays_past_what_is_left():
+    assessment = rules.assess_claim(Decimal("1600.00"), Decimal("200.00"), Decimal("0.50"), Decimal("3000.00"),
+                                    Decimal("2800.00"))
+    assert (assessment.amount, assessment.capped) == (Decimal("200.00"), True)
+    spent = rules.assess_claim(Decimal("1600.00"), Decimal("200.00"), Decimal("0.50"), Decimal("3000.00"),
+                               Decimal("3100.00"))
+    assert spent.amount == Decimal("0.00")
+
+
+def _claim(visit_date: str) -> schemas.ClaimIn:
+    return schemas.ClaimIn.model_validate({
+        "hospital_id": "1", "resident_id": "11010519491231002X", "invoice_no": "ｉｎｖ-7 ", "visit_date": visit_date,
+        "kind": "outpatient", "total_cost": "10.00", "insurance_paid": "0.00"})
+
+
+def test_a_visit_may_be_dated_today_in_harbin_though_utc_is_still_on_yesterday(monkeypatch):
+    # 20:00 UTC on 1 December is 04:00 on 2 December in Harbin.
+    instant = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
+    monkeypatch.setattr(schemas, "city_today", lambda: city_today(instant))
+
+    assert _claim("2026-12-02").visit_date == date(2026, 12, 2)
+    with pytest.raises(ValidationError) as refused:
+        _claim("2026-12-03")
+    assert refused.value.errors()[0]["ctx"]["code"] == "date_in_future"
+
 
 def test_a_claim_carries_its_invoice_number_folded():
-    claim = schemas.ClaimIn.model_validate({
-        "hospital_id": "1", "resident_id": "11010519491231002X", "invoice_no": "ｉｎｖ-7 ", "visit_date": "2026-03-01",
-        "kind": "outpatient", "total_cost": "10.00", "insurance_paid": "0.00"})
-    assert claim.invoice_no == "INV-7"
+    assert _claim("2026-03-01").invoice_no == "INV-7"
