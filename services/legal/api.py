@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter, Query
 
 from services.legal import service
@@ -22,6 +20,7 @@ from shared.api import ReportPeriod
 from shared.auth import requires, requires_any
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.periods import city_today
 from shared.validators import Day, ResidentIdIn, ResidentIdQuery, RowId
 
 router = APIRouter()
@@ -31,14 +30,14 @@ router = APIRouter()
              dependencies=[requires("legal:read")], responses=problem_responses(422),
              summary="Eligibility, with the resident ID in the body (keeps it out of URLs and their logs)")
 async def search_eligibility(body: ResidentIdQuery, session: DbSession) -> EligibilityOut:
-    return await service.eligibility(session, body.resident_id, body.on or date.today())
+    return await service.eligibility(session, body.resident_id, body.on or city_today())
 
 
 @router.get("/eligibility/{resident_id}", dependencies=[requires("legal:read")], response_model=EligibilityOut, tags=["eligibility 援助资格"],
             responses=problem_responses(422))
 async def get_eligibility(resident_id: ResidentIdIn, session: DbSession,
                           on: Day | None = Query(default=None, description="default today")) -> EligibilityOut:
-    return await service.eligibility(session, resident_id, on or date.today())
+    return await service.eligibility(session, resident_id, on or city_today())
 
 
 @router.post("/lawyers", dependencies=[requires("legal:write")], response_model=LawyerOut, status_code=201, tags=["lawyers 律师与援助机构"],

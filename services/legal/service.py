@@ -26,7 +26,7 @@ from shared.errors import Conflict, NotFound, Unprocessable
 from shared.grants import GrantLedger, grant_to_every_member
 from shared.money import ZERO
 from shared.outbox import Outbox
-from shared.periods import Period
+from shared.periods import Period, city_today
 from shared.projection import (
     HouseholdDelta,
     ineligibility_reason,
@@ -102,7 +102,7 @@ async def case_out(session: AsyncSession, case: Case) -> CaseOut:
 
 
 async def open_case(session: AsyncSession, body: CaseIn, today: date | None = None) -> Case:
-    intake_on = today or date.today()
+    intake_on = today or city_today()
     membership = await member_on(session, body.resident_id, intake_on)
     if membership is None:
         reason = ineligibility_reason(await memberships(session, body.resident_id), intake_on)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Header, Query, Request
@@ -24,6 +23,7 @@ from shared.api import Page, ReportPeriod, Size, csv_response, wants_csv
 from shared.auth import requires, requires_any
 from shared.db import DbSession
 from shared.errors import Forbidden, problem_responses
+from shared.periods import city_today
 from shared.validators import Day, ResidentIdIn, ResidentIdQuery, RowId
 
 router = APIRouter()
@@ -33,14 +33,14 @@ router = APIRouter()
              dependencies=[requires_any("medical:read", "medical:claims")], responses=problem_responses(404, 422),
              summary="Eligibility, with the resident ID in the body (keeps it out of URLs and their logs)")
 async def search_eligibility(body: ResidentIdQuery, session: DbSession) -> EligibilityOut:
-    return await service.eligibility(session, body.resident_id, body.on or date.today())
+    return await service.eligibility(session, body.resident_id, body.on or city_today())
 
 
 @router.get("/eligibility/{resident_id}", dependencies=[requires_any("medical:read", "medical:claims")], response_model=EligibilityOut, tags=["eligibility 救助资格"],
             responses=problem_responses(404, 422))
 async def get_eligibility(resident_id: ResidentIdIn, session: DbSession,
                           on: Day | None = Query(default=None, description="default today")) -> EligibilityOut:
-    return await service.eligibility(session, resident_id, on or date.today())
+    return await service.eligibility(session, resident_id, on or city_today())
 
 
 @router.post("/hospitals", dependencies=[requires("medical:write")], response_model=HospitalOut, status_code=201, tags=["hospitals 定点医院"],
@@ -57,10 +57,7 @@ async def list_hospitals(session: DbSession) -> list[HospitalOut]:
 @router.patch("/hospitals/{hospital_id}", dependencies=[requires("medical:write")], response_model=HospitalOut, tags=["hospitals 定点医院"],
               responses=problem_responses(404, 422))
 async def change_designation(hospital_id: RowId, body: HospitalPatch, session: DbSession) -> HospitalOut:
-    hospital = await service.get_hospital(session, hospital_id)
-    hospital.designated_until = body.designated_until
-    await session.flush()
-    return service.hospital_out(hospital)
+    return service.hospital_out(await service.change_designation(session, hospital_id, body))
 
 
 @router.post("/claims", dependencies=[requires("medical:claims")], response_model=ClaimOut, status_code=201, tags=["claims 医疗救助申请"],
@@ -104,7 +101,7 @@ async def list_claims(
 
 @router.get("/audit/flags", dependencies=[requires_any("audit:read", "medical:read")], response_model=list[AuditFlag], tags=["audit 审计监督"],
             summary="What auditors look at first: near the cap, frequent claims, refusals outside dibao")
-async def audit_flags(session: DbSession, year: int = Query(default_factory=lambda: date.today().year,
+async def audit_flags(session: DbSession, year: int = Query(default_factory=lambda: city_today().year,
                                                               ge=2004, le=2100)) -> list[AuditFlag]:
     return await service.audit_flags(session, year)
 

@@ -1,4 +1,4 @@
-"""Medical assistance tables: designated hospitals, claims, refused claims (for audit)."""
+"""Medical assistance tables: designated hospitals, claims, refused claims (for audit), the yearly cap used."""
 
 from __future__ import annotations
 
@@ -75,3 +75,15 @@ class RefusedClaim(Base):
     code: Mapped[str] = mapped_column(String(40))
     reason: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class YearlyCapUse(Base):
+    """What a person has been paid in one calendar year: the row a claim locks (SELECT … FOR UPDATE on
+    PostgreSQL, the write lock on SQLite) before it reads what is left of the cap, and updates in the same
+    transaction. Concurrent claims for one person therefore queue here and never pay past the cap."""
+
+    __tablename__ = "yearly_cap_use"
+
+    resident_id: Mapped[str] = mapped_column(String(18), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    used: Mapped[Decimal] = mapped_column(Money())

@@ -7,6 +7,7 @@ calendar year.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -48,3 +49,40 @@ def designated_on(designated_from: date, designated_until: date | None, day: dat
 
 def near_cap(paid_this_year: Decimal, yearly_cap: Decimal, near_share: Decimal) -> bool:
     return yearly_cap > ZERO and paid_this_year >= to_fen(yearly_cap * near_share)
+
+
+INVOICE_NO_MAX = 60
+
+
+class InvalidInvoiceNo(ValueError):
+    pass
+
+
+def normalise_invoice_no(text: str) -> str:
+    """The one spelling an invoice number (发票号) is compared and stored in.
+
+    NFKC first (a full-width ``ＩＮＶ－００１`` or an ideographic space is the ASCII one), then trimmed and
+    upper-cased, so ``"inv-001 "`` and ``"INV-001"`` are the same invoice. A control, format (zero-width),
+    surrogate, private-use or unassigned character is refused rather than dropped: a number that differs
+    from another only by an invisible character would otherwise pass as a new invoice.
+    """
+
+    folded = unicodedata.normalize("NFKC", text)
+    for character in folded:
+        if unicodedata.category(character).startswith("C"):
+            raise InvalidInvoiceNo(f"an invoice number cannot hold the control or invisible character "
+                                   f"U+{ord(character):04X}")
+    normal = unicodedata.normalize("NFKC", folded.strip().upper())
+    if not normal:
+        raise InvalidInvoiceNo("an invoice number cannot be blank")
+    if len(normal) > INVOICE_NO_MAX:
+        raise InvalidInvoiceNo(f"an invoice number has at most {INVOICE_NO_MAX} characters")
+    return normal
+
+
+def designation_period_problem(designated_from: date, designated_until: date | None) -> str | None:
+    """Why a designation period is impossible (its end before its start), or None."""
+
+    if designated_until is not None and designated_until < designated_from:
+        return f"designated_until ({designated_until}) is before designated_from ({designated_from})"
+    return None

@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from services.medical import rules
 from shared.money import MoneyStr
-from shared.validators import Day, DivisionCodeIn, MoneyIn, PastDay, ResidentIdIn, fail
+from shared.periods import city_today
+from shared.validators import Day, DivisionCodeIn, MoneyIn, ResidentIdIn, fail
 
 ClaimKind = Literal["outpatient", "inpatient"]
+
+
+def _invoice_no(value: str) -> str:
+    try:
+        return rules.normalise_invoice_no(value)
+    except rules.InvalidInvoiceNo as exc:
+        raise fail("invalid_invoice_no", "{why}", why=str(exc)) from None
+
+
+def _not_after_city_today(value: date) -> date:
+    # Today in Harbin, not the server's date: between midnight and 08:00 there, UTC is still on yesterday.
+    today = city_today()
+    if value > today:
+        raise fail("date_in_future", "{value} is after today ({today} in Harbin)", value=value.isoformat(),
+                   today=today.isoformat())
+    return value
+
+
+# Stored and compared as rules.normalise_invoice_no spells it; the length bound is checked after folding.
+InvoiceNoIn = Annotated[str, Field(max_length=200, description="发票号 (compared trimmed, upper-case, NFKC)"),
+                        AfterValidator(_invoice_no)]
+VisitDay = Annotated[Day, AfterValidator(_not_after_city_today)]
 
 
 class HospitalIn(BaseModel):
@@ -24,15 +48,16 @@ class HospitalIn(BaseModel):
 
     @model_validator(mode="after")
     def _period(self) -> "HospitalIn":
-        if self.designated_until is not None and self.designated_until < self.designated_from:
-            raise fail("invalid_period", "designated_until is before designated_from")
+        if problem := rules.designation_period_problem(self.designated_from, self.designated_until):
+            raise fail("invalid_period", "{why}", why=problem)
         return self
 
 
 class HospitalPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    designated_until: Day | None = Field(description="end (or reopen, with null) the designation")
+    designated_until: Day | None = Field(description="end (or reopen, with null) the designation; not before "
+                                                     "designated_from (422 invalid_period)")
 
 
 class HospitalOut(BaseModel):
@@ -52,8 +77,8 @@ class ClaimIn(BaseModel):
 
     hospital_id: str = Field(pattern=r"^\d{1,12}$")
     resident_id: ResidentIdIn
-    invoice_no: str = Field(min_length=1, max_length=60, description="发票号")
-    visit_date: PastDay
+    invoice_no: InvoiceNoIn
+    visit_date: VisitDay = Field(description="not after today in Harbin, not before the hospital's designation")
     kind: ClaimKind
     total_cost: MoneyIn = Field(description="医疗总费用")
     insurance_paid: MoneyIn = Field(description="基本医疗保险已支付")

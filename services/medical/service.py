@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.medical import rules
-from services.medical.models import Claim, Hospital, RefusedClaim
+from services.medical.models import Claim, Hospital, RefusedClaim, YearlyCapUse
 from services.medical.parameters import (
     CLAIMS_PER_MONTH,
     NEAR_CAP_SHARE,
@@ -28,15 +28,17 @@ from services.medical.schemas import (
     EligibilityOut,
     HospitalIn,
     HospitalOut,
+    HospitalPatch,
     Report,
 )
+from shared.db import insert_ignore
 from shared.divisions import division_name
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.grants import GrantLedger, grant_to_every_member
 from shared.money import ZERO, to_fen
 from shared.outbox import Outbox
 from shared.parameters import ParameterBook
-from shared.periods import Period, month_of
+from shared.periods import Period, city_today, month_of
 from shared.projection import (
     DibaoMember,
     HouseholdDelta,
@@ -60,9 +62,26 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
 
 
 async def paid_in_year(session: AsyncSession, resident_id: str, year: int) -> Decimal:
-    total = await session.scalar(select(func.sum(Claim.assistance_amount)).where(
-        Claim.resident_id == resident_id, Claim.year == year))
-    return to_fen(total or ZERO)
+    used = await session.scalar(select(YearlyCapUse.used).where(YearlyCapUse.resident_id == resident_id,
+                                                                YearlyCapUse.year == year))
+    return to_fen(used or ZERO)
+
+
+async def lock_year(session: AsyncSession, resident_id: str, year: int) -> YearlyCapUse:
+    """The person's cap row for the year, created if need be and locked until the transaction ends.
+
+    The insert comes first: on SQLite it is the statement that takes the database's write lock, so the
+    read below already sees every claim committed before; on PostgreSQL ``FOR UPDATE`` makes a second
+    claim for the person wait here until the first commits, then read what it left.
+    """
+
+    await insert_ignore(session, YearlyCapUse, [{"resident_id": resident_id, "year": year, "used": ZERO}],
+                        ["resident_id", "year"])
+    row = await session.scalar(select(YearlyCapUse).where(YearlyCapUse.resident_id == resident_id,
+                                                          YearlyCapUse.year == year)
+                               .with_for_update().execution_options(populate_existing=True))
+    assert row is not None  # inserted above, or already there
+    return row
 
 
 async def eligibility(session: AsyncSession, resident_id: str, on: date) -> EligibilityOut:
@@ -89,12 +108,23 @@ def hospital_out(hospital: Hospital, today: date | None = None) -> HospitalOut:
                        division_code=hospital.division_code, designated_from=hospital.designated_from,
                        designated_until=hospital.designated_until,
                        designated_today=rules.designated_on(hospital.designated_from, hospital.designated_until,
-                                                            today or date.today()))
+                                                            today or city_today()))
 
 
 async def register_hospital(session: AsyncSession, body: HospitalIn) -> Hospital:
     hospital = Hospital(**body.model_dump(), created_at=datetime.now(UTC))
     session.add(hospital)
+    await session.flush()
+    return hospital
+
+
+async def change_designation(session: AsyncSession, hospital_id: str | int, body: HospitalPatch) -> Hospital:
+    """End (or reopen) a designation; its end is never before its start, as on registration."""
+
+    hospital = await get_hospital(session, hospital_id)
+    if problem := rules.designation_period_problem(hospital.designated_from, body.designated_until):
+        raise Unprocessable("invalid_period", problem)
+    hospital.designated_until = body.designated_until
     await session.flush()
     return hospital
 
@@ -142,16 +172,19 @@ async def submit_claim(session: AsyncSession, body: ClaimIn) -> Claim:
         reason = ineligibility_reason(await memberships(session, body.resident_id), body.visit_date)
         raise ClaimRefused("not_eligible", f"not covered on {body.visit_date}: {reason}")
 
+    # The cap is the person's for the visit's calendar year, whenever the claim is sent: lock that year's
+    # row, then read what is left of it; the row is updated in this same transaction.
+    cap_use = await lock_year(session, body.resident_id, body.visit_date.year)
     book = await ParameterBook.load(session, [SHARE, YEARLY_CAP])
     assessment = rules.assess_claim(body.total_cost, body.insurance_paid, book.get(SHARE, body.visit_date),
-                                    book.get(YEARLY_CAP, body.visit_date),
-                                    await paid_in_year(session, body.resident_id, body.visit_date.year))
+                                    book.get(YEARLY_CAP, body.visit_date), cap_use.used)
     claim = Claim(hospital_id=hospital.id, invoice_no=body.invoice_no, resident_id=body.resident_id,
                   household_id=membership.household_id, division_code=membership.division_code,
                   visit_date=body.visit_date, year=body.visit_date.year, kind=body.kind, total_cost=body.total_cost,
                   insurance_paid=body.insurance_paid, out_of_pocket=assessment.out_of_pocket,
                   assistance_amount=assessment.amount, capped=assessment.capped, created_at=datetime.now(UTC))
     session.add(claim)
+    cap_use.used = to_fen(cap_use.used + assessment.amount)
     try:
         await session.flush()
     except IntegrityError:
@@ -160,7 +193,7 @@ async def submit_claim(session: AsyncSession, body: ClaimIn) -> Claim:
         await ledger.paid(session, household_id=claim.household_id, division_code=claim.division_code,
                           programme=PROGRAMME, resident_id=claim.resident_id,
                           period=month_of(claim.visit_date).label, amount=claim.assistance_amount,
-                          reference=f"claim-{claim.id}")
+                          reference=f"claim-{claim.id}", paid_on=city_today())
     return claim
 
 
