@@ -103,7 +103,8 @@ async def test_a_rate_changed_back_dated_pays_each_month_at_the_rate_in_force_th
         assert (await run(housing, "2026-04"))["total_amount"] == "640.00"
 
         raised = await housing.post("/parameters/rent_subsidy_per_m2",
-                                    json={"value": "12.00", "effective_from": "2026-03-01", "note": "补发"})
+                                    json={"value": "12.00", "effective_from": "2026-03-01", "note": "补发",
+                                          "retroactive": True, "reason": "3月起调高补贴标准, 补录"})
         assert raised.status_code == 201, raised.text
         # March and April at 16 m² × 12.00 = 192.00: 32.00 more each; January and February stay at 10.00.
         assert (await run(housing, "2026-04"))["total_amount"] == "64.00"
