@@ -457,38 +457,49 @@ async def change(session: AsyncSession, household_id: str, patch: HouseholdPatch
     changed = patch.changed_fields()
     if patch.members is not None:
         await _change_members(session, household, patch.members, effective_on)
-    for name in ("address", "heating", "housing_area_m2", "monthly_income"):
+    for name in ("address", "heating", "housing_area_m2"):
         value = getattr(patch, name)
         if value is not None:
             setattr(household, name, value)
 
     extensions = (await _extension_rows(session, [household.id]))[household.id]
+    exit_set = False
     if "members" in changed or "monthly_income" in changed:
-        member_count = len(patch.members) if patch.members is not None else len(household.members)
+        # The facts from ``effective_on`` on: what the change names, the rest as they stood that day. Revisions
+        # already recorded for later days are statements of their own and stay.
+        revisions = await _revisions(session, household.id)
+        as_of = rules.revision_on(revisions, effective_on)
+        assert as_of is not None  # the enrolment's revision is in force from the enrolment day
+        member_count = len(patch.members) if patch.members is not None else as_of.member_count
+        income = patch.monthly_income if patch.monthly_income is not None else as_of.monthly_income
         existing = await session.scalar(select(HouseholdRevision).where(
             HouseholdRevision.household_id == household.id, HouseholdRevision.effective_on == effective_on))
         if existing is None:
             session.add(HouseholdRevision(household_id=household.id, effective_on=effective_on,
-                                          member_count=member_count, monthly_income=household.monthly_income))
+                                          member_count=member_count, monthly_income=income))
         else:
-            existing.member_count, existing.monthly_income = member_count, household.monthly_income
+            existing.member_count, existing.monthly_income = member_count, income
         await session.flush()
+        revisions = await _revisions(session, household.id)
+        latest = rules.revision_on(revisions, max(today, effective_on))
+        household.monthly_income = latest.monthly_income if latest else income
         book = await ParameterBook.load(session, [DIBAO_STANDARD])
-        schedule = _schedule(book, household.division_code, household.enrolled_on, await _revisions(session, household.id))
+        schedule = _schedule(book, household.division_code, household.enrolled_on, revisions)
         household.allowance_schedule = [s.model_dump(mode="json") for s in schedule]
         standard = _standard_on(book, household.division_code, effective_on)
-        if not rules.below_standard(standard, member_count, household.monthly_income):
+        if not rules.below_standard(standard, member_count, income):
             # Income at or over the line: dibao ends with the month, or after a running extension.
             exit_on = rules.exit_after_income_rise(effective_on, [(e.first_period, e.last_period) for e in extensions])
             if household.exited_on is None or exit_on < household.exited_on:
                 _set_exit(household, exit_on, "收入达到低保标准 income reached the dibao standard")
                 await _close_memberships(session, household)
+                exit_set = True
     household.revision += 1
     household.updated_at = datetime.now(UTC)
     await session.flush()
     await session.refresh(household, ["members"])
     await outbox.stage(session, changed_event(household, household.members, effective_on, changed, extensions))
-    if household.exited_on is not None and "monthly_income" in changed:
+    if exit_set:
         await outbox.stage(session, _exited_event(household))
     return household
 
@@ -513,9 +524,10 @@ async def _change_members(session: AsyncSession, household: Household, members: 
     await audit.record(session, "members", household.id,
                        before=[_member_snapshot(m).model_dump() for m in household.members],
                        after=[m.model_dump() for m in members])
-    gone = [row.id for number, row in current.items() if number not in incoming]
-    if gone:
-        await session.execute(update(Member).where(Member.id.in_(gone)).values(removed=True, left_on=effective_on))
+    for number, row in current.items():
+        if number not in incoming:
+            await session.execute(update(Member).where(Member.id == row.id).values(
+                removed=True, left_on=max(effective_on, row.joined_on)))
     for position, (number, member) in enumerate(incoming.items()):
         if number in current:
             fields = _member_row(household.id, position, member, current[number].joined_on)
