@@ -127,7 +127,8 @@ def settle(due: Mapping[str, Decimal], lines: Iterable[LedgerLine], run_period: 
     """The new lines that bring every month's lines to what is due for it.
 
     Overpayments are recorded first, then shortfalls are paid oldest month first, each withholding
-    what the household owes before any money leaves — a transfer is never negative. A month that
+    what the household owes before any money leaves — a transfer is never negative. Months after
+    ``run_period`` are left alone, whatever their lines. A month that
     already has a line of the same kind from a run of ``run_period`` is left to the next run (one line
     per household, month, kind and run).
     """
@@ -139,8 +140,9 @@ def settle(due: Mapping[str, Decimal], lines: Iterable[LedgerLine], run_period: 
         paid[line.period] = paid.get(line.period, ZERO) + line.amount
         if line.run_period == run_period:
             taken.add((line.period, line.kind))
+    # Months after the run's own are another run's business (an earlier period may run after a later one).
     differences = [(period, to_fen(due.get(period, ZERO) - paid.get(period, ZERO)))
-                   for period in sorted(set(due) | set(paid))]
+                   for period in sorted(set(due) | set(paid)) if period <= run_period]
     recoveries = [Settlement(period, "recovery", diff, ZERO) for period, diff in differences
                   if diff < ZERO and (period, "recovery") not in taken]
     owed = balance_owed(lines) - sum((line.amount for line in recoveries), ZERO)

@@ -15,10 +15,19 @@ from shared.validators import MoneyIn, MonthIn, fail
 MAX_USAGE_M3 = Decimal("10000")
 
 
-def _no_float(value: object) -> object:
-    if isinstance(value, bool):
+def _usage_text(value: object) -> object:
+    """Usage as text (a JSON number too, never binary floating point); anything else is not usage."""
+
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
         raise fail("invalid_usage", "usage is a number of m³ such as \"13.50\"")
-    return repr(value) if isinstance(value, float) else value
+    text = repr(value) if isinstance(value, float) else str(value)
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        raise fail("invalid_usage", "usage is a number of m³ such as \"13.50\"") from None
+    if not number.is_finite():
+        raise fail("invalid_usage", "usage is a finite number of m³")
+    return number
 
 
 def _usage(value: Decimal) -> Decimal:
@@ -29,7 +38,7 @@ def _usage(value: Decimal) -> Decimal:
     return to_fen(value)
 
 
-UsageIn = Annotated[Decimal, BeforeValidator(_no_float), AfterValidator(_usage),
+UsageIn = Annotated[Decimal, BeforeValidator(_usage_text), AfterValidator(_usage),
                     Field(description="用水量 m³ in the month, 0 ≤ usage < 10000, to 0.01", examples=["13.50"])]
 def _season(value: str) -> str:
     first, second = value.split("-")

@@ -69,6 +69,11 @@ def test_an_overpayment_larger_than_the_next_payment_is_carried_until_recovered(
     assert [(s.period, s.withheld, s.transfer) for s in february] == [("2026-02", D("40.00"), D("20.00"))]
 
 
+def test_a_run_of_an_earlier_period_leaves_the_months_after_it_alone():
+    ledger = [line("2026-01", "60.00", run="2026-02"), line("2026-02", "60.00", run="2026-02")]
+    assert rules.settle({"2026-01": D("60.00")}, ledger, "2026-01") == []
+
+
 def test_a_month_with_a_line_of_the_same_kind_from_this_run_period_is_left_to_the_next_run():
     ledger = [line("2026-01", "50.00", run="2026-01")]
     assert rules.settle({"2026-01": D("60.00")}, ledger, "2026-01") == []
