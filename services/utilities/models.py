@@ -83,11 +83,19 @@ class HeatingSupplement(Base):
 class SupplementAccount(Base):
     """One row per household the supplement runs have settled: the row a run locks (FOR UPDATE) while it
     reads the household's ledger and adds to it, so two runs — even of different periods — never both
-    pay the same difference."""
+    pay the same difference.
+
+    It also says how far the ledger is settled: every month through ``settled_through`` was settled
+    under ``stamp`` (the household's snapshot version and the supplement parameters). While the stamp
+    holds, a run settles only the months after it; ``owed`` is the balance its lines leave owed.
+    """
 
     __tablename__ = "supplement_accounts"
 
     household_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owed: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    settled_through: Mapped[str | None] = mapped_column(String(7))
+    stamp: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

@@ -123,14 +123,23 @@ def balance_owed(lines: Iterable[LedgerLine]) -> Decimal:
     return owed
 
 
-def settle(due: Mapping[str, Decimal], lines: Iterable[LedgerLine], run_period: str) -> list[Settlement]:
+@dataclass(frozen=True, slots=True)
+class Settled:
+    lines: list[Settlement]
+    owed: Decimal  # what the household owes once the new lines are written
+    deferred: bool  # some month's difference was left to the next run
+
+
+def settle(due: Mapping[str, Decimal], lines: Iterable[LedgerLine], run_period: str,
+           owed: Decimal | None = None) -> Settled:
     """The new lines that bring every month's lines to what is due for it.
 
-    Overpayments are recorded first, then shortfalls are paid oldest month first, each withholding
-    what the household owes before any money leaves — a transfer is never negative. Months after
-    ``run_period`` are left alone, whatever their lines. A month that
-    already has a line of the same kind from a run of ``run_period`` is left to the next run (one line
-    per household, month, kind and run).
+    ``due`` and ``lines`` cover the months being settled; ``owed`` is the household's balance (by
+    default taken from ``lines``, when they are the whole ledger). Overpayments are recorded first,
+    then shortfalls are paid oldest month first, each withholding what the household owes before any
+    money leaves — a transfer is never negative. Months after ``run_period`` are left alone, whatever
+    their lines. A month that already has a line of the same kind from a run of ``run_period`` is left
+    to the next run (one line per household, month, kind and run period).
     """
 
     lines = list(lines)
@@ -143,16 +152,18 @@ def settle(due: Mapping[str, Decimal], lines: Iterable[LedgerLine], run_period: 
     # Months after the run's own are another run's business (an earlier period may run after a later one).
     differences = [(period, to_fen(due.get(period, ZERO) - paid.get(period, ZERO)))
                    for period in sorted(set(due) | set(paid)) if period <= run_period]
+    deferred = any((period, "recovery" if diff < ZERO else "supplement") in taken
+                   for period, diff in differences if diff != ZERO)
     recoveries = [Settlement(period, "recovery", diff, ZERO) for period, diff in differences
                   if diff < ZERO and (period, "recovery") not in taken]
-    owed = balance_owed(lines) - sum((line.amount for line in recoveries), ZERO)
+    balance = (balance_owed(lines) if owed is None else owed) - sum((line.amount for line in recoveries), ZERO)
     payments = []
     for period, diff in differences:
         if diff > ZERO and (period, "supplement") not in taken:
-            withheld = min(owed, diff)
-            owed -= withheld
+            withheld = min(balance, diff)
+            balance -= withheld
             payments.append(Settlement(period, "supplement", diff, withheld))
-    return [*recoveries, *payments]
+    return Settled([*recoveries, *payments], balance, deferred)
 
 
 # ---- central heating ------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -183,17 +185,46 @@ def _exit_day(household: DibaoHousehold) -> date | None:
 
 
 class _Parameters:
-    """The season and rate in force on a day, read once per day for a whole batch."""
+    """The season and rate in force on a day, and each month's season days, read once for a whole batch."""
+
+    SUPPLEMENT_SPECS = (HEATING_SEASON_START, HEATING_SEASON_END, SUPPLEMENT_RATE)
 
     def __init__(self, book: ParameterBook) -> None:
         self.book = book
         self.cache: dict[date, tuple[rules.MonthDay, rules.MonthDay, Decimal]] = {}
+        self.days: dict[tuple[str, rules.MonthDay, rules.MonthDay], int] = {}
+        rows = sorted((row.name, row.scope, row.value, row.effective_from.isoformat())
+                      for spec in self.SUPPLEMENT_SPECS for row in book.rows.get(spec.name, ()))
+        # What the supplement's parameters are, all dates included: a change to any of them re-settles every month.
+        self.fingerprint = hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
     def on(self, day: date) -> tuple[rules.MonthDay, rules.MonthDay, Decimal]:
         if day not in self.cache:
             self.cache[day] = (self.book.get(HEATING_SEASON_START, day), self.book.get(HEATING_SEASON_END, day),
                                self.book.get(SUPPLEMENT_RATE, day))
         return self.cache[day]
+
+    def season_days(self, month: Period, start: rules.MonthDay, end: rules.MonthDay) -> int:
+        key = (month.label, start, end)
+        if key not in self.days:
+            self.days[key] = rules.season_days(month, start, end)
+        return self.days[key]
+
+
+@functools.lru_cache(maxsize=4096)
+def _month(label: str) -> Period:
+    return parse_month(label)
+
+
+@functools.lru_cache(maxsize=4096)
+def _months(first: str, last: str) -> tuple[Period, ...]:
+    """The months from ``first`` through ``last``, built once for every household that needs them."""
+
+    months, month = [], _month(first)
+    while month.label <= last:
+        months.append(month)
+        month = add_months(month, 1)
+    return tuple(months)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,29 +239,34 @@ class MonthSupplement:
 
 
 def supplements_due(household: DibaoHousehold, through: Period, parameters: _Parameters,
-                    known_months: Collection[str] = ()) -> dict[str, MonthSupplement]:
-    """The supplement due for every month from enrolment through ``through`` that is in the season (or
-    already has ledger lines), from the facts in force in each month."""
+                    known_months: Collection[str] = (), after: str | None = None) -> dict[str, MonthSupplement]:
+    """The supplement due for every month from enrolment (or the month after ``after``) through
+    ``through`` that is in the season or already has ledger lines, from the facts in force in each month."""
 
+    first = month_of(household.enrolled_on).label
+    if after is not None and after >= first:
+        first = add_months(_month(after), 1).label
+    months = _months(first, through.label)
+    if not months:
+        return {}
     schedule = [AllowanceStep.model_validate(step) for step in household.snapshot["allowance_schedule"]]
     extensions = [ExtensionSpell.model_validate(spell) for spell in household.snapshot.get("extensions") or ()]
     exited_on = _exit_day(household)
     due: dict[str, MonthSupplement] = {}
-    month = month_of(household.enrolled_on)
-    while month.start <= through.start:
+    for month in months:
         day = governing_day(month, household.enrolled_on)
         start, end, rate = parameters.on(day)
-        days = rules.season_days(month, start, end)
-        if days or month.label in known_months:
-            facts = facts_on(household, day)
-            paid = dibao_due(schedule=schedule, enrolled_on=household.enrolled_on, exited_on=exited_on,
-                             extensions=extensions, month=month)
-            allowance = paid.amount if paid is not None else ZERO
-            amount = ZERO if facts["heating"] == "central" else rules.heating_supplement(
-                allowance, rate, days, month.days).amount
-            due[month.label] = MonthSupplement(month.label, facts.get("division_code") or household.division_code,
-                                               allowance, rate, days, month.days, amount)
-        month = add_months(month, 1)
+        days = parameters.season_days(month, start, end)
+        if not days and month.label not in known_months:
+            continue
+        facts = facts_on(household, day)
+        paid = dibao_due(schedule=schedule, enrolled_on=household.enrolled_on, exited_on=exited_on,
+                         extensions=extensions, month=month)
+        allowance = paid.amount if paid is not None else ZERO
+        amount = ZERO if facts["heating"] == "central" else rules.heating_supplement(
+            allowance, rate, days, month.days).amount
+        due[month.label] = MonthSupplement(month.label, facts.get("division_code") or household.division_code,
+                                           allowance, rate, days, month.days, amount)
     return due
 
 
@@ -239,25 +275,44 @@ def _ledger_line(row: Any) -> rules.LedgerLine:
                             run_period=row.run_period)
 
 
-async def _lock_accounts(session: AsyncSession, household_ids: list[str]) -> None:
+async def _lock_accounts(session: AsyncSession, household_ids: list[str]) -> dict[str, SupplementAccount]:
     """Lock the households' supplement accounts (creating the missing ones) in key order: a second run,
     of this period or another, waits here until this batch is committed, then sees its lines."""
 
     def locking(ids: list[str]) -> Any:
-        return (select(SupplementAccount.household_id).where(SupplementAccount.household_id.in_(ids))
+        return (select(SupplementAccount).where(SupplementAccount.household_id.in_(ids))
                 .order_by(SupplementAccount.household_id).with_for_update())
 
-    locked = set((await session.scalars(locking(household_ids))).all())
-    missing = sorted(set(household_ids) - locked)
+    accounts = {account.household_id: account for account in (await session.scalars(locking(household_ids))).all()}
+    missing = sorted(set(household_ids) - set(accounts))
     if missing:
         now = datetime.now(UTC)
-        await insert_ignore(session, SupplementAccount, [{"household_id": household_id, "created_at": now}
-                                                         for household_id in missing], ["household_id"])
-        await session.scalars(locking(missing))
+        await insert_ignore(session, SupplementAccount, [{"household_id": household_id, "owed": ZERO,
+                                                          "created_at": now} for household_id in missing],
+                            ["household_id"])
+        accounts.update({account.household_id: account for account in (await session.scalars(locking(missing))).all()})
+    return accounts
 
 
 LEDGER_COLUMNS = (HeatingSupplement.household_id, HeatingSupplement.period, HeatingSupplement.kind,
                   HeatingSupplement.amount, HeatingSupplement.withheld, HeatingSupplement.run_period)
+
+
+async def _ledgers(session: AsyncSession, whole: list[str], after: dict[str, str]) -> dict[str, list[rules.LedgerLine]]:
+    """The ledger lines of ``whole`` households, and of the others only those of months after ``after``."""
+
+    lines: dict[str, list[rules.LedgerLine]] = defaultdict(list)
+    if whole:
+        for row in (await session.execute(select(*LEDGER_COLUMNS).where(
+                HeatingSupplement.household_id.in_(whole)))).all():
+            lines[row.household_id].append(_ledger_line(row))
+    if after:
+        for row in (await session.execute(select(*LEDGER_COLUMNS).where(
+                HeatingSupplement.household_id.in_(list(after)),
+                HeatingSupplement.period > min(after.values())))).all():
+            if row.period > after[row.household_id]:
+                lines[row.household_id].append(_ledger_line(row))
+    return lines
 
 
 async def run_supplements(sessions: async_sessionmaker[AsyncSession], period: str, batch_size: int = 2000,
@@ -267,6 +322,8 @@ async def run_supplements(sessions: async_sessionmaker[AsyncSession], period: st
     Like shared.runs: households are read in batches by key, each batch is settled and committed on its
     own (an interrupted run keeps what it paid; the next one settles the rest). Within a batch the
     households' accounts are locked first, so the ledger read is the one the new lines are added to.
+    A household whose snapshot and supplement parameters have not changed since its account was last
+    settled is settled only for the months after that; any change re-settles all its months.
     """
 
     month = parse_month(period)
@@ -290,32 +347,52 @@ async def run_supplements(sessions: async_sessionmaker[AsyncSession], period: st
             if not households:
                 break
             last_key = households[-1].household_id
-            ids = [household.household_id for household in households]
-            await _lock_accounts(session, ids)
-            ledger_rows: dict[str, list[rules.LedgerLine]] = defaultdict(list)
-            for row in (await session.execute(select(*LEDGER_COLUMNS).where(
-                    HeatingSupplement.household_id.in_(ids)))).all():
-                ledger_rows[row.household_id].append(_ledger_line(row))
+            accounts = await _lock_accounts(session, [household.household_id for household in households])
             parameters = _Parameters(await ParameterBook.load(session, SPECS))
-            now = datetime.now(UTC)
-            rows = []
+            stamps = {household.household_id: f"{household.updated_at.isoformat()}|{parameters.fingerprint}"
+                      for household in households}
+            whole: list[str] = []
+            after: dict[str, str] = {}
             for household in households:
-                lines = ledger_rows.get(household.household_id, [])
-                due = supplements_due(household, month, parameters, {line.period for line in lines})
-                for line in rules.settle({label: d.amount for label, d in due.items()}, lines, month.label):
+                account = accounts[household.household_id]
+                if account.stamp != stamps[household.household_id] or account.settled_through is None:
+                    whole.append(household.household_id)
+                elif account.settled_through < month.label:
+                    after[household.household_id] = account.settled_through
+            ledgers = await _ledgers(session, whole, after)
+            now = datetime.now(UTC)
+            rows, settled_accounts = [], []
+            for household in households:
+                household_id = household.household_id
+                if household_id not in after and household_id not in whole:
+                    continue  # settled through this period already, under the same facts
+                account, lines = accounts[household_id], ledgers.get(household_id, [])
+                due = supplements_due(household, month, parameters, {line.period for line in lines},
+                                      after=after.get(household_id))
+                settled = rules.settle({label: d.amount for label, d in due.items()}, lines, month.label,
+                                       owed=account.owed if household_id in after else None)
+                for line in settled.lines:
                     facts = due.get(line.period)
                     rows.append({
-                        "household_id": household.household_id,
+                        "household_id": household_id,
                         "division_code": facts.division_code if facts else household.division_code,
                         "period": line.period, "kind": line.kind, "amount": line.amount, "withheld": line.withheld,
                         "allowance": facts.allowance if facts else ZERO, "rate": str(facts.rate) if facts else "0",
                         "season_days": facts.season_days if facts else 0,
-                        "days_in_month": facts.days_in_month if facts else parse_month(line.period).days,
+                        "days_in_month": facts.days_in_month if facts else _month(line.period).days,
                         "run_period": month.label, "run_id": run_id, "created_at": now})
+                # A full settle through an earlier period vouches only for the months through it.
+                through = month.label if household_id in whole else max(month.label, account.settled_through or "")
+                settled_accounts.append({"household_id": household_id, "owed": settled.owed, "settled_through": through,
+                                         "stamp": None if settled.deferred else stamps[household_id]})
             inserted = await insert_ignore(
                 session, HeatingSupplement, rows, ["household_id", "period", "kind", "run_period"],
                 returning=[HeatingSupplement.id, HeatingSupplement.household_id, HeatingSupplement.division_code,
                            HeatingSupplement.period, HeatingSupplement.amount, HeatingSupplement.withheld])
+            if len(inserted) != len(rows):  # cannot happen under the accounts' lock; never pay on a guess
+                raise RuntimeError(f"supplement run {month.label}: {len(rows) - len(inserted)} lines collided")
+            if settled_accounts:
+                await session.execute(update(SupplementAccount), settled_accounts)
             events = []
             for row_id, household_id, division_code, line_period, amount, kept in inserted:
                 if amount < ZERO:

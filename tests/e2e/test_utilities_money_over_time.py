@@ -28,6 +28,7 @@ from shared.events import (
 )
 from shared.kafka import ensure_topics
 from shared.periods import add_months, city_today, month_of
+from shared.platform_models import PolicyParameter
 from tests.support import KAFKA, eventually, new_prefix, person_id, system
 
 pytestmark = pytest.mark.integration
@@ -154,6 +155,28 @@ async def test_a_late_fact_lowering_a_paid_month_is_recovered_from_later_payment
 
 async def _members_are(utilities, household_id: str, count: int) -> bool:  # type: ignore[no-untyped-def]
     return (await view_of(utilities, household_id)).get("members") == count
+
+
+async def test_a_rate_changed_back_to_a_month_already_paid_is_settled_by_the_next_run(kafka, postgres):
+    prefix = new_prefix()
+    async with system("utilities", prefix=prefix) as s:
+        utilities = s["utilities"]
+        await publish(prefix, snapshot("hh-rate"))
+        await eventually(lambda: view_of(utilities, "hh-rate"))
+        assert (await utilities.post("/heating/supplement-runs", json={"period": "2026-01"})).json()["total_amount"] \
+            == "180.00"
+        # The bureau raises the rate to 25 % from 1 December, decided after January was paid (written as the
+        # parameters route would, whatever it comes to demand of a retroactive change).
+        async with utilities.app.state.platform.sessions() as session:  # type: ignore[attr-defined]
+            session.add(PolicyParameter(name="heating_supplement_rate", scope="*", value="0.25",
+                                        effective_from=date(2025, 12, 1), recorded_by="pytest", note="追溯调整"))
+            await session.commit()
+        february = (await utilities.post("/heating/supplement-runs", json={"period": "2026-02"})).json()
+        # December and January 15.00 short each, February 75.00
+        assert (february["total_amount"], february["recoveries"]) == ("105.00", 0)
+        assert [(p, a, r) for p, _, a, _, r in await lines_of(utilities, "hh-rate")] == [
+            ("2025-11", "60.00", "2026-01"), ("2025-12", "60.00", "2026-01"), ("2025-12", "15.00", "2026-02"),
+            ("2026-01", "60.00", "2026-01"), ("2026-01", "15.00", "2026-02"), ("2026-02", "75.00", "2026-02")]
 
 
 async def test_heating_is_taken_as_of_each_month(kafka, postgres):

@@ -1,5 +1,6 @@
 """The supplement ledger (kind, withheld, run period; one line per household, month, kind and run
-period), the accounts a run locks, and the heating companies' bills for the central-heating reduction.
+period), the accounts a run locks (and how far each is settled), and the heating companies' bills for
+the central-heating reduction. Accounts start empty: the first run settles every household in full.
 
 Revision ID: 0003
 """
@@ -30,6 +31,9 @@ def upgrade() -> None:
     op.create_table(
         "supplement_accounts",
         sa.Column("household_id", sa.String(36), nullable=False),
+        sa.Column("owed", Money(), nullable=False),
+        sa.Column("settled_through", sa.String(7), nullable=True),
+        sa.Column("stamp", sa.String(80), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("household_id", name="pk_supplement_accounts"),
     )
