@@ -153,9 +153,9 @@ async def post_water_bill(session: AsyncSession, body: WaterBillIn) -> WaterBill
     bill = WaterBill(household_id=household.household_id, division_code=household.division_code, period=month.label,
                      members=members, usage_m3=body.usage_m3, discounted_m3=discount.discounted_m3,
                      discount=discount.discount, created_at=datetime.now(UTC))
-    session.add(bill)
     try:
-        async with session.begin_nested():
+        async with session.begin_nested():  # it flushes what is pending first: add the bill inside it
+            session.add(bill)
             await session.flush()
     except IntegrityError:
         raise Conflict("bill_already_posted", f"{month.label} was already posted for this household") from None
@@ -453,9 +453,10 @@ async def post_heating_bill(session: AsyncSession, body: HeatingBillIn, today: d
     if existing is not None:
         return _same_bill(existing, body), False
     book = await ParameterBook.load(session, SPECS)
-    first_year = int(body.season[:4])
-    season_start, season_end = rules.season_dates(body.season, book.get(HEATING_SEASON_START, date(first_year, 7, 1)),
-                                                  book.get(HEATING_SEASON_END, date(first_year, 7, 1)))
+    # The season as defined in its first winter (a change decided before or early in it counts).
+    midwinter = date(int(body.season[:4]), 12, 31)
+    season_start, season_end = rules.season_dates(body.season, book.get(HEATING_SEASON_START, midwinter),
+                                                  book.get(HEATING_SEASON_END, midwinter))
     refuse_future(season_start, f"the {body.season} heating season", today)
     if not Period(season_start, season_end, body.season).overlaps(household.enrolled_on, _exit_day(household)):
         raise Unprocessable("not_in_dibao", f"household {household.household_id} was not in dibao during the "
@@ -470,9 +471,9 @@ async def post_heating_bill(session: AsyncSession, body: HeatingBillIn, today: d
                        division_code=facts.get("division_code") or household.division_code, season=body.season,
                        period=month_of(season_start).label, fee=body.fee, rate=str(rate),
                        reduction=rules.central_reduction(body.fee, rate), created_at=datetime.now(UTC))
-    session.add(bill)
     try:
-        async with session.begin_nested():
+        async with session.begin_nested():  # it flushes what is pending first: add the bill inside it
+            session.add(bill)
             await session.flush()
     except IntegrityError:  # the same bill posted at the same moment: the first one stands
         existing = await session.scalar(select(HeatingBill).where(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import pytest
@@ -78,6 +79,10 @@ async def test_water_bill_discount_is_capped_per_person_and_posted_once(kafka, p
         twice = await utilities.post("/water/bills", json={"household_id": household["id"], "period": "2026-03",
                                                            "usage_m3": "13.50"})
         assert twice.status_code == 409 and twice.json()["code"] == "bill_already_posted"
+        # posted three times at once: one bill, two conflicts (never a server error)
+        racing = await asyncio.gather(*(utilities.post("/water/bills", json={
+            "household_id": household["id"], "period": "2026-04", "usage_m3": "2.00"}) for _ in range(3)))
+        assert sorted(r.status_code for r in racing) == [201, 409, 409], [r.text for r in racing]
         before = await utilities.post("/water/bills", json={"household_id": household["id"], "period": "2025-12",
                                                             "usage_m3": "3"})
         assert before.status_code == 422 and before.json()["code"] == "not_in_dibao"

@@ -239,12 +239,14 @@ async def test_central_heating_bill_is_reduced_once_per_season_for_a_dibao_house
         utilities = s["utilities"]
         await publish(prefix, snapshot("hh-central", heating="central", enrolled_on=date(2025, 9, 1),
                                        schedule=((date(2025, 9, 1), "300.00"),)),
+                      snapshot("hh-central-2", heating="central", enrolled_on=date(2025, 9, 1),
+                               schedule=((date(2025, 9, 1), "300.00"),)),
                       snapshot("hh-stove", heating="non_central"),
                       snapshot("hh-summer", heating="central", enrolled_on=date(2026, 6, 1),
                                schedule=((date(2026, 6, 1), "300.00"),)))
 
         async def known() -> bool:
-            return all([await view_of(utilities, h) for h in ("hh-central", "hh-stove", "hh-summer")])
+            return all([await view_of(utilities, h) for h in ("hh-central", "hh-central-2", "hh-stove", "hh-summer")])
 
         await eventually(known)
         body = {"household_id": "hh-central", "season": "2025-2026", "fee": "2400.00"}
@@ -267,6 +269,12 @@ async def test_central_heating_bill_is_reduced_once_per_season_for_a_dibao_house
             assert refused.status_code == 422 and refused.json()["code"] == code, (household_id, season, refused.text)
         assert (await utilities.post("/heating/bills", json={**body, "household_id": "nobody"})).status_code == 404
 
+        # The same bill sent three times at once (a retrying client): reduced once, the others get that result.
+        same = {"household_id": "hh-central-2", "season": "2025-2026", "fee": "1000.00"}
+        racing = await asyncio.gather(*(utilities.post("/heating/bills", json=same) for _ in range(3)))
+        assert sorted(r.status_code for r in racing) == [200, 200, 201], [r.text for r in racing]
+        assert {r.json()["reduction"] for r in racing} == {"300.00"}
+
         report = (await utilities.get("/reports", params={"period": "2025"})).json()
         row = next(d for d in report["divisions"] if d["division_code"] == "230102")
-        assert (row["heating_bills"], row["heating_fee_reduction"]) == (1, "720.00")
+        assert (row["heating_bills"], row["heating_fee_reduction"]) == (2, "1020.00")
