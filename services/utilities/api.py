@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from services.utilities import service
 from services.utilities.schemas import (
+    HeatingBillIn,
+    HeatingBillOut,
     HouseholdOut,
     Report,
     SupplementOut,
@@ -36,12 +38,26 @@ async def post_water_bill(body: WaterBillIn, session: DbSession) -> WaterBillOut
 
 
 @router.post("/heating/supplement-runs", dependencies=[requires("utilities:write")], response_model=SupplementRunOut, tags=["heating 家庭供暖"],
-             responses=problem_responses(422), summary="Pay a month's +20% supplement; idempotent per month")
+             responses=problem_responses(422),
+             summary="Settle the +20% supplement of every month through the period (a second run adds nothing)")
 async def supplement_run(body: SupplementRunIn, request: Request, session: DbSession) -> SupplementRunOut:
     result = await service.run_supplements(request.app.state.platform.sessions, body.period,
                                            batch_size=request.app.state.settings.run_batch_size)
     await audit.record(session, "supplement_runs", body.period, after=result.model_dump())
     return result
+
+
+@router.post("/heating/bills", dependencies=[requires("utilities:write")], response_model=HeatingBillOut,
+             status_code=201, tags=["heating 家庭供暖"], responses=problem_responses(404, 409, 422),
+             summary="Reduce a centrally heated dibao household's bill for a season (30%)",
+             description="201 with the reduction; the same bill again → 200 with the stored result; another fee for "
+                         "a season already billed → 409 `bill_already_posted`; 422 `not_central_heating`, "
+                         "`not_in_dibao`, `period_in_future` (a season not begun).")
+async def post_heating_bill(body: HeatingBillIn, response: Response, session: DbSession) -> HeatingBillOut:
+    bill, created = await service.post_heating_bill(session, body)
+    if not created:
+        response.status_code = 200
+    return service.heating_bill_out(bill)
 
 
 @router.get("/heating/supplements", dependencies=[requires("utilities:read")], response_model=list[SupplementOut], tags=["heating 家庭供暖"])

@@ -51,7 +51,12 @@ class SupplementRun(RunRecord, Base):
 
 
 class HeatingSupplement(Base):
-    """One month's +20% for one household without central heating (unique: paid once per month)."""
+    """A line of the supplement ledger: what one run did to one household's month.
+
+    ``kind`` "supplement" (a positive amount paid, less ``withheld`` to recover an earlier overpayment)
+    or "recovery" (a negative amount: paid over, now owed). A month's lines sum to what is due for it.
+    One line per household, month, kind and run period (the unique key a concurrent run collides on).
+    """
 
     __tablename__ = "heating_supplements"
 
@@ -64,7 +69,49 @@ class HeatingSupplement(Base):
     season_days: Mapped[int] = mapped_column(Integer)
     days_in_month: Mapped[int] = mapped_column(Integer)
     amount: Mapped[Decimal] = mapped_column(Money())
+    kind: Mapped[str] = mapped_column(String(10), default="supplement")
+    withheld: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    run_period: Mapped[str] = mapped_column(String(7))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("supplement_runs.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
-    __table_args__ = (UniqueConstraint("household_id", "period"), Index("ix_heating_supplements_period", "period"))
+    __table_args__ = (UniqueConstraint("household_id", "period", "kind", "run_period"),
+                      Index("ix_heating_supplements_period", "period"),
+                      Index("ix_heating_supplements_household_id", "household_id"))
+
+
+class SupplementAccount(Base):
+    """One row per household the supplement runs have settled: the row a run locks (FOR UPDATE) while it
+    reads the household's ledger and adds to it, so two runs — even of different periods — never both
+    pay the same difference.
+
+    It also says how far the ledger is settled: every month through ``settled_through`` was settled
+    under ``stamp`` (the household's snapshot version and the supplement parameters). While the stamp
+    holds, a run settles only the months after it; ``owed`` is the balance its lines leave owed.
+    """
+
+    __tablename__ = "supplement_accounts"
+
+    household_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owed: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    settled_through: Mapped[str | None] = mapped_column(String(7))
+    stamp: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class HeatingBill(Base):
+    """A heating company's bill for a centrally heated dibao household's season, and the reduction."""
+
+    __tablename__ = "heating_bills"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    household_id: Mapped[str] = mapped_column(String(36))
+    division_code: Mapped[str] = mapped_column(String(6))
+    season: Mapped[str] = mapped_column(String(9))
+    period: Mapped[str] = mapped_column(String(7))  # the month the season begins in (for reports)
+    fee: Mapped[Decimal] = mapped_column(Money())
+    rate: Mapped[str] = mapped_column(String(10))
+    reduction: Mapped[Decimal] = mapped_column(Money())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("household_id", "season"), Index("ix_heating_bills_period", "period"))

@@ -4,12 +4,51 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from shared.events import Heating
-from shared.money import MoneyStr
-from shared.validators import AreaIn, MonthIn
+from shared.money import MoneyStr, to_fen
+from shared.validators import MoneyIn, MonthIn, fail
+
+MAX_USAGE_M3 = Decimal("10000")
+
+
+def _usage_text(value: object) -> object:
+    """Usage as text (a JSON number too, never binary floating point); anything else is not usage."""
+
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        raise fail("invalid_usage", "usage is a number of m³ such as \"13.50\"")
+    text = repr(value) if isinstance(value, float) else str(value)
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        raise fail("invalid_usage", "usage is a number of m³ such as \"13.50\"") from None
+    if not number.is_finite():
+        raise fail("invalid_usage", "usage is a finite number of m³")
+    return number
+
+
+def _usage(value: Decimal) -> Decimal:
+    if not value.is_finite() or value < 0:
+        raise fail("invalid_usage", "usage is a non-negative number of m³")
+    if value >= MAX_USAGE_M3 or value != to_fen(value):
+        raise fail("invalid_usage", "usage is given to 0.01 m³ and is below 10000 m³ a month")
+    return to_fen(value)
+
+
+UsageIn = Annotated[Decimal, BeforeValidator(_usage_text), AfterValidator(_usage),
+                    Field(description="用水量 m³ in the month, 0 ≤ usage < 10000, to 0.01", examples=["13.50"])]
+def _season(value: str) -> str:
+    first, second = value.split("-")
+    if int(second) != int(first) + 1 or not 1900 <= int(first) < 2100:
+        raise fail("invalid_season", "a heating season is two consecutive years, such as 2025-2026")
+    return value
+
+
+SeasonIn = Annotated[str, AfterValidator(_season), Field(pattern=r"^\d{4}-\d{4}$", description="采暖期 YYYY-YYYY, e.g. 2025-2026 "
+                                "(from 20 Oct of the first year to 20 Apr of the second)", examples=["2025-2026"])]
 
 
 class WaterBillIn(BaseModel):
@@ -19,7 +58,7 @@ class WaterBillIn(BaseModel):
 
     household_id: str = Field(min_length=1, max_length=36)
     period: MonthIn
-    usage_m3: AreaIn = Field(description="用水量 m³")
+    usage_m3: UsageIn
 
 
 class WaterBillOut(BaseModel):
@@ -40,19 +79,49 @@ class SupplementRunIn(BaseModel):
 
 class SupplementRunOut(BaseModel):
     period: str
-    households_paid: int = Field(description="households this run paid")
-    total_amount: MoneyStr
+    households_paid: int = Field(description="households this run paid a shortfall to (any month up to the period)")
+    total_amount: MoneyStr = Field(description="the shortfalls this run settled, before withholding")
+    withheld_amount: MoneyStr = Field(description="of that, withheld to recover earlier overpayments")
+    recoveries: int = Field(description="overpaid months this run recorded as owed")
+    recovered_amount: MoneyStr = Field(description="what those overpayments come to (owed by the households)")
     already_paid: int = Field(description="households earlier runs had paid for this month")
 
 
 class SupplementOut(BaseModel):
     household_id: str
-    period: str
-    allowance: MoneyStr = Field(description="that month's dibao allowance")
+    period: str = Field(description="the month the line settles")
+    kind: Literal["supplement", "recovery"] = Field(
+        description="supplement: a shortfall paid; recovery: paid over, owed by the household (negative)")
+    amount: MoneyStr = Field(description="what the line adds to the month (negative for a recovery)")
+    withheld: MoneyStr = Field(description="kept back from this payment to recover an earlier overpayment")
+    transferred: MoneyStr = Field(description="what actually went to the household (never negative)")
+    run_period: str = Field(description="the period of the run that wrote the line")
+    paid_at: datetime
+    allowance: MoneyStr = Field(description="what dibao pays for the month (extension included), as the run knew it")
     rate: str
     season_days: int
     days_in_month: int
-    amount: MoneyStr
+
+
+class HeatingBillIn(BaseModel):
+    """The heating company's bill for a centrally heated household's season."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    household_id: str = Field(min_length=1, max_length=36)
+    season: SeasonIn
+    fee: MoneyIn = Field(description="采暖费: the season's bill, yuan", examples=["2400.00"])
+
+
+class HeatingBillOut(BaseModel):
+    household_id: str
+    division_code: str
+    season: str
+    fee: MoneyStr
+    rate: str = Field(description="the reduction rate in force when the season began")
+    reduction: MoneyStr = Field(description="集中供热费减免: the amount waived")
+    payable: MoneyStr = Field(description="what the household still pays the heating company")
+    created_at: datetime
 
 
 class HeatingReliefOut(BaseModel):
@@ -80,6 +149,7 @@ class HouseholdOut(BaseModel):
     water: WaterReliefOut
     heating: HeatingReliefOut
     supplements_paid: list[SupplementOut]
+    supplement_balance_owed: MoneyStr = Field(description="overpaid supplements not yet withheld")
 
 
 class DivisionReport(BaseModel):
@@ -90,8 +160,11 @@ class DivisionReport(BaseModel):
     water_discount: MoneyStr
     central_households_with_reduction: int
     non_central_households: int
-    supplements_paid: int
-    supplement_amount: MoneyStr
+    supplements_paid: int = Field(description="supplement lines paid for the period's months")
+    supplement_amount: MoneyStr = Field(description="net supplement for the period's months (recoveries deducted)")
+    supplement_recovered: MoneyStr = Field(description="overpayments recorded for the period's months")
+    heating_bills: int = Field(description="central-heating bills reduced, for seasons beginning in the period")
+    heating_fee_reduction: MoneyStr
 
 
 class Report(BaseModel):

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.utilities import rules
 from services.utilities.models import (
+    HeatingBill,
     HeatingHistory,
     HeatingSupplement,
+    SupplementAccount,
     SupplementRun,
     WaterBill,
 )
@@ -29,6 +35,8 @@ from services.utilities.parameters import (
 )
 from services.utilities.schemas import (
     DivisionReport,
+    HeatingBillIn,
+    HeatingBillOut,
     HeatingReliefOut,
     HouseholdOut,
     Report,
@@ -38,25 +46,26 @@ from services.utilities.schemas import (
     WaterBillOut,
     WaterReliefOut,
 )
-from shared.allowance import allowance_for_month, allowance_on, governing_day
+from shared.allowance import allowance_on, dibao_due, governing_day
+from shared.db import insert_ignore
 from shared.divisions import division_name
 from shared.errors import Conflict, NotFound, Unprocessable
-from shared.events import AllowanceStep
+from shared.events import AllowanceStep, ExtensionSpell
 from shared.grants import Grant, GrantLedger
 from shared.money import ZERO, to_fen
 from shared.outbox import Outbox
 from shared.parameters import ParameterBook
-from shared.periods import Period, parse_month
+from shared.periods import Period, add_months, city_today, month_of, parse_month, refuse_future
 from shared.projection import (
     DibaoHousehold,
     DibaoMember,
     HouseholdDelta,
     HouseholdRows,
+    facts_on,
     open_members,
     prefetch_all,
     prefetch_households,
 )
-from shared.runs import run_in_batches
 
 WATER = "water_discount"
 HEATING = HouseholdRows(HeatingHistory)
@@ -132,8 +141,9 @@ async def _members_in_month(session: AsyncSession, household_id: str, month: Per
 
 async def post_water_bill(session: AsyncSession, body: WaterBillIn) -> WaterBill:
     month = parse_month(body.period)
+    refuse_future(month.start, f"the water bill for {month.label}")
     household = await _household(session, body.household_id)
-    if not month.overlaps(household.enrolled_on, household.exited_on):
+    if not month.overlaps(household.enrolled_on, _exit_day(household)):
         raise Unprocessable("not_in_dibao", f"household {household.household_id} was not in dibao in {month.label}")
     book = await ParameterBook.load(session, [WATER_CAP_PER_PERSON, WATER_DISCOUNT_PER_M3])
     day = governing_day(month, household.enrolled_on)
@@ -143,15 +153,16 @@ async def post_water_bill(session: AsyncSession, body: WaterBillIn) -> WaterBill
     bill = WaterBill(household_id=household.household_id, division_code=household.division_code, period=month.label,
                      members=members, usage_m3=body.usage_m3, discounted_m3=discount.discounted_m3,
                      discount=discount.discount, created_at=datetime.now(UTC))
-    session.add(bill)
     try:
-        async with session.begin_nested():
+        async with session.begin_nested():  # it flushes what is pending first: add the bill inside it
+            session.add(bill)
             await session.flush()
     except IntegrityError:
         raise Conflict("bill_already_posted", f"{month.label} was already posted for this household") from None
     if bill.discount > ZERO:
         await ledger.paid(session, household_id=bill.household_id, division_code=bill.division_code,
-                          programme=WATER, period=bill.period, amount=bill.discount, reference=f"water-{bill.id}")
+                          programme=WATER, period=bill.period, amount=bill.discount, reference=f"water-{bill.id}",
+                          paid_on=city_today())
     return bill
 
 
@@ -164,88 +175,342 @@ def water_bill_out(bill: WaterBill) -> WaterBillOut:
 # ---- the +20% heating supplement ----------------------------------------------------------------
 
 
-async def _heating_on(session: AsyncSession, household_ids: list[str], day: date) -> dict[str, str]:
-    rows = (await session.scalars(select(HeatingHistory).where(HeatingHistory.household_id.in_(household_ids),
-                                                               HeatingHistory.effective_from <= day)
-                                  .order_by(HeatingHistory.effective_from))).all()
-    return {row.household_id: row.heating for row in rows}  # the latest wins
+def _exit_day(household: DibaoHousehold) -> date | None:
+    """The first day out of dibao: the exit that happened, else one set ahead (``exit_on``)."""
+
+    if household.exited_on is not None:
+        return household.exited_on
+    exit_on = household.snapshot.get("exit_on")
+    return date.fromisoformat(exit_on) if exit_on else None
 
 
-async def run_supplements(sessions: async_sessionmaker[AsyncSession], period: str, batch_size: int = 2000) -> SupplementRunOut:
-    """Pay +20% of the month's allowance to each household without central heating (see shared.runs)."""
+class _Parameters:
+    """The season and rate in force on a day, and each month's season days, read once for a whole batch."""
+
+    SUPPLEMENT_SPECS = (HEATING_SEASON_START, HEATING_SEASON_END, SUPPLEMENT_RATE)
+
+    def __init__(self, book: ParameterBook) -> None:
+        self.book = book
+        self.cache: dict[date, tuple[rules.MonthDay, rules.MonthDay, Decimal]] = {}
+        self.days: dict[tuple[str, rules.MonthDay, rules.MonthDay], int] = {}
+        rows = sorted((row.name, row.scope, row.value, row.effective_from.isoformat())
+                      for spec in self.SUPPLEMENT_SPECS for row in book.rows.get(spec.name, ()))
+        # What the supplement's parameters are, all dates included: a change to any of them re-settles every month.
+        self.fingerprint = hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+
+    def on(self, day: date) -> tuple[rules.MonthDay, rules.MonthDay, Decimal]:
+        if day not in self.cache:
+            self.cache[day] = (self.book.get(HEATING_SEASON_START, day), self.book.get(HEATING_SEASON_END, day),
+                               self.book.get(SUPPLEMENT_RATE, day))
+        return self.cache[day]
+
+    def season_days(self, month: Period, start: rules.MonthDay, end: rules.MonthDay) -> int:
+        key = (month.label, start, end)
+        if key not in self.days:
+            self.days[key] = rules.season_days(month, start, end)
+        return self.days[key]
+
+
+@functools.lru_cache(maxsize=4096)
+def _month(label: str) -> Period:
+    return parse_month(label)
+
+
+@functools.lru_cache(maxsize=4096)
+def _months(first: str, last: str) -> tuple[Period, ...]:
+    """The months from ``first`` through ``last``, built once for every household that needs them."""
+
+    months, month = [], _month(first)
+    while month.label <= last:
+        months.append(month)
+        month = add_months(month, 1)
+    return tuple(months)
+
+
+@dataclass(frozen=True, slots=True)
+class MonthSupplement:
+    period: str
+    division_code: str
+    allowance: Decimal  # what dibao pays for the month, extension included
+    rate: Decimal
+    season_days: int
+    days_in_month: int
+    amount: Decimal
+
+
+def supplements_due(household: DibaoHousehold, through: Period, parameters: _Parameters,
+                    known_months: Collection[str] = (), after: str | None = None) -> dict[str, MonthSupplement]:
+    """The supplement due for every month from enrolment (or the month after ``after``) through
+    ``through`` that is in the season or already has ledger lines, from the facts in force in each month."""
+
+    first = month_of(household.enrolled_on).label
+    if after is not None and after >= first:
+        first = add_months(_month(after), 1).label
+    months = _months(first, through.label)
+    if not months:
+        return {}
+    schedule = [AllowanceStep.model_validate(step) for step in household.snapshot["allowance_schedule"]]
+    extensions = [ExtensionSpell.model_validate(spell) for spell in household.snapshot.get("extensions") or ()]
+    exited_on = _exit_day(household)
+    due: dict[str, MonthSupplement] = {}
+    for month in months:
+        day = governing_day(month, household.enrolled_on)
+        start, end, rate = parameters.on(day)
+        days = parameters.season_days(month, start, end)
+        if not days and month.label not in known_months:
+            continue
+        facts = facts_on(household, day)
+        paid = dibao_due(schedule=schedule, enrolled_on=household.enrolled_on, exited_on=exited_on,
+                         extensions=extensions, month=month)
+        allowance = paid.amount if paid is not None else ZERO
+        amount = ZERO if facts["heating"] == "central" else rules.heating_supplement(
+            allowance, rate, days, month.days).amount
+        due[month.label] = MonthSupplement(month.label, facts.get("division_code") or household.division_code,
+                                           allowance, rate, days, month.days, amount)
+    return due
+
+
+def _ledger_line(row: Any) -> rules.LedgerLine:
+    return rules.LedgerLine(period=row.period, kind=row.kind, amount=row.amount, withheld=row.withheld,
+                            run_period=row.run_period)
+
+
+async def _lock_accounts(session: AsyncSession, household_ids: list[str]) -> dict[str, SupplementAccount]:
+    """Lock the households' supplement accounts (creating the missing ones) in key order: a second run,
+    of this period or another, waits here until this batch is committed, then sees its lines."""
+
+    def locking(ids: list[str]) -> Any:
+        return (select(SupplementAccount).where(SupplementAccount.household_id.in_(ids))
+                .order_by(SupplementAccount.household_id).with_for_update())
+
+    accounts = {account.household_id: account for account in (await session.scalars(locking(household_ids))).all()}
+    missing = sorted(set(household_ids) - set(accounts))
+    if missing:
+        now = datetime.now(UTC)
+        await insert_ignore(session, SupplementAccount, [{"household_id": household_id, "owed": ZERO,
+                                                          "created_at": now} for household_id in missing],
+                            ["household_id"])
+        accounts.update({account.household_id: account for account in (await session.scalars(locking(missing))).all()})
+    return accounts
+
+
+LEDGER_COLUMNS = (HeatingSupplement.household_id, HeatingSupplement.period, HeatingSupplement.kind,
+                  HeatingSupplement.amount, HeatingSupplement.withheld, HeatingSupplement.run_period)
+
+
+async def _ledgers(session: AsyncSession, whole: list[str], after: dict[str, str]) -> dict[str, list[rules.LedgerLine]]:
+    """The ledger lines of ``whole`` households, and of the others only those of months after ``after``."""
+
+    lines: dict[str, list[rules.LedgerLine]] = defaultdict(list)
+    if whole:
+        for row in (await session.execute(select(*LEDGER_COLUMNS).where(
+                HeatingSupplement.household_id.in_(whole)))).all():
+            lines[row.household_id].append(_ledger_line(row))
+    if after:
+        for row in (await session.execute(select(*LEDGER_COLUMNS).where(
+                HeatingSupplement.household_id.in_(list(after)),
+                HeatingSupplement.period > min(after.values())))).all():
+            if row.period > after[row.household_id]:
+                lines[row.household_id].append(_ledger_line(row))
+    return lines
+
+
+async def run_supplements(sessions: async_sessionmaker[AsyncSession], period: str, batch_size: int = 2000,
+                          today: date | None = None) -> SupplementRunOut:
+    """Settle every household's supplement for each month from its enrolment through ``period``.
+
+    Like shared.runs: households are read in batches by key, each batch is settled and committed on its
+    own (an interrupted run keeps what it paid; the next one settles the rest). Within a batch the
+    households' accounts are locked first, so the ledger read is the one the new lines are added to.
+    A household whose snapshot and supplement parameters have not changed since its account was last
+    settled is settled only for the months after that; any change re-settles all its months.
+    """
 
     month = parse_month(period)
+    refuse_future(month.start, f"the heating supplement for {month.label}", today)
+    async with sessions() as session:
+        run = SupplementRun(period=month.label, started_at=datetime.now(UTC), households_paid=0, total_amount=ZERO)
+        session.add(run)
+        await session.commit()
+        run_id = run.id
 
-    async def fetch(session: AsyncSession, after: str, limit: int) -> Sequence[Any]:
-        return (await session.scalars(
-            select(DibaoHousehold).where(
-                DibaoHousehold.household_id > after,
-                DibaoHousehold.enrolled_on <= month.end,
-                (DibaoHousehold.exited_on.is_(None)) | (DibaoHousehold.exited_on > month.start),
-                ~exists().where(and_(HeatingSupplement.household_id == DibaoHousehold.household_id,
-                                     HeatingSupplement.period == month.label)),
-            ).order_by(DibaoHousehold.household_id).limit(limit))).all()
+    paid_households: set[str] = set()
+    total = withheld = recovered = ZERO
+    recoveries, last_key = 0, ""
+    paid_on = city_today()
+    while True:
+        async with sessions() as session:
+            households = (await session.scalars(
+                select(DibaoHousehold).where(DibaoHousehold.household_id > last_key,
+                                             DibaoHousehold.enrolled_on <= month.end)
+                .order_by(DibaoHousehold.household_id).limit(batch_size))).all()
+            if not households:
+                break
+            last_key = households[-1].household_id
+            accounts = await _lock_accounts(session, [household.household_id for household in households])
+            parameters = _Parameters(await ParameterBook.load(session, SPECS))
+            stamps = {household.household_id: f"{household.updated_at.isoformat()}|{parameters.fingerprint}"
+                      for household in households}
+            whole: list[str] = []
+            after: dict[str, str] = {}
+            for household in households:
+                account = accounts[household.household_id]
+                if account.stamp != stamps[household.household_id] or account.settled_through is None:
+                    whole.append(household.household_id)
+                elif account.settled_through < month.label:
+                    after[household.household_id] = account.settled_through
+            ledgers = await _ledgers(session, whole, after)
+            now = datetime.now(UTC)
+            rows, settled_accounts = [], []
+            for household in households:
+                household_id = household.household_id
+                if household_id not in after and household_id not in whole:
+                    continue  # settled through this period already, under the same facts
+                account, lines = accounts[household_id], ledgers.get(household_id, [])
+                due = supplements_due(household, month, parameters, {line.period for line in lines},
+                                      after=after.get(household_id))
+                settled = rules.settle({label: d.amount for label, d in due.items()}, lines, month.label,
+                                       owed=account.owed if household_id in after else None)
+                for line in settled.lines:
+                    facts = due.get(line.period)
+                    rows.append({
+                        "household_id": household_id,
+                        "division_code": facts.division_code if facts else household.division_code,
+                        "period": line.period, "kind": line.kind, "amount": line.amount, "withheld": line.withheld,
+                        "allowance": facts.allowance if facts else ZERO, "rate": str(facts.rate) if facts else "0",
+                        "season_days": facts.season_days if facts else 0,
+                        "days_in_month": facts.days_in_month if facts else _month(line.period).days,
+                        "run_period": month.label, "run_id": run_id, "created_at": now})
+                # A full settle through an earlier period vouches only for the months through it.
+                through = month.label if household_id in whole else max(month.label, account.settled_through or "")
+                settled_accounts.append({"household_id": household_id, "owed": settled.owed, "settled_through": through,
+                                         "stamp": None if settled.deferred else stamps[household_id]})
+            inserted = await insert_ignore(
+                session, HeatingSupplement, rows, ["household_id", "period", "kind", "run_period"],
+                returning=[HeatingSupplement.id, HeatingSupplement.household_id, HeatingSupplement.division_code,
+                           HeatingSupplement.period, HeatingSupplement.amount, HeatingSupplement.withheld])
+            if len(inserted) != len(rows):  # cannot happen under the accounts' lock; never pay on a guess
+                raise RuntimeError(f"supplement run {month.label}: {len(rows) - len(inserted)} lines collided")
+            if settled_accounts:
+                await session.execute(update(SupplementAccount), settled_accounts)
+            events = []
+            for row_id, household_id, division_code, line_period, amount, kept in inserted:
+                if amount < ZERO:
+                    recoveries += 1
+                    recovered -= amount
+                    continue
+                paid_households.add(household_id)
+                total += amount
+                withheld += kept
+                if amount > kept:
+                    events.append(ledger.payment_event(
+                        household_id=household_id, division_code=division_code, programme="heating_supplement",
+                        period=line_period, amount=amount - kept, reference=f"heating-{row_id}", paid_on=paid_on))
+            await ledger.outbox.stage_many(session, events)
+            await session.commit()
 
-    async def build(session: AsyncSession, households: Sequence[DibaoHousehold], run_id: int) -> list[dict[str, Any]]:
-        book = await ParameterBook.load(session, SPECS)
-        rows = []
-        heating_by_id = await _heating_on(session, [h.household_id for h in households], month.end)
-        for household in households:
-            day = governing_day(month, household.enrolled_on)
-            if heating_by_id.get(household.household_id, household.snapshot["heating"]) == "central":
-                continue
-            days = rules.covered_days(month, book.get(HEATING_SEASON_START, day), book.get(HEATING_SEASON_END, day),
-                                      household.enrolled_on, household.exited_on)
-            schedule = [AllowanceStep.model_validate(s) for s in household.snapshot["allowance_schedule"]]
-            rate = book.get(SUPPLEMENT_RATE, day)
-            supplement = rules.heating_supplement(allowance_for_month(schedule, month, household.enrolled_on), rate,
-                                                  days, month.days)
-            if supplement.amount > ZERO:
-                rows.append({"household_id": household.household_id, "division_code": household.division_code,
-                             "period": month.label, "allowance": supplement.allowance, "rate": str(rate),
-                             "season_days": days, "days_in_month": month.days, "amount": supplement.amount,
-                             "run_id": run_id, "created_at": datetime.now(UTC)})
-        return rows
-
-    async def announce(session: AsyncSession, inserted: Sequence[Any]) -> None:
-        await ledger.outbox.stage_many(session, (ledger.payment_event(
-            household_id=household_id, division_code=division_code, programme="heating_supplement",
-            period=month.label, amount=amount, reference=f"heating-{row_id}")
-            for amount, row_id, household_id, division_code in inserted))
-
-    result = await run_in_batches(
-        sessions, run_model=SupplementRun, payment_model=HeatingSupplement, period=month.label, fetch_batch=fetch,
-        key_of=lambda household: household.household_id, build_rows=build,
-        conflict_columns=["household_id", "period"],
-        returning=[HeatingSupplement.amount, HeatingSupplement.id, HeatingSupplement.household_id,
-                   HeatingSupplement.division_code],
-        announce=announce, batch_size=batch_size)
-    return SupplementRunOut(period=result.period, households_paid=result.paid, total_amount=result.total,
-                            already_paid=result.already_paid)
+    async with sessions() as session:
+        await session.execute(update(SupplementRun).where(SupplementRun.id == run_id).values(
+            finished_at=datetime.now(UTC), households_paid=len(paid_households), total_amount=to_fen(total)))
+        already = await session.scalar(select(func.count(func.distinct(HeatingSupplement.household_id))).where(
+            HeatingSupplement.period == month.label, HeatingSupplement.kind == "supplement",
+            HeatingSupplement.run_id != run_id))
+        await session.commit()
+    return SupplementRunOut(period=month.label, households_paid=len(paid_households), total_amount=to_fen(total),
+                            withheld_amount=to_fen(withheld), recoveries=recoveries,
+                            recovered_amount=to_fen(recovered), already_paid=int(already or 0))
 
 
 def supplement_out(row: HeatingSupplement) -> SupplementOut:
-    return SupplementOut(household_id=row.household_id, period=row.period, allowance=row.allowance, rate=row.rate,
-                         season_days=row.season_days, days_in_month=row.days_in_month, amount=row.amount)
+    transferred = row.amount - row.withheld if row.amount > ZERO else ZERO
+    return SupplementOut(household_id=row.household_id, period=row.period, kind=row.kind,  # type: ignore[arg-type]
+                         amount=row.amount, withheld=row.withheld, transferred=transferred,
+                         run_period=row.run_period, paid_at=row.created_at, allowance=row.allowance, rate=row.rate,
+                         season_days=row.season_days, days_in_month=row.days_in_month)
 
 
 async def supplements(session: AsyncSession, household_id: str | None) -> list[HeatingSupplement]:
-    query = select(HeatingSupplement).order_by(HeatingSupplement.period, HeatingSupplement.household_id)
+    query = select(HeatingSupplement).order_by(HeatingSupplement.household_id, HeatingSupplement.period,
+                                               HeatingSupplement.id)
     if household_id:
         query = query.where(HeatingSupplement.household_id == household_id)
     return list((await session.scalars(query.limit(5000))).all())
+
+
+# ---- the central-heating reduction ----------------------------------------------------------------
+
+
+async def post_heating_bill(session: AsyncSession, body: HeatingBillIn, today: date | None = None) -> tuple[HeatingBill, bool]:
+    """Reduce a centrally heated dibao household's bill for a season; (bill, created).
+
+    Idempotent per household and season: the same bill again returns the stored result; a different
+    fee for a season already billed is a conflict (409 ``bill_already_posted``).
+    """
+
+    household = await _household(session, body.household_id)
+    existing = await session.scalar(select(HeatingBill).where(HeatingBill.household_id == household.household_id,
+                                                              HeatingBill.season == body.season))
+    if existing is not None:
+        return _same_bill(existing, body), False
+    book = await ParameterBook.load(session, SPECS)
+    # The season as defined in its first winter (a change decided before or early in it counts).
+    midwinter = date(int(body.season[:4]), 12, 31)
+    season_start, season_end = rules.season_dates(body.season, book.get(HEATING_SEASON_START, midwinter),
+                                                  book.get(HEATING_SEASON_END, midwinter))
+    refuse_future(season_start, f"the {body.season} heating season", today)
+    if not Period(season_start, season_end, body.season).overlaps(household.enrolled_on, _exit_day(household)):
+        raise Unprocessable("not_in_dibao", f"household {household.household_id} was not in dibao during the "
+                                            f"{body.season} heating season")
+    day = max(season_start, household.enrolled_on)
+    facts = facts_on(household, day)
+    if facts["heating"] != "central":
+        raise Unprocessable("not_central_heating", f"household {household.household_id} had no central heating on "
+                                                   f"{day.isoformat()}: it gets the +20% supplement instead")
+    rate = book.get(CENTRAL_REDUCTION, season_start)
+    bill = HeatingBill(household_id=household.household_id,
+                       division_code=facts.get("division_code") or household.division_code, season=body.season,
+                       period=month_of(season_start).label, fee=body.fee, rate=str(rate),
+                       reduction=rules.central_reduction(body.fee, rate), created_at=datetime.now(UTC))
+    try:
+        async with session.begin_nested():  # it flushes what is pending first: add the bill inside it
+            session.add(bill)
+            await session.flush()
+    except IntegrityError:  # the same bill posted at the same moment: the first one stands
+        existing = await session.scalar(select(HeatingBill).where(
+            HeatingBill.household_id == household.household_id, HeatingBill.season == body.season))
+        assert existing is not None
+        return _same_bill(existing, body), False
+    if bill.reduction > ZERO:
+        await ledger.paid(session, household_id=bill.household_id, division_code=bill.division_code,
+                          programme="heating_fee_reduction", period=bill.period, amount=bill.reduction,
+                          reference=f"heating-bill-{bill.id}", paid_on=city_today())
+    return bill, True
+
+
+def _same_bill(existing: HeatingBill, body: HeatingBillIn) -> HeatingBill:
+    if existing.fee != body.fee:
+        raise Conflict("bill_already_posted", f"the {body.season} bill was already posted for this household with "
+                                              f"a fee of {existing.fee:.2f}")
+    return existing
+
+
+def heating_bill_out(bill: HeatingBill) -> HeatingBillOut:
+    return HeatingBillOut(household_id=bill.household_id, division_code=bill.division_code, season=bill.season,
+                          fee=bill.fee, rate=bill.rate, reduction=bill.reduction, payable=bill.fee - bill.reduction,
+                          created_at=bill.created_at)
 
 
 # ---- reading ------------------------------------------------------------------------------------
 
 
 async def household_view(session: AsyncSession, household_id: str, today: date | None = None) -> HouseholdOut:
-    today = today or date.today()
+    today = today or city_today()
     household = await _household(session, household_id)
     book = await ParameterBook.load(session, SPECS)
     members = len(await open_members(session, household_id)) or len(
         (await session.scalars(select(DibaoMember).where(DibaoMember.household_id == household_id))).all())
     heating = household.snapshot["heating"]
+    lines = await supplements(session, household_id)
     start, end = book.get(HEATING_SEASON_START, today), book.get(HEATING_SEASON_END, today)
     cap = book.get(WATER_CAP_PER_PERSON, today)
     return HouseholdOut(
@@ -259,7 +524,8 @@ async def household_view(session: AsyncSession, household_id: str, today: date |
             supplement_rate=str(book.get(SUPPLEMENT_RATE, today)) if heating != "central" else None,
             in_season_today=rules.in_heating_season(today, start, end),
             season=f"{start[0]:02d}-{start[1]:02d} – {end[0]:02d}-{end[1]:02d}"),
-        supplements_paid=[supplement_out(row) for row in await supplements(session, household_id)],
+        supplements_paid=[supplement_out(row) for row in lines],
+        supplement_balance_owed=rules.balance_owed(_ledger_line(row) for row in lines),
     )
 
 
@@ -277,17 +543,30 @@ async def report(session: AsyncSession, period: Period) -> Report:
     bills = dict(((d, (n, a)) for d, n, a in (await session.execute(
         select(WaterBill.division_code, func.count(), func.sum(WaterBill.discount))
         .where(WaterBill.period.in_(months)).group_by(WaterBill.division_code))).all()))
-    paid = dict(((d, (n, a)) for d, n, a in (await session.execute(
-        select(HeatingSupplement.division_code, func.count(), func.sum(HeatingSupplement.amount))
-        .where(HeatingSupplement.period.in_(months)).group_by(HeatingSupplement.division_code))).all()))
-    divisions = sorted(set(water) | set(central) | set(non_central) | set(bills) | set(paid))
+    paid: dict[str, tuple[int, Decimal, Decimal]] = {}
+    for code, kind, count, amount in (await session.execute(
+            select(HeatingSupplement.division_code, HeatingSupplement.kind, func.count(), func.sum(HeatingSupplement.amount))
+            .where(HeatingSupplement.period.in_(months))
+            .group_by(HeatingSupplement.division_code, HeatingSupplement.kind))).all():
+        lines, net, recovered = paid.get(code, (0, ZERO, ZERO))
+        if kind == "recovery":
+            paid[code] = (lines, net + amount, recovered - amount)
+        else:
+            paid[code] = (lines + count, net + amount, recovered)
+    heating_bills = dict(((d, (n, a)) for d, n, a in (await session.execute(
+        select(HeatingBill.division_code, func.count(), func.sum(HeatingBill.reduction))
+        .where(HeatingBill.period.in_(months)).group_by(HeatingBill.division_code))).all()))
+    divisions = sorted(set(water) | set(central) | set(non_central) | set(bills) | set(paid) | set(heating_bills))
     return Report(period=period.label, divisions=[DivisionReport(
         division_code=code, division_name=division_name(code),
         households_with_water_relief=len(water.get(code, ())), water_bills=bills.get(code, (0, ZERO))[0],
         water_discount=to_fen(bills.get(code, (0, ZERO))[1] or ZERO),
         central_households_with_reduction=len(central.get(code, ())),
         non_central_households=len(non_central.get(code, ())),
-        supplements_paid=paid.get(code, (0, ZERO))[0], supplement_amount=to_fen(paid.get(code, (0, ZERO))[1] or ZERO),
+        supplements_paid=paid.get(code, (0, ZERO, ZERO))[0], supplement_amount=to_fen(paid.get(code, (0, ZERO, ZERO))[1]),
+        supplement_recovered=to_fen(paid.get(code, (0, ZERO, ZERO))[2]),
+        heating_bills=heating_bills.get(code, (0, ZERO))[0],
+        heating_fee_reduction=to_fen(heating_bills.get(code, (0, ZERO))[1] or ZERO),
     ) for code in divisions])
 
 
