@@ -70,15 +70,16 @@ async def test_one_stop_view_lists_every_programme_every_bureau_granted(kafka, p
         async def supplement_shown() -> dict:
             view = (await registry.get(f"/households/{household['id']}/assistance")).json()
             heating = next(p for p in view["programmes"] if p["programme"] == "heating_supplement")
-            return view if heating["payments"] == 1 else {}
+            return view if heating["payments"] == 2 else {}
 
         view = await eventually(supplement_shown)
         heating = next(p for p in view["programmes"] if p["programme"] == "heating_supplement")
-        # 2 × 200 − 60 = 340.00 dibao; February is all in the season: 20% = 68.00
-        assert (heating["amount_paid"], view["dibao"]["amount_paid"]) == ("68.00", "340.00")
+        # The runs for February settle January too. 2 × 200 − 60 = 340.00 dibao a month; both months are all in
+        # the heating season: 20% = 68.00 a month.
+        assert (heating["amount_paid"], view["dibao"]["amount_paid"]) == ("136.00", "680.00")
         assert [d["donor_name"] for d in view["donations"]] == ["哈尔滨某商会"]
         assert [p["donor_name"] for p in view["pairings"]] == ["道里区某机关"]
-        assert view["amount_paid"] == "908.00"
+        assert view["amount_paid"] == "1316.00"
 
 
 async def test_assessment_finds_the_households_a_stopped_bureau_has_not_served(kafka, postgres, tmp_path):
