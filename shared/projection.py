@@ -147,6 +147,11 @@ async def open_members(session: AsyncSession, household_id: str) -> list[DibaoMe
         DibaoMember.household_id == household_id, DibaoMember.eligible_until.is_(None)).order_by(DibaoMember.id))).all())
 
 
+async def closed_members(session: AsyncSession, household_id: str, until: date) -> list[DibaoMember]:
+    return list((await session.scalars(select(DibaoMember).where(
+        DibaoMember.household_id == household_id, DibaoMember.eligible_until == until))).all())
+
+
 async def _state(session: AsyncSession, household_id: str) -> tuple[DibaoHousehold | None, dict[str, DibaoMember]]:
     """The household and its members still in dibao, read once per session and kept current in it.
 
@@ -193,7 +198,14 @@ async def apply_household_event(session: AsyncSession, event: ReceivedEvent) -> 
     household, open_rows = await _state(session, payload.household_id)
 
     if isinstance(payload, HouseholdExited):
-        if household is None or household.status == "exited":
+        if household is None:
+            return HouseholdDelta("ignored", household, payload.exited_on)
+        if household.status == "exited":
+            # An exit set ahead and then brought forward: the members' time ends on the earlier day.
+            if household.exited_on is not None and payload.exited_on < household.exited_on:
+                for row in await closed_members(session, household.household_id, household.exited_on):
+                    row.eligible_until = max(payload.exited_on, row.eligible_from)
+                household.exited_on, household.updated_at = payload.exited_on, now
             return HouseholdDelta("ignored", household, payload.exited_on)
         members = list(open_rows.values())
         for row in members:
@@ -214,6 +226,10 @@ async def apply_household_event(session: AsyncSession, event: ReceivedEvent) -> 
         session.info["projection"][payload.household_id] = (household, open_rows)
     else:
         if household.status == "exited":
+            # Facts learnt after an exit was announced (a change before an exit set ahead, an extension that
+            # outlives the exit) still count for the money of the months they touch; nothing is granted anew.
+            household.snapshot = _household_data(payload, effective_on, household.snapshot)
+            household.updated_at = now
             return HouseholdDelta("ignored", household, effective_on)
         previous = dict(household.snapshot)
         household.snapshot = _household_data(payload, effective_on, previous)
