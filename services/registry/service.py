@@ -685,26 +685,40 @@ async def run_payments(sessions: async_sessionmaker[AsyncSession], period: str, 
                          recovered=to_fen(withheld), overpaid=to_fen(overpaid), already_paid=int(already or 0))
 
 
+def _settled_before(household: Household) -> str:
+    """The last month already settled under the facts as they stand ("" when every month must be looked at):
+    a household whose facts have not changed since its last settlement is settled from the month after."""
+
+    if household.settled_revision == household.revision and household.settled_through:
+        return household.settled_through
+    return ""
+
+
 async def _settle(session: AsyncSession, households: Sequence[Household], through: Period, run_id: int) -> _Settled:
     ids = [household.id for household in households]
     extensions = await _extension_rows(session, ids)
+    after = {household.id: _settled_before(household) for household in households}
     ledger: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for household_id, period, amount in (await session.execute(
             select(Payment.household_id, Payment.period, func.sum(Payment.amount))
-            .where(Payment.household_id.in_(ids)).group_by(Payment.household_id, Payment.period))).all():
-        ledger[household_id][period] = amount
+            .where(Payment.household_id.in_(ids), Payment.period > min(after.values()))
+            .group_by(Payment.household_id, Payment.period))).all():
+        if period > after[household_id]:
+            ledger[household_id][period] = amount
+    # Only recoveries and withholdings make a balance; reading those alone keeps a monthly run's reads small.
     owed = {household_id: ledger_balance(recoveries or ZERO, kept or ZERO)
             for household_id, recoveries, kept in (await session.execute(
                 select(Payment.household_id,
                        func.sum(case((Payment.kind == RECOVERY, Payment.amount), else_=ZERO)),
                        func.sum(Payment.withheld))
-                .where(Payment.household_id.in_(ids)).group_by(Payment.household_id))).all()}
+                .where(Payment.household_id.in_(ids), (Payment.kind == RECOVERY) | (Payment.withheld > ZERO))
+                .group_by(Payment.household_id))).all()}
     rows: list[dict[str, Any]] = []
     marks: list[dict[str, Any]] = []
     paid, transferred, withheld, overpaid = 0, ZERO, ZERO, ZERO
     for household in households:
-        lines = settle(_due(household, extensions[household.id], through, ledger[household.id]),
-                       ledger[household.id], owed.get(household.id, ZERO))
+        due = _due(household, extensions[household.id], through, ledger[household.id], after[household.id])
+        lines = settle(due, ledger[household.id], owed.get(household.id, ZERO))
         settlement = household.settlement + (1 if lines else 0)
         for line in lines:
             rows.append({"household_id": household.id, "period": line.period, "amount": line.amount,
@@ -714,8 +728,10 @@ async def _settle(session: AsyncSession, households: Sequence[Household], throug
             withheld += line.withheld if line.amount > ZERO else ZERO
             overpaid -= line.amount if line.amount < ZERO else ZERO
         paid += any(line.amount > ZERO for line in lines)
+        # Settled through this run's month under the facts as they stand; months after it that an earlier run
+        # settled under older facts are looked at again by the next run (everything after ``settled_through``).
         marks.append({"b_id": household.id, "b_settlement": settlement, "b_revision": household.revision,
-                      "b_through": max(through.label, household.settled_through or "")})
+                      "b_through": through.label})
     if rows:
         await session.execute(insert(Payment.__table__), rows)
     await session.execute(
@@ -726,8 +742,8 @@ async def _settle(session: AsyncSession, households: Sequence[Household], throug
 
 
 def _due(household: Household, extension_rows: Sequence[EmploymentExtension], through: Period,
-         ledger: dict[str, Decimal]) -> dict[str, tuple[Decimal, str]]:
-    """What dibao owes the household for each month through ``through``, from the facts now known."""
+         ledger: dict[str, Decimal], after: str = "") -> dict[str, tuple[Decimal, str]]:
+    """What dibao owes the household for each month after ``after`` through ``through``, from the facts now known."""
 
     schedule = schedule_of(household)
     spells = extension_spells(schedule, household.enrolled_on, extension_rows)
@@ -739,6 +755,8 @@ def _due(household: Household, extension_rows: Sequence[EmploymentExtension], th
         last = None
     due: dict[str, tuple[Decimal, str]] = {}
     for month in rules.months_to_settle(household.enrolled_on, through, last):
+        if month.label <= after:
+            continue
         owed = dibao_due(schedule=schedule, enrolled_on=household.enrolled_on, exited_on=household.exited_on,
                          extensions=spells, month=month)
         if owed is not None:

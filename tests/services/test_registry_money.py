@@ -183,3 +183,15 @@ async def _publish(client, event) -> None:  # type: ignore[no-untyped-def]
         await producer.send_and_wait(topic, encode(envelope_for(event, "employment")), key=event.key.encode())
     finally:
         await producer.stop()
+
+
+async def test_a_run_for_an_earlier_month_after_a_change_leaves_the_later_months_to_the_next_run(registry):
+    household = await enrol(registry, household_body(income="0.00", enrolled_on=date(2026, 1, 1)))
+    await registry.post("/payment-runs", json={"period": "2026-05"})
+    await registry.patch(f"/households/{household['id']}", json={"monthly_income": "100.00",
+                                                                  "effective_on": "2026-02-01"})
+    await registry.post("/payment-runs", json={"period": "2026-03"})  # settles Feb–Mar under the new facts
+    assert month_sums(await ledger(registry, household["id"]))["2026-04"] == "200.00"
+    await registry.post("/payment-runs", json={"period": "2026-05"})
+    assert month_sums(await ledger(registry, household["id"])) == {
+        "2026-01": "200.00", "2026-02": "100.00", "2026-03": "100.00", "2026-04": "100.00", "2026-05": "100.00"}
