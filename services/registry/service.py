@@ -701,7 +701,7 @@ async def _settle(session: AsyncSession, households: Sequence[Household], throug
     ledger: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for household_id, period, amount in (await session.execute(
             select(Payment.household_id, Payment.period, func.sum(Payment.amount))
-            .where(Payment.household_id.in_(ids), Payment.period > min(after.values()))
+            .where(Payment.household_id.in_(ids), Payment.period > min(after.values()), Payment.period <= through.label)
             .group_by(Payment.household_id, Payment.period))).all():
         if period > after[household_id]:
             ledger[household_id][period] = amount
