@@ -30,7 +30,7 @@ ALL_TOPICS = (HOUSEHOLDS_TOPIC, EMPLOYMENT_TOPIC, GRANTS_TOPIC)
 
 
 def dlq_topic(group: str, topic: str) -> str:
-    """``<group>.<topic>.dlq``, as DESIGN.md names it."""
+    """``<group>.<topic>.dlq``: the dead-letter topic of a consumer group and the topic it reads."""
 
     return f"{group}.{topic}.dlq"
 

@@ -47,7 +47,7 @@ class ParameterSpec:
     kind: ParameterKind
     label: str
     unit: str = ""
-    # Default rows as (scope, value), in force from PLAN_DATE; illustrative starting values (POLICY.md).
+    # Default rows as (scope, value), in force from PLAN_DATE; illustrative starting values (docs/policy.md).
     defaults: tuple[tuple[str, str], ...] = ()
     scoped: bool = False  # whether a division may have its own value
     # The plausible range (inclusive), as text; a value outside it is refused (value_out_of_range). None takes
@@ -196,7 +196,7 @@ def default_rows(specs: Iterable[ParameterSpec]) -> list[dict[str, Any]]:
 
     return [
         {"name": spec.name, "scope": scope, "value": canonical_text(spec, value), "effective_from": PLAN_DATE,
-         "recorded_by": "seed", "note": "illustrative default (POLICY.md)"}
+         "recorded_by": "seed", "note": "illustrative default (docs/policy.md)"}
         for spec in specs
         for scope, value in spec.defaults
     ]

@@ -1,4 +1,4 @@
-"""Education assistance parameters (defaults: POLICY.md, programme 3)."""
+"""Education assistance parameters (defaults: docs/policy.md, programme 3)."""
 
 from shared.parameters import ParameterSpec
 

@@ -1,4 +1,4 @@
-"""Employment assistance parameters (defaults: POLICY.md, programme 5)."""
+"""Employment assistance parameters (defaults: docs/policy.md, programme 5)."""
 
 from shared.parameters import ParameterSpec
 

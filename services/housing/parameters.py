@@ -1,4 +1,4 @@
-"""Housing assistance parameters (defaults: POLICY.md, programme 4)."""
+"""Housing assistance parameters (defaults: docs/policy.md, programme 4)."""
 
 from shared.parameters import ParameterSpec
 

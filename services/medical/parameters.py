@@ -1,4 +1,4 @@
-"""Medical assistance parameters (defaults: POLICY.md, programme 2)."""
+"""Medical assistance parameters (defaults: docs/policy.md, programme 2)."""
 
 from shared.parameters import ParameterSpec
 

@@ -1,4 +1,4 @@
-"""Civil Affairs' policy parameters (defaults: POLICY.md, programme 1 and 5)."""
+"""Civil Affairs' policy parameters (defaults: docs/policy.md, programme 1 and 5)."""
 
 from shared.divisions import DIVISIONS
 from shared.parameters import ParameterSpec

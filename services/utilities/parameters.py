@@ -1,4 +1,4 @@
-"""Water and heating relief parameters (defaults: POLICY.md, programmes 6 and 7)."""
+"""Water and heating relief parameters (defaults: docs/policy.md, programmes 6 and 7)."""
 
 from shared.parameters import ParameterSpec
 

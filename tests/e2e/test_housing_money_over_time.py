@@ -1,4 +1,4 @@
-"""Rent subsidy over time (POLICY.md, "Rules over time"): each month is paid with its own members, area
+"""Rent subsidy over time (docs/policy.md, "Rules over time"): each month is paid with its own members, area
 and parameters; late facts are settled by the next run — arrears paid, overpayments owed and withheld
 from later payments, never a negative transfer; runs never pay ahead and never pay twice."""
 
