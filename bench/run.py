@@ -47,6 +47,7 @@ from bench.system import LocalSystem
 from shared.db import Area, Money
 from shared.events import GRANTS_TOPIC, HOUSEHOLDS_TOPIC, decode_envelope
 from shared.migrations import SERVICES
+from shared.periods import add_months, city_today, month_of
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BUREAUS = ("medical", "education", "housing", "employment", "utilities", "legal")
@@ -292,16 +293,25 @@ class Bench:
     # ---- 4: monthly runs ---------------------------------------------------------------------
 
     async def monthly_runs(self) -> None:
-        month = date.today().strftime("%Y-%m")
+        """The monthly runs as a city lives them: the caseload's history is settled once (every month since each
+        household's enrolment, up to last month), then this month's run is timed, then run again (a repeat adds
+        nothing and should cost little)."""
+
+        this_month = month_of(city_today())
+        last_month = add_months(this_month, -1)
         for name, service, path in (("dibao_payment_run", "registry", "/payment-runs"),
                                     ("heating_supplement_run", "utilities", "/heating/supplement-runs")):
-            async with self.system.client(service, timeout=1800) as http:
-                started = time.perf_counter()
-                response = await http.post(path, json={"period": month})
-                elapsed = time.perf_counter() - started
-                response.raise_for_status()
-            self.results[name] = {"period": month, "households_paid": response.json()["households_paid"],
-                                  "seconds": round(elapsed, 2)}
+            timings = {}
+            async with self.system.client(service, timeout=3600) as http:
+                for step, period in (("history", last_month), ("month", this_month), ("repeat", this_month)):
+                    started = time.perf_counter()
+                    response = await http.post(path, json={"period": period.label})
+                    response.raise_for_status()
+                    timings[step] = (round(time.perf_counter() - started, 2), response.json()["households_paid"])
+            self.results[name] = {"period": this_month.label, "seconds": timings["month"][0],
+                                  "households_paid": timings["month"][1],
+                                  "history_seconds": timings["history"][0], "history_households": timings["history"][1],
+                                  "repeat_seconds": timings["repeat"][0]}
 
     # ---- 5: replay -----------------------------------------------------------------------------
 
@@ -418,7 +428,7 @@ async def expected_and_found(system: LocalSystem) -> dict[str, int]:
     assessment sees them through Kafka."""
 
     async with system.client("registry") as http:
-        result = (await http.get("/reports/assessment", params={"period": str(date.today().year)})).json()
+        result = (await http.get("/reports/assessment", params={"period": str(city_today().year)})).json()
     granted = {b["bureau"]: b["households_granted"] for b in result["bureaus"]}
     eligible = {b["bureau"]: b["households_eligible"] for b in result["bureaus"]}
     return {"households_eligible": sum(eligible.values()), "households_granted": sum(granted.values()),
@@ -438,6 +448,12 @@ def _fan_out_row(r: dict[str, Any]) -> tuple[str, str, str, float | None]:
             bound["seconds"] / fan_out["seconds"])
 
 
+def _run_row(label: str, run: dict[str, Any]) -> tuple[str, str, str, float | None]:
+    history = (f"history through last month settled first: {run['history_seconds']} s for "
+               f"{run['history_households']}; a repeat: {run['repeat_seconds']} s") if "history_seconds" in run else ""
+    return (label, f"{run['seconds']} s for {run['households_paid']}", history, None)
+
+
 def markdown(results: dict[str, Any]) -> str:
     r = results
     rows = [
@@ -448,10 +464,8 @@ def markdown(results: dict[str, Any]) -> str:
         ("replay (medical)", f"{r['replay']['events_per_second']} events/s",
          f"{r['baseline_kafka']['events_per_second']} events/s raw Kafka",
          r["replay"]["events_per_second"] / r["baseline_kafka"]["events_per_second"]),
-        ("dibao payment run", f"{r['dibao_payment_run']['seconds']} s for {r['dibao_payment_run']['households_paid']}",
-         "", None),
-        ("heating supplement run", f"{r['heating_supplement_run']['seconds']} s for "
-         f"{r['heating_supplement_run']['households_paid']}", "", None),
+        _run_row("dibao payment run", r["dibao_payment_run"]),
+        _run_row("heating supplement run", r["heating_supplement_run"]),
     ]
     for lat in r["latency"] if isinstance(r["latency"], list) else [r["latency"]]:
         for bureau, value in lat["per_bureau"].items():
