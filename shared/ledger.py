@@ -9,6 +9,7 @@ of a period always sum to what is due for it. Settling again with nothing new wr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -20,9 +21,9 @@ RECOVERY = "recovery"
 @dataclass(frozen=True, slots=True)
 class LedgerLine:
     period: str
-    amount: Decimal  # negative for a recovery
     kind: str
-    withheld: Decimal  # of a payment, kept back against what is owed; the transfer is amount - withheld
+    amount: Decimal  # negative for a recovery
+    withheld: Decimal = ZERO  # of a payment, kept back against what is owed; the transfer is amount - withheld
 
     @property
     def transferred(self) -> Decimal:
@@ -42,11 +43,11 @@ def settle(due: dict[str, tuple[Decimal, str]], ledger: dict[str, Decimal], owed
     lines: list[LedgerLine] = []
     for period, difference in differences.items():
         if difference < ZERO:
-            lines.append(LedgerLine(period, difference, RECOVERY, ZERO))
+            lines.append(LedgerLine(period, RECOVERY, difference))
         elif difference > ZERO:
             withheld = min(difference, owed)
             owed -= withheld
-            lines.append(LedgerLine(period, difference, due[period][1], withheld))
+            lines.append(LedgerLine(period, due[period][1], difference, withheld))
     return lines
 
 
@@ -54,3 +55,11 @@ def balance_owed(recoveries: Decimal, withheld: Decimal) -> Decimal:
     """What a household still owes: its recoveries (negative lines) less what was already withheld."""
 
     return to_fen(max(ZERO, -recoveries - withheld))
+
+
+def owed_by(lines: Iterable[LedgerLine]) -> Decimal:
+    """:func:`balance_owed` of lines in hand."""
+
+    lines = list(lines)
+    return balance_owed(sum((line.amount for line in lines if line.kind == RECOVERY), ZERO),
+                        sum((line.withheld for line in lines), ZERO))

@@ -15,19 +15,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Protocol
 
 from shared.allowance import governing_day
 from shared.entitlements import housing_difficulty
+from shared.ledger import RECOVERY as RECOVERY  # the kind of a recovery line, as every ledger writes it
+from shared.ledger import LedgerLine, owed_by
+from shared.ledger import settle as ledger_settle
 from shared.money import ZERO, to_fen
 from shared.periods import Period
 
 PAYMENT = "rent_subsidy"
-RECOVERY = "recovery"
 
 
 def area_per_person(area_m2: Decimal, members: int) -> Decimal:
@@ -74,53 +75,12 @@ def month_due(facts: MonthFacts) -> Decimal:
     return monthly_rent_subsidy(facts.area_m2, facts.members, facts.standard_per_person, facts.per_m2)
 
 
-class LedgerLine(Protocol):
-    @property
-    def kind(self) -> str: ...
-    @property
-    def amount(self) -> Decimal: ...
-    @property
-    def withheld(self) -> Decimal: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    """A line a run adds to the ledger; the household receives ``amount − withheld``."""
-
-    period: str
-    kind: str
-    amount: Decimal
-    withheld: Decimal = ZERO
-
-    @property
-    def transferred(self) -> Decimal:
-        return self.amount - self.withheld if self.kind == PAYMENT else ZERO
-
-
-def balance_owed(lines: Iterable[LedgerLine]) -> Decimal:
-    """What the household still owes: the overpayments recorded, less what was withheld to recover them."""
-
-    owed = sum((-line.amount for line in lines if line.kind == RECOVERY), ZERO)
-    withheld = sum((line.withheld for line in lines), ZERO)
-    return to_fen(owed - withheld)
+# The ledger is settled as every bureau's is (shared.ledger); a rent subsidy line is of kind PAYMENT.
+Line = LedgerLine
+balance_owed = owed_by
 
 
 def settle(due: Mapping[str, Decimal], booked: Mapping[str, Decimal], owed: Decimal = ZERO) -> list[Line]:
-    """The lines that bring each month's ledger (``booked``: the sum of its lines) to what is ``due``.
+    """The lines that bring each month's ledger (``booked``: the sum of its lines) to what is ``due``."""
 
-    A month short is paid the difference; a month paid over gets a recovery (a negative amount) the
-    household owes. What it owes — from before and from this settlement — is withheld from the payments,
-    oldest month first, so a household never receives a negative transfer. Months are ``YYYY-MM``.
-    """
-
-    differences = {month: to_fen(due.get(month, ZERO) - booked.get(month, ZERO))
-                   for month in sorted(set(due) | set(booked))}
-    recoveries = [Line(month, RECOVERY, difference) for month, difference in differences.items() if difference < ZERO]
-    owed = owed + sum((-line.amount for line in recoveries), ZERO)
-    payments = []
-    for month, difference in differences.items():
-        if difference > ZERO:
-            withheld = min(difference, max(owed, ZERO))
-            owed -= withheld
-            payments.append(Line(month, PAYMENT, difference, withheld))
-    return sorted([*recoveries, *payments], key=lambda line: (line.period, line.kind))
+    return ledger_settle({month: (amount, PAYMENT) for month, amount in due.items()}, dict(booked), owed)
