@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.divisions import DIVISIONS
+from shared.periods import city_today
 from shared.resident_id import make_resident_id
 
 # Relative caseload by division: the big urban districts carry most of it.
@@ -125,7 +126,7 @@ class Caseload:
 
 
 def generate(count: int, seed: int = 2004, today: date | None = None) -> list[dict[str, Any]]:
-    caseload = Caseload(seed, today or date.today())
+    caseload = Caseload(seed, today or city_today())
     return [caseload.household(i) for i in range(count)]
 
 

@@ -21,7 +21,7 @@ from shared.consumer import CONSUMING
 from shared.db import Money, UtcDateTime, add_new, new_row
 from shared.events import AssistanceGranted, AssistancePaid, AssistanceRevoked, Bureau
 from shared.outbox import Outbox
-from shared.periods import Period
+from shared.periods import Period, city_today
 from shared.platform_models import BigId
 from shared.projection import BureauBase, HouseholdDelta
 
@@ -131,7 +131,7 @@ class GrantLedger:
                       reference: str, paid_on: date | None = None, resident_id: str | None = None) -> AssistancePaid:
         return AssistancePaid(household_id=household_id, division_code=division_code, bureau=self.bureau,
                               programme=programme, resident_id=resident_id, period=period, amount=amount,
-                              paid_on=paid_on or date.today(), reference=reference)
+                              paid_on=paid_on or city_today(), reference=reference)
 
 
 async def grant_to_every_member(session: AsyncSession, ledger: GrantLedger, delta: HouseholdDelta, programme: str,

@@ -39,6 +39,7 @@ from shared.events import (
     ReceivedEvent,
 )
 from shared.money import ZERO, to_fen
+from shared.periods import city_today
 from shared.programmes import BUREAU_NAMES, programme_name
 
 # ---- from assistance.grants -----------------------------------------------------------------------
@@ -185,7 +186,7 @@ async def list_pairings(session: AsyncSession, division_code: str | None, househ
 
 
 async def one_stop(session: AsyncSession, household_id: str, today: date | None = None) -> OneStopOut:
-    today = today or date.today()
+    today = today or city_today()
     household: Household = await get_household(session, household_id)
     names = {m.resident_id: m.name for m in household.members}
     records = (await session.scalars(select(AssistanceRecord).where(AssistanceRecord.household_id == household_id)
