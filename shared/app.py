@@ -50,7 +50,9 @@ class Platform:
     @classmethod
     def build(cls, settings: ServiceSettings, topics: Sequence[str], handlers: Mapping[str, Handler],
               prefetch: Prefetch | None = None) -> "Platform":
-        engine = create_engine(settings.resolved_database_url(), settings.database_pool_size)
+        engine = create_engine(settings.resolved_database_url(), settings.database_pool_size,
+                               pool_timeout=settings.database_pool_timeout_seconds,
+                               busy_timeout=settings.database_busy_timeout_seconds)
         sessions = session_factory(engine)
         producers = ProducerHolder(settings.kafka_bootstrap_servers, client_id=settings.service_name)
         relay = OutboxRelay(sessions, producers, settings.topic_prefix, settings.outbox_batch_size,
