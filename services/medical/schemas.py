@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.money import MoneyStr
-from shared.validators import Day, DivisionCodeIn, MoneyIn, PastDay, ResidentIdIn, fail
+from shared.validators import Day, DivisionCodeIn, MoneyIn, PastPlanDay, ResidentIdIn, Text, fail
 
 ClaimKind = Literal["outpatient", "inpatient"]
 
@@ -16,8 +16,8 @@ ClaimKind = Literal["outpatient", "inpatient"]
 class HospitalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, description="医院名称")
-    level: str = Field(default="city", max_length=40, description="医院等级, e.g. 三级甲等")
+    name: Text = Field(min_length=1, max_length=200, description="医院名称")
+    level: Text = Field(default="city", max_length=40, description="医院等级, e.g. 三级甲等")
     division_code: DivisionCodeIn | None = None
     designated_from: Day = Field(description="定点起始日期")
     designated_until: Day | None = Field(default=None, description="定点终止日期 (inclusive); open when absent")
@@ -50,10 +50,10 @@ class ClaimIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    hospital_id: str = Field(pattern=r"^\d{1,12}$")
+    hospital_id: str = Field(pattern=r"^[0-9]{1,12}$")
     resident_id: ResidentIdIn
-    invoice_no: str = Field(min_length=1, max_length=60, description="发票号")
-    visit_date: PastDay
+    invoice_no: Text = Field(min_length=1, max_length=60, description="发票号")
+    visit_date: PastPlanDay
     kind: ClaimKind
     total_cost: MoneyIn = Field(description="医疗总费用")
     insurance_paid: MoneyIn = Field(description="基本医疗保险已支付")

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import Heating
 from shared.money import MoneyStr
-from shared.validators import AreaIn, MonthIn
+from shared.validators import AreaIn, MonthIn, Text
 
 
 class WaterBillIn(BaseModel):
@@ -17,7 +17,7 @@ class WaterBillIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    household_id: str = Field(min_length=1, max_length=36)
+    household_id: Text = Field(min_length=1, max_length=36)
     period: MonthIn
     usage_m3: AreaIn = Field(description="用水量 m³")
 
