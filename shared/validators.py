@@ -211,8 +211,19 @@ def _report_period(value: str) -> str:
         raise fail("invalid_period", "{why}", why=str(exc)) from None
 
 
+TERM_PATTERN = f"^{_YEARS}-(spring|autumn)$"
+
+
+def _term(value: str) -> str:
+    check_period_text(value, TERM_PATTERN, "a school term YYYY-spring or YYYY-autumn")
+    return value
+
+
 MonthIn = Annotated[str, Field(description="YYYY-MM, from 2004-01", json_schema_extra={"pattern": MONTH_PATTERN}),
                     AfterValidator(_month)]
 PeriodIn = Annotated[str, Field(description="YYYY-MM, YYYY-H1, YYYY-H2 or YYYY, from 2004",
                                 json_schema_extra={"pattern": PERIOD_PATTERN}),
                      AfterValidator(_report_period)]
+TermIn = Annotated[str, Field(description="YYYY-spring or YYYY-autumn, from 2004",
+                              json_schema_extra={"pattern": TERM_PATTERN}),
+                   AfterValidator(_term)]

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.events import SchoolStage
 from shared.money import MoneyStr
-from shared.validators import Flag, MoneyIn, PastPlanDay, ResidentIdIn, Text, fail
+from shared.validators import Flag, MoneyIn, PastPlanDay, ResidentIdIn, TermIn, Text, fail
 
 Organisation = Literal["trade_union", "youth_league_hope_project", "womens_federation", "disabled_persons_federation"]
 
@@ -88,7 +88,7 @@ class PupilOut(BaseModel):
 class TermRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    term: str = Field(pattern=r"^[0-9]{4}-(spring|autumn)$", description="YYYY-spring or YYYY-autumn")
+    term: TermIn = Field(description="YYYY-spring or YYYY-autumn")
 
 
 class TermRunOut(BaseModel):

@@ -93,6 +93,12 @@ async def test_an_invoice_number_with_a_nul_is_refused(kafka, postgres):
         assert problem(await s["medical"].post("/claims", json=body)) == (422, "invalid_text")
 
 
+async def test_a_school_term_before_the_plan_is_refused_not_a_500(kafka, postgres):
+    async with system("education", education={"consumer_enabled": False}) as s:
+        for term in ("2003-autumn", "1900-spring"):
+            assert problem(await s["education"].post("/term-runs", json={"term": term})) == (422, "invalid_period"), term
+
+
 async def test_bodies_over_1_mb_are_refused_before_they_are_read(registry):
     big = household_body()
     big["address"] = "x" * (ONE_MB + 1)

@@ -19,6 +19,7 @@ from shared.validators import (
     PastPlanDay,
     PeriodIn,
     ResidentIdIn,
+    TermIn,
     Text,
     WholeNumber,
 )
@@ -39,6 +40,7 @@ class Body(BaseModel):
     text: Text | None = None
     month: MonthIn | None = None
     period: PeriodIn | None = None
+    term: TermIn | None = None
 
 
 def code_of(**fields: Any) -> str:
@@ -100,10 +102,11 @@ def test_text_keeps_chinese_and_ordinary_punctuation():
 
 
 @pytest.mark.parametrize(("field", "value"), [("month", "1900-01"), ("month", "2003-12"), ("month", "٢٠٢٦-01"),
-                                              ("period", "1900"), ("period", "2003-H2"), ("period", "2101")])
+                                              ("period", "1900"), ("period", "2003-H2"), ("period", "2101"),
+                                              ("term", "2003-autumn"), ("term", "1900-spring"), ("term", "２０２６-spring")])
 def test_periods_start_with_the_2004_plan(field, value):
     assert code_of(**{field: value}) == "invalid_period"
 
 
 def test_periods_from_2004_are_accepted():
-    assert Body.model_validate({"month": "2004-01", "period": "2004"}).period == "2004"
+    assert Body.model_validate({"month": "2004-01", "period": "2004", "term": "2004-spring"}).term == "2004-spring"
