@@ -280,6 +280,9 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with platform.sessions() as session:
         # The audit trail (shared.audit) reads the caller from here when the session flushes.
         session.info["request"] = request
+        if request.method in ("GET", "HEAD") and platform.engine.dialect.name == "sqlite":
+            # A read does not queue for SQLite's write lock (WAL readers never wait for the writer).
+            await session.connection(execution_options={SQLITE_BEGIN: "DEFERRED"})
         try:
             yield session
         except BaseException:

@@ -103,16 +103,23 @@ async def test_a_clash_inside_the_savepoint_leaves_the_other_rows_of_a_bulk_requ
 async def test_a_locked_sqlite_database_answers_503_service_busy_and_nothing_is_written(kafka, sqlite_url):
     path = sqlite_url.split("///", 1)[1]
     async with running_on(sqlite_url, database_busy_timeout_seconds=0.2) as registry:
-        # Another process holds the write lock (a long batch, a backup).
+        # The service has been running (its first connection switched the file to WAL) when another
+        # process takes the write lock (a long batch, a backup).
+        assert (await registry.get("/households")).status_code == 200
         holder = sqlite3.connect(path, isolation_level=None)
         try:
             holder.execute("BEGIN IMMEDIATE")
+            started = asyncio.get_running_loop().time()
             response = await registry.post("/households", json=household_body())
+            waited = asyncio.get_running_loop().time() - started
+            # Reading does not wait for the writer (WAL).
+            assert (await registry.get("/households")).status_code == 200
         finally:
             holder.execute("ROLLBACK")
             holder.close()
         assert response.status_code == 503, response.text
         assert response.json()["code"] == "service_busy"
+        assert 0.15 < waited < 5, "a writer waits for the lock up to the busy timeout, then gives up"
         assert int(response.headers["Retry-After"]) >= 1
         assert await counts(registry) == (0, 0, 0)
         # Once the lock is gone the same request goes through.
