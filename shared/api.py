@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Depends, Query
@@ -9,16 +10,27 @@ from fastapi.responses import Response
 
 from shared.errors import Unprocessable
 from shared.periods import InvalidPeriod, Period, parse_month, parse_period
+from shared.validators import LAST_YEAR, MONTH_PATTERN, PERIOD_PATTERN, PLAN_YEAR
 
 
-def _report_period(period: str = Query(description="YYYY-MM, YYYY-H1, YYYY-H2 or YYYY", examples=["2026-H1"])) -> Period:
+def _check(period: str, pattern: str, what: str) -> None:
+    # Years from the 2004 plan on (nothing was paid or reported before it), ASCII digits only.
+    if not re.fullmatch(pattern, period, re.ASCII):
+        raise Unprocessable("invalid_period", f"{period[:20]!r} is not {what} between {PLAN_YEAR} and {LAST_YEAR}")
+
+
+def _report_period(period: str = Query(description=f"YYYY-MM, YYYY-H1, YYYY-H2 or YYYY, from {PLAN_YEAR}",
+                                       examples=["2026-H1"], json_schema_extra={"pattern": PERIOD_PATTERN})) -> Period:
+    _check(period, PERIOD_PATTERN, "a period YYYY-MM, YYYY-H1, YYYY-H2 or YYYY")
     try:
         return parse_period(period)
     except InvalidPeriod as exc:
         raise Unprocessable("invalid_period", str(exc)) from None
 
 
-def _month(period: str = Query(description="YYYY-MM", examples=["2026-01"])) -> Period:
+def _month(period: str = Query(description=f"YYYY-MM, from {PLAN_YEAR}-01", examples=["2026-01"],
+                               json_schema_extra={"pattern": MONTH_PATTERN})) -> Period:
+    _check(period, MONTH_PATTERN, "a month YYYY-MM")
     try:
         return parse_month(period)
     except InvalidPeriod as exc:

@@ -18,12 +18,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.audit import audit_router
 from shared.auth import AuthConfig, check_every_route_is_guarded, requires
 from shared.consumer import EventConsumer, Handler, Prefetch
 from shared.db import create_engine, database_is_reachable, session_factory
-from shared.errors import Unprocessable, document_problems, install_error_handlers
+from shared.errors import Unprocessable, document_problems, install_error_handlers, problem_response
 from shared.kafka import ProducerHolder, kafka_is_reachable
 from shared.logging import configure_logging
 from shared.outbox import OutboxRelay
@@ -50,7 +52,9 @@ class Platform:
     @classmethod
     def build(cls, settings: ServiceSettings, topics: Sequence[str], handlers: Mapping[str, Handler],
               prefetch: Prefetch | None = None) -> "Platform":
-        engine = create_engine(settings.resolved_database_url(), settings.database_pool_size)
+        engine = create_engine(settings.resolved_database_url(), settings.database_pool_size,
+                               pool_timeout=settings.database_pool_timeout_seconds,
+                               busy_timeout=settings.database_busy_timeout_seconds)
         sessions = session_factory(engine)
         producers = ProducerHolder(settings.kafka_bootstrap_servers, client_id=settings.service_name)
         relay = OutboxRelay(sessions, producers, settings.topic_prefix, settings.outbox_batch_size,
@@ -174,6 +178,80 @@ def every(seconds: float, job: BackgroundJob) -> BackgroundJob:
     return loop
 
 
+# ---- limits checked before anything is parsed ------------------------------------------------------
+
+MAX_BODY_BYTES = 1024 * 1024
+# A bearer token is a few hundred bytes; one of megabytes is refused before it is decoded.
+MAX_AUTHORIZATION_BYTES = 8 * 1024
+
+
+class BodyTooLarge(StarletteHTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=f"the body is over {limit} bytes (1 MB); send less per request")
+
+
+class RequestLimits:
+    """Refuse what would cost the service more than it is worth, before routing, authentication or
+    parsing: an Authorization header over 8 KB (401), a body over 1 MB (413 ``body_too_large``) —
+    by its Content-Length at once, or counted as it streams in when it is sent chunked."""
+
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES,
+                 max_authorization: int = MAX_AUTHORIZATION_BYTES) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.max_authorization = max_authorization
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared: int | None = None
+        for name, value in scope["headers"]:
+            if name == b"authorization" and len(value) > self.max_authorization:
+                await problem_response(401, "Not authenticated", "invalid_token",
+                                       f"the Authorization header is over {self.max_authorization} bytes; "
+                                       "no bearer token is that long")(scope, receive, send)
+                return
+            if name == b"content-length":
+                declared = int(value) if value.isdigit() and len(value) < 19 else -1
+        if declared == -1:
+            await problem_response(400, "Bad request", "invalid_content_length",
+                                   "Content-Length is not a number of bytes")(scope, receive, send)
+            return
+        if declared is not None and declared > self.max_body:
+            await self._too_large(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise BodyTooLarge(self.max_body)
+            return message
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, sending)
+        except BodyTooLarge:
+            # Read outside a route (the exception handlers answer it there): answer here if nothing was sent.
+            if started:
+                raise
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await problem_response(413, "Content too large", "body_too_large",
+                               f"the body is over {self.max_body} bytes (1 MB); send less per request",
+                               headers={"Connection": "close"})(scope, receive, send)
+
+
 class Health(BaseModel):
     status: str
     service: str
@@ -225,6 +303,7 @@ def create_service_app(
                   openapi_tags=openapi_tags)
     app.state.settings = settings
     app.state.auth = auth
+    app.add_middleware(RequestLimits)
     install_error_handlers(app)
 
     @app.get("/health", response_model=Health, tags=["operations"], summary="Alive")

@@ -6,6 +6,8 @@ the unit of work (the request dependency, the consumer, a run) commits once.
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -23,6 +25,7 @@ from sqlalchemy.exc import (
     InterfaceError,
     OperationalError,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,6 +35,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_only
 
 from shared.money import to_fen
 
@@ -125,24 +129,72 @@ def new_base() -> type[DeclarativeBase]:
     return Base
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 10, *, pool_timeout: float = 30.0,
+                  busy_timeout: float = 30.0) -> AsyncEngine:
+    """An engine for ``url``. ``pool_timeout``: how long a request waits for a pooled connection before it
+    is refused (503 ``service_busy``); ``busy_timeout``: how long a SQLite writer waits for the file's lock."""
+
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            # WAL lets the API read while the consumer writes; foreign keys are off by default.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
+        engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, pool_timeout=pool_timeout)
+        _sqlite_transactions(engine, busy_timeout)
         return engine
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
+                                 pool_timeout=pool_timeout)
     _ping_connections_idle_for(engine, IDLE_PING_SECONDS)
     return engine
+
+
+# Execution option naming the BEGIN a SQLite transaction starts with (default IMMEDIATE).
+SQLITE_BEGIN = "sqlite_begin"
+
+
+def _sqlite_transactions(engine: AsyncEngine, busy_timeout: float) -> None:
+    """Real transactions on SQLite: SQLAlchemy's recipe for pysqlite/aiosqlite ("Serializable isolation /
+    Savepoints / Transactional DDL"), with the wait for the write lock moved out of SQLite.
+
+    The driver's legacy mode begins a transaction only at the first INSERT/UPDATE/DELETE and never for
+    a SAVEPOINT: a ``begin_nested()`` taken first ran as a transaction of its own and its RELEASE
+    committed for real, so a later failure (a "database is locked" on the outbox insert) left the
+    household written and its event lost. Here the driver emits no BEGIN at all and every transaction
+    starts with ``BEGIN IMMEDIATE``: the write lock is taken up front, so writers queue for it instead
+    of failing when a read transaction tries to become a write one, and a savepoint is part of the
+    transaction it is in.
+
+    Writers wait for the lock here, in the event loop, not in SQLite's busy handler: a connection
+    waiting there holds its mutex in its worker thread, and the garbage collector finalising one of its
+    cursors on the event loop's thread (aiosqlite leaves the cursor of a failed statement to it) then
+    blocked the whole service until the wait ended.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+        # No BEGIN from the driver: the "begin" hook below emits it. COMMIT and ROLLBACK stay the driver's.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL lets the API read while the consumer writes; foreign keys are off by default.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # Set up (with the connect timeout as busy timeout); from now on a statement never waits in SQLite.
+        cursor.execute("PRAGMA busy_timeout=0")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _sqlite_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(SQLITE_BEGIN) == "DEFERRED":
+            connection.exec_driver_sql("BEGIN")
+            return
+        deadline = time.monotonic() + busy_timeout
+        pause = 0.002
+        while True:
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                if not is_busy(exc) or time.monotonic() + pause > deadline:
+                    raise
+            await_only(asyncio.sleep(pause * (0.5 + random.random())))
+            pause = min(pause * 2, 0.05)
 
 
 # A connection back from the pool after this long is tested first (a restart or a dropped socket while it
@@ -173,12 +225,13 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for failures of the database itself (down, restarting, connection lost).
+    """True for failures of the database itself (down, restarting, connection lost, locked, no connection
+    free in the pool).
 
     Those are retried for as long as it takes; they say nothing about the event being handled.
     """
 
-    if isinstance(exc, (OperationalError, InterfaceError)):
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
@@ -196,12 +249,24 @@ def is_transient(exc: BaseException) -> bool:
     }
 
 
-async def database_is_reachable(engine: AsyncEngine, timeout: float = 2.0) -> bool:
-    import asyncio
+def is_busy(exc: BaseException) -> bool:
+    """True when the database is there but too busy to take this work now: no pooled connection free
+    within the pool timeout, or SQLite's write lock not had within the busy timeout."""
 
+    if isinstance(exc, PoolTimeout):
+        return True
+    if isinstance(exc, OperationalError):
+        message = str(exc.orig).lower()
+        return "database is locked" in message or "database table is locked" in message or "database is busy" in message
+    return False
+
+
+async def database_is_reachable(engine: AsyncEngine, timeout: float = 2.0) -> bool:
     try:
         async with asyncio.timeout(timeout):
             async with engine.connect() as connection:
+                # A plain BEGIN on SQLite: asking whether the database answers need not queue for the write lock.
+                await connection.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
                 await connection.execute(text("SELECT 1"))
         return True
     except Exception:
@@ -215,6 +280,9 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with platform.sessions() as session:
         # The audit trail (shared.audit) reads the caller from here when the session flushes.
         session.info["request"] = request
+        if request.method in ("GET", "HEAD") and platform.engine.dialect.name == "sqlite":
+            # A read does not queue for SQLite's write lock (WAL readers never wait for the writer).
+            await session.connection(execution_options={SQLITE_BEGIN: "DEFERRED"})
         try:
             yield session
         except BaseException:

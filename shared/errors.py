@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.logging import mask_text
@@ -135,6 +136,38 @@ def _validation_code(errors: list[dict[str, Any]]) -> str:
     return "validation_error"
 
 
+BUSY_RETRY_AFTER = "2"
+
+
+def database_problem(exc: BaseException) -> JSONResponse | None:
+    """The answer to a failure of the database rather than of the code, or None for a real bug."""
+
+    from shared.db import is_busy, is_transient
+
+    if _unstorable_value(exc):
+        return problem_response(422, "Invalid request", "invalid_value",
+                                "a value cannot be stored: a character or number out of range")
+    if is_busy(exc):
+        # Nothing was written: the unit of work is rolled back whole. The same request may simply be sent again.
+        log.warning("database busy: %s", type(exc).__name__)
+        return problem_response(503, "Service busy", "service_busy",
+                                "the service is busy (no database connection or lock free in time); nothing was "
+                                "written: retry after a moment", headers={"Retry-After": BUSY_RETRY_AFTER})
+    if is_transient(exc):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return problem_response(503, "Service unavailable", "database_unavailable",
+                                "the database is not reachable; retry later", headers={"Retry-After": "5"})
+    return None
+
+
+def _not_json(errors: Sequence[Any]) -> bool:
+    """FastAPI hands a body it could not read as JSON (another or no content type) to the model as bytes."""
+
+    return any(error.get("type") == "json_invalid"
+               or (tuple(error.get("loc", ())) == ("body",) and isinstance(error.get("input"), bytes | bytearray))
+               for error in errors)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
@@ -146,27 +179,30 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        if _not_json(exc.errors()):
+            return problem_response(415, "Unsupported media type", "unsupported_media_type",
+                                    "the body must be JSON, sent as Content-Type: application/json")
         code, detail, errors = validation_details(exc.errors())
         return problem_response(422, "Invalid request", code, detail, errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated", 403: "forbidden"}.get(
-            exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated", 403: "forbidden",
+                413: "body_too_large", 415: "unsupported_media_type"}.get(exc.status_code, "http_error")
         return problem_response(exc.status_code, str(exc.detail), code, str(exc.detail),
                                 headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(_: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # Answered here, not by the catch-all below: that one re-raises to the server after answering.
+        if (response := database_problem(exc)) is not None:
+            return response
+        raise exc
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        from shared.db import is_transient
-
-        if _unstorable_value(exc):
-            return problem_response(422, "Invalid request", "invalid_value",
-                                    "a value cannot be stored: a character or number out of range")
-        if is_transient(exc):
-            log.warning("database unavailable: %s", type(exc).__name__)
-            return problem_response(503, "Service unavailable", "database_unavailable",
-                                    "the database is not reachable; retry later", headers={"Retry-After": "5"})
+        if (response := database_problem(exc)) is not None:
+            return response
         log.exception("unexpected error")
         return problem_response(500, "Internal error", "internal_error", "an unexpected error occurred; it has been logged")
 
@@ -174,8 +210,12 @@ def install_error_handlers(app: FastAPI) -> None:
 PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _DESCRIPTIONS = {400: "Bad request", 401: "Missing, invalid or expired bearer token",
                  403: "The token lacks a scope this needs (or names another hospital)", 404: "Not found",
-                 409: "Conflicts with the current state", 422: "Invalid input, with a machine-readable code",
-                 503: "The database is unreachable; retry later"}
+                 409: "Conflicts with the current state",
+                 413: "The body is over 1 MB (body_too_large)",
+                 415: "The body is not JSON (unsupported_media_type)",
+                 422: "Invalid input, with a machine-readable code",
+                 503: "The database is unreachable (database_unavailable) or busy (service_busy); retry after "
+                      "Retry-After seconds"}
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -206,7 +246,8 @@ def document_problems(app: FastAPI, public_paths: frozenset[str] = frozenset({"/
                         response["description"] = _DESCRIPTIONS.get(int(status), response.get("description", "Error"))
                 if path in public_paths:
                     continue
-                for status in (401, 403, 422, 503):
+                statuses = (401, 403, 413, 415, 422, 503) if "requestBody" in operation else (401, 403, 422, 503)
+                for status in statuses:
                     responses.setdefault(str(status), {"description": _DESCRIPTIONS[status], "content": PROBLEM_CONTENT})
         app.openapi_schema = schema
         return schema

@@ -97,8 +97,8 @@ class ExtensionSpell(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     resident_id: str
-    first_period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
-    last_period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    first_period: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+    last_period: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
     monthly_amount: MoneyStr
 
     def covers(self, month_label: str) -> bool:

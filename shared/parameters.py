@@ -31,14 +31,14 @@ from shared.divisions import is_harbin_division
 from shared.errors import Conflict, NotFound, Unprocessable, problem_responses
 from shared.periods import city_today
 from shared.platform_models import PolicyParameter
-from shared.validators import Day
+from shared.validators import PlanDay, Text, WholeNumber
 
 CITY_WIDE = "*"
 # The plan's own date: defaults hold from the year it was issued.
 PLAN_DATE = date(2004, 1, 1)
 
 ParameterKind = Literal["money", "rate", "decimal", "integer", "month_day"]
-_MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+_MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,7 @@ def parse_value(spec: ParameterSpec, raw: str) -> Any:
             raise InvalidParameterValue(f"{spec.name} is a day of the year written MM-DD, e.g. 10-20")
         return (int(text[:2]), int(text[3:]))
     if spec.kind == "integer":
-        if not re.fullmatch(r"\d{1,6}", text):
+        if not re.fullmatch(r"[0-9]{1,6}", text):
             raise InvalidParameterValue(f"{spec.name} is a whole number of {spec.unit or 'units'}")
         return int(text)
     try:
@@ -208,13 +208,13 @@ def default_rows(specs: Iterable[ParameterSpec]) -> list[dict[str, Any]]:
 class ParameterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    value: str | int = Field(description="the value as text, e.g. \"230.00\" (money is never a float)")
-    effective_from: Day = Field(description="in force from this day on (生效日期)")
+    value: Text | WholeNumber = Field(description="the value as text, e.g. \"230.00\" (money is never a float)")
+    effective_from: PlanDay = Field(description="in force from this day on (生效日期)")
     scope: str = Field(default=CITY_WIDE, description="a Harbin division code, or \"*\" for the whole city")
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=500)
     retroactive: StrictBool = Field(default=False, description="required for a date before today: the next runs "
                                                                "settle the months it touches (追溯调整)")
-    reason: str | None = Field(default=None, min_length=1, max_length=300,
+    reason: Text | None = Field(default=None, min_length=1, max_length=300,
                                description="why a value is set retroactively (required with retroactive)")
 
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_HALF = re.compile(r"^(\d{4})-H([12])$")
-_YEAR = re.compile(r"^(\d{4})$")
+_MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
+_HALF = re.compile(r"^([0-9]{4})-H([12])$")
+_YEAR = re.compile(r"^([0-9]{4})$")
 
 
 class InvalidPeriod(ValueError):

@@ -3,19 +3,27 @@
 18 characters: a 6-digit region code, an 8-digit birth date, a 3-digit sequence (odd = male) and
 an ISO 7064 MOD 11-2 check character (0–9 or X). Legacy 15-digit numbers (6 + YYMMDD + 3, all
 born in the 1900s) are converted to 18 by inserting the century and computing the check.
+
+Input is normalised first (Unicode NFKC, surrounding spaces dropped, ``x`` upper-cased) and must then
+be ASCII digits: full-width ``２３０１…`` becomes ``2301…`` and is the same person as the ASCII form;
+any other digit (Arabic-Indic, Devanagari…) is refused. A regex digit class would match those, so
+the patterns say ``[0-9]``.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from shared.periods import city_today
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
-_EIGHTEEN = re.compile(r"^[1-9]\d{16}[\dX]$")
-_FIFTEEN = re.compile(r"^[1-9]\d{14}$")
+_EIGHTEEN = re.compile(r"[1-9][0-9]{16}[0-9X]", re.ASCII)
+_FIFTEEN = re.compile(r"[1-9][0-9]{14}", re.ASCII)
 
 Sex = Literal["male", "female"]
 
@@ -51,11 +59,17 @@ def upgrade_fifteen(number: str) -> str:
     return first17 + check_character(first17)
 
 
+def normalise(raw: str) -> str:
+    """The form a resident ID is compared and stored in: NFKC, no surrounding spaces, upper-case X."""
+
+    return unicodedata.normalize("NFKC", raw or "").strip().upper()
+
+
 def parse_resident_id(raw: str, today: date | None = None) -> ResidentId:
-    number = (raw or "").strip().upper()
-    if _FIFTEEN.match(number):
+    number = normalise(raw)
+    if _FIFTEEN.fullmatch(number):
         number = upgrade_fifteen(number)
-    elif not _EIGHTEEN.match(number):
+    elif not _EIGHTEEN.fullmatch(number):
         raise InvalidResidentId("format", "a resident ID has 18 characters: 17 digits then a digit or X (or a legacy 15 digits)")
     if check_character(number[:17]) != number[17]:
         raise InvalidResidentId("checksum", "the check character (GB 11643 MOD 11-2) does not match the first 17 digits")
@@ -63,7 +77,7 @@ def parse_resident_id(raw: str, today: date | None = None) -> ResidentId:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise InvalidResidentId("birth_date", f"{number[6:14]} is not a real calendar date") from None
-    if born.year < 1880 or born > (today or date.today()):
+    if born.year < 1880 or born > (today or city_today()):
         raise InvalidResidentId("birth_date", f"birth date {born.isoformat()} is out of range")
     sex: Sex = "male" if int(number[16]) % 2 == 1 else "female"
     return ResidentId(number=number, region_code=number[:6], birth_date=born, sex=sex)

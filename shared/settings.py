@@ -25,6 +25,10 @@ class ServiceSettings(BaseSettings):
     # Empty means: a SQLite file under .run/db (the zero-setup default for running locally).
     database_url: str = ""
     database_pool_size: int = 10
+    # How long a request waits for a free pooled connection before it is refused with 503 service_busy.
+    database_pool_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # SQLite: how long a writer waits for the file's write lock before it is refused with 503 service_busy.
+    database_busy_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Lets tests and side-by-side deployments use their own topics on one broker.

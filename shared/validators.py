@@ -6,17 +6,24 @@ problem document so a caller can branch on ``invalid_resident_id`` rather than p
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from pydantic_core import PydanticCustomError
 
 from shared.divisions import is_harbin_division
 from shared.money import to_fen
+from shared.periods import city_today
 from shared.resident_id import InvalidResidentId, parse_resident_id
+
+# The 2004 work plan (哈政办综〔2004〕25号): no dibao standard, no programme, no period before it.
+# The same day as shared.parameters.PLAN_DATE, from which every parameter's default is in force.
+PLAN_DAY = date(2004, 1, 1)
+PLAN_YEAR, LAST_YEAR = PLAN_DAY.year, 2100
 
 
 def fail(code: str, message: str, **context: Any) -> PydanticCustomError:
@@ -24,6 +31,9 @@ def fail(code: str, message: str, **context: Any) -> PydanticCustomError:
 
 
 def _resident_id(value: str) -> str:
+    if len(value) > 40:
+        raise fail("invalid_resident_id", "invalid resident ID ({reason}): {why}", reason="format",
+                   why="a resident ID has 18 characters")
     try:
         return parse_resident_id(value).number
     except InvalidResidentId as exc:
@@ -68,14 +78,17 @@ def _area(value: Decimal) -> Decimal:
 
 
 def _not_future(value: date) -> date:
-    if value > date.today():
+    if value > city_today():
         raise fail("date_in_future", "{value} is in the future", value=value.isoformat())
     return value
 
 
-ResidentIdIn = Annotated[str, Field(min_length=15, max_length=18, description="居民身份证号码, 18 characters (or a legacy 15)"),
-                         AfterValidator(_resident_id)]
-DivisionCodeIn = Annotated[str, Field(pattern=r"^\d{6}$", description="Harbin division code (GB/T 2260), e.g. 230102"),
+# Documented as ASCII; full-width digits (and a lower-case x) are accepted and stored normalised (NFKC).
+RESIDENT_ID_PATTERN = r"^([1-9][0-9]{16}[0-9Xx]|[1-9][0-9]{14})$"
+ResidentIdIn = Annotated[str, AfterValidator(_resident_id),
+                         Field(description="居民身份证号码, 18 characters (or a legacy 15)",
+                               json_schema_extra={"pattern": RESIDENT_ID_PATTERN, "minLength": 15, "maxLength": 18})]
+DivisionCodeIn = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="Harbin division code (GB/T 2260), e.g. 230102"),
                            AfterValidator(_division)]
 MoneyIn = Annotated[Decimal, BeforeValidator(_no_float), AfterValidator(_money),
                     Field(description="yuan to the fen, as a string such as \"300.00\"")]
@@ -90,9 +103,67 @@ def _sane_day(value: date) -> date:
     return value
 
 
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
+def _iso_day(value: Any) -> Any:
+    """No coercion: a date is the text YYYY-MM-DD in JSON (a ``date`` from Python), never a number,
+    a timestamp or a date-time. (Pydantic's ``Strict`` cannot say this: FastAPI validates the decoded
+    JSON in Python mode, where a strict date refuses every string.)"""
+
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DAY.fullmatch(value):
+        return value
+    raise fail("invalid_date", "a date is written YYYY-MM-DD, e.g. \"2026-05-01\"")
+
+
+def _since_plan(value: date) -> date:
+    if value < PLAN_DAY:
+        raise fail("date_before_plan", "{value} is before {plan}: no dibao standard or programme was in force",
+                   value=value.isoformat(), plan=PLAN_DAY.isoformat())
+    return value
+
+
 # Every date a caller sends: bounded, so date arithmetic on it can never overflow.
-Day = Annotated[date, AfterValidator(_sane_day)]
-PastDay = Annotated[date, AfterValidator(_sane_day), AfterValidator(_not_future)]
+Day = Annotated[date, BeforeValidator(_iso_day), AfterValidator(_sane_day)]
+PastDay = Annotated[date, BeforeValidator(_iso_day), AfterValidator(_sane_day), AfterValidator(_not_future)]
+# A day something takes effect in the scheme (an enrolment, a change): from the 2004 plan, not in the future.
+PlanDay = Annotated[date, BeforeValidator(_iso_day), AfterValidator(_sane_day), AfterValidator(_since_plan),
+                    Field(json_schema_extra={"formatMinimum": PLAN_DAY.isoformat()})]
+PastPlanDay = Annotated[date, BeforeValidator(_iso_day), AfterValidator(_sane_day), AfterValidator(_since_plan),
+                        AfterValidator(_not_future), Field(json_schema_extra={"formatMinimum": PLAN_DAY.isoformat()})]
+
+
+def _boolean(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise fail("invalid_boolean", "a yes/no field is true or false (not \"yes\", 1 or \"off\")")
+    return value
+
+
+def _whole_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise fail("invalid_integer", "a whole number is written as a JSON number such as 60 (not \"60\" or 60.0)")
+    return value
+
+
+# No coercion of request bodies: only JSON true/false is a boolean, only a JSON integer an integer.
+Flag = Annotated[bool, Strict(), BeforeValidator(_boolean)]
+WholeNumber = Annotated[int, Strict(), BeforeValidator(_whole_number)]
+
+# C0 and C1 control characters (NUL, tab and line breaks included) and lone surrogates: none is text.
+_NOT_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+TEXT_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+
+
+def _text(value: str) -> str:
+    if _NOT_TEXT.search(value):
+        raise fail("invalid_text", "text cannot hold control characters (NUL, tab, line breaks…) or lone surrogates")
+    return value
+
+
+# Every free-text field of a request body: names, addresses, reasons, invoice numbers, notes.
+Text = Annotated[str, AfterValidator(_text), Field(json_schema_extra={"pattern": TEXT_PATTERN})]
 # Ids in paths: positive and within what every database stores.
 RowId = Annotated[int, Path(ge=1, le=2**53)]
 
@@ -106,9 +177,24 @@ class ResidentIdQuery(BaseModel):
     on: Day | None = Field(default=None, description="the day asked about (default today)")
 
 
+# Years from the 2004 plan to 2100, ASCII digits only.
+_YEARS = "(200[4-9]|20[1-9][0-9]|2100)"
+MONTH_PATTERN = f"^{_YEARS}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = f"^{_YEARS}(-(0[1-9]|1[0-2]|H1|H2))?$"
+
+
+def check_period_text(value: str, pattern: str, what: str) -> None:
+    """Refuse a period outside the plan's years (or not ASCII) with ``invalid_period`` before parsing it."""
+
+    if not re.fullmatch(pattern, value or "", re.ASCII):
+        raise fail("invalid_period", "{value!r} is not {what} between {first} and {last}",
+                   value=str(value)[:20], what=what, first=PLAN_YEAR, last=LAST_YEAR)
+
+
 def _month(value: str) -> str:
     from shared.periods import InvalidPeriod, parse_month
 
+    check_period_text(value, MONTH_PATTERN, "a month YYYY-MM")
     try:
         return parse_month(value).label
     except InvalidPeriod as exc:
@@ -118,12 +204,26 @@ def _month(value: str) -> str:
 def _report_period(value: str) -> str:
     from shared.periods import InvalidPeriod, parse_period
 
+    check_period_text(value, PERIOD_PATTERN, "a period YYYY-MM, YYYY-H1, YYYY-H2 or YYYY")
     try:
         return parse_period(value).label
     except InvalidPeriod as exc:
         raise fail("invalid_period", "{why}", why=str(exc)) from None
 
 
-MonthIn = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM"), AfterValidator(_month)]
-PeriodIn = Annotated[str, Field(pattern=r"^\d{4}(-(0[1-9]|1[0-2]|H1|H2))?$", description="YYYY-MM, YYYY-H1, YYYY-H2 or YYYY"),
+TERM_PATTERN = f"^{_YEARS}-(spring|autumn)$"
+
+
+def _term(value: str) -> str:
+    check_period_text(value, TERM_PATTERN, "a school term YYYY-spring or YYYY-autumn")
+    return value
+
+
+MonthIn = Annotated[str, Field(description="YYYY-MM, from 2004-01", json_schema_extra={"pattern": MONTH_PATTERN}),
+                    AfterValidator(_month)]
+PeriodIn = Annotated[str, Field(description="YYYY-MM, YYYY-H1, YYYY-H2 or YYYY, from 2004",
+                                json_schema_extra={"pattern": PERIOD_PATTERN}),
                      AfterValidator(_report_period)]
+TermIn = Annotated[str, Field(description="YYYY-spring or YYYY-autumn, from 2004",
+                              json_schema_extra={"pattern": TERM_PATTERN}),
+                   AfterValidator(_term)]

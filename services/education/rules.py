@@ -39,7 +39,7 @@ from shared.periods import Period, add_months, month_period
 __all__ = ["BEYOND_COMPULSORY", "BOARDING", "COMPULSORY", "DISABILITY", "FEE_WAIVER", "NO_PARENT", "programmes_for",
            "DISABILITY_GRANT_STAGES"]
 
-_TERM = re.compile(r"^(\d{4})-(spring|autumn)$")
+_TERM = re.compile(r"^([0-9]{4})-(spring|autumn)$")
 
 # The predicates are shared with the office's assessment (shared.entitlements).
 programmes_for = education_programmes

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.events import SchoolStage
 from shared.money import MoneyStr
-from shared.validators import MoneyIn, PastDay, ResidentIdIn, fail
+from shared.validators import Flag, MoneyIn, PastPlanDay, ResidentIdIn, TermIn, Text, fail
 
 Organisation = Literal["trade_union", "youth_league_hope_project", "womens_federation", "disabled_persons_federation"]
 
@@ -21,8 +21,8 @@ class PupilPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     school_stage: SchoolStage | None = None
-    boarding: bool | None = None
-    left_school_on: PastDay | None = Field(default=None, description="离校日期: the pupil left school")
+    boarding: Flag | None = None
+    left_school_on: PastPlanDay | None = Field(default=None, description="离校日期: the pupil left school")
 
     @model_validator(mode="after")
     def _something(self) -> "PupilPatch":
@@ -54,10 +54,10 @@ class PartnerAidIn(BaseModel):
     resident_id: ResidentIdIn
     organisation: Organisation = Field(description="工会 trade_union, 共青团希望工程 youth_league_hope_project, "
                                                    "妇联 womens_federation, 残联 disabled_persons_federation")
-    kind: str = Field(min_length=1, max_length=60, description="e.g. 助学金, 结对帮扶, 学习用品")
+    kind: Text = Field(min_length=1, max_length=60, description="e.g. 助学金, 结对帮扶, 学习用品")
     amount: MoneyIn = Field(default="0.00", description="money value of the aid (0.00 for aid in kind)")
-    given_on: PastDay
-    description: str | None = Field(default=None, max_length=500)
+    given_on: PastPlanDay
+    description: Text | None = Field(default=None, max_length=500)
 
 
 class PartnerAidOut(BaseModel):
@@ -92,7 +92,7 @@ class PupilOut(BaseModel):
 class TermRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    term: str = Field(pattern=r"^\d{4}-(spring|autumn)$", description="YYYY-spring or YYYY-autumn")
+    term: TermIn = Field(description="YYYY-spring or YYYY-autumn")
 
 
 class TermRunOut(BaseModel):

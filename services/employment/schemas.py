@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import EmploymentKind
 from shared.money import MoneyStr
-from shared.validators import Day, DivisionCodeIn, MoneyIn, PastDay, ResidentIdIn
+from shared.validators import DivisionCodeIn, MoneyIn, PastPlanDay, PlanDay, ResidentIdIn, Text, WholeNumber
 
 
 class CertificateOut(BaseModel):
@@ -36,10 +36,10 @@ class VerificationOut(BaseModel):
 class VacancyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    employer: str = Field(min_length=1, max_length=200)
-    title: str = Field(min_length=1, max_length=200)
+    employer: Text = Field(min_length=1, max_length=200)
+    title: Text = Field(min_length=1, max_length=200)
     division_code: DivisionCodeIn
-    positions: int = Field(default=1, ge=1, le=10_000)
+    positions: WholeNumber = Field(default=1, ge=1, le=10_000)
 
 
 class VacancyOut(BaseModel):
@@ -62,7 +62,7 @@ class CandidateOut(BaseModel):
 class ReferralIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    vacancy_id: str = Field(pattern=r"^\d{1,12}$")
+    vacancy_id: str = Field(pattern=r"^[0-9]{1,12}$")
     resident_id: ResidentIdIn
 
 
@@ -78,10 +78,10 @@ class ReferralOut(BaseModel):
 class PostIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, description="公益性岗位名称")
-    employer: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200, description="公益性岗位名称")
+    employer: Text = Field(min_length=1, max_length=200)
     division_code: DivisionCodeIn
-    capacity: int = Field(ge=1, le=10_000)
+    capacity: WholeNumber = Field(ge=1, le=10_000)
     monthly_wage: MoneyIn
 
 
@@ -99,7 +99,7 @@ class AssignmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     resident_id: ResidentIdIn
-    on: PastDay | None = Field(default=None, description="default today")
+    on: PastPlanDay | None = Field(default=None, description="default today")
 
 
 class AssignmentOut(BaseModel):
@@ -111,9 +111,9 @@ class AssignmentOut(BaseModel):
 class EmploymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on: PastDay
+    on: PastPlanDay
     kind: EmploymentKind
-    employer: str | None = Field(default=None, max_length=200)
+    employer: Text | None = Field(default=None, max_length=200)
 
 
 class EmploymentRecordIn(EmploymentIn):
@@ -131,7 +131,7 @@ class EmploymentOut(BaseModel):
 class CertificateRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on: Day | None = Field(default=None, description="issue every certificate due on or before this day (default today "
+    on: PlanDay | None = Field(default=None, description="issue every certificate due on or before this day (default today "
                                                      "in Harbin); a day not begun is refused (period_in_future)")
 
 

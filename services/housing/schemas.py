@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.money import MoneyStr
-from shared.validators import AreaIn, Day, DivisionCodeIn, MonthIn
+from shared.validators import AreaIn, DivisionCodeIn, MonthIn, PlanDay, Text, WholeNumber
 
 
 class TenancyOut(BaseModel):
@@ -66,10 +66,10 @@ class PaymentOut(BaseModel):
 class UnitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    address: str = Field(min_length=1, max_length=300)
+    address: Text = Field(min_length=1, max_length=300)
     division_code: DivisionCodeIn
     area_m2: AreaIn
-    rooms: int = Field(default=1, ge=1, le=10)
+    rooms: WholeNumber = Field(default=1, ge=1, le=10)
 
 
 class UnitOut(BaseModel):
@@ -85,7 +85,7 @@ class UnitOut(BaseModel):
 class AllocationRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    household_id: str = Field(min_length=1, max_length=36)
+    household_id: Text = Field(min_length=1, max_length=36)
 
 
 class WaitlistItem(BaseModel):
@@ -101,9 +101,9 @@ class WaitlistItem(BaseModel):
 class AllocationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    household_id: str = Field(min_length=1, max_length=36)
-    unit_id: str = Field(pattern=r"^\d{1,12}$")
-    on: Day | None = Field(default=None, description="tenancy start (default today); subsidy stops the month after")
+    household_id: Text = Field(min_length=1, max_length=36)
+    unit_id: str = Field(pattern=r"^[0-9]{1,12}$")
+    on: PlanDay | None = Field(default=None, description="tenancy start (default today); subsidy stops the month after")
 
 
 class AllocationOut(BaseModel):

@@ -47,7 +47,7 @@ async def register_lawyer(body: LawyerIn, session: DbSession) -> LawyerOut:
 
 
 @router.get("/lawyers", dependencies=[requires("legal:read")], response_model=list[LawyerOut], tags=["lawyers 律师与援助机构"])
-async def list_lawyers(session: DbSession, division_code: str | None = Query(default=None, pattern=r"^\d{6}$"),
+async def list_lawyers(session: DbSession, division_code: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
                        active: bool | None = None) -> list[LawyerOut]:
     return [service.lawyer_out(lawyer) for lawyer in await service.list_lawyers(session, division_code, active)]
 
@@ -70,7 +70,7 @@ async def open_case(body: CaseIn, session: DbSession) -> CaseOut:
 @router.get("/cases", dependencies=[requires("legal:read")], response_model=list[CaseOut], tags=["cases 案件"])
 async def list_cases(session: DbSession, status: CaseStatus | None = None, kind: CaseKind | None = None,
                      resident_id: ResidentIdIn | None = None,
-                     lawyer_id: str | None = Query(default=None, pattern=r"^\d{1,12}$")) -> list[CaseOut]:
+                     lawyer_id: str | None = Query(default=None, pattern=r"^[0-9]{1,12}$")) -> list[CaseOut]:
     cases = await service.list_cases(session, status=status, kind=kind, resident_id=resident_id, lawyer_id=lawyer_id)
     return [await service.case_out(session, case) for case in cases]
 

@@ -9,23 +9,23 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.legal.rules import CaseKind, CaseStatus
 from shared.money import MoneyStr
-from shared.validators import DivisionCodeIn, ResidentIdIn
+from shared.validators import DivisionCodeIn, Flag, ResidentIdIn, Text
 
 
 class LawyerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, description="律师或法律援助机构名称")
-    firm: str = Field(min_length=1, max_length=200, description="律师事务所")
+    name: Text = Field(min_length=1, max_length=100, description="律师或法律援助机构名称")
+    firm: Text = Field(min_length=1, max_length=200, description="律师事务所")
     division_code: DivisionCodeIn
     kind: Literal["lawyer", "legal_aid_office"] = "lawyer"
-    active: bool = True
+    active: Flag = True
 
 
 class LawyerPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    active: bool
+    active: Flag
 
 
 class LawyerOut(BaseModel):
@@ -43,7 +43,7 @@ class CaseIn(BaseModel):
     resident_id: ResidentIdIn
     kind: CaseKind = Field(description="consultation 法律咨询, document_drafting 代写文书, criminal_defence 刑事辩护, "
                                        "civil_representation 民事代理, administrative_representation 行政代理")
-    summary: str = Field(min_length=1, max_length=4000, description="案情摘要")
+    summary: Text = Field(min_length=1, max_length=4000, description="案情摘要")
 
 
 class CasePatch(BaseModel):
@@ -52,9 +52,9 @@ class CasePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: CaseStatus
-    lawyer_id: str | None = Field(default=None, pattern=r"^\d{1,12}$")
-    outcome: str | None = Field(default=None, min_length=1, max_length=4000)
-    note: str | None = Field(default=None, max_length=2000)
+    lawyer_id: str | None = Field(default=None, pattern=r"^[0-9]{1,12}$")
+    outcome: Text | None = Field(default=None, min_length=1, max_length=4000)
+    note: Text | None = Field(default=None, max_length=2000)
 
 
 class TransitionOut(BaseModel):

@@ -80,9 +80,9 @@ async def submit_claim(body: ClaimIn, session: DbSession, request: Request) -> C
             summary="Claims for supervision and audit; CSV with Accept: text/csv or format=csv")
 async def list_claims(
     session: DbSession,
-    hospital_id: str | None = Query(default=None, pattern=r"^\d{1,12}$"),
+    hospital_id: str | None = Query(default=None, pattern=r"^[0-9]{1,12}$"),
     resident_id: ResidentIdIn | None = None,
-    division_code: str | None = Query(default=None, pattern=r"^\d{6}$"),
+    division_code: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
     visit_from: Day | None = None,
     visit_to: Day | None = None,
     page: Page = 1,

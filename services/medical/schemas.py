@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from services.medical import rules
 from shared.money import MoneyStr
 from shared.periods import city_today
-from shared.validators import Day, DivisionCodeIn, MoneyIn, ResidentIdIn, fail
+from shared.validators import Day, DivisionCodeIn, MoneyIn, PlanDay, ResidentIdIn, Text, fail
 
 ClaimKind = Literal["outpatient", "inpatient"]
 
@@ -34,14 +34,14 @@ def _not_after_city_today(value: date) -> date:
 # Stored and compared as rules.normalise_invoice_no spells it; the length bound is checked after folding.
 InvoiceNoIn = Annotated[str, Field(max_length=200, description="发票号 (compared trimmed, upper-case, NFKC)"),
                         AfterValidator(_invoice_no)]
-VisitDay = Annotated[Day, AfterValidator(_not_after_city_today)]
+VisitDay = Annotated[PlanDay, AfterValidator(_not_after_city_today)]
 
 
 class HospitalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, description="医院名称")
-    level: str = Field(default="city", max_length=40, description="医院等级, e.g. 三级甲等")
+    name: Text = Field(min_length=1, max_length=200, description="医院名称")
+    level: Text = Field(default="city", max_length=40, description="医院等级, e.g. 三级甲等")
     division_code: DivisionCodeIn | None = None
     designated_from: Day = Field(description="定点起始日期")
     designated_until: Day | None = Field(default=None, description="定点终止日期 (inclusive); open when absent")
@@ -75,7 +75,7 @@ class ClaimIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    hospital_id: str = Field(pattern=r"^\d{1,12}$")
+    hospital_id: str = Field(pattern=r"^[0-9]{1,12}$")
     resident_id: ResidentIdIn
     invoice_no: InvoiceNoIn
     visit_date: VisitDay = Field(description="not after today in Harbin, not before the hospital's designation")

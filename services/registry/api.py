@@ -52,7 +52,7 @@ async def enrol_households_bulk(body: BulkIn, session: DbSession) -> BulkOut:
 @households.get("", dependencies=[requires("registry:read")], response_model=HouseholdPage, summary="List households, filtered and paged")
 async def list_households(
     session: DbSession,
-    division_code: str | None = Query(default=None, pattern=r"^\d{6}$"),
+    division_code: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
     status: Literal["active", "exited"] | None = None,
     page: int = Query(default=1, ge=1, le=100_000),
     size: int = Query(default=50, ge=1, le=500),

@@ -86,7 +86,7 @@ async def record_donation(body: DonationIn, session: DbSession) -> DonationOut:
 
 
 @router.get("/mutual-aid/donations", dependencies=[requires_any("registry:read", "registry:mutual_aid")], response_model=list[DonationOut], tags=["mutual aid 社会互助"])
-async def list_donations(session: DbSession, division_code: str | None = Query(default=None, pattern=r"^\d{6}$"),
+async def list_donations(session: DbSession, division_code: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
                          household_id: str | None = Query(default=None, max_length=36)) -> list[DonationOut]:
     return [office.donation_out(d) for d in await office.list_donations(session, division_code, household_id)]
 
@@ -104,7 +104,7 @@ async def end_pairing(pairing_id: RowId, body: PairingPatch, session: DbSession)
 
 
 @router.get("/mutual-aid/pairings", dependencies=[requires_any("registry:read", "registry:mutual_aid")], response_model=list[PairingOut], tags=["mutual aid 社会互助"])
-async def list_pairings(session: DbSession, division_code: str | None = Query(default=None, pattern=r"^\d{6}$"),
+async def list_pairings(session: DbSession, division_code: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
                         household_id: str | None = Query(default=None, max_length=36),
                         active: bool | None = None) -> list[PairingOut]:
     return [office.pairing_out(p) for p in await office.list_pairings(session, division_code, household_id, active)]

@@ -21,11 +21,15 @@ from shared.validators import (
     AreaIn,
     Day,
     DivisionCodeIn,
+    Flag,
     MoneyIn,
     MonthIn,
     PastDay,
+    PastPlanDay,
     PeriodIn,
     ResidentIdIn,
+    Text,
+    WholeNumber,
     fail,
 )
 
@@ -39,14 +43,14 @@ class MemberIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     resident_id: ResidentIdIn
-    name: str = Field(min_length=1, max_length=100, description="姓名")
+    name: Text = Field(min_length=1, max_length=100, description="姓名")
     relation: Relation = Field(description="与户主关系: head, spouse, child, parent, other")
-    able_to_work: bool = Field(default=False, description="有劳动能力")
+    able_to_work: Flag = Field(default=False, description="有劳动能力")
     employment_status: EmploymentStatus = Field(default="none", description="就业状况")
     unemployed_since: PastDay | None = Field(default=None, description="失业起始日期")
-    disabled: bool = Field(default=False, description="残疾")
+    disabled: Flag = Field(default=False, description="残疾")
     school_stage: SchoolStage = Field(default="none", description="就学阶段")
-    boarding: bool = Field(default=False, description="寄宿")
+    boarding: Flag = Field(default=False, description="寄宿")
 
     @model_validator(mode="after")
     def _consistent(self) -> "MemberIn":
@@ -74,11 +78,11 @@ class HouseholdIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     division_code: DivisionCodeIn
-    address: str = Field(min_length=1, max_length=300, description="住址")
+    address: Text = Field(min_length=1, max_length=300, description="住址")
     heating: Heating = Field(description="供暖方式: central (集中供热) or non_central")
     housing_area_m2: AreaIn = Field(description="住房建筑面积 m²")
     monthly_income: MoneyIn = Field(description="家庭月收入, yuan")
-    enrolled_on: PastDay | None = Field(default=None, description="纳入低保日期 (default today)")
+    enrolled_on: PastPlanDay | None = Field(default=None, description="纳入低保日期 (default today)")
     members: list[MemberIn] = Field(min_length=1, max_length=MAX_MEMBERS)
 
     @model_validator(mode="after")
@@ -92,13 +96,13 @@ class HouseholdPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    address: str | None = Field(default=None, min_length=1, max_length=300)
+    address: Text | None = Field(default=None, min_length=1, max_length=300)
     heating: Heating | None = None
     housing_area_m2: AreaIn | None = None
     monthly_income: MoneyIn | None = None
     members: list[MemberIn] | None = Field(default=None, min_length=1, max_length=MAX_MEMBERS,
                                            description="the complete new list of members")
-    effective_on: PastDay | None = Field(default=None, description="the change holds from this day (default today)")
+    effective_on: PastPlanDay | None = Field(default=None, description="the change holds from this day (default today)")
 
     @model_validator(mode="after")
     def _valid(self) -> "HouseholdPatch":
@@ -117,7 +121,7 @@ class ExitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     on: Day = Field(description="退出低保日期: the first day the household is no longer in dibao")
-    reason: str = Field(min_length=1, max_length=300, description="退出原因")
+    reason: Text = Field(min_length=1, max_length=300, description="退出原因")
 
 
 class MemberOut(BaseModel):
@@ -253,13 +257,13 @@ class DonationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     division_code: DivisionCodeIn
-    donor_name: str = Field(min_length=1, max_length=200, description="捐赠单位或个人")
+    donor_name: Text = Field(min_length=1, max_length=200, description="捐赠单位或个人")
     donor_kind: DonorKind
     amount: MoneyIn = Field(description="money given (0.00 for a gift in kind)")
-    in_kind: str | None = Field(default=None, max_length=300, description="实物: what was given in kind")
-    given_on: PastDay
-    household_id: str | None = Field(default=None, max_length=36, description="the household helped, if one")
-    purpose: str | None = Field(default=None, max_length=300)
+    in_kind: Text | None = Field(default=None, max_length=300, description="实物: what was given in kind")
+    given_on: PastPlanDay
+    household_id: Text | None = Field(default=None, max_length=36, description="the household helped, if one")
+    purpose: Text | None = Field(default=None, max_length=300)
 
 
 class DonationOut(BaseModel):
@@ -277,11 +281,11 @@ class DonationOut(BaseModel):
 class PairingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    household_id: str = Field(min_length=1, max_length=36)
-    donor_name: str = Field(min_length=1, max_length=200, description="结对帮扶的单位或个人")
+    household_id: Text = Field(min_length=1, max_length=36)
+    donor_name: Text = Field(min_length=1, max_length=200, description="结对帮扶的单位或个人")
     donor_kind: DonorKind
-    started_on: PastDay
-    note: str | None = Field(default=None, max_length=300)
+    started_on: PastPlanDay
+    note: Text | None = Field(default=None, max_length=300)
 
 
 class PairingPatch(BaseModel):
@@ -387,7 +391,7 @@ class AssessmentLinkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     period: PeriodIn
-    ttl_minutes: int = Field(default=60, ge=1, le=1440)
+    ttl_minutes: WholeNumber = Field(default=60, ge=1, le=1440)
 
 
 class AssessmentLinkOut(BaseModel):

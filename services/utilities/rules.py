@@ -168,7 +168,7 @@ def settle(due: Mapping[str, Decimal], lines: Iterable[LedgerLine], run_period: 
 
 # ---- central heating ------------------------------------------------------------------------------
 
-_SEASON = re.compile(r"^(\d{4})-(\d{4})$")
+_SEASON = re.compile(r"^([0-9]{4})-([0-9]{4})$")
 
 
 def season_dates(season: str, start: MonthDay, end: MonthDay) -> tuple[date, date]:

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from shared.events import Heating
 from shared.money import MoneyStr, to_fen
-from shared.validators import MoneyIn, MonthIn, fail
+from shared.validators import MoneyIn, MonthIn, Text, fail
 
 MAX_USAGE_M3 = Decimal("10000")
 
@@ -42,12 +42,12 @@ UsageIn = Annotated[Decimal, BeforeValidator(_usage_text), AfterValidator(_usage
                     Field(description="用水量 m³ in the month, 0 ≤ usage < 10000, to 0.01", examples=["13.50"])]
 def _season(value: str) -> str:
     first, second = value.split("-")
-    if int(second) != int(first) + 1 or not 1900 <= int(first) < 2100:
+    if int(second) != int(first) + 1 or not 2004 <= int(first) < 2100:
         raise fail("invalid_season", "a heating season is two consecutive years, such as 2025-2026")
     return value
 
 
-SeasonIn = Annotated[str, AfterValidator(_season), Field(pattern=r"^\d{4}-\d{4}$", description="采暖期 YYYY-YYYY, e.g. 2025-2026 "
+SeasonIn = Annotated[str, AfterValidator(_season), Field(pattern=r"^[0-9]{4}-[0-9]{4}$", description="采暖期 YYYY-YYYY, e.g. 2025-2026 "
                                 "(from 20 Oct of the first year to 20 Apr of the second)", examples=["2025-2026"])]
 
 
@@ -56,7 +56,7 @@ class WaterBillIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    household_id: str = Field(min_length=1, max_length=36)
+    household_id: Text = Field(min_length=1, max_length=36)
     period: MonthIn
     usage_m3: UsageIn
 
