@@ -32,7 +32,7 @@ def _not_after_city_today(value: date) -> date:
 
 
 # Stored and compared as rules.normalise_invoice_no spells it; the length bound is checked after folding.
-InvoiceNoIn = Annotated[str, Field(max_length=200, description="发票号 (compared trimmed, upper-case, NFKC)"),
+InvoiceNoIn = Annotated[Text, Field(max_length=200, description="发票号 (compared trimmed, upper-case, NFKC)"),
                         AfterValidator(_invoice_no)]
 VisitDay = Annotated[PlanDay, AfterValidator(_not_after_city_today)]
 
