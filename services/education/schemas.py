@@ -10,7 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.events import SchoolStage
 from shared.money import MoneyStr
-from shared.validators import Flag, MoneyIn, PastPlanDay, ResidentIdIn, TermIn, Text, fail
+from shared.validators import (
+    Flag,
+    MoneyIn,
+    PastPlanDay,
+    ResidentIdIn,
+    TermIn,
+    Text,
+    fail,
+)
 
 Organisation = Literal["trade_union", "youth_league_hope_project", "womens_federation", "disabled_persons_federation"]
 

@@ -38,7 +38,7 @@ from shared.errors import NotFound, Unprocessable
 from shared.grants import GrantLedger
 from shared.money import ZERO, to_fen
 from shared.outbox import Outbox
-from shared.parameters import ParameterBook
+from shared.parameters import PLAN_DATE, ParameterBook
 from shared.periods import Period, city_today, refuse_future
 from shared.projection import (
     DibaoHousehold,
@@ -248,7 +248,9 @@ async def run_term(sessions: async_sessionmaker[AsyncSession], label: str, batch
     async with sessions() as session:
         term = await resolve_term(session, label)
         refuse_future(term.start, f"term {term.label}", today)
-        year_terms = [await resolve_term(session, name) for name in rules.school_year_terms(term.label)]
+        # A school year's terms from the 2004 plan on: 2004-spring's year began in 2003, before the scheme.
+        year_terms = [await resolve_term(session, name) for name in rules.school_year_terms(term.label)
+                      if rules.parse_term(name)[0] >= PLAN_DATE.year]
         year_starts = [t.start for t in year_terms if t.start <= today]
         run = TermRun(period=term.label, started_at=datetime.now(UTC), households_paid=0, total_amount=ZERO)
         session.add(run)

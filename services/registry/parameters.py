@@ -25,7 +25,7 @@ UNSERVED_AFTER_DAYS = ParameterSpec(
     kind="integer",
     label="未落实救助的认定天数 days after enrolment after which an unserved household is listed",
     unit="days",
-    bounds=("1", "365"),
+    bounds=("0", "365"),
     defaults=(("*", "30"),),
 )
 

@@ -90,7 +90,8 @@ async def test_assessment_finds_the_households_a_stopped_bureau_has_not_served(k
         second = await enrol(registry, household_body(division="230125", heating="central", enrolled_on=date(2026, 2, 1),
                                                       members=[member("head"), member("spouse", male=False)]))
         assert (await registry.post("/parameters/unserved_after_days", json={
-            "value": "0", "effective_from": "2026-01-01"})).status_code == 201
+            "value": "0", "effective_from": "2026-01-01", "retroactive": True,
+            "reason": "the assessment lists every household not yet served"})).status_code == 201
 
         async def others_served() -> dict:
             result = (await registry.get("/reports/assessment", params={"period": "2026"})).json()
