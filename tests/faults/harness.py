@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from bench.caseload import generate
 from bench.system import LocalSystem
 from services.registry import rules
 from shared.entitlements import WorkingAge
+from shared.periods import city_today
 
 PROGRAMME_BUREAUS = ("medical", "education", "housing", "employment", "utilities", "legal")
 CRITERIA = rules.AssessmentCriteria(housing_area_per_person=Decimal("8"), working_age=WorkingAge(16, 60, 55),
@@ -77,7 +77,7 @@ class FaultSystem(LocalSystem):
         registry = await self.connect("registry")
         try:
             rows = await registry.fetch(
-                "SELECT h.id, h.heating, h.housing_area_m2, h.enrolled_on, h.status FROM households h "
+                "SELECT h.id, h.heating, h.housing_area_m2, h.enrolled_on FROM households h "
                 "JOIN members m ON m.household_id = h.id WHERE m.relation = 'head' AND m.resident_id = ANY($1)", heads)
             members = await registry.fetch(
                 "SELECT * FROM members WHERE removed = false AND household_id = ANY($1)", [r["id"] for r in rows])
@@ -92,7 +92,7 @@ class FaultSystem(LocalSystem):
         return [(household["id"], expectation) for household in households
                 for expectation in rules.expected_assistance(
                     heating=household["heating"], housing_area_m2=Decimal(household["housing_area_m2"]),
-                    enrolled_on=household["enrolled_on"], members=household["members"], on=date.today(),
+                    enrolled_on=household["enrolled_on"], members=household["members"], on=city_today(),
                     criteria=CRITERIA)]
 
     async def granted(self, household_ids: list[str]) -> tuple[set[tuple[str, str, str, str]], int]:
