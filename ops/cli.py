@@ -165,7 +165,8 @@ def _run(service: str, path: str, body: dict[str, str]) -> None:
 
 @app.command()
 def pay(period: str) -> None:
-    """Run a month's dibao payments (YYYY-MM); running it again pays no one twice."""
+    """Settle dibao through a month (YYYY-MM): every month since enrolment against the ledger, arrears paid and
+    overpayments recorded as owed; running it again adds nothing; a month not begun is refused."""
 
     _run("registry", "/payment-runs", {"period": period})
 
