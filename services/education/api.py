@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Query, Request
 
 from services.education import service
@@ -21,7 +23,14 @@ from shared.auth import requires, requires_any
 from shared.db import DbSession
 from shared.errors import Unprocessable, problem_responses
 from shared.periods import InvalidPeriod, Period, parse_period
-from shared.validators import ResidentIdIn, ResidentIdQuery
+from shared.validators import (
+    LAST_YEAR,
+    PERIOD_PATTERN,
+    PLAN_YEAR,
+    TERM_PATTERN,
+    ResidentIdIn,
+    ResidentIdQuery,
+)
 
 router = APIRouter()
 
@@ -80,7 +89,11 @@ async def record_activity(body: PartnerAidIn, session: DbSession) -> PartnerAidO
 
 async def _period_or_term(session: DbSession, period: str = Query(
         description="YYYY-MM, YYYY-H1, YYYY-H2, YYYY, or a term YYYY-spring / YYYY-autumn")) -> Period:
-    if period.endswith(("-spring", "-autumn")):
+    # Checked against the plan's years first: a term before 2004 has no term dates in force (it answered 500).
+    is_term = period.endswith(("-spring", "-autumn"))
+    if not re.fullmatch(TERM_PATTERN if is_term else PERIOD_PATTERN, period, re.ASCII):
+        raise Unprocessable("invalid_period", f"{period[:20]!r} is not a period or a term from {PLAN_YEAR} to {LAST_YEAR}")
+    if is_term:
         return (await service.resolve_term(session, period)).period
     try:
         return parse_period(period)

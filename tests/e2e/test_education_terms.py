@@ -169,3 +169,12 @@ async def test_a_child_who_starts_school_in_autumn_is_not_paid_for_the_spring_be
         assert autumn["total_amount"] == "500.00"
         assert await _lines(education, household["id"]) == [("boarding_subsidy", "2026-autumn", "payment", "300.00"),
                                                            ("fee_waiver", "2026-autumn", "payment", "200.00")]
+
+
+async def test_a_report_for_a_term_before_the_plan_is_refused_not_a_server_error(kafka, postgres):
+    async with system("education") as s:
+        education = s["education"]
+        for period in ("2003-autumn", "1900-spring", "2003", "２０２６-spring"):
+            response = await education.get("/reports", params={"period": period})
+            assert (response.status_code, response.json()["code"]) == (422, "invalid_period"), period
+        assert (await education.get("/reports", params={"period": "2004-spring"})).status_code == 200
