@@ -55,7 +55,9 @@ class HeatingSupplement(Base):
 
     ``kind`` "supplement" (a positive amount paid, less ``withheld`` to recover an earlier overpayment)
     or "recovery" (a negative amount: paid over, now owed). A month's lines sum to what is due for it.
-    One line per household, month, kind and run period (the unique key a concurrent run collides on).
+    ``settlement`` numbers the household's settlements (its account's counter): one line per household,
+    month and kind in each settlement, so two runs that both settled a household at once would collide
+    on the key rather than pay twice. ``run_period`` says which run wrote the line.
     """
 
     __tablename__ = "heating_supplements"
@@ -72,10 +74,11 @@ class HeatingSupplement(Base):
     kind: Mapped[str] = mapped_column(String(10), default="supplement")
     withheld: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
     run_period: Mapped[str] = mapped_column(String(7))
+    settlement: Mapped[int] = mapped_column(Integer)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("supplement_runs.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
-    __table_args__ = (UniqueConstraint("household_id", "period", "kind", "run_period"),
+    __table_args__ = (UniqueConstraint("household_id", "period", "kind", "settlement"),
                       Index("ix_heating_supplements_period", "period"),
                       Index("ix_heating_supplements_household_id", "household_id"))
 
@@ -88,6 +91,7 @@ class SupplementAccount(Base):
     It also says how far the ledger is settled: every month through ``settled_through`` was settled
     under ``stamp`` (the household's snapshot version and the supplement parameters). While the stamp
     holds, a run settles only the months after it; ``owed`` is the balance its lines leave owed.
+    ``settlement`` counts the settlements that wrote lines; the next one's lines carry it plus one.
     """
 
     __tablename__ = "supplement_accounts"
@@ -96,6 +100,7 @@ class SupplementAccount(Base):
     owed: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
     settled_through: Mapped[str | None] = mapped_column(String(7))
     stamp: Mapped[str | None] = mapped_column(String(80))
+    settlement: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

@@ -5,18 +5,16 @@
   households without central heating get **+20 % of what dibao actually pays them for every month of
   the heating season** (the plan's own figure; the employment extension included), pro rata for the
   days of the month inside the season (October and April).
-* Settling: each run compares what is due for every month with the month's lines in the supplement
-  ledger; a shortfall is paid, an overpayment is recorded as owed and withheld from later payments.
+
+Settling the supplement ledger (a shortfall paid, an overpayment recovered) is shared.ledger's.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Literal
 
 from shared.entitlements import heating_relief_programme
 from shared.money import ZERO, to_fen
@@ -81,89 +79,6 @@ class Supplement:
 def heating_supplement(allowance: Decimal, rate: Decimal, days: int, days_in_month: int) -> Supplement:
     amount = to_fen(allowance * rate * days / days_in_month) if days and allowance > ZERO else ZERO
     return Supplement(allowance, rate, days, days_in_month, amount)
-
-
-# ---- settling a household's supplement ledger ----------------------------------------------------
-
-LineKind = Literal["supplement", "recovery"]
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerLine:
-    """A line already in the ledger: what it did to the month, and what was withheld from it."""
-
-    period: str
-    kind: str
-    amount: Decimal
-    withheld: Decimal
-    run_period: str
-
-
-@dataclass(frozen=True, slots=True)
-class Settlement:
-    """A new line: ``amount`` > 0 is paid (less ``withheld``), < 0 is an overpayment now owed."""
-
-    period: str
-    kind: LineKind
-    amount: Decimal
-    withheld: Decimal
-
-    @property
-    def transfer(self) -> Decimal:
-        return self.amount - self.withheld if self.amount > ZERO else ZERO
-
-
-def balance_owed(lines: Iterable[LedgerLine]) -> Decimal:
-    """What the household still owes: overpayments recorded, less what later payments withheld."""
-
-    owed = ZERO
-    for line in lines:
-        owed += -line.amount if line.kind == "recovery" else ZERO
-        owed -= line.withheld
-    return owed
-
-
-@dataclass(frozen=True, slots=True)
-class Settled:
-    lines: list[Settlement]
-    owed: Decimal  # what the household owes once the new lines are written
-    deferred: bool  # some month's difference was left to the next run
-
-
-def settle(due: Mapping[str, Decimal], lines: Iterable[LedgerLine], run_period: str,
-           owed: Decimal | None = None) -> Settled:
-    """The new lines that bring every month's lines to what is due for it.
-
-    ``due`` and ``lines`` cover the months being settled; ``owed`` is the household's balance (by
-    default taken from ``lines``, when they are the whole ledger). Overpayments are recorded first,
-    then shortfalls are paid oldest month first, each withholding what the household owes before any
-    money leaves — a transfer is never negative. Months after ``run_period`` are left alone, whatever
-    their lines. A month that already has a line of the same kind from a run of ``run_period`` is left
-    to the next run (one line per household, month, kind and run period).
-    """
-
-    lines = list(lines)
-    paid: dict[str, Decimal] = {}
-    taken: set[tuple[str, str]] = set()
-    for line in lines:
-        paid[line.period] = paid.get(line.period, ZERO) + line.amount
-        if line.run_period == run_period:
-            taken.add((line.period, line.kind))
-    # Months after the run's own are another run's business (an earlier period may run after a later one).
-    differences = [(period, to_fen(due.get(period, ZERO) - paid.get(period, ZERO)))
-                   for period in sorted(set(due) | set(paid)) if period <= run_period]
-    deferred = any((period, "recovery" if diff < ZERO else "supplement") in taken
-                   for period, diff in differences if diff != ZERO)
-    recoveries = [Settlement(period, "recovery", diff, ZERO) for period, diff in differences
-                  if diff < ZERO and (period, "recovery") not in taken]
-    balance = (balance_owed(lines) if owed is None else owed) - sum((line.amount for line in recoveries), ZERO)
-    payments = []
-    for period, diff in differences:
-        if diff > ZERO and (period, "supplement") not in taken:
-            withheld = min(balance, diff)
-            balance -= withheld
-            payments.append(Settlement(period, "supplement", diff, withheld))
-    return Settled([*recoveries, *payments], balance, deferred)
 
 
 # ---- central heating ------------------------------------------------------------------------------

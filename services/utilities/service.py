@@ -52,6 +52,7 @@ from shared.divisions import division_name
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.events import AllowanceStep, ExtensionSpell
 from shared.grants import Grant, GrantLedger
+from shared.ledger import RECOVERY, LedgerLine, owed_by, settle
 from shared.money import ZERO, to_fen
 from shared.outbox import Outbox
 from shared.parameters import ParameterBook
@@ -68,6 +69,7 @@ from shared.projection import (
 )
 
 WATER = "water_discount"
+SUPPLEMENT = "supplement"  # a ledger line that pays (a "recovery" records an overpayment)
 HEATING = HouseholdRows(HeatingHistory)
 ledger = GrantLedger("utilities", Outbox(producer="utilities"))
 
@@ -270,9 +272,8 @@ def supplements_due(household: DibaoHousehold, through: Period, parameters: _Par
     return due
 
 
-def _ledger_line(row: Any) -> rules.LedgerLine:
-    return rules.LedgerLine(period=row.period, kind=row.kind, amount=row.amount, withheld=row.withheld,
-                            run_period=row.run_period)
+def _ledger_line(row: Any) -> LedgerLine:
+    return LedgerLine(period=row.period, kind=row.kind, amount=row.amount, withheld=row.withheld)
 
 
 async def _lock_accounts(session: AsyncSession, household_ids: list[str]) -> dict[str, SupplementAccount]:
@@ -287,7 +288,7 @@ async def _lock_accounts(session: AsyncSession, household_ids: list[str]) -> dic
     missing = sorted(set(household_ids) - set(accounts))
     if missing:
         now = datetime.now(UTC)
-        await insert_ignore(session, SupplementAccount, [{"household_id": household_id, "owed": ZERO,
+        await insert_ignore(session, SupplementAccount, [{"household_id": household_id, "owed": ZERO, "settlement": 0,
                                                           "created_at": now} for household_id in missing],
                             ["household_id"])
         accounts.update({account.household_id: account for account in (await session.scalars(locking(missing))).all()})
@@ -295,13 +296,13 @@ async def _lock_accounts(session: AsyncSession, household_ids: list[str]) -> dic
 
 
 LEDGER_COLUMNS = (HeatingSupplement.household_id, HeatingSupplement.period, HeatingSupplement.kind,
-                  HeatingSupplement.amount, HeatingSupplement.withheld, HeatingSupplement.run_period)
+                  HeatingSupplement.amount, HeatingSupplement.withheld)
 
 
-async def _ledgers(session: AsyncSession, whole: list[str], after: dict[str, str]) -> dict[str, list[rules.LedgerLine]]:
+async def _ledgers(session: AsyncSession, whole: list[str], after: dict[str, str]) -> dict[str, list[LedgerLine]]:
     """The ledger lines of ``whole`` households, and of the others only those of months after ``after``."""
 
-    lines: dict[str, list[rules.LedgerLine]] = defaultdict(list)
+    lines: dict[str, list[LedgerLine]] = defaultdict(list)
     if whole:
         for row in (await session.execute(select(*LEDGER_COLUMNS).where(
                 HeatingSupplement.household_id.in_(whole)))).all():
@@ -321,7 +322,10 @@ async def run_supplements(sessions: async_sessionmaker[AsyncSession], period: st
 
     Like shared.runs: households are read in batches by key, each batch is settled and committed on its
     own (an interrupted run keeps what it paid; the next one settles the rest). Within a batch the
-    households' accounts are locked first, so the ledger read is the one the new lines are added to.
+    households' accounts are locked first, so the ledger read is the one the new lines are added to, and
+    each settlement that writes lines counts on its account: the lines carry that count, and the ledger's
+    key (household, month, kind, settlement) refuses a second run's lines written from the same reading.
+    Every month through ``period`` is settled, however often that period was run before (shared.ledger).
     A household whose snapshot and supplement parameters have not changed since its account was last
     settled is settled only for the months after that; any change re-settles all its months.
     """
@@ -369,9 +373,16 @@ async def run_supplements(sessions: async_sessionmaker[AsyncSession], period: st
                 account, lines = accounts[household_id], ledgers.get(household_id, [])
                 due = supplements_due(household, month, parameters, {line.period for line in lines},
                                       after=after.get(household_id))
-                settled = rules.settle({label: d.amount for label, d in due.items()}, lines, month.label,
-                                       owed=account.owed if household_id in after else None)
-                for line in settled.lines:
+                # Months after the run's own are another run's business (an earlier period may run after a
+                # later one); what the household owes is its whole ledger's, or the balance its account carries.
+                sums: dict[str, Decimal] = {}
+                for line in lines:
+                    if line.period <= month.label:
+                        sums[line.period] = sums.get(line.period, ZERO) + line.amount
+                owed = account.owed if household_id in after else owed_by(lines)
+                settled = settle({label: (d.amount, SUPPLEMENT) for label, d in due.items()}, sums, owed)
+                settlement = account.settlement + (1 if settled else 0)
+                for line in settled:
                     facts = due.get(line.period)
                     rows.append({
                         "household_id": household_id,
@@ -380,17 +391,21 @@ async def run_supplements(sessions: async_sessionmaker[AsyncSession], period: st
                         "allowance": facts.allowance if facts else ZERO, "rate": str(facts.rate) if facts else "0",
                         "season_days": facts.season_days if facts else 0,
                         "days_in_month": facts.days_in_month if facts else _month(line.period).days,
-                        "run_period": month.label, "run_id": run_id, "created_at": now})
+                        "run_period": month.label, "settlement": settlement, "run_id": run_id, "created_at": now})
                 # A full settle through an earlier period vouches only for the months through it.
                 through = month.label if household_id in whole else max(month.label, account.settled_through or "")
-                settled_accounts.append({"household_id": household_id, "owed": settled.owed, "settled_through": through,
-                                         "stamp": None if settled.deferred else stamps[household_id]})
+                settled_accounts.append({
+                    "household_id": household_id, "settlement": settlement, "settled_through": through,
+                    "stamp": stamps[household_id],
+                    "owed": to_fen(owed - sum((line.amount for line in settled if line.kind == RECOVERY), ZERO)
+                                   - sum((line.withheld for line in settled), ZERO))})
             inserted = await insert_ignore(
-                session, HeatingSupplement, rows, ["household_id", "period", "kind", "run_period"],
+                session, HeatingSupplement, rows, ["household_id", "period", "kind", "settlement"],
                 returning=[HeatingSupplement.id, HeatingSupplement.household_id, HeatingSupplement.division_code,
                            HeatingSupplement.period, HeatingSupplement.amount, HeatingSupplement.withheld])
-            if len(inserted) != len(rows):  # cannot happen under the accounts' lock; never pay on a guess
-                raise RuntimeError(f"supplement run {month.label}: {len(rows) - len(inserted)} lines collided")
+            if len(inserted) != len(rows):  # another run settled these households at once: never pay on a guess
+                raise RuntimeError(f"supplement run {month.label}: {len(rows) - len(inserted)} lines collided with "
+                                   "another settlement's")
             if settled_accounts:
                 await session.execute(update(SupplementAccount), settled_accounts)
             events = []
@@ -525,7 +540,7 @@ async def household_view(session: AsyncSession, household_id: str, today: date |
             in_season_today=rules.in_heating_season(today, start, end),
             season=f"{start[0]:02d}-{start[1]:02d} – {end[0]:02d}-{end[1]:02d}"),
         supplements_paid=[supplement_out(row) for row in lines],
-        supplement_balance_owed=rules.balance_owed(_ledger_line(row) for row in lines),
+        supplement_balance_owed=owed_by(_ledger_line(row) for row in lines),
     )
 
 

@@ -157,6 +157,48 @@ async def _members_are(utilities, household_id: str, count: int) -> bool:  # typ
     return (await view_of(utilities, household_id)).get("members") == count
 
 
+async def test_a_period_run_again_after_a_fact_changed_settles_its_months_in_that_run(kafka, postgres):
+    prefix = new_prefix()
+    async with system("utilities", prefix=prefix) as s:
+        utilities = s["utilities"]
+        head, spouse = person(), person("spouse")
+        await publish(prefix, snapshot("hh-rerun", members=[head]))
+        await eventually(lambda: view_of(utilities, "hh-rerun"))
+        first = (await utilities.post("/heating/supplement-runs", json={"period": "2026-01"})).json()
+        assert first["total_amount"] == "180.00"
+
+        # Learnt the same month: from 1 December a spouse joined and dibao became 400.00 — January is run again.
+        await publish(prefix, snapshot("hh-rerun", members=[head, spouse], effective_on=date(2025, 12, 1),
+                                       schedule=((NOVEMBER, "300.00"), (date(2025, 12, 1), "400.00"))))
+        await eventually(lambda: _members_are(utilities, "hh-rerun", 2))
+        again = (await utilities.post("/heating/supplement-runs", json={"period": "2026-01"})).json()
+        assert (again["households_paid"], again["total_amount"], again["recoveries"]) == (1, "40.00", 0)
+
+        # And again: from 1 December dibao is 200.00 after all — the same run period now recovers.
+        await publish(prefix, snapshot("hh-rerun", members=[head, spouse, person("child")], effective_on=date(2025, 12, 1),
+                                       schedule=((NOVEMBER, "300.00"), (date(2025, 12, 1), "200.00"))))
+        await eventually(lambda: _members_are(utilities, "hh-rerun", 3))
+        third = (await utilities.post("/heating/supplement-runs", json={"period": "2026-01"})).json()
+        assert (third["total_amount"], third["recoveries"], third["recovered_amount"]) == ("0.00", 2, "80.00")
+
+        lines = await lines_of(utilities, "hh-rerun")
+        assert lines == [
+            ("2025-11", "supplement", "60.00", "0.00", "2026-01"),
+            ("2025-12", "supplement", "60.00", "0.00", "2026-01"), ("2025-12", "supplement", "20.00", "0.00", "2026-01"),
+            ("2025-12", "recovery", "-40.00", "0.00", "2026-01"),
+            ("2026-01", "supplement", "60.00", "0.00", "2026-01"), ("2026-01", "supplement", "20.00", "0.00", "2026-01"),
+            ("2026-01", "recovery", "-40.00", "0.00", "2026-01")]
+        sums: dict[str, Decimal] = defaultdict(Decimal)
+        for period, _, amount, _, _ in lines:
+            sums[period] += Decimal(amount)
+        assert sums == {"2025-11": Decimal("60.00"), "2025-12": Decimal("40.00"), "2026-01": Decimal("40.00")}
+        assert (await view_of(utilities, "hh-rerun"))["supplement_balance_owed"] == "80.00"
+        # Nothing new: running January once more writes nothing.
+        fourth = (await utilities.post("/heating/supplement-runs", json={"period": "2026-01"})).json()
+        assert (fourth["households_paid"], fourth["total_amount"], fourth["recoveries"]) == (0, "0.00", 0)
+        assert await lines_of(utilities, "hh-rerun") == lines
+
+
 async def test_a_rate_changed_back_to_a_month_already_paid_is_settled_by_the_next_run(kafka, postgres):
     prefix = new_prefix()
     async with system("utilities", prefix=prefix) as s:
