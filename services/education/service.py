@@ -384,7 +384,7 @@ async def _settle_batch(session: AsyncSession, residents: Sequence[str], term: r
             new_lines.append(TermGrant(
                 resident_id=entry.resident_id, household_id=household_id, division_code=division[key],
                 programme=due.programme, period=due.period, kind=settled.kind, term=term.label,
-                amount=settled.amount, withheld=settled.withheld if settled.kind != RECOVERY else ZERO,
+                amount=settled.amount, withheld=settled.withheld,
                 detail=detail[:200], run_id=run_id, created_at=now))
     session.add_all(new_lines)
     await session.flush()
