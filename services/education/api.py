@@ -66,8 +66,9 @@ async def report_change(resident_id: ResidentIdIn, body: PupilPatch, session: Db
              summary="Settle a term: waivers, boarding subsidies and disability grants against the ledger")
 async def term_run(body: TermRunIn, request: Request, session: DbSession) -> TermRunOut:
     """Pays, for the term, what is due under the facts now known minus what the ledger holds (arrears), and records
-    what was paid over as recovery lines (never a negative transfer); a second run adds nothing. A term that has
-    not begun (1 March, 1 September, in Harbin) is refused: 422 ``period_in_future``."""
+    what was paid over as recovery lines the household owes; its later payments are withheld against them first
+    (``withheld_amount``), so no transfer is ever negative. A second run adds nothing. A term that has not begun
+    (1 March, 1 September, in Harbin) is refused: 422 ``period_in_future``."""
 
     result = await service.run_term(request.app.state.platform.sessions, body.term,
                                     batch_size=request.app.state.settings.run_batch_size)
@@ -75,7 +76,8 @@ async def term_run(body: TermRunIn, request: Request, session: DbSession) -> Ter
     return result
 
 
-@router.get("/grants", dependencies=[requires("education:read")], response_model=GrantsOut, tags=["terms 学期发放"])
+@router.get("/grants", dependencies=[requires("education:read")], response_model=GrantsOut, tags=["terms 学期发放"],
+            summary="A household's ledger lines (withheld, transferred) and what it owes (balance_owed)")
 async def household_grants(session: DbSession, household_id: str = Query(min_length=1, max_length=36)) -> GrantsOut:
     return await service.household_grants(session, household_id)
 

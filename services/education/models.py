@@ -57,7 +57,9 @@ class TermGrant(Base):
 
     ``period`` is the term for waivers and subsidies and the school year for the disability grant. The
     lines of a pupil, programme and period sum to what was due when the last run settled them: ``kind``
-    is ``payment`` (positive) or ``recovery`` (negative: paid over, owed back — never a negative transfer).
+    is ``payment`` (positive) or ``recovery`` (negative: paid over, owed back by the household — never a
+    negative transfer). A payment to a household that owes keeps part of its amount back (``withheld``),
+    oldest period first, until what it owes is recovered: the line's transfer is ``amount - withheld``.
     One line per pupil, programme, period, kind and run (the unique key).
     """
 
@@ -72,6 +74,7 @@ class TermGrant(Base):
     kind: Mapped[str] = mapped_column(String(10), default="payment")
     term: Mapped[str] = mapped_column(String(12))
     amount: Mapped[Decimal] = mapped_column(Money())
+    withheld: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
     detail: Mapped[str] = mapped_column(String(200))
     run_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -10,9 +10,10 @@
 * A minor with no parent in the household — the head themself, or recorded as "other" to the head —
   is flagged for the orphans' and children-in-hardship programme.
 
-A term run settles a term against the ledger (:func:`settle`): it adds what is due under the facts
-now known minus what the ledger already holds for the pupil, period and programme — a payment when
-short, a recovery line (negative) when paid over, nothing when they agree.
+A term run settles a term against the ledger (:func:`settle_household`): it adds what is due under the
+facts now known minus what the ledger already holds for the pupil, period and programme — a payment when
+short, a recovery line (negative) when paid over, nothing when they agree — and withholds what the
+household owes from its payments.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from shared.entitlements import (
     BEYOND_COMPULSORY,
@@ -33,6 +34,7 @@ from shared.entitlements import (
     NO_PARENT,
     education_programmes,
 )
+from shared.ledger import LedgerLine, settle
 from shared.money import ZERO, to_fen
 from shared.periods import Period, add_months, month_period
 
@@ -274,16 +276,31 @@ def term_dues(term: Term, spells: Sequence[Spell], records: Mapping[str, PupilRe
     return dues
 
 
-LineKind = Literal["payment", "recovery"]
+PAYMENT = "payment"
 
 
-def settle(due: Decimal, paid: Decimal) -> tuple[LineKind, Decimal] | None:
-    """The line that brings the ledger to what is due: a payment when short, a recovery (negative) when paid
-    over — never a negative payment — and nothing when they agree."""
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One pupil's programme and period in the household a line for it goes to: what is due under the facts
+    now known, and what the ledger's lines for that pupil, programme and period sum to."""
 
-    difference = to_fen(due - paid)
-    if difference > ZERO:
-        return "payment", difference
-    if difference < ZERO:
-        return "recovery", difference
-    return None
+    resident_id: str
+    due: Due
+    booked: Decimal
+
+
+def settle_household(entries: Sequence[Entry], owed: Decimal) -> list[tuple[Entry, LedgerLine]]:
+    """The lines that bring a household's entries to what is due (shared.ledger.settle): a payment when short,
+    a recovery (negative) when paid over, nothing when they agree.
+
+    What the household owes — ``owed`` from earlier recoveries, and the recoveries written now — is withheld
+    from the payments, oldest period first (a school year before its terms), up to what it owes: no
+    transfer is ever negative, and each line keeps its full amount, so a period's lines sum to what is due.
+    """
+
+    # A period label leads the key, so the ledger's period order is the entries' (a school year "2026-2027"
+    # sorts before its first term "2026-autumn"); the pupil and programme make it unique.
+    by_key = {f"{entry.due.period} {entry.resident_id} {entry.due.programme}": entry for entry in entries}
+    lines = settle({key: (entry.due.amount, PAYMENT) for key, entry in by_key.items()},
+                   {key: entry.booked for key, entry in by_key.items()}, owed)
+    return [(by_key[line.period], line) for line in lines]

@@ -52,6 +52,9 @@ class TermGrantOut(BaseModel):
     kind: Literal["payment", "recovery"] = Field(
         description="payment, or recovery: paid over for the period, owed back (negative; never a negative transfer)")
     amount: MoneyStr
+    withheld: MoneyStr = Field(description="of a payment, what was kept back against what the household owes")
+    transferred: MoneyStr = Field(description="what the household received for the line: amount - withheld "
+                                              "for a payment, 0.00 for a recovery — never negative")
     detail: str
     paid_at: datetime = Field(description="when the run that wrote the line settled it")
 
@@ -106,15 +109,21 @@ class TermRunIn(BaseModel):
 class TermRunOut(BaseModel):
     term: str
     grants_made: int = Field(description="payments this run made: waivers, subsidies, grants and arrears")
-    total_amount: MoneyStr = Field(description="what this run paid")
+    total_amount: MoneyStr = Field(description="what this run's payment lines settled (withheld included)")
     already_made: int = Field(description="payments for this term made by earlier runs")
     recoveries: int = Field(default=0, description="overpayments this run recorded (paid over under the facts now known)")
     recovered_amount: MoneyStr = Field(default=Decimal("0.00"),
                                        description="their sum (negative): owed back by the households, never a negative transfer")
+    withheld_amount: MoneyStr = Field(default=Decimal("0.00"),
+                                      description="what this run kept back from its payments against what households owed")
+    transferred_amount: MoneyStr = Field(default=Decimal("0.00"),
+                                         description="what this run's payments transferred: total_amount - withheld_amount")
 
 
 class GrantsOut(BaseModel):
     household_id: str
+    balance_owed: MoneyStr = Field(description="what the household owes in education: its recoveries less what "
+                                               "was withheld from its payments since")
     grants: list[TermGrantOut]
     partner_aid: list[PartnerAidOut]
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import case, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.education import rules
@@ -36,6 +37,8 @@ from services.education.schemas import (
 from shared.divisions import division_name
 from shared.errors import NotFound, Unprocessable
 from shared.grants import GrantLedger
+from shared.ledger import RECOVERY, LedgerLine
+from shared.ledger import balance_owed as ledger_balance
 from shared.money import ZERO, to_fen
 from shared.outbox import Outbox
 from shared.parameters import PLAN_DATE, ParameterBook
@@ -240,8 +243,10 @@ async def run_term(sessions: async_sessionmaker[AsyncSession], label: str, batch
     """Settle a term: for every pupil, what the facts now known make due for the term (fee waiver, boarding
     subsidy) and its school year (disability grant), against the ledger. A term not begun is refused.
 
-    Pupils are settled in batches, each committed on its own (an interrupted run keeps what it did; the
-    next one does the rest); see :func:`_serialise_runs` for runs at the same time.
+    What was paid over is a recovery line the household owes; its later payments are withheld against it
+    first (:func:`rules.settle_household`), so no transfer is negative. Pupils are settled in batches, each
+    committed on its own (an interrupted run keeps what it did; the next one does the rest); see
+    :func:`_serialise_runs` and :func:`_lock_households` for runs at the same time.
     """
 
     today = today or city_today()
@@ -257,8 +262,7 @@ async def run_term(sessions: async_sessionmaker[AsyncSession], label: str, batch
         await session.commit()
         run_id = run.id
 
-    paid, total, recoveries, recovered, last = 0, ZERO, 0, ZERO, ""
-    periods = (term.label, term.school_year)
+    tally, last = _Tally(), ""
     while True:
         async with sessions() as session:
             await _serialise_runs(session, term.school_year)
@@ -267,73 +271,135 @@ async def run_term(sessions: async_sessionmaker[AsyncSession], label: str, batch
             if not residents:
                 break
             last = residents[-1]
-            pupils = (await session.scalars(select(Pupil).where(Pupil.resident_id.in_(residents))
-                                            .order_by(Pupil.id))).all()
-            members = (await session.scalars(select(DibaoMember).where(DibaoMember.resident_id.in_(residents))
-                                             .order_by(DibaoMember.id))).all()
-            households = {h.household_id: h for h in (await session.scalars(select(DibaoHousehold).where(
-                DibaoHousehold.household_id.in_({m.household_id for m in members})))).all()}
-            lines = (await session.scalars(select(TermGrant).where(
-                TermGrant.resident_id.in_(residents), TermGrant.period.in_(periods)).order_by(TermGrant.id))).all()
-            book = await ParameterBook.load(session, SPECS)
-            rates = _Rates(book)
-
-            records: dict[str, dict[str, rules.PupilRecord]] = defaultdict(dict)
-            for pupil in pupils:
-                records[pupil.resident_id][pupil.household_id] = _record(pupil)
-            spells: dict[str, list[DibaoMember]] = defaultdict(list)
-            for row in members:
-                spells[row.resident_id].append(row)
-            ledger_sum: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
-            last_line: dict[tuple[str, str, str], TermGrant] = {}
-            for line in lines:
-                key = (line.resident_id, line.programme, line.period)
-                ledger_sum[key] += line.amount
-                last_line[key] = line
-
-            now = datetime.now(UTC)
-            new_lines: list[TermGrant] = []
-            for resident in residents:
-                dues = rules.term_dues(term, _spells(spells[resident], households), records[resident], rates, year_starts)
-                for due in dues:
-                    key = (resident, due.programme, due.period)
-                    settled = rules.settle(due.amount, ledger_sum[key])
-                    if settled is None:
-                        continue
-                    kind, amount = settled
-                    previous = last_line.get(key)
-                    household_id = due.household_id or (previous.household_id if previous else None)
-                    division_code = due.division_code or (previous.division_code if previous else None)
-                    # A line is due money (its household known) or corrects lines already written.
-                    assert household_id is not None and division_code is not None
-                    detail = due.detail if kind == "payment" else \
-                        f"recovery: due {to_fen(due.amount)}, paid {to_fen(ledger_sum[key])} ({due.detail})"
-                    new_lines.append(TermGrant(
-                        resident_id=resident, household_id=household_id, division_code=division_code,
-                        programme=due.programme, period=due.period, kind=kind, term=term.label, amount=amount,
-                        detail=detail[:200], run_id=run_id, created_at=now))
-            session.add_all(new_lines)
-            await session.flush()
-            await ledger.outbox.stage_many(session, (ledger.payment_event(
-                household_id=line.household_id, division_code=line.division_code, programme=line.programme,
-                period=term.label, amount=line.amount, reference=f"term-{line.id}", paid_on=today,
-                resident_id=line.resident_id) for line in new_lines))
-            for line in new_lines:
-                if line.kind == "payment":
-                    paid, total = paid + 1, total + line.amount
-                else:
-                    recoveries, recovered = recoveries + 1, recovered + line.amount
+            await _settle_batch(session, residents, term, year_starts, run_id, today, tally)
             await session.commit()
 
     async with sessions() as session:
         await session.execute(update(TermRun).where(TermRun.id == run_id).values(
-            finished_at=datetime.now(UTC), households_paid=paid, total_amount=to_fen(total)))
+            finished_at=datetime.now(UTC), households_paid=tally.paid, total_amount=to_fen(tally.total)))
         already = await session.scalar(select(func.count()).select_from(TermGrant).where(
-            TermGrant.term == term.label, TermGrant.kind == "payment",
+            TermGrant.term == term.label, TermGrant.kind == rules.PAYMENT,
             (TermGrant.run_id != run_id) | TermGrant.run_id.is_(None)))
         await session.commit()
-    return TermRunOut(term=term.label, grants_made=paid, total_amount=to_fen(total), already_made=int(already or 0),
-                      recoveries=recoveries, recovered_amount=to_fen(recovered))
+    return TermRunOut(term=term.label, grants_made=tally.paid, total_amount=to_fen(tally.total),
+                      already_made=int(already or 0), recoveries=tally.recoveries,
+                      recovered_amount=to_fen(tally.recovered), withheld_amount=to_fen(tally.withheld),
+                      transferred_amount=to_fen(tally.total - tally.withheld))
+
+
+@dataclass
+class _Tally:
+    paid: int = 0  # payment lines
+    total: Decimal = ZERO  # their amounts
+    withheld: Decimal = ZERO  # kept back from them against what households owe
+    recoveries: int = 0
+    recovered: Decimal = ZERO  # the recovery lines' sum (negative)
+
+
+async def _lock_households(session: AsyncSession, household_ids: set[str]) -> None:
+    """Hold the households' ledgers until the transaction ends: what a household owes spans school years, so
+    runs of different years (each under its own year's lock) take its balance one after the other, and
+    withhold it once. Taken in one order (by key), so two batches cannot wait on each other."""
+
+    if session.bind.dialect.name == "postgresql" and household_ids:
+        await session.execute(text(
+            "SELECT pg_advisory_xact_lock(hashtext('education.household-ledger'), k) FROM "
+            "(SELECT DISTINCT hashtext(h) AS k FROM unnest(CAST(:ids AS text[])) AS h) AS keys ORDER BY k"),
+            {"ids": sorted(household_ids)})
+
+
+async def balance_owed(session: AsyncSession, household_ids: Collection[str]) -> dict[str, Decimal]:
+    """What each household owes in education: its recoveries less what was withheld, in one query."""
+
+    if not household_ids:
+        return {}
+    rows = (await session.execute(
+        select(TermGrant.household_id,
+               func.sum(case((TermGrant.kind == RECOVERY, TermGrant.amount), else_=ZERO)),
+               func.sum(TermGrant.withheld))
+        .where(TermGrant.household_id.in_(list(household_ids)),
+               (TermGrant.kind == RECOVERY) | (TermGrant.withheld > ZERO))
+        .group_by(TermGrant.household_id))).all()
+    return {household_id: ledger_balance(recoveries or ZERO, kept or ZERO) for household_id, recoveries, kept in rows}
+
+
+async def _settle_batch(session: AsyncSession, residents: Sequence[str], term: rules.Term,
+                        year_starts: Sequence[date], run_id: int, today: date, tally: _Tally) -> None:
+    """Settle the pupils ``residents`` for the term and its school year, under the school year's lock."""
+
+    periods = (term.label, term.school_year)
+    pupils = (await session.scalars(select(Pupil).where(Pupil.resident_id.in_(residents))
+                                    .order_by(Pupil.id))).all()
+    members = (await session.scalars(select(DibaoMember).where(DibaoMember.resident_id.in_(residents))
+                                     .order_by(DibaoMember.id))).all()
+    households = {h.household_id: h for h in (await session.scalars(select(DibaoHousehold).where(
+        DibaoHousehold.household_id.in_({m.household_id for m in members})))).all()}
+    lines = (await session.scalars(select(TermGrant).where(
+        TermGrant.resident_id.in_(residents), TermGrant.period.in_(periods)).order_by(TermGrant.id))).all()
+    rates = _Rates(await ParameterBook.load(session, SPECS))
+
+    records: dict[str, dict[str, rules.PupilRecord]] = defaultdict(dict)
+    for pupil in pupils:
+        records[pupil.resident_id][pupil.household_id] = _record(pupil)
+    spells: dict[str, list[DibaoMember]] = defaultdict(list)
+    for row in members:
+        spells[row.resident_id].append(row)
+    booked: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
+    last_line: dict[tuple[str, str, str], TermGrant] = {}
+    for line in lines:
+        key = (line.resident_id, line.programme, line.period)
+        booked[key] += line.amount
+        last_line[key] = line
+
+    # What each household's pupils are due, against their lines; a line goes to the household the money is
+    # due in, or (nothing due) to the one its earlier lines went to.
+    entries: dict[str, list[rules.Entry]] = defaultdict(list)
+    division: dict[tuple[str, str, str], str] = {}
+    for resident in residents:
+        for due in rules.term_dues(term, _spells(spells[resident], households), records[resident], rates,
+                                   year_starts):
+            key = (resident, due.programme, due.period)
+            if to_fen(due.amount - booked[key]) == ZERO:
+                continue
+            previous = last_line.get(key)
+            household_id = due.household_id or (previous.household_id if previous else None)
+            division_code = due.division_code or (previous.division_code if previous else None)
+            # A line is due money (its household known) or corrects lines already written.
+            assert household_id is not None and division_code is not None
+            entries[household_id].append(rules.Entry(resident, due, booked[key]))
+            division[key] = division_code
+    if not entries:
+        return
+
+    # What a household owes is read under its lock, so two runs cannot both withhold it.
+    await _lock_households(session, set(entries))
+    owed = await balance_owed(session, list(entries))
+    now = datetime.now(UTC)
+    new_lines: list[TermGrant] = []
+    for household_id in sorted(entries):
+        for entry, settled in rules.settle_household(entries[household_id], owed.get(household_id, ZERO)):
+            due, key = entry.due, (entry.resident_id, entry.due.programme, entry.due.period)
+            detail = due.detail if settled.kind != RECOVERY else \
+                f"recovery: due {to_fen(due.amount)}, paid {to_fen(entry.booked)} ({due.detail})"
+            new_lines.append(TermGrant(
+                resident_id=entry.resident_id, household_id=household_id, division_code=division[key],
+                programme=due.programme, period=due.period, kind=settled.kind, term=term.label,
+                amount=settled.amount, withheld=settled.withheld,
+                detail=detail[:200], run_id=run_id, created_at=now))
+    session.add_all(new_lines)
+    await session.flush()
+    # What the household receives is announced: a payment's transfer (nothing when all of it was withheld);
+    # a recovery is owed back, never a negative transfer.
+    await ledger.outbox.stage_many(session, (ledger.payment_event(
+        household_id=line.household_id, division_code=line.division_code, programme=line.programme,
+        period=term.label, amount=line.amount - line.withheld, reference=f"term-{line.id}", paid_on=today,
+        resident_id=line.resident_id) for line in new_lines if line.kind != RECOVERY and line.amount > line.withheld))
+    for line in new_lines:
+        if line.kind == RECOVERY:
+            tally.recoveries, tally.recovered = tally.recoveries + 1, tally.recovered + line.amount
+        else:
+            tally.paid, tally.total, tally.withheld = tally.paid + 1, tally.total + line.amount, \
+                tally.withheld + line.withheld
 
 
 # ---- partner organisations ------------------------------------------------------------------------
@@ -360,9 +426,11 @@ async def record_partner_aid(session: AsyncSession, body: PartnerAidIn) -> Partn
 
 
 def grant_out(grant: TermGrant) -> TermGrantOut:
+    line = LedgerLine(grant.period, grant.kind, grant.amount, grant.withheld)
     return TermGrantOut(resident_id=grant.resident_id, household_id=grant.household_id, programme=grant.programme,
                         term=grant.term, period=grant.period, kind=grant.kind, amount=grant.amount,  # type: ignore[arg-type]
-                        detail=grant.detail, paid_at=grant.created_at)
+                        withheld=line.withheld, transferred=line.transferred, detail=grant.detail,
+                        paid_at=grant.created_at)
 
 
 def aid_out(aid: PartnerAid) -> PartnerAidOut:
@@ -394,7 +462,9 @@ async def household_grants(session: AsyncSession, household_id: str) -> GrantsOu
                                     .order_by(TermGrant.id))).all()
     aid = (await session.scalars(select(PartnerAid).where(PartnerAid.household_id == household_id)
                                  .order_by(PartnerAid.id))).all()
-    return GrantsOut(household_id=household_id, grants=[grant_out(g) for g in grants], partner_aid=[aid_out(a) for a in aid])
+    owed = (await balance_owed(session, [household_id])).get(household_id, ZERO)
+    return GrantsOut(household_id=household_id, balance_owed=owed, grants=[grant_out(g) for g in grants],
+                     partner_aid=[aid_out(a) for a in aid])
 
 
 async def report(session: AsyncSession, period: Period) -> Report:

@@ -29,9 +29,11 @@ async def test_term_run_waives_fees_pays_boarding_and_disability_grant_once(kafk
         again = (await education.post("/term-runs", json={"term": "2026-spring"})).json()
         # 120 + 80 waived, 60 × 5 months boarding, 1000 for the school year
         assert first == {"term": "2026-spring", "grants_made": 3, "total_amount": "1500.00", "already_made": 0,
-                         "recoveries": 0, "recovered_amount": "0.00"}
+                         "recoveries": 0, "recovered_amount": "0.00", "withheld_amount": "0.00",
+                         "transferred_amount": "1500.00"}
         assert again == {"term": "2026-spring", "grants_made": 0, "total_amount": "0.00", "already_made": 3,
-                         "recoveries": 0, "recovered_amount": "0.00"}
+                         "recoveries": 0, "recovered_amount": "0.00", "withheld_amount": "0.00",
+                         "transferred_amount": "0.00"}
 
         grants = (await education.get("/grants", params={"household_id": household["id"]})).json()["grants"]
         assert sorted((g["programme"], g["amount"]) for g in grants) == [

@@ -82,7 +82,8 @@ async def test_a_retroactive_exit_is_recovered_on_the_ledger_and_a_second_run_ad
         await _left_dibao(education, pupil["resident_id"])
         settled = (await education.post("/term-runs", json={"term": "2026-spring"})).json()
         assert settled == {"term": "2026-spring", "grants_made": 0, "total_amount": "0.00", "already_made": 2,
-                           "recoveries": 1, "recovered_amount": "-180.00"}
+                           "recoveries": 1, "recovered_amount": "-180.00", "withheld_amount": "0.00",
+                           "transferred_amount": "0.00"}
         lines = await _lines(education, household["id"])
         assert lines == [("boarding_subsidy", "2026-spring", "payment", "300.00"),
                          ("boarding_subsidy", "2026-spring", "recovery", "-180.00"),

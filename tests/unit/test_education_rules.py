@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from services.education import rules
+from shared.ledger import owed_by
 from shared.periods import PeriodInFuture, city_today, refuse_future
 
 D = Decimal
@@ -114,11 +115,41 @@ def test_the_household_of_the_day_decides_after_a_move():
     assert found["fee_waiver"].household_id == "h1"
 
 
+def entry(resident: str, programme: str, period: str, due: str, booked: str = "0") -> rules.Entry:
+    return rules.Entry(resident, rules.Due(programme, period, D(due), "h1", "230102", "d"), D(booked))
+
+
+def settled(entries: list[rules.Entry], owed: str = "0") -> list[tuple[str, str, str, str, Decimal, Decimal]]:
+    return [(e.resident_id, e.due.programme, e.due.period, line.kind, line.amount, line.withheld)
+            for e, line in rules.settle_household(entries, D(owed))]
+
+
 def test_settlement_pays_what_is_short_and_records_what_was_paid_over():
-    assert rules.settle(D("300.00"), D("0")) == ("payment", D("300.00"))
-    assert rules.settle(D("120.00"), D("300.00")) == ("recovery", D("-180.00"))
-    assert rules.settle(D("120.00"), D("120.00")) is None
-    assert rules.settle(D("0"), D("0")) is None
+    assert settled([entry("A", "boarding_subsidy", "2026-spring", "300.00")]) == [
+        ("A", "boarding_subsidy", "2026-spring", "payment", D("300.00"), D("0"))]
+    assert settled([entry("A", "boarding_subsidy", "2026-spring", "120.00", booked="300.00")]) == [
+        ("A", "boarding_subsidy", "2026-spring", "recovery", D("-180.00"), D("0"))]
+    assert settled([entry("A", "boarding_subsidy", "2026-spring", "120.00", booked="120.00"),
+                    entry("A", "fee_waiver", "2026-spring", "0")]) == []
+
+
+def test_what_the_household_owes_is_withheld_from_its_payments_oldest_period_first():
+    entries = [entry("B", "fee_waiver", "2026-autumn", "200.00"), entry("C", "disability_grant", "2026-2027", "1000.00")]
+    # The school year's grant (from 1 September) before the autumn term's waiver; never more than is owed.
+    assert settled(entries, owed="1100.00") == [("C", "disability_grant", "2026-2027", "payment", D("1000.00"), D("1000.00")),
+                                                ("B", "fee_waiver", "2026-autumn", "payment", D("200.00"), D("100.00"))]
+    assert settled(entries, owed="300.00") == [("C", "disability_grant", "2026-2027", "payment", D("1000.00"), D("300.00")),
+                                               ("B", "fee_waiver", "2026-autumn", "payment", D("200.00"), D("0"))]
+
+
+def test_a_recovery_of_one_pupil_is_withheld_from_another_pupils_payment_in_the_same_settlement():
+    lines = rules.settle_household([entry("A", "boarding_subsidy", "2026-spring", "120.00", booked="300.00"),
+                                    entry("B", "fee_waiver", "2026-spring", "200.00")], D("0"))
+    assert [(e.resident_id, line.kind, line.amount, line.withheld, line.transferred) for e, line in lines] == [
+        ("A", "recovery", D("-180.00"), D("0"), D("0")), ("B", "payment", D("200.00"), D("180.00"), D("20.00"))]
+    assert owed_by(line for _, line in lines) == D("0.00")
+    # Each line keeps its amount: a period's lines sum to what is due, whatever was withheld.
+    assert lines[1][1].amount == D("200.00")
 
 
 def test_a_late_report_supersedes_what_was_known_from_its_day_and_a_repeat_is_not_kept():
