@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from datetime import date
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -39,12 +42,19 @@ PER_SCENARIO = int(os.environ.get("FAULT_HOUSEHOLDS", "120"))
 
 
 @pytest.fixture(scope="module")
-async def system(tmp_path_factory):
-    system = FaultSystem(tmp_path_factory.mktemp("faults"))
+async def system():
+    # A folder of its own, not under pytest's basetemp: the PostgreSQL server runs as the postgres user and
+    # needs to traverse the folder's parents, and any other pytest process starting meanwhile puts
+    # /tmp/pytest-of-<user> back to mode 0700 (seen: initdb's "Permission denied" while helpers ran tests).
+    workdir = Path(tempfile.mkdtemp(prefix="harbin-faults-"))
+    system = FaultSystem(workdir)
     await system.up()
     system.caseloads = Caseloads(PER_SCENARIO, scenarios=9)  # type: ignore[attr-defined]
-    yield system
-    await system.down()
+    try:
+        yield system
+    finally:
+        await system.down()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture()
