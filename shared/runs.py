@@ -7,13 +7,16 @@ half-way keeps what it paid and the next run settles only the rest; a second run
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Integer, String, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Money, UtcDateTime
+from shared.money import to_fen
 from shared.platform_models import BigId
 
 
@@ -26,3 +29,20 @@ class RunRecord:
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     households_paid: Mapped[int] = mapped_column(Integer, default=0)
     total_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+
+
+async def start_run(sessions: async_sessionmaker[AsyncSession], model: Any, period: str) -> int:
+    """Record that a run of ``period`` began (committed at once, so an interrupted run is visible); its id."""
+
+    async with sessions() as session:
+        run = model(period=period, started_at=datetime.now(UTC), households_paid=0, total_amount=Decimal("0"))
+        session.add(run)
+        await session.commit()
+        return int(run.id)
+
+
+async def finish_run(session: AsyncSession, model: Any, run_id: int, households_paid: int, total: Decimal) -> None:
+    """Record what the run paid (the caller commits, with whatever else it reads at the end)."""
+
+    await session.execute(update(model).where(model.id == run_id).values(
+        finished_at=datetime.now(UTC), households_paid=households_paid, total_amount=to_fen(total)))

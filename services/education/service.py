@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import case, func, select, text, update
+from sqlalchemy import case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.education import rules
@@ -52,6 +52,7 @@ from shared.projection import (
     prefetch_all,
     prefetch_households,
 )
+from shared.runs import finish_run, start_run
 
 ledger = GrantLedger("education", Outbox(producer="education"))
 PUPILS = HouseholdRows(Pupil)
@@ -257,10 +258,7 @@ async def run_term(sessions: async_sessionmaker[AsyncSession], label: str, batch
         year_terms = [await resolve_term(session, name) for name in rules.school_year_terms(term.label)
                       if rules.parse_term(name)[0] >= PLAN_DATE.year]
         year_starts = [t.start for t in year_terms if t.start <= today]
-        run = TermRun(period=term.label, started_at=datetime.now(UTC), households_paid=0, total_amount=ZERO)
-        session.add(run)
-        await session.commit()
-        run_id = run.id
+    run_id = await start_run(sessions, TermRun, term.label)
 
     tally, last = _Tally(), ""
     while True:
@@ -275,8 +273,7 @@ async def run_term(sessions: async_sessionmaker[AsyncSession], label: str, batch
             await session.commit()
 
     async with sessions() as session:
-        await session.execute(update(TermRun).where(TermRun.id == run_id).values(
-            finished_at=datetime.now(UTC), households_paid=tally.paid, total_amount=to_fen(tally.total)))
+        await finish_run(session, TermRun, run_id, tally.paid, tally.total)
         already = await session.scalar(select(func.count()).select_from(TermGrant).where(
             TermGrant.term == term.label, TermGrant.kind == rules.PAYMENT,
             (TermGrant.run_id != run_id) | TermGrant.run_id.is_(None)))

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -49,14 +49,7 @@ from shared.grants import GrantLedger
 from shared.money import ZERO
 from shared.outbox import Outbox
 from shared.parameters import ParameterBook
-from shared.periods import (
-    Period,
-    add_months,
-    city_today,
-    month_of,
-    parse_month,
-    refuse_future,
-)
+from shared.periods import Period, add_months, city_today, month_of, parse_month, refuse_future
 from shared.projection import (
     DibaoHousehold,
     DibaoMember,
@@ -66,6 +59,7 @@ from shared.projection import (
     prefetch_all,
     prefetch_households,
 )
+from shared.runs import finish_run, start_run
 
 CASES = HouseholdRows(HousingCase)
 RENT_SUBSIDY = "rent_subsidy"
@@ -267,18 +261,11 @@ async def run_subsidies(sessions: async_sessionmaker[AsyncSession], period: str,
 
     month = parse_month(period)
     refuse_future(month.start, f"the rent subsidy for {month.label}", today)
-    async with sessions() as session:
-        run = SubsidyRun(period=month.label, started_at=datetime.now(UTC), households_paid=0, total_amount=ZERO)
-        session.add(run)
-        await session.commit()
-        run_id = run.id
+    run_id = await start_run(sessions, SubsidyRun, month.label)
 
     tally, last_key = _Tally(), ""
     while True:
         async with sessions() as session:
-            if session.bind.dialect.name == "sqlite":
-                # SQLite has no row locks: writing first takes the database's write lock for the batch.
-                await session.execute(update(SubsidyRun).where(SubsidyRun.id == run_id).values(finished_at=None))
             cases = (await session.scalars(select(HousingCase).where(HousingCase.household_id > last_key)
                                            .order_by(HousingCase.household_id).limit(batch_size)
                                            .with_for_update())).all()
@@ -297,8 +284,7 @@ async def run_subsidies(sessions: async_sessionmaker[AsyncSession], period: str,
             await session.commit()
 
     async with sessions() as session:
-        await session.execute(update(SubsidyRun).where(SubsidyRun.id == run_id).values(
-            finished_at=datetime.now(UTC), households_paid=tally.households_paid, total_amount=tally.transferred))
+        await finish_run(session, SubsidyRun, run_id, tally.households_paid, tally.transferred)
         await session.commit()
     log.info("subsidy run finished", extra={"ctx_period": month.label, "ctx_paid": tally.households_paid,
                                             "ctx_total": str(tally.transferred), "ctx_lines": tally.lines})

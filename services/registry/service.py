@@ -63,6 +63,7 @@ from shared.parameters import CITY_WIDE, MissingParameter, ParameterBook, change
 from shared.periods import Period, add_months, city_today, month_of, parse_month, refuse_future
 from shared.platform_models import PolicyParameter
 from shared.resident_id import mask_resident_id, parse_resident_id
+from shared.runs import finish_run, start_run
 
 log = logging.getLogger("services.registry")
 outbox = Outbox(producer="registry")
@@ -647,11 +648,7 @@ async def run_payments(sessions: async_sessionmaker[AsyncSession], period: str, 
 
     month = parse_month(period)
     refuse_future(month.start, month.label, today)
-    async with sessions() as session:
-        run = PaymentRun(period=month.label, started_at=datetime.now(UTC), households_paid=0, total_amount=ZERO)
-        session.add(run)
-        await session.commit()
-        run_id = run.id
+    run_id = await start_run(sessions, PaymentRun, month.label)
 
     paid, transferred, withheld, overpaid, last_id = 0, ZERO, ZERO, ZERO, ""
     while True:
@@ -674,8 +671,7 @@ async def run_payments(sessions: async_sessionmaker[AsyncSession], period: str, 
         overpaid += settled.overpaid
 
     async with sessions() as session:
-        await session.execute(update(PaymentRun).where(PaymentRun.id == run_id).values(
-            finished_at=datetime.now(UTC), households_paid=paid, total_amount=to_fen(transferred)))
+        await finish_run(session, PaymentRun, run_id, paid, transferred)
         already = await session.scalar(select(func.count(func.distinct(Payment.household_id))).where(
             Payment.period == month.label, Payment.run_id != run_id))
         await session.commit()

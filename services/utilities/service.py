@@ -67,6 +67,7 @@ from shared.projection import (
     prefetch_all,
     prefetch_households,
 )
+from shared.runs import finish_run, start_run
 
 WATER = "water_discount"
 SUPPLEMENT = "supplement"  # a ledger line that pays (a "recovery" records an overpayment)
@@ -332,11 +333,7 @@ async def run_supplements(sessions: async_sessionmaker[AsyncSession], period: st
 
     month = parse_month(period)
     refuse_future(month.start, f"the heating supplement for {month.label}", today)
-    async with sessions() as session:
-        run = SupplementRun(period=month.label, started_at=datetime.now(UTC), households_paid=0, total_amount=ZERO)
-        session.add(run)
-        await session.commit()
-        run_id = run.id
+    run_id = await start_run(sessions, SupplementRun, month.label)
 
     paid_households: set[str] = set()
     total = withheld = recovered = ZERO
@@ -425,8 +422,7 @@ async def run_supplements(sessions: async_sessionmaker[AsyncSession], period: st
             await session.commit()
 
     async with sessions() as session:
-        await session.execute(update(SupplementRun).where(SupplementRun.id == run_id).values(
-            finished_at=datetime.now(UTC), households_paid=len(paid_households), total_amount=to_fen(total)))
+        await finish_run(session, SupplementRun, run_id, len(paid_households), total)
         already = await session.scalar(select(func.count(func.distinct(HeatingSupplement.household_id))).where(
             HeatingSupplement.period == month.label, HeatingSupplement.kind == "supplement",
             HeatingSupplement.run_id != run_id))
