@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -131,6 +132,12 @@ class PaymentRun(RunRecord, Base):
     __tablename__ = "payment_runs"
 
 
+# A ledger line that can make a household owe: a recovery, or a payment part of which was withheld. Written as
+# literal SQL so that the partial index on it serves the run's query on both databases (a bound parameter
+# would not prove the index's condition to PostgreSQL's planner).
+OWING = text("(kind = 'recovery' OR withheld > 0)")
+
+
 class Payment(Base):
     """The dibao ledger: what each settlement found short (a payment) or over (a recovery) for each month.
 
@@ -156,7 +163,7 @@ class Payment(Base):
     __table_args__ = (
         # One line per household, month and kind in each settlement of the household.
         UniqueConstraint("household_id", "period", "kind", "settlement"),
-        Index("ix_payments_household_id_period", "household_id", "period"),
+        Index("ix_payments_owing", "household_id", postgresql_where=OWING, sqlite_where=OWING),
         Index("ix_payments_period_division_code", "period", "division_code"),
     )
 

@@ -110,12 +110,16 @@ def exit_after_income_rise(effective_on: date, extensions: Sequence[tuple[str, s
     return add_months(last, 1).start
 
 
-def months_to_settle(enrolled_on: date, through: Period, last_relevant: Period | None) -> list[Period]:
-    """The months a settlement through ``through`` looks at: from the month of enrolment to ``through``, but
-    not past the last month that can hold money (the last month in dibao, of an extension or of a line)."""
+def months_to_settle(enrolled_on: date, through: Period, last_relevant: Period | None, after: str = "") -> list[Period]:
+    """The months a settlement through ``through`` looks at: from the month of enrolment (or the month after
+    ``after``, the last one already settled) to ``through``, but not past the last month that can hold money
+    (the last month in dibao, of an extension or of a line)."""
 
     end = through if last_relevant is None or last_relevant.start > through.start else last_relevant
-    months, month = [], month_of(enrolled_on)
+    month = month_of(enrolled_on)
+    if after >= month.label:
+        month = add_months(parse_month(after), 1)
+    months = []
     while month.start <= end.start:
         months.append(month)
         month = add_months(month, 1)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.registry import rules
 from services.registry.models import (
     EmploymentExtension,
+    OWING,
     Household,
     HouseholdRevision,
     Member,
@@ -72,7 +73,7 @@ outbox = Outbox(producer="registry")
 # ---- reading ------------------------------------------------------------------------------------
 
 
-def schedule_of(household: Household) -> list[AllowanceStep]:
+def schedule_of(household: Household | _Account) -> list[AllowanceStep]:
     return [AllowanceStep.model_validate(step) for step in household.allowance_schedule]
 
 
@@ -635,6 +636,33 @@ class _Settled:
     overpaid: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class _Account:
+    """What a payment run reads of a household: its dated facts and its settlement marks, not the whole row."""
+
+    id: str
+    division_code: str
+    enrolled_on: date
+    exited_on: date | None
+    allowance_schedule: list[dict[str, Any]]
+    revision: int
+    settled_revision: int
+    settled_through: str | None
+    settlement: int
+
+    @property
+    def settled_before(self) -> str:
+        """The last month already settled under the facts as they stand ("" when every month must be looked at):
+        a household whose facts have not changed since its last settlement is settled from the month after."""
+
+        if self.settled_revision == self.revision and self.settled_through:
+            return self.settled_through
+        return ""
+
+
+_ACCOUNT_COLUMNS = [Household.__table__.c[name] for name in _Account.__slots__]
+
+
 async def run_payments(sessions: async_sessionmaker[AsyncSession], period: str, today: date | None = None,
                        batch_size: int = 2000) -> PaymentRunOut:
     """Settle every household's months from enrolment through ``period`` against the ledger.
@@ -653,17 +681,18 @@ async def run_payments(sessions: async_sessionmaker[AsyncSession], period: str, 
     paid, transferred, withheld, overpaid, last_id = 0, ZERO, ZERO, ZERO, ""
     while True:
         async with sessions() as session:
-            households = (await session.scalars(
-                select(Household).where(
+            # Core rows, not ORM objects: a run reads a few columns of every household and never its members.
+            accounts = [_Account(*row) for row in (await session.execute(
+                select(*_ACCOUNT_COLUMNS).where(
                     Household.id > last_id,
                     Household.enrolled_on <= month.end,
                     (Household.settled_revision != Household.revision) | Household.settled_through.is_(None)
                     | (Household.settled_through < month.label))
-                .order_by(Household.id).limit(batch_size).with_for_update())).all()
-            if not households:
+                .order_by(Household.id).limit(batch_size).with_for_update())).all()]
+            if not accounts:
                 break
-            last_id = households[-1].id
-            settled = await _settle(session, households, month, run_id)
+            last_id = accounts[-1].id
+            settled = await _settle(session, accounts, month, run_id)
             await session.commit()
         paid += settled.households
         transferred += settled.transferred
@@ -681,44 +710,48 @@ async def run_payments(sessions: async_sessionmaker[AsyncSession], period: str, 
                          recovered=to_fen(withheld), overpaid=to_fen(overpaid), already_paid=int(already or 0))
 
 
-def _settled_before(household: Household) -> str:
-    """The last month already settled under the facts as they stand ("" when every month must be looked at):
-    a household whose facts have not changed since its last settlement is settled from the month after."""
+async def _ledger_after(session: AsyncSession, accounts: Sequence[_Account],
+                        through: Period) -> dict[str, dict[str, Decimal]]:
+    """Each household's ledger sums by month, for the months after it was last settled, through ``through``.
 
-    if household.settled_revision == household.revision and household.settled_through:
-        return household.settled_through
-    return ""
+    One query per distinct starting point (a monthly run has one or two): reading a changed household's whole
+    history must not make the batch read everyone's."""
 
-
-async def _settle(session: AsyncSession, households: Sequence[Household], through: Period, run_id: int) -> _Settled:
-    ids = [household.id for household in households]
-    extensions = await _extension_rows(session, ids)
-    after = {household.id: _settled_before(household) for household in households}
+    by_start: dict[str, list[str]] = defaultdict(list)
+    for account in accounts:
+        by_start[account.settled_before].append(account.id)
     ledger: dict[str, dict[str, Decimal]] = defaultdict(dict)
-    for household_id, period, amount in (await session.execute(
-            select(Payment.household_id, Payment.period, func.sum(Payment.amount))
-            .where(Payment.household_id.in_(ids), Payment.period > min(after.values()), Payment.period <= through.label)
-            .group_by(Payment.household_id, Payment.period))).all():
-        if period > after[household_id]:
+    for start, ids in by_start.items():
+        for household_id, period, amount in (await session.execute(
+                select(Payment.household_id, Payment.period, func.sum(Payment.amount))
+                .where(Payment.household_id.in_(ids), Payment.period > start, Payment.period <= through.label)
+                .group_by(Payment.household_id, Payment.period))).all():
             ledger[household_id][period] = amount
+    return ledger
+
+
+async def _settle(session: AsyncSession, accounts: Sequence[_Account], through: Period, run_id: int) -> _Settled:
+    ids = [account.id for account in accounts]
+    extensions = await _extension_rows(session, ids)
+    ledger = await _ledger_after(session, accounts, through)
     # Only recoveries and withholdings make a balance; reading those alone keeps a monthly run's reads small.
     owed = {household_id: ledger_balance(recoveries or ZERO, kept or ZERO)
             for household_id, recoveries, kept in (await session.execute(
                 select(Payment.household_id,
                        func.sum(case((Payment.kind == RECOVERY, Payment.amount), else_=ZERO)),
                        func.sum(Payment.withheld))
-                .where(Payment.household_id.in_(ids), (Payment.kind == RECOVERY) | (Payment.withheld > ZERO))
+                .where(Payment.household_id.in_(ids), OWING)
                 .group_by(Payment.household_id))).all()}
     rows: list[dict[str, Any]] = []
     marks: list[dict[str, Any]] = []
     paid, transferred, withheld, overpaid = 0, ZERO, ZERO, ZERO
-    for household in households:
-        due = _due(household, extensions[household.id], through, ledger[household.id], after[household.id])
-        lines = settle(due, ledger[household.id], owed.get(household.id, ZERO))
-        settlement = household.settlement + (1 if lines else 0)
+    for account in accounts:
+        due = _due(account, extensions[account.id], through, ledger[account.id])
+        lines = settle(due, ledger[account.id], owed.get(account.id, ZERO))
+        settlement = account.settlement + (1 if lines else 0)
         for line in lines:
-            rows.append({"household_id": household.id, "period": line.period, "amount": line.amount,
-                         "kind": line.kind, "withheld": line.withheld, "division_code": household.division_code,
+            rows.append({"household_id": account.id, "period": line.period, "amount": line.amount,
+                         "kind": line.kind, "withheld": line.withheld, "division_code": account.division_code,
                          "run_id": run_id, "run_period": through.label, "settlement": settlement})
             transferred += line.transferred
             withheld += line.withheld if line.amount > ZERO else ZERO
@@ -726,7 +759,7 @@ async def _settle(session: AsyncSession, households: Sequence[Household], throug
         paid += any(line.amount > ZERO for line in lines)
         # Settled through this run's month under the facts as they stand; months after it that an earlier run
         # settled under older facts are looked at again by the next run (everything after ``settled_through``).
-        marks.append({"b_id": household.id, "b_settlement": settlement, "b_revision": household.revision,
+        marks.append({"b_id": account.id, "b_settlement": settlement, "b_revision": account.revision,
                       "b_through": through.label})
     if rows:
         await session.execute(insert(Payment.__table__), rows)
@@ -737,23 +770,22 @@ async def _settle(session: AsyncSession, households: Sequence[Household], throug
     return _Settled(paid, transferred, withheld, overpaid)
 
 
-def _due(household: Household, extension_rows: Sequence[EmploymentExtension], through: Period,
-         ledger: dict[str, Decimal], after: str = "") -> dict[str, tuple[Decimal, str]]:
-    """What dibao owes the household for each month after ``after`` through ``through``, from the facts now known."""
+def _due(account: _Account, extension_rows: Sequence[EmploymentExtension], through: Period,
+         ledger: dict[str, Decimal]) -> dict[str, tuple[Decimal, str]]:
+    """What dibao owes the household for each month after it was last settled through ``through``, from the
+    facts now known."""
 
-    schedule = schedule_of(household)
-    spells = extension_spells(schedule, household.enrolled_on, extension_rows)
+    schedule = schedule_of(account)
+    spells = extension_spells(schedule, account.enrolled_on, extension_rows)
     candidates = [spell.last_period for spell in spells] + list(ledger)
-    if household.exited_on is not None:
-        candidates.append(month_of(household.exited_on - timedelta(days=1)).label)
+    if account.exited_on is not None:
+        candidates.append(month_of(account.exited_on - timedelta(days=1)).label)
         last: Period | None = parse_month(max(candidates))
     else:
         last = None
     due: dict[str, tuple[Decimal, str]] = {}
-    for month in rules.months_to_settle(household.enrolled_on, through, last):
-        if month.label <= after:
-            continue
-        owed = dibao_due(schedule=schedule, enrolled_on=household.enrolled_on, exited_on=household.exited_on,
+    for month in rules.months_to_settle(account.enrolled_on, through, last, after=account.settled_before):
+        owed = dibao_due(schedule=schedule, enrolled_on=account.enrolled_on, exited_on=account.exited_on,
                          extensions=spells, month=month)
         if owed is not None:
             due[month.label] = (owed.amount, owed.kind)

@@ -193,3 +193,17 @@ def test_distinct_persons_counts_a_person_in_two_households_once_and_others_with
     city.merge(division_b)
     assert len(city) == 3
     assert city.seen == {moved}, "only the repeated person's ID is held"
+
+
+def test_settlement_looks_at_the_months_after_the_last_settled_one_only():
+    through = parse_month("2026-06")
+    every = [m.label for m in rules.months_to_settle(date(2026, 1, 10), through, None)]
+    assert every == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"]
+    assert [m.label for m in rules.months_to_settle(date(2026, 1, 10), through, None, after="2026-04")] == [
+        "2026-05", "2026-06"]
+    # Settled through a month before enrolment (or never): every month from enrolment.
+    assert [m.label for m in rules.months_to_settle(date(2026, 1, 10), through, None, after="2025-12")] == every
+    # Nothing after the last month that can hold money, whatever was settled.
+    assert [m.label for m in rules.months_to_settle(date(2026, 1, 10), through, parse_month("2026-05"),
+                                                    after="2026-03")] == ["2026-04", "2026-05"]
+    assert rules.months_to_settle(date(2026, 1, 10), through, None, after="2026-06") == []
