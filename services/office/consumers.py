@@ -6,12 +6,11 @@ from __future__ import annotations
 from services.office import service
 from shared.consumer import BatchHandler, Handler
 from shared.events import GRANTS_TOPIC, HOUSEHOLDS_TOPIC
+from shared.projection import HOUSEHOLD_EVENTS
 
 TOPICS = [HOUSEHOLDS_TOPIC, GRANTS_TOPIC]
 HANDLERS: dict[str, Handler] = {
-    "HouseholdEnrolled": BatchHandler(service.on_enrolled),
-    "HouseholdChanged": service.on_household_event,
-    "HouseholdExited": service.on_household_event,
+    **{event_type: service.on_household_event for event_type in HOUSEHOLD_EVENTS},
     "AssistanceGranted": BatchHandler(service.on_granted),
     "AssistanceRevoked": BatchHandler(service.on_revoked),
     "AssistancePaid": BatchHandler(service.on_paid),

@@ -29,7 +29,7 @@ from services.office.schemas import (
     ProgrammeOut,
 )
 from shared.allowance import allowance_on
-from shared.db import insert_ignore, upsert
+from shared.db import add_new, insert_ignore, new_row, upsert
 from shared.divisions import division_name
 from shared.errors import NotFound, Unprocessable
 from shared.events import (
@@ -54,16 +54,10 @@ CIVIL_AFFAIRS = BY_NAME["registry"].bureau
 # The caseload copy is the shared projection's; the office adds when each household was first recorded.
 
 
-async def on_enrolled(session: AsyncSession, events: list[ReceivedEvent]) -> None:
-    for event in events:
-        await apply_household_event(session, event)
-    await insert_ignore(session, Enrolment, [{"household_id": event.payload.household_id,
-                                              "recorded_at": event.occurred_at} for event in events],
-                        ["household_id"])
-
-
 async def on_household_event(session: AsyncSession, event: ReceivedEvent) -> None:
-    await apply_household_event(session, event)
+    delta = await apply_household_event(session, event)
+    if delta.kind == "enrolled" and not delta.previous:  # a household new to the copy: new to the office too
+        add_new(session, new_row(Enrolment, household_id=event.payload.household_id, recorded_at=event.occurred_at))
 
 
 # ---- from assistance.grants -----------------------------------------------------------------------
