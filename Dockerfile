@@ -1,4 +1,4 @@
-# One image for all seven services; docker-compose picks the service with SERVICE.
+# One image for every service; docker-compose picks the service with SERVICE.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
@@ -8,5 +8,5 @@ COPY services ./services
 RUN pip install . && useradd --system --uid 10001 app
 USER app
 EXPOSE 8000
-# SERVICE is set per container (registry, medical, …); migrations run in the compose "migrate" step.
+# SERVICE is set per container (registry, medical, …, office); migrations run in the compose "migrate" step.
 CMD ["sh", "-c", "exec uvicorn --factory services.${SERVICE}.main:create_app --host 0.0.0.0 --port 8000 --proxy-headers"]

@@ -2,7 +2,7 @@
 
     python -m bench.concurrent --households 2000 --concurrency 50
 
-Starts its own broker and the seven services on SQLite files (``--database postgres`` for PostgreSQL),
+Starts its own broker and every service on SQLite files (``--database postgres`` for PostgreSQL),
 then sends every household of a synthetic caseload as its own ``POST /households`` from ``--concurrency``
 clients at once; one in ``--resend`` households is sent twice at the same moment (a client that retries
 before its first answer came back). A 503 ``service_busy`` is retried after its ``Retry-After``, as the

@@ -1,5 +1,5 @@
 """The whole system on this machine, as separate processes: a Kafka broker, optionally a PostgreSQL server,
-and the seven services (uvicorn), each with its own database (SQLite files or PostgreSQL databases).
+and every service (uvicorn; shared/services.py), each with its own database (SQLite files or PostgreSQL databases).
 
 The benchmark and the fault-injection suite both drive it; a broker and a database server of its own
 mean it may stop, restart and wipe them without touching anything else running here.
@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 
 from shared.auth import ALL_SCOPES, mint
-from shared.migrations import SERVICES
+from shared.services import NAMES as SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,7 +101,7 @@ class LocalSystem:
         await run(str(ROOT / "scripts" / "postgres.sh"), "stop", env=self.pg_env)
 
     async def up(self) -> None:
-        """Kafka, the database server if any, migrations, then the seven services."""
+        """Kafka, the database server if any, migrations, then every service."""
 
         await self.start_kafka()
         if self.database == "postgres":

@@ -2,7 +2,7 @@
 
     harbin-ops enrol caseload.csv            enrol a caseload from CSV, with a progress bar and a file of rejects
     harbin-ops pay 2026-05                   run a month's dibao payments (also: supplement, rent-subsidy, term)
-    harbin-ops assessment 2026-H1            print the joint meeting's assessment
+    harbin-ops assessment 2026-H1            print the joint meeting's assessment (from the office)
     harbin-ops dlq list / dlq requeue …      see dead-lettered messages, put a fixed one back on its topic
     harbin-ops replay medical                rebuild a service's event-derived state from its topics
     harbin-ops status                        is every service ready?
@@ -26,9 +26,8 @@ import httpx
 import typer
 
 from shared.logging import mask_text
+from shared.services import PORTS
 
-PORTS = {"registry": 8001, "medical": 8002, "education": 8003, "housing": 8004, "employment": 8005,
-         "utilities": 8006, "legal": 8007}
 MEMBER_FIELDS = ["resident_id", "name", "relation", "able_to_work", "employment_status", "unemployed_since",
                  "disabled", "school_stage", "boarding"]
 HOUSEHOLD_FIELDS = ["division_code", "address", "heating", "housing_area_m2", "monthly_income", "enrolled_on"]
@@ -196,7 +195,7 @@ def term(term_label: Annotated[str, typer.Argument(metavar="TERM", help="YYYY-sp
 def assessment(period: str, csv_file: Annotated[Path | None, typer.Option("--csv", help="also save the coverage CSV")] = None) -> None:
     """Print the joint meeting's assessment: coverage per bureau, and the unserved households."""
 
-    with client("registry") as http:
+    with client("office") as http:
         result = fail_on_problem(http.get("/reports/assessment", params={"period": period}))
         if csv_file is not None:
             csv_file.write_text(http.get("/reports/assessment", params={"period": period, "format": "csv"}).text,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stop what scripts/up.sh started: the seven services, then Kafka. Data under .run/ is kept.
+# Stop what scripts/up.sh started: the services, then Kafka. Data under .run/ is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/services.sh

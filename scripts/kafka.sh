@@ -13,7 +13,8 @@ RUN_DIR=${KAFKA_RUN_DIR:-$PWD/.run/kafka-$PORT}
 CACHE=${HARBIN_CACHE:-$HOME/.cache/harbin-assistance}
 LIBS="$CACHE/kafka-$KAFKA_VERSION/libs"
 PID_FILE="$RUN_DIR/kafka.pid"
-TOPICS=(registry.households employment.members assistance.grants)
+TOPIC_NAMES=$(python3 -m shared.services --topics)  # the topics, named once in shared/services.py
+read -r -a TOPICS <<<"$TOPIC_NAMES"
 PARTITIONS=${KAFKA_PARTITIONS:-6}
 
 log() { echo "kafka: $*" >&2; }

@@ -2,14 +2,14 @@
 # A PostgreSQL server for the tests, the benchmark and CI, with one database per service.
 #   scripts/postgres.sh start | stop | status
 # Installs Debian's postgresql package when it is absent (needs root or sudo).
-# Environment: PG_PORT (5432), PG_DATA (a folder under /tmp), PG_DATABASES (the seven services).
+# Environment: PG_PORT (5432), PG_DATA (a folder under /tmp), PG_DATABASES (every service's: shared/services.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT=${PG_PORT:-5432}
 DATA=${PG_DATA:-${TMPDIR:-/tmp}/harbin-assistance/pg-$PORT}
-DATABASES=${PG_DATABASES:-"registry medical education housing employment utilities legal"}
-# Seven services' write load: a buffer pool that holds a city's caseload, and checkpoints far enough
+DATABASES=${PG_DATABASES:-$(python3 -m shared.services --names)}
+# Eight services' write load: a buffer pool that holds a city's caseload, and checkpoints far enough
 # apart that the WAL is not mostly full-page images, and random reads priced as what they are when the
 # data sits in memory or on SSD: at the default (4.0) the consumers' key lookups (inbox, prefetch) became
 # sequential scans of growing tables (docker-compose.yml passes the same).

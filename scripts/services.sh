@@ -1,2 +1,3 @@
-# Sourced: the seven services and their ports.
-SERVICES="registry:8001 medical:8002 education:8003 housing:8004 employment:8005 utilities:8006 legal:8007"
+# Sourced: the services and their ports ("name:port" …), read from the one list in shared/services.py
+# (standard library only: any python3 reads it, with or without the virtualenv).
+SERVICES=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && python3 -m shared.services --shell)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run the whole system locally: a virtualenv, a real Kafka broker, migrations, and the seven services
-# on their ports (8001–8007), each on its own SQLite database under .run/db. Stop it with scripts/down.sh.
+# Run the whole system locally: a virtualenv, a real Kafka broker, migrations, and every service (the
+# registry, the six bureaus, the office) on its port (8001–8008, shared/services.py), each on its own
+# SQLite database under .run/db. Stop it with scripts/down.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -33,7 +34,7 @@ for entry in $SERVICES; do
 done
 
 echo
-echo "All seven services are up, on Kafka at 127.0.0.1:9092 and SQLite under .run/db:"
+echo "All the services are up, on Kafka at 127.0.0.1:9092 and SQLite under .run/db:"
 for entry in $SERVICES; do
   service=${entry%%:*}; port=${entry##*:}
   printf '  %-11s http://127.0.0.1:%s/docs\n' "$service" "$port"

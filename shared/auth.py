@@ -24,15 +24,16 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from shared.errors import Forbidden, Unauthorized
+from shared.services import NAMES
 
 # Only for development and tests: a service in production refuses to start with it (or with none).
 DEVELOPMENT_SECRET = "harbin-assistance-development-only-secret-0000"
 MIN_SECRET_LENGTH = 32
 PUBLIC_PATHS = frozenset({"/health", "/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
-SERVICES = ("registry", "medical", "education", "housing", "employment", "utilities", "legal")
+SERVICES = NAMES
 EXTRA_SCOPES = {
-    "registry:mutual_aid": "districts record donations and pairings (社会互助)",
+    "office:mutual_aid": "districts record donations and pairings with the office (社会互助)",
     "medical:claims": "a designated hospital submits its own claims",
     "education:schools": "a school reports a pupil's stage, boarding or leaving",
     "education:partners": "a partner organisation records its aid to a pupil",
@@ -205,7 +206,7 @@ def mint(*, subject: str, agency: str, scopes: Iterable[str], secret: str = DEVE
 
 
 LOCAL_TOKENS = {
-    "civil_affairs": ("民政局 Civil Affairs", ["registry:read", "registry:write", "registry:mutual_aid"]),
+    "civil_affairs": ("民政局 Civil Affairs", ["registry:read", "registry:write", "office:read", "office:mutual_aid"]),
     "hospital_1": ("定点医院 hospital 1", ["medical:claims"]),
     "auditor": ("审计局 Audit", ["audit:read", *(f"{s}:read" for s in SERVICES)]),
     "ops": ("运维 operations (every scope; local use only)", list(ALL_SCOPES)),

@@ -20,13 +20,12 @@ from typing import Any, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.money import MoneyStr
+from shared.services import EMPLOYMENT_TOPIC, GRANTS_TOPIC, HOUSEHOLDS_TOPIC, TOPICS
 
 # ---- topics -------------------------------------------------------------------------------------
 
-HOUSEHOLDS_TOPIC = "registry.households"
-EMPLOYMENT_TOPIC = "employment.members"
-GRANTS_TOPIC = "assistance.grants"
-ALL_TOPICS = (HOUSEHOLDS_TOPIC, EMPLOYMENT_TOPIC, GRANTS_TOPIC)
+# Named once, with the services (shared.services): the scripts create the topics from there too.
+ALL_TOPICS = TOPICS
 
 
 def dlq_topic(group: str, topic: str) -> str:
@@ -42,6 +41,7 @@ Relation = Literal["head", "spouse", "child", "parent", "other"]
 EmploymentStatus = Literal["employed", "unemployed", "retired", "student", "none"]
 SchoolStage = Literal["none", "preschool", "primary", "junior", "senior", "vocational", "college"]
 Sex = Literal["male", "female"]
+# The bureaus of shared.services (written out for the type checker; a test keeps the two the same).
 Bureau = Literal["civil_affairs", "medical", "education", "housing", "employment", "utilities", "legal"]
 EmploymentKind = Literal["job", "self_employed", "public_welfare_post"]
 

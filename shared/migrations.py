@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.db import Money
 from shared.parameters import ParameterSpec, default_rows
+from shared.services import NAMES
 from shared.settings import load_settings
 
-SERVICES = ("registry", "medical", "education", "housing", "employment", "utilities", "legal")
+SERVICES = NAMES
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -1,16 +1,8 @@
-"""The programmes each bureau runs, with the names a caseworker and the joint meeting read (Chinese)."""
+"""The programmes each bureau runs, with the names a caseworker and the joint meeting read (Chinese).
+
+The bureaus themselves, and their names, are in :mod:`shared.services`."""
 
 from __future__ import annotations
-
-BUREAU_NAMES: dict[str, str] = {
-    "civil_affairs": "民政局 (低保)",
-    "medical": "医疗救助",
-    "education": "就学救助",
-    "housing": "住房救助",
-    "employment": "就业救助",
-    "utilities": "水电暖救助",
-    "legal": "法律救助",
-}
 
 PROGRAMME_NAMES: dict[str, str] = {
     "dibao": "城市居民最低生活保障金",
@@ -37,8 +29,6 @@ PARTNER_NAMES = {
     "womens_federation": "妇联",
     "disabled_persons_federation": "残联",
 }
-
-ASSESSED_BUREAUS = ("medical", "education", "housing", "employment", "utilities", "legal")
 
 
 def programme_name(programme: str) -> str:

@@ -1,7 +1,7 @@
 """Settings common to every service, read from the environment.
 
 Each service subclasses :class:`ServiceSettings` with its own env prefix (``REGISTRY_``,
-``MEDICAL_``…), so one host or one docker-compose file can configure all seven without clashes.
+``MEDICAL_``…), so one host or one docker-compose file can configure them all without clashes.
 """
 
 from __future__ import annotations

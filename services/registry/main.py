@@ -1,4 +1,4 @@
-"""Registry service (Civil Affairs, 民政局): the dibao caseload, monthly payments, the leading-group office.
+"""Registry service (Civil Affairs, 民政局): the dibao caseload and its monthly payments.
 
 Run: ``uvicorn --factory services.registry.main:create_app --port 8001``
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry import api, consumers, office, office_api, service
+from services.registry import api, consumers, service
 from services.registry.parameters import DIBAO_STANDARD, SPECS
 from shared.app import create_service_app
 from shared.parameters import ParameterSpec
@@ -26,12 +26,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     return create_service_app(
         settings,
         title="Registry — Civil Affairs (民政局)",
-        description="Dibao households (低保家庭), the top-up (补差), monthly payments, the 3-month employment "
-                    "extension, and the leading-group office's one-stop view and assessment.",
-        routers=[*api.ROUTERS, office_api.router],
+        description="Dibao households (低保家庭), the top-up (补差), monthly payments and the 3-month employment "
+                    "extension. The one-stop view and the assessment are the office's (services/office).",
+        routers=api.ROUTERS,
         parameter_specs=SPECS,
         on_parameter_change=_parameter_changed,
         handlers=consumers.HANDLERS,
         topics=consumers.TOPICS,
-        replay_reset=office.reset_event_state,
+        replay_reset=service.reset_event_state,
     )

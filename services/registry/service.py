@@ -48,6 +48,7 @@ from shared.divisions import division_name
 from shared.errors import Conflict, NotFound, Unprocessable, validation_details
 from shared.events import (
     AllowanceStep,
+    AssistancePaid,
     ExtensionSpell,
     HouseholdChanged,
     HouseholdEnrolled,
@@ -55,6 +56,7 @@ from shared.events import (
     MemberEmployed,
     MemberSnapshot,
 )
+from shared.grants import GrantLedger
 from shared.ledger import RECOVERY, settle
 from shared.ledger import balance_owed as ledger_balance
 from shared.logging import mask_text
@@ -68,6 +70,8 @@ from shared.runs import finish_run, start_run
 
 log = logging.getLogger("services.registry")
 outbox = Outbox(producer="registry")
+# Civil Affairs announces its dibao payments on assistance.grants as every bureau announces its own.
+grant_ledger = GrantLedger("civil_affairs", outbox)
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -763,11 +767,23 @@ async def _settle(session: AsyncSession, accounts: Sequence[_Account], through: 
                       "b_through": through.label})
     if rows:
         await session.execute(insert(Payment.__table__), rows)
+        await outbox.stage_many(session, paid_events(rows))
     await session.execute(
         update(Household.__table__).where(Household.__table__.c.id == bindparam("b_id"))
         .values(settlement=bindparam("b_settlement"), settled_revision=bindparam("b_revision"),
                 settled_through=bindparam("b_through")).execution_options(synchronize_session=False), marks)
     return _Settled(paid, transferred, withheld, overpaid)
+
+
+def paid_events(rows: Sequence[dict[str, Any]], paid_on: date | None = None) -> list[AssistancePaid]:
+    """The money a settlement's ledger lines transfer, announced for the office (one-stop view, assessment):
+    a line's amount less what it withholds; a recovery transfers nothing. The reference is the line's key."""
+
+    return [grant_ledger.payment_event(
+        household_id=row["household_id"], division_code=row["division_code"], programme=row["kind"],
+        period=row["period"], amount=row["amount"] - row["withheld"], paid_on=paid_on,
+        reference=f"{row['household_id']}/{row['period']}/{row['kind']}/{row['settlement']}")
+        for row in rows if row["amount"] > row["withheld"]]
 
 
 def _due(account: _Account, extension_rows: Sequence[EmploymentExtension], through: Period,
@@ -846,6 +862,14 @@ async def record_employment(session: AsyncSession, event: MemberEmployed) -> Emp
     await outbox.stage(session, changed_event(household, household.members, event.employed_on, ["employment"],
                                               extensions))
     return next(row for row in extensions if row.id == inserted[0][0])
+
+
+async def reset_event_state(session: AsyncSession) -> dict[str, int]:
+    """Before a replay of employment.members: nothing is deleted. An extension is recorded once per person and
+    job (its unique key), and it has already changed the member, the ledger and the events sent: replaying
+    brings back one that is missing and leaves those known as they are."""
+
+    return {}
 
 
 # ---- report -------------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ async def test_benchmark_runs_end_to_end_on_the_default_database(tmp_path):
     assert results["dibao_payment_run"]["households_paid"] > 0
     assert results["replay"]["events"] >= 500
     assert set(results["peak_rss_mb"]) == {"registry", "medical", "education", "housing", "employment",
-                                           "utilities", "legal"}
+                                           "utilities", "legal", "office"}
+    assert "office" in results["fan_out"]["cpu_seconds"]
     assert results["latency"][0]["per_bureau"]["medical"]["granted"] == results["latency"][0]["households"]
     assert results["baseline_kafka"]["events_per_second"] > 0 and results["baseline_insert"]["households_per_second"] > 0
     assert "| end-to-end fan-out |" in output

@@ -13,11 +13,11 @@ import httpx
 
 from bench.caseload import generate
 from bench.system import LocalSystem
-from services.registry import rules
+from services.office import rules
 from shared.entitlements import WorkingAge
 from shared.periods import city_today
 
-PROGRAMME_BUREAUS = ("medical", "education", "housing", "employment", "utilities", "legal")
+from shared.services import GRANTING_SERVICES as PROGRAMME_BUREAUS
 CRITERIA = rules.AssessmentCriteria(housing_area_per_person=Decimal("8"), working_age=WorkingAge(16, 60, 55),
                                     unemployed_years=1)
 
@@ -98,13 +98,13 @@ class FaultSystem(LocalSystem):
     async def granted(self, household_ids: list[str]) -> tuple[set[tuple[str, str, str, str]], int]:
         """What the office sees (all bureaus' grants, through Kafka) and how many duplicate grants bureaus hold."""
 
-        registry = await self.connect("registry")
+        office = await self.connect("office")
         try:
-            records = await registry.fetch(
+            records = await office.fetch(
                 "SELECT household_id, bureau, programme, resident_id FROM assistance_records "
                 "WHERE household_id = ANY($1)", household_ids)
         finally:
-            await registry.close()
+            await office.close()
         seen = {(r["household_id"], r["bureau"], r["programme"], r["resident_id"]) for r in records}
         duplicates = 0
         for bureau in PROGRAMME_BUREAUS:

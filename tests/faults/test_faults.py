@@ -1,6 +1,6 @@
 """Fault injection on the real system: nothing lost, nothing granted twice.
 
-The seven services run as separate processes on a private Kafka broker and PostgreSQL server, while
+Every service (the registry, six bureaus, the office) runs as a separate process on a private Kafka broker and PostgreSQL server, while
 a stream of enrolments flows. Each scenario injects one fault, then checks that every household got
 exactly the grants the policy gives it — as the leading-group office sees them through Kafka — and
 prints its counts. ``FAULT_HOUSEHOLDS`` sets the households per scenario (CI: 120; try 2000).
@@ -32,7 +32,7 @@ from shared.events import (
     envelope_for,
 )
 from shared.kafka import read_to_end
-from shared.migrations import SERVICES
+from shared.services import GRANTING_SERVICES, NAMES as SERVICES
 from shared.periods import city_today, month_of
 from tests.faults.harness import Caseloads, Counts, FaultSystem, digest
 
@@ -179,8 +179,8 @@ async def test_poison_messages_are_dead_lettered_and_a_fixed_one_requeued(system
 
     env = {"HARBIN_KAFKA": system.kafka, "HARBIN_TOPIC_PREFIX": ""}
     listing = await run(sys.executable, "-m", "ops", "dlq", "list", env=env)
-    for bureau in ("medical", "education", "housing", "employment", "utilities", "legal"):
-        lines = [line for line in listing.splitlines() if line.startswith(f"{bureau}.{HOUSEHOLDS_TOPIC}.dlq ")]
+    for consumer in (*GRANTING_SERVICES, "office"):  # every reader of the caseload dead-letters them
+        lines = [line for line in listing.splitlines() if line.startswith(f"{consumer}.{HOUSEHOLDS_TOPIC}.dlq ")]
         assert len(lines) == 2, listing
         assert all(f"from {HOUSEHOLDS_TOPIC}[" in line for line in lines)
     unknown = next(line for line in listing.splitlines()
@@ -277,6 +277,21 @@ async def test_payment_run_interrupted_half_way_pays_everyone_once(system, repor
     assert second["households_paid"] == positive - interrupted
     assert third["households_paid"] == 0
     assert duplicates == 0 and counts.lost == 0
+    # The office hears of every payment once, the killed run's committed batches included.
+    announced = {household_id: amount for household_id, amount in this_month.items() if amount > 0}
+    office_saw: dict[str, object] = {}
+    office = await system.connect("office")
+    try:
+        for _ in range(240):
+            office_saw = dict(await office.fetch(
+                "SELECT household_id, sum(amount) FROM assistance_payments "
+                "WHERE bureau = 'civil_affairs' AND period = $1 GROUP BY household_id", period))
+            if office_saw == announced:
+                break
+            await asyncio.sleep(0.5)
+    finally:
+        await office.close()
+    assert office_saw == announced and len(announced) == positive
 
 
 def _schedule(raw: str | list) -> list[AllowanceStep]:

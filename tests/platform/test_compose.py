@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.migrations import SERVICES
+from shared.services import NAMES as SERVICES
+from shared.services import PORTS, TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = dict(zip(SERVICES, range(8001, 8008), strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def test_topics_are_created_up_front_once_kafka_is_healthy(compose):
     topics = compose["services"]["kafka-topics"]
     assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
     script = topics["command"][0]
-    for topic in ("registry.households", "employment.members", "assistance.grants"):
+    for topic in TOPICS:
         assert topic in script
     assert "retention.ms=-1" in script
 

@@ -41,3 +41,58 @@ async def test_outbox_migration_keeps_unsent_events_and_drops_sent_ones(postgres
             await connection.close()
     finally:
         await drop_database(url)
+
+
+async def _tables(connection: asyncpg.Connection) -> set[str]:
+    rows = await connection.fetch("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+    return {row["table_name"] for row in rows}
+
+
+OFFICE_TABLES = {"assistance_records", "assistance_payments", "donations", "pairings"}
+OFFICE_PARAMETERS = ("SELECT count(*) FROM policy_parameters WHERE name = 'unserved_after_days' "
+                     "OR name LIKE 'assessment_%'")
+
+
+async def test_the_office_leaves_the_registry_but_not_with_its_mutual_aid_records_unmoved(postgres, monkeypatch):
+    url = await create_database("office_leaves")
+    try:
+        await asyncio.to_thread(upgrade, "registry", url, "0004")
+        connection = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=url.rsplit("/", 1)[1])
+        try:
+            assert OFFICE_TABLES <= await _tables(connection)
+            assert await connection.fetchval(OFFICE_PARAMETERS) == 6
+            await connection.execute("INSERT INTO donations (division_code, donor_name, donor_kind, amount, given_on, "
+                                     "created_at) VALUES ('230102', '某商会', 'unit', 100, '2026-02-01', now())")
+            with pytest.raises(RuntimeError, match="mutual-aid records"):
+                await asyncio.to_thread(upgrade, "registry", url)
+            assert "donations" in await _tables(connection), "nothing dropped"
+
+            monkeypatch.setenv("REGISTRY_OFFICE_DATA_MOVED", "1")
+            await asyncio.to_thread(upgrade, "registry", url)
+            assert not OFFICE_TABLES & await _tables(connection)
+            assert await connection.fetchval(OFFICE_PARAMETERS) == 0
+            assert await connection.fetchval("SELECT count(*) FROM policy_parameters WHERE name = 'dibao_standard'")
+
+            await asyncio.to_thread(downgrade, "registry", url, "0004")
+            assert OFFICE_TABLES <= await _tables(connection)
+            assert await connection.fetchval(OFFICE_PARAMETERS) == 6
+        finally:
+            await connection.close()
+    finally:
+        await drop_database(url)
+
+
+async def test_the_office_migrates_up_and_down(postgres):
+    url = await create_database("office_chain")
+    try:
+        await asyncio.to_thread(upgrade, "office", url)
+        connection = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=url.rsplit("/", 1)[1])
+        try:
+            assert OFFICE_TABLES | {"enrolments", "dibao_households", "dibao_members"} <= await _tables(connection)
+            assert await connection.fetchval(OFFICE_PARAMETERS) == 6
+            await asyncio.to_thread(downgrade, "office", url)
+            assert await _tables(connection) == {"alembic_version"}
+        finally:
+            await connection.close()
+    finally:
+        await drop_database(url)

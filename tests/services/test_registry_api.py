@@ -220,16 +220,3 @@ async def test_standard_raised_from_a_date_changes_allowances_from_that_month_on
 async def test_unknown_person_is_404_with_problem_json(registry):
     response = await registry.get("/persons/11010519491231002X")
     assert response.status_code == 404 and response.json()["code"] == "person_not_found"
-
-
-async def test_assessment_counts_a_person_who_moved_household_within_the_period_once(registry):
-    moved = member("head")
-    first = await enrol(registry, household_body(members=[moved], enrolled_on=date(2026, 1, 5)))
-    exited = await registry.post(f"/households/{first['id']}/exit", json={"on": "2026-03-01", "reason": "并户"})
-    assert exited.status_code == 200
-    await enrol(registry, household_body(members=[member("head"), {**moved, "relation": "parent"}],
-                                         enrolled_on=date(2026, 4, 1)))
-    assessment = (await registry.get("/reports/assessment", params={"period": "2026"})).json()
-    medical = next(b for b in assessment["bureaus"] if b["bureau"] == "medical")
-    assert (assessment["households"], assessment["persons"]) == (2, 2)
-    assert medical["persons_eligible"] == 2, "two households' memberships, two people"

@@ -6,13 +6,10 @@ Revision ID: 0001
 import sqlalchemy as sa
 from alembic import op
 
-from services.registry.parameters import (
-    DIBAO_STANDARD,
-    EXTENSION_MONTHS,
-    UNSERVED_AFTER_DAYS,
-)
+from services.registry.parameters import DIBAO_STANDARD, EXTENSION_MONTHS
 from shared.db import Area, Money
 from shared.migrations import create_platform_tables, drop_platform_tables
+from shared.parameters import ParameterSpec
 
 revision = "0001"
 down_revision = None
@@ -20,6 +17,8 @@ branch_labels = None
 depends_on = None
 
 big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# The office's parameter, seeded here while the office lived in the registry (revision 0006 removes it).
+UNSERVED_AFTER_DAYS = ParameterSpec(name="unserved_after_days", kind="integer", label="", defaults=(("*", "30"),))
 
 
 def upgrade() -> None:

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from shared.db import Money
-from shared.parameters import default_rows
+from shared.parameters import ParameterSpec, default_rows
 
 revision = "0002"
 down_revision = "0001"
@@ -15,6 +15,14 @@ branch_labels = None
 depends_on = None
 
 big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# The assessment's criteria as the office had them in the registry (the office has its own since; 0006).
+ASSESSMENT_SPECS = [
+    ParameterSpec(name="assessment_housing_area_per_person", kind="decimal", label="", defaults=(("*", "8"),)),
+    ParameterSpec(name="assessment_working_age_min", kind="integer", label="", defaults=(("*", "16"),)),
+    ParameterSpec(name="assessment_working_age_end_male", kind="integer", label="", defaults=(("*", "60"),)),
+    ParameterSpec(name="assessment_working_age_end_female", kind="integer", label="", defaults=(("*", "55"),)),
+    ParameterSpec(name="assessment_unemployed_years", kind="integer", label="", defaults=(("*", "1"),)),
+]
 
 
 def upgrade() -> None:
@@ -88,16 +96,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_pairings"),
     )
     op.create_index("ix_pairings_household_id", "pairings", ["household_id"])
-    from services.registry.parameters import ASSESSMENT_SPECS
-
     parameters = sa.table("policy_parameters", sa.column("name"), sa.column("scope"), sa.column("value"),
                           sa.column("effective_from", sa.Date()), sa.column("recorded_by"), sa.column("note"))
     op.bulk_insert(parameters, default_rows(ASSESSMENT_SPECS))
 
 
 def downgrade() -> None:
-    from services.registry.parameters import ASSESSMENT_SPECS
-
     names = ", ".join(f"'{spec.name}'" for spec in ASSESSMENT_SPECS)
     op.execute(f"DELETE FROM policy_parameters WHERE name IN ({names})")
     for table in ("pairings", "donations", "assistance_payments", "assistance_records"):

@@ -1,4 +1,6 @@
-"""The leading-group office's HTTP API: the one-stop view, social mutual aid, the assessment."""
+"""The leading-group office's HTTP API: the one-stop view, social mutual aid, the assessment, its report.
+
+The paths are those the registry served when the office lived in it (the public contract)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,8 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.registry import assessment, assessment_page, office
-from services.registry.schemas import (
+from services.office import assessment, assessment_page, service
+from services.office.schemas import (
     AssessmentLinkIn,
     AssessmentLinkOut,
     AssessmentOut,
@@ -19,6 +21,7 @@ from services.registry.schemas import (
     PairingIn,
     PairingOut,
     PairingPatch,
+    Report,
 )
 from shared.api import ReportPeriod, csv_response, wants_csv
 from shared.auth import SignedLink, requires, requires_any, sign_link
@@ -30,13 +33,13 @@ from shared.validators import RowId
 router = APIRouter()
 
 
-@router.get("/households/{household_id}/assistance", dependencies=[requires("registry:read")], response_model=OneStopOut, tags=["office 领导小组办公室"],
+@router.get("/households/{household_id}/assistance", dependencies=[requires("office:read")], response_model=OneStopOut, tags=["office 领导小组办公室"],
             responses=problem_responses(404), summary="One-stop view (一站式): everything every bureau granted")
 async def one_stop(household_id: str, session: DbSession) -> OneStopOut:
-    return await office.one_stop(session, household_id)
+    return await service.one_stop(session, household_id)
 
 
-@router.get("/reports/assessment", dependencies=[requires_any("registry:read", "audit:read")], response_model=AssessmentOut, tags=["office 领导小组办公室"],
+@router.get("/reports/assessment", dependencies=[requires_any("office:read", "audit:read")], response_model=AssessmentOut, tags=["office 领导小组办公室"],
             responses={200: {"content": {"text/html": {}, "text/csv": {}}}, **problem_responses(422)},
             summary="The joint meeting's assessment: JSON, CSV (Accept: text/csv) or the page (Accept: text/html)")
 async def assessment_report(
@@ -56,7 +59,7 @@ async def assessment_report(
 
 
 @router.post("/reports/assessment/links", response_model=AssessmentLinkOut, status_code=201,
-             tags=["office 领导小组办公室"], dependencies=[requires_any("registry:read", "audit:read")],
+             tags=["office 领导小组办公室"], dependencies=[requires_any("office:read", "audit:read")],
              responses=problem_responses(422),
              summary="A short-lived link to the assessment page, for a browser at the joint meeting")
 async def assessment_link(body: AssessmentLinkIn, request: Request) -> AssessmentLinkOut:
@@ -79,33 +82,40 @@ async def assessment_view(link: str, request: Request, session: DbSession) -> HT
     return HTMLResponse(assessment_page.render(await assessment.assess(session, period)))
 
 
-@router.post("/mutual-aid/donations", dependencies=[requires("registry:mutual_aid")], response_model=DonationOut, status_code=201, tags=["mutual aid 社会互助"],
+@router.post("/mutual-aid/donations", dependencies=[requires("office:mutual_aid")], response_model=DonationOut, status_code=201, tags=["mutual aid 社会互助"],
              responses=problem_responses(404, 422))
 async def record_donation(body: DonationIn, session: DbSession) -> DonationOut:
-    return office.donation_out(await office.record_donation(session, body))
+    return service.donation_out(await service.record_donation(session, body))
 
 
-@router.get("/mutual-aid/donations", dependencies=[requires_any("registry:read", "registry:mutual_aid")], response_model=list[DonationOut], tags=["mutual aid 社会互助"])
+@router.get("/mutual-aid/donations", dependencies=[requires_any("office:read", "office:mutual_aid")], response_model=list[DonationOut], tags=["mutual aid 社会互助"])
 async def list_donations(session: DbSession, division_code: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
                          household_id: str | None = Query(default=None, max_length=36)) -> list[DonationOut]:
-    return [office.donation_out(d) for d in await office.list_donations(session, division_code, household_id)]
+    return [service.donation_out(d) for d in await service.list_donations(session, division_code, household_id)]
 
 
-@router.post("/mutual-aid/pairings", dependencies=[requires("registry:mutual_aid")], response_model=PairingOut, status_code=201, tags=["mutual aid 社会互助"],
+@router.post("/mutual-aid/pairings", dependencies=[requires("office:mutual_aid")], response_model=PairingOut, status_code=201, tags=["mutual aid 社会互助"],
              responses=problem_responses(404, 422), summary="一帮一结对子: a unit or person pairs with a household")
 async def start_pairing(body: PairingIn, session: DbSession) -> PairingOut:
-    return office.pairing_out(await office.start_pairing(session, body))
+    return service.pairing_out(await service.start_pairing(session, body))
 
 
-@router.patch("/mutual-aid/pairings/{pairing_id}", dependencies=[requires("registry:mutual_aid")], response_model=PairingOut, tags=["mutual aid 社会互助"],
+@router.patch("/mutual-aid/pairings/{pairing_id}", dependencies=[requires("office:mutual_aid")], response_model=PairingOut, tags=["mutual aid 社会互助"],
               responses=problem_responses(404, 422))
 async def end_pairing(pairing_id: RowId, body: PairingPatch, session: DbSession) -> PairingOut:
-    return office.pairing_out(await office.end_pairing(session, pairing_id, body))
+    return service.pairing_out(await service.end_pairing(session, pairing_id, body))
 
 
-@router.get("/mutual-aid/pairings", dependencies=[requires_any("registry:read", "registry:mutual_aid")], response_model=list[PairingOut], tags=["mutual aid 社会互助"])
+@router.get("/mutual-aid/pairings", dependencies=[requires_any("office:read", "office:mutual_aid")], response_model=list[PairingOut], tags=["mutual aid 社会互助"])
 async def list_pairings(session: DbSession, division_code: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
                         household_id: str | None = Query(default=None, max_length=36),
                         active: bool | None = None) -> list[PairingOut]:
-    return [office.pairing_out(p) for p in await office.list_pairings(session, division_code, household_id, active)]
+    return [service.pairing_out(p) for p in await service.list_pairings(session, division_code, household_id, active)]
 
+
+
+@router.get("/reports", dependencies=[requires_any("office:read", "audit:read")], response_model=Report,
+            responses=problem_responses(422), tags=["reports 报表"],
+            summary="What the office recorded per division: social mutual aid")
+async def report(period: ReportPeriod, session: DbSession) -> Report:
+    return await assessment.report(session, period)

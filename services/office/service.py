@@ -1,24 +1,24 @@
-"""The leading-group office (领导小组办公室, in Civil Affairs): the one-stop view built from every bureau's
-``assistance.grants`` events, social mutual aid, and what feeds the assessment."""
+"""The leading-group office (领导小组办公室): the one-stop view built from every bureau's
+``assistance.grants`` events and the caseload copy kept from ``registry.households``, and social
+mutual aid. The assessment is in :mod:`services.office.assessment`."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry.models import (
+from services.office.models import (
     AssistancePayment,
     AssistanceRecord,
     Donation,
-    EmploymentExtension,
-    Household,
+    Enrolment,
     Pairing,
-    Payment,
 )
-from services.registry.schemas import (
+from services.office.schemas import (
     DibaoOut,
     DonationIn,
     DonationOut,
@@ -28,19 +28,37 @@ from services.registry.schemas import (
     PairingPatch,
     ProgrammeOut,
 )
-from services.registry.service import get_household, schedule_of
 from shared.allowance import allowance_on
-from shared.db import insert_ignore, upsert
+from shared.db import add_new, insert_ignore, new_row, upsert
 from shared.divisions import division_name
 from shared.errors import NotFound, Unprocessable
 from shared.events import (
+    AllowanceStep,
     AssistanceGranted,
     AssistancePaid,
+    MemberSnapshot,
     ReceivedEvent,
 )
 from shared.money import ZERO, to_fen
 from shared.periods import city_today
-from shared.programmes import BUREAU_NAMES, programme_name
+from shared.programmes import programme_name
+from shared.projection import DibaoHousehold, DibaoMember, apply_household_event
+from shared.projection import reset_event_state as reset_caseload_copy
+from shared.services import BUREAU_NAMES, BY_NAME
+
+# The bureau Civil Affairs announces its dibao payments as: the one-stop view shows them as dibao.
+CIVIL_AFFAIRS = BY_NAME["registry"].bureau
+
+
+# ---- from registry.households ---------------------------------------------------------------------
+# The caseload copy is the shared projection's; the office adds when each household was first recorded.
+
+
+async def on_household_event(session: AsyncSession, event: ReceivedEvent) -> None:
+    delta = await apply_household_event(session, event)
+    if delta.kind == "enrolled" and not delta.previous:  # a household new to the copy: new to the office too
+        add_new(session, new_row(Enrolment, household_id=event.payload.household_id, recorded_at=event.occurred_at))
+
 
 # ---- from assistance.grants -----------------------------------------------------------------------
 # Bureaus announce grants one by one and a replay announces them again: the office keeps one record
@@ -100,13 +118,57 @@ async def on_paid(session: AsyncSession, events: list[ReceivedEvent]) -> None:
 
 
 async def reset_event_state(session: AsyncSession) -> dict[str, int]:
-    """Before a replay: forget what came from events (the bureaus' grants, employment extensions)."""
+    """Before a replay: forget what came from events (the caseload copy, the bureaus' grants and payments)."""
 
     return {
+        **await reset_caseload_copy(session),
+        "enrolments": (await session.execute(delete(Enrolment))).rowcount,
         "assistance_records": (await session.execute(delete(AssistanceRecord))).rowcount,
         "assistance_payments": (await session.execute(delete(AssistancePayment))).rowcount,
-        "employment_extensions": (await session.execute(delete(EmploymentExtension))).rowcount,
     }
+
+
+# ---- the caseload as the office knows it -----------------------------------------------------------
+
+
+async def get_household(session: AsyncSession, household_id: str) -> DibaoHousehold:
+    household = await session.get(DibaoHousehold, household_id)
+    if household is None:
+        raise NotFound("household_not_found", f"no dibao household {household_id} is known to the office")
+    return household
+
+
+def status_on(household: DibaoHousehold, day: date) -> str:
+    """In dibao (``active``) until its exit takes effect, as the registry says it."""
+
+    return "exited" if household.exited_on is not None and household.exited_on <= day else "active"
+
+
+def schedule_of(household: DibaoHousehold) -> list[AllowanceStep]:
+    return [AllowanceStep.model_validate(step) for step in household.snapshot.get("allowance_schedule", ())]
+
+
+def last_members(household: DibaoHousehold, rows: Sequence[DibaoMember]) -> list[MemberSnapshot]:
+    """The household's members as last announced: those still in it, or, once it has left dibao, those
+    who were in it when it left (not those a change had removed before)."""
+
+    if household.status == "exited" and household.exited_on is not None:
+        exited_on = household.exited_on
+        kept = [row for row in rows if row.eligible_until is not None and row.eligible_until >= exited_on]
+    else:
+        kept = [row for row in rows if row.eligible_until is None]
+    latest: dict[str, DibaoMember] = {}
+    for row in sorted(kept, key=lambda row: row.id):
+        latest[row.resident_id] = row
+    return [row.member for row in latest.values()]
+
+
+async def members_of(session: AsyncSession, household_ids: Sequence[str]) -> dict[str, list[DibaoMember]]:
+    rows: dict[str, list[DibaoMember]] = defaultdict(list)
+    for row in (await session.scalars(select(DibaoMember).where(DibaoMember.household_id.in_(list(household_ids)))
+                                      .order_by(DibaoMember.id))).all():
+        rows[row.household_id].append(row)
+    return rows
 
 
 # ---- social mutual aid (社会互助) ------------------------------------------------------------------
@@ -128,7 +190,7 @@ async def record_donation(session: AsyncSession, body: DonationIn) -> Donation:
     if body.household_id is not None:
         household = await get_household(session, body.household_id)
         if household.division_code != body.division_code:
-            raise Unprocessable("division_mismatch", f"household {household.id} is in {household.division_code}, "
+            raise Unprocessable("division_mismatch", f"household {household.household_id} is in {household.division_code}, "
                                                      f"not {body.division_code}")
     if body.amount == ZERO and not body.in_kind:
         raise Unprocessable("empty_donation", "give an amount or describe the gift in kind")
@@ -149,9 +211,9 @@ async def list_donations(session: AsyncSession, division_code: str | None, house
 
 async def start_pairing(session: AsyncSession, body: PairingIn) -> Pairing:
     household = await get_household(session, body.household_id)
-    if household.status != "active":
-        raise Unprocessable("household_not_active", f"household {household.id} is no longer in dibao")
-    pairing = Pairing(household_id=household.id, division_code=household.division_code, donor_name=body.donor_name,
+    if status_on(household, city_today()) != "active":
+        raise Unprocessable("household_not_active", f"household {household.household_id} is no longer in dibao")
+    pairing = Pairing(household_id=household.household_id, division_code=household.division_code, donor_name=body.donor_name,
                       donor_kind=body.donor_kind, started_on=body.started_on, note=body.note,
                       created_at=datetime.now(UTC))
     session.add(pairing)
@@ -187,15 +249,18 @@ async def list_pairings(session: AsyncSession, division_code: str | None, househ
 
 async def one_stop(session: AsyncSession, household_id: str, today: date | None = None) -> OneStopOut:
     today = today or city_today()
-    household: Household = await get_household(session, household_id)
-    names = {m.resident_id: m.name for m in household.members}
+    household = await get_household(session, household_id)
+    names = {row.resident_id: row.member.name for row in (await members_of(session, [household_id]))[household_id]}
     records = (await session.scalars(select(AssistanceRecord).where(AssistanceRecord.household_id == household_id)
                                      .order_by(AssistanceRecord.bureau, AssistanceRecord.programme,
                                                AssistanceRecord.resident_id, AssistanceRecord.granted_on))).all()
-    paid = (await session.scalars(select(AssistancePayment).where(AssistancePayment.household_id == household_id))).all()
+    paid = (await session.scalars(select(AssistancePayment).where(AssistancePayment.household_id == household_id)
+                                  .order_by(AssistancePayment.period, AssistancePayment.id))).all()
+    dibao = [payment for payment in paid if payment.bureau == CIVIL_AFFAIRS]
     paid_by: dict[tuple[str, str, str], list[AssistancePayment]] = defaultdict(list)
     for payment in paid:
-        paid_by[(payment.bureau, payment.programme, payment.resident_id)].append(payment)
+        if payment.bureau != CIVIL_AFFAIRS:
+            paid_by[(payment.bureau, payment.programme, payment.resident_id)].append(payment)
     programmes = []
     for record in records:
         payments = paid_by.pop((record.bureau, record.programme, record.resident_id), [])
@@ -207,18 +272,17 @@ async def one_stop(session: AsyncSession, household_id: str, today: date | None 
         programmes.append(_programme(bureau, programme, resident_id, names, payments, status="active",
                                      granted_on=min(p.paid_on for p in payments), revoked_on=None,
                                      monthly_amount=None, detail=None))
-    dibao = (await session.scalars(select(Payment).where(Payment.household_id == household_id)
-                                   .order_by(Payment.period))).all()
     dibao_total = to_fen(sum((p.amount for p in dibao), ZERO))
     donations = await list_donations(session, None, household_id)
     pairings = await list_pairings(session, None, household_id, None)
     total = dibao_total + sum((p.amount_paid for p in programmes), ZERO) + sum((d.amount for d in donations), ZERO)
     return OneStopOut(
-        household_id=household.id, status=household.status,  # type: ignore[arg-type]
+        household_id=household.household_id, status=status_on(household, today),  # type: ignore[arg-type]
         division_code=household.division_code, division_name=division_name(household.division_code),
         enrolled_on=household.enrolled_on, exited_on=household.exited_on,
         dibao=DibaoOut(monthly_allowance=allowance_on(schedule_of(household), max(today, household.enrolled_on)),
-                       payments=len(dibao), amount_paid=dibao_total, last_period=dibao[-1].period if dibao else None),
+                       payments=len(dibao), amount_paid=dibao_total,
+                       last_period=max((p.period for p in dibao), default=None)),
         programmes=programmes, donations=[donation_out(d) for d in donations],
         pairings=[pairing_out(p) for p in pairings], amount_paid=to_fen(total))
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from html import escape
 
-from services.registry.schemas import AssessmentOut, BureauAssessment
-from shared.programmes import BUREAU_NAMES, programme_name
+from services.office.schemas import AssessmentOut, BureauAssessment
+from shared.programmes import programme_name
+from shared.services import BUREAU_NAMES
 
 BAR_WIDTH = 420
 

@@ -14,17 +14,9 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry import rules
-from services.registry.models import (
-    AssistancePayment,
-    AssistanceRecord,
-    Donation,
-    Household,
-    Member,
-    Pairing,
-    Payment,
-)
-from services.registry.parameters import (
+from services.office import rules
+from services.office.models import AssistancePayment, AssistanceRecord, Donation, Enrolment, Pairing
+from services.office.parameters import (
     ASSESS_HOUSING_AREA,
     ASSESS_UNEMPLOYED_YEARS,
     ASSESS_WORKING_AGE_END_FEMALE,
@@ -33,20 +25,25 @@ from services.registry.parameters import (
     ASSESSMENT_SPECS,
     UNSERVED_AFTER_DAYS,
 )
-from services.registry.schemas import (
+from services.office.schemas import (
     AssessmentOut,
     BureauAssessment,
     DivisionAssessment,
+    DivisionReport,
     MissingProgramme,
     MutualAidSummary,
+    Report,
     UnservedHousehold,
 )
+from services.office.service import CIVIL_AFFAIRS, last_members, members_of, status_on
 from shared.divisions import division_name
 from shared.entitlements import WorkingAge
+from shared.events import MemberSnapshot
 from shared.money import ZERO, to_fen
 from shared.parameters import ParameterBook
-from shared.periods import Period
-from shared.programmes import ASSESSED_BUREAUS, BUREAU_NAMES
+from shared.periods import Period, city_today
+from shared.projection import DibaoHousehold, DibaoMember
+from shared.services import ASSESSED_BUREAUS, BUREAU_NAMES
 
 ASSESSMENT_PAGE = 2000
 
@@ -129,33 +126,42 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
         unemployed_years=book.get(ASSESS_UNEMPLOYED_YEARS, as_of))
     unserved_after = book.get(UNSERVED_AFTER_DAYS, as_of)
 
-    in_period = (Household.enrolled_on <= period.end) & (
-        Household.exited_on.is_(None) | (Household.exited_on > period.start))
+    in_period = (DibaoHousehold.enrolled_on <= period.end) & (
+        DibaoHousehold.exited_on.is_(None) | (DibaoHousehold.exited_on > period.start))
     repeated = frozenset(await session.scalars(
-        select(Member.resident_id).join(Household, Member.household_id == Household.id).where(in_period)
-        .group_by(Member.resident_id).having(func.count(func.distinct(Member.household_id)) > 1)))
+        select(DibaoMember.resident_id).join(DibaoHousehold, DibaoMember.household_id == DibaoHousehold.household_id)
+        .where(in_period).group_by(DibaoMember.resident_id)
+        .having(func.count(func.distinct(DibaoMember.household_id)) > 1)))
     tallies: dict[tuple[str, str], _Tally] = defaultdict(lambda: _Tally(repeated))
     persons: dict[str, DistinctPersons] = defaultdict(lambda: DistinctPersons(repeated))
     household_count: dict[str, int] = defaultdict(int)
     unserved: list[UnservedHousehold] = []
-    # A page of households at a time, with only their grant records: memory stays flat with the caseload.
+    # A page of households at a time, with only their members and grant records: memory stays flat with the
+    # caseload.
     last_id = ""
     while True:
-        households = (await session.scalars(select(Household).where(Household.id > last_id, in_period)
-            .order_by(Household.id).limit(ASSESSMENT_PAGE))).all()
+        households = (await session.scalars(select(DibaoHousehold).where(DibaoHousehold.household_id > last_id, in_period)
+            .order_by(DibaoHousehold.household_id).limit(ASSESSMENT_PAGE))).all()
         if not households:
             break
-        last_id = households[-1].id
+        last_id = households[-1].household_id
+        ids = [h.household_id for h in households]
+        members = await members_of(session, ids)
+        recorded = dict((await session.execute(select(Enrolment.household_id, Enrolment.recorded_at)
+                                               .where(Enrolment.household_id.in_(ids)))).all())
         first_grant: dict[tuple[str, str, str, str], datetime] = {}
         for household_id, bureau, programme, resident_id, granted_at in (await session.execute(
                 select(AssistanceRecord.household_id, AssistanceRecord.bureau, AssistanceRecord.programme,
                        AssistanceRecord.resident_id, AssistanceRecord.first_granted_at)
-                .where(AssistanceRecord.household_id.in_([h.id for h in households])))).all():
+                .where(AssistanceRecord.household_id.in_(ids)))).all():
             key = (household_id, bureau, programme, resident_id)
             first_grant[key] = min(granted_at, first_grant.get(key, granted_at))
         for household in households:
-            _assess_household(household, first_grant, criteria, as_of, now, unserved_after, tallies, persons,
-                              household_count, unserved)
+            enrolled_at = recorded.get(household.household_id) or datetime.combine(
+                household.enrolled_on, datetime.min.time(), UTC)
+            _assess_household(household, last_members(household, members[household.household_id]), enrolled_at,
+                              first_grant, criteria, as_of, now, unserved_after, tallies, persons, household_count,
+                              unserved)
         session.expunge_all()
 
     for division, bureau, amount in (await session.execute(
@@ -165,8 +171,10 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
         if bureau in ASSESSED_BUREAUS:
             tallies[(division, bureau)].paid += amount or ZERO
     dibao = dict((await session.execute(
-        select(Payment.division_code, func.sum(Payment.amount))
-        .where(Payment.period.in_([m.label for m in period.months()])).group_by(Payment.division_code))).all())
+        select(AssistancePayment.division_code, func.sum(AssistancePayment.amount))
+        .where(AssistancePayment.bureau == CIVIL_AFFAIRS,
+               AssistancePayment.period.in_([m.label for m in period.months()]))
+        .group_by(AssistancePayment.division_code))).all())
     aid = await _mutual_aid(session, period)
 
     divisions = sorted(set(household_count) | {d for d, _ in tallies} | set(dibao) | set(aid))
@@ -190,16 +198,17 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
         bureaus=[city[bureau].out(bureau) for bureau in ASSESSED_BUREAUS], divisions=division_rows, unserved=unserved)
 
 
-def _assess_household(household: Household, first_grant: dict[tuple[str, str, str, str], datetime],
+def _assess_household(household: DibaoHousehold, members: list[MemberSnapshot], enrolled_at: datetime,
+                      first_grant: dict[tuple[str, str, str, str], datetime],
                       criteria: rules.AssessmentCriteria, as_of: date, now: datetime, unserved_after: int,
                       tallies: dict[tuple[str, str], _Tally], persons: dict[str, DistinctPersons],
                       household_count: dict[str, int], unserved: list[UnservedHousehold]) -> None:
     division = household.division_code
     household_count[division] += 1
-    persons[division].update({m.resident_id for m in household.members})
+    persons[division].update({m.resident_id for m in members})
     expectations = rules.expected_assistance(
-        heating=household.heating, housing_area_m2=household.housing_area_m2, enrolled_on=household.enrolled_on,
-        members=household.members, on=max(as_of, household.enrolled_on), criteria=criteria)
+        heating=household.snapshot["heating"], housing_area_m2=Decimal(str(household.snapshot["housing_area_m2"])),
+        enrolled_on=household.enrolled_on, members=members, on=max(as_of, household.enrolled_on), criteria=criteria)
     missing: list[MissingProgramme] = []
     by_bureau: dict[str, list[bool]] = defaultdict(list)
     # Education may expect several programmes of one pupil: a person counts once per bureau.
@@ -207,7 +216,7 @@ def _assess_household(household: Household, first_grant: dict[tuple[str, str, st
     granted_people: dict[str, set[str]] = defaultdict(set)
     for expectation in expectations:
         granted_at = [first_grant[key] for programme in expectation.programmes
-                      if (key := (household.id, expectation.bureau, programme, expectation.resident_id)) in first_grant]
+                      if (key := (household.household_id, expectation.bureau, programme, expectation.resident_id)) in first_grant]
         tally = tallies[(division, expectation.bureau)]
         by_bureau[expectation.bureau].append(bool(granted_at))
         if expectation.resident_id:
@@ -215,7 +224,7 @@ def _assess_household(household: Household, first_grant: dict[tuple[str, str, st
         if granted_at:
             if expectation.resident_id:
                 granted_people[expectation.bureau].add(expectation.resident_id)
-            tally.days.append(max(0.0, (min(granted_at) - household.created_at).total_seconds() / 86400))
+            tally.days.append(max(0.0, (min(granted_at) - enrolled_at).total_seconds() / 86400))
         else:
             missing.append(MissingProgramme(bureau=expectation.bureau, programme=sorted(expectation.programmes)[0],
                                             resident_id=expectation.resident_id or None))
@@ -225,9 +234,9 @@ def _assess_household(household: Household, first_grant: dict[tuple[str, str, st
     for bureau, served in by_bureau.items():
         tallies[(division, bureau)].households_eligible += 1
         tallies[(division, bureau)].households_granted += all(served)
-    waiting = now - household.created_at
-    if missing and household.status == "active" and waiting >= timedelta(days=unserved_after):
-        unserved.append(UnservedHousehold(household_id=household.id, division_code=division,
+    waiting = now - enrolled_at
+    if missing and status_on(household, city_today()) == "active" and waiting >= timedelta(days=unserved_after):
+        unserved.append(UnservedHousehold(household_id=household.household_id, division_code=division,
                                           enrolled_on=household.enrolled_on, days_waiting=waiting.days,
                                           missing=missing))
 
@@ -245,6 +254,17 @@ async def _mutual_aid(session: AsyncSession, period: Period) -> dict[str, Mutual
                                    donation_amount=to_fen(donations.get(code, (0, ZERO))[1] or ZERO),
                                    active_pairings=pairings.get(code, 0))
             for code in set(donations) | set(pairings)}
+
+
+async def report(session: AsyncSession, period: Period) -> Report:
+    """What the districts recorded with the office in the period: social mutual aid, per division."""
+
+    aid = await _mutual_aid(session, period)
+    divisions = [DivisionReport(division_code=code, division_name=division_name(code), donations=summary.donations,
+                                donation_amount=summary.donation_amount, active_pairings=summary.active_pairings)
+                 for code, summary in sorted(aid.items())]
+    return Report(period=period.label, divisions=divisions,
+                  donation_amount=to_fen(sum((d.donation_amount for d in divisions), ZERO)))
 
 
 COVERAGE_COLUMNS = ["division_code", "division_name", "bureau", "households_eligible", "households_granted", "coverage",

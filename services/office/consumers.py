@@ -1,0 +1,17 @@
+"""What the office reads: the caseload (registry.households, into the shared projection) and everything
+every bureau granted, revoked and paid (assistance.grants). It publishes nothing: events end here."""
+
+from __future__ import annotations
+
+from services.office import service
+from shared.consumer import BatchHandler, Handler
+from shared.events import GRANTS_TOPIC, HOUSEHOLDS_TOPIC
+from shared.projection import HOUSEHOLD_EVENTS
+
+TOPICS = [HOUSEHOLDS_TOPIC, GRANTS_TOPIC]
+HANDLERS: dict[str, Handler] = {
+    **{event_type: service.on_household_event for event_type in HOUSEHOLD_EVENTS},
+    "AssistanceGranted": BatchHandler(service.on_granted),
+    "AssistanceRevoked": BatchHandler(service.on_revoked),
+    "AssistancePaid": BatchHandler(service.on_paid),
+}

@@ -1,0 +1,191 @@
+"""Request and response bodies of the leading-group office's API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.money import MoneyStr
+from shared.validators import Day, DivisionCodeIn, MoneyIn, PastPlanDay, PeriodIn, Text, WholeNumber
+
+# ---- one-stop view, social mutual aid, assessment -------------------------------------------------
+
+DonorKind = Literal["unit", "person"]
+
+
+class DonationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    division_code: DivisionCodeIn
+    donor_name: Text = Field(min_length=1, max_length=200, description="捐赠单位或个人")
+    donor_kind: DonorKind
+    amount: MoneyIn = Field(description="money given (0.00 for a gift in kind)")
+    in_kind: Text | None = Field(default=None, max_length=300, description="实物: what was given in kind")
+    given_on: PastPlanDay
+    household_id: Text | None = Field(default=None, max_length=36, description="the household helped, if one")
+    purpose: Text | None = Field(default=None, max_length=300)
+
+
+class DonationOut(BaseModel):
+    id: str
+    division_code: str
+    donor_name: str
+    donor_kind: DonorKind
+    amount: MoneyStr
+    in_kind: str | None
+    given_on: date
+    household_id: str | None
+    purpose: str | None
+
+
+class PairingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    household_id: Text = Field(min_length=1, max_length=36)
+    donor_name: Text = Field(min_length=1, max_length=200, description="结对帮扶的单位或个人")
+    donor_kind: DonorKind
+    started_on: PastPlanDay
+    note: Text | None = Field(default=None, max_length=300)
+
+
+class PairingPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ended_on: Day
+
+
+class PairingOut(BaseModel):
+    id: str
+    household_id: str
+    division_code: str
+    donor_name: str
+    donor_kind: DonorKind
+    started_on: date
+    ended_on: date | None
+    note: str | None
+
+
+class ProgrammeOut(BaseModel):
+    bureau: str
+    bureau_name: str
+    programme: str
+    programme_name: str
+    resident_id: str | None = Field(description="the member served, or null when the household is")
+    member_name: str | None
+    status: Literal["active", "revoked"]
+    granted_on: date
+    revoked_on: date | None
+    monthly_amount: MoneyStr | None
+    detail: str | None
+    payments: int
+    amount_paid: MoneyStr
+
+
+class DibaoOut(BaseModel):
+    monthly_allowance: MoneyStr
+    payments: int
+    amount_paid: MoneyStr
+    last_period: str | None
+
+
+class OneStopOut(BaseModel):
+    """一站式: everything every bureau granted this household."""
+
+    household_id: str
+    status: Literal["active", "exited"]
+    division_code: str
+    division_name: str
+    enrolled_on: date
+    exited_on: date | None
+    dibao: DibaoOut
+    programmes: list[ProgrammeOut]
+    donations: list[DonationOut]
+    pairings: list[PairingOut]
+    amount_paid: MoneyStr = Field(description="everything paid to the household: dibao, bureaus, donations")
+
+
+class BureauAssessment(BaseModel):
+    bureau: str
+    bureau_name: str
+    households_eligible: int
+    households_granted: int
+    persons_eligible: int
+    persons_granted: int
+    coverage: float | None = Field(description="households granted ÷ households eligible")
+    timeliness_median_days: float | None = Field(description="days from enrolment to grant, median")
+    timeliness_p90_days: float | None = Field(description="days from enrolment to grant, 90th percentile")
+    amount_paid: MoneyStr
+
+
+class MutualAidSummary(BaseModel):
+    donations: int
+    donation_amount: MoneyStr
+    active_pairings: int
+
+
+class DivisionAssessment(BaseModel):
+    division_code: str
+    division_name: str
+    households: int
+    persons: int
+    dibao_paid: MoneyStr
+    bureaus: list[BureauAssessment]
+    mutual_aid: MutualAidSummary
+
+
+class MissingProgramme(BaseModel):
+    bureau: str
+    programme: str
+    resident_id: str | None
+
+
+class UnservedHousehold(BaseModel):
+    household_id: str
+    division_code: str
+    enrolled_on: date
+    days_waiting: int
+    missing: list[MissingProgramme]
+
+
+class AssessmentLinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: PeriodIn
+    ttl_minutes: WholeNumber = Field(default=60, ge=1, le=1440)
+
+
+class AssessmentLinkOut(BaseModel):
+    url: str = Field(description="open it in a browser; it shows this period's page only, until it expires")
+    expires_at: datetime
+
+
+class AssessmentOut(BaseModel):
+    """考核: for the joint meeting of the member units."""
+
+    period: str
+    as_of: date
+    unserved_after_days: int
+    households: int
+    persons: int
+    dibao_paid: MoneyStr
+    bureaus: list[BureauAssessment] = Field(description="city-wide, per bureau")
+    divisions: list[DivisionAssessment]
+    unserved: list[UnservedHousehold]
+
+
+class DivisionReport(BaseModel):
+    division_code: str
+    division_name: str
+    donations: int
+    donation_amount: MoneyStr
+    active_pairings: int
+
+
+class Report(BaseModel):
+    """社会互助: what the districts recorded with the office in the period."""
+
+    period: str
+    divisions: list[DivisionReport]
+    donation_amount: MoneyStr

@@ -1,0 +1,89 @@
+"""The one list of services: name, port, database, title, and the bureau each announces grants as.
+
+Everything that names the services reads them from here: auth scopes, migrations, the ops CLI, the
+programme names, the benchmark, the tests — and the shell scripts, through this module's command line
+(standard library only, so it runs before the virtualenv exists):
+
+    python3 -m shared.services --shell        registry:8001 medical:8002 … office:8008
+    python3 -m shared.services --names        registry medical … office
+    python3 -m shared.services --topics       registry.households employment.members assistance.grants
+
+Events flow one way: the registry publishes the caseload, the bureaus grant and publish what they did,
+the office reads everything and publishes nothing of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+HOUSEHOLDS_TOPIC = "registry.households"
+EMPLOYMENT_TOPIC = "employment.members"
+GRANTS_TOPIC = "assistance.grants"
+TOPICS = (HOUSEHOLDS_TOPIC, EMPLOYMENT_TOPIC, GRANTS_TOPIC)
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str  # package under services/, env prefix, consumer group, database
+    port: int
+    title: str
+    # The bureau it announces its grants and payments as on assistance.grants (None: it announces none).
+    bureau: str | None = None
+    # How the one-stop view and the assessment name that bureau (Chinese, as the joint meeting reads it).
+    bureau_name: str | None = None
+    # Whether the office's assessment scores the bureau's coverage and timeliness.
+    assessed: bool = False
+
+    @property
+    def database(self) -> str:
+        return self.name
+
+
+SERVICES: tuple[Service, ...] = (
+    Service("registry", 8001, "Civil Affairs (民政局): households, dibao, monthly payments",
+            bureau="civil_affairs", bureau_name="民政局 (低保)"),
+    Service("medical", 8002, "Health: medical assistance (医疗救助)",
+            bureau="medical", bureau_name="医疗救助", assessed=True),
+    Service("education", 8003, "Education Bureau and partners (就学救助)",
+            bureau="education", bureau_name="就学救助", assessed=True),
+    Service("housing", 8004, "Housing Bureau (住房救助)", bureau="housing", bureau_name="住房救助", assessed=True),
+    Service("employment", 8005, "Labour and Social Security (就业救助)",
+            bureau="employment", bureau_name="就业救助", assessed=True),
+    Service("utilities", 8006, "Price Bureau, Water Group, Heating Office (水电暖救助)",
+            bureau="utilities", bureau_name="水电暖救助", assessed=True),
+    Service("legal", 8007, "Justice Bureau (法律救助)", bureau="legal", bureau_name="法律救助", assessed=True),
+    Service("office", 8008, "The leading-group office (领导小组办公室): one-stop view, assessment, mutual aid"),
+)
+
+NAMES: tuple[str, ...] = tuple(service.name for service in SERVICES)
+PORTS: dict[str, int] = {service.name: service.port for service in SERVICES}
+BY_NAME: dict[str, Service] = {service.name: service for service in SERVICES}
+BUREAUS: tuple[str, ...] = tuple(service.bureau for service in SERVICES if service.bureau)
+BUREAU_NAMES: dict[str, str] = {service.bureau: service.bureau_name or service.bureau
+                                for service in SERVICES if service.bureau}
+ASSESSED_BUREAUS: tuple[str, ...] = tuple(service.bureau for service in SERVICES
+                                          if service.bureau and service.assessed)
+# The services that grant programmes because a household is in dibao (they consume the caseload and
+# announce grants): every bureau but Civil Affairs itself.
+GRANTING_SERVICES: tuple[str, ...] = tuple(service.name for service in SERVICES
+                                           if service.bureau and service.assessed)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="The services, for scripts")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--shell", action="store_true", help="name:port pairs, space-separated")
+    group.add_argument("--names", action="store_true", help="service names (= database names), space-separated")
+    group.add_argument("--topics", action="store_true", help="the Kafka topics, space-separated")
+    args = parser.parse_args(argv)
+    if args.shell:
+        print(" ".join(f"{service.name}:{service.port}" for service in SERVICES))
+    elif args.names:
+        print(" ".join(NAMES))
+    else:
+        print(" ".join(TOPICS))
+
+
+if __name__ == "__main__":
+    main()
