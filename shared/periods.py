@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ def _check_year(year: int, text: str) -> int:
     return year
 
 
+@functools.lru_cache(maxsize=2048)  # periods are immutable; runs ask for the same months 100,000 times
 def month_period(year: int, month: int) -> Period:
     last = calendar.monthrange(year, month)[1]
     return Period(date(year, month, 1), date(year, month, last), f"{year:04d}-{month:02d}")
