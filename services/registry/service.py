@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import rules
 from services.registry.models import (
@@ -40,7 +40,6 @@ from services.registry.schemas import (
     PersonOut,
     Report,
 )
-from shared import audit
 from shared.allowance import allowance_on, dibao_due
 from shared.db import insert_ignore
 from shared.divisions import division_name
@@ -64,6 +63,7 @@ from shared.periods import Period, add_months, city_today, month_of, parse_month
 from shared.platform_models import PolicyParameter
 from shared.resident_id import mask_resident_id, parse_resident_id
 from shared.runs import finish_run, start_run
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 log = logging.getLogger("services.registry")
 outbox = Outbox(producer="registry")
@@ -286,13 +286,14 @@ def _member_snapshot(row: dict[str, Any] | Member) -> MemberSnapshot:
     return MemberSnapshot.model_validate(row, from_attributes=True)
 
 
-async def _insert_prepared(session: AsyncSession, prepared: Sequence[_Prepared]) -> None:
+async def _insert_prepared(uow: UnitOfWork, prepared: Sequence[_Prepared]) -> None:
     """Insert inside a savepoint; the caller stages the events once the savepoint has held."""
 
+    session = uow.session
     await session.execute(insert(Household.__table__), [p.household for p in prepared])
     await session.execute(insert(Member.__table__), [row for p in prepared for row in p.members])
     await session.execute(insert(HouseholdRevision.__table__), [p.revision for p in prepared])
-    await audit.record_many(session, "households", [
+    uow.audit_many("households", [
         (p.household["id"], None, {**p.household, "members": p.members}) for p in prepared])
 
 
@@ -309,11 +310,12 @@ def _claims_of(prepared: _Prepared, held: dict[str, list[_Held]]) -> tuple[list[
     return release, clashes
 
 
-async def enrol(session: AsyncSession, body: HouseholdIn, today: date | None = None) -> HouseholdOut:
+async def enrol(uow: UnitOfWork, body: HouseholdIn, today: date | None = None) -> HouseholdOut:
     """Enrol one household. The unique index on holding memberships is the check that each person is in one
     household at a time (race-free); earlier memberships are read only to release ended ones and to refuse
     a back-dated enrolment that overlaps one."""
 
+    session = uow.session
     book = await ParameterBook.load(session, [DIBAO_STANDARD])
     prepared = _prepare(body, book, today or city_today())
     ids = [row["resident_id"] for row in prepared.members]
@@ -323,10 +325,10 @@ async def enrol(session: AsyncSession, body: HouseholdIn, today: date | None = N
     try:
         async with session.begin_nested():
             await _release(session, release)
-            await _insert_prepared(session, [prepared])
+            await _insert_prepared(uow, [prepared])
     except IntegrityError:
         raise _person_conflict(ids) from None
-    await outbox.stage(session, prepared.event)
+    await outbox.stage(uow, prepared.event)
     # Answered from what was written, not read back: the same columns, two queries fewer per enrolment.
     return to_out(Household(**prepared.household), members=prepared.members)
 
@@ -340,9 +342,10 @@ def _bulk_error(exc: Exception) -> BulkError:
     raise exc
 
 
-async def enrol_bulk(session: AsyncSession, rows: Sequence[dict[str, Any]], today: date | None = None) -> list[BulkResult]:
+async def enrol_bulk(uow: UnitOfWork, rows: Sequence[dict[str, Any]], today: date | None = None) -> list[BulkResult]:
     """Good rows land, bad rows say why. One transaction; a row that fails leaves the others intact."""
 
+    session = uow.session
     today = today or city_today()
     results: list[BulkResult | None] = [None] * len(rows)
     book = await ParameterBook.load(session, [DIBAO_STANDARD])
@@ -371,19 +374,19 @@ async def enrol_bulk(session: AsyncSession, rows: Sequence[dict[str, Any]], toda
     try:
         async with session.begin_nested():
             await _release(session, [member_id for freed in release.values() for member_id in freed])
-            await _insert_prepared(session, list(prepared.values()))
+            await _insert_prepared(uow, list(prepared.values()))
     except IntegrityError:
         # A concurrent enrolment took someone: fall back to one savepoint per row to find who.
         for index, item in prepared.items():
             try:
                 async with session.begin_nested():
                     await _release(session, release[index])
-                    await _insert_prepared(session, [item])
+                    await _insert_prepared(uow, [item])
             except IntegrityError:
                 ids = [m["resident_id"] for m in item.members]
                 results[index] = BulkResult(index=index, id=None, error=_bulk_error(_person_conflict(ids)))
     landed = [item for index, item in prepared.items() if results[index] is None]
-    await outbox.stage_many(session, (item.event for item in landed))
+    await outbox.stage_many(uow, (item.event for item in landed))
     for index, item in prepared.items():
         if results[index] is None:
             results[index] = BulkResult(index=index, id=item.household["id"], error=None)
@@ -445,7 +448,8 @@ async def _locked_household(session: AsyncSession, household_id: str) -> Househo
     return household
 
 
-async def change(session: AsyncSession, household_id: str, patch: HouseholdPatch, today: date | None = None) -> Household:
+async def change(uow: UnitOfWork, household_id: str, patch: HouseholdPatch, today: date | None = None) -> Household:
+    session = uow.session
     today = today or city_today()
     household = await _locked_household(session, household_id)
     _require_in_dibao(household, today)
@@ -457,7 +461,7 @@ async def change(session: AsyncSession, household_id: str, patch: HouseholdPatch
         raise Unprocessable("effective_after_exit", f"the household leaves dibao on {household.exited_on}")
     changed = patch.changed_fields()
     if patch.members is not None:
-        await _change_members(session, household, patch.members, effective_on)
+        await _change_members(uow, household, patch.members, effective_on)
     for name in ("address", "heating", "housing_area_m2"):
         value = getattr(patch, name)
         if value is not None:
@@ -499,17 +503,18 @@ async def change(session: AsyncSession, household_id: str, patch: HouseholdPatch
     household.updated_at = datetime.now(UTC)
     await session.flush()
     await session.refresh(household, ["members"])
-    await outbox.stage(session, changed_event(household, household.members, effective_on, changed, extensions))
+    await outbox.stage(uow, changed_event(household, household.members, effective_on, changed, extensions))
     if exit_set:
-        await outbox.stage(session, _exited_event(household))
+        await outbox.stage(uow, _exited_event(household))
     return household
 
 
-async def _change_members(session: AsyncSession, household: Household, members: Sequence[MemberIn],
+async def _change_members(uow: UnitOfWork, household: Household, members: Sequence[MemberIn],
                           effective_on: date) -> None:
     """The new list of members from ``effective_on``: those kept are updated, those gone leave on that day, those
     new join on it (each person still in one household at a time)."""
 
+    session = uow.session
     current = {member.resident_id: member for member in household.members}
     incoming = {parse_resident_id(member.resident_id).number: member for member in members}
     added = [number for number in incoming if number not in current]
@@ -522,9 +527,8 @@ async def _change_members(session: AsyncSession, household: Household, members: 
             clashes.append(number)
     if clashes:
         raise _person_conflict(clashes)
-    await audit.record(session, "members", household.id,
-                       before=[_member_snapshot(m).model_dump() for m in household.members],
-                       after=[m.model_dump() for m in members])
+    uow.audit("members", household.id, before=[_member_snapshot(m).model_dump() for m in household.members],
+              after=[m.model_dump() for m in members])
     for number, row in current.items():
         if number not in incoming:
             await session.execute(update(Member).where(Member.id == row.id).values(
@@ -566,10 +570,11 @@ def _exited_event(household: Household) -> HouseholdExited:
                            exited_on=household.exited_on, reason=household.exit_reason or "")
 
 
-async def exit_household(session: AsyncSession, household_id: str, body: ExitIn, today: date | None = None) -> Household:
+async def exit_household(uow: UnitOfWork, household_id: str, body: ExitIn, today: date | None = None) -> Household:
     """The household leaves dibao on ``body.on`` — not before: an exit set ahead keeps it, and its members, where
     they are until then. An exit already set may be brought forward, not pushed back."""
 
+    session = uow.session
     today = today or city_today()
     household = await _locked_household(session, household_id)
     _require_in_dibao(household, today)
@@ -581,16 +586,17 @@ async def exit_household(session: AsyncSession, household_id: str, body: ExitIn,
     _set_exit(household, body.on, body.reason)
     household.revision += 1
     await _close_memberships(session, household)
-    await outbox.stage(session, _exited_event(household))
+    await outbox.stage(uow, _exited_event(household))
     await session.flush()
     await session.refresh(household, ["members"])
     return household
 
 
-async def standard_changed(session: AsyncSession, row: PolicyParameter) -> int:
+async def standard_changed(uow: UnitOfWork, row: PolicyParameter) -> int:
     """A new dibao standard from a date: recompute the schedules of the households in dibao on or after it
     (a retroactive standard too: the next runs settle the months it touches) and tell the bureaus."""
 
+    session = uow.session
     book = await ParameterBook.load(session, [DIBAO_STANDARD])
     query = select(Household).where(Household.exited_on.is_(None) | (Household.exited_on > row.effective_from))
     if row.scope != CITY_WIDE:
@@ -620,7 +626,7 @@ async def standard_changed(session: AsyncSession, row: PolicyParameter) -> int:
         events.append(changed_event(household, household.members, max(row.effective_from, household.enrolled_on),
                                     ["dibao_standard"], extensions[household.id]))
     await session.flush()
-    await outbox.stage_many(session, events)
+    await outbox.stage_many(uow, events)
     return changed
 
 
@@ -635,7 +641,7 @@ class _Settled:
     overpaid: Decimal
 
 
-async def run_payments(sessions: async_sessionmaker[AsyncSession], period: str, today: date | None = None,
+async def run_payments(units: UnitsOfWork, uow: UnitOfWork, period: str, today: date | None = None,
                        batch_size: int = 2000) -> PaymentRunOut:
     """Settle every household's months from enrolment through ``period`` against the ledger.
 
@@ -648,11 +654,12 @@ async def run_payments(sessions: async_sessionmaker[AsyncSession], period: str, 
 
     month = parse_month(period)
     refuse_future(month.start, month.label, today)
-    run_id = await start_run(sessions, PaymentRun, month.label)
+    run_id = await start_run(units, PaymentRun, month.label)
 
     paid, transferred, withheld, overpaid, last_id = 0, ZERO, ZERO, ZERO, ""
     while True:
-        async with sessions() as session:
+        async with units.begin() as batch:
+            session = batch.session
             households = (await session.scalars(
                 select(Household).where(
                     Household.id > last_id,
@@ -664,17 +671,16 @@ async def run_payments(sessions: async_sessionmaker[AsyncSession], period: str, 
                 break
             last_id = households[-1].id
             settled = await _settle(session, households, month, run_id)
-            await session.commit()
+            await batch.commit()
         paid += settled.households
         transferred += settled.transferred
         withheld += settled.withheld
         overpaid += settled.overpaid
 
-    async with sessions() as session:
-        await finish_run(session, PaymentRun, run_id, paid, transferred)
-        already = await session.scalar(select(func.count(func.distinct(Payment.household_id))).where(
-            Payment.period == month.label, Payment.run_id != run_id))
-        await session.commit()
+    # Finished in the request's unit of work, which audits the run and commits both together.
+    await finish_run(uow, PaymentRun, run_id, paid, transferred)
+    already = await uow.session.scalar(select(func.count(func.distinct(Payment.household_id))).where(
+        Payment.period == month.label, Payment.run_id != run_id))
     log.info("payment run finished", extra={"ctx_period": month.label, "ctx_paid": paid,
                                             "ctx_total": str(transferred)})
     return PaymentRunOut(period=month.label, households_paid=paid, total_amount=to_fen(transferred),
@@ -777,10 +783,11 @@ async def payments_of(session: AsyncSession, household_id: str) -> list[Payment]
 # ---- the employment extension (延发三个月) -------------------------------------------------------
 
 
-async def record_employment(session: AsyncSession, event: MemberEmployed) -> EmploymentExtension | None:
+async def record_employment(uow: UnitOfWork, event: MemberEmployed) -> EmploymentExtension | None:
     """A member found work: the household keeps dibao for the extension's months whatever else happens, and the
     member is recorded as employed (the change events sent from now on carry it)."""
 
+    session = uow.session
     household = await session.get(Household, event.household_id, with_for_update=True)
     if household is None or household.status_on(event.employed_on) != "active" \
             or event.employed_on < household.enrolled_on:
@@ -811,8 +818,8 @@ async def record_employment(session: AsyncSession, event: MemberEmployed) -> Emp
     await session.flush()
     await session.refresh(household, ["members"])
     extensions = (await _extension_rows(session, [household.id]))[household.id]
-    await outbox.stage(session, changed_event(household, household.members, event.employed_on, ["employment"],
-                                              extensions))
+    await outbox.stage(uow, changed_event(household, household.members, event.employed_on, ["employment"],
+                                          extensions))
     return next(row for row in extensions if row.id == inserted[0][0])
 
 
