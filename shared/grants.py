@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.db import Money, UtcDateTime, new_row
 from shared.events import AssistanceGranted, AssistancePaid, AssistanceRevoked, Bureau
 from shared.outbox import Outbox
-from shared.periods import Period, city_today
+from shared.periods import city_today
 from shared.platform_models import BigId
 from shared.projection import BureauBase, HouseholdDelta, prefetch_all, prefetch_households, reset_caseload
 from shared.unit_of_work import Cache, UnitOfWork
@@ -50,9 +50,6 @@ class Grant(BureauBase):
         Index("uq_grants_active", "household_id", "resident_id", "programme", unique=True,
               postgresql_where=status == "active", sqlite_where=status == "active"),
     )
-
-    def active_during(self, period: Period) -> bool:
-        return period.overlaps(self.granted_on, self.revoked_on)
 
 
 # Per unit of work: each household's active grants by (resident, programme).

@@ -80,7 +80,6 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._topics_ready: set[str] = set()
         self._stopping = False
-        self.published_total = 0
         self.last_error: str | None = None
 
     def notify(self) -> None:
@@ -160,7 +159,6 @@ class OutboxRelay:
             # fifth of the fan-out's WAL; a deleted row is only flagged dead.
             await session.execute(delete(_outbox).where(published))
             await session.commit()
-            self.published_total += len(rows)
             return len(rows)
 
 
