@@ -150,7 +150,8 @@ class UnitOfWork:
         await self.session.flush()
 
     async def commit(self) -> None:
-        """Flush, audit everything flushed, write the events to publish, commit; then tell the relay."""
+        """Flush, audit everything flushed, write the events to publish, flush again (nothing is left), commit;
+        then tell the relay."""
 
         session = self.session
         staged = self._take_staged()
@@ -163,7 +164,7 @@ class UnitOfWork:
         await session.flush()
         if staged:
             await self._insert_staged(staged)
-        if self._changes:
+        if self._changes and self.actor is not None:
             await session.execute(insert(AuditEntry.__table__), audit_rows(self.actor, self._changes))
             self._changes = []
         wrote = bool(self._outbox)
@@ -171,10 +172,14 @@ class UnitOfWork:
             # One INSERT for everything the transaction staged, however many handlers or grants staged it.
             await session.execute(insert(OutboxMessage.__table__), self._outbox)
             self._outbox = []
-        # Nothing is left for the commit to flush: the audit and outbox rows are plain statements.
-        assert not (session.new or session.dirty or session.deleted), "a change was made while committing"
+        # Nothing is left for the commit to flush (the audit and outbox rows are plain statements): a change
+        # that would only be flushed by the commit itself is refused rather than committed unaudited.
+        await session.flush()
+        if self._changes or session.new or session.dirty or session.deleted:
+            raise RuntimeError("a change was made while the unit of work was committing")
         await session.commit()
         self._caches.clear()
+        self._marks.clear()
         if wrote and self.on_commit is not None:
             self.on_commit()
 
