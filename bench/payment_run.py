@@ -17,15 +17,17 @@ import json
 import time
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.caseload import generate
 from services.registry import service
 from shared.db import create_engine, session_factory
 from shared.migrations import upgrade
 from shared.periods import add_months, city_today, month_of
+from shared.unit_of_work import Actor, UnitsOfWork
 
 DATABASE = "bench_payment_run"
+BENCH = Actor("bench", "bench.payment_run", "benchmark")
 SAVED = "bench_payment_run_history"  # the database after the history step, for --again
 
 
@@ -50,13 +52,13 @@ async def _save(host: str, port: int, engine: AsyncEngine) -> None:
         await connection.close()
 
 
-async def _enrol(sessions: async_sessionmaker[AsyncSession], households: int, batch: int) -> float:
+async def _enrol(units: UnitsOfWork, households: int, batch: int) -> float:
     caseload = generate(households)
     started = time.perf_counter()
     for offset in range(0, len(caseload), batch):
-        async with sessions() as session:
-            outcome = await service.enrol_bulk(session, caseload[offset:offset + batch])
-            await session.commit()
+        async with units.begin(actor=BENCH) as uow:
+            outcome = await service.enrol_bulk(uow, caseload[offset:offset + batch])
+            await uow.commit()
         refused = [r for r in outcome if r.error is not None]
         if refused:
             raise SystemExit(f"caseload row refused: {refused[0]}")
@@ -68,7 +70,7 @@ async def main(households: int, host: str, port: int, batch: int, again: bool) -
     url = f"postgresql+asyncpg://postgres@{host}:{port}/{DATABASE}"
     await asyncio.to_thread(upgrade, "registry", url)
     engine = create_engine(url, 4)
-    sessions = session_factory(engine)
+    units = UnitsOfWork(session_factory(engine))
     results: dict[str, object] = {"households": households}
     this_month = month_of(city_today())
     steps = [("history", add_months(this_month, -1)), ("month", this_month), ("repeat", this_month)]
@@ -76,12 +78,14 @@ async def main(households: int, host: str, port: int, batch: int, again: bool) -
         if again:
             steps = steps[1:]
         else:
-            results["enrol_seconds"] = await _enrol(sessions, households, batch)
+            results["enrol_seconds"] = await _enrol(units, households, batch)
         for step, period in steps:
             if step == "month" and not again:
                 await _save(host, port, engine)
             started = time.perf_counter()
-            run = await service.run_payments(sessions, period.label)
+            async with units.begin(actor=BENCH) as uow:
+                run = await service.run_payments(units, uow, period.label)
+                await uow.commit()
             results[step] = {"period": period.label, "seconds": round(time.perf_counter() - started, 2),
                              "households_paid": run.households_paid, "total": str(run.total_amount)}
             print(step, results[step], flush=True)

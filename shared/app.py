@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.audit import audit_router
+from shared.audit_api import audit_router
 from shared.auth import AuthConfig, check_every_route_is_guarded, requires
 from shared.consumer import EventConsumer, Handler, Prefetch
 from shared.db import create_engine, database_is_reachable, session_factory
@@ -32,6 +32,7 @@ from shared.outbox import OutboxRelay
 from shared.parameters import ParameterChanged, ParameterSpec, parameters_router
 from shared.platform_models import ConsumerPosition, InboxEvent
 from shared.settings import ServiceSettings
+from shared.unit_of_work import UnitsOfWork
 
 log = logging.getLogger("shared.app")
 
@@ -43,6 +44,8 @@ class Platform:
     settings: ServiceSettings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    # Units of work on ``sessions``: a commit that wrote events wakes the relay.
+    units: UnitsOfWork
     producers: ProducerHolder
     relay: OutboxRelay
     consumer: EventConsumer | None
@@ -59,15 +62,16 @@ class Platform:
         producers = ProducerHolder(settings.kafka_bootstrap_servers, client_id=settings.service_name)
         relay = OutboxRelay(sessions, producers, settings.topic_prefix, settings.outbox_batch_size,
                             settings.outbox_poll_seconds)
+        units = UnitsOfWork(sessions, on_commit=relay.notify)
         consumer = None
         if handlers and topics and settings.consumer_enabled:
             consumer = EventConsumer(
-                service=settings.service_name, sessions=sessions, bootstrap_servers=settings.kafka_bootstrap_servers,
+                service=settings.service_name, units=units, bootstrap_servers=settings.kafka_bootstrap_servers,
                 topics=list(topics), handlers=handlers, producers=producers, topic_prefix=settings.topic_prefix,
                 batch_size=settings.consumer_batch_size, max_attempts=settings.consumer_max_attempts,
-                after_commit=relay.notify, prefetch=prefetch,
+                prefetch=prefetch,
             )
-        return cls(settings, engine, sessions, producers, relay, consumer)
+        return cls(settings, engine, sessions, units, producers, relay, consumer)
 
     async def replay(self, reset: "ReplayReset") -> dict[str, int]:
         """Stop consuming, forget what was derived from events, and read the topics again from the start."""

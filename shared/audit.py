@@ -2,25 +2,24 @@
 and after. Append-only — the database refuses UPDATE and DELETE on it — and readable only with the
 ``audit:read`` scope (the Audit and Supervision bureaus).
 
-Changes made through the ORM in a request are recorded automatically at flush; bulk statements that
-bypass the ORM (enrolment's batched inserts, payment runs) record themselves with :func:`record`.
-Changes made by the event consumer are not audited here: each is traceable to its event in the inbox.
+Every change a request's unit of work (shared.unit_of_work) flushes through the ORM is recorded when it
+commits, after its last flush; bulk statements that bypass the ORM (enrolment's batched inserts, payment
+runs) record themselves with ``UnitOfWork.audit``. Changes made by the event consumer are not audited
+here: each is traceable to its event in the inbox. The trail is read through shared.audit_api.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
-from sqlalchemy import JSON, Index, String, event, func, insert, inspect, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import JSON, Index, String, inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from shared.db import DbSession, UtcDateTime
+from shared.db import UtcDateTime
 from shared.platform_models import (
     BigId,
     ConsumerPosition,
@@ -28,8 +27,6 @@ from shared.platform_models import (
     OutboxMessage,
     PlatformBase,
 )
-
-REQUEST = "request"  # session.info key: the request whose principal is making the change
 
 
 class AuditEntry(PlatformBase):
@@ -51,6 +48,32 @@ class AuditEntry(PlatformBase):
 _NOT_AUDITED = (AuditEntry, OutboxMessage, InboxEvent, ConsumerPosition)
 
 
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who makes the changes of a unit of work, as the audit trail records them."""
+
+    agency: str
+    subject: str
+    action: str  # "POST /households"
+
+
+@dataclass(slots=True)
+class Change:
+    """One change to audit: a row the ORM flushed (``merged`` with the same row's other changes in the
+    transaction: its first "before", its last "after"), or one recorded by hand (a row of its own)."""
+
+    at: datetime
+    resource_type: str
+    resource_id: str
+    before: Any
+    after: Any
+    merged: bool
+
+    @classmethod
+    def record(cls, resource_type: str, resource_id: str, before: Any, after: Any) -> "Change":
+        return cls(datetime.now(UTC), resource_type, resource_id, _plain(before), _plain(after), merged=False)
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
@@ -63,149 +86,62 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _who(session: Session) -> tuple[str, str, str] | None:
-    request = session.info.get(REQUEST)
-    if request is None:
-        return None
-    principal = getattr(request.state, "principal", None)
-    route = request.scope.get("route")
-    action = f"{request.method} {getattr(route, 'path', request.url.path)}"
-    if principal is None:
-        return ("anonymous", "anonymous", action)
-    return (principal.agency, principal.subject, action)
-
-
 def _columns(obj: Any) -> dict[str, Any]:
     state = inspect(obj)
     return {attr.key: _plain(getattr(obj, attr.key)) for attr in state.mapper.column_attrs}
 
 
-def _entry(who: tuple[str, str, str], obj: Any, before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
-    state = inspect(obj)
-    identity = state.identity or ()
-    return {"at": datetime.now(UTC), "agency": who[0], "subject": who[1], "action": who[2],
-            "resource_type": state.mapper.local_table.name, "resource_id": "/".join(str(i) for i in identity),
-            "before": before, "after": after}
+def _flushed(obj: Any, before: dict[str, Any] | None, after: dict[str, Any] | None) -> Change:
+    mapper = inspect(obj).mapper
+    # From the columns: a new row has its key once inserted, but its identity only after the flush ends.
+    key = mapper.primary_key_from_instance(obj)
+    return Change(datetime.now(UTC), mapper.local_table.name, "/".join(str(i) for i in key), before, after,
+                  merged=True)
 
 
-@event.listens_for(Session, "after_flush")
-def _collect_changes(session: Session, _context: Any) -> None:
-    """Gather each changed row's first "before" and last "after" across the request's flushes."""
+def changes_in_flush(session: Session) -> list[Change]:
+    """The rows a flush just wrote, with their values before and after (called after the flush)."""
 
-    who = _who(session)
-    if who is None:
-        return
-    pending: dict[tuple[str, str], dict[str, Any]] = session.info.setdefault("audit_pending", {})
-
-    def merge(obj: Any, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
-        entry = _entry(who, obj, before, after)
-        key = (entry["resource_type"], entry["resource_id"])
-        seen = pending.get(key)
-        if seen is None:
-            pending[key] = entry
-            return
-        if seen["before"] is not None and before:
-            seen["before"] = {**before, **seen["before"]}
-        seen["after"] = None if after is None else {**(seen["after"] or {}), **after}
-
+    changes = []
     for obj in session.new:
         if not isinstance(obj, _NOT_AUDITED):
-            merge(obj, None, _columns(obj))
+            changes.append(_flushed(obj, None, _columns(obj)))
     for obj in session.dirty:
         if isinstance(obj, _NOT_AUDITED) or not session.is_modified(obj, include_collections=False):
             continue
         before, after = {}, {}
-        for attr in inspect(obj).mapper.column_attrs:
-            history = inspect(obj).attrs[attr.key].history
+        state = inspect(obj)
+        for attr in state.mapper.column_attrs:
+            history = state.attrs[attr.key].history
             if history.has_changes():
                 before[attr.key] = _plain(history.deleted[0]) if history.deleted else None
                 after[attr.key] = _plain(history.added[0]) if history.added else None
         if after:
-            merge(obj, before, after)
+            changes.append(_flushed(obj, before, after))
     for obj in session.deleted:
         if not isinstance(obj, _NOT_AUDITED):
-            merge(obj, _columns(obj), None)
+            changes.append(_flushed(obj, _columns(obj), None))
+    return changes
 
 
-@event.listens_for(Session, "before_commit")
-def _write_changes(session: Session) -> None:
-    pending = session.info.pop("audit_pending", None)
-    if pending:
-        session.connection().execute(insert(AuditEntry.__table__), list(pending.values()))
+def audit_rows(actor: Actor, changes: list[Change]) -> list[dict[str, Any]]:
+    """The audit rows for a transaction's changes, in the order they were first made: a row the ORM
+    flushed several times is one entry, with its first "before" and its last "after"."""
 
-
-@event.listens_for(Session, "after_rollback")
-def _forget_changes(session: Session) -> None:
-    session.info.pop("audit_pending", None)
-
-
-async def record(session: AsyncSession, resource_type: str, resource_id: str, *, before: Any = None,
-                 after: Any = None) -> None:
-    """Audit a change made without the ORM (a bulk insert, a run)."""
-
-    await record_many(session, resource_type, [(resource_id, before, after)])
-
-
-async def record_many(session: AsyncSession, resource_type: str, changes: list[tuple[str, Any, Any]]) -> None:
-    """Audit several changes of one kind, each (resource id, before, after), in one statement."""
-
-    who = _who(session.sync_session)
-    if who is None or not changes:
-        return
-    now = datetime.now(UTC)
-    await session.execute(insert(AuditEntry.__table__), [
-        {"at": now, "agency": who[0], "subject": who[1], "action": who[2], "resource_type": resource_type,
-         "resource_id": resource_id, "before": _plain(before), "after": _plain(after)}
-        for resource_id, before, after in changes])
-
-
-# ---- reading it ------------------------------------------------------------------------------
-
-
-class AuditEntryOut(BaseModel):
-    id: str
-    at: datetime
-    agency: str
-    subject: str
-    action: str
-    resource_type: str
-    resource_id: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-
-
-class AuditPage(BaseModel):
-    items: list[AuditEntryOut]
-    total: int
-    page: int
-    size: int
-
-
-def audit_router(dependencies: list[Any]) -> APIRouter:
-    router = APIRouter(tags=["audit trail 审计记录"], dependencies=dependencies)
-
-    @router.get("/audit", response_model=AuditPage, summary="Who changed what, when, before and after (read-only)")
-    async def read_audit(
-        session: DbSession,
-        resource_type: str | None = Query(default=None, max_length=60),
-        resource_id: str | None = Query(default=None, max_length=200),
-        agency: str | None = Query(default=None, max_length=100),
-        page: int = Query(default=1, ge=1, le=100_000),
-        size: int = Query(default=100, ge=1, le=1000),
-    ) -> AuditPage:
-        conditions = []
-        if resource_type:
-            conditions.append(AuditEntry.resource_type == resource_type)
-        if resource_id:
-            conditions.append(AuditEntry.resource_id == resource_id)
-        if agency:
-            conditions.append(AuditEntry.agency == agency)
-        total = await session.scalar(select(func.count()).select_from(AuditEntry).where(*conditions))
-        rows = (await session.scalars(select(AuditEntry).where(*conditions).order_by(AuditEntry.id)
-                                      .offset((page - 1) * size).limit(size))).all()
-        return AuditPage(items=[AuditEntryOut(id=str(r.id), at=r.at, agency=r.agency, subject=r.subject,
-                                              action=r.action, resource_type=r.resource_type,
-                                              resource_id=r.resource_id, before=r.before, after=r.after)
-                                for r in rows], total=int(total or 0), page=page, size=size)
-
-    return router
+    entries: list[dict[str, Any]] = []
+    by_resource: dict[tuple[str, str], dict[str, Any]] = {}
+    for change in changes:
+        key = (change.resource_type, change.resource_id)
+        seen = by_resource.get(key) if change.merged else None
+        if seen is None:
+            entry = {"at": change.at, "agency": actor.agency, "subject": actor.subject, "action": actor.action,
+                     "resource_type": change.resource_type, "resource_id": change.resource_id,
+                     "before": change.before, "after": change.after}
+            entries.append(entry)
+            if change.merged:
+                by_resource[key] = entry
+            continue
+        if seen["before"] is not None and change.before:
+            seen["before"] = {**change.before, **seen["before"]}
+        seen["after"] = None if change.after is None else {**(seen["after"] or {}), **change.after}
+    return entries

@@ -26,9 +26,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import flush, is_transient, write_behind
+from shared.db import is_transient
 from shared.events import (
     EventEnvelope,
     PoisonMessage,
@@ -39,10 +39,10 @@ from shared.events import (
 )
 from shared.kafka import ProducerHolder, ensure_topics
 from shared.platform_models import ConsumerPosition, InboxEvent
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 log = logging.getLogger("shared.consumer")
-# Set in session.info while a handler runs, so code that records provenance can tell events from requests.
-CONSUMING = "consuming_event"
+
 
 class BatchHandler:
     """A handler that takes a run of consecutive events of its type at once (a bulk upsert, say).
@@ -50,13 +50,13 @@ class BatchHandler:
     Order is kept: the run ends at the first event of another type, which is handled after it.
     """
 
-    def __init__(self, handle: Callable[[AsyncSession, list[ReceivedEvent]], Awaitable[None]]) -> None:
+    def __init__(self, handle: Callable[[UnitOfWork, list[ReceivedEvent]], Awaitable[None]]) -> None:
         self.handle = handle
 
 
-Handler = Callable[[AsyncSession, ReceivedEvent], Awaitable[None]] | BatchHandler
-# Reads, in a few queries, the state a batch of events will need (by their keys) into the session.
-Prefetch = Callable[[AsyncSession, list[str]], Awaitable[None]]
+Handler = Callable[[UnitOfWork, ReceivedEvent], Awaitable[None]] | BatchHandler
+# Reads, in a few queries, the state a batch of events will need (by their keys) into the unit of work's caches.
+Prefetch = Callable[[UnitOfWork, list[str]], Awaitable[None]]
 
 
 class HandlerFailed(Exception):
@@ -80,7 +80,7 @@ class EventConsumer:
         self,
         *,
         service: str,
-        sessions: async_sessionmaker[AsyncSession],
+        units: UnitsOfWork,
         bootstrap_servers: str,
         topics: list[str],
         handlers: Mapping[str, Handler],
@@ -88,11 +88,11 @@ class EventConsumer:
         topic_prefix: str = "",
         batch_size: int = 500,
         max_attempts: int = 3,
-        after_commit: Callable[[], None] | None = None,
         prefetch: Prefetch | None = None,
     ) -> None:
         self.service = service
-        self.sessions = sessions
+        # A batch's unit of work tells the outbox relay when it committed events (the units' on_commit).
+        self.units = units
         self.bootstrap_servers = bootstrap_servers
         self.topics = topics
         self.handlers = dict(handlers)
@@ -100,7 +100,6 @@ class EventConsumer:
         self.topic_prefix = topic_prefix
         self.batch_size = batch_size
         self.max_attempts = max_attempts
-        self.after_commit = after_commit
         self.prefetch = prefetch
         self.group_id = f"{topic_prefix}{service}"
         self._consumer: AIOKafkaConsumer | None = None
@@ -112,11 +111,10 @@ class EventConsumer:
     def fresh(self) -> "EventConsumer":
         """A new consumer with the same configuration (the old one cannot be restarted once stopped)."""
 
-        return EventConsumer(service=self.service, sessions=self.sessions, bootstrap_servers=self.bootstrap_servers,
+        return EventConsumer(service=self.service, units=self.units, bootstrap_servers=self.bootstrap_servers,
                              topics=self.topics, handlers=self.handlers, producers=self.producers,
                              topic_prefix=self.topic_prefix, batch_size=self.batch_size,
-                             max_attempts=self.max_attempts, after_commit=self.after_commit,
-                             prefetch=self.prefetch)
+                             max_attempts=self.max_attempts, prefetch=self.prefetch)
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -188,7 +186,7 @@ class EventConsumer:
     # ---- positions --------------------------------------------------------------------------------
 
     async def stored_positions(self) -> dict[tuple[str, int], int]:
-        async with self.sessions() as session:
+        async with self.units.sessions() as session:
             return await _positions(session)
 
     async def _seek_to_stored_positions(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
@@ -264,9 +262,8 @@ class EventConsumer:
     async def _apply(self, groups: list[tuple[TopicPartition, list[_Item]]]) -> None:
         """Handle runs of events of one or more partitions in one transaction, with their positions."""
 
-        async with self.sessions() as session:
-            session.info[CONSUMING] = self.service
-            write_behind(session)
+        async with self.units.begin(source="event", write_behind=True) as uow:
+            session = uow.session
             stored = await _positions(session)
             # Records below the stored position were already handled (a rebalance seeked back): skip them.
             pending = [(tp, self._logical(tp.topic), kept) for tp, items in groups
@@ -278,7 +275,7 @@ class EventConsumer:
             ids = [item.envelope.event_id for item in every if item.handled]
             seen = set(await session.scalars(select(InboxEvent.event_id).where(InboxEvent.event_id.in_(ids)))) if ids else set()
             if self.prefetch is not None and ids:
-                await self.prefetch(session, list({item.envelope.key for item in every if item.handled}))
+                await self.prefetch(uow, list({item.envelope.key for item in every if item.handled}))
             inbox_rows = []
             keys_handled: set[str] = set()
             run: list[ReceivedEvent] = []
@@ -290,7 +287,7 @@ class EventConsumer:
                 event = ReceivedEvent(item.envelope, item.payload, topic, tp.partition, item.record.offset)
                 handler = self.handlers[item.envelope.type]
                 if run_handler is not None and handler is not run_handler:
-                    await run_handler.handle(session, run)
+                    await run_handler.handle(uow, run)
                     run, run_handler = [], None
                 if isinstance(handler, BatchHandler):
                     run_handler = handler
@@ -299,22 +296,19 @@ class EventConsumer:
                     if item.envelope.key in keys_handled:
                         # An earlier event of the batch touched the same household: its rows must be
                         # visible to this one's queries. Otherwise everything flushes once, at commit.
-                        await flush(session)
+                        await uow.flush()
                     keys_handled.add(item.envelope.key)
-                    await handler(session, event)
+                    await handler(uow, event)
                 inbox_rows.append({"event_id": item.envelope.event_id, "event_type": item.envelope.type,
                                    "topic": topic, "partition": tp.partition, "offset": item.record.offset})
             if run_handler is not None:
-                await run_handler.handle(session, run)
+                await run_handler.handle(uow, run)
             if inbox_rows:
                 await session.execute(insert(InboxEvent.__table__), inbox_rows)
             for tp, topic, items in pending:
                 await self._store_position(session, topic, tp.partition, items[-1].record.offset + 1)
-            await session.commit()
-            wrote_outbox = session.info.pop("outbox_written", False)
+            await uow.commit()
         self.handled_total += len(inbox_rows)
-        if wrote_outbox and self.after_commit:
-            self.after_commit()
 
     async def _apply_with_attempts(self, tp: TopicPartition, item: _Item) -> None:
         last: Exception | None = None
@@ -360,7 +354,7 @@ class EventConsumer:
         async def _advance() -> None:
             # Only the position moves on: the event id stays out of the inbox, so a fixed version
             # re-queued from the dead-letter topic (often with the same id) is handled.
-            async with self.sessions() as session:
+            async with self.units.sessions() as session:
                 await self._store_position(session, topic, tp.partition, record.offset + 1)
                 await session.commit()
 

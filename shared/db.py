@@ -1,7 +1,7 @@
-"""Async database access: engines, one session per request or per consumed event, the Money type.
+"""Async database access: engines, sessions, the Money type, dialect-neutral upserts.
 
-Every service owns its own database. Services flush and never commit; the boundary that owns
-the unit of work (the request dependency, the consumer, a run) commits once.
+Every service owns its own database. Services flush and never commit; the boundary that owns the
+transaction (a request, a consumer batch, a run's batch) commits its unit of work once (shared.unit_of_work).
 """
 
 from __future__ import annotations
@@ -9,15 +9,12 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import Depends, Request
 from sqlalchemy import BigInteger, DateTime, Numeric, event, text
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import (
     DBAPIError,
@@ -32,7 +29,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_only
@@ -273,29 +270,6 @@ async def database_is_reachable(engine: AsyncEngine, timeout: float = 2.0) -> bo
         return False
 
 
-async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request, committed before the response is sent (``scope="function"``)."""
-
-    platform = request.app.state.platform
-    async with platform.sessions() as session:
-        # The audit trail (shared.audit) reads the caller from here when the session flushes.
-        session.info["request"] = request
-        if request.method in ("GET", "HEAD") and platform.engine.dialect.name == "sqlite":
-            # A read does not queue for SQLite's write lock (WAL readers never wait for the writer).
-            await session.connection(execution_options={SQLITE_BEGIN: "DEFERRED"})
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
-        if session.info.pop("outbox_written", False):
-            platform.relay.notify()
-
-
-DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
-
-
 async def insert_ignore(session: AsyncSession, model: Any, rows: list[dict[str, Any]], conflict_columns: list[str],
                         returning: list[Any] | None = None) -> list[Any]:
     """INSERT … ON CONFLICT DO NOTHING: the unique key decides, so concurrent or repeated runs insert once.
@@ -342,44 +316,9 @@ def _table(model: Any) -> Any:
     return getattr(model, "__table__", model)
 
 
-# ---- write-behind of new rows in a consumer batch --------------------------------------------------
+# ---- new rows built fast -----------------------------------------------------------------------------
 
 _M = TypeVar("_M")
-_WRITE_BEHIND = "write_behind"
-_STAGED = "staged_rows"
-
-
-def write_behind(session: AsyncSession) -> None:
-    """New rows added with :func:`add_new` are written at commit, one executemany per table.
-
-    A consumer batch creates a few rows per event for hundreds of events; the unit of work's
-    per-object bookkeeping (identity map, state, RETURNING of every id) cost more than the events.
-    The rows are still mapped objects, so code reads and changes them the same way until commit.
-    """
-
-    session.info[_WRITE_BEHIND] = True
-
-
-_SCRATCH = "transaction_scratch"
-
-
-def transaction_info(session: AsyncSession | Session) -> dict[str, Any]:
-    """Scratch space of the session's current transaction, begun if need be: whatever is kept here
-    goes with the transaction, committed or rolled back (even a rollback that never reached the database)."""
-
-    sync_session = session.sync_session if isinstance(session, AsyncSession) else session
-    transaction = sync_session.get_transaction() or sync_session.begin()  # no I/O until a statement runs
-    owner, scratch = sync_session.info.get(_SCRATCH, (None, None))
-    if scratch is None or owner() is not transaction:
-        scratch = {}
-        sync_session.info[_SCRATCH] = (weakref.ref(transaction), scratch)
-    return scratch
-
-
-def _scratch_of_current(session: Session) -> dict[str, Any]:
-    """This transaction's scratch space, without beginning one."""
-
-    return transaction_info(session) if session.get_transaction() is not None else {}
 
 
 def new_row(model: type[_M], **values: Any) -> _M:
@@ -390,63 +329,3 @@ def new_row(model: type[_M], **values: Any) -> _M:
     row.__dict__.update(values)
     return row
 
-
-def add_new(session: AsyncSession, row: Any) -> None:
-    """Add a new mapped object: staged for the commit under :func:`write_behind`, else ``session.add``."""
-
-    if session.info.get(_WRITE_BEHIND):
-        transaction_info(session).setdefault(_STAGED, []).append(row)
-    else:
-        session.add(row)
-
-
-def _pop_staged(session: Session) -> list[Any]:
-    return _scratch_of_current(session).pop(_STAGED, [])
-
-
-async def flush(session: AsyncSession) -> None:
-    """Flush, staged rows included (they join the unit of work), so the next query sees everything."""
-
-    session.add_all(_pop_staged(session.sync_session))
-    await session.flush()
-
-
-@event.listens_for(Session, "before_flush")
-def _stage_into_unit_of_work(session: Session, flush_context: Any, instances: Any) -> None:
-    # An autoflush before a query takes staged rows along: whatever flushes, they are in the database.
-    session.add_all(_pop_staged(session))
-
-
-@event.listens_for(Session, "before_commit")
-def _write_staged(session: Session) -> None:
-    staged = _pop_staged(session)
-    if not staged:
-        return
-    # Changes to loaded rows first, as the unit of work orders updates before inserts (a grant revoked
-    # and granted again in one batch must leave the partial unique index satisfied).
-    session.flush()
-    by_table: dict[Any, list[Any]] = {}
-    for row in staged:
-        by_table.setdefault(type(row), []).append(row)
-    connection = session.connection()
-    for model, rows in by_table.items():
-        connection.execute(model.__table__.insert(), _column_values(model, rows))
-
-
-def _column_values(model: Any, rows: list[Any]) -> list[dict[str, Any]]:
-    """Every row with the same keys (executemany compiles once): given values, else the column default."""
-
-    mapper = sa_inspect(model)
-    columns = []
-    for prop in mapper.column_attrs:
-        column = prop.columns[0]
-        given = any(prop.key in row.__dict__ and row.__dict__[prop.key] is not None for row in rows)
-        if column.primary_key and column.autoincrement and not given:
-            continue
-        if column.server_default is not None and not given:
-            continue
-        default = column.default.arg if column.default is not None and column.default.is_scalar else None
-        if column.default is not None and not column.default.is_scalar and not given:
-            raise TypeError(f"{model.__name__}.{prop.key}: give a value (callable defaults are not written behind)")
-        columns.append((prop.key, column.key, default))
-    return [{column_key: row.__dict__.get(key, default) for key, column_key, default in columns} for row in rows]

@@ -47,10 +47,6 @@ class DomainError(Exception):
         self.errors = errors
 
 
-class BadRequest(DomainError):
-    status, title = 400, "Bad request"
-
-
 class Unauthorized(DomainError):
     status, title = 401, "Not authenticated"
 

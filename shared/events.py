@@ -10,7 +10,6 @@ resident IDs) and are never exposed to other agencies directly; agencies use the
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -293,7 +292,3 @@ class ReceivedEvent:
     @property
     def occurred_at(self) -> datetime:
         return self.envelope.occurred_at
-
-
-def json_dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -15,13 +15,5 @@ def to_fen(amount: Decimal) -> Decimal:
     return amount.quantize(FEN, rounding=ROUND_HALF_UP)
 
 
-def yuan(value: str | int | Decimal) -> Decimal:
-    """Parse an amount written as text (never a float) into yuan to the fen."""
-
-    if isinstance(value, float):  # pragma: no cover - a programming error, not input
-        raise TypeError("money must never be a float")
-    return to_fen(Decimal(value))
-
-
 # Money in JSON is a string such as "230.00": exact, and what the public contract promises.
 MoneyStr = Annotated[Decimal, PlainSerializer(lambda v: f"{to_fen(v):.2f}", return_type=str, when_used="always")]

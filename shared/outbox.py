@@ -1,7 +1,7 @@
 """The transactional outbox: events are rows written with the change; a relay publishes them.
 
 No dual write: a service never talks to Kafka inside a request. :meth:`Outbox.stage` adds the event to
-the session, so it commits or rolls back with the business change. :class:`OutboxRelay` publishes
+the unit of work, so it commits or rolls back with the business change. :class:`OutboxRelay` publishes
 unsent rows in order, deletes the rows Kafka has acknowledged (the outbox holds only what is still to
 send; the topics keep every event), and keeps retrying through a broker outage. A crash between
 publishing and deleting re-sends, which idempotent consumers absorb (at-least-once delivery).
@@ -12,27 +12,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     any_,
     bindparam,
     delete,
-    event,
     func,
-    insert,
     select,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 
-from shared.db import transaction_info
 from shared.events import IntegrationEvent, encode, envelope_for
 from shared.kafka import ProducerHolder, ensure_topics
 from shared.platform_models import OutboxMessage
+from shared.unit_of_work import OutboxRow, UnitOfWork
 
 log = logging.getLogger("shared.outbox")
 
@@ -46,7 +42,7 @@ class Outbox:
     def __init__(self, producer: str) -> None:
         self.producer = producer
 
-    def rows(self, events: Iterable[IntegrationEvent]) -> list[dict]:
+    def rows(self, events: Iterable[IntegrationEvent]) -> list[OutboxRow]:
         rows = []
         for integration_event in events:
             envelope = envelope_for(integration_event, self.producer)
@@ -59,36 +55,18 @@ class Outbox:
             })
         return rows
 
-    async def stage(self, session: AsyncSession, *events: IntegrationEvent) -> None:
-        await self.stage_many(session, events)
+    async def stage(self, uow: UnitOfWork, *events: IntegrationEvent) -> None:
+        await self.stage_many(uow, events)
 
-    async def stage_many(self, session: AsyncSession, events: Iterable[IntegrationEvent]) -> int:
-        """Add the events to the transaction; they are written, in order, when it commits."""
+    async def stage_many(self, uow: UnitOfWork, events: Iterable[IntegrationEvent]) -> int:
+        """Add the events to the unit of work; they are written, in order, when it commits."""
 
         rows = self.rows(events)
-        if rows:
-            transaction_info(session).setdefault(_PENDING, []).extend(rows)
-            session.info["outbox_written"] = True
+        uow.stage_outbox(rows)
         return len(rows)
 
 
-_PENDING = "outbox_pending"
 _outbox = OutboxMessage.__table__
-
-
-@event.listens_for(Session, "before_commit")
-def _write_pending(session: Session) -> None:
-    # One INSERT for everything the transaction staged, however many handlers or grants staged it.
-    rows = transaction_info(session).pop(_PENDING, None)
-    if rows:
-        session.connection().execute(insert(_outbox), rows)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_pending(session: Session, previous_transaction: Any) -> None:
-    # The staged rows went with the transaction (they live in its info); only the hint to the relay stays.
-    if not previous_transaction.nested:
-        session.info.pop("outbox_written", None)
 
 
 class OutboxRelay:
@@ -102,7 +80,6 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._topics_ready: set[str] = set()
         self._stopping = False
-        self.published_total = 0
         self.last_error: str | None = None
 
     def notify(self) -> None:
@@ -182,7 +159,6 @@ class OutboxRelay:
             # fifth of the fan-out's WAL; a deleted row is only flagged dead.
             await session.execute(delete(_outbox).where(published))
             await session.commit()
-            self.published_total += len(rows)
             return len(rows)
 
 

@@ -26,11 +26,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import DbSession
 from shared.divisions import is_harbin_division
 from shared.errors import Conflict, NotFound, Unprocessable, problem_responses
 from shared.periods import city_today
 from shared.platform_models import PolicyParameter
+from shared.unit_of_work import Cache, DbSession, UnitOfWork, Uow
 from shared.validators import PlanDay, Text, WholeNumber
 
 CITY_WIDE = "*"
@@ -155,14 +155,22 @@ class ParameterBook:
     rows: dict[str, list[ParameterRow]] = field(default_factory=dict)
 
     @classmethod
-    async def load(cls, session: AsyncSession, specs: Iterable[ParameterSpec]) -> "ParameterBook":
+    async def of(cls, uow: UnitOfWork, specs: Iterable[ParameterSpec]) -> "ParameterBook":
+        """The book of ``specs``, read once per unit of work: a consumer batch or a run decides hundreds
+        of cases with the same values."""
+
         specs_by_name = {spec.name: spec for spec in specs}
-        # Read once per session: a consumer batch decides hundreds of cases with the same values.
-        cache: dict[frozenset[str], ParameterBook] = session.info.setdefault("parameter_books", {})
+        books = uow.cached(_BOOKS)
         key = frozenset(specs_by_name)
-        if key not in cache:
-            cache[key] = await cls._read(session, specs_by_name)
-        return cache[key]
+        if key not in books:
+            books[key] = await cls._read(uow.session, specs_by_name)
+        return books[key]
+
+    @classmethod
+    async def load(cls, session: AsyncSession, specs: Iterable[ParameterSpec]) -> "ParameterBook":
+        """The book of ``specs``, read now (a query that reads parameters once)."""
+
+        return await cls._read(session, {spec.name: spec for spec in specs})
 
     @classmethod
     async def _read(cls, session: AsyncSession, specs_by_name: dict[str, ParameterSpec]) -> "ParameterBook":
@@ -186,9 +194,7 @@ class ParameterBook:
         return sorted(self.rows.get(spec.name, ()), key=lambda row: (row.effective_from, row.scope))
 
 
-async def parameter_value(session: AsyncSession, spec: ParameterSpec, on: date, scope: str = CITY_WIDE) -> Any:
-    book = await ParameterBook.load(session, [spec])
-    return book.get(spec, on, scope)
+_BOOKS: Cache[dict[frozenset[str], ParameterBook]] = Cache("parameter books", dict)
 
 
 def default_rows(specs: Iterable[ParameterSpec]) -> list[dict[str, Any]]:
@@ -235,7 +241,7 @@ class ParameterOut(BaseModel):
     history: list[ParameterValueOut]
 
 
-ParameterChanged = Callable[[AsyncSession, ParameterSpec, PolicyParameter], Awaitable[None]]
+ParameterChanged = Callable[[UnitOfWork, ParameterSpec, PolicyParameter], Awaitable[None]]
 
 
 def parameters_router(specs: Sequence[ParameterSpec], on_change: ParameterChanged | None = None,
@@ -282,7 +288,8 @@ def parameters_router(specs: Sequence[ParameterSpec], on_change: ParameterChange
     @router.post("/{name}", response_model=ParameterOut, status_code=201, dependencies=list(write_dependencies),
                  responses=problem_responses(404, 409, 422),
                  summary="Set a new value from a date on (history is kept)")
-    async def set_parameter(name: str, body: ParameterIn, session: DbSession, request: Request) -> ParameterOut:
+    async def set_parameter(name: str, body: ParameterIn, uow: Uow, request: Request) -> ParameterOut:
+        session = uow.session
         spec = _spec(name)
         if isinstance(body.value, bool):
             raise Unprocessable("invalid_parameter_value", "value must be text or a whole number")
@@ -309,7 +316,7 @@ def parameters_router(specs: Sequence[ParameterSpec], on_change: ParameterChange
         row = PolicyParameter(name=spec.name, scope=body.scope, value=text, effective_from=body.effective_from,
                               recorded_by=getattr(caller, "agency", None) or "api", note=note)
         session.add(row)
-        session.info.pop("parameter_books", None)  # what this session read before is now stale
+        uow.forget(_BOOKS)  # what this unit of work read before is now stale
         try:
             await session.flush()
         except IntegrityError:
@@ -317,7 +324,7 @@ def parameters_router(specs: Sequence[ParameterSpec], on_change: ParameterChange
                            f"{spec.name} already has a value from {body.effective_from} for scope {body.scope}; "
                            "set it from another date") from None
         if on_change is not None:
-            await on_change(session, spec, row)
+            await on_change(uow, spec, row)
         return await _describe(session, spec)
 
     return router

@@ -7,7 +7,7 @@ import functools
 import os
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
@@ -93,10 +93,6 @@ def month_of(day: date) -> Period:
 def add_months(period: Period, count: int) -> Period:
     index = period.start.year * 12 + (period.start.month - 1) + count
     return month_period(index // 12, index % 12 + 1)
-
-
-def next_day(day: date) -> date:
-    return day + timedelta(days=1)
 
 
 # ---- the city's calendar --------------------------------------------------------------------------

@@ -11,17 +11,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, Index, String, select
+from sqlalchemy import JSON, Date, Index, String, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.consumer import Handler
-from shared.db import UtcDateTime, add_new, new_base, new_row
+from shared.consumer import Handler, Prefetch
+from shared.db import UtcDateTime, new_base, new_row
 from shared.events import (
-    AllowanceStep,
     HouseholdChanged,
     HouseholdEnrolled,
     HouseholdExited,
@@ -30,6 +28,7 @@ from shared.events import (
     ReceivedEvent,
 )
 from shared.platform_models import BigId
+from shared.unit_of_work import Cache, UnitOfWork
 
 BureauBase = new_base()
 
@@ -45,9 +44,6 @@ class DibaoHousehold(BureauBase):
     # The household's last snapshot without its members (address, heating, area, income, allowance schedule).
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-    def view(self) -> HouseholdSnapshotView:
-        return HouseholdSnapshotView(self)
 
 
 class DibaoMember(BureauBase):
@@ -71,26 +67,6 @@ class DibaoMember(BureauBase):
 
     def eligible_on(self, day: date) -> bool:
         return self.eligible_from <= day and (self.eligible_until is None or day < self.eligible_until)
-
-
-class HouseholdSnapshotView:
-    """Typed access to a stored household snapshot."""
-
-    def __init__(self, row: DibaoHousehold) -> None:
-        self.row = row
-        self.data = row.snapshot
-
-    @property
-    def heating(self) -> str:
-        return str(self.data["heating"])
-
-    @property
-    def housing_area_m2(self) -> Decimal:
-        return Decimal(str(self.data["housing_area_m2"]))
-
-    @property
-    def allowance_schedule(self) -> list[AllowanceStep]:
-        return [AllowanceStep.model_validate(step) for step in self.data["allowance_schedule"]]
 
 
 @dataclass
@@ -152,28 +128,31 @@ async def closed_members(session: AsyncSession, household_id: str, until: date) 
         DibaoMember.household_id == household_id, DibaoMember.eligible_until == until))).all())
 
 
-async def _state(session: AsyncSession, household_id: str) -> tuple[DibaoHousehold | None, dict[str, DibaoMember]]:
-    """The household and its members still in dibao, read once per session and kept current in it.
+# Per unit of work: each household read (None when unknown) with its members still in dibao by resident id.
+_CASELOAD: Cache[dict[str, tuple[DibaoHousehold | None, dict[str, DibaoMember]]]] = Cache("caseload copy", dict)
+
+
+async def _state(uow: UnitOfWork, household_id: str) -> tuple[DibaoHousehold | None, dict[str, DibaoMember]]:
+    """The household and its members still in dibao, read once per unit of work and kept current in it.
 
     A consumer batch may carry several events of one household; they see each other's effects here
     without a flush after every change.
     """
 
-    cache: dict[str, tuple[DibaoHousehold | None, dict[str, DibaoMember]]] = session.info.setdefault("projection", {})
+    cache = uow.cached(_CASELOAD)
     if household_id not in cache:
+        session = uow.session
         household = await session.get(DibaoHousehold, household_id)
         members = {row.resident_id: row for row in await open_members(session, household_id)} if household else {}
         cache[household_id] = (household, members)
     return cache[household_id]
 
 
-async def prefetch_households(session: AsyncSession, household_ids: list[str]) -> None:
-    """Read a consumer batch's households, their members in dibao and their active grants in three queries."""
+async def prefetch_households(uow: UnitOfWork, household_ids: list[str]) -> None:
+    """Read a consumer batch's households and their members in dibao in two queries."""
 
-    from shared.grants import Grant
-
-    cache = session.info.setdefault("projection", {})
-    grants_cache = session.info.setdefault("active_grants", {})
+    cache = uow.cached(_CASELOAD)
+    session = uow.session
     wanted = [household_id for household_id in household_ids if household_id not in cache]
     if not wanted:
         return
@@ -183,19 +162,15 @@ async def prefetch_households(session: AsyncSession, household_ids: list[str]) -
     for row in (await session.scalars(select(DibaoMember).where(
             DibaoMember.household_id.in_(wanted), DibaoMember.eligible_until.is_(None)).order_by(DibaoMember.id))).all():
         members[row.household_id][row.resident_id] = row
-    grants: dict[str, dict[tuple[str, str], Any]] = {household_id: {} for household_id in wanted}
-    for grant in (await session.scalars(select(Grant).where(Grant.household_id.in_(wanted),
-                                                            Grant.status == "active").order_by(Grant.id))).all():
-        grants[grant.household_id][(grant.resident_id, grant.programme)] = grant
     for household_id in wanted:
         cache[household_id] = (households.get(household_id), members[household_id])
-        grants_cache.setdefault(household_id, grants[household_id])
 
 
-async def apply_household_event(session: AsyncSession, event: ReceivedEvent) -> HouseholdDelta:
+async def apply_household_event(uow: UnitOfWork, event: ReceivedEvent) -> HouseholdDelta:
     payload = event.payload
     now = datetime.now(UTC)
-    household, open_rows = await _state(session, payload.household_id)
+    session = uow.session
+    household, open_rows = await _state(uow, payload.household_id)
 
     if isinstance(payload, HouseholdExited):
         if household is None:
@@ -222,8 +197,8 @@ async def apply_household_event(session: AsyncSession, event: ReceivedEvent) -> 
         household = new_row(DibaoHousehold, household_id=payload.household_id, division_code=payload.division_code,
                             status="active", enrolled_on=payload.enrolled_on, exited_on=None,
                             snapshot=_household_data(payload, effective_on), updated_at=now)
-        add_new(session, household)
-        session.info["projection"][payload.household_id] = (household, open_rows)
+        uow.add(household)
+        uow.cached(_CASELOAD)[payload.household_id] = (household, open_rows)
     else:
         if household.status == "exited":
             # Facts learnt after an exit was announced (a change before an exit set ahead, an extension that
@@ -254,7 +229,7 @@ async def apply_household_event(session: AsyncSession, event: ReceivedEvent) -> 
                           division_code=payload.division_code,
                           eligible_from=max(effective_on, payload.enrolled_on),
                           eligible_until=None, data=member.model_dump(mode="json"))
-            add_new(session, row)
+            uow.add(row)
             open_rows[resident_id] = row
             delta.added.append(row)
     return delta
@@ -290,28 +265,19 @@ def ineligibility_reason(rows: list[DibaoMember], day: date) -> str:
 HOUSEHOLD_EVENTS = ("HouseholdEnrolled", "HouseholdChanged", "HouseholdExited")
 
 
-def household_handlers(react: Callable[[AsyncSession, HouseholdDelta], Awaitable[None]]) -> dict[str, Handler]:
+def household_handlers(react: Callable[[UnitOfWork, HouseholdDelta], Awaitable[None]]) -> dict[str, Handler]:
     """Consumer handlers for the registry's household events: update the copy, then let the bureau react."""
 
-    async def handle(session: AsyncSession, event: ReceivedEvent) -> None:
-        await react(session, await apply_household_event(session, event))
+    async def handle(uow: UnitOfWork, event: ReceivedEvent) -> None:
+        await react(uow, await apply_household_event(uow, event))
 
     return {event_type: handle for event_type in HOUSEHOLD_EVENTS}
 
 
-async def reset_event_state(session: AsyncSession) -> dict[str, int]:
-    """Forget what this bureau derived from events, before replaying its topics from the beginning.
-
-    Records entered through the API (claims, flats, cases, a school's report…) stay; grants made by a
-    person's action stay; the caseload copy and the grants made in reaction to events are rebuilt.
-    """
-
-    from sqlalchemy import delete
-
-    from shared.grants import Grant
+async def reset_caseload(session: AsyncSession) -> dict[str, int]:
+    """Forget the caseload copy, before replaying the registry's topics from the beginning."""
 
     counts = {}
-    counts["grants"] = (await session.execute(delete(Grant).where(Grant.source == "event"))).rowcount
     counts["dibao_members"] = (await session.execute(delete(DibaoMember))).rowcount
     counts["dibao_households"] = (await session.execute(delete(DibaoHousehold))).rowcount
     return counts
@@ -320,43 +286,41 @@ async def reset_event_state(session: AsyncSession) -> dict[str, int]:
 class HouseholdRows:
     """A bureau's own rows of one kind per household, read for a whole consumer batch at once.
 
-    ``prefetch`` fills the session's cache for the batch's households in one query; ``get`` then
+    ``prefetch`` fills the unit of work's cache for the batch's households in one query; ``get`` then
     answers from it (reading only what was not prefetched), and ``add`` keeps it current.
     """
 
     def __init__(self, model: Any, *conditions: Any) -> None:
         self.model = model
         self.conditions = conditions
-        self.key = f"rows:{model.__tablename__}:{len(conditions)}"
+        self._rows: Cache[dict[str, list[Any]]] = Cache(f"{model.__tablename__} rows", dict)
 
-    def _cache(self, session: AsyncSession) -> dict[str, list[Any]]:
-        return session.info.setdefault(self.key, {})
-
-    async def prefetch(self, session: AsyncSession, household_ids: list[str]) -> None:
-        cache = self._cache(session)
+    async def prefetch(self, uow: UnitOfWork, household_ids: list[str]) -> None:
+        cache = uow.cached(self._rows)
         wanted = [household_id for household_id in household_ids if household_id not in cache]
         if not wanted:
             return
         for household_id in wanted:
             cache[household_id] = []
-        rows = (await session.scalars(select(self.model).where(self.model.household_id.in_(wanted), *self.conditions)
+        rows = (await uow.session.scalars(select(self.model).where(self.model.household_id.in_(wanted), *self.conditions)
                                       .order_by(*self.model.__mapper__.primary_key))).all()
         for row in rows:
             cache[row.household_id].append(row)
 
-    async def get(self, session: AsyncSession, household_id: str) -> list[Any]:
-        if household_id not in self._cache(session):
-            await self.prefetch(session, [household_id])
-        return self._cache(session)[household_id]
+    async def get(self, uow: UnitOfWork, household_id: str) -> list[Any]:
+        cache = uow.cached(self._rows)
+        if household_id not in cache:
+            await self.prefetch(uow, [household_id])
+        return cache[household_id]
 
-    def add(self, session: AsyncSession, row: Any) -> None:
-        add_new(session, row)
-        self._cache(session).setdefault(row.household_id, []).append(row)
+    def add(self, uow: UnitOfWork, row: Any) -> None:
+        uow.add(row)
+        uow.cached(self._rows).setdefault(row.household_id, []).append(row)
 
 
-def prefetch_all(*prefetchers: Callable[[AsyncSession, list[str]], Awaitable[None]]) -> Callable[[AsyncSession, list[str]], Awaitable[None]]:
-    async def prefetch(session: AsyncSession, household_ids: list[str]) -> None:
+def prefetch_all(*prefetchers: Prefetch) -> Prefetch:
+    async def prefetch(uow: UnitOfWork, household_ids: list[str]) -> None:
         for prefetcher in prefetchers:
-            await prefetcher(session, household_ids)
+            await prefetcher(uow, household_ids)
 
     return prefetch

@@ -1,8 +1,9 @@
 """Periodic runs (monthly dibao, heating supplements, rent subsidies, school terms): the run's own record.
 
 Every run settles each period up to its own against the service's ledger (shared.ledger): households are read
-in batches ordered by key, each batch's rows locked, settled and **committed** on its own, so a run interrupted
-half-way keeps what it paid and the next run settles only the rest; a second run adds nothing.
+in batches ordered by key, each batch's rows locked, settled and **committed** in a unit of work of its own, so
+a run interrupted half-way keeps what it paid and the next run settles only the rest; a second run adds
+nothing. The run's record is finished in the request's unit of work, with the run's audit entry.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Integer, String, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Money, UtcDateTime
 from shared.money import to_fen
 from shared.platform_models import BigId
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 
 class RunRecord:
@@ -31,18 +32,19 @@ class RunRecord:
     total_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
 
 
-async def start_run(sessions: async_sessionmaker[AsyncSession], model: Any, period: str) -> int:
+async def start_run(units: UnitsOfWork, model: Any, period: str) -> int:
     """Record that a run of ``period`` began (committed at once, so an interrupted run is visible); its id."""
 
-    async with sessions() as session:
+    async with units.begin() as uow:
         run = model(period=period, started_at=datetime.now(UTC), households_paid=0, total_amount=Decimal("0"))
-        session.add(run)
-        await session.commit()
+        uow.add(run)
+        await uow.commit()
         return int(run.id)
 
 
-async def finish_run(session: AsyncSession, model: Any, run_id: int, households_paid: int, total: Decimal) -> None:
-    """Record what the run paid (the caller commits, with whatever else it reads at the end)."""
+async def finish_run(uow: UnitOfWork, model: Any, run_id: int, households_paid: int, total: Decimal) -> None:
+    """Record what the run paid, in the unit of work that ends the run: the request's, which audits the run
+    and commits both together."""
 
-    await session.execute(update(model).where(model.id == run_id).values(
+    await uow.session.execute(update(model).where(model.id == run_id).values(
         finished_at=datetime.now(UTC), households_paid=households_paid, total_amount=to_fen(total)))

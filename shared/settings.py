@@ -63,10 +63,6 @@ class ServiceSettings(BaseSettings):
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 
-    @property
-    def consumer_group(self) -> str:
-        return f"{self.topic_prefix}{self.service_name}"
-
 
 def load_settings(service: str, **overrides: object) -> ServiceSettings:
     """Settings for ``service`` from its own env prefix (``MEDICAL_DATABASE_URL``…), then ``overrides``."""

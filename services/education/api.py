@@ -18,9 +18,8 @@ from services.education.schemas import (
     TermRunIn,
     TermRunOut,
 )
-from shared import audit
 from shared.auth import requires, requires_any
-from shared.db import DbSession
+from shared.unit_of_work import DbSession, Units, Uow
 from shared.errors import Unprocessable, problem_responses
 from shared.periods import InvalidPeriod, Period, parse_period
 from shared.validators import (
@@ -38,41 +37,40 @@ router = APIRouter()
 @router.post("/pupils/search", response_model=PupilOut, tags=["pupils 学生"],
              dependencies=[requires_any("education:read", "education:schools")], responses=problem_responses(404, 422),
              summary="A pupil, with the resident ID in the body (keeps it out of URLs and their logs)")
-async def search_pupil(body: ResidentIdQuery, session: DbSession) -> PupilOut:
-    return await service.pupil_view(session, body.resident_id)
+async def search_pupil(body: ResidentIdQuery, uow: Uow) -> PupilOut:
+    return await service.pupil_view(uow, body.resident_id)
 
 
 @router.post("/pupils/changes", response_model=PupilOut, tags=["pupils 学生"],
              dependencies=[requires_any("education:schools", "education:write")], responses=problem_responses(404, 422),
              summary="A school reports a change, with the resident ID in the body")
-async def report_change_by_body(body: PupilChangeIn, session: DbSession) -> PupilOut:
-    await service.report_change(session, body.resident_id, PupilPatch.model_validate(body.model_dump(exclude={"resident_id"})))
-    return await service.pupil_view(session, body.resident_id)
+async def report_change_by_body(body: PupilChangeIn, uow: Uow) -> PupilOut:
+    await service.report_change(uow, body.resident_id, PupilPatch.model_validate(body.model_dump(exclude={"resident_id"})))
+    return await service.pupil_view(uow, body.resident_id)
 
 
 @router.get("/pupils/{resident_id}", dependencies=[requires_any("education:read", "education:schools")], response_model=PupilOut, tags=["pupils 学生"], responses=problem_responses(404, 422))
-async def get_pupil(resident_id: ResidentIdIn, session: DbSession) -> PupilOut:
-    return await service.pupil_view(session, resident_id)
+async def get_pupil(resident_id: ResidentIdIn, uow: Uow) -> PupilOut:
+    return await service.pupil_view(uow, resident_id)
 
 
 @router.patch("/pupils/{resident_id}", dependencies=[requires_any("education:schools", "education:write")], response_model=PupilOut, tags=["pupils 学生"],
               responses=problem_responses(404, 422), summary="A school reports a change of stage, boarding, or leaving")
-async def report_change(resident_id: ResidentIdIn, body: PupilPatch, session: DbSession) -> PupilOut:
-    await service.report_change(session, resident_id, body)
-    return await service.pupil_view(session, resident_id)
+async def report_change(resident_id: ResidentIdIn, body: PupilPatch, uow: Uow) -> PupilOut:
+    await service.report_change(uow, resident_id, body)
+    return await service.pupil_view(uow, resident_id)
 
 
 @router.post("/term-runs", dependencies=[requires("education:write")], response_model=TermRunOut, tags=["terms 学期发放"], responses=problem_responses(422),
              summary="Settle a term: waivers, boarding subsidies and disability grants against the ledger")
-async def term_run(body: TermRunIn, request: Request, session: DbSession) -> TermRunOut:
+async def term_run(body: TermRunIn, request: Request, units: Units, uow: Uow) -> TermRunOut:
     """Pays, for the term, what is due under the facts now known minus what the ledger holds (arrears), and records
     what was paid over as recovery lines the household owes; its later payments are withheld against them first
     (``withheld_amount``), so no transfer is ever negative. A second run adds nothing. A term that has not begun
     (1 March, 1 September, in Harbin) is refused: 422 ``period_in_future``."""
 
-    result = await service.run_term(request.app.state.platform.sessions, body.term,
-                                    batch_size=request.app.state.settings.run_batch_size)
-    await audit.record(session, "term_runs", body.term, after=result.model_dump())
+    result = await service.run_term(units, uow, body.term, batch_size=request.app.state.settings.run_batch_size)
+    uow.audit("term_runs", body.term, after=result.model_dump())
     return result
 
 
@@ -85,8 +83,8 @@ async def household_grants(session: DbSession, household_id: str = Query(min_len
 @router.post("/activities", dependencies=[requires("education:partners")], response_model=PartnerAidOut, status_code=201, tags=["partners 社会助学"],
              responses=problem_responses(404, 422),
              summary="A partner organisation records its aid to a pupil (工会, 共青团希望工程, 妇联, 残联)")
-async def record_activity(body: PartnerAidIn, session: DbSession) -> PartnerAidOut:
-    return service.aid_out(await service.record_partner_aid(session, body))
+async def record_activity(body: PartnerAidIn, uow: Uow) -> PartnerAidOut:
+    return service.aid_out(await service.record_partner_aid(uow, body))
 
 
 async def _period_or_term(session: DbSession, period: str = Query(

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from services.education import api, consumers, service
 from services.education.parameters import SPECS
 from shared.app import create_service_app
-from shared.projection import reset_event_state
+from shared.grants import reset_event_state
 from shared.settings import ServiceSettings, load_settings
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import case, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.education import rules
 from services.education.models import PartnerAid, Pupil, TermGrant, TermRun
@@ -36,7 +36,7 @@ from services.education.schemas import (
 )
 from shared.divisions import division_name
 from shared.errors import NotFound, Unprocessable
-from shared.grants import GrantLedger
+from shared.grants import GrantLedger, prefetch_caseload
 from shared.ledger import RECOVERY, LedgerLine
 from shared.ledger import balance_owed as ledger_balance
 from shared.money import ZERO, to_fen
@@ -50,9 +50,9 @@ from shared.projection import (
     HouseholdRows,
     memberships,
     prefetch_all,
-    prefetch_households,
 )
 from shared.runs import finish_run, start_run
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 ledger = GrantLedger("education", Outbox(producer="education"))
 PUPILS = HouseholdRows(Pupil)
@@ -96,34 +96,34 @@ def _programmes(pupil: Pupil, on: date) -> set[str]:
                                 pupil.birth_date, on, in_school=_in_school(pupil, on))
 
 
-async def _sync_grants(session: AsyncSession, pupil: Pupil, on: date) -> set[str]:
+async def _sync_grants(uow: UnitOfWork, pupil: Pupil, on: date) -> set[str]:
     """Grant what the pupil qualifies for now and revoke what they no longer do."""
 
     wanted = _programmes(pupil, on)
-    active = {grant.programme: grant for grant in await ledger.active(session, pupil.household_id,
+    active = {grant.programme: grant for grant in await ledger.active(uow, pupil.household_id,
                                                                       resident_id=pupil.resident_id)}
     for programme in sorted(wanted - set(active)):
-        await ledger.grant(session, household_id=pupil.household_id, division_code=pupil.division_code,
+        await ledger.grant(uow, household_id=pupil.household_id, division_code=pupil.division_code,
                            programme=programme, resident_id=pupil.resident_id, on=max(on, pupil.enrolled_on),
                            detail=DETAILS[programme])
     for programme in sorted(set(active) - wanted):
         reason = "left dibao" if pupil.exited_on and on >= pupil.exited_on else "no longer qualifies"
-        await ledger.revoke(session, household_id=pupil.household_id, resident_id=pupil.resident_id,
+        await ledger.revoke(uow, household_id=pupil.household_id, resident_id=pupil.resident_id,
                             programme=programme, on=on, reason=reason)
     return wanted
 
 
-async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
+async def apply_delta(uow: UnitOfWork, delta: HouseholdDelta) -> None:
     household = delta.household
     if household is None or delta.kind == "ignored":
         return
     on, now = delta.effective_on, datetime.now(UTC)
-    existing = {p.resident_id: p for p in await PUPILS.get(session, household.household_id)}
+    existing = {p.resident_id: p for p in await PUPILS.get(uow, household.household_id)}
     for row in delta.removed:
         pupil = existing.get(row.resident_id)
         if pupil is not None:
             pupil.exited_on, pupil.updated_at = row.eligible_until or on, now
-            await _sync_grants(session, pupil, pupil.exited_on)
+            await _sync_grants(uow, pupil, pupil.exited_on)
     if delta.kind == "exited":
         return
     has_disabled = any(row.member.disabled for row in delta.current_members)
@@ -138,7 +138,7 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
         if pupil is None:
             pupil = Pupil(resident_id=row.resident_id, household_id=row.household_id, enrolled_on=row.eligible_from,
                           school_stage=member.school_stage, boarding=member.boarding)
-            PUPILS.add(session, pupil)
+            PUPILS.add(uow, pupil)
         elif pupil.school_reported_at is None:
             pupil.school_stage, pupil.boarding = member.school_stage, member.boarding
         pupil.division_code, pupil.name, pupil.birth_date, pupil.relation = (
@@ -147,7 +147,7 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
         pupil.no_parent_in_household = rules.NO_PARENT in candidate
         pupil.updated_at = now
         _record_facts(pupil, max(on, row.eligible_from), fresh=fresh)
-        await _sync_grants(session, pupil, max(on, pupil.enrolled_on))
+        await _sync_grants(uow, pupil, max(on, pupil.enrolled_on))
 
 
 # ---- schools' reports -----------------------------------------------------------------------------
@@ -161,7 +161,8 @@ async def _current_pupil(session: AsyncSession, resident_id: str) -> Pupil:
     return pupil
 
 
-async def report_change(session: AsyncSession, resident_id: str, patch: PupilPatch, today: date | None = None) -> Pupil:
+async def report_change(uow: UnitOfWork, resident_id: str, patch: PupilPatch, today: date | None = None) -> Pupil:
+    session = uow.session
     pupil = await _current_pupil(session, resident_id)
     if patch.school_stage is not None:
         pupil.school_stage = patch.school_stage
@@ -176,7 +177,7 @@ async def report_change(session: AsyncSession, resident_id: str, patch: PupilPat
     today = today or city_today()
     _record_facts(pupil, max(today, pupil.enrolled_on))
     await session.flush()
-    await _sync_grants(session, pupil, max(today, pupil.enrolled_on))
+    await _sync_grants(uow, pupil, max(today, pupil.enrolled_on))
     return pupil
 
 
@@ -239,7 +240,7 @@ def _record(pupil: Pupil) -> rules.PupilRecord:
                              history=tuple(school_history(pupil)), left_school_on=pupil.left_school_on)
 
 
-async def run_term(sessions: async_sessionmaker[AsyncSession], label: str, batch_size: int = 2000,
+async def run_term(units: UnitsOfWork, uow: UnitOfWork, label: str, batch_size: int = 2000,
                    today: date | None = None) -> TermRunOut:
     """Settle a term: for every pupil, what the facts now known make due for the term (fee waiver, boarding
     subsidy) and its school year (disability grant), against the ledger. A term not begun is refused.
@@ -247,37 +248,37 @@ async def run_term(sessions: async_sessionmaker[AsyncSession], label: str, batch
     What was paid over is a recovery line the household owes; its later payments are withheld against it
     first (:func:`rules.settle_household`), so no transfer is negative. Pupils are settled in batches, each
     committed on its own (an interrupted run keeps what it did; the next one does the rest); see
-    :func:`_serialise_runs` and :func:`_lock_households` for runs at the same time.
+    :func:`_serialise_runs` and :func:`_lock_households` for runs at the same time. The run's record is
+    finished in ``uow`` (the request's), which the caller commits.
     """
 
     today = today or city_today()
-    async with sessions() as session:
+    async with units.sessions() as session:
         term = await resolve_term(session, label)
         refuse_future(term.start, f"term {term.label}", today)
         # A school year's terms from the 2004 plan on: 2004-spring's year began in 2003, before the scheme.
         year_terms = [await resolve_term(session, name) for name in rules.school_year_terms(term.label)
                       if rules.parse_term(name)[0] >= PLAN_DATE.year]
         year_starts = [t.start for t in year_terms if t.start <= today]
-    run_id = await start_run(sessions, TermRun, term.label)
+    run_id = await start_run(units, TermRun, term.label)
 
     tally, last = _Tally(), ""
     while True:
-        async with sessions() as session:
+        async with units.begin() as batch:
+            session = batch.session
             await _serialise_runs(session, term.school_year)
             residents = list((await session.scalars(select(Pupil.resident_id).where(Pupil.resident_id > last)
                                                     .distinct().order_by(Pupil.resident_id).limit(batch_size))).all())
             if not residents:
                 break
             last = residents[-1]
-            await _settle_batch(session, residents, term, year_starts, run_id, today, tally)
-            await session.commit()
+            await _settle_batch(batch, residents, term, year_starts, run_id, today, tally)
+            await batch.commit()
 
-    async with sessions() as session:
-        await finish_run(session, TermRun, run_id, tally.paid, tally.total)
-        already = await session.scalar(select(func.count()).select_from(TermGrant).where(
-            TermGrant.term == term.label, TermGrant.kind == rules.PAYMENT,
-            (TermGrant.run_id != run_id) | TermGrant.run_id.is_(None)))
-        await session.commit()
+    await finish_run(uow, TermRun, run_id, tally.paid, tally.total)
+    already = await uow.session.scalar(select(func.count()).select_from(TermGrant).where(
+        TermGrant.term == term.label, TermGrant.kind == rules.PAYMENT,
+        (TermGrant.run_id != run_id) | TermGrant.run_id.is_(None)))
     return TermRunOut(term=term.label, grants_made=tally.paid, total_amount=to_fen(tally.total),
                       already_made=int(already or 0), recoveries=tally.recoveries,
                       recovered_amount=to_fen(tally.recovered), withheld_amount=to_fen(tally.withheld),
@@ -320,10 +321,11 @@ async def balance_owed(session: AsyncSession, household_ids: Collection[str]) ->
     return {household_id: ledger_balance(recoveries or ZERO, kept or ZERO) for household_id, recoveries, kept in rows}
 
 
-async def _settle_batch(session: AsyncSession, residents: Sequence[str], term: rules.Term,
+async def _settle_batch(batch: UnitOfWork, residents: Sequence[str], term: rules.Term,
                         year_starts: Sequence[date], run_id: int, today: date, tally: _Tally) -> None:
     """Settle the pupils ``residents`` for the term and its school year, under the school year's lock."""
 
+    session = batch.session
     periods = (term.label, term.school_year)
     pupils = (await session.scalars(select(Pupil).where(Pupil.resident_id.in_(residents))
                                     .order_by(Pupil.id))).all()
@@ -333,7 +335,7 @@ async def _settle_batch(session: AsyncSession, residents: Sequence[str], term: r
         DibaoHousehold.household_id.in_({m.household_id for m in members})))).all()}
     lines = (await session.scalars(select(TermGrant).where(
         TermGrant.resident_id.in_(residents), TermGrant.period.in_(periods)).order_by(TermGrant.id))).all()
-    rates = _Rates(await ParameterBook.load(session, SPECS))
+    rates = _Rates(await ParameterBook.of(batch, SPECS))
 
     records: dict[str, dict[str, rules.PupilRecord]] = defaultdict(dict)
     for pupil in pupils:
@@ -387,7 +389,7 @@ async def _settle_batch(session: AsyncSession, residents: Sequence[str], term: r
     await session.flush()
     # What the household receives is announced: a payment's transfer (nothing when all of it was withheld);
     # a recovery is owed back, never a negative transfer.
-    await ledger.outbox.stage_many(session, (ledger.payment_event(
+    await ledger.outbox.stage_many(batch, (ledger.payment_event(
         household_id=line.household_id, division_code=line.division_code, programme=line.programme,
         period=term.label, amount=line.amount - line.withheld, reference=f"term-{line.id}", paid_on=today,
         resident_id=line.resident_id) for line in new_lines if line.kind != RECOVERY and line.amount > line.withheld))
@@ -402,7 +404,8 @@ async def _settle_batch(session: AsyncSession, residents: Sequence[str], term: r
 # ---- partner organisations ------------------------------------------------------------------------
 
 
-async def record_partner_aid(session: AsyncSession, body: PartnerAidIn) -> PartnerAid:
+async def record_partner_aid(uow: UnitOfWork, body: PartnerAidIn) -> PartnerAid:
+    session = uow.session
     rows: list[DibaoMember] = await memberships(session, body.resident_id)
     if not rows:
         raise NotFound("person_not_found", "no member of a dibao household with that resident ID")
@@ -412,7 +415,7 @@ async def record_partner_aid(session: AsyncSession, body: PartnerAidIn) -> Partn
                      description=body.description, created_at=datetime.now(UTC))
     session.add(aid)
     await session.flush()
-    await ledger.paid(session, household_id=aid.household_id, division_code=aid.division_code,
+    await ledger.paid(uow, household_id=aid.household_id, division_code=aid.division_code,
                       programme=f"partner_aid:{aid.organisation}", resident_id=aid.resident_id,
                       period=aid.given_on.strftime("%Y-%m"), amount=aid.amount, paid_on=aid.given_on,
                       reference=f"partner-{aid.id}")
@@ -436,14 +439,15 @@ def aid_out(aid: PartnerAid) -> PartnerAidOut:
                          given_on=aid.given_on, description=aid.description)
 
 
-async def pupil_view(session: AsyncSession, resident_id: str, today: date | None = None) -> PupilOut:
+async def pupil_view(uow: UnitOfWork, resident_id: str, today: date | None = None) -> PupilOut:
     today = today or city_today()
+    session = uow.session
     pupil = await _current_pupil(session, resident_id)
     grants = (await session.scalars(select(TermGrant).where(TermGrant.resident_id == resident_id)
                                     .order_by(TermGrant.id))).all()
     aid = (await session.scalars(select(PartnerAid).where(PartnerAid.resident_id == resident_id)
                                  .order_by(PartnerAid.id))).all()
-    active = await ledger.active(session, pupil.household_id, resident_id=resident_id)
+    active = await ledger.active(uow, pupil.household_id, resident_id=resident_id)
     return PupilOut(resident_id=pupil.resident_id, household_id=pupil.household_id,
                     division_code=pupil.division_code, name=pupil.name, birth_date=pupil.birth_date,
                     school_stage=pupil.school_stage, boarding=pupil.boarding,  # type: ignore[arg-type]
@@ -499,4 +503,4 @@ async def report(session: AsyncSession, period: Period) -> Report:
 
 
 # What the consumer reads for a whole batch of household events at once.
-prefetch = prefetch_all(prefetch_households, PUPILS.prefetch)
+prefetch = prefetch_all(prefetch_caseload, PUPILS.prefetch)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from sqlalchemy import select
 
 from services.employment import service
@@ -26,10 +26,9 @@ from services.employment.schemas import (
     VacancyOut,
     VerificationOut,
 )
-from shared import audit
 from shared.api import ReportPeriod
 from shared.auth import requires, requires_any
-from shared.db import DbSession
+from shared.unit_of_work import DbSession, Units, Uow
 from shared.errors import problem_responses
 from shared.periods import city_today
 from shared.validators import ResidentIdIn, ResidentIdQuery, RowId
@@ -40,22 +39,22 @@ router = APIRouter()
 @router.post("/persons/search", response_model=PersonOut, tags=["persons 人员"],
              dependencies=[requires("employment:read")], responses=problem_responses(404, 422),
              summary="A person, with the resident ID in the body (keeps it out of URLs and their logs)")
-async def search_person(body: ResidentIdQuery, session: DbSession) -> PersonOut:
-    return await service.person_view(session, body.resident_id)
+async def search_person(body: ResidentIdQuery, uow: Uow) -> PersonOut:
+    return await service.person_view(uow, body.resident_id)
 
 
 @router.post("/employment-records", response_model=EmploymentOut, status_code=201, tags=["persons 人员"],
              dependencies=[requires("employment:write")], responses=problem_responses(404, 422),
              summary="A member found work, with the resident ID in the body (emits MemberEmployed)")
-async def record_employment_by_body(body: EmploymentRecordIn, session: DbSession) -> EmploymentOut:
+async def record_employment_by_body(body: EmploymentRecordIn, uow: Uow) -> EmploymentOut:
     employment = EmploymentIn.model_validate(body.model_dump(exclude={"resident_id"}))
-    return service.employment_out(await service.record_employment(session, body.resident_id, employment))
+    return service.employment_out(await service.record_employment(uow, body.resident_id, employment))
 
 
 @router.get("/persons/{resident_id}", dependencies=[requires("employment:read")], response_model=PersonOut, tags=["persons 人员"],
             responses=problem_responses(404, 422), summary="Certificate, fee waivers, referrals, posts, jobs")
-async def get_person(resident_id: ResidentIdIn, session: DbSession) -> PersonOut:
-    return await service.person_view(session, resident_id)
+async def get_person(resident_id: ResidentIdIn, uow: Uow) -> PersonOut:
+    return await service.person_view(uow, resident_id)
 
 
 @router.get("/certificates/{number}", dependencies=[requires()], response_model=VerificationOut, tags=["certificates 再就业优惠证"],
@@ -66,10 +65,10 @@ async def verify_certificate(number: str, session: DbSession) -> VerificationOut
 
 @router.post("/certificate-runs", dependencies=[requires("employment:write")], response_model=CertificateRunOut, tags=["certificates 再就业优惠证"],
              responses=problem_responses(422), summary="Issue the certificates that have fallen due (also done by the service every hour)")
-async def certificate_run(body: CertificateRunIn, request: Request, session: DbSession) -> CertificateRunOut:
+async def certificate_run(body: CertificateRunIn, units: Units, uow: Uow) -> CertificateRunOut:
     on = body.on or city_today()
-    result = CertificateRunOut(on=on, issued=await service.issue_due_certificates(request.app.state.platform.sessions, on))
-    await audit.record(session, "certificate_runs", on.isoformat(), after=result.model_dump())
+    result = CertificateRunOut(on=on, issued=await service.issue_due_certificates(units, on))
+    uow.audit("certificate_runs", on.isoformat(), after=result.model_dump())
     return result
 
 
@@ -92,8 +91,8 @@ async def vacancy_candidates(vacancy_id: RowId, session: DbSession) -> list[Cand
 
 @router.post("/referrals", dependencies=[requires("employment:write")], response_model=ReferralOut, status_code=201, tags=["jobs 职业介绍"],
              responses=problem_responses(404, 409, 422))
-async def refer(body: ReferralIn, session: DbSession) -> ReferralOut:
-    return service.referral_out(await service.refer(session, body.vacancy_id, body.resident_id))
+async def refer(body: ReferralIn, uow: Uow) -> ReferralOut:
+    return service.referral_out(await service.refer(uow, body.vacancy_id, body.resident_id))
 
 
 @router.post("/posts", dependencies=[requires("employment:write")], response_model=PostOut, status_code=201, tags=["posts 公益性岗位"], responses=problem_responses(422))
@@ -108,15 +107,15 @@ async def list_posts(session: DbSession) -> list[PostOut]:
 
 @router.post("/posts/{post_id}/assignments", dependencies=[requires("employment:write")], response_model=AssignmentOut, status_code=201, tags=["posts 公益性岗位"],
              responses=problem_responses(404, 409, 422), summary="Place a member in a post (emits MemberEmployed)")
-async def assign_post(post_id: RowId, body: AssignmentIn, session: DbSession) -> AssignmentOut:
-    return service.assignment_out(await service.assign_post(session, post_id, body.resident_id, body.on))
+async def assign_post(post_id: RowId, body: AssignmentIn, uow: Uow) -> AssignmentOut:
+    return service.assignment_out(await service.assign_post(uow, post_id, body.resident_id, body.on))
 
 
 @router.post("/persons/{resident_id}/employment", dependencies=[requires("employment:write")], response_model=EmploymentOut, status_code=201,
              tags=["persons 人员"], responses=problem_responses(404, 422),
              summary="A member found work (emits MemberEmployed: the household keeps dibao three more months)")
-async def record_employment(resident_id: ResidentIdIn, body: EmploymentIn, session: DbSession) -> EmploymentOut:
-    return service.employment_out(await service.record_employment(session, resident_id, body))
+async def record_employment(resident_id: ResidentIdIn, body: EmploymentIn, uow: Uow) -> EmploymentOut:
+    return service.employment_out(await service.record_employment(uow, resident_id, body))
 
 
 @router.get("/reports", dependencies=[requires_any("employment:read", "audit:read")], response_model=Report, tags=["reports 报表"])

@@ -8,12 +8,12 @@ from fastapi import FastAPI
 from services.employment import api, consumers, service
 from services.employment.parameters import SPECS
 from shared.app import Platform, create_service_app, every
-from shared.projection import reset_event_state
+from shared.grants import reset_event_state
 from shared.settings import ServiceSettings, load_settings
 
 
 async def _issue_due(platform: Platform) -> None:
-    await service.issue_due_certificates(platform.sessions)
+    await service.issue_due_certificates(platform.units)
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.employment import rules
 from services.employment.models import (
@@ -46,7 +46,7 @@ from services.employment.schemas import (
 from shared.divisions import division_name
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.events import CertificateIssued, MemberEmployed
-from shared.grants import GrantLedger
+from shared.grants import GrantLedger, prefetch_caseload
 from shared.outbox import Outbox
 from shared.parameters import ParameterBook
 from shared.periods import Period, city_today, refuse_future
@@ -54,9 +54,9 @@ from shared.projection import (
     HouseholdDelta,
     HouseholdRows,
     prefetch_all,
-    prefetch_households,
 )
 from shared.resident_id import mask_resident_id
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 WORKERS = HouseholdRows(Worker)
 OPEN_CERTIFICATES = HouseholdRows(Certificate, Certificate.benefits_end_on.is_(None))
@@ -87,13 +87,13 @@ def _in_dibao(worker: Worker, day: date) -> bool:
 # ---- from the registry's events -------------------------------------------------------------------
 
 
-async def apply_delta(session: AsyncSession, delta: HouseholdDelta, today: date | None = None) -> None:
+async def apply_delta(uow: UnitOfWork, delta: HouseholdDelta, today: date | None = None) -> None:
     household = delta.household
     if household is None or delta.kind == "ignored":
         return
     now = datetime.now(UTC)
-    workers = {w.resident_id: w for w in await WORKERS.get(session, household.household_id)}
-    open_certificates = await OPEN_CERTIFICATES.get(session, household.household_id)
+    workers = {w.resident_id: w for w in await WORKERS.get(uow, household.household_id)}
+    open_certificates = await OPEN_CERTIFICATES.get(uow, household.household_id)
     for row in delta.removed:
         worker = workers.get(row.resident_id)
         if worker is None:
@@ -103,37 +103,37 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta, today: date 
         for certificate in [c for c in open_certificates if c.resident_id == worker.resident_id]:
             certificate.benefits_end_on = ends
             open_certificates.remove(certificate)
-        await ledger.revoke(session, household_id=worker.household_id, resident_id=worker.resident_id, on=ends,
+        await ledger.revoke(uow, household_id=worker.household_id, resident_id=worker.resident_id, on=ends,
                             reason="left dibao: the certificate's benefits end")
     if delta.kind == "exited":
         return
 
-    book = await ParameterBook.load(session, SPECS)
+    book = await ParameterBook.of(uow, SPECS)
     for row in delta.current_members:
         member = row.member
         worker = workers.get(row.resident_id)
         if worker is None:
             worker = Worker(resident_id=row.resident_id, household_id=row.household_id, in_dibao_from=row.eligible_from)
-            WORKERS.add(session, worker)
+            WORKERS.add(uow, worker)
         worker.division_code, worker.name, worker.sex, worker.birth_date = (
             row.division_code, member.name, member.sex, member.birth_date)
         worker.able_to_work, worker.employment_status, worker.unemployed_since = (
             member.able_to_work, member.employment_status, member.unemployed_since)
         worker.updated_at = now
-        has_certificate = await _current_certificate(session, worker) is not None
+        has_certificate = await _current_certificate(uow, worker) is not None
         worker.certificate_due_on = None if has_certificate else _due_on(book, worker, delta.effective_on)
         if worker.certificate_due_on is not None and worker.certificate_due_on <= (today or city_today()):
-            await _issue(session, worker, book)
+            await _issue(uow, worker, book)
 
 
-async def _current_certificate(session: AsyncSession, worker: Worker) -> Certificate | None:
+async def _current_certificate(uow: UnitOfWork, worker: Worker) -> Certificate | None:
     """The member's certificate whose benefits still run (from the batch's prefetched rows)."""
 
-    mine = [c for c in await OPEN_CERTIFICATES.get(session, worker.household_id) if c.resident_id == worker.resident_id]
+    mine = [c for c in await OPEN_CERTIFICATES.get(uow, worker.household_id) if c.resident_id == worker.resident_id]
     return mine[-1] if mine else None
 
 
-async def _issue(session: AsyncSession, worker: Worker, book: ParameterBook) -> Certificate:
+async def _issue(uow: UnitOfWork, worker: Worker, book: ParameterBook) -> Certificate:
     """Issue on the day it fell due (not the day the job ran), so a replay issues the same certificate."""
 
     issued_on = worker.certificate_due_on or city_today()
@@ -143,21 +143,21 @@ async def _issue(session: AsyncSession, worker: Worker, book: ParameterBook) -> 
                               valid_from=valid_from, valid_until=valid_until, created_at=datetime.now(UTC))
     certificate.number = rules.certificate_number(worker.division_code, issued_on, worker.household_id,
                                                   worker.resident_id)
-    OPEN_CERTIFICATES.add(session, certificate)
+    OPEN_CERTIFICATES.add(uow, certificate)
     worker.certificate_due_on = None
-    await outbox.stage(session, CertificateIssued(
+    await outbox.stage(uow, CertificateIssued(
         household_id=worker.household_id, resident_id=worker.resident_id, number=certificate.number,
         valid_from=valid_from, valid_until=valid_until))
-    await ledger.grant(session, household_id=worker.household_id, division_code=worker.division_code,
+    await ledger.grant(uow, household_id=worker.household_id, division_code=worker.division_code,
                        programme=CERTIFICATE, resident_id=worker.resident_id, on=issued_on,
                        detail=f"再就业优惠证 {certificate.number}, valid until {valid_until}")
     for waiver, label in zip(WAIVERS, ("免收职业介绍费", "免收职业培训费"), strict=True):
-        await ledger.grant(session, household_id=worker.household_id, division_code=worker.division_code,
+        await ledger.grant(uow, household_id=worker.household_id, division_code=worker.division_code,
                            programme=waiver, resident_id=worker.resident_id, on=issued_on, detail=label)
     return certificate
 
 
-async def issue_due_certificates(sessions: async_sessionmaker[AsyncSession], on: date | None = None,
+async def issue_due_certificates(units: UnitsOfWork, on: date | None = None,
                                  today: date | None = None) -> int:
     """Issue every certificate that has fallen due (the year of unemployment is up), without anyone asking.
 
@@ -168,20 +168,20 @@ async def issue_due_certificates(sessions: async_sessionmaker[AsyncSession], on:
     refuse_future(on, f"the certificate run for {on.isoformat()}", today)
     issued = 0
     while True:
-        async with sessions() as session:
-            book = await ParameterBook.load(session, SPECS)
-            due = (await session.scalars(select(Worker).where(
+        async with units.begin() as batch:
+            book = await ParameterBook.of(batch, SPECS)
+            due = (await batch.session.scalars(select(Worker).where(
                 Worker.certificate_due_on.is_not(None), Worker.certificate_due_on <= on)
                 .order_by(Worker.id).limit(200))).all()
             if not due:
                 return issued
             for worker in due:
                 if _in_dibao(worker, worker.certificate_due_on):  # type: ignore[arg-type]
-                    await _issue(session, worker, book)
+                    await _issue(batch, worker, book)
                     issued += 1
                 else:
                     worker.certificate_due_on = None
-            await session.commit()
+            await batch.commit()
 
 
 # ---- verification and reading ------------------------------------------------------------------
@@ -220,12 +220,13 @@ def _require_in_dibao(worker: Worker, day: date) -> None:
         raise Unprocessable("not_in_dibao", f"not a member of a dibao household on {day.isoformat()}")
 
 
-async def person_view(session: AsyncSession, resident_id: str, today: date | None = None) -> PersonOut:
+async def person_view(uow: UnitOfWork, resident_id: str, today: date | None = None) -> PersonOut:
     today = today or city_today()
+    session = uow.session
     worker = await _worker(session, resident_id)
     certificate = await session.scalar(select(Certificate).where(Certificate.resident_id == resident_id)
                                        .order_by(Certificate.id.desc()).limit(1))
-    waivers = [g.programme for g in await ledger.active(session, worker.household_id, resident_id=resident_id)
+    waivers = [g.programme for g in await ledger.active(uow, worker.household_id, resident_id=resident_id)
                if g.programme in WAIVERS]
     referrals = (await session.scalars(select(Referral).where(Referral.resident_id == resident_id))).all()
     posts = (await session.scalars(select(PostAssignment).where(PostAssignment.resident_id == resident_id))).all()
@@ -288,12 +289,13 @@ def referral_out(referral: Referral) -> ReferralOut:
                        referred_on=referral.referred_on)
 
 
-async def refer(session: AsyncSession, vacancy_id: str, resident_id: str, today: date | None = None) -> Referral:
+async def refer(uow: UnitOfWork, vacancy_id: str, resident_id: str, today: date | None = None) -> Referral:
     today = today or city_today()
+    session = uow.session
     vacancy = await get_vacancy(session, vacancy_id)
     worker = await _worker(session, resident_id)
     _require_in_dibao(worker, today)
-    certificate = await _current_certificate(session, worker)
+    certificate = await _current_certificate(uow, worker)
     holder = certificate is not None and certificate.valid_from <= today <= certificate.valid_until
     referral = Referral(vacancy_id=vacancy.id, resident_id=resident_id, household_id=worker.household_id,
                         division_code=worker.division_code, certificate_number=certificate.number if holder else None,
@@ -332,8 +334,9 @@ def assignment_out(assignment: PostAssignment) -> AssignmentOut:
                          assigned_on=assignment.assigned_on)
 
 
-async def assign_post(session: AsyncSession, post_id: int, resident_id: str, on: date | None = None) -> PostAssignment:
+async def assign_post(uow: UnitOfWork, post_id: int, resident_id: str, on: date | None = None) -> PostAssignment:
     on = on or city_today()
+    session = uow.session
     post = await session.get(Post, post_id, with_for_update=True)
     if post is None:
         raise NotFound("post_not_found", f"no public-welfare post with id {post_id}")
@@ -349,9 +352,9 @@ async def assign_post(session: AsyncSession, post_id: int, resident_id: str, on:
             await session.flush()
     except IntegrityError:
         raise Conflict("already_assigned", "this person already holds this post") from None
-    await ledger.grant(session, household_id=worker.household_id, division_code=worker.division_code,
+    await ledger.grant(uow, household_id=worker.household_id, division_code=worker.division_code,
                        programme=POST, resident_id=resident_id, on=on, detail=f"公益性岗位: {post.name}")
-    await _record_employment(session, worker, EmploymentIn(on=on, kind="public_welfare_post", employer=post.employer))
+    await _record_employment(uow, worker, EmploymentIn(on=on, kind="public_welfare_post", employer=post.employer))
     return assignment
 
 
@@ -363,22 +366,22 @@ def employment_out(record: EmploymentRecord) -> EmploymentOut:
                          employed_on=record.employed_on, kind=record.kind, employer=record.employer)  # type: ignore[arg-type]
 
 
-async def record_employment(session: AsyncSession, resident_id: str, body: EmploymentIn) -> EmploymentRecord:
-    worker = await _worker(session, resident_id)
+async def record_employment(uow: UnitOfWork, resident_id: str, body: EmploymentIn) -> EmploymentRecord:
+    worker = await _worker(uow.session, resident_id)
     _require_in_dibao(worker, body.on)
-    return await _record_employment(session, worker, body)
+    return await _record_employment(uow, worker, body)
 
 
-async def _record_employment(session: AsyncSession, worker: Worker, body: EmploymentIn) -> EmploymentRecord:
+async def _record_employment(uow: UnitOfWork, worker: Worker, body: EmploymentIn) -> EmploymentRecord:
     """Record the job and tell Civil Affairs (MemberEmployed): the household keeps dibao three more months."""
 
     record = EmploymentRecord(resident_id=worker.resident_id, household_id=worker.household_id,
                               division_code=worker.division_code, employed_on=body.on, kind=body.kind,
                               employer=body.employer, created_at=datetime.now(UTC))
-    session.add(record)
+    uow.session.add(record)
     worker.employment_status, worker.certificate_due_on = "employed", None
-    await session.flush()
-    await outbox.stage(session, MemberEmployed(household_id=worker.household_id, resident_id=worker.resident_id,
+    await uow.flush()
+    await outbox.stage(uow, MemberEmployed(household_id=worker.household_id, resident_id=worker.resident_id,
                                                employed_on=body.on, kind=body.kind, employer=body.employer))
     return record
 
@@ -405,4 +408,4 @@ async def report(session: AsyncSession, period: Period) -> Report:
 
 
 # What the consumer reads for a whole batch of household events at once.
-prefetch = prefetch_all(prefetch_households, WORKERS.prefetch, OPEN_CERTIFICATES.prefetch)
+prefetch = prefetch_all(prefetch_caseload, WORKERS.prefetch, OPEN_CERTIFICATES.prefetch)

@@ -20,10 +20,9 @@ from services.housing.schemas import (
     UnitOut,
     WaitlistItem,
 )
-from shared import audit
 from shared.api import ReportPeriod
 from shared.auth import requires, requires_any
-from shared.db import DbSession
+from shared.unit_of_work import DbSession, Units, Uow
 from shared.errors import problem_responses
 
 router = APIRouter()
@@ -46,10 +45,9 @@ async def get_payments(household_id: str, session: DbSession) -> list[PaymentOut
              responses=problem_responses(422),
              summary="Settle the rent subsidy of every month through the period: arrears paid, overpayments "
                      "recorded and withheld; a second run adds nothing")
-async def subsidy_run(body: SubsidyRunIn, request: Request, session: DbSession) -> SubsidyRunOut:
-    result = await service.run_subsidies(request.app.state.platform.sessions, body.period,
-                                         batch_size=request.app.state.settings.run_batch_size)
-    await audit.record(session, "subsidy_runs", body.period, after=result.model_dump())
+async def subsidy_run(body: SubsidyRunIn, request: Request, units: Units, uow: Uow) -> SubsidyRunOut:
+    result = await service.run_subsidies(units, uow, body.period, batch_size=request.app.state.settings.run_batch_size)
+    uow.audit("subsidy_runs", body.period, after=result.model_dump())
     return result
 
 
@@ -77,8 +75,8 @@ async def get_waitlist(session: DbSession) -> list[WaitlistItem]:
 
 @router.post("/allocations", dependencies=[requires("housing:write")], response_model=AllocationOut, status_code=201, tags=["allocation 实物配租"],
              responses=problem_responses(404, 409, 422), summary="Assign a flat: the rent subsidy stops the month after")
-async def allocate(body: AllocationIn, session: DbSession) -> AllocationOut:
-    return await service.allocate(session, body)
+async def allocate(body: AllocationIn, uow: Uow) -> AllocationOut:
+    return await service.allocate(uow, body)
 
 
 @router.get("/reports", dependencies=[requires_any("housing:read", "audit:read")], response_model=Report, tags=["reports 报表"])

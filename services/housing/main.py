@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from services.housing import api, consumers, service
 from services.housing.parameters import SPECS
 from shared.app import create_service_app
-from shared.projection import reset_event_state
+from shared.grants import reset_event_state
 from shared.settings import ServiceSettings, load_settings
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.housing import rules
 from services.housing.models import (
@@ -45,7 +45,7 @@ from shared.allowance import governing_day
 from shared.db import insert_ignore
 from shared.divisions import division_name
 from shared.errors import Conflict, NotFound, Unprocessable
-from shared.grants import GrantLedger
+from shared.grants import GrantLedger, prefetch_caseload
 from shared.money import ZERO
 from shared.outbox import Outbox
 from shared.parameters import ParameterBook
@@ -57,9 +57,9 @@ from shared.projection import (
     HouseholdRows,
     facts_on,
     prefetch_all,
-    prefetch_households,
 )
 from shared.runs import finish_run, start_run
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 CASES = HouseholdRows(HousingCase)
 RENT_SUBSIDY = "rent_subsidy"
@@ -87,12 +87,12 @@ async def _withdraw_waiting(session: AsyncSession, household_id: str) -> None:
 # ---- eligibility from the registry's events --------------------------------------------------
 
 
-async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
+async def apply_delta(uow: UnitOfWork, delta: HouseholdDelta) -> None:
     household = delta.household
     if household is None or delta.kind == "ignored":
         return
     now, on = datetime.now(UTC), delta.effective_on
-    cases = await CASES.get(session, household.household_id)
+    cases = await CASES.get(uow, household.household_id)
     case = cases[0] if cases else None
     if delta.kind == "exited":
         if case is None:
@@ -100,9 +100,9 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
         case.in_dibao, case.exited_on, case.updated_at = False, on, now
         if case.eligible:
             case.eligible, case.eligible_until = False, on
-        await ledger.revoke(session, household_id=case.household_id, programme=RENT_SUBSIDY, on=on,
+        await ledger.revoke(uow, household_id=case.household_id, programme=RENT_SUBSIDY, on=on,
                             reason="household left dibao")
-        await _withdraw_waiting(session, case.household_id)
+        await _withdraw_waiting(uow.session, case.household_id)
         if case.unit_id is not None:
             # The software does not evict: the bureau reviews the tenancy.
             case.tenancy_review, case.review_reason = True, f"left dibao on {on.isoformat()} while a tenant"
@@ -114,26 +114,26 @@ async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
         case = HousingCase(household_id=household.household_id, division_code=household.division_code,
                            members=members, area_m2=area, enrolled_on=household.enrolled_on, in_dibao=True,
                            eligible=False, tenancy_review=False, updated_at=now)
-        CASES.add(session, case)
+        CASES.add(uow, case)
     else:
         case.members, case.area_m2, case.division_code, case.updated_at = members, area, household.division_code, now
-    await _decide(session, case, on)
+    await _decide(uow, case, on)
 
 
-async def _decide(session: AsyncSession, case: HousingCase, on: date) -> None:
+async def _decide(uow: UnitOfWork, case: HousingCase, on: date) -> None:
     """Re-decide eligibility from ``on``: grant, re-price or revoke the rent subsidy."""
 
-    book = await ParameterBook.load(session, SPECS)
+    book = await ParameterBook.of(uow, SPECS)
     qualifies = _qualifies(book, case, on)
     if qualifies and not case.eligible:
         case.eligible, case.eligible_since, case.eligible_until = True, on, None
     elif not qualifies and case.eligible:
         case.eligible, case.eligible_until = False, on
-        await ledger.revoke(session, household_id=case.household_id, programme=RENT_SUBSIDY, on=on,
+        await ledger.revoke(uow, household_id=case.household_id, programme=RENT_SUBSIDY, on=on,
                             reason="floor area per person above the difficulty threshold")
-        await _withdraw_waiting(session, case.household_id)
+        await _withdraw_waiting(uow.session, case.household_id)
     if case.eligible and case.unit_id is None:
-        await ledger.grant(session, household_id=case.household_id, division_code=case.division_code,
+        await ledger.grant(uow, household_id=case.household_id, division_code=case.division_code,
                            programme=RENT_SUBSIDY, on=case.eligible_since or on, monthly_amount=_subsidy(book, case, on),
                            detail="廉租住房租金补贴")
 
@@ -249,23 +249,25 @@ class _Tally:
     already_settled: int = 0
 
 
-async def run_subsidies(sessions: async_sessionmaker[AsyncSession], period: str, batch_size: int = 2000,
+async def run_subsidies(units: UnitsOfWork, uow: UnitOfWork, period: str, batch_size: int = 2000,
                         today: date | None = None) -> SubsidyRunOut:
     """Settle every month from each household's enrolment through ``period`` against the subsidy ledger.
 
     Batched like shared.runs: the run's record is committed first, then each batch of households is
     settled and committed on its own. A batch locks its households' cases (FOR UPDATE) before reading
     their ledger, so runs at the same time — for this period or another — settle a household one after
-    the other, and the later one finds nothing left to add.
+    the other, and the later one finds nothing left to add. The run's record is finished in ``uow`` (the
+    request's), which the caller commits.
     """
 
     month = parse_month(period)
     refuse_future(month.start, f"the rent subsidy for {month.label}", today)
-    run_id = await start_run(sessions, SubsidyRun, month.label)
+    run_id = await start_run(units, SubsidyRun, month.label)
 
     tally, last_key = _Tally(), ""
     while True:
-        async with sessions() as session:
+        async with units.begin() as batch:
+            session = batch.session
             cases = (await session.scalars(select(HousingCase).where(HousingCase.household_id > last_key)
                                            .order_by(HousingCase.household_id).limit(batch_size)
                                            .with_for_update())).all()
@@ -277,15 +279,13 @@ async def run_subsidies(sessions: async_sessionmaker[AsyncSession], period: str,
                 session, RentSubsidy, rows, ["household_id", "period", "kind", "run_id"],
                 returning=[RentSubsidy.id, RentSubsidy.household_id, RentSubsidy.division_code, RentSubsidy.period,
                            RentSubsidy.amount])
-            await ledger.outbox.stage_many(session, (ledger.payment_event(
+            await ledger.outbox.stage_many(batch, (ledger.payment_event(
                 household_id=household_id, division_code=division_code, programme=RENT_SUBSIDY, period=line_period,
                 amount=amount, reference=f"rent-{row_id}", paid_on=city_today())
                 for row_id, household_id, division_code, line_period, amount in inserted))
-            await session.commit()
+            await batch.commit()
 
-    async with sessions() as session:
-        await finish_run(session, SubsidyRun, run_id, tally.households_paid, tally.transferred)
-        await session.commit()
+    await finish_run(uow, SubsidyRun, run_id, tally.households_paid, tally.transferred)
     log.info("subsidy run finished", extra={"ctx_period": month.label, "ctx_paid": tally.households_paid,
                                             "ctx_total": str(tally.transferred), "ctx_lines": tally.lines})
     return SubsidyRunOut(period=month.label, households_paid=tally.households_paid, total_amount=tally.transferred,
@@ -398,8 +398,9 @@ async def waitlist(session: AsyncSession) -> list[WaitlistItem]:
             for index, (entry, case) in enumerate(ordered, start=1)]
 
 
-async def allocate(session: AsyncSession, body: AllocationIn, today: date | None = None) -> AllocationOut:
+async def allocate(uow: UnitOfWork, body: AllocationIn, today: date | None = None) -> AllocationOut:
     on = body.on or today or city_today()
+    session = uow.session
     case = await get_case(session, body.household_id)
     _require_eligible(case)
     unit = await session.get(Unit, int(body.unit_id))
@@ -415,10 +416,10 @@ async def allocate(session: AsyncSession, body: AllocationIn, today: date | None
         entry.status, entry.resolved_at = "allocated", datetime.now(UTC)
     # The month whose governing day finds the household housed is the first without a subsidy.
     last_due = month_of(on) if rules.subsidy_due(month_of(on), on, case.enrolled_on) else add_months(month_of(on), -1)
-    await ledger.revoke(session, household_id=case.household_id, programme=RENT_SUBSIDY,
+    await ledger.revoke(uow, household_id=case.household_id, programme=RENT_SUBSIDY,
                         on=add_months(last_due, 1).start,
                         reason=f"low-rent flat {unit.id} allocated on {on.isoformat()}")
-    await ledger.grant(session, household_id=case.household_id, division_code=case.division_code,
+    await ledger.grant(uow, household_id=case.household_id, division_code=case.division_code,
                        programme=ALLOCATION, on=on, detail=f"实物配租: {unit.address}")
     await session.flush()
     return AllocationOut(household_id=case.household_id, unit_id=str(unit.id), allocated_on=on,
@@ -452,4 +453,4 @@ async def report(session: AsyncSession, period: Period) -> Report:
 
 
 # What the consumer reads for a whole batch of household events at once.
-prefetch = prefetch_all(prefetch_households, CASES.prefetch)
+prefetch = prefetch_all(prefetch_caseload, CASES.prefetch)

@@ -18,7 +18,7 @@ from services.legal.schemas import (
 )
 from shared.api import ReportPeriod
 from shared.auth import requires, requires_any
-from shared.db import DbSession
+from shared.unit_of_work import DbSession
 from shared.errors import problem_responses
 from shared.periods import city_today
 from shared.validators import Day, ResidentIdIn, ResidentIdQuery, RowId

@@ -33,15 +33,16 @@ from shared.projection import (
     member_on,
     memberships,
 )
+from shared.unit_of_work import UnitOfWork
 
 PROGRAMME = "legal_aid"
 ledger = GrantLedger("legal", Outbox(producer="legal"))
 
 
-async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
+async def apply_delta(uow: UnitOfWork, delta: HouseholdDelta) -> None:
     """Every dibao member may have free legal services from enrolment until exit; open cases go on."""
 
-    await grant_to_every_member(session, ledger, delta, PROGRAMME, "免费法律咨询、代写文书、刑事辩护、民事与行政代理")
+    await grant_to_every_member(uow, ledger, delta, PROGRAMME, "免费法律咨询、代写文书、刑事辩护、民事与行政代理")
 
 
 async def eligibility(session: AsyncSession, resident_id: str, on: date) -> EligibilityOut:

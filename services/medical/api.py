@@ -21,7 +21,7 @@ from services.medical.schemas import (
 )
 from shared.api import Page, ReportPeriod, Size, csv_response, wants_csv
 from shared.auth import requires, requires_any
-from shared.db import DbSession
+from shared.unit_of_work import DbSession, Uow
 from shared.errors import Forbidden, problem_responses
 from shared.periods import city_today
 from shared.validators import Day, ResidentIdIn, ResidentIdQuery, RowId
@@ -62,16 +62,16 @@ async def change_designation(hospital_id: RowId, body: HospitalPatch, session: D
 
 @router.post("/claims", dependencies=[requires("medical:claims")], response_model=ClaimOut, status_code=201, tags=["claims 医疗救助申请"],
              responses=problem_responses(409, 422))
-async def submit_claim(body: ClaimIn, session: DbSession, request: Request) -> ClaimOut:
+async def submit_claim(body: ClaimIn, uow: Uow, request: Request) -> ClaimOut:
     hospital = request.state.principal.hospital_id
     if hospital is None:
         raise Forbidden("not_a_hospital", "only a designated hospital's token (with hospital_id) submits claims")
     if hospital != body.hospital_id:
         raise Forbidden("wrong_hospital", f"this token is hospital {hospital}'s; it cannot claim for hospital {body.hospital_id}")
     try:
-        return service.claim_out(await service.submit_claim(session, body))
+        return service.claim_out(await service.submit_claim(uow, body))
     except service.ClaimRefused as refused:
-        await service.record_refusal(request.app.state.platform.sessions, body, refused)
+        await service.record_refusal(uow, body, refused)
         raise
 
 

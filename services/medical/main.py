@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from services.medical import api, consumers
 from services.medical.parameters import SPECS
 from shared.app import create_service_app
-from shared.projection import prefetch_households, reset_event_state
+from shared.grants import prefetch_caseload, reset_event_state
 from shared.settings import ServiceSettings, load_settings
 
 
@@ -23,5 +23,5 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         handlers=consumers.HANDLERS,
         topics=consumers.TOPICS,
         replay_reset=reset_event_state,
-        prefetch=prefetch_households,
+        prefetch=prefetch_caseload,
     )

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.medical import rules
 from services.medical.models import Claim, Hospital, RefusedClaim, YearlyCapUse
@@ -46,6 +46,7 @@ from shared.projection import (
     member_on,
     memberships,
 )
+from shared.unit_of_work import UnitOfWork
 
 PROGRAMME = "medical_assistance"
 ledger = GrantLedger("medical", Outbox(producer="medical"))
@@ -54,10 +55,10 @@ ledger = GrantLedger("medical", Outbox(producer="medical"))
 # ---- eligibility from the registry's events --------------------------------------------------
 
 
-async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
+async def apply_delta(uow: UnitOfWork, delta: HouseholdDelta) -> None:
     """Every member of a dibao household is covered from enrolment (or joining) until exit (or leaving)."""
 
-    await grant_to_every_member(session, ledger, delta, PROGRAMME,
+    await grant_to_every_member(uow, ledger, delta, PROGRAMME,
                                 "医疗救助: share of out-of-pocket costs at designated hospitals")
 
 
@@ -155,7 +156,8 @@ class ClaimRefused(Unprocessable):
     """Refused because the person was not covered on the visit day (recorded for the auditors)."""
 
 
-async def submit_claim(session: AsyncSession, body: ClaimIn) -> Claim:
+async def submit_claim(uow: UnitOfWork, body: ClaimIn) -> Claim:
+    session = uow.session
     hospital = await session.get(Hospital, int(body.hospital_id))
     if hospital is None:
         raise Unprocessable("hospital_not_found", f"no designated hospital with id {body.hospital_id}")
@@ -175,7 +177,7 @@ async def submit_claim(session: AsyncSession, body: ClaimIn) -> Claim:
     # The cap is the person's for the visit's calendar year, whenever the claim is sent: lock that year's
     # row, then read what is left of it; the row is updated in this same transaction.
     cap_use = await lock_year(session, body.resident_id, body.visit_date.year)
-    book = await ParameterBook.load(session, [SHARE, YEARLY_CAP])
+    book = await ParameterBook.of(uow, [SHARE, YEARLY_CAP])
     assessment = rules.assess_claim(body.total_cost, body.insurance_paid, book.get(SHARE, body.visit_date),
                                     book.get(YEARLY_CAP, body.visit_date), cap_use.used)
     claim = Claim(hospital_id=hospital.id, invoice_no=body.invoice_no, resident_id=body.resident_id,
@@ -190,21 +192,21 @@ async def submit_claim(session: AsyncSession, body: ClaimIn) -> Claim:
     except IntegrityError:
         raise Conflict("duplicate_invoice", f"invoice {body.invoice_no} from this hospital was already claimed") from None
     if claim.assistance_amount > ZERO:
-        await ledger.paid(session, household_id=claim.household_id, division_code=claim.division_code,
+        await ledger.paid(uow, household_id=claim.household_id, division_code=claim.division_code,
                           programme=PROGRAMME, resident_id=claim.resident_id,
                           period=month_of(claim.visit_date).label, amount=claim.assistance_amount,
                           reference=f"claim-{claim.id}", paid_on=city_today())
     return claim
 
 
-async def record_refusal(sessions: async_sessionmaker[AsyncSession], body: ClaimIn, error: ClaimRefused) -> None:
-    """Kept apart from the refused request's own (rolled back) transaction: auditors must see refusals."""
+async def record_refusal(uow: UnitOfWork, body: ClaimIn, error: ClaimRefused) -> None:
+    """Auditors must see refusals: the refused claim's own changes are rolled back, the refusal is committed."""
 
-    async with sessions() as session:
-        session.add(RefusedClaim(hospital_id=int(body.hospital_id), invoice_no=body.invoice_no,
-                                 resident_id=body.resident_id, visit_date=body.visit_date, total_cost=body.total_cost,
-                                 code=error.code, reason=error.detail, created_at=datetime.now(UTC)))
-        await session.commit()
+    await uow.rollback()
+    uow.add(RefusedClaim(hospital_id=int(body.hospital_id), invoice_no=body.invoice_no, resident_id=body.resident_id,
+                         visit_date=body.visit_date, total_cost=body.total_cost, code=error.code,
+                         reason=error.detail, created_at=datetime.now(UTC)))
+    await uow.commit()
 
 
 async def list_claims(session: AsyncSession, *, hospital_id: str | None = None, resident_id: str | None = None,

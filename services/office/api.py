@@ -25,7 +25,7 @@ from services.office.schemas import (
 )
 from shared.api import ReportPeriod, csv_response, wants_csv
 from shared.auth import SignedLink, requires, requires_any, sign_link
-from shared.db import DbSession
+from shared.unit_of_work import DbSession
 from shared.errors import Unprocessable, problem_responses
 from shared.periods import InvalidPeriod, parse_period
 from shared.validators import RowId

@@ -29,7 +29,7 @@ from services.office.schemas import (
     ProgrammeOut,
 )
 from shared.allowance import allowance_on
-from shared.db import add_new, insert_ignore, new_row, upsert
+from shared.db import insert_ignore, new_row, upsert
 from shared.divisions import division_name
 from shared.errors import NotFound, Unprocessable
 from shared.events import (
@@ -43,8 +43,9 @@ from shared.money import ZERO, to_fen
 from shared.periods import city_today
 from shared.programmes import programme_name
 from shared.projection import DibaoHousehold, DibaoMember, apply_household_event
-from shared.projection import reset_event_state as reset_caseload_copy
+from shared.projection import reset_caseload
 from shared.services import BUREAU_NAMES, BY_NAME
+from shared.unit_of_work import UnitOfWork
 
 # The bureau Civil Affairs announces its dibao payments as: the one-stop view shows them as dibao.
 CIVIL_AFFAIRS = BY_NAME["registry"].bureau
@@ -54,10 +55,10 @@ CIVIL_AFFAIRS = BY_NAME["registry"].bureau
 # The caseload copy is the shared projection's; the office adds when each household was first recorded.
 
 
-async def on_household_event(session: AsyncSession, event: ReceivedEvent) -> None:
-    delta = await apply_household_event(session, event)
+async def on_household_event(uow: UnitOfWork, event: ReceivedEvent) -> None:
+    delta = await apply_household_event(uow, event)
     if delta.kind == "enrolled" and not delta.previous:  # a household new to the copy: new to the office too
-        add_new(session, new_row(Enrolment, household_id=event.payload.household_id, recorded_at=event.occurred_at))
+        uow.add(new_row(Enrolment, household_id=event.payload.household_id, recorded_at=event.occurred_at))
 
 
 # ---- from assistance.grants -----------------------------------------------------------------------
@@ -65,7 +66,7 @@ async def on_household_event(session: AsyncSession, event: ReceivedEvent) -> Non
 # per grant *content* (household, bureau, programme, person, date), upserted a whole run at a time.
 
 
-async def on_granted(session: AsyncSession, events: list[ReceivedEvent]) -> None:
+async def on_granted(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
     now = datetime.now(UTC)
     rows: dict[tuple[str, str, str, str, date], dict] = {}
     for event in events:
@@ -87,11 +88,11 @@ async def on_granted(session: AsyncSession, events: list[ReceivedEvent]) -> None
                 "monthly_amount": excluded.monthly_amount, "detail": excluded.detail, "updated_at": excluded.updated_at,
                 "first_granted_at": earliest(table.first_granted_at, excluded.first_granted_at)}
 
-    await upsert(session, AssistanceRecord, list(rows.values()),
+    await upsert(uow.session, AssistanceRecord, list(rows.values()),
                  ["household_id", "bureau", "programme", "resident_id", "granted_on"], updates)
 
 
-async def on_revoked(session: AsyncSession, events: list[ReceivedEvent]) -> None:
+async def on_revoked(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
     table = AssistanceRecord.__table__
     statement = update(table).where(
         table.c.household_id == bindparam("b_household"), table.c.bureau == bindparam("b_bureau"),
@@ -100,13 +101,13 @@ async def on_revoked(session: AsyncSession, events: list[ReceivedEvent]) -> None
     ).values(status="revoked", revoked_on=bindparam("b_revoked_on"), revoke_reason=bindparam("b_reason"),
              updated_at=bindparam("b_now"))
     now = datetime.now(UTC)
-    await session.execute(statement, [
+    await uow.session.execute(statement, [
         {"b_household": e.payload.household_id, "b_bureau": e.payload.bureau, "b_programme": e.payload.programme,
          "b_resident": e.payload.resident_id or "", "b_revoked_on": e.payload.revoked_on, "b_reason": e.payload.reason,
          "b_now": now} for e in events])
 
 
-async def on_paid(session: AsyncSession, events: list[ReceivedEvent]) -> None:
+async def on_paid(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
     rows = {}
     for event in events:
         paid: AssistancePaid = event.payload
@@ -114,14 +115,14 @@ async def on_paid(session: AsyncSession, events: list[ReceivedEvent]) -> None:
             "household_id": paid.household_id, "division_code": paid.division_code, "bureau": paid.bureau,
             "programme": paid.programme, "resident_id": paid.resident_id or "", "period": paid.period,
             "amount": paid.amount, "paid_on": paid.paid_on, "reference": paid.reference}
-    await insert_ignore(session, AssistancePayment, list(rows.values()), ["bureau", "reference"])
+    await insert_ignore(uow.session, AssistancePayment, list(rows.values()), ["bureau", "reference"])
 
 
 async def reset_event_state(session: AsyncSession) -> dict[str, int]:
     """Before a replay: forget what came from events (the caseload copy, the bureaus' grants and payments)."""
 
     return {
-        **await reset_caseload_copy(session),
+        **await reset_caseload(session),
         "enrolments": (await session.execute(delete(Enrolment))).rowcount,
         "assistance_records": (await session.execute(delete(AssistanceRecord))).rowcount,
         "assistance_payments": (await session.execute(delete(AssistancePayment))).rowcount,

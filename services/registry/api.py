@@ -22,10 +22,9 @@ from services.registry.schemas import (
     Report,
 )
 from services.registry.models import Household
-from shared import audit
 from shared.api import ReportPeriod
 from shared.auth import requires
-from shared.db import DbSession
+from shared.unit_of_work import DbSession, Units, Uow
 from shared.errors import problem_responses
 from shared.money import ZERO
 from shared.validators import ResidentIdQuery
@@ -37,14 +36,14 @@ payments = APIRouter(tags=["payments 低保金发放"])
 
 @households.post("", dependencies=[requires("registry:write")], response_model=HouseholdOut, status_code=201, responses=problem_responses(409, 422),
                  summary="Enrol a dibao household (纳入低保)")
-async def enrol_household(body: HouseholdIn, session: DbSession) -> HouseholdOut:
-    return await service.enrol(session, body)
+async def enrol_household(body: HouseholdIn, uow: Uow) -> HouseholdOut:
+    return await service.enrol(uow, body)
 
 
 @households.post("/bulk", dependencies=[requires("registry:write")], response_model=BulkOut, responses=problem_responses(422),
                  summary="Enrol up to 1,000 households; good rows land, bad rows say why")
-async def enrol_households_bulk(body: BulkIn, session: DbSession) -> BulkOut:
-    results = await service.enrol_bulk(session, body.households)
+async def enrol_households_bulk(body: BulkIn, uow: Uow) -> BulkOut:
+    results = await service.enrol_bulk(uow, body.households)
     rejected = sum(1 for result in results if result.error is not None)
     return BulkOut(enrolled=len(results) - rejected, rejected=rejected, results=results)
 
@@ -75,14 +74,14 @@ async def _household_out(session: DbSession, household: Household) -> HouseholdO
 
 @households.patch("/{household_id}", dependencies=[requires("registry:write")], response_model=HouseholdOut, responses=problem_responses(404, 409, 422),
                   summary="Report a change; the allowance is recomputed")
-async def change_household(household_id: str, body: HouseholdPatch, session: DbSession) -> HouseholdOut:
-    return await _household_out(session, await service.change(session, household_id, body))
+async def change_household(household_id: str, body: HouseholdPatch, uow: Uow) -> HouseholdOut:
+    return await _household_out(uow.session, await service.change(uow, household_id, body))
 
 
 @households.post("/{household_id}/exit", dependencies=[requires("registry:write")], response_model=HouseholdOut, responses=problem_responses(404, 409, 422),
                  summary="The household leaves dibao (退出低保)")
-async def exit_household(household_id: str, body: ExitIn, session: DbSession) -> HouseholdOut:
-    return await _household_out(session, await service.exit_household(session, household_id, body))
+async def exit_household(household_id: str, body: ExitIn, uow: Uow) -> HouseholdOut:
+    return await _household_out(uow.session, await service.exit_household(uow, household_id, body))
 
 
 @households.get("/{household_id}/payments", dependencies=[requires("registry:read")], response_model=list[PaymentOut], responses=problem_responses(404),
@@ -106,10 +105,10 @@ async def get_person(resident_id: str, session: DbSession) -> PersonOut:
 
 @payments.post("/payment-runs", dependencies=[requires("registry:write")], response_model=PaymentRunOut, responses=problem_responses(422),
                summary="Settle dibao through a month: arrears paid, overpayments recovered; a second run adds nothing")
-async def payment_run(body: PaymentRunIn, request: Request, session: DbSession) -> PaymentRunOut:
-    result = await service.run_payments(request.app.state.platform.sessions, body.period,
+async def payment_run(body: PaymentRunIn, request: Request, units: Units, uow: Uow) -> PaymentRunOut:
+    result = await service.run_payments(units, uow, body.period,
                                         batch_size=request.app.state.settings.run_batch_size)
-    await audit.record(session, "payment_runs", body.period, after=result.model_dump())
+    uow.audit("payment_runs", body.period, after=result.model_dump())
     return result
 
 

@@ -3,15 +3,14 @@ the caseload and its own dibao payments; it reads no bureau's grants (events flo
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.registry import service
 from shared.consumer import Handler
 from shared.events import EMPLOYMENT_TOPIC, ReceivedEvent
+from shared.unit_of_work import UnitOfWork
 
 
-async def on_member_employed(session: AsyncSession, event: ReceivedEvent) -> None:
-    await service.record_employment(session, event.payload)
+async def on_member_employed(uow: UnitOfWork, event: ReceivedEvent) -> None:
+    await service.record_employment(uow, event.payload)
 
 
 TOPICS = [EMPLOYMENT_TOPIC]

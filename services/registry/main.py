@@ -6,7 +6,6 @@ Run: ``uvicorn --factory services.registry.main:create_app --port 8001``
 from __future__ import annotations
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import api, consumers, service
 from services.registry.parameters import DIBAO_STANDARD, SPECS
@@ -14,11 +13,12 @@ from shared.app import create_service_app
 from shared.parameters import ParameterSpec
 from shared.platform_models import PolicyParameter
 from shared.settings import ServiceSettings, load_settings
+from shared.unit_of_work import UnitOfWork
 
 
-async def _parameter_changed(session: AsyncSession, spec: ParameterSpec, row: PolicyParameter) -> None:
+async def _parameter_changed(uow: UnitOfWork, spec: ParameterSpec, row: PolicyParameter) -> None:
     if spec is DIBAO_STANDARD:
-        await service.standard_changed(session, row)
+        await service.standard_changed(uow, row)
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:

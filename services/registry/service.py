@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import bindparam, case, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import rules
 from services.registry.models import (
@@ -43,7 +43,6 @@ from services.registry.schemas import (
     PersonOut,
     Report,
 )
-from shared import audit
 from shared.allowance import allowance_on, dibao_due
 from shared.db import insert_ignore
 from shared.divisions import division_name
@@ -69,6 +68,7 @@ from shared.periods import Period, add_months, city_today, month_of, parse_month
 from shared.platform_models import PolicyParameter
 from shared.resident_id import mask_resident_id, parse_resident_id
 from shared.runs import finish_run, start_run
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 log = logging.getLogger("services.registry")
 outbox = Outbox(producer="registry")
@@ -293,13 +293,14 @@ def _member_snapshot(row: dict[str, Any] | Member) -> MemberSnapshot:
     return MemberSnapshot.model_validate(row, from_attributes=True)
 
 
-async def _insert_prepared(session: AsyncSession, prepared: Sequence[_Prepared]) -> None:
+async def _insert_prepared(uow: UnitOfWork, prepared: Sequence[_Prepared]) -> None:
     """Insert inside a savepoint; the caller stages the events once the savepoint has held."""
 
+    session = uow.session
     await session.execute(insert(Household.__table__), [p.household for p in prepared])
     await session.execute(insert(Member.__table__), [row for p in prepared for row in p.members])
     await session.execute(insert(HouseholdRevision.__table__), [p.revision for p in prepared])
-    await audit.record_many(session, "households", [
+    uow.audit_many("households", [
         (p.household["id"], None, {**p.household, "members": p.members}) for p in prepared])
 
 
@@ -316,11 +317,12 @@ def _claims_of(prepared: _Prepared, held: dict[str, list[_Held]]) -> tuple[list[
     return release, clashes
 
 
-async def enrol(session: AsyncSession, body: HouseholdIn, today: date | None = None) -> HouseholdOut:
+async def enrol(uow: UnitOfWork, body: HouseholdIn, today: date | None = None) -> HouseholdOut:
     """Enrol one household. The unique index on holding memberships is the check that each person is in one
     household at a time (race-free); earlier memberships are read only to release ended ones and to refuse
     a back-dated enrolment that overlaps one."""
 
+    session = uow.session
     book = await ParameterBook.load(session, [DIBAO_STANDARD])
     prepared = _prepare(body, book, today or city_today())
     ids = [row["resident_id"] for row in prepared.members]
@@ -330,10 +332,10 @@ async def enrol(session: AsyncSession, body: HouseholdIn, today: date | None = N
     try:
         async with session.begin_nested():
             await _release(session, release)
-            await _insert_prepared(session, [prepared])
+            await _insert_prepared(uow, [prepared])
     except IntegrityError:
         raise _person_conflict(ids) from None
-    await outbox.stage(session, prepared.event)
+    await outbox.stage(uow, prepared.event)
     # Answered from what was written, not read back: the same columns, two queries fewer per enrolment.
     return to_out(Household(**prepared.household), members=prepared.members)
 
@@ -347,9 +349,10 @@ def _bulk_error(exc: Exception) -> BulkError:
     raise exc
 
 
-async def enrol_bulk(session: AsyncSession, rows: Sequence[dict[str, Any]], today: date | None = None) -> list[BulkResult]:
+async def enrol_bulk(uow: UnitOfWork, rows: Sequence[dict[str, Any]], today: date | None = None) -> list[BulkResult]:
     """Good rows land, bad rows say why. One transaction; a row that fails leaves the others intact."""
 
+    session = uow.session
     today = today or city_today()
     results: list[BulkResult | None] = [None] * len(rows)
     book = await ParameterBook.load(session, [DIBAO_STANDARD])
@@ -378,19 +381,19 @@ async def enrol_bulk(session: AsyncSession, rows: Sequence[dict[str, Any]], toda
     try:
         async with session.begin_nested():
             await _release(session, [member_id for freed in release.values() for member_id in freed])
-            await _insert_prepared(session, list(prepared.values()))
+            await _insert_prepared(uow, list(prepared.values()))
     except IntegrityError:
         # A concurrent enrolment took someone: fall back to one savepoint per row to find who.
         for index, item in prepared.items():
             try:
                 async with session.begin_nested():
                     await _release(session, release[index])
-                    await _insert_prepared(session, [item])
+                    await _insert_prepared(uow, [item])
             except IntegrityError:
                 ids = [m["resident_id"] for m in item.members]
                 results[index] = BulkResult(index=index, id=None, error=_bulk_error(_person_conflict(ids)))
     landed = [item for index, item in prepared.items() if results[index] is None]
-    await outbox.stage_many(session, (item.event for item in landed))
+    await outbox.stage_many(uow, (item.event for item in landed))
     for index, item in prepared.items():
         if results[index] is None:
             results[index] = BulkResult(index=index, id=item.household["id"], error=None)
@@ -452,7 +455,8 @@ async def _locked_household(session: AsyncSession, household_id: str) -> Househo
     return household
 
 
-async def change(session: AsyncSession, household_id: str, patch: HouseholdPatch, today: date | None = None) -> Household:
+async def change(uow: UnitOfWork, household_id: str, patch: HouseholdPatch, today: date | None = None) -> Household:
+    session = uow.session
     today = today or city_today()
     household = await _locked_household(session, household_id)
     _require_in_dibao(household, today)
@@ -464,7 +468,7 @@ async def change(session: AsyncSession, household_id: str, patch: HouseholdPatch
         raise Unprocessable("effective_after_exit", f"the household leaves dibao on {household.exited_on}")
     changed = patch.changed_fields()
     if patch.members is not None:
-        await _change_members(session, household, patch.members, effective_on)
+        await _change_members(uow, household, patch.members, effective_on)
     for name in ("address", "heating", "housing_area_m2"):
         value = getattr(patch, name)
         if value is not None:
@@ -506,17 +510,18 @@ async def change(session: AsyncSession, household_id: str, patch: HouseholdPatch
     household.updated_at = datetime.now(UTC)
     await session.flush()
     await session.refresh(household, ["members"])
-    await outbox.stage(session, changed_event(household, household.members, effective_on, changed, extensions))
+    await outbox.stage(uow, changed_event(household, household.members, effective_on, changed, extensions))
     if exit_set:
-        await outbox.stage(session, _exited_event(household))
+        await outbox.stage(uow, _exited_event(household))
     return household
 
 
-async def _change_members(session: AsyncSession, household: Household, members: Sequence[MemberIn],
+async def _change_members(uow: UnitOfWork, household: Household, members: Sequence[MemberIn],
                           effective_on: date) -> None:
     """The new list of members from ``effective_on``: those kept are updated, those gone leave on that day, those
     new join on it (each person still in one household at a time)."""
 
+    session = uow.session
     current = {member.resident_id: member for member in household.members}
     incoming = {parse_resident_id(member.resident_id).number: member for member in members}
     added = [number for number in incoming if number not in current]
@@ -529,9 +534,8 @@ async def _change_members(session: AsyncSession, household: Household, members: 
             clashes.append(number)
     if clashes:
         raise _person_conflict(clashes)
-    await audit.record(session, "members", household.id,
-                       before=[_member_snapshot(m).model_dump() for m in household.members],
-                       after=[m.model_dump() for m in members])
+    uow.audit("members", household.id, before=[_member_snapshot(m).model_dump() for m in household.members],
+              after=[m.model_dump() for m in members])
     for number, row in current.items():
         if number not in incoming:
             await session.execute(update(Member).where(Member.id == row.id).values(
@@ -573,10 +577,11 @@ def _exited_event(household: Household) -> HouseholdExited:
                            exited_on=household.exited_on, reason=household.exit_reason or "")
 
 
-async def exit_household(session: AsyncSession, household_id: str, body: ExitIn, today: date | None = None) -> Household:
+async def exit_household(uow: UnitOfWork, household_id: str, body: ExitIn, today: date | None = None) -> Household:
     """The household leaves dibao on ``body.on`` — not before: an exit set ahead keeps it, and its members, where
     they are until then. An exit already set may be brought forward, not pushed back."""
 
+    session = uow.session
     today = today or city_today()
     household = await _locked_household(session, household_id)
     _require_in_dibao(household, today)
@@ -588,16 +593,17 @@ async def exit_household(session: AsyncSession, household_id: str, body: ExitIn,
     _set_exit(household, body.on, body.reason)
     household.revision += 1
     await _close_memberships(session, household)
-    await outbox.stage(session, _exited_event(household))
+    await outbox.stage(uow, _exited_event(household))
     await session.flush()
     await session.refresh(household, ["members"])
     return household
 
 
-async def standard_changed(session: AsyncSession, row: PolicyParameter) -> int:
+async def standard_changed(uow: UnitOfWork, row: PolicyParameter) -> int:
     """A new dibao standard from a date: recompute the schedules of the households in dibao on or after it
     (a retroactive standard too: the next runs settle the months it touches) and tell the bureaus."""
 
+    session = uow.session
     book = await ParameterBook.load(session, [DIBAO_STANDARD])
     query = select(Household).where(Household.exited_on.is_(None) | (Household.exited_on > row.effective_from))
     if row.scope != CITY_WIDE:
@@ -627,7 +633,7 @@ async def standard_changed(session: AsyncSession, row: PolicyParameter) -> int:
         events.append(changed_event(household, household.members, max(row.effective_from, household.enrolled_on),
                                     ["dibao_standard"], extensions[household.id]))
     await session.flush()
-    await outbox.stage_many(session, events)
+    await outbox.stage_many(uow, events)
     return changed
 
 
@@ -669,7 +675,7 @@ class _Account:
 _ACCOUNT_COLUMNS = [Household.__table__.c[name] for name in _Account.__slots__]
 
 
-async def run_payments(sessions: async_sessionmaker[AsyncSession], period: str, today: date | None = None,
+async def run_payments(units: UnitsOfWork, uow: UnitOfWork, period: str, today: date | None = None,
                        batch_size: int = 2000) -> PaymentRunOut:
     """Settle every household's months from enrolment through ``period`` against the ledger.
 
@@ -682,36 +688,36 @@ async def run_payments(sessions: async_sessionmaker[AsyncSession], period: str, 
 
     month = parse_month(period)
     refuse_future(month.start, month.label, today)
-    run_id = await start_run(sessions, PaymentRun, month.label)
+    run_id = await start_run(units, PaymentRun, month.label)
 
     # On PostgreSQL the households are settled in two halves of the key space at once, so that one half's
     # rules run while the other's batch is being written; SQLite has one writer at a time, so one half there.
-    bounds = ["", "8", None] if sessions.kw["bind"].dialect.name == "postgresql" else ["", None]
-    halves = await asyncio.gather(*(_settle_keys(sessions, month, run_id, low, high, batch_size)
+    bounds = ["", "8", None] if units.sessions.kw["bind"].dialect.name == "postgresql" else ["", None]
+    halves = await asyncio.gather(*(_settle_keys(units, month, run_id, low, high, batch_size)
                                     for low, high in itertools.pairwise(bounds)))
     paid = sum(half.households for half in halves)
     transferred = sum((half.transferred for half in halves), ZERO)
     withheld = sum((half.withheld for half in halves), ZERO)
     overpaid = sum((half.overpaid for half in halves), ZERO)
 
-    async with sessions() as session:
-        await finish_run(session, PaymentRun, run_id, paid, transferred)
-        already = await session.scalar(select(func.count(func.distinct(Payment.household_id))).where(
-            Payment.period == month.label, Payment.run_id != run_id))
-        await session.commit()
+    # Finished in the request's unit of work, which audits the run and commits both together.
+    await finish_run(uow, PaymentRun, run_id, paid, transferred)
+    already = await uow.session.scalar(select(func.count(func.distinct(Payment.household_id))).where(
+        Payment.period == month.label, Payment.run_id != run_id))
     log.info("payment run finished", extra={"ctx_period": month.label, "ctx_paid": paid,
                                             "ctx_total": str(transferred)})
     return PaymentRunOut(period=month.label, households_paid=paid, total_amount=to_fen(transferred),
                          recovered=to_fen(withheld), overpaid=to_fen(overpaid), already_paid=int(already or 0))
 
 
-async def _settle_keys(sessions: async_sessionmaker[AsyncSession], month: Period, run_id: int, low: str,
+async def _settle_keys(units: UnitsOfWork, month: Period, run_id: int, low: str,
                        high: str | None, batch_size: int) -> _Settled:
     """Settle the households with ids from ``low`` up to ``high`` (excluded; open when None), batch by batch."""
 
     paid, transferred, withheld, overpaid, last_id = 0, ZERO, ZERO, ZERO, None
     while True:
-        async with sessions() as session:
+        async with units.begin() as batch:
+            session = batch.session
             # Core rows, not ORM objects: a run reads a few columns of every household and never its members.
             accounts = [_Account(*row) for row in (await session.execute(
                 select(*_ACCOUNT_COLUMNS).where(
@@ -724,8 +730,8 @@ async def _settle_keys(sessions: async_sessionmaker[AsyncSession], month: Period
             if not accounts:
                 return _Settled(paid, transferred, withheld, overpaid)
             last_id = accounts[-1].id
-            settled = await _settle(session, accounts, month, run_id)
-            await session.commit()
+            settled = await _settle(batch, accounts, month, run_id)
+            await batch.commit()
         paid += settled.households
         transferred += settled.transferred
         withheld += settled.withheld
@@ -752,7 +758,8 @@ async def _ledger_after(session: AsyncSession, accounts: Sequence[_Account],
     return ledger
 
 
-async def _settle(session: AsyncSession, accounts: Sequence[_Account], through: Period, run_id: int) -> _Settled:
+async def _settle(uow: UnitOfWork, accounts: Sequence[_Account], through: Period, run_id: int) -> _Settled:
+    session = uow.session
     ids = [account.id for account in accounts]
     extensions = await _extension_rows(session, ids)
     ledger = await _ledger_after(session, accounts, through)
@@ -785,7 +792,7 @@ async def _settle(session: AsyncSession, accounts: Sequence[_Account], through: 
                       "b_through": through.label})
     if rows:
         await session.execute(insert(Payment.__table__), rows)
-        await outbox.stage_many(session, paid_events(rows))
+        await outbox.stage_many(uow, paid_events(rows))
     await session.execute(
         update(Household.__table__).where(Household.__table__.c.id == bindparam("b_id"))
         .values(settlement=bindparam("b_settlement"), settled_revision=bindparam("b_revision"),
@@ -844,10 +851,11 @@ async def payments_of(session: AsyncSession, household_id: str) -> list[Payment]
 # ---- the employment extension (延发三个月) -------------------------------------------------------
 
 
-async def record_employment(session: AsyncSession, event: MemberEmployed) -> EmploymentExtension | None:
+async def record_employment(uow: UnitOfWork, event: MemberEmployed) -> EmploymentExtension | None:
     """A member found work: the household keeps dibao for the extension's months whatever else happens, and the
     member is recorded as employed (the change events sent from now on carry it)."""
 
+    session = uow.session
     household = await session.get(Household, event.household_id, with_for_update=True)
     if household is None or household.status_on(event.employed_on) != "active" \
             or event.employed_on < household.enrolled_on:
@@ -878,8 +886,8 @@ async def record_employment(session: AsyncSession, event: MemberEmployed) -> Emp
     await session.flush()
     await session.refresh(household, ["members"])
     extensions = (await _extension_rows(session, [household.id]))[household.id]
-    await outbox.stage(session, changed_event(household, household.members, event.employed_on, ["employment"],
-                                              extensions))
+    await outbox.stage(uow, changed_event(household, household.members, event.employed_on, ["employment"],
+                                          extensions))
     return next(row for row in extensions if row.id == inserted[0][0])
 
 

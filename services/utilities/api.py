@@ -16,10 +16,9 @@ from services.utilities.schemas import (
     WaterBillIn,
     WaterBillOut,
 )
-from shared import audit
 from shared.api import ReportPeriod
 from shared.auth import requires, requires_any
-from shared.db import DbSession
+from shared.unit_of_work import DbSession, Units, Uow
 from shared.errors import problem_responses
 
 router = APIRouter()
@@ -33,17 +32,16 @@ async def get_household(household_id: str, session: DbSession) -> HouseholdOut:
 
 @router.post("/water/bills", dependencies=[requires("utilities:water")], response_model=WaterBillOut, status_code=201, tags=["water 生活用水"],
              responses=problem_responses(404, 409, 422), summary="The Water Group posts a month's usage; returns the discount")
-async def post_water_bill(body: WaterBillIn, session: DbSession) -> WaterBillOut:
-    return service.water_bill_out(await service.post_water_bill(session, body))
+async def post_water_bill(body: WaterBillIn, uow: Uow) -> WaterBillOut:
+    return service.water_bill_out(await service.post_water_bill(uow, body))
 
 
 @router.post("/heating/supplement-runs", dependencies=[requires("utilities:write")], response_model=SupplementRunOut, tags=["heating 家庭供暖"],
              responses=problem_responses(422),
              summary="Settle the +20% supplement of every month through the period (a second run adds nothing)")
-async def supplement_run(body: SupplementRunIn, request: Request, session: DbSession) -> SupplementRunOut:
-    result = await service.run_supplements(request.app.state.platform.sessions, body.period,
-                                           batch_size=request.app.state.settings.run_batch_size)
-    await audit.record(session, "supplement_runs", body.period, after=result.model_dump())
+async def supplement_run(body: SupplementRunIn, request: Request, units: Units, uow: Uow) -> SupplementRunOut:
+    result = await service.run_supplements(units, uow, body.period, batch_size=request.app.state.settings.run_batch_size)
+    uow.audit("supplement_runs", body.period, after=result.model_dump())
     return result
 
 
@@ -53,8 +51,8 @@ async def supplement_run(body: SupplementRunIn, request: Request, session: DbSes
              description="201 with the reduction; the same bill again → 200 with the stored result; another fee for "
                          "a season already billed → 409 `bill_already_posted`; 422 `not_central_heating`, "
                          "`not_in_dibao`, `period_in_future` (a season not begun).")
-async def post_heating_bill(body: HeatingBillIn, response: Response, session: DbSession) -> HeatingBillOut:
-    bill, created = await service.post_heating_bill(session, body)
+async def post_heating_bill(body: HeatingBillIn, response: Response, uow: Uow) -> HeatingBillOut:
+    bill, created = await service.post_heating_bill(uow, body)
     if not created:
         response.status_code = 200
     return service.heating_bill_out(bill)

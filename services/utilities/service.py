@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.utilities import rules
 from services.utilities.models import (
@@ -51,7 +51,7 @@ from shared.db import insert_ignore
 from shared.divisions import division_name
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.events import AllowanceStep, ExtensionSpell
-from shared.grants import Grant, GrantLedger
+from shared.grants import Grant, GrantLedger, prefetch_caseload
 from shared.ledger import RECOVERY, LedgerLine, owed_by, settle
 from shared.money import ZERO, to_fen
 from shared.outbox import Outbox
@@ -65,9 +65,9 @@ from shared.projection import (
     facts_on,
     open_members,
     prefetch_all,
-    prefetch_households,
 )
 from shared.runs import finish_run, start_run
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 WATER = "water_discount"
 SUPPLEMENT = "supplement"  # a ledger line that pays (a "recovery" records an overpayment)
@@ -78,49 +78,49 @@ ledger = GrantLedger("utilities", Outbox(producer="utilities"))
 # ---- grants from the registry's events --------------------------------------------------------
 
 
-async def _heating_grant(session: AsyncSession, household: DibaoHousehold, on: date, book: ParameterBook) -> None:
+async def _heating_grant(uow: UnitOfWork, household: DibaoHousehold, on: date, book: ParameterBook) -> None:
     heating = household.snapshot["heating"]
     if heating == "central":
         rate = book.get(CENTRAL_REDUCTION, on)
-        await ledger.grant(session, household_id=household.household_id, division_code=household.division_code,
+        await ledger.grant(uow, household_id=household.household_id, division_code=household.division_code,
                            programme="heating_fee_reduction", on=on, detail=f"集中供热费减免 {rate * 100:.0f}%")
     else:
         rate = book.get(SUPPLEMENT_RATE, on)
         allowance = allowance_on([AllowanceStep.model_validate(s) for s in household.snapshot["allowance_schedule"]], on)
-        await ledger.grant(session, household_id=household.household_id, division_code=household.division_code,
+        await ledger.grant(uow, household_id=household.household_id, division_code=household.division_code,
                            programme="heating_supplement", on=on, monthly_amount=to_fen(allowance * rate),
                            detail=f"非集中供热: 采暖期每月加发低保金 {rate * 100:.0f}%")
 
 
-async def apply_delta(session: AsyncSession, delta: HouseholdDelta) -> None:
+async def apply_delta(uow: UnitOfWork, delta: HouseholdDelta) -> None:
     household = delta.household
     if household is None or delta.kind == "ignored":
         return
     if delta.kind == "exited":
-        await ledger.revoke(session, household_id=household.household_id, on=delta.effective_on,
+        await ledger.revoke(uow, household_id=household.household_id, on=delta.effective_on,
                             reason="household left dibao")
         return
-    book = await ParameterBook.load(session, SPECS)
+    book = await ParameterBook.of(uow, SPECS)
     heating = household.snapshot["heating"]
     if delta.kind == "enrolled":
-        await _record_heating(session, household.household_id, household.enrolled_on, heating)
-        await ledger.grant(session, household_id=household.household_id, division_code=household.division_code,
+        await _record_heating(uow, household.household_id, household.enrolled_on, heating)
+        await ledger.grant(uow, household_id=household.household_id, division_code=household.division_code,
                            programme=WATER, on=household.enrolled_on, detail="生活用水价格优惠")
-        await _heating_grant(session, household, household.enrolled_on, book)
+        await _heating_grant(uow, household, household.enrolled_on, book)
         return
     if delta.previous.get("heating") != heating:
-        await _record_heating(session, household.household_id, delta.effective_on, heating)
-        await ledger.revoke(session, household_id=household.household_id, on=delta.effective_on,
+        await _record_heating(uow, household.household_id, delta.effective_on, heating)
+        await ledger.revoke(uow, household_id=household.household_id, on=delta.effective_on,
                             programme=rules.heating_relief_programme(delta.previous.get("heating", "")),
                             reason=f"heating changed to {heating}")
     # (Re)grant the current relief: a no-op when nothing about it changed, new terms when the allowance did.
-    await _heating_grant(session, household, delta.effective_on, book)
+    await _heating_grant(uow, household, delta.effective_on, book)
 
 
-async def _record_heating(session: AsyncSession, household_id: str, on: date, heating: str) -> None:
-    existing = next((row for row in await HEATING.get(session, household_id) if row.effective_from == on), None)
+async def _record_heating(uow: UnitOfWork, household_id: str, on: date, heating: str) -> None:
+    existing = next((row for row in await HEATING.get(uow, household_id) if row.effective_from == on), None)
     if existing is None:
-        HEATING.add(session, HeatingHistory(household_id=household_id, effective_from=on, heating=heating))
+        HEATING.add(uow, HeatingHistory(household_id=household_id, effective_from=on, heating=heating))
     else:
         existing.heating = heating
 
@@ -142,7 +142,8 @@ async def _members_in_month(session: AsyncSession, household_id: str, month: Per
     return sum(1 for row in rows if month.overlaps(row.eligible_from, row.eligible_until))
 
 
-async def post_water_bill(session: AsyncSession, body: WaterBillIn) -> WaterBill:
+async def post_water_bill(uow: UnitOfWork, body: WaterBillIn) -> WaterBill:
+    session = uow.session
     month = parse_month(body.period)
     refuse_future(month.start, f"the water bill for {month.label}")
     household = await _household(session, body.household_id)
@@ -163,7 +164,7 @@ async def post_water_bill(session: AsyncSession, body: WaterBillIn) -> WaterBill
     except IntegrityError:
         raise Conflict("bill_already_posted", f"{month.label} was already posted for this household") from None
     if bill.discount > ZERO:
-        await ledger.paid(session, household_id=bill.household_id, division_code=bill.division_code,
+        await ledger.paid(uow, household_id=bill.household_id, division_code=bill.division_code,
                           programme=WATER, period=bill.period, amount=bill.discount, reference=f"water-{bill.id}",
                           paid_on=city_today())
     return bill
@@ -317,7 +318,7 @@ async def _ledgers(session: AsyncSession, whole: list[str], after: dict[str, str
     return lines
 
 
-async def run_supplements(sessions: async_sessionmaker[AsyncSession], period: str, batch_size: int = 2000,
+async def run_supplements(units: UnitsOfWork, uow: UnitOfWork, period: str, batch_size: int = 2000,
                           today: date | None = None) -> SupplementRunOut:
     """Settle every household's supplement for each month from its enrolment through ``period``.
 
@@ -328,19 +329,21 @@ async def run_supplements(sessions: async_sessionmaker[AsyncSession], period: st
     key (household, month, kind, settlement) refuses a second run's lines written from the same reading.
     Every month through ``period`` is settled, however often that period was run before (shared.ledger).
     A household whose snapshot and supplement parameters have not changed since its account was last
-    settled is settled only for the months after that; any change re-settles all its months.
+    settled is settled only for the months after that; any change re-settles all its months. The run's
+    record is finished in ``uow`` (the request's), which the caller commits.
     """
 
     month = parse_month(period)
     refuse_future(month.start, f"the heating supplement for {month.label}", today)
-    run_id = await start_run(sessions, SupplementRun, month.label)
+    run_id = await start_run(units, SupplementRun, month.label)
 
     paid_households: set[str] = set()
     total = withheld = recovered = ZERO
     recoveries, last_key = 0, ""
     paid_on = city_today()
     while True:
-        async with sessions() as session:
+        async with units.begin() as batch:
+            session = batch.session
             households = (await session.scalars(
                 select(DibaoHousehold).where(DibaoHousehold.household_id > last_key,
                                              DibaoHousehold.enrolled_on <= month.end)
@@ -349,7 +352,7 @@ async def run_supplements(sessions: async_sessionmaker[AsyncSession], period: st
                 break
             last_key = households[-1].household_id
             accounts = await _lock_accounts(session, [household.household_id for household in households])
-            parameters = _Parameters(await ParameterBook.load(session, SPECS))
+            parameters = _Parameters(await ParameterBook.of(batch, SPECS))
             stamps = {household.household_id: f"{household.updated_at.isoformat()}|{parameters.fingerprint}"
                       for household in households}
             whole: list[str] = []
@@ -418,15 +421,13 @@ async def run_supplements(sessions: async_sessionmaker[AsyncSession], period: st
                     events.append(ledger.payment_event(
                         household_id=household_id, division_code=division_code, programme="heating_supplement",
                         period=line_period, amount=amount - kept, reference=f"heating-{row_id}", paid_on=paid_on))
-            await ledger.outbox.stage_many(session, events)
-            await session.commit()
+            await ledger.outbox.stage_many(batch, events)
+            await batch.commit()
 
-    async with sessions() as session:
-        await finish_run(session, SupplementRun, run_id, len(paid_households), total)
-        already = await session.scalar(select(func.count(func.distinct(HeatingSupplement.household_id))).where(
-            HeatingSupplement.period == month.label, HeatingSupplement.kind == "supplement",
-            HeatingSupplement.run_id != run_id))
-        await session.commit()
+    await finish_run(uow, SupplementRun, run_id, len(paid_households), total)
+    already = await uow.session.scalar(select(func.count(func.distinct(HeatingSupplement.household_id))).where(
+        HeatingSupplement.period == month.label, HeatingSupplement.kind == "supplement",
+        HeatingSupplement.run_id != run_id))
     return SupplementRunOut(period=month.label, households_paid=len(paid_households), total_amount=to_fen(total),
                             withheld_amount=to_fen(withheld), recoveries=recoveries,
                             recovered_amount=to_fen(recovered), already_paid=int(already or 0))
@@ -451,13 +452,14 @@ async def supplements(session: AsyncSession, household_id: str | None) -> list[H
 # ---- the central-heating reduction ----------------------------------------------------------------
 
 
-async def post_heating_bill(session: AsyncSession, body: HeatingBillIn, today: date | None = None) -> tuple[HeatingBill, bool]:
+async def post_heating_bill(uow: UnitOfWork, body: HeatingBillIn, today: date | None = None) -> tuple[HeatingBill, bool]:
     """Reduce a centrally heated dibao household's bill for a season; (bill, created).
 
     Idempotent per household and season: the same bill again returns the stored result; a different
     fee for a season already billed is a conflict (409 ``bill_already_posted``).
     """
 
+    session = uow.session
     household = await _household(session, body.household_id)
     existing = await session.scalar(select(HeatingBill).where(HeatingBill.household_id == household.household_id,
                                                               HeatingBill.season == body.season))
@@ -492,7 +494,7 @@ async def post_heating_bill(session: AsyncSession, body: HeatingBillIn, today: d
         assert existing is not None
         return _same_bill(existing, body), False
     if bill.reduction > ZERO:
-        await ledger.paid(session, household_id=bill.household_id, division_code=bill.division_code,
+        await ledger.paid(uow, household_id=bill.household_id, division_code=bill.division_code,
                           programme="heating_fee_reduction", period=bill.period, amount=bill.reduction,
                           reference=f"heating-bill-{bill.id}", paid_on=city_today())
     return bill, True
@@ -582,4 +584,4 @@ async def report(session: AsyncSession, period: Period) -> Report:
 
 
 # What the consumer reads for a whole batch of household events at once.
-prefetch = prefetch_all(prefetch_households, HEATING.prefetch)
+prefetch = prefetch_all(prefetch_caseload, HEATING.prefetch)

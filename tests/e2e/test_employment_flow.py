@@ -68,9 +68,9 @@ async def test_certificate_is_issued_on_the_day_the_year_of_unemployment_is_up(k
         person = await eventually(due)
         assert person["certificate"] is None and person["certificate_due_on"] == "2027-01-15"
 
-        sessions = employment.app.state.platform.sessions
-        assert await employment_service.issue_due_certificates(sessions, today=date(2027, 1, 14)) == 0
-        assert await employment_service.issue_due_certificates(sessions, today=date(2027, 1, 15)) == 1
+        units = employment.app.state.platform.units
+        assert await employment_service.issue_due_certificates(units, today=date(2027, 1, 14)) == 0
+        assert await employment_service.issue_due_certificates(units, today=date(2027, 1, 15)) == 1
         person = (await employment.get(f"/persons/{worker['resident_id']}")).json()
         assert person["certificate"]["issued_on"] == "2027-01-15"
 
@@ -134,4 +134,4 @@ async def test_a_certificate_run_for_a_day_not_begun_in_harbin_is_refused(kafka,
         today = await employment.post("/certificate-runs", json={"on": city_today().isoformat()})
         assert today.status_code == 200 and today.json()["issued"] == 0, today.text
         with pytest.raises(PeriodInFuture):
-            await employment_service.issue_due_certificates(employment.app.state.platform.sessions, on=tomorrow)
+            await employment_service.issue_due_certificates(employment.app.state.platform.units, on=tomorrow)

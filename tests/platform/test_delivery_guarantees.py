@@ -20,7 +20,6 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.consumer import EventConsumer
 from shared.db import create_engine, session_factory
@@ -33,6 +32,7 @@ from shared.events import (
 )
 from shared.kafka import ProducerHolder, ensure_topics
 from shared.outbox import Outbox, OutboxRelay, unpublished_count
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 from shared.platform_models import (
     ConsumerPosition,
     InboxEvent,
@@ -73,8 +73,8 @@ async def platform_database() -> AsyncIterator:
         await drop_database(url)
 
 
-async def record_effect(session: AsyncSession, event: ReceivedEvent) -> None:
-    await session.execute(insert(effects).values(event_id=str(event.event_id), household_id=event.payload.household_id))
+async def record_effect(uow: UnitOfWork, event: ReceivedEvent) -> None:
+    await uow.session.execute(insert(effects).values(event_id=str(event.event_id), household_id=event.payload.household_id))
 
 
 async def count(sessions, table_or_model) -> int:  # type: ignore[no-untyped-def]
@@ -88,7 +88,7 @@ def exited(household_id: str | None = None) -> HouseholdExited:
 
 
 def make_consumer(sessions, prefix: str, handler=record_effect, bootstrap: str = KAFKA, **kwargs) -> EventConsumer:  # type: ignore[no-untyped-def]
-    return EventConsumer(service="probe", sessions=sessions, bootstrap_servers=bootstrap, topics=[HOUSEHOLDS_TOPIC],
+    return EventConsumer(service="probe", units=UnitsOfWork(sessions), bootstrap_servers=bootstrap, topics=[HOUSEHOLDS_TOPIC],
                          handlers={"HouseholdExited": handler}, producers=ProducerHolder(bootstrap, "probe-dlq"),
                          topic_prefix=prefix, **kwargs)
 
@@ -144,9 +144,9 @@ async def test_outbox_event_written_while_broker_down_is_published_after_it_retu
     prefix = new_prefix()
     async with platform_database() as (_, sessions):
         event = exited()
-        async with sessions() as session:
-            await Outbox("probe").stage(session, event)
-            await session.commit()
+        async with UnitsOfWork(sessions).begin() as uow:
+            await Outbox("probe").stage(uow, event)
+            await uow.commit()
 
         relay = OutboxRelay(sessions, ProducerHolder(bootstrap, "probe"), prefix, poll_seconds=0.2)
         task = asyncio.create_task(relay.run())
@@ -171,10 +171,10 @@ async def test_relay_sends_each_outbox_row_once_and_removes_it(kafka, postgres):
     prefix = new_prefix()
     async with platform_database() as (_, sessions):
         events = [exited() for _ in range(5)]
-        async with sessions() as session:
+        async with UnitsOfWork(sessions).begin() as uow:
             for event in events:
-                await Outbox("probe").stage(session, event)
-            await session.commit()
+                await Outbox("probe").stage(uow, event)
+            await uow.commit()
 
         relay = OutboxRelay(sessions, ProducerHolder(KAFKA, "probe"), prefix)
         try:
@@ -212,10 +212,10 @@ async def _consume_all(bootstrap: str, topic: str, expected: int) -> list:
 
 async def test_outbox_rows_rolled_back_with_the_business_change_are_never_published(kafka, postgres):
     async with platform_database() as (_, sessions):
-        async with sessions() as session:
-            await Outbox("probe").stage(session, exited())
-            await session.rollback()
-            await session.commit()  # the session goes on after the rollback: nothing staged before it remains
+        async with UnitsOfWork(sessions).begin() as uow:
+            await Outbox("probe").stage(uow, exited())
+            await uow.rollback()
+            await uow.commit()  # the unit of work goes on after the rollback: nothing staged before it remains
         assert await count(sessions, OutboxMessage) == 0
 
 
@@ -310,7 +310,7 @@ async def test_handler_that_keeps_failing_is_dead_lettered_after_bounded_retries
     prefix = new_prefix()
     attempts = 0
 
-    async def broken(session: AsyncSession, event: ReceivedEvent) -> None:
+    async def broken(uow: UnitOfWork, event: ReceivedEvent) -> None:
         nonlocal attempts
         attempts += 1
         raise ValueError("a bug in the handler")
@@ -355,14 +355,14 @@ async def test_database_outage_is_retried_not_dead_lettered(kafka, postgres):
     prefix = new_prefix()
     calls = 0
 
-    async def flaky(session: AsyncSession, event: ReceivedEvent) -> None:
+    async def flaky(uow: UnitOfWork, event: ReceivedEvent) -> None:
         nonlocal calls
         calls += 1
         if calls <= 5:
             from sqlalchemy.exc import OperationalError
 
             raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database restarting"))
-        await record_effect(session, event)
+        await record_effect(uow, event)
 
     await produce(prefix, [encode(envelope_for(exited(), "registry"))])
     async with platform_database() as (_, sessions):

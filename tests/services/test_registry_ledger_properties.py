@@ -255,10 +255,10 @@ def machine(loop: asyncio.AbstractEventLoop, tally: dict[str, int]) -> type[Rule
             employed_on = min(TODAY, known.enrolled_on + timedelta(days=days_after))
 
             async def handle() -> None:
-                async with self.app.state.platform.sessions() as session:
-                    await registry_service.record_employment(session, MemberEmployed(
+                async with self.app.state.platform.units.begin(source="event") as uow:
+                    await registry_service.record_employment(uow, MemberEmployed(
                         household_id=household, resident_id=worker, employed_on=employed_on, kind="job"))
-                    await session.commit()
+                    await uow.commit()
 
             run(handle())
             in_dibao = known.enrolled_on <= employed_on and (known.exit_on is None or known.exit_on > employed_on)
