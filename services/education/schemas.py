@@ -66,7 +66,7 @@ class PartnerAidIn(BaseModel):
     organisation: Organisation = Field(description="工会 trade_union, 共青团希望工程 youth_league_hope_project, "
                                                    "妇联 womens_federation, 残联 disabled_persons_federation")
     kind: Text = Field(min_length=1, max_length=60, description="e.g. 助学金, 结对帮扶, 学习用品")
-    amount: MoneyIn = Field(default="0.00", description="money value of the aid (0.00 for aid in kind)")
+    amount: MoneyIn = Field(default=Decimal("0.00"), description="money value of the aid (0.00 for aid in kind)")
     given_on: PastPlanDay
     description: Text | None = Field(default=None, max_length=500)
 

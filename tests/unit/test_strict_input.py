@@ -4,11 +4,13 @@ a boolean, control characters as text, periods before the 2004 plan."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from services.education.schemas import PartnerAidIn
 from shared.parameters import PLAN_DATE
 from shared.resident_id import InvalidResidentId, make_resident_id, parse_resident_id
 from shared.validators import (
@@ -110,3 +112,10 @@ def test_periods_start_with_the_2004_plan(field, value):
 
 def test_periods_from_2004_are_accepted():
     assert Body.model_validate({"month": "2004-01", "period": "2004", "term": "2004-spring"}).term == "2004-spring"
+
+
+def test_partner_aid_in_kind_without_an_amount_is_zero_yuan_as_money():
+    # The default was the string "0.00": pydantic does not validate defaults, so it reached the ledger as str.
+    aid = PartnerAidIn.model_validate({"resident_id": ASCII_ID, "organisation": "womens_federation",
+                                       "kind": "学习用品", "given_on": "2026-03-01"})
+    assert isinstance(aid.amount, Decimal) and aid.amount == Decimal("0.00")
