@@ -124,10 +124,10 @@ class Bench:
             import sqlite3
 
             with sqlite3.connect(f"file:{self.system.workdir / 'db' / service}.db?mode=ro", uri=True) as db:
-                return db.execute("SELECT count(*) FROM outbox_messages").fetchone()[0]
+                return int(db.execute("SELECT count(*) FROM outbox_messages").fetchone()[0])
         connection = await self.system.connect(service)
         try:
-            return await connection.fetchval("SELECT count(*) FROM outbox_messages")
+            return int(await connection.fetchval("SELECT count(*) FROM outbox_messages"))
         finally:
             await connection.close()
 
@@ -204,7 +204,9 @@ class Bench:
         if rows_before is not None:
             # An idle backend may hold its counts up to PostgreSQL's 10 s idle-flush interval.
             await asyncio.sleep(11)
-            self.results["fan_out"]["rows_written"] = await self.rows_written() - rows_before
+            rows_after = await self.rows_written()
+            assert rows_after is not None  # counted before, so this is PostgreSQL
+            self.results["fan_out"]["rows_written"] = rows_after - rows_before
 
     def bound_fan_out(self) -> None:
         """How long the fan-out's own volume takes at the baselines' rates, one after the other: what

@@ -57,7 +57,8 @@ def fail_on_problem(response: httpx.Response) -> dict[str, Any]:
         except ValueError:
             typer.secho(f"{response.status_code}: {response.text[:300]}", fg="red", err=True)
         raise typer.Exit(1)
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 # ---- enrol a caseload from CSV ------------------------------------------------------------------
@@ -303,7 +304,7 @@ async def _requeue(topic: str, partition: int, offset: int, fixed: bytes | None)
     finally:
         await consumer.stop()
     headers = dict(record.headers or ())
-    origin = headers.get("dlq.origin_topic", b"").decode()
+    origin: str = headers.get("dlq.origin_topic", b"").decode()
     if not origin:
         raise typer.BadParameter("that message has no dlq.origin_topic header")
     producer = AIOKafkaProducer(bootstrap_servers=_kafka(), enable_idempotence=True, acks="all")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.audit_api import audit_router
 from shared.auth import AuthConfig, check_every_route_is_guarded, requires
 from shared.consumer import EventConsumer, Handler, Prefetch
-from shared.db import create_engine, database_is_reachable, session_factory
+from shared.db import create_engine, database_is_reachable, rows_matched, session_factory
 from shared.errors import Unprocessable, document_problems, install_error_handlers, problem_response
 from shared.kafka import ProducerHolder, kafka_is_reachable
 from shared.logging import configure_logging
@@ -85,8 +85,8 @@ class Platform:
             self.tasks.remove(consumer_task)
         async with self.sessions() as session:
             counts = await reset(session)
-            counts["inbox_events"] = (await session.execute(delete(InboxEvent))).rowcount
-            counts["consumer_positions"] = (await session.execute(delete(ConsumerPosition))).rowcount
+            counts["inbox_events"] = await rows_matched(session, delete(InboxEvent))
+            counts["consumer_positions"] = await rows_matched(session, delete(ConsumerPosition))
             await session.commit()
         # A fresh consumer: with no stored positions it seeks to the beginning of every partition.
         self.consumer = self.consumer.fresh()
@@ -124,7 +124,7 @@ class Platform:
         await self.engine.dispose()
 
 
-BackgroundJob = Callable[[Platform], Awaitable[None]]
+BackgroundJob = Callable[[Platform], Coroutine[Any, Any, None]]  # a coroutine: it runs as a task
 ReplayReset = Callable[[AsyncSession], Awaitable[dict[str, int]]]
 
 

@@ -99,14 +99,14 @@ class AuthConfig:
 
 
 def authenticate(request: Request) -> Principal:
-    principal = getattr(request.state, "principal", None)
-    if principal is not None:
-        return principal
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("not_authenticated", "send a bearer token: Authorization: Bearer <jwt>")
-    principal = request.app.state.auth.verify(token.strip())
+    principal: Principal = request.app.state.auth.verify(token.strip())
     request.state.principal = principal
     return principal
 

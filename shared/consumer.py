@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -28,7 +29,7 @@ from aiokafka.errors import KafkaError
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import is_transient
+from shared.db import is_transient, rows_matched, table_of
 from shared.events import (
     EventEnvelope,
     PoisonMessage,
@@ -42,6 +43,7 @@ from shared.platform_models import ConsumerPosition, InboxEvent
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 log = logging.getLogger("shared.consumer")
+_T = TypeVar("_T")
 
 
 class BatchHandler:
@@ -71,8 +73,10 @@ class _Item:
     poison: str | None = None
 
     @property
-    def handled(self) -> bool:
-        return self.payload is not None
+    def handled(self) -> EventEnvelope | None:
+        """The envelope of an event this consumer handles (its payload parsed); None for any other."""
+
+        return self.envelope if self.payload is not None else None
 
 
 class EventConsumer:
@@ -200,12 +204,12 @@ class EventConsumer:
 
     @staticmethod
     async def _store_position(session: AsyncSession, topic: str, partition: int, next_offset: int) -> None:
-        result = await session.execute(
+        matched = await rows_matched(session,
             update(ConsumerPosition)
             .where(ConsumerPosition.topic == topic, ConsumerPosition.partition == partition)
             .values(next_offset=next_offset, updated_at=datetime.now(UTC))
         )
-        if result.rowcount == 0:
+        if matched == 0:
             await session.execute(insert(ConsumerPosition).values(topic=topic, partition=partition,
                                                                   next_offset=next_offset))
 
@@ -272,20 +276,22 @@ class EventConsumer:
             if not pending:
                 return
             every = [item for _, _, items in pending for item in items]
-            ids = [item.envelope.event_id for item in every if item.handled]
+            handled = [envelope for item in every if (envelope := item.handled) is not None]
+            ids = [envelope.event_id for envelope in handled]
             seen = set(await session.scalars(select(InboxEvent.event_id).where(InboxEvent.event_id.in_(ids)))) if ids else set()
             if self.prefetch is not None and ids:
-                await self.prefetch(uow, list({item.envelope.key for item in every if item.handled}))
+                await self.prefetch(uow, list({envelope.key for envelope in handled}))
             inbox_rows = []
             keys_handled: set[str] = set()
             run: list[ReceivedEvent] = []
             run_handler: BatchHandler | None = None
             for tp, topic, item in ((tp, topic, item) for tp, topic, items in pending for item in items):
-                if not item.handled or item.envelope.event_id in seen:
+                envelope = item.handled
+                if envelope is None or envelope.event_id in seen:
                     continue
-                seen.add(item.envelope.event_id)
-                event = ReceivedEvent(item.envelope, item.payload, topic, tp.partition, item.record.offset)
-                handler = self.handlers[item.envelope.type]
+                seen.add(envelope.event_id)
+                event = ReceivedEvent(envelope, item.payload, topic, tp.partition, item.record.offset)
+                handler = self.handlers[envelope.type]
                 if run_handler is not None and handler is not run_handler:
                     await run_handler.handle(uow, run)
                     run, run_handler = [], None
@@ -293,18 +299,18 @@ class EventConsumer:
                     run_handler = handler
                     run.append(event)
                 else:
-                    if item.envelope.key in keys_handled:
+                    if envelope.key in keys_handled:
                         # An earlier event of the batch touched the same household: its rows must be
                         # visible to this one's queries. Otherwise everything flushes once, at commit.
                         await uow.flush()
-                    keys_handled.add(item.envelope.key)
+                    keys_handled.add(envelope.key)
                     await handler(uow, event)
-                inbox_rows.append({"event_id": item.envelope.event_id, "event_type": item.envelope.type,
+                inbox_rows.append({"event_id": envelope.event_id, "event_type": envelope.type,
                                    "topic": topic, "partition": tp.partition, "offset": item.record.offset})
             if run_handler is not None:
                 await run_handler.handle(uow, run)
             if inbox_rows:
-                await session.execute(insert(InboxEvent.__table__), inbox_rows)
+                await session.execute(insert(table_of(InboxEvent)), inbox_rows)
             for tp, topic, items in pending:
                 await self._store_position(session, topic, tp.partition, items[-1].record.offset + 1)
             await uow.commit()
@@ -360,7 +366,7 @@ class EventConsumer:
 
         await self._with_db_retries(_advance)
 
-    async def _with_db_retries(self, operation: Callable[[], Awaitable]):  # type: ignore[no-untyped-def]
+    async def _with_db_retries(self, operation: Callable[[], Awaitable[_T]]) -> _T:
         backoff = 0.2
         while True:
             try:
@@ -381,7 +387,7 @@ async def _positions(session: AsyncSession) -> dict[tuple[str, int], int]:
     return {(topic, partition): offset for topic, partition, offset in rows}
 
 
-class _SeekToStoredPositions(ConsumerRebalanceListener):
+class _SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no types: its base is Any
     def __init__(self, owner: EventConsumer, consumer: AIOKafkaConsumer) -> None:
         self.owner = owner
         self.consumer = consumer

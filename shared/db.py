@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, DateTime, Numeric, event, text
-from sqlalchemy.engine import Dialect
+from sqlalchemy import BigInteger, DateTime, MetaData, Numeric, Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
@@ -31,6 +32,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm.instrumentation import manager_of_class
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.elements import KeyedColumnElement
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_only
 
@@ -107,7 +111,7 @@ class UtcDateTime(TypeDecorator[datetime]):
             return value.astimezone(UTC).replace(tzinfo=None)
         return value
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -115,15 +119,12 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def new_base() -> type[DeclarativeBase]:
-    """A declarative base with its own metadata: each service keeps its own tables apart."""
+def new_metadata() -> MetaData:
+    """Metadata with the shared naming convention. Each declarative base (``class Base(DeclarativeBase):
+    metadata = new_metadata()``) gets its own, so each service keeps its own tables apart; a class
+    statement rather than a factory returning a class, so that the type checker sees a real base."""
 
-    from sqlalchemy import MetaData
-
-    class Base(DeclarativeBase):
-        metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-    return Base
+    return MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def create_engine(url: str, pool_size: int = 10, *, pool_timeout: float = 30.0,
@@ -279,21 +280,21 @@ async def insert_ignore(session: AsyncSession, model: Any, rows: list[dict[str, 
 
     if not rows:
         return []
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
     # The rows go as executemany parameters, not as one multi-row VALUES: the statement then compiles
     # once and is cached, where a VALUES list compiled anew for every batch size.
-    statement = dialect_insert(_table(model)).on_conflict_do_nothing(index_elements=conflict_columns)
+    statement = _dialect_insert(session, model).on_conflict_do_nothing(index_elements=conflict_columns)
     if returning:
         return list((await session.execute(statement.returning(*returning), rows)).all())
     await session.execute(statement, rows)
     return []
 
 
+# The row an upsert would have inserted (``excluded.column``), for the columns to set on a conflict.
+Excluded = ReadOnlyColumnCollection[str, KeyedColumnElement[Any]]
+
+
 async def upsert(session: AsyncSession, model: Any, rows: list[dict[str, Any]], conflict_columns: list[str],
-                 updates: Callable[[Any, str], dict[str, Any]]) -> None:
+                 updates: Callable[[Excluded, str], dict[str, Any]]) -> None:
     """INSERT … ON CONFLICT (key) DO UPDATE, on PostgreSQL and SQLite alike.
 
     ``updates(excluded, dialect_name)`` gives the columns to set when the key exists; rows must not
@@ -302,18 +303,42 @@ async def upsert(session: AsyncSession, model: Any, rows: list[dict[str, Any]], 
 
     if not rows:
         return
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    statement = dialect_insert(_table(model))
+    statement = _dialect_insert(session, model)
     statement = statement.on_conflict_do_update(index_elements=conflict_columns,
                                                 set_=updates(statement.excluded, session.bind.dialect.name))
     await session.execute(statement, rows)
 
 
+def _dialect_insert(session: AsyncSession, model: Any) -> postgresql.Insert | sqlite.Insert:
+    """The dialect's own INSERT, which knows ON CONFLICT."""
+
+    if session.bind.dialect.name == "postgresql":
+        return postgresql.insert(_table(model))
+    return sqlite.insert(_table(model))
+
+
 def _table(model: Any) -> Any:
     return getattr(model, "__table__", model)
+
+
+async def rows_matched(session: AsyncSession, statement: Executable) -> int:
+    """Runs an UPDATE or DELETE; how many rows it matched (typed: SQLAlchemy types the result as any
+    Result, which has no ``rowcount``)."""
+
+    result = await session.execute(statement)
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"{type(result).__name__} has no row count")
+    return result.rowcount
+
+
+def table_of(model: type[DeclarativeBase]) -> Table:
+    """The table a model maps, typed as one (SQLAlchemy types ``__table__`` as any FROM clause), for
+    Core statements: ``insert(table_of(Model))`` takes plain column-keyed rows, without the ORM."""
+
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} maps {table!r}, not a table")
+    return table
 
 
 # ---- new rows built fast -----------------------------------------------------------------------------

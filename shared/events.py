@@ -19,7 +19,12 @@ from typing import Any, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.money import MoneyStr
-from shared.services import EMPLOYMENT_TOPIC, GRANTS_TOPIC, HOUSEHOLDS_TOPIC, TOPICS
+
+# The topic names are re-exported (``X as X``): the consumers and the tests import them from here.
+from shared.services import EMPLOYMENT_TOPIC as EMPLOYMENT_TOPIC
+from shared.services import GRANTS_TOPIC as GRANTS_TOPIC
+from shared.services import HOUSEHOLDS_TOPIC as HOUSEHOLDS_TOPIC
+from shared.services import TOPICS
 
 # ---- topics -------------------------------------------------------------------------------------
 
@@ -36,6 +41,7 @@ def dlq_topic(group: str, topic: str) -> str:
 # ---- vocabulary shared by the contract ---------------------------------------------------------
 
 Heating = Literal["central", "non_central"]
+HouseholdStatus = Literal["active", "exited"]  # in dibao on a day, or no longer
 Relation = Literal["head", "spouse", "child", "parent", "other"]
 EmploymentStatus = Literal["employed", "unemployed", "retired", "student", "none"]
 SchoolStage = Literal["none", "preschool", "primary", "junior", "senior", "vocational", "college"]

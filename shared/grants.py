@@ -15,7 +15,7 @@ from sqlalchemy import Date, Index, String, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import Money, UtcDateTime, new_row
+from shared.db import Money, UtcDateTime, new_row, rows_matched
 from shared.events import AssistanceGranted, AssistancePaid, AssistanceRevoked, Bureau
 from shared.outbox import Outbox
 from shared.periods import city_today
@@ -81,7 +81,7 @@ async def reset_event_state(session: AsyncSession) -> dict[str, int]:
     person's action stay; the caseload copy and the grants made in reaction to events are rebuilt.
     """
 
-    counts = {"grants": (await session.execute(delete(Grant).where(Grant.source == "event"))).rowcount}
+    counts = {"grants": await rows_matched(session, delete(Grant).where(Grant.source == "event"))}
     return {**counts, **await reset_caseload(session)}
 
 
@@ -138,12 +138,12 @@ class GrantLedger:
         grants = await self.active(uow, household_id, programme, resident_id)
         cache = await self._household_grants(uow, household_id)
         for grant in grants:
-            grant.status, grant.revoked_on, grant.revoke_reason = "revoked", max(on, grant.granted_on), reason
+            revoked_on = max(on, grant.granted_on)
+            grant.status, grant.revoked_on, grant.revoke_reason = "revoked", revoked_on, reason
             cache.pop((grant.resident_id, grant.programme), None)
-        for grant in grants:
             await self.outbox.stage(uow, AssistanceRevoked(
                 household_id=grant.household_id, division_code=grant.division_code, bureau=self.bureau,
-                programme=grant.programme, resident_id=grant.resident_id or None, revoked_on=grant.revoked_on,
+                programme=grant.programme, resident_id=grant.resident_id or None, revoked_on=revoked_on,
                 reason=reason))
         return grants
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 from shared.money import ZERO, to_fen
 
@@ -57,7 +58,20 @@ def balance_owed(recoveries: Decimal, withheld: Decimal) -> Decimal:
     return to_fen(max(ZERO, -recoveries - withheld))
 
 
-def owed_by(lines: Iterable[LedgerLine]) -> Decimal:
+class Line(Protocol):
+    """What :func:`owed_by` reads of a line: a :class:`LedgerLine` or a bureau's own ledger row."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def amount(self) -> Decimal: ...
+
+    @property
+    def withheld(self) -> Decimal: ...
+
+
+def owed_by(lines: Iterable[Line]) -> Decimal:
     """:func:`balance_owed` of lines in hand."""
 
     lines = list(lines)

@@ -11,7 +11,7 @@ import logging
 import re
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 # 18-digit (or 15-digit legacy) resident IDs, not inside longer runs of digits or letters.
 _ID_LIKE = re.compile(r"(?<![\dA-Za-z])\d{17}[\dXx](?![\dA-Za-z])|(?<![\dA-Za-z])\d{15}(?![\dA-Za-z])")
@@ -65,13 +65,16 @@ class JsonFormatter(logging.Formatter):
         return mask_text(json.dumps(entry, ensure_ascii=False, default=str))
 
 
+class _ServiceHandler(logging.StreamHandler[TextIO]):
+    """The handler configure_logging installs (and replaces when called again)."""
+
+
 def configure_logging(service: str, level: str = "INFO", json_lines: bool = True) -> None:
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_harbin", False):
-            root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
-    handler._harbin = True  # type: ignore[attr-defined]
+    for installed in list(root.handlers):
+        if isinstance(installed, _ServiceHandler):
+            root.removeHandler(installed)
+    handler = _ServiceHandler(sys.stderr)
     handler.addFilter(MaskingFilter())
     if json_lines:
         handler.setFormatter(JsonFormatter(service))

@@ -47,6 +47,8 @@ def run_env(target_metadata: Any) -> None:
     """The body of every service's ``env.py``: run the revisions on its (async) database."""
 
     url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("the Alembic configuration names no sqlalchemy.url (see alembic_config)")
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
         with context.begin_transaction():

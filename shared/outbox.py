@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.db import table_of
 from shared.events import IntegrationEvent, encode, envelope_for
 from shared.kafka import ProducerHolder, ensure_topics
 from shared.platform_models import OutboxMessage
@@ -66,7 +67,7 @@ class Outbox:
         return len(rows)
 
 
-_outbox = OutboxMessage.__table__
+_outbox = table_of(OutboxMessage)
 
 
 class OutboxRelay:

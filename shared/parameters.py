@@ -95,7 +95,8 @@ def parse_value(spec: ParameterSpec, raw: str) -> Any:
         raise InvalidParameterValue(f"{spec.name} cannot be negative")
     if spec.kind == "rate" and value > 1:
         raise InvalidParameterValue(f"{spec.name} is a share between 0 and 1, e.g. \"0.50\"")
-    if value.as_tuple().exponent < -4:
+    exponent = value.as_tuple().exponent  # an int: the value is finite (only NaN and infinities have letters)
+    if isinstance(exponent, int) and exponent < -4:
         raise InvalidParameterValue(f"{spec.name} has too many decimal places")
     return value
 

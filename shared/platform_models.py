@@ -18,11 +18,13 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import UtcDateTime, new_base
+from shared.db import UtcDateTime, new_metadata
 
-PlatformBase = new_base()
+
+class PlatformBase(DeclarativeBase):
+    metadata = new_metadata()
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")

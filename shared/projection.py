@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import JSON, Date, Index, String, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import Handler, Prefetch
-from shared.db import UtcDateTime, new_base, new_row
+from shared.db import UtcDateTime, new_metadata, new_row, rows_matched
 from shared.events import (
     HouseholdChanged,
     HouseholdEnrolled,
@@ -30,7 +30,9 @@ from shared.events import (
 from shared.platform_models import BigId
 from shared.unit_of_work import Cache, UnitOfWork
 
-BureauBase = new_base()
+
+class BureauBase(DeclarativeBase):
+    metadata = new_metadata()
 
 
 class DibaoHousehold(BureauBase):
@@ -278,8 +280,8 @@ async def reset_caseload(session: AsyncSession) -> dict[str, int]:
     """Forget the caseload copy, before replaying the registry's topics from the beginning."""
 
     counts = {}
-    counts["dibao_members"] = (await session.execute(delete(DibaoMember))).rowcount
-    counts["dibao_households"] = (await session.execute(delete(DibaoHousehold))).rowcount
+    counts["dibao_members"] = await rows_matched(session, delete(DibaoMember))
+    counts["dibao_households"] = await rows_matched(session, delete(DibaoHousehold))
     return counts
 
 

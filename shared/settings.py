@@ -7,7 +7,7 @@ Each service subclasses :class:`ServiceSettings` with its own env prefix (``REGI
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,10 +64,10 @@ class ServiceSettings(BaseSettings):
         return f"{self.topic_prefix}{name}"
 
 
-def load_settings(service: str, **overrides: object) -> ServiceSettings:
+def load_settings(service: str, **overrides: Any) -> ServiceSettings:
     """Settings for ``service`` from its own env prefix (``MEDICAL_DATABASE_URL``…), then ``overrides``."""
 
     class _Settings(ServiceSettings):
         model_config = SettingsConfigDict(env_prefix=f"{service.upper()}_", extra="ignore", frozen=True)
 
-    return _Settings(service_name=service, **overrides)  # type: ignore[arg-type]
+    return _Settings(service_name=service, **overrides)  # pydantic checks each override against its field

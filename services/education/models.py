@@ -7,13 +7,17 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import Money, UtcDateTime, new_base
+from services.education.schemas import LineKind, Organisation
+from shared.db import Money, UtcDateTime, new_metadata
+from shared.events import SchoolStage
 from shared.platform_models import BigId
 from shared.runs import RunRecord
 
-Base = new_base()
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
 
 
 class Pupil(Base):
@@ -28,7 +32,7 @@ class Pupil(Base):
     name: Mapped[str] = mapped_column(String(100))
     birth_date: Mapped[date] = mapped_column(Date)
     relation: Mapped[str] = mapped_column(String(10))
-    school_stage: Mapped[str] = mapped_column(String(12))
+    school_stage: Mapped[SchoolStage] = mapped_column(String(12))
     boarding: Mapped[bool] = mapped_column(Boolean)
     household_has_disabled: Mapped[bool] = mapped_column(Boolean)
     no_parent_in_household: Mapped[bool] = mapped_column(Boolean)
@@ -71,7 +75,7 @@ class TermGrant(Base):
     division_code: Mapped[str] = mapped_column(String(6))
     programme: Mapped[str] = mapped_column(String(40))
     period: Mapped[str] = mapped_column(String(12))
-    kind: Mapped[str] = mapped_column(String(10), default="payment")
+    kind: Mapped[LineKind] = mapped_column(String(10), default="payment")
     term: Mapped[str] = mapped_column(String(12))
     amount: Mapped[Decimal] = mapped_column(Money())
     withheld: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
@@ -92,7 +96,7 @@ class PartnerAid(Base):
     resident_id: Mapped[str] = mapped_column(String(18), index=True)
     household_id: Mapped[str] = mapped_column(String(36))
     division_code: Mapped[str] = mapped_column(String(6))
-    organisation: Mapped[str] = mapped_column(String(40))
+    organisation: Mapped[Organisation] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(60))
     amount: Mapped[Decimal] = mapped_column(Money())
     given_on: Mapped[date] = mapped_column(Date)

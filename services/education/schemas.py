@@ -20,6 +20,7 @@ from shared.validators import (
     fail,
 )
 
+LineKind = Literal["payment", "recovery"]  # of a grant's ledger line
 Organisation = Literal["trade_union", "youth_league_hope_project", "womens_federation", "disabled_persons_federation"]
 
 
@@ -49,7 +50,7 @@ class TermGrantOut(BaseModel):
     programme: str
     term: str
     period: str = Field(description="the term, or the school year for the yearly disability grant")
-    kind: Literal["payment", "recovery"] = Field(
+    kind: LineKind = Field(
         description="payment, or recovery: paid over for the period, owed back (negative; never a negative transfer)")
     amount: MoneyStr
     withheld: MoneyStr = Field(description="of a payment, what was kept back against what the household owes")

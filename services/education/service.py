@@ -428,14 +428,14 @@ async def record_partner_aid(uow: UnitOfWork, body: PartnerAidIn) -> PartnerAid:
 def grant_out(grant: TermGrant) -> TermGrantOut:
     line = LedgerLine(grant.period, grant.kind, grant.amount, grant.withheld)
     return TermGrantOut(resident_id=grant.resident_id, household_id=grant.household_id, programme=grant.programme,
-                        term=grant.term, period=grant.period, kind=grant.kind, amount=grant.amount,  # type: ignore[arg-type]
+                        term=grant.term, period=grant.period, kind=grant.kind, amount=grant.amount,
                         withheld=line.withheld, transferred=line.transferred, detail=grant.detail,
                         paid_at=grant.created_at)
 
 
 def aid_out(aid: PartnerAid) -> PartnerAidOut:
     return PartnerAidOut(id=str(aid.id), resident_id=aid.resident_id, household_id=aid.household_id,
-                         organisation=aid.organisation, kind=aid.kind, amount=aid.amount,  # type: ignore[arg-type]
+                         organisation=aid.organisation, kind=aid.kind, amount=aid.amount,
                          given_on=aid.given_on, description=aid.description)
 
 
@@ -450,7 +450,7 @@ async def pupil_view(uow: UnitOfWork, resident_id: str, today: date | None = Non
     active = await ledger.active(uow, pupil.household_id, resident_id=resident_id)
     return PupilOut(resident_id=pupil.resident_id, household_id=pupil.household_id,
                     division_code=pupil.division_code, name=pupil.name, birth_date=pupil.birth_date,
-                    school_stage=pupil.school_stage, boarding=pupil.boarding,  # type: ignore[arg-type]
+                    school_stage=pupil.school_stage, boarding=pupil.boarding,
                     in_school=_in_school(pupil, today), household_has_disabled=pupil.household_has_disabled,
                     no_parent_in_household=pupil.no_parent_in_household,
                     in_dibao=pupil.exited_on is None or today < pupil.exited_on,

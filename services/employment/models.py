@@ -14,12 +14,15 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import Money, UtcDateTime, new_base
+from shared.db import Money, UtcDateTime, new_metadata
+from shared.events import EmploymentKind
 from shared.platform_models import BigId
 
-Base = new_base()
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
 
 
 class Worker(Base):
@@ -129,6 +132,6 @@ class EmploymentRecord(Base):
     household_id: Mapped[str] = mapped_column(String(36))
     division_code: Mapped[str] = mapped_column(String(6))
     employed_on: Mapped[date] = mapped_column(Date)
-    kind: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[EmploymentKind] = mapped_column(String(30))
     employer: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql import ColumnElement
 
 from services.employment import rules
 from services.employment.models import (
@@ -176,7 +178,8 @@ async def issue_due_certificates(units: UnitsOfWork, on: date | None = None,
             if not due:
                 return issued
             for worker in due:
-                if _in_dibao(worker, worker.certificate_due_on):  # type: ignore[arg-type]
+                # certificate_due_on is never None here: the query asked for it
+                if worker.certificate_due_on is not None and _in_dibao(worker, worker.certificate_due_on):
                     await _issue(batch, worker, book)
                     issued += 1
                 else:
@@ -296,10 +299,10 @@ async def refer(uow: UnitOfWork, vacancy_id: str, resident_id: str, today: date 
     worker = await _worker(session, resident_id)
     _require_in_dibao(worker, today)
     certificate = await _current_certificate(uow, worker)
-    holder = certificate is not None and certificate.valid_from <= today <= certificate.valid_until
+    held = certificate if certificate is not None and certificate.valid_from <= today <= certificate.valid_until else None
     referral = Referral(vacancy_id=vacancy.id, resident_id=resident_id, household_id=worker.household_id,
-                        division_code=worker.division_code, certificate_number=certificate.number if holder else None,
-                        fee_waived=holder, referred_on=today, created_at=datetime.now(UTC))
+                        division_code=worker.division_code, certificate_number=held.number if held else None,
+                        fee_waived=held is not None, referred_on=today, created_at=datetime.now(UTC))
     session.add(referral)
     try:
         async with session.begin_nested():
@@ -363,7 +366,7 @@ async def assign_post(uow: UnitOfWork, post_id: int, resident_id: str, on: date 
 
 def employment_out(record: EmploymentRecord) -> EmploymentOut:
     return EmploymentOut(resident_id=record.resident_id, household_id=record.household_id,
-                         employed_on=record.employed_on, kind=record.kind, employer=record.employer)  # type: ignore[arg-type]
+                         employed_on=record.employed_on, kind=record.kind, employer=record.employer)
 
 
 async def record_employment(uow: UnitOfWork, resident_id: str, body: EmploymentIn) -> EmploymentRecord:
@@ -390,7 +393,7 @@ async def _record_employment(uow: UnitOfWork, worker: Worker, body: EmploymentIn
 
 
 async def report(session: AsyncSession, period: Period) -> Report:
-    def within(column):  # type: ignore[no-untyped-def]
+    def within(column: InstrumentedAttribute[date]) -> ColumnElement[bool]:
         return (column >= period.start) & (column <= period.end)
 
     certificates = Counter((await session.scalars(select(Certificate.division_code).where(within(Certificate.issued_on)))).all())

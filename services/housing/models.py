@@ -14,13 +14,16 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import Area, Money, UtcDateTime, new_base
+from services.housing.schemas import LineKind
+from shared.db import Area, Money, UtcDateTime, new_metadata
 from shared.platform_models import BigId
 from shared.runs import RunRecord
 
-Base = new_base()
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
 
 
 class HousingCase(Base):
@@ -96,7 +99,7 @@ class RentSubsidy(Base):
     household_id: Mapped[str] = mapped_column(String(36))
     division_code: Mapped[str] = mapped_column(String(6))
     period: Mapped[str] = mapped_column(String(7))
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[LineKind] = mapped_column(String(20))
     members: Mapped[int] = mapped_column(Integer)
     area_m2: Mapped[Decimal] = mapped_column(Area())
     amount: Mapped[Decimal] = mapped_column(Money())

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.money import MoneyStr
 from shared.validators import AreaIn, DivisionCodeIn, MonthIn, PlanDay, Text, WholeNumber
 
+LineKind = Literal["rent_subsidy", "recovery"]  # of a line of the rent-subsidy ledger
+
 
 class TenancyOut(BaseModel):
     unit_id: str
@@ -56,7 +58,7 @@ class SubsidyRunOut(BaseModel):
 class PaymentOut(BaseModel):
     period: str = Field(description="the month the line is for, YYYY-MM")
     amount: MoneyStr = Field(description="positive for a payment, negative for an overpayment recorded (recovery)")
-    kind: Literal["rent_subsidy", "recovery"]
+    kind: LineKind
     run_period: str = Field(description="the period of the run that added the line")
     paid_at: datetime
     withheld: MoneyStr = Field(description="part of a payment kept to recover what the household owed; it "

@@ -6,12 +6,15 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import Money, UtcDateTime, new_base
+from services.legal.rules import CaseKind, CaseStatus
+from shared.db import Money, UtcDateTime, new_metadata
 from shared.platform_models import BigId
 
-Base = new_base()
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
 
 
 class Lawyer(Base):
@@ -33,9 +36,9 @@ class Case(Base):
     resident_id: Mapped[str] = mapped_column(String(18))
     household_id: Mapped[str] = mapped_column(String(36))
     division_code: Mapped[str] = mapped_column(String(6))
-    kind: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[CaseKind] = mapped_column(String(40))
     summary: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(12))
+    status: Mapped[CaseStatus] = mapped_column(String(12))
     lawyer_id: Mapped[int | None] = mapped_column(ForeignKey("lawyers.id"))
     outcome: Mapped[str | None] = mapped_column(Text)
     fee: Mapped[Decimal] = mapped_column(Money())

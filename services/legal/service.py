@@ -93,7 +93,7 @@ async def case_out(session: AsyncSession, case: Case) -> CaseOut:
                                      .order_by(CaseTransition.id))).all()
     return CaseOut(
         id=str(case.id), resident_id=case.resident_id, household_id=case.household_id,
-        division_code=case.division_code, kind=case.kind, summary=case.summary, status=case.status,  # type: ignore[arg-type]
+        division_code=case.division_code, kind=case.kind, summary=case.summary, status=case.status,
         lawyer_id=str(case.lawyer_id) if case.lawyer_id else None, outcome=case.outcome, fee=case.fee,
         intake_on=case.intake_on, received_at=case.received_at, assigned_at=case.assigned_at,
         started_at=case.started_at, closed_at=case.closed_at, next_statuses=rules.allowed_next(case.status),

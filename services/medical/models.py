@@ -14,12 +14,15 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import Money, UtcDateTime, new_base
+from services.medical.schemas import ClaimKind
+from shared.db import Money, UtcDateTime, new_metadata
 from shared.platform_models import BigId
 
-Base = new_base()
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
 
 
 class Hospital(Base):
@@ -47,7 +50,7 @@ class Claim(Base):
     division_code: Mapped[str] = mapped_column(String(6))
     visit_date: Mapped[date] = mapped_column(Date)
     year: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(12))
+    kind: Mapped[ClaimKind] = mapped_column(String(12))
     total_cost: Mapped[Decimal] = mapped_column(Money())
     insurance_paid: Mapped[Decimal] = mapped_column(Money())
     out_of_pocket: Mapped[Decimal] = mapped_column(Money())

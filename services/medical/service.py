@@ -147,7 +147,7 @@ async def list_hospitals(session: AsyncSession) -> list[Hospital]:
 def claim_out(claim: Claim) -> ClaimOut:
     return ClaimOut(id=str(claim.id), hospital_id=str(claim.hospital_id), invoice_no=claim.invoice_no,
                     resident_id=claim.resident_id, household_id=claim.household_id, division_code=claim.division_code,
-                    visit_date=claim.visit_date, kind=claim.kind, total_cost=claim.total_cost,  # type: ignore[arg-type]
+                    visit_date=claim.visit_date, kind=claim.kind, total_cost=claim.total_cost,
                     insurance_paid=claim.insurance_paid, out_of_pocket=claim.out_of_pocket,
                     assistance_amount=claim.assistance_amount, capped=claim.capped, created_at=claim.created_at)
 

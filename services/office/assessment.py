@@ -89,7 +89,7 @@ class _Tally:
     persons_eligible: DistinctPersons = field(init=False)
     persons_granted: DistinctPersons = field(init=False)
     # Days as C doubles: a list of floats costs four times the memory at Harbin's scale.
-    days: array = field(default_factory=lambda: array("d"))
+    days: array[float] = field(default_factory=lambda: array("d"))
     paid: Decimal = ZERO
 
     def __post_init__(self) -> None:
@@ -148,7 +148,7 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
         ids = [h.household_id for h in households]
         members = await members_of(session, ids)
         recorded = dict((await session.execute(select(Enrolment.household_id, Enrolment.recorded_at)
-                                               .where(Enrolment.household_id.in_(ids)))).all())
+                                               .where(Enrolment.household_id.in_(ids)))).tuples().all())
         first_grant: dict[tuple[str, str, str, str], datetime] = {}
         for household_id, bureau, programme, resident_id, granted_at in (await session.execute(
                 select(AssistanceRecord.household_id, AssistanceRecord.bureau, AssistanceRecord.programme,
@@ -174,7 +174,7 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
         select(AssistancePayment.division_code, func.sum(AssistancePayment.amount))
         .where(AssistancePayment.bureau == CIVIL_AFFAIRS,
                AssistancePayment.period.in_([m.label for m in period.months()]))
-        .group_by(AssistancePayment.division_code))).all())
+        .group_by(AssistancePayment.division_code))).tuples().all())
     aid = await _mutual_aid(session, period)
 
     divisions = sorted(set(household_count) | {d for d, _ in tallies} | set(dibao) | set(aid))
@@ -249,7 +249,7 @@ async def _mutual_aid(session: AsyncSession, period: Period) -> dict[str, Mutual
     pairings = dict((await session.execute(
         select(Pairing.division_code, func.count()).where(
             Pairing.started_on <= period.end, (Pairing.ended_on.is_(None)) | (Pairing.ended_on >= period.start))
-        .group_by(Pairing.division_code))).all())
+        .group_by(Pairing.division_code))).tuples().all())
     return {code: MutualAidSummary(donations=donations.get(code, (0, ZERO))[0],
                                    donation_amount=to_fen(donations.get(code, (0, ZERO))[1] or ZERO),
                                    active_pairings=pairings.get(code, 0))

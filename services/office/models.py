@@ -11,12 +11,15 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Date, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import Money, UtcDateTime, new_base
+from services.office.schemas import DonorKind, GrantStatus
+from shared.db import Money, UtcDateTime, new_metadata
 from shared.platform_models import BigId
 
-Base = new_base()
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
 
 
 class Enrolment(Base):
@@ -40,7 +43,7 @@ class AssistanceRecord(Base):
     bureau: Mapped[str] = mapped_column(String(20))
     programme: Mapped[str] = mapped_column(String(60))
     resident_id: Mapped[str] = mapped_column(String(18))  # "" when granted to the whole household
-    status: Mapped[str] = mapped_column(String(10))
+    status: Mapped[GrantStatus] = mapped_column(String(10))
     granted_on: Mapped[date] = mapped_column(Date)
     revoked_on: Mapped[date | None] = mapped_column(Date)
     revoke_reason: Mapped[str | None] = mapped_column(String(300))
@@ -83,7 +86,7 @@ class Donation(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     division_code: Mapped[str] = mapped_column(String(6), index=True)
     donor_name: Mapped[str] = mapped_column(String(200))
-    donor_kind: Mapped[str] = mapped_column(String(10))  # unit | person
+    donor_kind: Mapped[DonorKind] = mapped_column(String(10))
     amount: Mapped[Decimal] = mapped_column(Money())
     in_kind: Mapped[str | None] = mapped_column(String(300))
     given_on: Mapped[date] = mapped_column(Date)
@@ -101,7 +104,7 @@ class Pairing(Base):
     household_id: Mapped[str] = mapped_column(String(36), index=True)
     division_code: Mapped[str] = mapped_column(String(6))
     donor_name: Mapped[str] = mapped_column(String(200))
-    donor_kind: Mapped[str] = mapped_column(String(10))
+    donor_kind: Mapped[DonorKind] = mapped_column(String(10))
     started_on: Mapped[date] = mapped_column(Date)
     ended_on: Mapped[date | None] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(String(300))

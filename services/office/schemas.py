@@ -13,6 +13,7 @@ from shared.validators import Day, DivisionCodeIn, MoneyIn, PastPlanDay, PeriodI
 # ---- one-stop view, social mutual aid, assessment -------------------------------------------------
 
 DonorKind = Literal["unit", "person"]
+GrantStatus = Literal["active", "revoked"]
 
 
 class DonationIn(BaseModel):
@@ -74,7 +75,7 @@ class ProgrammeOut(BaseModel):
     programme_name: str
     resident_id: str | None = Field(description="the member served, or null when the household is")
     member_name: str | None
-    status: Literal["active", "revoked"]
+    status: GrantStatus
     granted_on: date
     revoked_on: date | None
     monthly_amount: MoneyStr | None

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +24,7 @@ from services.office.schemas import (
     DibaoOut,
     DonationIn,
     DonationOut,
+    GrantStatus,
     OneStopOut,
     PairingIn,
     PairingOut,
@@ -29,13 +32,14 @@ from services.office.schemas import (
     ProgrammeOut,
 )
 from shared.allowance import allowance_on
-from shared.db import insert_ignore, new_row, upsert
+from shared.db import Excluded, insert_ignore, new_row, rows_matched, table_of, upsert
 from shared.divisions import division_name
 from shared.errors import NotFound, Unprocessable
 from shared.events import (
     AllowanceStep,
     AssistanceGranted,
     AssistancePaid,
+    HouseholdStatus,
     MemberSnapshot,
     ReceivedEvent,
 )
@@ -68,7 +72,7 @@ async def on_household_event(uow: UnitOfWork, event: ReceivedEvent) -> None:
 
 async def on_granted(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
     now = datetime.now(UTC)
-    rows: dict[tuple[str, str, str, str, date], dict] = {}
+    rows: dict[tuple[str, str, str, str, date], dict[str, Any]] = {}
     for event in events:
         grant: AssistanceGranted = event.payload
         key = (grant.household_id, grant.bureau, grant.programme, grant.resident_id or "", grant.granted_on)
@@ -81,7 +85,7 @@ async def on_granted(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
             "first_granted_at": min(event.occurred_at, earlier["first_granted_at"]) if earlier else event.occurred_at,
         }
 
-    def updates(excluded, dialect: str) -> dict:  # type: ignore[no-untyped-def]
+    def updates(excluded: Excluded, dialect: str) -> dict[str, Any]:
         earliest = func.least if dialect == "postgresql" else func.min
         table = AssistanceRecord.__table__.c
         return {"status": "active", "revoked_on": None, "revoke_reason": None,
@@ -93,7 +97,7 @@ async def on_granted(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
 
 
 async def on_revoked(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
-    table = AssistanceRecord.__table__
+    table = table_of(AssistanceRecord)
     statement = update(table).where(
         table.c.household_id == bindparam("b_household"), table.c.bureau == bindparam("b_bureau"),
         table.c.programme == bindparam("b_programme"), table.c.resident_id == bindparam("b_resident"),
@@ -123,9 +127,9 @@ async def reset_event_state(session: AsyncSession) -> dict[str, int]:
 
     return {
         **await reset_caseload(session),
-        "enrolments": (await session.execute(delete(Enrolment))).rowcount,
-        "assistance_records": (await session.execute(delete(AssistanceRecord))).rowcount,
-        "assistance_payments": (await session.execute(delete(AssistancePayment))).rowcount,
+        "enrolments": await rows_matched(session, delete(Enrolment)),
+        "assistance_records": await rows_matched(session, delete(AssistanceRecord)),
+        "assistance_payments": await rows_matched(session, delete(AssistancePayment)),
     }
 
 
@@ -139,7 +143,7 @@ async def get_household(session: AsyncSession, household_id: str) -> DibaoHouseh
     return household
 
 
-def status_on(household: DibaoHousehold, day: date) -> str:
+def status_on(household: DibaoHousehold, day: date) -> HouseholdStatus:
     """In dibao (``active``) until its exit takes effect, as the registry says it."""
 
     return "exited" if household.exited_on is not None and household.exited_on <= day else "active"
@@ -177,13 +181,13 @@ async def members_of(session: AsyncSession, household_ids: Sequence[str]) -> dic
 
 def donation_out(donation: Donation) -> DonationOut:
     return DonationOut(id=str(donation.id), division_code=donation.division_code, donor_name=donation.donor_name,
-                       donor_kind=donation.donor_kind, amount=donation.amount, in_kind=donation.in_kind,  # type: ignore[arg-type]
+                       donor_kind=donation.donor_kind, amount=donation.amount, in_kind=donation.in_kind,
                        given_on=donation.given_on, household_id=donation.household_id, purpose=donation.purpose)
 
 
 def pairing_out(pairing: Pairing) -> PairingOut:
     return PairingOut(id=str(pairing.id), household_id=pairing.household_id, division_code=pairing.division_code,
-                      donor_name=pairing.donor_name, donor_kind=pairing.donor_kind,  # type: ignore[arg-type]
+                      donor_name=pairing.donor_name, donor_kind=pairing.donor_kind,
                       started_on=pairing.started_on, ended_on=pairing.ended_on, note=pairing.note)
 
 
@@ -278,7 +282,7 @@ async def one_stop(session: AsyncSession, household_id: str, today: date | None 
     pairings = await list_pairings(session, None, household_id, None)
     total = dibao_total + sum((p.amount_paid for p in programmes), ZERO) + sum((d.amount for d in donations), ZERO)
     return OneStopOut(
-        household_id=household.household_id, status=status_on(household, today),  # type: ignore[arg-type]
+        household_id=household.household_id, status=status_on(household, today),
         division_code=household.division_code, division_name=division_name(household.division_code),
         enrolled_on=household.enrolled_on, exited_on=household.exited_on,
         dibao=DibaoOut(monthly_allowance=allowance_on(schedule_of(household), max(today, household.enrolled_on)),
@@ -289,9 +293,11 @@ async def one_stop(session: AsyncSession, household_id: str, today: date | None 
 
 
 def _programme(bureau: str, programme: str, resident_id: str, names: dict[str, str], payments: list[AssistancePayment],
-               **fields: object) -> ProgrammeOut:
+               *, status: GrantStatus, granted_on: date, revoked_on: date | None, monthly_amount: Decimal | None,
+               detail: str | None) -> ProgrammeOut:
     return ProgrammeOut(bureau=bureau, bureau_name=BUREAU_NAMES.get(bureau, bureau), programme=programme,
                         programme_name=programme_name(programme), resident_id=resident_id or None,
                         member_name=names.get(resident_id), payments=len(payments),
-                        amount_paid=to_fen(sum((p.amount for p in payments), ZERO)), **fields)  # type: ignore[arg-type]
+                        amount_paid=to_fen(sum((p.amount for p in payments), ZERO)), status=status,
+                        granted_on=granted_on, revoked_on=revoked_on, monthly_amount=monthly_amount, detail=detail)
 

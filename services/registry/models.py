@@ -18,14 +18,17 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from shared.db import Area, Money, UtcDateTime, new_base
+from shared.db import Area, Money, UtcDateTime, new_metadata
+from shared.events import Heating, HouseholdStatus
 from shared.periods import city_today
 from shared.platform_models import BigId
 from shared.runs import RunRecord
 
-Base = new_base()
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
 
 
 class Household(Base):
@@ -34,7 +37,7 @@ class Household(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     division_code: Mapped[str] = mapped_column(String(6), index=True)
     address: Mapped[str] = mapped_column(String(300))
-    heating: Mapped[str] = mapped_column(String(20))
+    heating: Mapped[Heating] = mapped_column(String(20))
     housing_area_m2: Mapped[Decimal] = mapped_column(Area())
     monthly_income: Mapped[Decimal] = mapped_column(Money())
     enrolled_on: Mapped[date] = mapped_column(Date)
@@ -61,13 +64,13 @@ class Household(Base):
         primaryjoin="and_(Household.id == Member.household_id, Member.removed.is_(False))",
         order_by="Member.position", lazy="selectin", viewonly=True)
 
-    def status_on(self, day: date) -> str:
+    def status_on(self, day: date) -> HouseholdStatus:
         """In dibao (``active``) until the exit takes effect, not before."""
 
         return "exited" if self.exited_on is not None and self.exited_on <= day else "active"
 
     @property
-    def status(self) -> str:
+    def status(self) -> HouseholdStatus:
         return self.status_on(city_today())
 
 

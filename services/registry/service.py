@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import uuid
 from collections import defaultdict
@@ -44,7 +43,7 @@ from services.registry.schemas import (
     Report,
 )
 from shared.allowance import allowance_on, dibao_due
-from shared.db import insert_ignore
+from shared.db import insert_ignore, table_of
 from shared.divisions import division_name
 from shared.errors import Conflict, NotFound, Unprocessable, validation_details
 from shared.events import (
@@ -90,11 +89,11 @@ def to_out(household: Household, today: date | None = None,
     status = household.status_on(today)
     return HouseholdOut(
         id=household.id,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         division_code=household.division_code,
         division_name=division_name(household.division_code),
         address=household.address,
-        heating=household.heating,  # type: ignore[arg-type]
+        heating=household.heating,
         housing_area_m2=household.housing_area_m2,
         monthly_income=household.monthly_income,
         monthly_allowance=allowance_on(schedule_of(household), max(today, household.enrolled_on)),
@@ -151,7 +150,7 @@ async def find_person(session: AsyncSession, resident_id: str) -> PersonOut:
     member, household = next(((m, h) for m, h in rows if _spell_covers(m, today)), rows[0])
     status = household.status_on(today)
     return PersonOut(resident_id=member.resident_id, name=member.name, sex=member.sex, birth_date=member.birth_date,
-                     relation=member.relation, household_id=household.id, household_status=status,  # type: ignore[arg-type]
+                     relation=member.relation, household_id=household.id, household_status=status,
                      division_code=household.division_code,
                      in_dibao=_spell_covers(member, today) and status == "active")
 
@@ -297,9 +296,9 @@ async def _insert_prepared(uow: UnitOfWork, prepared: Sequence[_Prepared]) -> No
     """Insert inside a savepoint; the caller stages the events once the savepoint has held."""
 
     session = uow.session
-    await session.execute(insert(Household.__table__), [p.household for p in prepared])
-    await session.execute(insert(Member.__table__), [row for p in prepared for row in p.members])
-    await session.execute(insert(HouseholdRevision.__table__), [p.revision for p in prepared])
+    await session.execute(insert(table_of(Household)), [p.household for p in prepared])
+    await session.execute(insert(table_of(Member)), [row for p in prepared for row in p.members])
+    await session.execute(insert(table_of(HouseholdRevision)), [p.revision for p in prepared])
     uow.audit_many("households", [
         (p.household["id"], None, {**p.household, "members": p.members}) for p in prepared])
 
@@ -436,7 +435,7 @@ def changed_event(household: Household, members: Sequence[Member], effective_on:
     schedule = schedule_of(household)
     return HouseholdChanged(
         household_id=household.id, division_code=household.division_code, address=household.address,
-        heating=household.heating, housing_area_m2=household.housing_area_m2,  # type: ignore[arg-type]
+        heating=household.heating, housing_area_m2=household.housing_area_m2,
         monthly_income=household.monthly_income,
         monthly_allowance=allowance_on(schedule, max(effective_on, household.enrolled_on)),
         enrolled_on=household.enrolled_on, allowance_schedule=schedule,
@@ -552,7 +551,7 @@ async def _change_members(uow: UnitOfWork, household: Household, members: Sequen
             new_rows = [_member_row(household.id, position, member, effective_on)
                         for position, (number, member) in enumerate(incoming.items()) if number in added]
             if new_rows:
-                await session.execute(insert(Member.__table__), new_rows)
+                await session.execute(insert(table_of(Member)), new_rows)
     except IntegrityError:
         raise _person_conflict(added) from None
 
@@ -692,9 +691,10 @@ async def run_payments(units: UnitsOfWork, uow: UnitOfWork, period: str, today: 
 
     # On PostgreSQL the households are settled in two halves of the key space at once, so that one half's
     # rules run while the other's batch is being written; SQLite has one writer at a time, so one half there.
-    bounds = ["", "8", None] if units.sessions.kw["bind"].dialect.name == "postgresql" else ["", None]
+    bounds: list[tuple[str, str | None]] = (
+        [("", "8"), ("8", None)] if units.sessions.kw["bind"].dialect.name == "postgresql" else [("", None)])
     halves = await asyncio.gather(*(_settle_keys(units, month, run_id, low, high, batch_size)
-                                    for low, high in itertools.pairwise(bounds)))
+                                    for low, high in bounds))
     paid = sum(half.households for half in halves)
     transferred = sum((half.transferred for half in halves), ZERO)
     withheld = sum((half.withheld for half in halves), ZERO)
@@ -791,10 +791,10 @@ async def _settle(uow: UnitOfWork, accounts: Sequence[_Account], through: Period
         marks.append({"b_id": account.id, "b_settlement": settlement, "b_revision": account.revision,
                       "b_through": through.label})
     if rows:
-        await session.execute(insert(Payment.__table__), rows)
+        await session.execute(insert(table_of(Payment)), rows)
         await outbox.stage_many(uow, paid_events(rows))
     await session.execute(
-        update(Household.__table__).where(Household.__table__.c.id == bindparam("b_id"))
+        update(table_of(Household)).where(table_of(Household).c.id == bindparam("b_id"))
         .values(settlement=bindparam("b_settlement"), settled_revision=bindparam("b_revision"),
                 settled_through=bindparam("b_through")).execution_options(synchronize_session=False), marks)
     return _Settled(paid, transferred, withheld, overpaid)
@@ -914,7 +914,7 @@ async def report(session: AsyncSession, period: Period) -> Report:
         .join(Member, Member.household_id == Household.id)
         .where(Member.removed.is_(False), Household.enrolled_on <= period.end,
                (Household.exited_on.is_(None)) | (Household.exited_on > period.start))
-        .group_by(Household.division_code))).all())
+        .group_by(Household.division_code))).tuples().all())
     months = [month.label for month in period.months()]
     paid = {division: (count, amount) for division, count, amount in (await session.execute(
         select(Payment.division_code, func.count(), func.sum(Payment.amount))

@@ -6,13 +6,16 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import Area, Money, UtcDateTime, new_base
+from services.utilities.schemas import LineKind
+from shared.db import Area, Money, UtcDateTime, new_metadata
 from shared.platform_models import BigId
 from shared.runs import RunRecord
 
-Base = new_base()
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
 
 
 class HeatingHistory(Base):
@@ -71,7 +74,7 @@ class HeatingSupplement(Base):
     season_days: Mapped[int] = mapped_column(Integer)
     days_in_month: Mapped[int] = mapped_column(Integer)
     amount: Mapped[Decimal] = mapped_column(Money())
-    kind: Mapped[str] = mapped_column(String(10), default="supplement")
+    kind: Mapped[LineKind] = mapped_column(String(10), default="supplement")
     withheld: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
     run_period: Mapped[str] = mapped_column(String(7))
     settlement: Mapped[int] = mapped_column(Integer)

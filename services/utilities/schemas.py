@@ -51,6 +51,9 @@ SeasonIn = Annotated[str, AfterValidator(_season), Field(pattern=r"^[0-9]{4}-[0-
                                 "(from 20 Oct of the first year to 20 Apr of the second)", examples=["2025-2026"])]
 
 
+LineKind = Literal["supplement", "recovery"]  # of a line of the supplement ledger
+
+
 class WaterBillIn(BaseModel):
     """The Water Group's monthly usage for a household."""
 
@@ -90,7 +93,7 @@ class SupplementRunOut(BaseModel):
 class SupplementOut(BaseModel):
     household_id: str
     period: str = Field(description="the month the line settles")
-    kind: Literal["supplement", "recovery"] = Field(
+    kind: LineKind = Field(
         description="supplement: a shortfall paid; recovery: paid over, owed by the household (negative)")
     amount: MoneyStr = Field(description="what the line adds to the month (negative for a recovery)")
     withheld: MoneyStr = Field(description="kept back from this payment to recover an earlier overpayment")

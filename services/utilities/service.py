@@ -435,7 +435,7 @@ async def run_supplements(units: UnitsOfWork, uow: UnitOfWork, period: str, batc
 
 def supplement_out(row: HeatingSupplement) -> SupplementOut:
     transferred = row.amount - row.withheld if row.amount > ZERO else ZERO
-    return SupplementOut(household_id=row.household_id, period=row.period, kind=row.kind,  # type: ignore[arg-type]
+    return SupplementOut(household_id=row.household_id, period=row.period, kind=row.kind,
                          amount=row.amount, withheld=row.withheld, transferred=transferred,
                          run_period=row.run_period, paid_at=row.created_at, allowance=row.allowance, rate=row.rate,
                          season_days=row.season_days, days_in_month=row.days_in_month)

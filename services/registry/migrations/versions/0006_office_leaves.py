@@ -11,6 +11,7 @@ Revision ID: 0006
 import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import sqlalchemy as sa
 from alembic import op
@@ -25,7 +26,7 @@ depends_on = None
 UNSERVED_AFTER_DAYS = ParameterSpec(name="unserved_after_days", kind="integer", label="", defaults=(("*", "30"),))
 
 
-def _office_revision():  # type: ignore[no-untyped-def]
+def _office_revision() -> ModuleType:
     """Revision 0002, which created what this one removes (its upgrade is this one's downgrade)."""
 
     spec = importlib.util.spec_from_file_location("registry_0002_office", Path(__file__).with_name("0002_office.py"))
