@@ -117,15 +117,29 @@ def bearer(*scopes: str, **kwargs: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(*scopes, **kwargs)}"}
 
 
+class AppClient(httpx.AsyncClient):
+    """A client of one app in this process, which it keeps (``client.app``) for the tests that look inside."""
+
+    def __init__(self, app: FastAPI, **options: Any) -> None:
+        super().__init__(transport=httpx.ASGITransport(app=app), **options)
+        self.app = app
+
+    @property
+    def topic_prefix(self) -> str:
+        """The prefix of the topics the app reads and writes (each test system has its own)."""
+
+        prefix: str = self.app.state.settings.topic_prefix
+        return prefix
+
+
 @contextlib.asynccontextmanager
-async def running(app: FastAPI, *, authorised: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+async def running(app: FastAPI, *, authorised: bool = True) -> AsyncIterator[AppClient]:
     """The app with its lifespan (consumer, outbox relay) running, and a client to call it
     (with a token holding every scope, unless ``authorised`` is false)."""
 
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
         headers = bearer() if authorised else {}
-        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60, headers=headers) as client:
+        async with AppClient(app, base_url="http://test", timeout=60, headers=headers) as client:
             yield client
 
 
@@ -197,7 +211,7 @@ def member(relation: str = "head", *, born: date = date(1975, 3, 15), male: bool
 
 
 @contextlib.asynccontextmanager
-async def system(*services: str, prefix: str | None = None, **overrides: Any) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+async def system(*services: str, prefix: str | None = None, **overrides: Any) -> AsyncIterator[dict[str, AppClient]]:
     """Several services in this process, each on its own fresh PostgreSQL database, sharing topics."""
 
     prefix = prefix or new_prefix()
@@ -208,7 +222,6 @@ async def system(*services: str, prefix: str | None = None, **overrides: Any) ->
             for service in services:
                 app = service_app(service, urls[service], prefix, **overrides.get(service, {}))
                 clients[service] = await stack.enter_async_context(running(app))
-                clients[service].app = app  # type: ignore[attr-defined]
             yield clients
     finally:
         for url in urls.values():

@@ -14,7 +14,7 @@ from tests.support import enrol, eventually, household_body, system
 pytestmark = pytest.mark.integration
 
 
-async def supplement_by_month(utilities, household_id: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+async def supplement_by_month(utilities, household_id: str) -> dict[str, str]:
     sums: dict[str, float] = defaultdict(float)
     for line in (await utilities.get("/heating/supplements", params={"household_id": household_id})).json():
         sums[line["period"]] += float(line["amount"])

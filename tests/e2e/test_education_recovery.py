@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.support import all_found, enrol, eventually, household_body, member, system
+from tests.support import AppClient, all_found, enrol, eventually, household_body, member, system
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +36,8 @@ def _check_invariants(ledger: dict) -> None:
         amount, withheld, transferred = (Decimal(line[k]) for k in ("amount", "withheld", "transferred"))
         assert transferred >= 0 and withheld >= 0, line
         assert transferred == (amount - withheld if line["kind"] == "payment" else Decimal("0.00")), line
-    recovered = -sum(Decimal(g["amount"]) for g in ledger["grants"] if g["kind"] == "recovery")
-    withheld = sum(Decimal(g["withheld"]) for g in ledger["grants"])
+    recovered = -sum((Decimal(g["amount"]) for g in ledger["grants"] if g["kind"] == "recovery"), Decimal(0))
+    withheld = sum((Decimal(g["withheld"]) for g in ledger["grants"]), Decimal(0))
     assert Decimal(ledger["balance_owed"]) == recovered - withheld >= 0
 
 
@@ -136,10 +136,10 @@ async def test_what_a_household_owes_beyond_one_payment_stays_owed_and_comes_dow
         _check_invariants(after)
 
 
-async def _waiting_on_locks(education: httpx.AsyncClient, count: int) -> bool:
+async def _waiting_on_locks(education: AppClient, count: int) -> bool:
     """At least ``count`` of the service's connections wait on a lock."""
 
-    async with education.app.state.platform.sessions() as session:  # type: ignore[attr-defined]
+    async with education.app.state.platform.sessions() as session:
         return int(await session.scalar(text(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
         ))) >= count
@@ -169,7 +169,7 @@ async def test_runs_of_two_school_years_at_once_withhold_what_is_owed_once(kafka
         # The cousin is due 500 for spring (school year 2025-2026) and 500 for autumn (2026-2027). Writing to the
         # ledger is held up until both runs are under way, so each has read what it could of the household's
         # balance before either wrote: they must not both withhold the same 500.
-        async with education.app.state.platform.sessions() as blocker:  # type: ignore[attr-defined]
+        async with education.app.state.platform.sessions() as blocker:
             await blocker.execute(text("LOCK TABLE term_grants IN EXCLUSIVE MODE"))
             runs = [asyncio.create_task(education.post("/term-runs", json={"term": term}))
                     for term in ("2026-spring", "2026-autumn")]

@@ -133,7 +133,7 @@ async def test_assessment_finds_the_households_a_stopped_bureau_has_not_served(k
         await _the_cli_asks_the_office(office.app, tmp_path)
 
 
-async def _the_cli_asks_the_office(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def _the_cli_asks_the_office(app, tmp_path: Path) -> None:
     """``harbin-ops assessment`` reads the assessment from the office (no registry address given)."""
 
     async with serving(app) as base:
@@ -149,7 +149,7 @@ async def _the_cli_asks_the_office(app, tmp_path: Path) -> None:  # type: ignore
     assert {r["households_granted"] for r in legal} == {"0"}
 
 
-async def _the_page_renders_in_chromium(app, link: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def _the_page_renders_in_chromium(app, link: str, tmp_path: Path) -> None:
     """Open the assessment page in headless Chromium, as a member of the joint meeting would."""
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -11,11 +11,14 @@ import asyncio
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from shared.events import (
+    Heating,
+    Relation,
     AllowanceStep,
     ExtensionSpell,
     HouseholdChanged,
@@ -51,30 +54,30 @@ async def publish(prefix: str, *events: IntegrationEvent) -> None:
         await producer.stop()
 
 
-def person(relation: str = "head") -> MemberSnapshot:
+def person(relation: Relation = "head") -> MemberSnapshot:
     return MemberSnapshot(resident_id=person_id(), name="测试成员", sex="male", birth_date=date(1975, 3, 15),
-                          relation=relation, able_to_work=True, employment_status="unemployed")  # type: ignore[arg-type]
+                          relation=relation, able_to_work=True, employment_status="unemployed")
 
 
-def snapshot(household_id: str, *, heating: str = "non_central", enrolled_on: date = NOVEMBER,
+def snapshot(household_id: str, *, heating: Heating = "non_central", enrolled_on: date = NOVEMBER,
              schedule: tuple[tuple[date, str], ...] = ((NOVEMBER, "300.00"),), members: list[MemberSnapshot] | None = None,
              effective_on: date | None = None, **extra: object) -> HouseholdEnrolled | HouseholdChanged:
     steps = [AllowanceStep(effective_from=day, amount=Decimal(amount)) for day, amount in schedule]
-    fields = dict(household_id=household_id, division_code="230102", address="哈尔滨市道里区测试街1号",
+    fields: dict[str, Any] = dict(household_id=household_id, division_code="230102", address="哈尔滨市道里区测试街1号",
                   heating=heating, housing_area_m2=Decimal("40.00"), monthly_income=Decimal("100.00"),
                   monthly_allowance=steps[-1].amount, enrolled_on=enrolled_on, allowance_schedule=steps,
                   members=members or [person()], **extra)
     if effective_on is None:
-        return HouseholdEnrolled(**fields)  # type: ignore[arg-type]
-    return HouseholdChanged(effective_on=effective_on, changed=["allowance"], **fields)  # type: ignore[arg-type]
+        return HouseholdEnrolled(**fields)
+    return HouseholdChanged(effective_on=effective_on, changed=["allowance"], **fields)
 
 
-async def view_of(utilities, household_id: str) -> dict:  # type: ignore[no-untyped-def]
+async def view_of(utilities, household_id: str) -> dict:
     response = await utilities.get(f"/households/{household_id}")
     return response.json() if response.status_code == 200 else {}
 
 
-async def lines_of(utilities, household_id: str) -> list[tuple[str, str, str, str, str]]:  # type: ignore[no-untyped-def]
+async def lines_of(utilities, household_id: str) -> list[tuple[str, str, str, str, str]]:
     rows = (await utilities.get("/heating/supplements", params={"household_id": household_id})).json()
     return [(r["period"], r["kind"], r["amount"], r["withheld"], r["run_period"]) for r in rows]
 
@@ -106,7 +109,7 @@ async def test_extension_month_after_exit_gets_its_supplement_and_an_exit_set_ah
         assert extended[3]["allowance"] == "300.00" and extended[5]["season_days"] == 20
 
 
-async def _both_known(utilities) -> bool:  # type: ignore[no-untyped-def]
+async def _both_known(utilities) -> bool:
     return (await view_of(utilities, "hh-extended")).get("status") == "exited" and bool(
         await view_of(utilities, "hh-leaving"))
 
@@ -153,7 +156,7 @@ async def test_a_late_fact_lowering_a_paid_month_is_recovered_from_later_payment
         assert (row["supplements_paid"], row["supplement_amount"], row["supplement_recovered"]) == (1, "20.00", "40.00")
 
 
-async def _members_are(utilities, household_id: str, count: int) -> bool:  # type: ignore[no-untyped-def]
+async def _members_are(utilities, household_id: str, count: int) -> bool:
     return (await view_of(utilities, household_id)).get("members") == count
 
 
@@ -209,7 +212,7 @@ async def test_a_rate_changed_back_to_a_month_already_paid_is_settled_by_the_nex
             == "180.00"
         # The bureau raises the rate to 25 % from 1 December, decided after January was paid (written as the
         # parameters route would, whatever it comes to demand of a retroactive change).
-        async with utilities.app.state.platform.sessions() as session:  # type: ignore[attr-defined]
+        async with utilities.app.state.platform.sessions() as session:
             session.add(PolicyParameter(name="heating_supplement_rate", scope="*", value="0.25",
                                         effective_from=date(2025, 12, 1), recorded_by="pytest", note="追溯调整"))
             await session.commit()
@@ -234,7 +237,7 @@ async def test_heating_is_taken_as_of_each_month(kafka, postgres):
         assert [p for p, *_ in await lines_of(utilities, "hh-connected")] == ["2025-11", "2025-12"]
 
 
-async def _heating_is(utilities, household_id: str, heating: str) -> bool:  # type: ignore[no-untyped-def]
+async def _heating_is(utilities, household_id: str, heating: str) -> bool:
     return (await view_of(utilities, household_id)).get("heating", {}).get("heating") == heating
 
 

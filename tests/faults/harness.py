@@ -40,6 +40,8 @@ class Counts:
 class FaultSystem(LocalSystem):
     """The local system on PostgreSQL, with what the fault scenarios need to drive and check it."""
 
+    caseloads: Caseloads  # the households left for the scenarios (the test module's fixture sets it)
+
     def __init__(self, workdir: Path) -> None:
         super().__init__(workdir, database="postgres")
 

@@ -16,6 +16,7 @@ import signal
 import sys
 import tempfile
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ async def system():
     workdir = Path(tempfile.mkdtemp(prefix="harbin-faults-"))
     system = FaultSystem(workdir)
     await system.up()
-    system.caseloads = Caseloads(PER_SCENARIO, scenarios=9)  # type: ignore[attr-defined]
+    system.caseloads = Caseloads(PER_SCENARIO, scenarios=9)
     try:
         yield system
     finally:
@@ -163,8 +164,9 @@ async def test_poison_messages_are_dead_lettered_and_a_fixed_one_requeued(system
     member = households[0]["members"][0]
     synthetic = HouseholdEnrolled(
         household_id="poison-test-household", division_code="230102", address="测试", heating="central",
-        housing_area_m2="40", monthly_income="0.00", monthly_allowance="200.00", enrolled_on=date(2026, 1, 1),
-        allowance_schedule=[{"effective_from": "2026-01-01", "amount": "200.00"}],
+        housing_area_m2=Decimal("40"), monthly_income=Decimal("0.00"), monthly_allowance=Decimal("200.00"),
+        enrolled_on=date(2026, 1, 1),
+        allowance_schedule=[AllowanceStep(effective_from=date(2026, 1, 1), amount=Decimal("200.00"))],
         members=[MemberSnapshot(resident_id="11010519491231002X", name="测试", sex="female",
                                 birth_date=date(1949, 12, 31), relation="head", able_to_work=False,
                                 employment_status="retired")])

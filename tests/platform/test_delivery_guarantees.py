@@ -22,7 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
 from shared.consumer import EventConsumer
-from shared.db import create_engine, session_factory
+from shared.db import create_engine, session_factory, table_of
 from shared.events import (
     HOUSEHOLDS_TOPIC,
     HouseholdExited,
@@ -77,7 +77,7 @@ async def record_effect(uow: UnitOfWork, event: ReceivedEvent) -> None:
     await uow.session.execute(insert(effects).values(event_id=str(event.event_id), household_id=event.payload.household_id))
 
 
-async def count(sessions, table_or_model) -> int:  # type: ignore[no-untyped-def]
+async def count(sessions, table_or_model) -> int:
     async with sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(table_or_model)))
 
@@ -87,13 +87,13 @@ def exited(household_id: str | None = None) -> HouseholdExited:
                            exited_on=date(2026, 5, 1), reason="收入超标")
 
 
-def make_consumer(sessions, prefix: str, handler=record_effect, bootstrap: str = KAFKA, **kwargs) -> EventConsumer:  # type: ignore[no-untyped-def]
+def make_consumer(sessions, prefix: str, handler=record_effect, bootstrap: str = KAFKA, **kwargs) -> EventConsumer:
     return EventConsumer(service="probe", units=UnitsOfWork(sessions), bootstrap_servers=bootstrap, topics=[HOUSEHOLDS_TOPIC],
                          handlers={"HouseholdExited": handler}, producers=ProducerHolder(bootstrap, "probe-dlq"),
                          topic_prefix=prefix, **kwargs)
 
 
-async def produce(prefix: str, values: list[bytes], key: bytes = b"k", headers=None) -> None:  # type: ignore[no-untyped-def]
+async def produce(prefix: str, values: list[bytes], key: bytes = b"k", headers=None) -> None:
     await ensure_topics(KAFKA, [prefix + HOUSEHOLDS_TOPIC])
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, acks="all")
     await producer.start()
@@ -104,7 +104,7 @@ async def produce(prefix: str, values: list[bytes], key: bytes = b"k", headers=N
         await producer.stop()
 
 
-async def position_total(sessions) -> int:  # type: ignore[no-untyped-def]
+async def position_total(sessions) -> int:
     async with sessions() as session:
         return int(await session.scalar(select(func.coalesce(func.sum(ConsumerPosition.next_offset), 0))))
 
@@ -125,7 +125,7 @@ async def consuming(consumer: EventConsumer) -> AsyncIterator[asyncio.Task]:
 
 
 @pytest.fixture()
-def private_broker(tmp_path: Path):  # type: ignore[no-untyped-def]
+def private_broker(tmp_path: Path):
     """A broker of our own on another port, which this test may stop and start at will."""
 
     port = 19092 + (os.getpid() % 200) * 2
@@ -189,7 +189,7 @@ async def test_relay_sends_each_outbox_row_once_and_removes_it(kafka, postgres):
     assert sorted(record.key.decode() for record in records) == sorted(event.household_id for event in events)
 
 
-async def _unpublished_is_zero(sessions) -> bool:  # type: ignore[no-untyped-def]
+async def _unpublished_is_zero(sessions) -> bool:
     async with sessions() as session:
         return await unpublished_count(session) == 0
 
@@ -236,7 +236,7 @@ async def test_same_event_delivered_twice_has_one_effect(kafka, postgres):
         assert consumer.dead_lettered_total == 0
 
 
-async def _position_reaches(sessions, total: int) -> bool:  # type: ignore[no-untyped-def]
+async def _position_reaches(sessions, total: int) -> bool:
     return await position_total(sessions) >= total
 
 
@@ -247,11 +247,11 @@ async def test_consumer_killed_after_db_commit_before_offset_commit_has_one_effe
         first = make_consumer(sessions, prefix)
         original = first._process_fetched
 
-        async def process_then_die(batches):  # type: ignore[no-untyped-def]
+        async def process_then_die(batches):
             await original(batches)  # the database commit happens in here
             raise Killed()  # ...and the process dies before the offset commit
 
-        first._process_fetched = process_then_die  # type: ignore[method-assign]
+        first._process_fetched = process_then_die  # type: ignore[method-assign]  # the fault: dies after the commit
         with pytest.raises(Killed):
             await asyncio.wait_for(first.run(), 60)
         assert await count(sessions, effects) == 1
@@ -272,7 +272,7 @@ async def test_consumer_killed_after_db_commit_before_offset_commit_has_one_effe
 
         # Even with the stored position gone, the redelivered event is in the inbox: still one effect.
         async with sessions() as session:
-            await session.execute(ConsumerPosition.__table__.delete())
+            await session.execute(table_of(ConsumerPosition).delete())
             await session.commit()
         again = make_consumer(sessions, prefix)
         async with consuming(again):
@@ -332,7 +332,7 @@ async def test_consumer_with_empty_database_replays_its_topic_and_reaches_the_sa
     households = [str(uuid.uuid4()) for _ in range(40)]
     await produce(prefix, [encode(envelope_for(exited(h), "registry")) for h in households])
 
-    async def state(sessions) -> list[str]:  # type: ignore[no-untyped-def]
+    async def state(sessions) -> list[str]:
         async with sessions() as session:
             return sorted(await session.scalars(select(effects.c.household_id)))
 

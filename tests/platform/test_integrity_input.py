@@ -25,7 +25,7 @@ async def registry(kafka, postgres):
         yield s["registry"]
 
 
-def problem(response) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+def problem(response) -> tuple[int, str]:
     assert response.headers["content-type"].startswith("application/problem+json"), response.text
     return response.status_code, response.json()["code"]
 
@@ -141,7 +141,7 @@ async def test_an_exhausted_pool_answers_503_service_busy_with_retry_after(kafka
     async with system("registry", registry={"database_pool_size": 1, "database_pool_timeout_seconds": 0.5,
                                             "outbox_relay_enabled": False, "consumer_enabled": False}) as s:
         registry = s["registry"]
-        engine = registry.app.state.platform.engine  # type: ignore[attr-defined]
+        engine = registry.app.state.platform.engine
         # pool_size 1 + overflow 1: both taken (a slow report, a stuck run).
         async with engine.connect(), engine.connect():
             busy = await registry.post("/households", json=household_body())

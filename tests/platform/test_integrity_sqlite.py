@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from services.registry.models import Household, Member
 from shared.migrations import upgrade
 from shared.platform_models import OutboxMessage
-from tests.support import household_body, member, new_prefix, running, service_app
+from tests.support import AppClient, household_body, member, new_prefix, running, service_app
 
 pytestmark = pytest.mark.integration
 
@@ -35,13 +35,13 @@ async def sqlite_url(tmp_path: Path) -> str:
     return url
 
 
-def registry_on(url: str, **overrides: object):  # type: ignore[no-untyped-def]
+def registry_on(url: str, **overrides: object):
     # No relay: every event written stays in the outbox to be counted.
     return service_app("registry", url, new_prefix(), outbox_relay_enabled=False, consumer_enabled=False, **overrides)
 
 
-async def counts(client: httpx.AsyncClient) -> tuple[int, int, int]:
-    async with client.app.state.platform.sessions() as session:  # type: ignore[attr-defined]
+async def counts(client: AppClient) -> tuple[int, int, int]:
+    async with client.app.state.platform.sessions() as session:
         households = await session.scalar(select(func.count()).select_from(Household))
         members = await session.scalar(select(func.count()).select_from(Member))
         enrolled = await session.scalar(select(func.count()).select_from(OutboxMessage)
@@ -50,10 +50,8 @@ async def counts(client: httpx.AsyncClient) -> tuple[int, int, int]:
 
 
 @contextlib.asynccontextmanager
-async def running_on(url: str, **overrides: object) -> AsyncIterator[httpx.AsyncClient]:
-    app = registry_on(url, **overrides)
-    async with running(app) as client:
-        client.app = app  # type: ignore[attr-defined]
+async def running_on(url: str, **overrides: object) -> AsyncIterator[AppClient]:
+    async with running(registry_on(url, **overrides)) as client:
         yield client
 
 
@@ -75,7 +73,7 @@ async def test_a_request_failing_after_its_savepoint_leaves_nothing_on_sqlite(ka
         with contextlib.closing(sqlite3.connect(path)) as admin, admin:
             admin.execute("CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox_messages "
                           "BEGIN SELECT RAISE(ABORT, 'outbox refused'); END")
-        transport = httpx.ASGITransport(app=registry.app, raise_app_exceptions=False)  # type: ignore[attr-defined]
+        transport = httpx.ASGITransport(app=registry.app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=registry.headers) as client:
             failed = await client.post("/households", json=household_body())
         assert failed.status_code == 500, failed.text

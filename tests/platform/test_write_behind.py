@@ -38,13 +38,13 @@ async def medical_sessions() -> AsyncIterator:
         await drop_database(url)
 
 
-def batch(sessions) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:  # type: ignore[no-untyped-def]
+def batch(sessions) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
     """A unit of work as the consumer opens one for a batch of events."""
 
     return UnitsOfWork(sessions).begin(source="event", write_behind=True)
 
 
-async def grants_of(sessions, household_id: str) -> list[Grant]:  # type: ignore[no-untyped-def]
+async def grants_of(sessions, household_id: str) -> list[Grant]:
     async with sessions() as session:
         return list((await session.scalars(select(Grant).where(Grant.household_id == household_id)
                                            .order_by(Grant.id))).all())

@@ -19,7 +19,7 @@ async def both(kafka, postgres):
         yield s["registry"], s["office"]
 
 
-async def known(office, household_id: str, status: str = "active") -> dict:  # type: ignore[no-untyped-def]
+async def known(office, household_id: str, status: str = "active") -> dict:
     async def check() -> dict:
         response = await office.get(f"/households/{household_id}/assistance")
         return response.json() if response.status_code == 200 and response.json()["status"] == status else {}

@@ -25,11 +25,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture()
 async def registry(kafka, postgres):
     async with system("registry") as s:
-        s["registry"].prefix = s["registry"].app.state.settings.topic_prefix  # type: ignore[attr-defined]
         yield s["registry"]
 
 
-async def household_count(registry) -> int:  # type: ignore[no-untyped-def]
+async def household_count(registry) -> int:
     return (await registry.get("/households")).json()["total"]
 
 
@@ -127,7 +126,7 @@ async def test_change_of_income_recomputes_allowance_and_is_announced(registry):
     assert [(s["effective_from"], s["amount"]) for s in changed.json()["allowance_schedule"]] == [
         ("2026-01-01", "150.00"), ("2026-03-01", "80.00")]
 
-    records = await read_topic(registry.prefix + HOUSEHOLDS_TOPIC, until=lambda r: len(r) >= 2)
+    records = await read_topic(registry.topic_prefix + HOUSEHOLDS_TOPIC, until=lambda r: len(r) >= 2)
     events = [e for e in envelopes(records) if e.key == created["id"]]
     assert [e.type for e in events] == ["HouseholdEnrolled", "HouseholdChanged"]
     assert events[1].payload["changed"] == ["monthly_income"] and events[1].payload["effective_on"] == "2026-03-01"
@@ -145,7 +144,7 @@ async def test_exit_is_final_and_announced(registry):
     assert done.json()["status"] == "exited" and done.json()["exited_on"] == "2026-06-01"
     again = await registry.post(f"/households/{created['id']}/exit", json={"on": "2026-07-01", "reason": "x"})
     assert again.status_code == 409 and again.json()["code"] == "household_not_active"
-    records = await read_topic(registry.prefix + HOUSEHOLDS_TOPIC,
+    records = await read_topic(registry.topic_prefix + HOUSEHOLDS_TOPIC,
                                until=lambda r: any(e.type == "HouseholdExited" for e in envelopes(r)))
     exited = next(e for e in envelopes(records) if e.type == "HouseholdExited")
     assert exited.payload == {"household_id": created["id"], "division_code": "230102", "exited_on": "2026-06-01",
@@ -210,7 +209,7 @@ async def test_standard_raised_from_a_date_changes_allowances_from_that_month_on
         h for h in history if h["effective_from"] == "2026-07-01").items()
 
     async def announced() -> bool:
-        records = await read_topic(registry.prefix + HOUSEHOLDS_TOPIC, until=lambda r: len(r) >= 3)
+        records = await read_topic(registry.topic_prefix + HOUSEHOLDS_TOPIC, until=lambda r: len(r) >= 3)
         return any(e.type == "HouseholdChanged" and e.payload["changed"] == ["dibao_standard"]
                    and e.key == household["id"] for e in envelopes(records))
 

@@ -270,7 +270,7 @@ def machine(loop: asyncio.AbstractEventLoop, tally: dict[str, int]) -> type[Rule
               month=st.dates(FIRST_DAY, TODAY + timedelta(days=60)))
         def new_standard(self, division: str, value: str, month: date) -> None:
             since = month.replace(day=1)
-            body = {"value": value, "effective_from": since.isoformat(), "scope": division}
+            body: dict[str, Any] = {"value": value, "effective_from": since.isoformat(), "scope": division}
             if since < TODAY:
                 body |= {"retroactive": True, "reason": "补录调标"}
             response = run(self.client.post("/parameters/dibao_standard", json=body))

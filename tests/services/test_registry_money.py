@@ -21,7 +21,7 @@ async def registry(kafka, postgres):
         yield s["registry"]
 
 
-async def ledger(registry, household_id: str) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+async def ledger(registry, household_id: str) -> list[tuple[str, str, str]]:
     lines = (await registry.get(f"/households/{household_id}/payments")).json()
     return [(line["period"], line["kind"], line["amount"]) for line in lines]
 
@@ -168,7 +168,7 @@ async def test_extension_survives_exit_and_the_member_is_recorded_employed(kafka
             ("2026-04", "extension", "400.00"), ("2026-05", "extension", "400.00")]
 
 
-async def _publish(client, event) -> None:  # type: ignore[no-untyped-def]
+async def _publish(client, event) -> None:
     """Announce an event on the real broker as the employment service would."""
 
     from aiokafka import AIOKafkaProducer

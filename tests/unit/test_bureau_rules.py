@@ -1,5 +1,6 @@
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -102,7 +103,7 @@ def test_waitlist_orders_by_need_then_enrolment():
         "same_need_later": housing.waitlist_key(D("14"), 2, date(2024, 6, 1), t),
         "same_need_earlier": housing.waitlist_key(D("7"), 1, date(2023, 1, 1), t),
     }
-    assert sorted(households, key=households.get) == ["neediest", "same_need_earlier", "same_need_later", "roomier"]
+    assert sorted(households, key=households.__getitem__) == ["neediest", "same_need_earlier", "same_need_later", "roomier"]
 
 
 def test_allocation_stops_subsidy_from_the_next_month():
@@ -127,8 +128,8 @@ def test_working_age_by_sex_and_birth_date(born, sex, day, working):
     assert AGE.contains(born, sex, day) is working
 
 
-def _due(**overrides):  # type: ignore[no-untyped-def]
-    fields = dict(birth_date=date(1980, 1, 1), sex="male", able_to_work=True, employment_status="unemployed",
+def _due(**overrides):
+    fields: dict[str, Any] = dict(birth_date=date(1980, 1, 1), sex="male", able_to_work=True, employment_status="unemployed",
                   unemployed_since=date(2025, 3, 10), in_dibao_from=date(2025, 1, 1), working_age=AGE,
                   unemployed_years=1)
     fields.update(overrides)

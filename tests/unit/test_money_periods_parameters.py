@@ -78,7 +78,7 @@ def test_change_dates_after_a_day_for_a_division():
     ("money", "230", "230.00"), ("rate", "0.5", "0.5"), ("integer", "16", "16"), ("month_day", "10-20", "10-20"),
 ])
 def test_parameter_values_are_stored_canonically(kind, raw, expected):
-    assert canonical_text(ParameterSpec("p", kind, "p"), raw) == expected  # type: ignore[arg-type]
+    assert canonical_text(ParameterSpec("p", kind, "p"), raw) == expected
 
 
 @pytest.mark.parametrize(("kind", "raw"), [
@@ -86,7 +86,7 @@ def test_parameter_values_are_stored_canonically(kind, raw, expected):
 ])
 def test_bad_parameter_values_are_refused(kind, raw):
     with pytest.raises(InvalidParameterValue):
-        canonical_text(ParameterSpec("p", kind, "p"), raw)  # type: ignore[arg-type]
+        canonical_text(ParameterSpec("p", kind, "p"), raw)
 
 
 def test_resident_ids_are_masked_in_free_text_but_other_numbers_are_not():

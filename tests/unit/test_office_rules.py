@@ -28,7 +28,7 @@ class M:
     boarding: bool = False
 
 
-def expected(members, heating="central", area="40.00", on=date(2026, 6, 1)):  # type: ignore[no-untyped-def]
+def expected(members, heating="central", area="40.00", on=date(2026, 6, 1)):
     return {(e.bureau, tuple(sorted(e.programmes)), e.resident_id) for e in rules.expected_assistance(
         heating=heating, housing_area_m2=D(area), enrolled_on=date(2026, 1, 1), members=members, on=on,
         criteria=CRITERIA)}
