@@ -77,7 +77,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     try:
         result = await load(system, households, args.concurrency, args.resend)
         started = time.perf_counter()
-        events, grants = await bench.drained(timeout=max(600, args.households / 5))
+        _events, grants = await bench.drained(timeout=max(600, args.households / 5))
         result["drained_seconds"] = round(time.perf_counter() - started, 1)
         result["household_events"] = await bench.end_offsets(HOUSEHOLDS_TOPIC)
         result["grant_events"] = grants

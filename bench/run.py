@@ -48,9 +48,9 @@ from bench.caseload import generate
 from bench.system import LocalSystem
 from shared.db import Area, Money
 from shared.events import GRANTS_TOPIC, HOUSEHOLDS_TOPIC, decode_envelope
+from shared.periods import add_months, city_today, month_of
 from shared.services import GRANTING_SERVICES as BUREAUS
 from shared.services import NAMES as SERVICES
-from shared.periods import add_months, city_today, month_of
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -150,7 +150,7 @@ class LocalSystem:
         env = {f"{prefix}_DATABASE_URL": self.database_url(service), f"{prefix}_KAFKA_BOOTSTRAP_SERVERS": self.kafka,
                f"{prefix}_ENVIRONMENT": "test", f"{prefix}_OUTBOX_POLL_SECONDS": "0.2",
                **{f"{prefix}_{key.upper()}": value for key, value in settings.items()}}
-        log = open(self.workdir / "logs" / f"{service}.log", "ab")
+        log = open(self.workdir / "logs" / f"{service}.log", "ab")  # noqa: SIM115 - the process writes to it while it runs
         self.processes[service] = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.main:create_app",
             "--host", "127.0.0.1", "--port", str(self.ports[service]), "--no-access-log",

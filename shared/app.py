@@ -54,7 +54,7 @@ class Platform:
 
     @classmethod
     def build(cls, settings: ServiceSettings, topics: Sequence[str], handlers: Mapping[str, Handler],
-              prefetch: Prefetch | None = None) -> "Platform":
+              prefetch: Prefetch | None = None) -> Platform:
         engine = create_engine(settings.resolved_database_url(), settings.database_pool_size,
                                pool_timeout=settings.database_pool_timeout_seconds,
                                busy_timeout=settings.database_busy_timeout_seconds)
@@ -73,7 +73,7 @@ class Platform:
             )
         return cls(settings, engine, sessions, units, producers, relay, consumer)
 
-    async def replay(self, reset: "ReplayReset") -> dict[str, int]:
+    async def replay(self, reset: ReplayReset) -> dict[str, int]:
         """Stop consuming, forget what was derived from events, and read the topics again from the start."""
 
         if self.consumer is None:

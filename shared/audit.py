@@ -70,7 +70,7 @@ class Change:
     merged: bool
 
     @classmethod
-    def record(cls, resource_type: str, resource_id: str, before: Any, after: Any) -> "Change":
+    def record(cls, resource_type: str, resource_id: str, before: Any, after: Any) -> Change:
         return cls(datetime.now(UTC), resource_type, resource_id, _plain(before), _plain(after), merged=False)
 
 

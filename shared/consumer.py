@@ -112,7 +112,7 @@ class EventConsumer:
         self.dead_lettered_total = 0
         self.running = False
 
-    def fresh(self) -> "EventConsumer":
+    def fresh(self) -> EventConsumer:
         """A new consumer with the same configuration (the old one cannot be restarted once stopped)."""
 
         return EventConsumer(service=self.service, units=self.units, bootstrap_servers=self.bootstrap_servers,

@@ -156,7 +156,7 @@ class ParameterBook:
     rows: dict[str, list[ParameterRow]] = field(default_factory=dict)
 
     @classmethod
-    async def of(cls, uow: UnitOfWork, specs: Iterable[ParameterSpec]) -> "ParameterBook":
+    async def of(cls, uow: UnitOfWork, specs: Iterable[ParameterSpec]) -> ParameterBook:
         """The book of ``specs``, read once per unit of work: a consumer batch or a run decides hundreds
         of cases with the same values."""
 
@@ -168,13 +168,13 @@ class ParameterBook:
         return books[key]
 
     @classmethod
-    async def load(cls, session: AsyncSession, specs: Iterable[ParameterSpec]) -> "ParameterBook":
+    async def load(cls, session: AsyncSession, specs: Iterable[ParameterSpec]) -> ParameterBook:
         """The book of ``specs``, read now (a query that reads parameters once)."""
 
         return await cls._read(session, {spec.name: spec for spec in specs})
 
     @classmethod
-    async def _read(cls, session: AsyncSession, specs_by_name: dict[str, ParameterSpec]) -> "ParameterBook":
+    async def _read(cls, session: AsyncSession, specs_by_name: dict[str, ParameterSpec]) -> ParameterBook:
         result = await session.execute(
             select(PolicyParameter.name, PolicyParameter.scope, PolicyParameter.value, PolicyParameter.effective_from)
             .where(PolicyParameter.name.in_(list(specs_by_name)))

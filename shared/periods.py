@@ -35,7 +35,7 @@ class Period:
 
         return start <= self.end and (end is None or end > self.start)
 
-    def months(self) -> list["Period"]:
+    def months(self) -> list[Period]:
         result = []
         year, month = self.start.year, self.start.month
         while date(year, month, 1) <= self.end:

@@ -22,7 +22,7 @@ async def postgres() -> str:
 
     try:
         connection = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user="postgres", database="postgres", timeout=10)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         pytest.fail(f"no PostgreSQL at {PG_HOST}:{PG_PORT} ({exc}): start it with scripts/postgres.sh start")
     await connection.close()
     return f"{PG_HOST}:{PG_PORT}"
@@ -41,5 +41,5 @@ async def _clean_up_after_the_session():
     if PREFIXES:
         try:
             await delete_topics(PREFIXES)
-        except Exception:  # noqa: BLE001 - a broker the test stopped on purpose may be gone
+        except Exception:
             pass

@@ -19,9 +19,9 @@ from services.education.schemas import (
     TermRunOut,
 )
 from shared.auth import requires, requires_any
-from shared.unit_of_work import DbSession, Units, Uow
 from shared.errors import Unprocessable, problem_responses
 from shared.periods import InvalidPeriod, Period, parse_period
+from shared.unit_of_work import DbSession, Units, Uow
 from shared.validators import (
     LAST_YEAR,
     PERIOD_PATTERN,

@@ -38,8 +38,16 @@ from shared.ledger import LedgerLine, settle
 from shared.money import ZERO, to_fen
 from shared.periods import Period, add_months, month_period
 
-__all__ = ["BEYOND_COMPULSORY", "BOARDING", "COMPULSORY", "DISABILITY", "FEE_WAIVER", "NO_PARENT", "programmes_for",
-           "DISABILITY_GRANT_STAGES"]
+__all__ = [
+    "BEYOND_COMPULSORY",
+    "BOARDING",
+    "COMPULSORY",
+    "DISABILITY",
+    "DISABILITY_GRANT_STAGES",
+    "FEE_WAIVER",
+    "NO_PARENT",
+    "programmes_for",
+]
 
 _TERM = re.compile(r"^([0-9]{4})-(spring|autumn)$")
 
@@ -141,7 +149,7 @@ class SchoolFacts:
                 "boarding": self.boarding, "household_has_disabled": self.household_has_disabled}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "SchoolFacts":
+    def from_json(cls, data: Mapping[str, Any]) -> SchoolFacts:
         return cls(date.fromisoformat(data["effective_on"]), str(data["school_stage"]), bool(data["boarding"]),
                    bool(data["household_has_disabled"]))
 

@@ -34,7 +34,7 @@ class PupilPatch(BaseModel):
     left_school_on: PastPlanDay | None = Field(default=None, description="离校日期: the pupil left school")
 
     @model_validator(mode="after")
-    def _something(self) -> "PupilPatch":
+    def _something(self) -> PupilPatch:
         if self.school_stage is None and self.boarding is None and self.left_school_on is None:
             raise fail("empty_change", "report at least one of school_stage, boarding, left_school_on")
         return self

@@ -28,9 +28,9 @@ from services.employment.schemas import (
 )
 from shared.api import ReportPeriod
 from shared.auth import requires, requires_any
-from shared.unit_of_work import DbSession, Units, Uow
 from shared.errors import problem_responses
 from shared.periods import city_today
+from shared.unit_of_work import DbSession, Units, Uow
 from shared.validators import ResidentIdIn, ResidentIdQuery, RowId
 
 router = APIRouter()

@@ -22,8 +22,8 @@ from services.housing.schemas import (
 )
 from shared.api import ReportPeriod
 from shared.auth import requires, requires_any
-from shared.unit_of_work import DbSession, Units, Uow
 from shared.errors import problem_responses
+from shared.unit_of_work import DbSession, Units, Uow
 
 router = APIRouter()
 

@@ -18,9 +18,9 @@ from services.legal.schemas import (
 )
 from shared.api import ReportPeriod
 from shared.auth import requires, requires_any
-from shared.unit_of_work import DbSession
 from shared.errors import problem_responses
 from shared.periods import city_today
+from shared.unit_of_work import DbSession
 from shared.validators import Day, ResidentIdIn, ResidentIdQuery, RowId
 
 router = APIRouter()

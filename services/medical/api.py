@@ -21,9 +21,9 @@ from services.medical.schemas import (
 )
 from shared.api import Page, ReportPeriod, Size, csv_response, wants_csv
 from shared.auth import requires, requires_any
-from shared.unit_of_work import DbSession, Uow
 from shared.errors import Forbidden, problem_responses
 from shared.periods import city_today
+from shared.unit_of_work import DbSession, Uow
 from shared.validators import Day, ResidentIdIn, ResidentIdQuery, RowId
 
 router = APIRouter()

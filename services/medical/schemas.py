@@ -47,7 +47,7 @@ class HospitalIn(BaseModel):
     designated_until: Day | None = Field(default=None, description="定点终止日期 (inclusive); open when absent")
 
     @model_validator(mode="after")
-    def _period(self) -> "HospitalIn":
+    def _period(self) -> HospitalIn:
         if problem := rules.designation_period_problem(self.designated_from, self.designated_until):
             raise fail("invalid_period", "{why}", why=problem)
         return self
@@ -84,7 +84,7 @@ class ClaimIn(BaseModel):
     insurance_paid: MoneyIn = Field(description="基本医疗保险已支付")
 
     @model_validator(mode="after")
-    def _amounts(self) -> "ClaimIn":
+    def _amounts(self) -> ClaimIn:
         if self.insurance_paid > self.total_cost:
             raise fail("insurance_exceeds_cost", "insurance_paid cannot exceed total_cost")
         return self

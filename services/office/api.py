@@ -25,9 +25,9 @@ from services.office.schemas import (
 )
 from shared.api import ReportPeriod, csv_response, wants_csv
 from shared.auth import SignedLink, requires, requires_any, sign_link
-from shared.unit_of_work import DbSession
 from shared.errors import Unprocessable, problem_responses
 from shared.periods import InvalidPeriod, parse_period
+from shared.unit_of_work import DbSession
 from shared.validators import RowId
 
 router = APIRouter()

@@ -56,7 +56,7 @@ class DistinctPersons:
     Callers add each person at most once per household.
     """
 
-    __slots__ = ("repeated", "counted", "seen")
+    __slots__ = ("counted", "repeated", "seen")
 
     def __init__(self, repeated: frozenset[str] = frozenset()) -> None:
         self.repeated = repeated
@@ -73,7 +73,7 @@ class DistinctPersons:
         for resident_id in resident_ids:
             self.add(resident_id)
 
-    def merge(self, other: "DistinctPersons") -> None:
+    def merge(self, other: DistinctPersons) -> None:
         self.counted += other.counted
         self.seen |= other.seen
 
@@ -96,7 +96,7 @@ class _Tally:
         self.persons_eligible = DistinctPersons(self.repeated)
         self.persons_granted = DistinctPersons(self.repeated)
 
-    def merge(self, other: "_Tally") -> None:
+    def merge(self, other: _Tally) -> None:
         self.households_eligible += other.households_eligible
         self.households_granted += other.households_granted
         self.persons_eligible.merge(other.persons_eligible)

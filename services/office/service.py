@@ -46,8 +46,7 @@ from shared.events import (
 from shared.money import ZERO, to_fen
 from shared.periods import city_today
 from shared.programmes import programme_name
-from shared.projection import DibaoHousehold, DibaoMember, apply_household_event
-from shared.projection import reset_caseload
+from shared.projection import DibaoHousehold, DibaoMember, apply_household_event, reset_caseload
 from shared.services import BUREAU_NAMES, BY_NAME
 from shared.unit_of_work import UnitOfWork
 

@@ -7,6 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request
 
 from services.registry import service
+from services.registry.models import Household
 from services.registry.schemas import (
     BulkIn,
     BulkOut,
@@ -21,12 +22,11 @@ from services.registry.schemas import (
     PersonOut,
     Report,
 )
-from services.registry.models import Household
 from shared.api import ReportPeriod
 from shared.auth import requires
-from shared.unit_of_work import DbSession, Units, Uow
 from shared.errors import problem_responses
 from shared.money import ZERO
+from shared.unit_of_work import DbSession, Units, Uow
 from shared.validators import ResidentIdQuery
 
 households = APIRouter(prefix="/households", tags=["households 低保家庭"])

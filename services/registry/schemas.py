@@ -51,7 +51,7 @@ class MemberIn(BaseModel):
     boarding: Flag = Field(default=False, description="寄宿")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "MemberIn":
+    def _consistent(self) -> MemberIn:
         if self.unemployed_since is not None and self.employment_status != "unemployed":
             raise fail("inconsistent_member", "unemployed_since is given only for an unemployed member")
         if self.boarding and self.school_stage not in BOARDING_STAGES:
@@ -84,7 +84,7 @@ class HouseholdIn(BaseModel):
     members: list[MemberIn] = Field(min_length=1, max_length=MAX_MEMBERS)
 
     @model_validator(mode="after")
-    def _one_head(self) -> "HouseholdIn":
+    def _one_head(self) -> HouseholdIn:
         _check_members(self.members)
         return self
 
@@ -103,7 +103,7 @@ class HouseholdPatch(BaseModel):
     effective_on: PastPlanDay | None = Field(default=None, description="the change holds from this day (default today)")
 
     @model_validator(mode="after")
-    def _valid(self) -> "HouseholdPatch":
+    def _valid(self) -> HouseholdPatch:
         if not self.changed_fields():
             raise fail("empty_change", "name at least one of address, heating, housing_area_m2, monthly_income, members")
         if self.members is not None:

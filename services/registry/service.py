@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import rules
 from services.registry.models import (
-    EmploymentExtension,
     OWING,
+    EmploymentExtension,
     Household,
     HouseholdRevision,
     Member,

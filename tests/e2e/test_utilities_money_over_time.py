@@ -17,15 +17,15 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from shared.events import (
-    Heating,
-    Relation,
     AllowanceStep,
     ExtensionSpell,
+    Heating,
     HouseholdChanged,
     HouseholdEnrolled,
     HouseholdExited,
     IntegrationEvent,
     MemberSnapshot,
+    Relation,
     encode,
     envelope_for,
 )

@@ -16,8 +16,8 @@ from bench.system import LocalSystem
 from services.office import rules
 from shared.entitlements import WorkingAge
 from shared.periods import city_today
-
 from shared.services import GRANTING_SERVICES as PROGRAMME_BUREAUS
+
 CRITERIA = rules.AssessmentCriteria(housing_area_per_person=Decimal("8"), working_age=WorkingAge(16, 60, 55),
                                     unemployed_years=1)
 

@@ -33,8 +33,9 @@ from shared.events import (
     envelope_for,
 )
 from shared.kafka import read_to_end
-from shared.services import GRANTING_SERVICES, NAMES as SERVICES
 from shared.periods import city_today, month_of
+from shared.services import GRANTING_SERVICES
+from shared.services import NAMES as SERVICES
 from tests.faults.harness import Caseloads, Counts, FaultSystem, digest
 
 pytestmark = pytest.mark.integration

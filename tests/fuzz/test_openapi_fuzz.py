@@ -32,7 +32,7 @@ async def test_no_input_gives_a_server_error_and_responses_match_the_schema(kafk
            f"{service.upper()}_KAFKA_BOOTSTRAP_SERVERS": KAFKA, f"{service.upper()}_ENVIRONMENT": "test"}
     server = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.main:create_app", "--port", str(port),
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "wb"))
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "wb"))  # noqa: SIM115 - the server's, while it runs
     try:
         async with httpx.AsyncClient() as http:
             for _ in range(100):

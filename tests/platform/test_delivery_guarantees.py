@@ -32,13 +32,13 @@ from shared.events import (
 )
 from shared.kafka import ProducerHolder, ensure_topics
 from shared.outbox import Outbox, OutboxRelay, unpublished_count
-from shared.unit_of_work import UnitOfWork, UnitsOfWork
 from shared.platform_models import (
     ConsumerPosition,
     InboxEvent,
     OutboxMessage,
     PlatformBase,
 )
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 from tests.support import (
     KAFKA,
     create_database,

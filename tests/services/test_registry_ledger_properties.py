@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 from collections import defaultdict
 from collections.abc import Coroutine
@@ -345,7 +346,7 @@ def machine(loop: asyncio.AbstractEventLoop, tally: dict[str, int]) -> type[Rule
                     spans[resident_id].append((joined_on, end, household_id))
             for resident_id, person_spans in spans.items():
                 person_spans.sort()
-                for (_, end, first), (start, _, second) in zip(person_spans, person_spans[1:], strict=False):
+                for (_, end, first), (start, _, second) in itertools.pairwise(person_spans):
                     assert start >= end, f"{resident_id} in {first} and {second} at once"
 
     return LedgerMachine

@@ -116,8 +116,8 @@ def test_what_is_owed_is_never_transferred_negative():
                    {"2026-01": D("300.00")}, owed=D("0.00"))
     assert all(line.transferred >= 0 for line in lines)
     assert sum(line.withheld for line in lines) == D("100.00")
-    assert balance_owed(sum((l.amount for l in lines if l.kind == "recovery"), D(0)),
-                        sum((l.withheld for l in lines), D(0))) == D("200.00")
+    assert balance_owed(sum((line.amount for line in lines if line.kind == "recovery"), D(0)),
+                        sum((line.withheld for line in lines), D(0))) == D("200.00")
 
 
 def test_settlement_looks_at_the_months_after_the_last_settled_one_only():
