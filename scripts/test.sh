@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, on a real Kafka broker and a real PostgreSQL (started here when not running).
+# Lint, format and types first (configured in pyproject.toml): the first failure stops the run.
 #   scripts/test.sh [pytest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
+
+ruff check .
+ruff format --check .
+mypy
 
 scripts/kafka.sh start
 scripts/postgres.sh start
