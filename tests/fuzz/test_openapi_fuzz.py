@@ -30,9 +30,10 @@ async def test_no_input_gives_a_server_error_and_responses_match_the_schema(kafk
     url, port, prefix = await migrated_database(service), free_port(), new_prefix()
     env = {**os.environ, f"{service.upper()}_DATABASE_URL": url, f"{service.upper()}_TOPIC_PREFIX": prefix,
            f"{service.upper()}_KAFKA_BOOTSTRAP_SERVERS": KAFKA, f"{service.upper()}_ENVIRONMENT": "test"}
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - the server writes to it while it runs
     server = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.main:create_app", "--port", str(port),
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "wb"))  # noqa: SIM115 - the server's, while it runs
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log)
     try:
         async with httpx.AsyncClient() as http:
             for _ in range(100):
