@@ -208,8 +208,9 @@ async def household_view(session: AsyncSession, household_id: str, today: date |
     tenancy = None
     if case.unit_id is not None:
         unit = await session.get(Unit, case.unit_id)
+        assert case.allocated_on is not None  # a let flat has its allocation date: the two are set together
         tenancy = TenancyOut(unit_id=str(case.unit_id), address=unit.address if unit else "",
-                             allocated_on=case.allocated_on)  # type: ignore[arg-type]  # a let flat has its allocation date (set together)
+                             allocated_on=case.allocated_on)
     subsidy = ZERO
     households, members = await _caseload(session, [household_id])
     household = households.get(household_id)
