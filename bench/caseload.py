@@ -24,17 +24,47 @@ from shared.resident_id import make_resident_id
 
 # Relative caseload by division: the big urban districts carry most of it.
 DIVISION_WEIGHTS = {
-    "230102": 10, "230103": 11, "230104": 12, "230108": 3, "230109": 3, "230110": 9, "230111": 6, "230112": 5,
-    "230113": 6, "230183": 4, "230184": 4, "230123": 3, "230124": 2, "230125": 4, "230126": 4, "230127": 2,
-    "230128": 2, "230129": 2,
+    "230102": 10,
+    "230103": 11,
+    "230104": 12,
+    "230108": 3,
+    "230109": 3,
+    "230110": 9,
+    "230111": 6,
+    "230112": 5,
+    "230113": 6,
+    "230183": 4,
+    "230184": 4,
+    "230123": 3,
+    "230124": 2,
+    "230125": 4,
+    "230126": 4,
+    "230127": 2,
+    "230128": 2,
+    "230129": 2,
 }
 SIZE_WEIGHTS = {1: 26, 2: 30, 3: 28, 4: 11, 5: 4, 6: 1}
 STREETS = ["中央大街", "红军街", "学府路", "和平路", "三大动力路", "友谊路", "通江街", "松花江街", "长江路", "哈平路"]
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国玉梅志强春梅海燕"
-CSV_COLUMNS = ["household_ref", "division_code", "address", "heating", "housing_area_m2", "monthly_income",
-               "enrolled_on", "resident_id", "name", "relation", "able_to_work", "employment_status",
-               "unemployed_since", "disabled", "school_stage", "boarding"]
+CSV_COLUMNS = [
+    "household_ref",
+    "division_code",
+    "address",
+    "heating",
+    "housing_area_m2",
+    "monthly_income",
+    "enrolled_on",
+    "resident_id",
+    "name",
+    "relation",
+    "able_to_work",
+    "employment_status",
+    "unemployed_since",
+    "disabled",
+    "school_stage",
+    "boarding",
+]
 
 
 class Caseload:
@@ -68,8 +98,13 @@ class Caseload:
         working = age < (60 if male else 55)
         able = working and self.random.random() < 0.62
         disabled = self.random.random() < 0.11
-        member: dict[str, Any] = {"resident_id": self._resident_id(region, born, male), "name": self._name(),
-                                  "relation": relation, "able_to_work": able and not disabled, "disabled": disabled}
+        member: dict[str, Any] = {
+            "resident_id": self._resident_id(region, born, male),
+            "name": self._name(),
+            "relation": relation,
+            "able_to_work": able and not disabled,
+            "disabled": disabled,
+        }
         if not working:
             member["employment_status"] = "retired"
         elif able and not disabled and self.random.random() < 0.7:
@@ -83,11 +118,25 @@ class Caseload:
         age = self.random.randint(1, 22)
         male = self.random.random() < 0.5
         born = self._birth(age)
-        stage = ("preschool" if age < 7 else "primary" if age < 13 else "junior" if age < 16 else
-                 "senior" if age < 19 else self.random.choice(["college", "vocational", "none"]))
-        member: dict[str, Any] = {"resident_id": self._resident_id(region, born, male), "name": self._name(),
-                                  "relation": relation, "employment_status": "student" if stage != "none" else "none",
-                                  "school_stage": stage, "disabled": self.random.random() < 0.03}
+        stage = (
+            "preschool"
+            if age < 7
+            else "primary"
+            if age < 13
+            else "junior"
+            if age < 16
+            else "senior"
+            if age < 19
+            else self.random.choice(["college", "vocational", "none"])
+        )
+        member: dict[str, Any] = {
+            "resident_id": self._resident_id(region, born, male),
+            "name": self._name(),
+            "relation": relation,
+            "employment_status": "student" if stage != "none" else "none",
+            "school_stage": stage,
+            "disabled": self.random.random() < 0.03,
+        }
         if stage in ("primary", "junior", "senior", "vocational", "college") and self.random.random() < 0.15:
             member["boarding"] = True
         return member
@@ -103,14 +152,18 @@ class Caseload:
             head_male = self.random.random() < 0.55
             members = [self._adult("head", head_male, division)]
             if size >= 2 and self.random.random() < 0.7:
-                members.append(self._adult("spouse", not head_male, division,
-                                           age=max(22, min(80, self.random.randint(-5, 5) + 45))))
+                members.append(
+                    self._adult(
+                        "spouse", not head_male, division, age=max(22, min(80, self.random.randint(-5, 5) + 45))
+                    )
+                )
             while len(members) < size:
                 if self.random.random() < 0.8:
                     members.append(self._child("child", division))
                 else:
-                    members.append(self._adult("parent", self.random.random() < 0.4, division,
-                                               age=self.random.randint(62, 90)))
+                    members.append(
+                        self._adult("parent", self.random.random() < 0.4, division, age=self.random.randint(62, 90))
+                    )
         standard = 200 if urban else 150
         income = max(0, int(self.random.uniform(0, standard * len(members) * 0.9)))
         per_person = self.random.choice([4, 6, 7.5, 9, 11, 14, 18, 25])
@@ -136,8 +189,13 @@ def write_csv(households: list[dict[str, Any]], path: Path) -> None:
         writer.writerow(CSV_COLUMNS)
         for index, household in enumerate(households):
             for member in household["members"]:
-                writer.writerow([f"H{index:07d}", *(household[c] for c in CSV_COLUMNS[1:7]),
-                                 *(_csv_value(member.get(c)) for c in CSV_COLUMNS[7:])])
+                writer.writerow(
+                    [
+                        f"H{index:07d}",
+                        *(household[c] for c in CSV_COLUMNS[1:7]),
+                        *(_csv_value(member.get(c)) for c in CSV_COLUMNS[7:]),
+                    ]
+                )
 
 
 def _csv_value(value: Any) -> str:

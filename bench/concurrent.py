@@ -44,8 +44,9 @@ async def send(http: httpx.AsyncClient, body: dict[str, Any], statuses: Counter[
         await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
 
 
-async def load(system: LocalSystem, households: list[dict[str, Any]], concurrency: int,
-               resend_every: int) -> dict[str, Any]:
+async def load(
+    system: LocalSystem, households: list[dict[str, Any]], concurrency: int, resend_every: int
+) -> dict[str, Any]:
     statuses: Counter[int] = Counter()
     final: Counter[int] = Counter()
     queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
@@ -62,10 +63,14 @@ async def load(system: LocalSystem, households: list[dict[str, Any]], concurrenc
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
-    return {"households": len(households), "requests": sum(statuses.values()), "seconds": round(elapsed, 1),
-            "enrolments_per_second": round(len(households) / elapsed, 1),
-            "answers": {str(status): count for status, count in sorted(statuses.items())},
-            "final": {str(status): count for status, count in sorted(final.items())}}
+    return {
+        "households": len(households),
+        "requests": sum(statuses.values()),
+        "seconds": round(elapsed, 1),
+        "enrolments_per_second": round(len(households) / elapsed, 1),
+        "answers": {str(status): count for status, count in sorted(statuses.items())},
+        "final": {str(status): count for status, count in sorted(final.items())},
+    }
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:

@@ -57,7 +57,7 @@ async def _enrol(units: UnitsOfWork, households: int, batch: int) -> float:
     started = time.perf_counter()
     for offset in range(0, len(caseload), batch):
         async with units.begin(actor=BENCH) as uow:
-            outcome = await service.enrol_bulk(uow, caseload[offset:offset + batch])
+            outcome = await service.enrol_bulk(uow, caseload[offset : offset + batch])
             await uow.commit()
         refused = [r for r in outcome if r.error is not None]
         if refused:
@@ -86,8 +86,12 @@ async def main(households: int, host: str, port: int, batch: int, again: bool) -
             async with units.begin(actor=BENCH) as uow:
                 run = await service.run_payments(units, uow, period.label)
                 await uow.commit()
-            results[step] = {"period": period.label, "seconds": round(time.perf_counter() - started, 2),
-                             "households_paid": run.households_paid, "total": str(run.total_amount)}
+            results[step] = {
+                "period": period.label,
+                "seconds": round(time.perf_counter() - started, 2),
+                "households_paid": run.households_paid,
+                "total": str(run.total_amount),
+            }
             print(step, results[step], flush=True)
     finally:
         await engine.dispose()
@@ -100,12 +104,14 @@ def cli() -> None:
     parser.add_argument("--pg-host", default="127.0.0.1")
     parser.add_argument("--pg-port", type=int, default=5432)
     parser.add_argument("--batch", type=int, default=1000, help="households per enrolment transaction")
-    parser.add_argument("--again", action="store_true",
-                        help="start from the database the last full run kept after its history step, and time this "
-                             "month's run and its repeat again")
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="start from the database the last full run kept after its history step, and time this "
+        "month's run and its repeat again",
+    )
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.households, args.pg_host, args.pg_port, args.batch, args.again)),
-                     indent=2))
+    print(json.dumps(asyncio.run(main(args.households, args.pg_host, args.pg_port, args.batch, args.again)), indent=2))
 
 
 if __name__ == "__main__":

@@ -69,14 +69,14 @@ def cpu_seconds(service_pids: dict[str, int]) -> dict[str, float]:
             command = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         used = (int(fields[11]) + int(fields[12])) / tick
         pid = int(entry.name)
         if pid in by_pid:
             totals[by_pid[pid]] += used
         elif b"kafka.Kafka" in command:
             totals["kafka"] += used
-        elif stat[stat.index("(") + 1:stat.rindex(")")] == "postgres":
+        elif stat[stat.index("(") + 1 : stat.rindex(")")] == "postgres":
             totals["postgres"] += used
     return dict(totals)
 
@@ -170,7 +170,8 @@ class Bench:
             connection = await self.system.connect(service)
             try:
                 total += await connection.fetchval(
-                    "SELECT coalesce(sum(n_tup_ins + n_tup_upd), 0) FROM pg_stat_user_tables")
+                    "SELECT coalesce(sum(n_tup_ins + n_tup_upd), 0) FROM pg_stat_user_tables"
+                )
             finally:
                 await connection.close()
         return int(total)
@@ -186,7 +187,7 @@ class Bench:
         started = time.perf_counter()
         async with self.system.client("registry") as http:
             for start in range(0, len(households), 1000):
-                response = await http.post("/households/bulk", json={"households": households[start:start + 1000]})
+                response = await http.post("/households/bulk", json={"households": households[start : start + 1000]})
                 response.raise_for_status()
                 assert response.json()["rejected"] == 0, response.json()["results"][:3]
         enrolled = time.perf_counter() - started
@@ -194,12 +195,20 @@ class Bench:
         fan_out = time.perf_counter() - started
         cpu_after = cpu_seconds(self.service_pids())
         cpu = {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 1) for name in sorted(cpu_after)}
-        self.results["bulk_enrolment"] = {"households": len(households), "seconds": round(enrolled, 2),
-                                          "households_per_second": round(len(households) / enrolled, 1)}
-        self.results["fan_out"] = {"households": len(households), "seconds": round(fan_out, 2),
-                                   "households_per_second": round(len(households) / fan_out, 1),
-                                   "household_events": events, "grant_events": grants,
-                                   "cpu_seconds": cpu, "peak_rss_mb": self.peak_rss()}
+        self.results["bulk_enrolment"] = {
+            "households": len(households),
+            "seconds": round(enrolled, 2),
+            "households_per_second": round(len(households) / enrolled, 1),
+        }
+        self.results["fan_out"] = {
+            "households": len(households),
+            "seconds": round(fan_out, 2),
+            "households_per_second": round(len(households) / fan_out, 1),
+            "household_events": events,
+            "grant_events": grants,
+            "cpu_seconds": cpu,
+            "peak_rss_mb": self.peak_rss(),
+        }
         self.results["fan_out"]["check"] = await self.check_granted(households)
         if rows_before is not None:
             # An idle backend may hold its counts up to PostgreSQL's 10 s idle-flush interval.
@@ -223,8 +232,11 @@ class Bench:
         pairs = (fan_out["household_events"] * (1 + len(BUREAUS) + 1) + fan_out["grant_events"] * 2) / 2
         kafka_seconds = pairs / self.results["baseline_kafka"]["events_per_second"]
         insert_seconds = fan_out["rows_written"] / self.results["baseline_insert"]["rows_per_second"]
-        fan_out["baseline_bound"] = {"kafka_seconds": round(kafka_seconds, 1), "insert_seconds": round(insert_seconds, 1),
-                                     "seconds": round(kafka_seconds + insert_seconds, 1)}
+        fan_out["baseline_bound"] = {
+            "kafka_seconds": round(kafka_seconds, 1),
+            "insert_seconds": round(insert_seconds, 1),
+            "seconds": round(kafka_seconds + insert_seconds, 1),
+        }
 
     async def check_granted(self, households: list[dict[str, Any]]) -> dict[str, int]:
         """Every household has what the plan gives it, bureau by bureau (as the office sees it)."""
@@ -238,8 +250,9 @@ class Bench:
         await self.drained(timeout=600)
         sent: dict[str, float] = {}
         arrived: dict[str, dict[str, float]] = defaultdict(dict)
-        consumer = AIOKafkaConsumer(GRANTS_TOPIC, bootstrap_servers=self.system.kafka, auto_offset_reset="latest",
-                                    enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            GRANTS_TOPIC, bootstrap_servers=self.system.kafka, auto_offset_reset="latest", enable_auto_commit=False
+        )
         await consumer.start()
         for _ in range(100):
             if consumer.assignment():
@@ -263,6 +276,7 @@ class Bench:
         # an enrolment was due to be sent, so time spent queueing behind a busy registry counts too.
         in_flight = asyncio.Semaphore(64)
         async with self.system.client("registry") as http:
+
             async def one(body: dict[str, Any], due: float) -> None:
                 async with in_flight:
                     response = await http.post("/households", json=body)
@@ -279,7 +293,8 @@ class Bench:
             achieved = len(households) / (time.perf_counter() - begin)
         deadline = time.perf_counter() + 120
         while time.perf_counter() < deadline and any(
-                len(arrived[b]) < len(sent) for b in ("medical", "utilities", "legal")):
+            len(arrived[b]) < len(sent) for b in ("medical", "utilities", "legal")
+        ):
             await asyncio.sleep(0.2)
         await asyncio.sleep(2)  # the bureaus that serve only some households
         stop.set()
@@ -288,11 +303,19 @@ class Bench:
         per_bureau = {}
         for bureau in BUREAUS:
             latencies = [arrived[bureau][h] - sent[h] for h in sent if h in arrived[bureau]]
-            per_bureau[bureau] = {"granted": len(latencies),
-                                  "p50_ms": _ms(percentile(latencies, 0.5)), "p99_ms": _ms(percentile(latencies, 0.99))}
-        self.results.setdefault("latency", []).append({
-            "target_rate": rate, "achieved_rate": round(achieved, 1), "households": len(households),
-            "per_bureau": per_bureau})
+            per_bureau[bureau] = {
+                "granted": len(latencies),
+                "p50_ms": _ms(percentile(latencies, 0.5)),
+                "p99_ms": _ms(percentile(latencies, 0.99)),
+            }
+        self.results.setdefault("latency", []).append(
+            {
+                "target_rate": rate,
+                "achieved_rate": round(achieved, 1),
+                "households": len(households),
+                "per_bureau": per_bureau,
+            }
+        )
 
     # ---- 4: monthly runs ---------------------------------------------------------------------
 
@@ -303,8 +326,10 @@ class Bench:
 
         this_month = month_of(city_today())
         last_month = add_months(this_month, -1)
-        for name, service, path in (("dibao_payment_run", "registry", "/payment-runs"),
-                                    ("heating_supplement_run", "utilities", "/heating/supplement-runs")):
+        for name, service, path in (
+            ("dibao_payment_run", "registry", "/payment-runs"),
+            ("heating_supplement_run", "utilities", "/heating/supplement-runs"),
+        ):
             timings = {}
             async with self.system.client(service, timeout=3600) as http:
                 for step, period in (("history", last_month), ("month", this_month), ("repeat", this_month)):
@@ -312,10 +337,14 @@ class Bench:
                     response = await http.post(path, json={"period": period.label})
                     response.raise_for_status()
                     timings[step] = (round(time.perf_counter() - started, 2), response.json()["households_paid"])
-            self.results[name] = {"period": this_month.label, "seconds": timings["month"][0],
-                                  "households_paid": timings["month"][1],
-                                  "history_seconds": timings["history"][0], "history_households": timings["history"][1],
-                                  "repeat_seconds": timings["repeat"][0]}
+            self.results[name] = {
+                "period": this_month.label,
+                "seconds": timings["month"][0],
+                "households_paid": timings["month"][1],
+                "history_seconds": timings["history"][0],
+                "history_households": timings["history"][1],
+                "repeat_seconds": timings["repeat"][0],
+            }
 
     # ---- 5: replay -----------------------------------------------------------------------------
 
@@ -326,8 +355,12 @@ class Bench:
             (await http.post("/admin/replay")).raise_for_status()
         await self.wait_consumed(("medical",), HOUSEHOLDS_TOPIC, events, timeout=max(600, events / 20))
         elapsed = time.perf_counter() - started
-        self.results["replay"] = {"service": "medical", "events": events, "seconds": round(elapsed, 2),
-                                  "events_per_second": round(events / elapsed, 1)}
+        self.results["replay"] = {
+            "service": "medical",
+            "events": events,
+            "seconds": round(elapsed, 2),
+            "events_per_second": round(events / elapsed, 1),
+        }
 
     # ---- 6: memory -----------------------------------------------------------------------------
 
@@ -349,10 +382,12 @@ class Bench:
         from shared.kafka import ensure_topics
 
         await ensure_topics(self.system.kafka, [topic])
-        producer = AIOKafkaProducer(bootstrap_servers=self.system.kafka, enable_idempotence=True, acks="all",
-                                    linger_ms=5)
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.system.kafka, auto_offset_reset="earliest",
-                                    enable_auto_commit=False)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.system.kafka, enable_idempotence=True, acks="all", linger_ms=5
+        )
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=self.system.kafka, auto_offset_reset="earliest", enable_auto_commit=False
+        )
         await producer.start()
         await consumer.start()
         try:
@@ -367,8 +402,12 @@ class Bench:
         finally:
             await producer.stop()
             await consumer.stop()
-        self.results["baseline_kafka"] = {"events": count, "bytes_each": len(sample), "seconds": round(elapsed, 2),
-                                          "events_per_second": round(count / elapsed, 1)}
+        self.results["baseline_kafka"] = {
+            "events": count,
+            "bytes_each": len(sample),
+            "seconds": round(elapsed, 2),
+            "events_per_second": round(count / elapsed, 1),
+        }
 
     async def insert_baseline(self, households: list[dict[str, Any]]) -> None:
         """The same household and member rows, straight into the same kind of database, in batches."""
@@ -385,14 +424,28 @@ class Bench:
             url += "baseline"
         metadata = MetaData()
         household_table = Table(
-            "households", metadata, Column("id", String(36), primary_key=True), Column("division_code", String(6)),
-            Column("address", String(300)), Column("heating", String(20)), Column("housing_area_m2", Area()),
-            Column("monthly_income", Money()), Column("status", String(10)), Column("enrolled_on", Date),
-            Column("allowance_schedule", JSON))
+            "households",
+            metadata,
+            Column("id", String(36), primary_key=True),
+            Column("division_code", String(6)),
+            Column("address", String(300)),
+            Column("heating", String(20)),
+            Column("housing_area_m2", Area()),
+            Column("monthly_income", Money()),
+            Column("status", String(10)),
+            Column("enrolled_on", Date),
+            Column("allowance_schedule", JSON),
+        )
         member_table = Table(
-            "members", metadata, Column("id", Integer, primary_key=True, autoincrement=True),
-            Column("household_id", String(36)), Column("resident_id", String(18)), Column("name", String(100)),
-            Column("relation", String(10)), Column("school_stage", String(12)))
+            "members",
+            metadata,
+            Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("household_id", String(36)),
+            Column("resident_id", String(18)),
+            Column("name", String(100)),
+            Column("relation", String(10)),
+            Column("school_stage", String(12)),
+        )
         engine = create_async_engine(url)
         try:
             async with engine.begin() as connection:
@@ -400,17 +453,31 @@ class Bench:
             started, written = time.perf_counter(), 0
             for start in range(0, len(households), 1000):
                 rows, members = [], []
-                for household in households[start:start + 1000]:
+                for household in households[start : start + 1000]:
                     household_id = str(uuid.uuid4())
-                    rows.append({"id": household_id, "division_code": household["division_code"],
-                                 "address": household["address"], "heating": household["heating"],
-                                 "housing_area_m2": Decimal(household["housing_area_m2"]),
-                                 "monthly_income": Decimal(household["monthly_income"]), "status": "active",
-                                 "enrolled_on": date.fromisoformat(household["enrolled_on"]),
-                                 "allowance_schedule": [{"effective_from": household["enrolled_on"], "amount": "0.00"}]})
-                    members += [{"household_id": household_id, "resident_id": m["resident_id"], "name": m["name"],
-                                 "relation": m["relation"], "school_stage": m.get("school_stage", "none")}
-                                for m in household["members"]]
+                    rows.append(
+                        {
+                            "id": household_id,
+                            "division_code": household["division_code"],
+                            "address": household["address"],
+                            "heating": household["heating"],
+                            "housing_area_m2": Decimal(household["housing_area_m2"]),
+                            "monthly_income": Decimal(household["monthly_income"]),
+                            "status": "active",
+                            "enrolled_on": date.fromisoformat(household["enrolled_on"]),
+                            "allowance_schedule": [{"effective_from": household["enrolled_on"], "amount": "0.00"}],
+                        }
+                    )
+                    members += [
+                        {
+                            "household_id": household_id,
+                            "resident_id": m["resident_id"],
+                            "name": m["name"],
+                            "relation": m["relation"],
+                            "school_stage": m.get("school_stage", "none"),
+                        }
+                        for m in household["members"]
+                    ]
                 async with engine.begin() as connection:
                     await connection.execute(insert(household_table), rows)
                     await connection.execute(insert(member_table), members)
@@ -418,9 +485,13 @@ class Bench:
             elapsed = time.perf_counter() - started
         finally:
             await engine.dispose()
-        self.results["baseline_insert"] = {"households": len(households), "seconds": round(elapsed, 2),
-                                           "households_per_second": round(len(households) / elapsed, 1),
-                                           "rows": written, "rows_per_second": round(written / elapsed, 1)}
+        self.results["baseline_insert"] = {
+            "households": len(households),
+            "seconds": round(elapsed, 2),
+            "households_per_second": round(len(households) / elapsed, 1),
+            "rows": written,
+            "rows_per_second": round(written / elapsed, 1),
+        }
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -435,53 +506,90 @@ async def expected_and_found(system: LocalSystem) -> dict[str, int]:
         result = (await http.get("/reports/assessment", params={"period": str(city_today().year)})).json()
     granted = {b["bureau"]: b["households_granted"] for b in result["bureaus"]}
     eligible = {b["bureau"]: b["households_eligible"] for b in result["bureaus"]}
-    return {"households_eligible": sum(eligible.values()), "households_granted": sum(granted.values()),
-            "households_missing": sum(eligible.values()) - sum(granted.values())}
+    return {
+        "households_eligible": sum(eligible.values()),
+        "households_granted": sum(granted.values()),
+        "households_missing": sum(eligible.values()) - sum(granted.values()),
+    }
 
 
 def _fan_out_row(r: dict[str, Any]) -> tuple[str, str, str, float | None]:
     fan_out = r["fan_out"]
-    result = (f"{fan_out['seconds']} s for {fan_out['households']} ({fan_out['households_per_second']} households/s; "
-              f"{fan_out['household_events']} household and {fan_out['grant_events']} grant events")
+    result = (
+        f"{fan_out['seconds']} s for {fan_out['households']} ({fan_out['households_per_second']} households/s; "
+        f"{fan_out['household_events']} household and {fan_out['grant_events']} grant events"
+    )
     bound = fan_out.get("baseline_bound")
     if bound is None:  # SQLite keeps no row counters, so no bound
         return ("end-to-end fan-out", result + ")", "", None)
-    return ("end-to-end fan-out", result + f", {fan_out['rows_written']} rows written)",
-            f"{bound['seconds']} s for the same events at the raw Kafka rate ({bound['kafka_seconds']} s) "
-            f"and the same rows at the raw insert rate ({bound['insert_seconds']} s)",
-            bound["seconds"] / fan_out["seconds"])
+    return (
+        "end-to-end fan-out",
+        result + f", {fan_out['rows_written']} rows written)",
+        f"{bound['seconds']} s for the same events at the raw Kafka rate ({bound['kafka_seconds']} s) "
+        f"and the same rows at the raw insert rate ({bound['insert_seconds']} s)",
+        bound["seconds"] / fan_out["seconds"],
+    )
 
 
 def _run_row(label: str, run: dict[str, Any]) -> tuple[str, str, str, float | None]:
-    history = (f"history through last month settled first: {run['history_seconds']} s for "
-               f"{run['history_households']}; a repeat: {run['repeat_seconds']} s") if "history_seconds" in run else ""
+    history = (
+        (
+            f"history through last month settled first: {run['history_seconds']} s for "
+            f"{run['history_households']}; a repeat: {run['repeat_seconds']} s"
+        )
+        if "history_seconds" in run
+        else ""
+    )
     return (label, f"{run['seconds']} s for {run['households_paid']}", history, None)
 
 
 def markdown(results: dict[str, Any]) -> str:
     r = results
     rows = [
-        ("bulk enrolment", f"{r['bulk_enrolment']['households_per_second']} households/s",
-         f"{r['baseline_insert']['households_per_second']} households/s raw insert",
-         r["bulk_enrolment"]["households_per_second"] / r["baseline_insert"]["households_per_second"]),
+        (
+            "bulk enrolment",
+            f"{r['bulk_enrolment']['households_per_second']} households/s",
+            f"{r['baseline_insert']['households_per_second']} households/s raw insert",
+            r["bulk_enrolment"]["households_per_second"] / r["baseline_insert"]["households_per_second"],
+        ),
         _fan_out_row(r),
-        ("replay (medical)", f"{r['replay']['events_per_second']} events/s",
-         f"{r['baseline_kafka']['events_per_second']} events/s raw Kafka",
-         r["replay"]["events_per_second"] / r["baseline_kafka"]["events_per_second"]),
+        (
+            "replay (medical)",
+            f"{r['replay']['events_per_second']} events/s",
+            f"{r['baseline_kafka']['events_per_second']} events/s raw Kafka",
+            r["replay"]["events_per_second"] / r["baseline_kafka"]["events_per_second"],
+        ),
         _run_row("dibao payment run", r["dibao_payment_run"]),
         _run_row("heating supplement run", r["heating_supplement_run"]),
     ]
     for lat in r["latency"] if isinstance(r["latency"], list) else [r["latency"]]:
         for bureau, value in lat["per_bureau"].items():
-            rows.append((f"latency {bureau}", f"p50 {value['p50_ms']} ms, p99 {value['p99_ms']} ms "
-                         f"({value['granted']} grants)",
-                         f"sent at {lat['target_rate']}/s, achieved {lat['achieved_rate']}/s", None))
+            rows.append(
+                (
+                    f"latency {bureau}",
+                    f"p50 {value['p50_ms']} ms, p99 {value['p99_ms']} ms ({value['granted']} grants)",
+                    f"sent at {lat['target_rate']}/s, achieved {lat['achieved_rate']}/s",
+                    None,
+                )
+            )
     if "cpu_seconds" in r["fan_out"]:
-        rows.append(("CPU during fan-out", ", ".join(f"{s} {cpu} s" for s, cpu in r["fan_out"]["cpu_seconds"].items()),
-                     f"{r['machine']['cpus']} cores × {r['fan_out']['seconds']} s", None))
+        rows.append(
+            (
+                "CPU during fan-out",
+                ", ".join(f"{s} {cpu} s" for s, cpu in r["fan_out"]["cpu_seconds"].items()),
+                f"{r['machine']['cpus']} cores × {r['fan_out']['seconds']} s",
+                None,
+            )
+        )
     if "peak_rss_mb" in r["fan_out"]:
-        rows.append(("peak RSS by the end of fan-out",
-                     ", ".join(f"{s} {mb} MB" for s, mb in r["fan_out"]["peak_rss_mb"].items()), "", None))
+        rows.append(
+            (
+                "peak RSS by the end of fan-out",
+                ", ".join(f"{s} {mb} MB" for s, mb in r["fan_out"]["peak_rss_mb"].items()),
+                "",
+                None,
+            )
+        )
     rows.append(("peak RSS (whole run)", ", ".join(f"{s} {mb} MB" for s, mb in r["peak_rss_mb"].items()), "", None))
     lines = ["| measure | result | baseline | ratio |", "|---|---|---|---|"]
     for name, value, baseline, ratio in rows:
@@ -493,7 +601,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(args.workdir or mkdtemp(prefix="harbin-bench-"))
     system = LocalSystem(workdir, database=args.database)
     caseload = generate(args.households + sum(args.rate) * args.seconds, seed=args.seed)
-    households, steady = caseload[:args.households], caseload[args.households:]
+    households, steady = caseload[: args.households], caseload[args.households :]
     bench = Bench(system, args.households, args.seed, args.rate, args.seconds)
     await system.up()
     try:
@@ -503,8 +611,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await bench.enrolment_and_fan_out(households)
         bench.bound_fan_out()
         for rate in args.rate:
-            await bench.latency(steady[:rate * args.seconds], rate)
-            steady = steady[rate * args.seconds:]
+            await bench.latency(steady[: rate * args.seconds], rate)
+            steady = steady[rate * args.seconds :]
         await bench.monthly_runs()
         await bench.replay()
         bench.memory()
@@ -516,11 +624,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     if not args.workdir:
         # A full-size run leaves gigabytes of broker and database files; a passed run needs none of them.
         shutil.rmtree(workdir, ignore_errors=True)
-    results = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "database": args.database,
-               "households": args.households, "seed": args.seed,
-               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                           "platform": platform.platform()},
-               **bench.results}
+    results = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "database": args.database,
+        "households": args.households,
+        "seed": args.seed,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        **bench.results,
+    }
     out = args.out or RESULTS / f"{date.today().isoformat()}-{args.database}-{args.households}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, ensure_ascii=False, indent=2))
@@ -534,11 +645,19 @@ def cli() -> None:
     parser.add_argument("--households", type=int, default=500)
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--seed", type=int, default=2004)
-    parser.add_argument("--rate", type=int, nargs="+", default=[200],
-                        help="enrolments per second for the latency measure (several: one measure each)")
+    parser.add_argument(
+        "--rate",
+        type=int,
+        nargs="+",
+        default=[200],
+        help="enrolments per second for the latency measure (several: one measure each)",
+    )
     parser.add_argument("--seconds", type=int, default=10, help="how long the steady load lasts")
-    parser.add_argument("--workdir", help="where the run's databases and logs go, kept afterwards "
-                                          "(default: a temp folder, removed when the run passes)")
+    parser.add_argument(
+        "--workdir",
+        help="where the run's databases and logs go, kept afterwards "
+        "(default: a temp folder, removed when the run passes)",
+    )
     parser.add_argument("--out", type=Path, help="where to write the JSON results (default: bench/results/)")
     parser.add_argument("--table", type=Path, help="only print the Markdown table of an earlier results file")
     args = parser.parse_args()
@@ -550,4 +669,3 @@ def cli() -> None:
 
 if __name__ == "__main__":
     cli()
-

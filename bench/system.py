@@ -47,8 +47,13 @@ def free_port_pair() -> int:
 
 
 async def run(*command: str, env: dict[str, str] | None = None, timeout: float = 300) -> str:
-    process = await asyncio.create_subprocess_exec(*command, env={**os.environ, **(env or {})}, cwd=ROOT,
-                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     output = (await asyncio.wait_for(process.communicate(), timeout))[0].decode(errors="replace")
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{output[-3000:]}")
@@ -147,14 +152,30 @@ class LocalSystem:
 
     async def start(self, service: str, **settings: str) -> None:
         prefix = service.upper()
-        env = {f"{prefix}_DATABASE_URL": self.database_url(service), f"{prefix}_KAFKA_BOOTSTRAP_SERVERS": self.kafka,
-               f"{prefix}_ENVIRONMENT": "test", f"{prefix}_OUTBOX_POLL_SECONDS": "0.2",
-               **{f"{prefix}_{key.upper()}": value for key, value in settings.items()}}
+        env = {
+            f"{prefix}_DATABASE_URL": self.database_url(service),
+            f"{prefix}_KAFKA_BOOTSTRAP_SERVERS": self.kafka,
+            f"{prefix}_ENVIRONMENT": "test",
+            f"{prefix}_OUTBOX_POLL_SECONDS": "0.2",
+            **{f"{prefix}_{key.upper()}": value for key, value in settings.items()},
+        }
         log = open(self.workdir / "logs" / f"{service}.log", "ab")  # noqa: SIM115 - the process writes to it while it runs
         self.processes[service] = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.main:create_app",
-            "--host", "127.0.0.1", "--port", str(self.ports[service]), "--no-access-log",
-            env={**os.environ, **env}, cwd=ROOT, stdout=log, stderr=log)
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            f"services.{service}.main:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.ports[service]),
+            "--no-access-log",
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+        )
         await self.wait_healthy(service)
 
     async def wait_healthy(self, service: str, timeout: float = 60) -> None:
@@ -181,5 +202,8 @@ class LocalSystem:
         return self.processes[service].pid
 
     def client(self, service: str, timeout: float = 300) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.ports[service]}", timeout=timeout,
-                                 headers={"Authorization": f"Bearer {self.token}"})
+        return httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{self.ports[service]}",
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )

@@ -28,14 +28,34 @@ import typer
 from shared.logging import mask_text
 from shared.services import PORTS
 
-MEMBER_FIELDS = ["resident_id", "name", "relation", "able_to_work", "employment_status", "unemployed_since",
-                 "disabled", "school_stage", "boarding"]
+MEMBER_FIELDS = [
+    "resident_id",
+    "name",
+    "relation",
+    "able_to_work",
+    "employment_status",
+    "unemployed_since",
+    "disabled",
+    "school_stage",
+    "boarding",
+]
 HOUSEHOLD_FIELDS = ["division_code", "address", "heating", "housing_area_m2", "monthly_income", "enrolled_on"]
 CSV_COLUMNS = ["household_ref", *HOUSEHOLD_FIELDS, *MEMBER_FIELDS]
-BOOLEAN = {"true": True, "1": True, "yes": True, "是": True, "false": False, "0": False, "no": False, "否": False, "": False}
+BOOLEAN = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "是": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "否": False,
+    "": False,
+}
 
-app = typer.Typer(help="Harbin urban social assistance: commands for the ops team.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(
+    help="Harbin urban social assistance: commands for the ops team.", no_args_is_help=True, add_completion=False
+)
 dlq = typer.Typer(help="Dead-lettered messages: list them, put a fixed one back.", no_args_is_help=True)
 app.add_typer(dlq, name="dlq")
 
@@ -93,9 +113,15 @@ def read_households(path: Path) -> Iterator[CsvHousehold]:
 
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in ("household_ref", "division_code", "resident_id", "relation") if c not in (reader.fieldnames or [])]
+        missing = [
+            c
+            for c in ("household_ref", "division_code", "resident_id", "relation")
+            if c not in (reader.fieldnames or [])
+        ]
         if missing:
-            typer.secho(f"{path}: missing columns {', '.join(missing)}; expected {', '.join(CSV_COLUMNS)}", fg="red", err=True)
+            typer.secho(
+                f"{path}: missing columns {', '.join(missing)}; expected {', '.join(CSV_COLUMNS)}", fg="red", err=True
+            )
             raise typer.Exit(2)
         current: CsvHousehold | None = None
         for line, row in enumerate(reader, start=2):
@@ -124,16 +150,23 @@ def _batches(households: Iterator[CsvHousehold], size: int) -> Iterator[list[Csv
 @app.command()
 def enrol(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="caseload CSV, one row per member")],
-    rejected: Annotated[Path | None, typer.Option(help="where to write rejected rows (default: <file>.rejected.csv)")] = None,
+    rejected: Annotated[
+        Path | None, typer.Option(help="where to write rejected rows (default: <file>.rejected.csv)")
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=1000)] = 500,
 ) -> None:
     """Enrol households from a CSV file through the registry's bulk endpoint."""
 
     rejected = rejected or file.with_suffix(".rejected.csv")
-    total_households = len({(row.get("household_ref") or "") for row in csv.DictReader(file.open(encoding="utf-8-sig"))})
+    total_households = len(
+        {(row.get("household_ref") or "") for row in csv.DictReader(file.open(encoding="utf-8-sig"))}
+    )
     enrolled = refused = 0
-    with client("registry") as http, rejected.open("w", newline="", encoding="utf-8") as out, \
-            typer.progressbar(length=total_households, label="enrolling") as progress:
+    with (
+        client("registry") as http,
+        rejected.open("w", newline="", encoding="utf-8") as out,
+        typer.progressbar(length=total_households, label="enrolling") as progress,
+    ):
         writer = csv.writer(out)
         writer.writerow(["line", *CSV_COLUMNS, "error_code", "error_detail"])
         for batch in _batches(read_households(file), batch_size):
@@ -145,8 +178,14 @@ def enrol(
                     continue
                 refused += 1
                 for offset, row in enumerate(household.rows):
-                    writer.writerow([household.line + offset, *(row.get(c, "") for c in CSV_COLUMNS),
-                                     outcome["error"]["code"], mask_text(outcome["error"]["detail"])])
+                    writer.writerow(
+                        [
+                            household.line + offset,
+                            *(row.get(c, "") for c in CSV_COLUMNS),
+                            outcome["error"]["code"],
+                            mask_text(outcome["error"]["detail"]),
+                        ]
+                    )
             progress.update(len(batch))
     typer.echo(f"enrolled {enrolled} households; rejected {refused}")
     if refused:
@@ -193,25 +232,34 @@ def term(term_label: Annotated[str, typer.Argument(metavar="TERM", help="YYYY-sp
 
 
 @app.command()
-def assessment(period: str, csv_file: Annotated[Path | None, typer.Option("--csv", help="also save the coverage CSV")] = None) -> None:
+def assessment(
+    period: str, csv_file: Annotated[Path | None, typer.Option("--csv", help="also save the coverage CSV")] = None
+) -> None:
     """Print the joint meeting's assessment: coverage per bureau, and the unserved households."""
 
     with client("office") as http:
         result = fail_on_problem(http.get("/reports/assessment", params={"period": period}))
         if csv_file is not None:
-            csv_file.write_text(http.get("/reports/assessment", params={"period": period, "format": "csv"}).text,
-                                encoding="utf-8")
-    typer.echo(f"assessment {result['period']} as of {result['as_of']}: {result['households']} households, "
-               f"{result['persons']} persons, dibao paid {result['dibao_paid']}")
+            csv_file.write_text(
+                http.get("/reports/assessment", params={"period": period, "format": "csv"}).text, encoding="utf-8"
+            )
+    typer.echo(
+        f"assessment {result['period']} as of {result['as_of']}: {result['households']} households, "
+        f"{result['persons']} persons, dibao paid {result['dibao_paid']}"
+    )
     typer.echo(f"{'bureau':<12}{'eligible':>10}{'granted':>10}{'coverage':>10}{'median d':>10}{'p90 d':>8}{'paid':>14}")
     for b in result["bureaus"]:
         coverage = "—" if b["coverage"] is None else f"{b['coverage'] * 100:.1f}%"
-        typer.echo(f"{b['bureau']:<12}{b['households_eligible']:>10}{b['households_granted']:>10}{coverage:>10}"
-                   f"{_num(b['timeliness_median_days']):>10}{_num(b['timeliness_p90_days']):>8}{b['amount_paid']:>14}")
+        typer.echo(
+            f"{b['bureau']:<12}{b['households_eligible']:>10}{b['households_granted']:>10}{coverage:>10}"
+            f"{_num(b['timeliness_median_days']):>10}{_num(b['timeliness_p90_days']):>8}{b['amount_paid']:>14}"
+        )
     typer.echo(f"unserved households (enrolled over {result['unserved_after_days']} days): {len(result['unserved'])}")
     for household in result["unserved"][:20]:
         missing = ", ".join(f"{m['bureau']}:{m['programme']}" for m in household["missing"])
-        typer.echo(f"  {household['household_id']}  {household['division_code']}  {household['days_waiting']} d  {missing}")
+        typer.echo(
+            f"  {household['household_id']}  {household['division_code']}  {household['days_waiting']} d  {missing}"
+        )
 
 
 def _num(value: float | None) -> str:
@@ -267,8 +315,13 @@ async def _dead_letters(service: str | None) -> list[Any]:
     admin = AIOKafkaAdminClient(bootstrap_servers=_kafka())
     await admin.start()
     try:
-        topics = [t for t in await admin.list_topics() if t.startswith(_prefix()) and t.endswith(".dlq")
-                  and (service is None or t[len(_prefix()):].startswith(f"{service}."))]
+        topics = [
+            t
+            for t in await admin.list_topics()
+            if t.startswith(_prefix())
+            and t.endswith(".dlq")
+            and (service is None or t[len(_prefix()) :].startswith(f"{service}."))
+        ]
     finally:
         await admin.close()
     return await read_to_end(_kafka(), topics)
@@ -281,9 +334,11 @@ def dlq_list(service: Annotated[str | None, typer.Option(help="only this service
     records = asyncio.run(_dead_letters(service))
     for record in records:
         headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
-        typer.echo(f"{record.topic} {record.partition} {record.offset}  from {headers.get('dlq.origin_topic')}"
-                   f"[{headers.get('dlq.origin_partition')}]@{headers.get('dlq.origin_offset')}  "
-                   f"error: {mask_text(headers.get('dlq.error', ''))}")
+        typer.echo(
+            f"{record.topic} {record.partition} {record.offset}  from {headers.get('dlq.origin_topic')}"
+            f"[{headers.get('dlq.origin_partition')}]@{headers.get('dlq.origin_offset')}  "
+            f"error: {mask_text(headers.get('dlq.error', ''))}"
+        )
     typer.echo(f"{len(records)} dead-lettered message(s)")
 
 
@@ -311,8 +366,9 @@ async def _requeue(topic: str, partition: int, offset: int, fixed: bytes | None)
     await producer.start()
     try:
         kept = [(k, v) for k, v in record.headers or () if not k.startswith("dlq.")]
-        await producer.send_and_wait(_prefix() + origin, value=fixed if fixed is not None else record.value,
-                                     key=record.key, headers=kept)
+        await producer.send_and_wait(
+            _prefix() + origin, value=fixed if fixed is not None else record.value, key=record.key, headers=kept
+        )
     finally:
         await producer.stop()
     return origin
@@ -323,11 +379,12 @@ def dlq_requeue(
     topic: Annotated[str, typer.Argument(help="the dead-letter topic, as `dlq list` prints it")],
     partition: int,
     offset: int,
-    fixed: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
-                                               help="publish this file's content instead of the original message")] = None,
+    fixed: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="publish this file's content instead of the original message"),
+    ] = None,
 ) -> None:
     """Put a dead-lettered message (or a fixed version of it) back on the topic it came from."""
 
     origin = asyncio.run(_requeue(topic, partition, offset, fixed.read_bytes() if fixed else None))
     typer.echo(f"re-queued {topic} {partition} {offset} to {origin}")
-

@@ -47,8 +47,14 @@ class MonthDue:
     kind: DueKind
 
 
-def dibao_due(*, schedule: Sequence[AllowanceStep], enrolled_on: date, exited_on: date | None,
-              extensions: Sequence[ExtensionSpell], month: Period) -> MonthDue | None:
+def dibao_due(
+    *,
+    schedule: Sequence[AllowanceStep],
+    enrolled_on: date,
+    exited_on: date | None,
+    extensions: Sequence[ExtensionSpell],
+    month: Period,
+) -> MonthDue | None:
     """What dibao owes the household for ``month`` under the facts given; None when nothing."""
 
     regular = allowance_for_month(schedule, month, enrolled_on) if month.overlaps(enrolled_on, exited_on) else ZERO

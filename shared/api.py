@@ -19,8 +19,13 @@ def _check(period: str, pattern: str, what: str) -> None:
         raise Unprocessable("invalid_period", f"{period[:20]!r} is not {what} between {PLAN_YEAR} and {LAST_YEAR}")
 
 
-def _report_period(period: str = Query(description=f"YYYY-MM, YYYY-H1, YYYY-H2 or YYYY, from {PLAN_YEAR}",
-                                       examples=["2026-H1"], json_schema_extra={"pattern": PERIOD_PATTERN})) -> Period:
+def _report_period(
+    period: str = Query(
+        description=f"YYYY-MM, YYYY-H1, YYYY-H2 or YYYY, from {PLAN_YEAR}",
+        examples=["2026-H1"],
+        json_schema_extra={"pattern": PERIOD_PATTERN},
+    ),
+) -> Period:
     _check(period, PERIOD_PATTERN, "a period YYYY-MM, YYYY-H1, YYYY-H2 or YYYY")
     try:
         return parse_period(period)
@@ -28,8 +33,11 @@ def _report_period(period: str = Query(description=f"YYYY-MM, YYYY-H1, YYYY-H2 o
         raise Unprocessable("invalid_period", str(exc)) from None
 
 
-def _month(period: str = Query(description=f"YYYY-MM, from {PLAN_YEAR}-01", examples=["2026-01"],
-                               json_schema_extra={"pattern": MONTH_PATTERN})) -> Period:
+def _month(
+    period: str = Query(
+        description=f"YYYY-MM, from {PLAN_YEAR}-01", examples=["2026-01"], json_schema_extra={"pattern": MONTH_PATTERN}
+    ),
+) -> Period:
     _check(period, MONTH_PATTERN, "a month YYYY-MM")
     try:
         return parse_month(period)
@@ -44,8 +52,11 @@ Size = Annotated[int, Query(ge=1, le=1000, description="items per page")]
 
 
 def csv_response(text: str, filename: str) -> Response:
-    return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def wants_csv(accept: str | None, format: str | None) -> bool:

@@ -53,22 +53,37 @@ class Platform:
     jobs: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: ServiceSettings, topics: Sequence[str], handlers: Mapping[str, Handler],
-              prefetch: Prefetch | None = None) -> Platform:
-        engine = create_engine(settings.resolved_database_url(), settings.database_pool_size,
-                               pool_timeout=settings.database_pool_timeout_seconds,
-                               busy_timeout=settings.database_busy_timeout_seconds)
+    def build(
+        cls,
+        settings: ServiceSettings,
+        topics: Sequence[str],
+        handlers: Mapping[str, Handler],
+        prefetch: Prefetch | None = None,
+    ) -> Platform:
+        engine = create_engine(
+            settings.resolved_database_url(),
+            settings.database_pool_size,
+            pool_timeout=settings.database_pool_timeout_seconds,
+            busy_timeout=settings.database_busy_timeout_seconds,
+        )
         sessions = session_factory(engine)
         producers = ProducerHolder(settings.kafka_bootstrap_servers, client_id=settings.service_name)
-        relay = OutboxRelay(sessions, producers, settings.topic_prefix, settings.outbox_batch_size,
-                            settings.outbox_poll_seconds)
+        relay = OutboxRelay(
+            sessions, producers, settings.topic_prefix, settings.outbox_batch_size, settings.outbox_poll_seconds
+        )
         units = UnitsOfWork(sessions, on_commit=relay.notify)
         consumer = None
         if handlers and topics and settings.consumer_enabled:
             consumer = EventConsumer(
-                service=settings.service_name, units=units, bootstrap_servers=settings.kafka_bootstrap_servers,
-                topics=list(topics), handlers=handlers, producers=producers, topic_prefix=settings.topic_prefix,
-                batch_size=settings.consumer_batch_size, max_attempts=settings.consumer_max_attempts,
+                service=settings.service_name,
+                units=units,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                topics=list(topics),
+                handlers=handlers,
+                producers=producers,
+                topic_prefix=settings.topic_prefix,
+                batch_size=settings.consumer_batch_size,
+                max_attempts=settings.consumer_max_attempts,
                 prefetch=prefetch,
             )
         return cls(settings, engine, sessions, units, producers, relay, consumer)
@@ -152,11 +167,16 @@ def admin_router(reset: ReplayReset | None, dependencies: Sequence[Any]) -> APIR
         if consumer is None:
             return ConsumerOut(running=False, handled=0, dead_lettered=0, positions={})
         positions = await consumer.stored_positions()
-        return ConsumerOut(running=consumer.running, handled=consumer.handled_total,
-                           dead_lettered=consumer.dead_lettered_total,
-                           positions={f"{topic}/{partition}": offset for (topic, partition), offset in positions.items()})
+        return ConsumerOut(
+            running=consumer.running,
+            handled=consumer.handled_total,
+            dead_lettered=consumer.dead_lettered_total,
+            positions={f"{topic}/{partition}": offset for (topic, partition), offset in positions.items()},
+        )
 
-    @router.post("/replay", response_model=ReplayOut, summary="Rebuild what was derived from events by replaying the topics")
+    @router.post(
+        "/replay", response_model=ReplayOut, summary="Rebuild what was derived from events by replaying the topics"
+    )
     async def replay(request: Request) -> ReplayOut:
         if reset is None:
             raise Unprocessable("replay_not_supported", "this service derives nothing from events")
@@ -199,8 +219,9 @@ class RequestLimits:
     parsing: an Authorization header over 8 KB (401), a body over 1 MB (413 ``body_too_large``) —
     by its Content-Length at once, or counted as it streams in when it is sent chunked."""
 
-    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES,
-                 max_authorization: int = MAX_AUTHORIZATION_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body: int = MAX_BODY_BYTES, max_authorization: int = MAX_AUTHORIZATION_BYTES
+    ) -> None:
         self.app = app
         self.max_body = max_body
         self.max_authorization = max_authorization
@@ -212,15 +233,19 @@ class RequestLimits:
         declared: int | None = None
         for name, value in scope["headers"]:
             if name == b"authorization" and len(value) > self.max_authorization:
-                await problem_response(401, "Not authenticated", "invalid_token",
-                                       f"the Authorization header is over {self.max_authorization} bytes; "
-                                       "no bearer token is that long")(scope, receive, send)
+                await problem_response(
+                    401,
+                    "Not authenticated",
+                    "invalid_token",
+                    f"the Authorization header is over {self.max_authorization} bytes; no bearer token is that long",
+                )(scope, receive, send)
                 return
             if name == b"content-length":
                 declared = int(value) if value.isdigit() and len(value) < 19 else -1
         if declared == -1:
-            await problem_response(400, "Bad request", "invalid_content_length",
-                                   "Content-Length is not a number of bytes")(scope, receive, send)
+            await problem_response(
+                400, "Bad request", "invalid_content_length", "Content-Length is not a number of bytes"
+            )(scope, receive, send)
             return
         if declared is not None and declared > self.max_body:
             await self._too_large(scope, receive, send)
@@ -251,9 +276,13 @@ class RequestLimits:
             await self._too_large(scope, receive, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await problem_response(413, "Content too large", "body_too_large",
-                               f"the body is over {self.max_body} bytes (1 MB); send less per request",
-                               headers={"Connection": "close"})(scope, receive, send)
+        await problem_response(
+            413,
+            "Content too large",
+            "body_too_large",
+            f"the body is over {self.max_body} bytes (1 MB); send less per request",
+            headers={"Connection": "close"},
+        )(scope, receive, send)
 
 
 class Health(BaseModel):
@@ -286,9 +315,13 @@ def create_service_app(
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     name = settings.service_name
     # Fails fast in production with a default or empty secret: before anything else starts.
-    auth = AuthConfig(algorithm=settings.jwt_algorithm, secret=settings.jwt_secret,
-                      public_key=settings.jwt_public_key, environment=settings.environment,
-                      audience=settings.jwt_audience)
+    auth = AuthConfig(
+        algorithm=settings.jwt_algorithm,
+        secret=settings.jwt_secret,
+        public_key=settings.jwt_public_key,
+        environment=settings.environment,
+        audience=settings.jwt_audience,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -303,8 +336,9 @@ def create_service_app(
         finally:
             await platform.stop()
 
-    app = FastAPI(title=title, description=description + AUTH_NOTE, version="1.0.0", lifespan=lifespan,
-                  openapi_tags=openapi_tags)
+    app = FastAPI(
+        title=title, description=description + AUTH_NOTE, version="1.0.0", lifespan=lifespan, openapi_tags=openapi_tags
+    )
     app.state.settings = settings
     app.state.auth = auth
     app.add_middleware(RequestLimits)
@@ -314,23 +348,38 @@ def create_service_app(
     async def health() -> Health:
         return Health(status="ok", service=settings.service_name)
 
-    @app.get("/ready", response_model=Readiness, tags=["operations"], summary="Database and Kafka reachable",
-             responses={503: {"model": Readiness}})
+    @app.get(
+        "/ready",
+        response_model=Readiness,
+        tags=["operations"],
+        summary="Database and Kafka reachable",
+        responses={503: {"model": Readiness}},
+    )
     async def ready() -> Any:
         platform: Platform = app.state.platform
         database_ok, kafka_ok = await asyncio.gather(
-            database_is_reachable(platform.engine), kafka_is_reachable(settings.kafka_bootstrap_servers))
+            database_is_reachable(platform.engine), kafka_is_reachable(settings.kafka_bootstrap_servers)
+        )
         consumer = "disabled" if platform.consumer is None else ("running" if platform.consumer.running else "starting")
-        body = Readiness(status="ready" if database_ok and kafka_ok else "not_ready",
-                         database="ok" if database_ok else "unreachable", kafka="ok" if kafka_ok else "unreachable",
-                         consumer=consumer)
+        body = Readiness(
+            status="ready" if database_ok and kafka_ok else "not_ready",
+            database="ok" if database_ok else "unreachable",
+            kafka="ok" if kafka_ok else "unreachable",
+            consumer=consumer,
+        )
         return JSONResponse(body.model_dump(), status_code=200 if body.status == "ready" else 503)
 
     for router in routers:
         app.include_router(router)
     if parameter_specs:
-        app.include_router(parameters_router(parameter_specs, on_change=on_parameter_change,
-                                             dependencies=[requires()], write_dependencies=[requires(f"{name}:write")]))
+        app.include_router(
+            parameters_router(
+                parameter_specs,
+                on_change=on_parameter_change,
+                dependencies=[requires()],
+                write_dependencies=[requires(f"{name}:write")],
+            )
+        )
     app.include_router(audit_router([requires("audit:read")]))
     app.include_router(admin_router(replay_reset, [requires(f"{name}:admin")]))
     check_every_route_is_guarded(app)

@@ -95,8 +95,7 @@ def _flushed(obj: Any, before: dict[str, Any] | None, after: dict[str, Any] | No
     mapper = inspect(obj).mapper
     # From the columns: a new row has its key once inserted, but its identity only after the flush ends.
     key = mapper.primary_key_from_instance(obj)
-    return Change(datetime.now(UTC), mapper.local_table.name, "/".join(str(i) for i in key), before, after,
-                  merged=True)
+    return Change(datetime.now(UTC), mapper.local_table.name, "/".join(str(i) for i in key), before, after, merged=True)
 
 
 def changes_in_flush(session: Session) -> list[Change]:
@@ -134,9 +133,16 @@ def audit_rows(actor: Actor, changes: list[Change]) -> list[dict[str, Any]]:
         key = (change.resource_type, change.resource_id)
         seen = by_resource.get(key) if change.merged else None
         if seen is None:
-            entry = {"at": change.at, "agency": actor.agency, "subject": actor.subject, "action": actor.action,
-                     "resource_type": change.resource_type, "resource_id": change.resource_id,
-                     "before": change.before, "after": change.after}
+            entry = {
+                "at": change.at,
+                "agency": actor.agency,
+                "subject": actor.subject,
+                "action": actor.action,
+                "resource_type": change.resource_type,
+                "resource_id": change.resource_id,
+                "before": change.before,
+                "after": change.after,
+            }
             entries.append(entry)
             if change.merged:
                 by_resource[key] = entry

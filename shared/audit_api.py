@@ -52,11 +52,29 @@ def audit_router(dependencies: list[Any]) -> APIRouter:
         if agency:
             conditions.append(AuditEntry.agency == agency)
         total = await session.scalar(select(func.count()).select_from(AuditEntry).where(*conditions))
-        rows = (await session.scalars(select(AuditEntry).where(*conditions).order_by(AuditEntry.id)
-                                      .offset((page - 1) * size).limit(size))).all()
-        return AuditPage(items=[AuditEntryOut(id=str(r.id), at=r.at, agency=r.agency, subject=r.subject,
-                                              action=r.action, resource_type=r.resource_type,
-                                              resource_id=r.resource_id, before=r.before, after=r.after)
-                                for r in rows], total=int(total or 0), page=page, size=size)
+        rows = (
+            await session.scalars(
+                select(AuditEntry).where(*conditions).order_by(AuditEntry.id).offset((page - 1) * size).limit(size)
+            )
+        ).all()
+        return AuditPage(
+            items=[
+                AuditEntryOut(
+                    id=str(r.id),
+                    at=r.at,
+                    agency=r.agency,
+                    subject=r.subject,
+                    action=r.action,
+                    resource_type=r.resource_type,
+                    resource_id=r.resource_id,
+                    before=r.before,
+                    after=r.after,
+                )
+                for r in rows
+            ],
+            total=int(total or 0),
+            page=page,
+            size=size,
+        )
 
     return router

@@ -68,8 +68,10 @@ class AuthConfig:
                 raise RuntimeError("production with RS256 needs the issuer's public key (JWT_PUBLIC_KEY)")
             return
         if not self.secret or self.secret == DEVELOPMENT_SECRET or len(self.secret) < MIN_SECRET_LENGTH:
-            raise RuntimeError(f"refusing to start in production with a default, empty or short JWT secret; "
-                               f"set <SERVICE>_JWT_SECRET to at least {MIN_SECRET_LENGTH} random characters")
+            raise RuntimeError(
+                f"refusing to start in production with a default, empty or short JWT secret; "
+                f"set <SERVICE>_JWT_SECRET to at least {MIN_SECRET_LENGTH} random characters"
+            )
 
     def link_key(self) -> str:
         """Links are signed with the shared secret; a service on RS256 without one cannot sign them."""
@@ -84,8 +86,13 @@ class AuthConfig:
 
     def verify(self, token: str) -> Principal:
         try:
-            claims = jwt.decode(token, self.key, algorithms=[self.algorithm], audience=self.audience,
-                                options={"require": ["exp", "sub"], "verify_aud": self.audience is not None})
+            claims = jwt.decode(
+                token,
+                self.key,
+                algorithms=[self.algorithm],
+                audience=self.audience,
+                options={"require": ["exp", "sub"], "verify_aud": self.audience is not None},
+            )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("token_expired", "the bearer token has expired; get a new one") from None
         except jwt.PyJWTError as exc:
@@ -94,8 +101,12 @@ class AuthConfig:
         if not isinstance(scopes, str):
             raise Unauthorized("invalid_token", "the token's scope claim is not a space-separated string")
         hospital = claims.get("hospital_id")
-        return Principal(subject=str(claims["sub"]), agency=str(claims.get("agency", "unknown")),
-                         scopes=frozenset(scopes.split()), hospital_id=str(hospital) if hospital is not None else None)
+        return Principal(
+            subject=str(claims["sub"]),
+            agency=str(claims.get("agency", "unknown")),
+            scopes=frozenset(scopes.split()),
+            hospital_id=str(hospital) if hospital is not None else None,
+        )
 
 
 def authenticate(request: Request) -> Principal:
@@ -146,8 +157,11 @@ class SignedLink(RequireScopes):
             raise Unauthorized("invalid_link", "this link is not valid") from None
         if claims.get("purpose") != self.purpose:
             raise Forbidden("wrong_link", "this link is for something else")
-        principal = Principal(subject=str(claims["sub"]), agency=str(claims.get("agency", "unknown")),
-                              scopes=frozenset({f"link:{self.purpose}"}))
+        principal = Principal(
+            subject=str(claims["sub"]),
+            agency=str(claims.get("agency", "unknown")),
+            scopes=frozenset({f"link:{self.purpose}"}),
+        )
         request.state.principal = principal
         request.state.link_claims = claims
         return principal
@@ -156,8 +170,18 @@ class SignedLink(RequireScopes):
 def sign_link(request: Request, purpose: str, ttl_seconds: int, **claims: Any) -> str:
     principal = authenticate(request)
     now = int(time.time())
-    return jwt.encode({"sub": principal.subject, "agency": principal.agency, "purpose": purpose, "iat": now,
-                       "exp": now + ttl_seconds, **claims}, request.app.state.auth.link_key(), algorithm="HS256")
+    return jwt.encode(
+        {
+            "sub": principal.subject,
+            "agency": principal.agency,
+            "purpose": purpose,
+            "iat": now,
+            "exp": now + ttl_seconds,
+            **claims,
+        },
+        request.app.state.auth.link_key(),
+        algorithm="HS256",
+    )
 
 
 def requires(*scopes: str) -> Any:
@@ -188,16 +212,33 @@ def check_every_route_is_guarded(app: FastAPI) -> None:
 def api_routes(app: FastAPI) -> list[Any]:
     """Every endpoint as served, with the dependencies of the routers it was included from."""
 
-    return [context for context in iter_route_contexts(app.routes)
-            if isinstance(getattr(context, "original_route", None), APIRoute)]
+    return [
+        context
+        for context in iter_route_contexts(app.routes)
+        if isinstance(getattr(context, "original_route", None), APIRoute)
+    ]
 
 
-def mint(*, subject: str, agency: str, scopes: Iterable[str], secret: str = DEVELOPMENT_SECRET, ttl_seconds: int = 8 * 3600,
-         hospital_id: str | None = None, algorithm: str = "HS256", audience: str | None = None,
-         now: float | None = None) -> str:
+def mint(
+    *,
+    subject: str,
+    agency: str,
+    scopes: Iterable[str],
+    secret: str = DEVELOPMENT_SECRET,
+    ttl_seconds: int = 8 * 3600,
+    hospital_id: str | None = None,
+    algorithm: str = "HS256",
+    audience: str | None = None,
+    now: float | None = None,
+) -> str:
     issued = int(now if now is not None else time.time())
-    claims: dict[str, Any] = {"sub": subject, "agency": agency, "scope": " ".join(sorted(set(scopes))),
-                              "iat": issued, "exp": issued + ttl_seconds}
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "agency": agency,
+        "scope": " ".join(sorted(set(scopes))),
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+    }
     if hospital_id is not None:
         claims["hospital_id"] = hospital_id
     if audience is not None:
@@ -227,12 +268,22 @@ def main() -> None:
     if args.local:
         for name, (label, scopes) in LOCAL_TOKENS.items():
             hospital = "1" if name == "hospital_1" else None
-            print(f"# {label}\n{name.upper()}_TOKEN={mint(subject=name, agency=name, scopes=scopes, secret=secret, ttl_seconds=args.ttl, hospital_id=hospital)}")
+            print(
+                f"# {label}\n{name.upper()}_TOKEN={mint(subject=name, agency=name, scopes=scopes, secret=secret, ttl_seconds=args.ttl, hospital_id=hospital)}"
+            )
         return
     if not args.agency:
         parser.error("--agency is required (or --local)")
-    print(mint(subject=args.subject, agency=args.agency, scopes=args.scope.split(), secret=secret,
-               ttl_seconds=args.ttl, hospital_id=args.hospital_id))
+    print(
+        mint(
+            subject=args.subject,
+            agency=args.agency,
+            scopes=args.scope.split(),
+            secret=secret,
+            ttl_seconds=args.ttl,
+            hospital_id=args.hospital_id,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -115,10 +115,18 @@ class EventConsumer:
     def fresh(self) -> EventConsumer:
         """A new consumer with the same configuration (the old one cannot be restarted once stopped)."""
 
-        return EventConsumer(service=self.service, units=self.units, bootstrap_servers=self.bootstrap_servers,
-                             topics=self.topics, handlers=self.handlers, producers=self.producers,
-                             topic_prefix=self.topic_prefix, batch_size=self.batch_size,
-                             max_attempts=self.max_attempts, prefetch=self.prefetch)
+        return EventConsumer(
+            service=self.service,
+            units=self.units,
+            bootstrap_servers=self.bootstrap_servers,
+            topics=self.topics,
+            handlers=self.handlers,
+            producers=self.producers,
+            topic_prefix=self.topic_prefix,
+            batch_size=self.batch_size,
+            max_attempts=self.max_attempts,
+            prefetch=self.prefetch,
+        )
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -182,7 +190,9 @@ class EventConsumer:
                 log.info("offset commit skipped: %s", type(exc).__name__)
 
     def _logical(self, physical_topic: str) -> str:
-        return physical_topic[len(self.topic_prefix):] if physical_topic.startswith(self.topic_prefix) else physical_topic
+        return (
+            physical_topic[len(self.topic_prefix) :] if physical_topic.startswith(self.topic_prefix) else physical_topic
+        )
 
     def _dlq(self, logical_topic: str) -> str:
         return self.topic_prefix + dlq_topic(self.service, logical_topic)
@@ -204,14 +214,16 @@ class EventConsumer:
 
     @staticmethod
     async def _store_position(session: AsyncSession, topic: str, partition: int, next_offset: int) -> None:
-        matched = await rows_matched(session,
+        matched = await rows_matched(
+            session,
             update(ConsumerPosition)
             .where(ConsumerPosition.topic == topic, ConsumerPosition.partition == partition)
-            .values(next_offset=next_offset, updated_at=datetime.now(UTC))
+            .values(next_offset=next_offset, updated_at=datetime.now(UTC)),
         )
         if matched == 0:
-            await session.execute(insert(ConsumerPosition).values(topic=topic, partition=partition,
-                                                                  next_offset=next_offset))
+            await session.execute(
+                insert(ConsumerPosition).values(topic=topic, partition=partition, next_offset=next_offset)
+            )
 
     # ---- processing ---------------------------------------------------------------------------------
 
@@ -270,15 +282,27 @@ class EventConsumer:
             session = uow.session
             stored = await _positions(session)
             # Records below the stored position were already handled (a rebalance seeked back): skip them.
-            pending = [(tp, self._logical(tp.topic), kept) for tp, items in groups
-                       if (kept := [item for item in items
-                                    if item.record.offset >= stored.get((self._logical(tp.topic), tp.partition), 0)])]
+            pending = [
+                (tp, self._logical(tp.topic), kept)
+                for tp, items in groups
+                if (
+                    kept := [
+                        item
+                        for item in items
+                        if item.record.offset >= stored.get((self._logical(tp.topic), tp.partition), 0)
+                    ]
+                )
+            ]
             if not pending:
                 return
             every = [item for _, _, items in pending for item in items]
             handled = [envelope for item in every if (envelope := item.handled) is not None]
             ids = [envelope.event_id for envelope in handled]
-            seen = set(await session.scalars(select(InboxEvent.event_id).where(InboxEvent.event_id.in_(ids)))) if ids else set()
+            seen = (
+                set(await session.scalars(select(InboxEvent.event_id).where(InboxEvent.event_id.in_(ids))))
+                if ids
+                else set()
+            )
             if self.prefetch is not None and ids:
                 await self.prefetch(uow, list({envelope.key for envelope in handled}))
             inbox_rows = []
@@ -305,8 +329,15 @@ class EventConsumer:
                         await uow.flush()
                     keys_handled.add(envelope.key)
                     await handler(uow, event)
-                inbox_rows.append({"event_id": envelope.event_id, "event_type": envelope.type,
-                                   "topic": topic, "partition": tp.partition, "offset": item.record.offset})
+                inbox_rows.append(
+                    {
+                        "event_id": envelope.event_id,
+                        "event_type": envelope.type,
+                        "topic": topic,
+                        "partition": tp.partition,
+                        "offset": item.record.offset,
+                    }
+                )
             if run_handler is not None:
                 await run_handler.handle(uow, run)
             if inbox_rows:
@@ -324,8 +355,13 @@ class EventConsumer:
                 return
             except Exception as exc:
                 last = exc
-                log.warning("handler failed (attempt %d of %d): %s", attempt, self.max_attempts, type(exc).__name__,
-                            extra={"ctx_event_type": item.envelope.type if item.envelope else None})
+                log.warning(
+                    "handler failed (attempt %d of %d): %s",
+                    attempt,
+                    self.max_attempts,
+                    type(exc).__name__,
+                    extra={"ctx_event_type": item.envelope.type if item.envelope else None},
+                )
                 await asyncio.sleep(min(0.2 * attempt, 1.0))
         raise HandlerFailed(f"handler failed {self.max_attempts} times: {type(last).__name__}: {str(last)[:500]}")
 
@@ -353,8 +389,15 @@ class EventConsumer:
                 await self.producers.reset()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-        log.error("message dead-lettered", extra={"ctx_topic": topic, "ctx_partition": tp.partition,
-                                                  "ctx_offset": record.offset, "ctx_error": item.poison})
+        log.error(
+            "message dead-lettered",
+            extra={
+                "ctx_topic": topic,
+                "ctx_partition": tp.partition,
+                "ctx_offset": record.offset,
+                "ctx_error": item.poison,
+            },
+        )
         self.dead_lettered_total += 1
 
         async def _advance() -> None:
@@ -382,8 +425,9 @@ class EventConsumer:
 async def _positions(session: AsyncSession) -> dict[tuple[str, int], int]:
     """Next offset to handle per (logical topic, partition), as committed with the effects."""
 
-    rows = (await session.execute(select(ConsumerPosition.topic, ConsumerPosition.partition,
-                                         ConsumerPosition.next_offset))).all()
+    rows = (
+        await session.execute(select(ConsumerPosition.topic, ConsumerPosition.partition, ConsumerPosition.next_offset))
+    ).all()
     return {(topic, partition): offset for topic, partition, offset in rows}
 
 

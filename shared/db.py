@@ -127,8 +127,9 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(url: str, pool_size: int = 10, *, pool_timeout: float = 30.0,
-                  busy_timeout: float = 30.0) -> AsyncEngine:
+def create_engine(
+    url: str, pool_size: int = 10, *, pool_timeout: float = 30.0, busy_timeout: float = 30.0
+) -> AsyncEngine:
     """An engine for ``url``. ``pool_timeout``: how long a request waits for a pooled connection before it
     is refused (503 ``service_busy``); ``busy_timeout``: how long a SQLite writer waits for the file's lock."""
 
@@ -136,8 +137,9 @@ def create_engine(url: str, pool_size: int = 10, *, pool_timeout: float = 30.0,
         engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, pool_timeout=pool_timeout)
         _sqlite_transactions(engine, busy_timeout)
         return engine
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
-                                 pool_timeout=pool_timeout)
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, pool_timeout=pool_timeout
+    )
     _ping_connections_idle_for(engine, IDLE_PING_SECONDS)
     return engine
 
@@ -271,8 +273,13 @@ async def database_is_reachable(engine: AsyncEngine, timeout: float = 2.0) -> bo
         return False
 
 
-async def insert_ignore(session: AsyncSession, model: Any, rows: list[dict[str, Any]], conflict_columns: list[str],
-                        returning: list[Any] | None = None) -> list[Any]:
+async def insert_ignore(
+    session: AsyncSession,
+    model: Any,
+    rows: list[dict[str, Any]],
+    conflict_columns: list[str],
+    returning: list[Any] | None = None,
+) -> list[Any]:
     """INSERT … ON CONFLICT DO NOTHING: the unique key decides, so concurrent or repeated runs insert once.
 
     Returns the ``returning`` columns of the rows actually inserted (empty when not asked).
@@ -293,8 +300,13 @@ async def insert_ignore(session: AsyncSession, model: Any, rows: list[dict[str, 
 Excluded = ReadOnlyColumnCollection[str, KeyedColumnElement[Any]]
 
 
-async def upsert(session: AsyncSession, model: Any, rows: list[dict[str, Any]], conflict_columns: list[str],
-                 updates: Callable[[Excluded, str], dict[str, Any]]) -> None:
+async def upsert(
+    session: AsyncSession,
+    model: Any,
+    rows: list[dict[str, Any]],
+    conflict_columns: list[str],
+    updates: Callable[[Excluded, str], dict[str, Any]],
+) -> None:
     """INSERT … ON CONFLICT (key) DO UPDATE, on PostgreSQL and SQLite alike.
 
     ``updates(excluded, dialect_name)`` gives the columns to set when the key exists; rows must not
@@ -304,8 +316,9 @@ async def upsert(session: AsyncSession, model: Any, rows: list[dict[str, Any]], 
     if not rows:
         return
     statement = _dialect_insert(session, model)
-    statement = statement.on_conflict_do_update(index_elements=conflict_columns,
-                                                set_=updates(statement.excluded, session.bind.dialect.name))
+    statement = statement.on_conflict_do_update(
+        index_elements=conflict_columns, set_=updates(statement.excluded, session.bind.dialect.name)
+    )
     await session.execute(statement, rows)
 
 
@@ -353,4 +366,3 @@ def new_row(model: type[_M], **values: Any) -> _M:
     row = manager_of_class(model).new_instance()
     row.__dict__.update(values)
     return row
-

@@ -26,8 +26,15 @@ DISABILITY = "disability_grant"
 NO_PARENT = "orphan_and_hardship_aid"
 
 
-def education_programmes(stage: str, boarding: bool, household_has_disabled: bool, relation: str, birth_date: date,
-                         on: date, in_school: bool = True) -> set[str]:
+def education_programmes(
+    stage: str,
+    boarding: bool,
+    household_has_disabled: bool,
+    relation: str,
+    birth_date: date,
+    on: date,
+    in_school: bool = True,
+) -> set[str]:
     """Compulsory pupils: fee waiver (+ boarding subsidy); beyond compulsory with a disabled member in the
     household: the disability grant; a minor with no parent in the household (the head, or "other"): flagged."""
 
@@ -82,9 +89,17 @@ class WorkingAge:
         return self.start(birth_date) <= day < self.end(birth_date, sex)
 
 
-def certificate_due_on(*, birth_date: date, sex: str, able_to_work: bool, employment_status: str,
-                       unemployed_since: date | None, in_dibao_from: date, working_age: WorkingAge,
-                       unemployed_years: int) -> date | None:
+def certificate_due_on(
+    *,
+    birth_date: date,
+    sex: str,
+    able_to_work: bool,
+    employment_status: str,
+    unemployed_since: date | None,
+    in_dibao_from: date,
+    working_age: WorkingAge,
+    unemployed_years: int,
+) -> date | None:
     """The day a member qualifies for the Re-employment Preferential Certificate (再就业优惠证), or None."""
 
     if not able_to_work or employment_status != "unemployed" or unemployed_since is None:

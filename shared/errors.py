@@ -67,9 +67,15 @@ class Unprocessable(DomainError):
     status, title = 422, "Unprocessable"
 
 
-_UNSTORABLE = {"CharacterNotInRepertoireError", "UntranslatableCharacterError", "NumericValueOutOfRangeError",
-               "StringDataRightTruncationError", "InvalidTextRepresentationError", "DatetimeFieldOverflowError",
-               "DataError"}
+_UNSTORABLE = {
+    "CharacterNotInRepertoireError",
+    "UntranslatableCharacterError",
+    "NumericValueOutOfRangeError",
+    "StringDataRightTruncationError",
+    "InvalidTextRepresentationError",
+    "DatetimeFieldOverflowError",
+    "DataError",
+}
 
 
 def _unstorable_value(exc: BaseException) -> bool:
@@ -85,11 +91,25 @@ def _unstorable_value(exc: BaseException) -> bool:
     return False
 
 
-def problem_response(status: int, title: str, code: str, detail: str | None, errors: list[dict[str, Any]] | None = None,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
-    body = Problem(type=f"https://harbin-assistance.example/problems/{code}", title=title, status=status,
-                   detail=mask_text(detail) if detail else detail, code=code, errors=errors)
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+def problem_response(
+    status: int,
+    title: str,
+    code: str,
+    detail: str | None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=f"https://harbin-assistance.example/problems/{code}",
+        title=title,
+        status=status,
+        detail=mask_text(detail) if detail else detail,
+        code=code,
+        errors=errors,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
 
 
 def validation_details(raw_errors: Sequence[Any]) -> tuple[str, str, list[dict[str, Any]]]:
@@ -141,27 +161,40 @@ def database_problem(exc: BaseException) -> JSONResponse | None:
     from shared.db import is_busy, is_transient
 
     if _unstorable_value(exc):
-        return problem_response(422, "Invalid request", "invalid_value",
-                                "a value cannot be stored: a character or number out of range")
+        return problem_response(
+            422, "Invalid request", "invalid_value", "a value cannot be stored: a character or number out of range"
+        )
     if is_busy(exc):
         # Nothing was written: the unit of work is rolled back whole. The same request may simply be sent again.
         log.warning("database busy: %s", type(exc).__name__)
-        return problem_response(503, "Service busy", "service_busy",
-                                "the service is busy (no database connection or lock free in time); nothing was "
-                                "written: retry after a moment", headers={"Retry-After": BUSY_RETRY_AFTER})
+        return problem_response(
+            503,
+            "Service busy",
+            "service_busy",
+            "the service is busy (no database connection or lock free in time); nothing was "
+            "written: retry after a moment",
+            headers={"Retry-After": BUSY_RETRY_AFTER},
+        )
     if is_transient(exc):
         log.warning("database unavailable: %s", type(exc).__name__)
-        return problem_response(503, "Service unavailable", "database_unavailable",
-                                "the database is not reachable; retry later", headers={"Retry-After": "5"})
+        return problem_response(
+            503,
+            "Service unavailable",
+            "database_unavailable",
+            "the database is not reachable; retry later",
+            headers={"Retry-After": "5"},
+        )
     return None
 
 
 def _not_json(errors: Sequence[Any]) -> bool:
     """FastAPI hands a body it could not read as JSON (another or no content type) to the model as bytes."""
 
-    return any(error.get("type") == "json_invalid"
-               or (tuple(error.get("loc", ())) == ("body",) and isinstance(error.get("input"), bytes | bytearray))
-               for error in errors)
+    return any(
+        error.get("type") == "json_invalid"
+        or (tuple(error.get("loc", ())) == ("body",) and isinstance(error.get("input"), bytes | bytearray))
+        for error in errors
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -176,17 +209,28 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         if _not_json(exc.errors()):
-            return problem_response(415, "Unsupported media type", "unsupported_media_type",
-                                    "the body must be JSON, sent as Content-Type: application/json")
+            return problem_response(
+                415,
+                "Unsupported media type",
+                "unsupported_media_type",
+                "the body must be JSON, sent as Content-Type: application/json",
+            )
         code, detail, errors = validation_details(exc.errors())
         return problem_response(422, "Invalid request", code, detail, errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated", 403: "forbidden",
-                413: "body_too_large", 415: "unsupported_media_type"}.get(exc.status_code, "http_error")
-        return problem_response(exc.status_code, str(exc.detail), code, str(exc.detail),
-                                headers=getattr(exc, "headers", None))
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "not_authenticated",
+            403: "forbidden",
+            413: "body_too_large",
+            415: "unsupported_media_type",
+        }.get(exc.status_code, "http_error")
+        return problem_response(
+            exc.status_code, str(exc.detail), code, str(exc.detail), headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(SQLAlchemyError)
     async def _database(_: Request, exc: SQLAlchemyError) -> JSONResponse:
@@ -200,24 +244,31 @@ def install_error_handlers(app: FastAPI) -> None:
         if (response := database_problem(exc)) is not None:
             return response
         log.exception("unexpected error")
-        return problem_response(500, "Internal error", "internal_error", "an unexpected error occurred; it has been logged")
+        return problem_response(
+            500, "Internal error", "internal_error", "an unexpected error occurred; it has been logged"
+        )
 
 
 PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-_DESCRIPTIONS = {400: "Bad request", 401: "Missing, invalid or expired bearer token",
-                 403: "The token lacks a scope this needs (or names another hospital)", 404: "Not found",
-                 409: "Conflicts with the current state",
-                 413: "The body is over 1 MB (body_too_large)",
-                 415: "The body is not JSON (unsupported_media_type)",
-                 422: "Invalid input, with a machine-readable code",
-                 503: "The database is unreachable (database_unavailable) or busy (service_busy); retry after "
-                      "Retry-After seconds"}
+_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Missing, invalid or expired bearer token",
+    403: "The token lacks a scope this needs (or names another hospital)",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    413: "The body is over 1 MB (body_too_large)",
+    415: "The body is not JSON (unsupported_media_type)",
+    422: "Invalid input, with a machine-readable code",
+    503: "The database is unreachable (database_unavailable) or busy (service_busy); retry after Retry-After seconds",
+}
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries documenting problem+json errors."""
 
-    return {status: {"description": _DESCRIPTIONS.get(status, "Error"), "content": PROBLEM_CONTENT} for status in statuses}
+    return {
+        status: {"description": _DESCRIPTIONS.get(status, "Error"), "content": PROBLEM_CONTENT} for status in statuses
+    }
 
 
 def document_problems(app: FastAPI, public_paths: frozenset[str] = frozenset({"/health", "/ready"})) -> None:
@@ -244,7 +295,9 @@ def document_problems(app: FastAPI, public_paths: frozenset[str] = frozenset({"/
                     continue
                 statuses = (401, 403, 413, 415, 422, 503) if "requestBody" in operation else (401, 403, 422, 503)
                 for status in statuses:
-                    responses.setdefault(str(status), {"description": _DESCRIPTIONS[status], "content": PROBLEM_CONTENT})
+                    responses.setdefault(
+                        str(status), {"description": _DESCRIPTIONS[status], "content": PROBLEM_CONTENT}
+                    )
         app.openapi_schema = schema
         return schema
 

@@ -47,8 +47,15 @@ class Grant(BureauBase):
     __table_args__ = (
         Index("ix_grants_household_id", "household_id"),
         # One active grant of a programme per person (or household): granting twice is a no-op.
-        Index("uq_grants_active", "household_id", "resident_id", "programme", unique=True,
-              postgresql_where=status == "active", sqlite_where=status == "active"),
+        Index(
+            "uq_grants_active",
+            "household_id",
+            "resident_id",
+            "programme",
+            unique=True,
+            postgresql_where=status == "active",
+            sqlite_where=status == "active",
+        ),
     )
 
 
@@ -64,8 +71,11 @@ async def prefetch_grants(uow: UnitOfWork, household_ids: list[str]) -> None:
     if not wanted:
         return
     grants: dict[str, dict[tuple[str, str], Grant]] = {household_id: {} for household_id in wanted}
-    for grant in (await uow.session.scalars(select(Grant).where(
-            Grant.household_id.in_(wanted), Grant.status == "active").order_by(Grant.id))).all():
+    for grant in (
+        await uow.session.scalars(
+            select(Grant).where(Grant.household_id.in_(wanted), Grant.status == "active").order_by(Grant.id)
+        )
+    ).all():
         grants[grant.household_id][(grant.resident_id, grant.programme)] = grant
     cache.update(grants)
 
@@ -99,20 +109,36 @@ class GrantLedger:
 
         cache = uow.cached(_ACTIVE)
         if household_id not in cache:
-            rows = (await uow.session.scalars(select(Grant).where(Grant.household_id == household_id,
-                                                              Grant.status == "active").order_by(Grant.id))).all()
+            rows = (
+                await uow.session.scalars(
+                    select(Grant).where(Grant.household_id == household_id, Grant.status == "active").order_by(Grant.id)
+                )
+            ).all()
             cache[household_id] = {(grant.resident_id, grant.programme): grant for grant in rows}
         return cache[household_id]
 
-    async def active(self, uow: UnitOfWork, household_id: str, programme: str | None = None,
-                     resident_id: str | None = None) -> list[Grant]:
+    async def active(
+        self, uow: UnitOfWork, household_id: str, programme: str | None = None, resident_id: str | None = None
+    ) -> list[Grant]:
         grants = await self._household_grants(uow, household_id)
-        return [grant for (resident, granted), grant in grants.items()
-                if (programme is None or granted == programme) and (resident_id is None or resident == resident_id)]
+        return [
+            grant
+            for (resident, granted), grant in grants.items()
+            if (programme is None or granted == programme) and (resident_id is None or resident == resident_id)
+        ]
 
-    async def grant(self, uow: UnitOfWork, *, household_id: str, division_code: str, programme: str, on: date,
-                    resident_id: str | None = None, monthly_amount: Decimal | None = None,
-                    detail: str | None = None) -> Grant:
+    async def grant(
+        self,
+        uow: UnitOfWork,
+        *,
+        household_id: str,
+        division_code: str,
+        programme: str,
+        on: date,
+        resident_id: str | None = None,
+        monthly_amount: Decimal | None = None,
+        detail: str | None = None,
+    ) -> Grant:
         """Grant a programme; granting what is already granted changes nothing (or updates its terms)."""
 
         person = resident_id or HOUSEHOLD_LEVEL
@@ -123,54 +149,142 @@ class GrantLedger:
                 return grant
             grant.monthly_amount, grant.detail = monthly_amount, detail
         else:
-            grant = new_row(Grant, household_id=household_id, resident_id=person, division_code=division_code,
-                            programme=programme, status="active", granted_on=on, monthly_amount=monthly_amount,
-                            detail=detail, source=uow.source, created_at=datetime.now(UTC))
+            grant = new_row(
+                Grant,
+                household_id=household_id,
+                resident_id=person,
+                division_code=division_code,
+                programme=programme,
+                status="active",
+                granted_on=on,
+                monthly_amount=monthly_amount,
+                detail=detail,
+                source=uow.source,
+                created_at=datetime.now(UTC),
+            )
             uow.add(grant)
             grants[(person, programme)] = grant
-        await self.outbox.stage(uow, AssistanceGranted(
-            household_id=household_id, division_code=division_code, bureau=self.bureau, programme=programme,
-            resident_id=resident_id, granted_on=grant.granted_on, monthly_amount=monthly_amount, detail=detail))
+        await self.outbox.stage(
+            uow,
+            AssistanceGranted(
+                household_id=household_id,
+                division_code=division_code,
+                bureau=self.bureau,
+                programme=programme,
+                resident_id=resident_id,
+                granted_on=grant.granted_on,
+                monthly_amount=monthly_amount,
+                detail=detail,
+            ),
+        )
         return grant
 
-    async def revoke(self, uow: UnitOfWork, *, household_id: str, on: date, reason: str,
-                     programme: str | None = None, resident_id: str | None = None) -> list[Grant]:
+    async def revoke(
+        self,
+        uow: UnitOfWork,
+        *,
+        household_id: str,
+        on: date,
+        reason: str,
+        programme: str | None = None,
+        resident_id: str | None = None,
+    ) -> list[Grant]:
         grants = await self.active(uow, household_id, programme, resident_id)
         cache = await self._household_grants(uow, household_id)
         for grant in grants:
             revoked_on = max(on, grant.granted_on)
             grant.status, grant.revoked_on, grant.revoke_reason = "revoked", revoked_on, reason
             cache.pop((grant.resident_id, grant.programme), None)
-            await self.outbox.stage(uow, AssistanceRevoked(
-                household_id=grant.household_id, division_code=grant.division_code, bureau=self.bureau,
-                programme=grant.programme, resident_id=grant.resident_id or None, revoked_on=revoked_on,
-                reason=reason))
+            await self.outbox.stage(
+                uow,
+                AssistanceRevoked(
+                    household_id=grant.household_id,
+                    division_code=grant.division_code,
+                    bureau=self.bureau,
+                    programme=grant.programme,
+                    resident_id=grant.resident_id or None,
+                    revoked_on=revoked_on,
+                    reason=reason,
+                ),
+            )
         return grants
 
-    async def paid(self, uow: UnitOfWork, *, household_id: str, division_code: str, programme: str,
-                   period: str, amount: Decimal, reference: str, paid_on: date | None = None,
-                   resident_id: str | None = None) -> None:
-        await self.outbox.stage(uow, self.payment_event(
-            household_id=household_id, division_code=division_code, programme=programme, period=period,
-            amount=amount, reference=reference, paid_on=paid_on, resident_id=resident_id))
+    async def paid(
+        self,
+        uow: UnitOfWork,
+        *,
+        household_id: str,
+        division_code: str,
+        programme: str,
+        period: str,
+        amount: Decimal,
+        reference: str,
+        paid_on: date | None = None,
+        resident_id: str | None = None,
+    ) -> None:
+        await self.outbox.stage(
+            uow,
+            self.payment_event(
+                household_id=household_id,
+                division_code=division_code,
+                programme=programme,
+                period=period,
+                amount=amount,
+                reference=reference,
+                paid_on=paid_on,
+                resident_id=resident_id,
+            ),
+        )
 
-    def payment_event(self, *, household_id: str, division_code: str, programme: str, period: str, amount: Decimal,
-                      reference: str, paid_on: date | None = None, resident_id: str | None = None) -> AssistancePaid:
-        return AssistancePaid(household_id=household_id, division_code=division_code, bureau=self.bureau,
-                              programme=programme, resident_id=resident_id, period=period, amount=amount,
-                              paid_on=paid_on or city_today(), reference=reference)
+    def payment_event(
+        self,
+        *,
+        household_id: str,
+        division_code: str,
+        programme: str,
+        period: str,
+        amount: Decimal,
+        reference: str,
+        paid_on: date | None = None,
+        resident_id: str | None = None,
+    ) -> AssistancePaid:
+        return AssistancePaid(
+            household_id=household_id,
+            division_code=division_code,
+            bureau=self.bureau,
+            programme=programme,
+            resident_id=resident_id,
+            period=period,
+            amount=amount,
+            paid_on=paid_on or city_today(),
+            reference=reference,
+        )
 
 
-async def grant_to_every_member(uow: UnitOfWork, ledger: GrantLedger, delta: HouseholdDelta, programme: str,
-                                detail: str) -> None:
+async def grant_to_every_member(
+    uow: UnitOfWork, ledger: GrantLedger, delta: HouseholdDelta, programme: str, detail: str
+) -> None:
     """A programme every member of a dibao household has, from enrolment (or joining) until exit (or leaving)."""
 
     if delta.household is None or delta.kind == "ignored":
         return
     for row in delta.added:
-        await ledger.grant(uow, household_id=row.household_id, division_code=row.division_code,
-                           programme=programme, resident_id=row.resident_id, on=row.eligible_from, detail=detail)
+        await ledger.grant(
+            uow,
+            household_id=row.household_id,
+            division_code=row.division_code,
+            programme=programme,
+            resident_id=row.resident_id,
+            on=row.eligible_from,
+            detail=detail,
+        )
     reason = "household left dibao" if delta.kind == "exited" else "member left the household"
     for row in delta.removed:
-        await ledger.revoke(uow, household_id=row.household_id, resident_id=row.resident_id,
-                            programme=programme, on=row.eligible_until or delta.effective_on, reason=reason)
+        await ledger.revoke(
+            uow,
+            household_id=row.household_id,
+            resident_id=row.resident_id,
+            programme=programme,
+            on=row.eligible_until or delta.effective_on,
+            reason=reason,
+        )

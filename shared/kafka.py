@@ -78,8 +78,12 @@ async def _quiet_stop(producer: AIOKafkaProducer) -> None:
         log.debug("producer stop failed", exc_info=True)
 
 
-async def ensure_topics(bootstrap_servers: str, names: Iterable[str], partitions: int = DEFAULT_PARTITIONS,
-                        config: dict[str, str] | None = None) -> None:
+async def ensure_topics(
+    bootstrap_servers: str,
+    names: Iterable[str],
+    partitions: int = DEFAULT_PARTITIONS,
+    config: dict[str, str] | None = None,
+) -> None:
     """Create the topics that do not exist yet (harmless when they do)."""
 
     wanted = list(dict.fromkeys(names))

@@ -38,8 +38,10 @@ def settle(due: dict[str, tuple[Decimal, str]], ledger: dict[str, Decimal], owed
     ``owed`` is what the household already owes from earlier overpayments. Periods sort as their labels do.
     """
 
-    differences = {period: to_fen(due.get(period, (ZERO, ""))[0] - ledger.get(period, ZERO))
-                   for period in sorted(set(due) | set(ledger))}
+    differences = {
+        period: to_fen(due.get(period, (ZERO, ""))[0] - ledger.get(period, ZERO))
+        for period in sorted(set(due) | set(ledger))
+    }
     owed -= sum((difference for difference in differences.values() if difference < ZERO), ZERO)
     lines: list[LedgerLine] = []
     for period, difference in differences.items():
@@ -75,5 +77,7 @@ def owed_by(lines: Iterable[Line]) -> Decimal:
     """:func:`balance_owed` of lines in hand."""
 
     lines = list(lines)
-    return balance_owed(sum((line.amount for line in lines if line.kind == RECOVERY), ZERO),
-                        sum((line.withheld for line in lines), ZERO))
+    return balance_owed(
+        sum((line.amount for line in lines if line.kind == RECOVERY), ZERO),
+        sum((line.withheld for line in lines), ZERO),
+    )

@@ -56,8 +56,12 @@ def run_env(target_metadata: Any) -> None:
         return
 
     def _run(connection: Connection) -> None:
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
         with context.begin_transaction():
             context.run_migrations()
 
@@ -148,16 +152,24 @@ def create_audit_log(op: Any) -> None:
     op.create_index("ix_audit_log_resource", "audit_log", ["resource_type", "resource_id"])
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-                   "$$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$")
-        op.execute("CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
-                   "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()")
-        op.execute("CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
-                   "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()")
+        op.execute(
+            "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+            "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()"
+        )
     else:
         for verb in ("UPDATE", "DELETE"):
-            op.execute(f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
-                       "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
+            op.execute(
+                f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
+                "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+            )
 
 
 def create_bureau_tables(op: Any) -> None:
@@ -207,8 +219,14 @@ def create_bureau_tables(op: Any) -> None:
         sa.PrimaryKeyConstraint("id", name="pk_grants"),
     )
     op.create_index("ix_grants_household_id", "grants", ["household_id"])
-    op.create_index("uq_grants_active", "grants", ["household_id", "resident_id", "programme"], unique=True,
-                    postgresql_where=sa.text("status = 'active'"), sqlite_where=sa.text("status = 'active'"))
+    op.create_index(
+        "uq_grants_active",
+        "grants",
+        ["household_id", "resident_id", "programme"],
+        unique=True,
+        postgresql_where=sa.text("status = 'active'"),
+        sqlite_where=sa.text("status = 'active'"),
+    )
 
 
 def drop_bureau_tables(op: Any) -> None:
@@ -227,8 +245,13 @@ def drop_platform_tables(op: Any) -> None:
 
 
 def _create_unpublished_index(op: Any) -> None:
-    op.create_index("ix_outbox_messages_unpublished", "outbox_messages", ["id"],
-                    postgresql_where=sa.text("published_at IS NULL"), sqlite_where=sa.text("published_at IS NULL"))
+    op.create_index(
+        "ix_outbox_messages_unpublished",
+        "outbox_messages",
+        ["id"],
+        postgresql_where=sa.text("published_at IS NULL"),
+        sqlite_where=sa.text("published_at IS NULL"),
+    )
 
 
 def outbox_without_published_state() -> None:

@@ -47,13 +47,15 @@ class Outbox:
         rows = []
         for integration_event in events:
             envelope = envelope_for(integration_event, self.producer)
-            rows.append({
-                "event_id": envelope.event_id,
-                "topic": integration_event.TOPIC,
-                "key": envelope.key,
-                "event_type": envelope.type,
-                "body": encode(envelope).decode(),
-            })
+            rows.append(
+                {
+                    "event_id": envelope.event_id,
+                    "topic": integration_event.TOPIC,
+                    "key": envelope.key,
+                    "event_type": envelope.type,
+                    "body": encode(envelope).decode(),
+                }
+            )
         return rows
 
     async def stage(self, uow: UnitOfWork, *events: IntegrationEvent) -> None:
@@ -71,8 +73,14 @@ _outbox = table_of(OutboxMessage)
 
 
 class OutboxRelay:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], producers: ProducerHolder, topic_prefix: str = "",
-                 batch_size: int = 500, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        producers: ProducerHolder,
+        topic_prefix: str = "",
+        batch_size: int = 500,
+        poll_seconds: float = 0.5,
+    ) -> None:
         self.sessions = sessions
         self.producers = producers
         self.topic_prefix = topic_prefix
@@ -125,18 +133,25 @@ class OutboxRelay:
         async with self.sessions() as session:
             if session.bind.dialect.name == "postgresql":
                 # One relay at a time per service keeps per-key order across replicas.
-                locked = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"),
-                                              {"key": _RELAY_LOCK_KEY})
+                locked = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _RELAY_LOCK_KEY})
                 if not locked:
                     return 0
             # Plain rows and one array parameter: the relay handles every event a service emits, and
             # ORM objects or an IN list of a different length each time cost more than the publishing.
-            rows = (await session.execute(
-                select(_outbox.c.id, _outbox.c.event_id, _outbox.c.topic, _outbox.c.key, _outbox.c.event_type,
-                       _outbox.c.body)
-                .order_by(_outbox.c.id)
-                .limit(self.batch_size)
-            )).all()
+            rows = (
+                await session.execute(
+                    select(
+                        _outbox.c.id,
+                        _outbox.c.event_id,
+                        _outbox.c.topic,
+                        _outbox.c.key,
+                        _outbox.c.event_type,
+                        _outbox.c.body,
+                    )
+                    .order_by(_outbox.c.id)
+                    .limit(self.batch_size)
+                )
+            ).all()
             if not rows:
                 return 0
             topics = {self.topic_prefix + row.topic for row in rows} - self._topics_ready
@@ -148,8 +163,11 @@ class OutboxRelay:
             pending = []
             for row in rows:
                 headers = [("event_id", str(row.event_id).encode()), ("type", row.event_type.encode())]
-                pending.append(await producer.send(
-                    self.topic_prefix + row.topic, value=row.body.encode(), key=row.key.encode(), headers=headers))
+                pending.append(
+                    await producer.send(
+                        self.topic_prefix + row.topic, value=row.body.encode(), key=row.key.encode(), headers=headers
+                    )
+                )
             await asyncio.gather(*pending)
             ids = [row.id for row in rows]
             if session.bind.dialect.name == "postgresql":

@@ -90,11 +90,11 @@ def parse_value(spec: ParameterSpec, raw: str) -> Any:
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise InvalidParameterValue(f"{spec.name} is a decimal number written as text, e.g. \"200.00\"") from None
+        raise InvalidParameterValue(f'{spec.name} is a decimal number written as text, e.g. "200.00"') from None
     if not value.is_finite() or value < 0:
         raise InvalidParameterValue(f"{spec.name} cannot be negative")
     if spec.kind == "rate" and value > 1:
-        raise InvalidParameterValue(f"{spec.name} is a share between 0 and 1, e.g. \"0.50\"")
+        raise InvalidParameterValue(f'{spec.name} is a share between 0 and 1, e.g. "0.50"')
     exponent = value.as_tuple().exponent  # an int: the value is finite (only NaN and infinities have letters)
     if isinstance(exponent, int) and exponent < -4:
         raise InvalidParameterValue(f"{spec.name} has too many decimal places")
@@ -135,7 +135,10 @@ def resolve(rows: Iterable[ParameterRow], on: date, scope: str = CITY_WIDE) -> P
     for row in rows:
         if row.effective_from > on or row.scope not in (scope, CITY_WIDE):
             continue
-        if best is None or (row.effective_from, row.scope != CITY_WIDE) > (best.effective_from, best.scope != CITY_WIDE):
+        if best is None or (row.effective_from, row.scope != CITY_WIDE) > (
+            best.effective_from,
+            best.scope != CITY_WIDE,
+        ):
             best = row
     if best is None:
         raise MissingParameter(f"no value in force on {on.isoformat()} for scope {scope}")
@@ -145,7 +148,9 @@ def resolve(rows: Iterable[ParameterRow], on: date, scope: str = CITY_WIDE) -> P
 def change_dates(rows: Iterable[ParameterRow], scope: str, after: date) -> list[date]:
     """Dates after ``after`` on which the value for ``scope`` may change."""
 
-    return sorted({row.effective_from for row in rows if row.effective_from > after and row.scope in (scope, CITY_WIDE)})
+    return sorted(
+        {row.effective_from for row in rows if row.effective_from > after and row.scope in (scope, CITY_WIDE)}
+    )
 
 
 @dataclass
@@ -176,8 +181,9 @@ class ParameterBook:
     @classmethod
     async def _read(cls, session: AsyncSession, specs_by_name: dict[str, ParameterSpec]) -> ParameterBook:
         result = await session.execute(
-            select(PolicyParameter.name, PolicyParameter.scope, PolicyParameter.value, PolicyParameter.effective_from)
-            .where(PolicyParameter.name.in_(list(specs_by_name)))
+            select(
+                PolicyParameter.name, PolicyParameter.scope, PolicyParameter.value, PolicyParameter.effective_from
+            ).where(PolicyParameter.name.in_(list(specs_by_name)))
         )
         rows: dict[str, list[ParameterRow]] = defaultdict(list)
         for name, scope, value, effective_from in result:
@@ -202,8 +208,14 @@ def default_rows(specs: Iterable[ParameterSpec]) -> list[dict[str, Any]]:
     """The seed rows for a migration's ``bulk_insert``."""
 
     return [
-        {"name": spec.name, "scope": scope, "value": canonical_text(spec, value), "effective_from": PLAN_DATE,
-         "recorded_by": "seed", "note": "illustrative default (docs/policy.md)"}
+        {
+            "name": spec.name,
+            "scope": scope,
+            "value": canonical_text(spec, value),
+            "effective_from": PLAN_DATE,
+            "recorded_by": "seed",
+            "note": "illustrative default (docs/policy.md)",
+        }
         for spec in specs
         for scope, value in spec.defaults
     ]
@@ -215,14 +227,20 @@ def default_rows(specs: Iterable[ParameterSpec]) -> list[dict[str, Any]]:
 class ParameterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    value: Text | WholeNumber = Field(description="the value as text, e.g. \"230.00\" (money is never a float)")
+    value: Text | WholeNumber = Field(description='the value as text, e.g. "230.00" (money is never a float)')
     effective_from: PlanDay = Field(description="in force from this day on (生效日期)")
-    scope: str = Field(default=CITY_WIDE, description="a Harbin division code, or \"*\" for the whole city")
+    scope: str = Field(default=CITY_WIDE, description='a Harbin division code, or "*" for the whole city')
     note: Text | None = Field(default=None, max_length=500)
-    retroactive: StrictBool = Field(default=False, description="required for a date before today: the next runs "
-                                                               "settle the months it touches (追溯调整)")
-    reason: Text | None = Field(default=None, min_length=1, max_length=300,
-                               description="why a value is set retroactively (required with retroactive)")
+    retroactive: StrictBool = Field(
+        default=False,
+        description="required for a date before today: the next runs settle the months it touches (追溯调整)",
+    )
+    reason: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=300,
+        description="why a value is set retroactively (required with retroactive)",
+    )
 
 
 class ParameterValueOut(BaseModel):
@@ -245,8 +263,12 @@ class ParameterOut(BaseModel):
 ParameterChanged = Callable[[UnitOfWork, ParameterSpec, PolicyParameter], Awaitable[None]]
 
 
-def parameters_router(specs: Sequence[ParameterSpec], on_change: ParameterChanged | None = None,
-                      dependencies: Sequence[Any] = (), write_dependencies: Sequence[Any] = ()) -> APIRouter:
+def parameters_router(
+    specs: Sequence[ParameterSpec],
+    on_change: ParameterChanged | None = None,
+    dependencies: Sequence[Any] = (),
+    write_dependencies: Sequence[Any] = (),
+) -> APIRouter:
     """``GET /parameters``, ``GET /parameters/{name}``, ``POST /parameters/{name}`` for a service's specs."""
 
     by_name = {spec.name: spec for spec in specs}
@@ -259,8 +281,13 @@ def parameters_router(specs: Sequence[ParameterSpec], on_change: ParameterChange
         return spec
 
     async def _describe(session: AsyncSession, spec: ParameterSpec) -> ParameterOut:
-        rows = (await session.scalars(select(PolicyParameter).where(PolicyParameter.name == spec.name)
-                                      .order_by(PolicyParameter.effective_from, PolicyParameter.scope))).all()
+        rows = (
+            await session.scalars(
+                select(PolicyParameter)
+                .where(PolicyParameter.name == spec.name)
+                .order_by(PolicyParameter.effective_from, PolicyParameter.scope)
+            )
+        ).all()
         plain = [ParameterRow(r.name, r.scope, r.value, r.effective_from) for r in rows]
         today = city_today()
         current = []
@@ -272,23 +299,44 @@ def parameters_router(specs: Sequence[ParameterSpec], on_change: ParameterChange
             if row.scope == scope:
                 current.append(ParameterValueOut(value=row.value, effective_from=row.effective_from, scope=row.scope))
         return ParameterOut(
-            name=spec.name, label=spec.label, kind=spec.kind, unit=spec.unit, current=current,
-            history=[ParameterValueOut(value=r.value, effective_from=r.effective_from, scope=r.scope,
-                                       recorded_by=r.recorded_by, note=r.note) for r in rows],
+            name=spec.name,
+            label=spec.label,
+            kind=spec.kind,
+            unit=spec.unit,
+            current=current,
+            history=[
+                ParameterValueOut(
+                    value=r.value,
+                    effective_from=r.effective_from,
+                    scope=r.scope,
+                    recorded_by=r.recorded_by,
+                    note=r.note,
+                )
+                for r in rows
+            ],
         )
 
     @router.get("", response_model=list[ParameterOut], summary="All policy parameters of this service")
     async def list_parameters(session: DbSession) -> list[ParameterOut]:
         return [await _describe(session, spec) for spec in specs]
 
-    @router.get("/{name}", response_model=ParameterOut, responses=problem_responses(404),
-                summary="A parameter's value today and its full history")
+    @router.get(
+        "/{name}",
+        response_model=ParameterOut,
+        responses=problem_responses(404),
+        summary="A parameter's value today and its full history",
+    )
     async def get_parameter(name: str, session: DbSession) -> ParameterOut:
         return await _describe(session, _spec(name))
 
-    @router.post("/{name}", response_model=ParameterOut, status_code=201, dependencies=list(write_dependencies),
-                 responses=problem_responses(404, 409, 422),
-                 summary="Set a new value from a date on (history is kept)")
+    @router.post(
+        "/{name}",
+        response_model=ParameterOut,
+        status_code=201,
+        dependencies=list(write_dependencies),
+        responses=problem_responses(404, 409, 422),
+        summary="Set a new value from a date on (history is kept)",
+    )
     async def set_parameter(name: str, body: ParameterIn, uow: Uow, request: Request) -> ParameterOut:
         session = uow.session
         spec = _spec(name)
@@ -296,7 +344,7 @@ def parameters_router(specs: Sequence[ParameterSpec], on_change: ParameterChange
             raise Unprocessable("invalid_parameter_value", "value must be text or a whole number")
         if body.scope != CITY_WIDE:
             if not spec.scoped:
-                raise Unprocessable("parameter_not_scoped", f"{spec.name} is city-wide; use scope \"*\"")
+                raise Unprocessable("parameter_not_scoped", f'{spec.name} is city-wide; use scope "*"')
             if not is_harbin_division(body.scope):
                 raise Unprocessable("unknown_division", f"{body.scope!r} is not a Harbin division code")
         try:
@@ -309,24 +357,33 @@ def parameters_router(specs: Sequence[ParameterSpec], on_change: ParameterChange
         note = body.note
         if body.effective_from < city_today():
             if not body.retroactive or not body.reason:
-                raise Unprocessable("retroactive_change",
-                                    f"{body.effective_from} is before today: a retroactive value changes what is "
-                                    "due for past periods; send \"retroactive\": true with a \"reason\"")
+                raise Unprocessable(
+                    "retroactive_change",
+                    f"{body.effective_from} is before today: a retroactive value changes what is "
+                    'due for past periods; send "retroactive": true with a "reason"',
+                )
             note = f"retroactive: {body.reason}" + (f" — {body.note}" if body.note else "")
         caller = getattr(request.state, "principal", None)
-        row = PolicyParameter(name=spec.name, scope=body.scope, value=text, effective_from=body.effective_from,
-                              recorded_by=getattr(caller, "agency", None) or "api", note=note)
+        row = PolicyParameter(
+            name=spec.name,
+            scope=body.scope,
+            value=text,
+            effective_from=body.effective_from,
+            recorded_by=getattr(caller, "agency", None) or "api",
+            note=note,
+        )
         session.add(row)
         uow.forget(_BOOKS)  # what this unit of work read before is now stale
         try:
             await session.flush()
         except IntegrityError:
-            raise Conflict("parameter_already_set",
-                           f"{spec.name} already has a value from {body.effective_from} for scope {body.scope}; "
-                           "set it from another date") from None
+            raise Conflict(
+                "parameter_already_set",
+                f"{spec.name} already has a value from {body.effective_from} for scope {body.scope}; "
+                "set it from another date",
+            ) from None
         if on_change is not None:
             await on_change(uow, spec, row)
         return await _describe(session, spec)
 
     return router
-

@@ -117,5 +117,7 @@ def refuse_future(starts_on: date, label: str, today: date | None = None) -> Non
 
     today = today or city_today()
     if starts_on > today:
-        raise PeriodInFuture(f"{label} begins on {starts_on.isoformat()}; nothing is paid for a period that has not "
-                             f"begun (today is {today.isoformat()} in Harbin)")
+        raise PeriodInFuture(
+            f"{label} begins on {starts_on.isoformat()}; nothing is paid for a period that has not "
+            f"begun (today is {today.isoformat()} in Harbin)"
+        )

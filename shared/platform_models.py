@@ -26,6 +26,7 @@ from shared.db import UtcDateTime, new_metadata
 class PlatformBase(DeclarativeBase):
     metadata = new_metadata()
 
+
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -70,8 +71,7 @@ class ConsumerPosition(PlatformBase):
     topic: Mapped[str] = mapped_column(String(200), primary_key=True)
     partition: Mapped[int] = mapped_column(Integer, primary_key=True)
     next_offset: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now(),
-                                                 onupdate=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now(), onupdate=func.now())
 
 
 class PolicyParameter(PlatformBase):

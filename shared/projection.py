@@ -93,16 +93,18 @@ class HouseholdDelta:
 HISTORY_FIELDS = ("heating", "housing_area_m2", "monthly_income", "division_code")
 
 
-def _household_data(payload: HouseholdSnapshot, effective_on: date,
-                    previous: dict[str, Any] | None = None) -> dict[str, Any]:
+def _household_data(
+    payload: HouseholdSnapshot, effective_on: date, previous: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The snapshot without members, with ``history``: the facts from each change's effective day on.
 
     The registry sends the whole current state; a change effective on a day replaces whatever was known
     from that day on (a retroactive change supersedes the later entries it now covers)."""
 
     data = payload.model_dump(mode="json", exclude={"members"})
-    history = [entry for entry in (previous or {}).get("history", ())
-               if entry["effective_on"] < effective_on.isoformat()]
+    history = [
+        entry for entry in (previous or {}).get("history", ()) if entry["effective_on"] < effective_on.isoformat()
+    ]
     history.append({"effective_on": effective_on.isoformat(), **{name: data[name] for name in HISTORY_FIELDS}})
     data["history"] = history
     return data
@@ -113,21 +115,34 @@ def facts_on(household: DibaoHousehold, day: date) -> dict[str, Any]:
     since 2026-12, else (a snapshot stored before it) the latest ones."""
 
     data = household.snapshot
-    history = data.get("history") or [{"effective_on": household.enrolled_on.isoformat(),
-                                       **{name: data.get(name) for name in HISTORY_FIELDS}}]
+    history = data.get("history") or [
+        {"effective_on": household.enrolled_on.isoformat(), **{name: data.get(name) for name in HISTORY_FIELDS}}
+    ]
     text = day.isoformat()
     in_force = [entry for entry in history if entry["effective_on"] <= text]
     return dict(in_force[-1] if in_force else history[0])
 
 
 async def open_members(session: AsyncSession, household_id: str) -> list[DibaoMember]:
-    return list((await session.scalars(select(DibaoMember).where(
-        DibaoMember.household_id == household_id, DibaoMember.eligible_until.is_(None)).order_by(DibaoMember.id))).all())
+    return list(
+        (
+            await session.scalars(
+                select(DibaoMember)
+                .where(DibaoMember.household_id == household_id, DibaoMember.eligible_until.is_(None))
+                .order_by(DibaoMember.id)
+            )
+        ).all()
+    )
 
 
 async def closed_members(session: AsyncSession, household_id: str, until: date) -> list[DibaoMember]:
-    return list((await session.scalars(select(DibaoMember).where(
-        DibaoMember.household_id == household_id, DibaoMember.eligible_until == until))).all())
+    return list(
+        (
+            await session.scalars(
+                select(DibaoMember).where(DibaoMember.household_id == household_id, DibaoMember.eligible_until == until)
+            )
+        ).all()
+    )
 
 
 # Per unit of work: each household read (None when unknown) with its members still in dibao by resident id.
@@ -158,11 +173,18 @@ async def prefetch_households(uow: UnitOfWork, household_ids: list[str]) -> None
     wanted = [household_id for household_id in household_ids if household_id not in cache]
     if not wanted:
         return
-    households = {h.household_id: h for h in (await session.scalars(
-        select(DibaoHousehold).where(DibaoHousehold.household_id.in_(wanted)))).all()}
+    households = {
+        h.household_id: h
+        for h in (await session.scalars(select(DibaoHousehold).where(DibaoHousehold.household_id.in_(wanted)))).all()
+    }
     members: dict[str, dict[str, DibaoMember]] = {household_id: {} for household_id in wanted}
-    for row in (await session.scalars(select(DibaoMember).where(
-            DibaoMember.household_id.in_(wanted), DibaoMember.eligible_until.is_(None)).order_by(DibaoMember.id))).all():
+    for row in (
+        await session.scalars(
+            select(DibaoMember)
+            .where(DibaoMember.household_id.in_(wanted), DibaoMember.eligible_until.is_(None))
+            .order_by(DibaoMember.id)
+        )
+    ).all():
         members[row.household_id][row.resident_id] = row
     for household_id in wanted:
         cache[household_id] = (households.get(household_id), members[household_id])
@@ -196,9 +218,16 @@ async def apply_household_event(uow: UnitOfWork, event: ReceivedEvent) -> Househ
     kind = "enrolled" if isinstance(payload, HouseholdEnrolled) else "changed"
     previous: dict[str, Any] = {}
     if household is None:
-        household = new_row(DibaoHousehold, household_id=payload.household_id, division_code=payload.division_code,
-                            status="active", enrolled_on=payload.enrolled_on, exited_on=None,
-                            snapshot=_household_data(payload, effective_on), updated_at=now)
+        household = new_row(
+            DibaoHousehold,
+            household_id=payload.household_id,
+            division_code=payload.division_code,
+            status="active",
+            enrolled_on=payload.enrolled_on,
+            exited_on=None,
+            snapshot=_household_data(payload, effective_on),
+            updated_at=now,
+        )
         uow.add(household)
         uow.cached(_CASELOAD)[payload.household_id] = (household, open_rows)
     else:
@@ -214,8 +243,9 @@ async def apply_household_event(uow: UnitOfWork, event: ReceivedEvent) -> Househ
         household.updated_at = now
 
     incoming = {member.resident_id: member for member in payload.members}
-    delta = HouseholdDelta(kind, household, effective_on, previous=previous,
-                           changed=list(getattr(payload, "changed", [])))
+    delta = HouseholdDelta(
+        kind, household, effective_on, previous=previous, changed=list(getattr(payload, "changed", []))
+    )
     for resident_id, row in list(open_rows.items()):
         if resident_id in incoming:
             row.data = incoming[resident_id].model_dump(mode="json")
@@ -227,10 +257,15 @@ async def apply_household_event(uow: UnitOfWork, event: ReceivedEvent) -> Househ
             del open_rows[resident_id]
     for resident_id, member in incoming.items():
         if resident_id not in open_rows:
-            row = new_row(DibaoMember, household_id=payload.household_id, resident_id=resident_id,
-                          division_code=payload.division_code,
-                          eligible_from=max(effective_on, payload.enrolled_on),
-                          eligible_until=None, data=member.model_dump(mode="json"))
+            row = new_row(
+                DibaoMember,
+                household_id=payload.household_id,
+                resident_id=resident_id,
+                division_code=payload.division_code,
+                eligible_from=max(effective_on, payload.enrolled_on),
+                eligible_until=None,
+                data=member.model_dump(mode="json"),
+            )
             uow.add(row)
             open_rows[resident_id] = row
             delta.added.append(row)
@@ -240,14 +275,24 @@ async def apply_household_event(uow: UnitOfWork, event: ReceivedEvent) -> Househ
 async def member_on(session: AsyncSession, resident_id: str, day: date) -> DibaoMember | None:
     """The person's dibao membership in force on ``day``, if any."""
 
-    rows = (await session.scalars(select(DibaoMember).where(DibaoMember.resident_id == resident_id)
-                                  .order_by(DibaoMember.eligible_from.desc()))).all()
+    rows = (
+        await session.scalars(
+            select(DibaoMember).where(DibaoMember.resident_id == resident_id).order_by(DibaoMember.eligible_from.desc())
+        )
+    ).all()
     return next((row for row in rows if row.eligible_on(day)), None)
 
 
 async def memberships(session: AsyncSession, resident_id: str) -> list[DibaoMember]:
-    return list((await session.scalars(select(DibaoMember).where(DibaoMember.resident_id == resident_id)
-                                       .order_by(DibaoMember.eligible_from.desc()))).all())
+    return list(
+        (
+            await session.scalars(
+                select(DibaoMember)
+                .where(DibaoMember.resident_id == resident_id)
+                .order_by(DibaoMember.eligible_from.desc())
+            )
+        ).all()
+    )
 
 
 def ineligibility_reason(rows: list[DibaoMember], day: date) -> str:
@@ -304,8 +349,13 @@ class HouseholdRows:
             return
         for household_id in wanted:
             cache[household_id] = []
-        rows = (await uow.session.scalars(select(self.model).where(self.model.household_id.in_(wanted), *self.conditions)
-                                      .order_by(*self.model.__mapper__.primary_key))).all()
+        rows = (
+            await uow.session.scalars(
+                select(self.model)
+                .where(self.model.household_id.in_(wanted), *self.conditions)
+                .order_by(*self.model.__mapper__.primary_key)
+            )
+        ).all()
         for row in rows:
             cache[row.household_id].append(row)
 

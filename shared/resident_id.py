@@ -70,9 +70,13 @@ def parse_resident_id(raw: str, today: date | None = None) -> ResidentId:
     if _FIFTEEN.fullmatch(number):
         number = upgrade_fifteen(number)
     elif not _EIGHTEEN.fullmatch(number):
-        raise InvalidResidentId("format", "a resident ID has 18 characters: 17 digits then a digit or X (or a legacy 15 digits)")
+        raise InvalidResidentId(
+            "format", "a resident ID has 18 characters: 17 digits then a digit or X (or a legacy 15 digits)"
+        )
     if check_character(number[:17]) != number[17]:
-        raise InvalidResidentId("checksum", "the check character (GB 11643 MOD 11-2) does not match the first 17 digits")
+        raise InvalidResidentId(
+            "checksum", "the check character (GB 11643 MOD 11-2) does not match the first 17 digits"
+        )
     try:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:

@@ -46,5 +46,8 @@ async def finish_run(uow: UnitOfWork, model: Any, run_id: int, households_paid: 
     """Record what the run paid, in the unit of work that ends the run: the request's, which audits the run
     and commits both together."""
 
-    await uow.session.execute(update(model).where(model.id == run_id).values(
-        finished_at=datetime.now(UTC), households_paid=households_paid, total_amount=to_fen(total)))
+    await uow.session.execute(
+        update(model)
+        .where(model.id == run_id)
+        .values(finished_at=datetime.now(UTC), households_paid=households_paid, total_amount=to_fen(total))
+    )

@@ -41,17 +41,46 @@ class Service:
 
 
 SERVICES: tuple[Service, ...] = (
-    Service("registry", 8001, "Civil Affairs (民政局): households, dibao, monthly payments",
-            bureau="civil_affairs", bureau_name="民政局 (低保)"),
-    Service("medical", 8002, "Health: medical assistance (医疗救助)",
-            bureau="medical", bureau_name="医疗救助", assessed=True),
-    Service("education", 8003, "Education Bureau and partners (就学救助)",
-            bureau="education", bureau_name="就学救助", assessed=True),
+    Service(
+        "registry",
+        8001,
+        "Civil Affairs (民政局): households, dibao, monthly payments",
+        bureau="civil_affairs",
+        bureau_name="民政局 (低保)",
+    ),
+    Service(
+        "medical",
+        8002,
+        "Health: medical assistance (医疗救助)",
+        bureau="medical",
+        bureau_name="医疗救助",
+        assessed=True,
+    ),
+    Service(
+        "education",
+        8003,
+        "Education Bureau and partners (就学救助)",
+        bureau="education",
+        bureau_name="就学救助",
+        assessed=True,
+    ),
     Service("housing", 8004, "Housing Bureau (住房救助)", bureau="housing", bureau_name="住房救助", assessed=True),
-    Service("employment", 8005, "Labour and Social Security (就业救助)",
-            bureau="employment", bureau_name="就业救助", assessed=True),
-    Service("utilities", 8006, "Price Bureau, Water Group, Heating Office (水电暖救助)",
-            bureau="utilities", bureau_name="水电暖救助", assessed=True),
+    Service(
+        "employment",
+        8005,
+        "Labour and Social Security (就业救助)",
+        bureau="employment",
+        bureau_name="就业救助",
+        assessed=True,
+    ),
+    Service(
+        "utilities",
+        8006,
+        "Price Bureau, Water Group, Heating Office (水电暖救助)",
+        bureau="utilities",
+        bureau_name="水电暖救助",
+        assessed=True,
+    ),
     Service("legal", 8007, "Justice Bureau (法律救助)", bureau="legal", bureau_name="法律救助", assessed=True),
     Service("office", 8008, "The leading-group office (领导小组办公室): one-stop view, assessment, mutual aid"),
 )
@@ -60,14 +89,13 @@ NAMES: tuple[str, ...] = tuple(service.name for service in SERVICES)
 PORTS: dict[str, int] = {service.name: service.port for service in SERVICES}
 BY_NAME: dict[str, Service] = {service.name: service for service in SERVICES}
 BUREAUS: tuple[str, ...] = tuple(service.bureau for service in SERVICES if service.bureau)
-BUREAU_NAMES: dict[str, str] = {service.bureau: service.bureau_name or service.bureau
-                                for service in SERVICES if service.bureau}
-ASSESSED_BUREAUS: tuple[str, ...] = tuple(service.bureau for service in SERVICES
-                                          if service.bureau and service.assessed)
+BUREAU_NAMES: dict[str, str] = {
+    service.bureau: service.bureau_name or service.bureau for service in SERVICES if service.bureau
+}
+ASSESSED_BUREAUS: tuple[str, ...] = tuple(service.bureau for service in SERVICES if service.bureau and service.assessed)
 # The services that grant programmes because a household is in dibao (they consume the caseload and
 # announce grants): every bureau but Civil Affairs itself.
-GRANTING_SERVICES: tuple[str, ...] = tuple(service.name for service in SERVICES
-                                           if service.bureau and service.assessed)
+GRANTING_SERVICES: tuple[str, ...] = tuple(service.name for service in SERVICES if service.bureau and service.assessed)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -72,8 +72,15 @@ class UnitOfWork:
     """One transaction and what it carries. Open one with :meth:`UnitsOfWork.begin`; commit it with
     :meth:`commit` (leaving without committing rolls back)."""
 
-    def __init__(self, session: AsyncSession, *, actor: Actor | None = None, source: Source = "api",
-                 write_behind: bool = False, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        actor: Actor | None = None,
+        source: Source = "api",
+        write_behind: bool = False,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
         self.session = session
         # Changes are audited when someone makes them; a consumer's (actor None) are traceable to their event.
         self.actor = actor
@@ -138,8 +145,9 @@ class UnitOfWork:
 
         if self.actor is None:
             return
-        self._changes.extend(Change.record(resource_type, resource_id, before, after)
-                             for resource_id, before, after in changes)
+        self._changes.extend(
+            Change.record(resource_type, resource_id, before, after) for resource_id, before, after in changes
+        )
 
     # ---- flushing and committing -----------------------------------------------------------------
 
@@ -226,9 +234,9 @@ class UnitOfWork:
         if mark is None:
             return
         # What the savepoint audited or staged was rolled back with it; cached rows may have been expired.
-        del self._changes[mark.changes:]
-        del self._outbox[mark.outbox:]
-        del self._staged[mark.staged:]
+        del self._changes[mark.changes :]
+        del self._outbox[mark.outbox :]
+        del self._staged[mark.staged :]
         self._caches.clear()
 
 
@@ -260,16 +268,16 @@ class UnitsOfWork:
         self.on_commit = on_commit
 
     @asynccontextmanager
-    async def begin(self, *, actor: Actor | None = None, source: Source = "api", write_behind: bool = False,
-                    read_only: bool = False) -> AsyncIterator[UnitOfWork]:
+    async def begin(
+        self, *, actor: Actor | None = None, source: Source = "api", write_behind: bool = False, read_only: bool = False
+    ) -> AsyncIterator[UnitOfWork]:
         """A unit of work on a new session; not committed unless the caller commits it.
 
         ``read_only`` on SQLite: a plain BEGIN that does not queue for the write lock (WAL readers never
         wait for the writer)."""
 
         async with self.sessions() as session:
-            uow = UnitOfWork(session, actor=actor, source=source, write_behind=write_behind,
-                             on_commit=self.on_commit)
+            uow = UnitOfWork(session, actor=actor, source=source, write_behind=write_behind, on_commit=self.on_commit)
             if read_only and session.bind.dialect.name == "sqlite":
                 await session.connection(execution_options={SQLITE_BEGIN: "DEFERRED"})
             try:
@@ -304,8 +312,9 @@ Units = Annotated[UnitsOfWork, Depends(_units)]
 async def _request_unit_of_work(request: Request, units: Units) -> AsyncIterator[UnitOfWork]:
     """One unit of work per request, committed before the response is sent (``scope="function"``)."""
 
-    async with units.begin(actor=request_actor(request), source="api",
-                           read_only=request.method in ("GET", "HEAD")) as uow:
+    async with units.begin(
+        actor=request_actor(request), source="api", read_only=request.method in ("GET", "HEAD")
+    ) as uow:
         yield uow
         await uow.commit()
 

@@ -32,25 +32,34 @@ def fail(code: str, message: str, **context: Any) -> PydanticCustomError:
 
 def _resident_id(value: str) -> str:
     if len(value) > 40:
-        raise fail("invalid_resident_id", "invalid resident ID ({reason}): {why}", reason="format",
-                   why="a resident ID has 18 characters")
+        raise fail(
+            "invalid_resident_id",
+            "invalid resident ID ({reason}): {why}",
+            reason="format",
+            why="a resident ID has 18 characters",
+        )
     try:
         return parse_resident_id(value).number
     except InvalidResidentId as exc:
-        raise fail("invalid_resident_id", "invalid resident ID ({reason}): {why}", reason=exc.reason, why=str(exc)) from None
+        raise fail(
+            "invalid_resident_id", "invalid resident ID ({reason}): {why}", reason=exc.reason, why=str(exc)
+        ) from None
 
 
 def _division(value: str) -> str:
     if not is_harbin_division(value):
-        raise fail("unknown_division", "{value} is not one of Harbin's division codes (GB/T 2260, e.g. 230102)",
-                   value=str(value)[:12])
+        raise fail(
+            "unknown_division",
+            "{value} is not one of Harbin's division codes (GB/T 2260, e.g. 230102)",
+            value=str(value)[:12],
+        )
     return value
 
 
 def _no_float(value: Any) -> Any:
     # JSON numbers arrive as float; turn them into text first so 0.1 stays 0.1 (never binary floating point).
     if isinstance(value, bool):
-        raise fail("invalid_amount", "an amount is a decimal number such as \"230.00\"")
+        raise fail("invalid_amount", 'an amount is a decimal number such as "230.00"')
     if isinstance(value, float):
         return repr(value)
     return value
@@ -85,13 +94,25 @@ def _not_future(value: date) -> date:
 
 # Documented as ASCII; full-width digits (and a lower-case x) are accepted and stored normalised (NFKC).
 RESIDENT_ID_PATTERN = r"^([1-9][0-9]{16}[0-9Xx]|[1-9][0-9]{14})$"
-ResidentIdIn = Annotated[str, AfterValidator(_resident_id),
-                         Field(description="居民身份证号码, 18 characters (or a legacy 15)",
-                               json_schema_extra={"pattern": RESIDENT_ID_PATTERN, "minLength": 15, "maxLength": 18})]
-DivisionCodeIn = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="Harbin division code (GB/T 2260), e.g. 230102"),
-                           AfterValidator(_division)]
-MoneyIn = Annotated[Decimal, BeforeValidator(_no_float), AfterValidator(_money),
-                    Field(description="yuan to the fen, as a string such as \"300.00\"")]
+ResidentIdIn = Annotated[
+    str,
+    AfterValidator(_resident_id),
+    Field(
+        description="居民身份证号码, 18 characters (or a legacy 15)",
+        json_schema_extra={"pattern": RESIDENT_ID_PATTERN, "minLength": 15, "maxLength": 18},
+    ),
+]
+DivisionCodeIn = Annotated[
+    str,
+    Field(pattern=r"^[0-9]{6}$", description="Harbin division code (GB/T 2260), e.g. 230102"),
+    AfterValidator(_division),
+]
+MoneyIn = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    AfterValidator(_money),
+    Field(description='yuan to the fen, as a string such as "300.00"'),
+]
 AreaIn = Annotated[Decimal, BeforeValidator(_no_float), AfterValidator(_area), Field(description="square metres")]
 
 EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2100, 12, 31)
@@ -115,13 +136,17 @@ def _iso_day(value: Any) -> Any:
         return value
     if isinstance(value, str) and _ISO_DAY.fullmatch(value):
         return value
-    raise fail("invalid_date", "a date is written YYYY-MM-DD, e.g. \"2026-05-01\"")
+    raise fail("invalid_date", 'a date is written YYYY-MM-DD, e.g. "2026-05-01"')
 
 
 def _since_plan(value: date) -> date:
     if value < PLAN_DAY:
-        raise fail("date_before_plan", "{value} is before {plan}: no dibao standard or programme was in force",
-                   value=value.isoformat(), plan=PLAN_DAY.isoformat())
+        raise fail(
+            "date_before_plan",
+            "{value} is before {plan}: no dibao standard or programme was in force",
+            value=value.isoformat(),
+            plan=PLAN_DAY.isoformat(),
+        )
     return value
 
 
@@ -129,21 +154,32 @@ def _since_plan(value: date) -> date:
 Day = Annotated[date, BeforeValidator(_iso_day), AfterValidator(_sane_day)]
 PastDay = Annotated[date, BeforeValidator(_iso_day), AfterValidator(_sane_day), AfterValidator(_not_future)]
 # A day something takes effect in the scheme (an enrolment, a change): from the 2004 plan, not in the future.
-PlanDay = Annotated[date, BeforeValidator(_iso_day), AfterValidator(_sane_day), AfterValidator(_since_plan),
-                    Field(json_schema_extra={"formatMinimum": PLAN_DAY.isoformat()})]
-PastPlanDay = Annotated[date, BeforeValidator(_iso_day), AfterValidator(_sane_day), AfterValidator(_since_plan),
-                        AfterValidator(_not_future), Field(json_schema_extra={"formatMinimum": PLAN_DAY.isoformat()})]
+PlanDay = Annotated[
+    date,
+    BeforeValidator(_iso_day),
+    AfterValidator(_sane_day),
+    AfterValidator(_since_plan),
+    Field(json_schema_extra={"formatMinimum": PLAN_DAY.isoformat()}),
+]
+PastPlanDay = Annotated[
+    date,
+    BeforeValidator(_iso_day),
+    AfterValidator(_sane_day),
+    AfterValidator(_since_plan),
+    AfterValidator(_not_future),
+    Field(json_schema_extra={"formatMinimum": PLAN_DAY.isoformat()}),
+]
 
 
 def _boolean(value: Any) -> Any:
     if not isinstance(value, bool):
-        raise fail("invalid_boolean", "a yes/no field is true or false (not \"yes\", 1 or \"off\")")
+        raise fail("invalid_boolean", 'a yes/no field is true or false (not "yes", 1 or "off")')
     return value
 
 
 def _whole_number(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise fail("invalid_integer", "a whole number is written as a JSON number such as 60 (not \"60\" or 60.0)")
+        raise fail("invalid_integer", 'a whole number is written as a JSON number such as 60 (not "60" or 60.0)')
     return value
 
 
@@ -187,8 +223,14 @@ def check_period_text(value: str, pattern: str, what: str) -> None:
     """Refuse a period outside the plan's years (or not ASCII) with ``invalid_period`` before parsing it."""
 
     if not re.fullmatch(pattern, value or "", re.ASCII):
-        raise fail("invalid_period", "{value!r} is not {what} between {first} and {last}",
-                   value=str(value)[:20], what=what, first=PLAN_YEAR, last=LAST_YEAR)
+        raise fail(
+            "invalid_period",
+            "{value!r} is not {what} between {first} and {last}",
+            value=str(value)[:20],
+            what=what,
+            first=PLAN_YEAR,
+            last=LAST_YEAR,
+        )
 
 
 def _month(value: str) -> str:
@@ -219,11 +261,18 @@ def _term(value: str) -> str:
     return value
 
 
-MonthIn = Annotated[str, Field(description="YYYY-MM, from 2004-01", json_schema_extra={"pattern": MONTH_PATTERN}),
-                    AfterValidator(_month)]
-PeriodIn = Annotated[str, Field(description="YYYY-MM, YYYY-H1, YYYY-H2 or YYYY, from 2004",
-                                json_schema_extra={"pattern": PERIOD_PATTERN}),
-                     AfterValidator(_report_period)]
-TermIn = Annotated[str, Field(description="YYYY-spring or YYYY-autumn, from 2004",
-                              json_schema_extra={"pattern": TERM_PATTERN}),
-                   AfterValidator(_term)]
+MonthIn = Annotated[
+    str,
+    Field(description="YYYY-MM, from 2004-01", json_schema_extra={"pattern": MONTH_PATTERN}),
+    AfterValidator(_month),
+]
+PeriodIn = Annotated[
+    str,
+    Field(description="YYYY-MM, YYYY-H1, YYYY-H2 or YYYY, from 2004", json_schema_extra={"pattern": PERIOD_PATTERN}),
+    AfterValidator(_report_period),
+]
+TermIn = Annotated[
+    str,
+    Field(description="YYYY-spring or YYYY-autumn, from 2004", json_schema_extra={"pattern": TERM_PATTERN}),
+    AfterValidator(_term),
+]

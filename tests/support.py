@@ -92,7 +92,7 @@ async def delete_topics(prefixes: list[str]) -> None:
     try:
         topics = [t for t in await admin.list_topics() if any(t.startswith(p) for p in prefixes)]
         for start in range(0, len(topics), 100):
-            await admin.delete_topics(topics[start:start + 100])
+            await admin.delete_topics(topics[start : start + 100])
     finally:
         await admin.close()
 
@@ -100,8 +100,13 @@ async def delete_topics(prefixes: list[str]) -> None:
 def service_app(service: str, database_url: str, prefix: str, **overrides: Any) -> FastAPI:
     from importlib import import_module
 
-    options = {"kafka_bootstrap_servers": KAFKA, "environment": "test", "log_json": False,
-               "outbox_poll_seconds": 0.2, **overrides}
+    options = {
+        "kafka_bootstrap_servers": KAFKA,
+        "environment": "test",
+        "log_json": False,
+        "outbox_poll_seconds": 0.2,
+        **overrides,
+    }
     settings = load_settings(service, database_url=database_url, topic_prefix=prefix, **options)
     return import_module(f"services.{service}.main").create_app(settings)
 
@@ -109,8 +114,7 @@ def service_app(service: str, database_url: str, prefix: str, **overrides: Any) 
 def token(*scopes: str, hospital_id: str | None = None, agency: str = "test_agency", ttl: int = 3600) -> str:
     """A bearer token (the development secret the test apps verify with); every scope when none named."""
 
-    return mint(subject="pytest", agency=agency, scopes=scopes or ALL_SCOPES, hospital_id=hospital_id,
-                ttl_seconds=ttl)
+    return mint(subject="pytest", agency=agency, scopes=scopes or ALL_SCOPES, hospital_id=hospital_id, ttl_seconds=ttl)
 
 
 def bearer(*scopes: str, **kwargs: Any) -> dict[str, str]:
@@ -196,18 +200,36 @@ def person_id(born: date = date(1980, 1, 1), male: bool = True) -> str:
     return make_resident_id(region, born, index * 2 + (1 if male else 0))
 
 
-def household_body(*, division: str = "230102", income: str = "100.00", heating: str = "central",
-                   area: str = "40.00", enrolled_on: date | None = None, members: list[dict] | None = None) -> dict:
+def household_body(
+    *,
+    division: str = "230102",
+    income: str = "100.00",
+    heating: str = "central",
+    area: str = "40.00",
+    enrolled_on: date | None = None,
+    members: list[dict] | None = None,
+) -> dict:
     members = members or [member("head")]
-    body = {"division_code": division, "address": "哈尔滨市道里区测试街1号", "heating": heating,
-            "housing_area_m2": area, "monthly_income": income, "members": members}
+    body = {
+        "division_code": division,
+        "address": "哈尔滨市道里区测试街1号",
+        "heating": heating,
+        "housing_area_m2": area,
+        "monthly_income": income,
+        "members": members,
+    }
     if enrolled_on:
         body["enrolled_on"] = enrolled_on.isoformat()
     return body
 
 
 def member(relation: str = "head", *, born: date = date(1975, 3, 15), male: bool = True, **fields: Any) -> dict:
-    return {"resident_id": person_id(born, male), "name": fields.pop("name", "测试成员"), "relation": relation, **fields}
+    return {
+        "resident_id": person_id(born, male),
+        "name": fields.pop("name", "测试成员"),
+        "relation": relation,
+        **fields,
+    }
 
 
 @contextlib.asynccontextmanager

@@ -34,35 +34,65 @@ from shared.validators import (
 router = APIRouter()
 
 
-@router.post("/pupils/search", response_model=PupilOut, tags=["pupils 学生"],
-             dependencies=[requires_any("education:read", "education:schools")], responses=problem_responses(404, 422),
-             summary="A pupil, with the resident ID in the body (keeps it out of URLs and their logs)")
+@router.post(
+    "/pupils/search",
+    response_model=PupilOut,
+    tags=["pupils 学生"],
+    dependencies=[requires_any("education:read", "education:schools")],
+    responses=problem_responses(404, 422),
+    summary="A pupil, with the resident ID in the body (keeps it out of URLs and their logs)",
+)
 async def search_pupil(body: ResidentIdQuery, uow: Uow) -> PupilOut:
     return await service.pupil_view(uow, body.resident_id)
 
 
-@router.post("/pupils/changes", response_model=PupilOut, tags=["pupils 学生"],
-             dependencies=[requires_any("education:schools", "education:write")], responses=problem_responses(404, 422),
-             summary="A school reports a change, with the resident ID in the body")
+@router.post(
+    "/pupils/changes",
+    response_model=PupilOut,
+    tags=["pupils 学生"],
+    dependencies=[requires_any("education:schools", "education:write")],
+    responses=problem_responses(404, 422),
+    summary="A school reports a change, with the resident ID in the body",
+)
 async def report_change_by_body(body: PupilChangeIn, uow: Uow) -> PupilOut:
-    await service.report_change(uow, body.resident_id, PupilPatch.model_validate(body.model_dump(exclude={"resident_id"})))
+    await service.report_change(
+        uow, body.resident_id, PupilPatch.model_validate(body.model_dump(exclude={"resident_id"}))
+    )
     return await service.pupil_view(uow, body.resident_id)
 
 
-@router.get("/pupils/{resident_id}", dependencies=[requires_any("education:read", "education:schools")], response_model=PupilOut, tags=["pupils 学生"], responses=problem_responses(404, 422))
+@router.get(
+    "/pupils/{resident_id}",
+    dependencies=[requires_any("education:read", "education:schools")],
+    response_model=PupilOut,
+    tags=["pupils 学生"],
+    responses=problem_responses(404, 422),
+)
 async def get_pupil(resident_id: ResidentIdIn, uow: Uow) -> PupilOut:
     return await service.pupil_view(uow, resident_id)
 
 
-@router.patch("/pupils/{resident_id}", dependencies=[requires_any("education:schools", "education:write")], response_model=PupilOut, tags=["pupils 学生"],
-              responses=problem_responses(404, 422), summary="A school reports a change of stage, boarding, or leaving")
+@router.patch(
+    "/pupils/{resident_id}",
+    dependencies=[requires_any("education:schools", "education:write")],
+    response_model=PupilOut,
+    tags=["pupils 学生"],
+    responses=problem_responses(404, 422),
+    summary="A school reports a change of stage, boarding, or leaving",
+)
 async def report_change(resident_id: ResidentIdIn, body: PupilPatch, uow: Uow) -> PupilOut:
     await service.report_change(uow, resident_id, body)
     return await service.pupil_view(uow, resident_id)
 
 
-@router.post("/term-runs", dependencies=[requires("education:write")], response_model=TermRunOut, tags=["terms 学期发放"], responses=problem_responses(422),
-             summary="Settle a term: waivers, boarding subsidies and disability grants against the ledger")
+@router.post(
+    "/term-runs",
+    dependencies=[requires("education:write")],
+    response_model=TermRunOut,
+    tags=["terms 学期发放"],
+    responses=problem_responses(422),
+    summary="Settle a term: waivers, boarding subsidies and disability grants against the ledger",
+)
 async def term_run(body: TermRunIn, request: Request, units: Units, uow: Uow) -> TermRunOut:
     """Pays, for the term, what is due under the facts now known minus what the ledger holds (arrears), and records
     what was paid over as recovery lines the household owes; its later payments are withheld against them first
@@ -74,25 +104,40 @@ async def term_run(body: TermRunIn, request: Request, units: Units, uow: Uow) ->
     return result
 
 
-@router.get("/grants", dependencies=[requires("education:read")], response_model=GrantsOut, tags=["terms 学期发放"],
-            summary="A household's ledger lines (withheld, transferred) and what it owes (balance_owed)")
+@router.get(
+    "/grants",
+    dependencies=[requires("education:read")],
+    response_model=GrantsOut,
+    tags=["terms 学期发放"],
+    summary="A household's ledger lines (withheld, transferred) and what it owes (balance_owed)",
+)
 async def household_grants(session: DbSession, household_id: str = Query(min_length=1, max_length=36)) -> GrantsOut:
     return await service.household_grants(session, household_id)
 
 
-@router.post("/activities", dependencies=[requires("education:partners")], response_model=PartnerAidOut, status_code=201, tags=["partners 社会助学"],
-             responses=problem_responses(404, 422),
-             summary="A partner organisation records its aid to a pupil (工会, 共青团希望工程, 妇联, 残联)")
+@router.post(
+    "/activities",
+    dependencies=[requires("education:partners")],
+    response_model=PartnerAidOut,
+    status_code=201,
+    tags=["partners 社会助学"],
+    responses=problem_responses(404, 422),
+    summary="A partner organisation records its aid to a pupil (工会, 共青团希望工程, 妇联, 残联)",
+)
 async def record_activity(body: PartnerAidIn, uow: Uow) -> PartnerAidOut:
     return service.aid_out(await service.record_partner_aid(uow, body))
 
 
-async def _period_or_term(session: DbSession, period: str = Query(
-        description="YYYY-MM, YYYY-H1, YYYY-H2, YYYY, or a term YYYY-spring / YYYY-autumn")) -> Period:
+async def _period_or_term(
+    session: DbSession,
+    period: str = Query(description="YYYY-MM, YYYY-H1, YYYY-H2, YYYY, or a term YYYY-spring / YYYY-autumn"),
+) -> Period:
     # Checked against the plan's years first: a term before 2004 has no term dates in force (it answered 500).
     is_term = period.endswith(("-spring", "-autumn"))
     if not re.fullmatch(TERM_PATTERN if is_term else PERIOD_PATTERN, period, re.ASCII):
-        raise Unprocessable("invalid_period", f"{period[:20]!r} is not a period or a term from {PLAN_YEAR} to {LAST_YEAR}")
+        raise Unprocessable(
+            "invalid_period", f"{period[:20]!r} is not a period or a term from {PLAN_YEAR} to {LAST_YEAR}"
+        )
     if is_term:
         return (await service.resolve_term(session, period)).period
     try:
@@ -101,7 +146,14 @@ async def _period_or_term(session: DbSession, period: str = Query(
         raise Unprocessable("invalid_period", str(exc)) from None
 
 
-@router.get("/reports", dependencies=[requires_any("education:read", "audit:read")], response_model=Report, tags=["reports 报表"])
-async def report(session: DbSession, period: str = Query(
-        description="YYYY-MM, YYYY-H1, YYYY-H2, YYYY, or a term YYYY-spring / YYYY-autumn")) -> Report:
+@router.get(
+    "/reports",
+    dependencies=[requires_any("education:read", "audit:read")],
+    response_model=Report,
+    tags=["reports 报表"],
+)
+async def report(
+    session: DbSession,
+    period: str = Query(description="YYYY-MM, YYYY-H1, YYYY-H2, YYYY, or a term YYYY-spring / YYYY-autumn"),
+) -> Report:
     return await service.report(session, await _period_or_term(session, period))

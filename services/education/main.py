@@ -17,7 +17,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings or load_settings("education"),
         title="Education assistance (就学救助)",
         description="Fee waivers and boarding subsidies for compulsory-education pupils of dibao households, "
-                    "grants for children of disabled members beyond compulsory school, and partner organisations' aid.",
+        "grants for children of disabled members beyond compulsory school, and partner organisations' aid.",
         routers=[api.router],
         parameter_specs=SPECS,
         handlers=consumers.HANDLERS,

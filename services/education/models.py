@@ -83,8 +83,10 @@ class TermGrant(Base):
     run_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
-    __table_args__ = (UniqueConstraint("resident_id", "programme", "period", "kind", "run_id"),
-                      Index("ix_term_grants_term", "term"))
+    __table_args__ = (
+        UniqueConstraint("resident_id", "programme", "period", "kind", "run_id"),
+        Index("ix_term_grants_term", "term"),
+    )
 
 
 class PartnerAid(Base):

@@ -145,13 +145,21 @@ class SchoolFacts:
     household_has_disabled: bool
 
     def as_json(self) -> dict[str, Any]:
-        return {"effective_on": self.effective_on.isoformat(), "school_stage": self.school_stage,
-                "boarding": self.boarding, "household_has_disabled": self.household_has_disabled}
+        return {
+            "effective_on": self.effective_on.isoformat(),
+            "school_stage": self.school_stage,
+            "boarding": self.boarding,
+            "household_has_disabled": self.household_has_disabled,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SchoolFacts:
-        return cls(date.fromisoformat(data["effective_on"]), str(data["school_stage"]), bool(data["boarding"]),
-                   bool(data["household_has_disabled"]))
+        return cls(
+            date.fromisoformat(data["effective_on"]),
+            str(data["school_stage"]),
+            bool(data["boarding"]),
+            bool(data["household_has_disabled"]),
+        )
 
 
 def record_facts(history: Sequence[SchoolFacts], facts: SchoolFacts) -> list[SchoolFacts]:
@@ -160,7 +168,10 @@ def record_facts(history: Sequence[SchoolFacts], facts: SchoolFacts) -> list[Sch
 
     kept = [entry for entry in history if entry.effective_on < facts.effective_on]
     if kept and (kept[-1].school_stage, kept[-1].boarding, kept[-1].household_has_disabled) == (
-            facts.school_stage, facts.boarding, facts.household_has_disabled):
+        facts.school_stage,
+        facts.boarding,
+        facts.household_has_disabled,
+    ):
         return kept
     return [*kept, facts]
 
@@ -186,7 +197,9 @@ class PupilRecord:
     left_school_on: date | None = None
 
 
-def programmes_on(spells: Iterable[Spell], records: Mapping[str, PupilRecord], day: date) -> tuple[set[str], PupilRecord | None]:
+def programmes_on(
+    spells: Iterable[Spell], records: Mapping[str, PupilRecord], day: date
+) -> tuple[set[str], PupilRecord | None]:
     """The programmes the pupil qualifies for on ``day`` (none out of dibao), and the household record they
     qualify in."""
 
@@ -196,8 +209,15 @@ def programmes_on(spells: Iterable[Spell], records: Mapping[str, PupilRecord], d
     if record is None or facts is None:
         return set(), None
     in_school = record.left_school_on is None or day < record.left_school_on
-    return programmes_for(facts.school_stage, facts.boarding, facts.household_has_disabled, record.relation,
-                          record.birth_date, day, in_school=in_school), record
+    return programmes_for(
+        facts.school_stage,
+        facts.boarding,
+        facts.household_has_disabled,
+        record.relation,
+        record.birth_date,
+        day,
+        in_school=in_school,
+    ), record
 
 
 def _turning_days(spells: Iterable[Spell], records: Mapping[str, PupilRecord], month: Period) -> list[date]:
@@ -236,8 +256,13 @@ class Due:
     detail: str
 
 
-def term_dues(term: Term, spells: Sequence[Spell], records: Mapping[str, PupilRecord], rates: Rates,
-              school_year_starts: Sequence[date]) -> list[Due]:
+def term_dues(
+    term: Term,
+    spells: Sequence[Spell],
+    records: Mapping[str, PupilRecord],
+    rates: Rates,
+    school_year_starts: Sequence[date],
+) -> list[Due]:
     """Fee waiver and boarding subsidy for ``term``; the disability grant for its school year.
 
     * fee waiver: qualifying (in dibao, compulsory stage, in school) on the day the term begins;
@@ -252,8 +277,16 @@ def term_dues(term: Term, spells: Sequence[Spell], records: Mapping[str, PupilRe
     on_start, record = programmes_on(spells, records, term.start)
     if FEE_WAIVER in on_start and record is not None:
         misc, textbook = rates.fees(term.start, record.division_code)
-        dues.append(Due(FEE_WAIVER, term.label, to_fen(misc + textbook), record.household_id, record.division_code,
-                        f"杂费 {misc} + 书本费 {textbook}"))
+        dues.append(
+            Due(
+                FEE_WAIVER,
+                term.label,
+                to_fen(misc + textbook),
+                record.household_id,
+                record.division_code,
+                f"杂费 {misc} + 书本费 {textbook}",
+            )
+        )
     else:
         dues.append(Due(FEE_WAIVER, term.label, ZERO, None, None, "not in dibao in compulsory school on the first day"))
 
@@ -267,20 +300,36 @@ def term_dues(term: Term, spells: Sequence[Spell], records: Mapping[str, PupilRe
                 boarding_total += rates.boarding(month.start, where.division_code)
                 months.append(month.label)
                 break
-    dues.append(Due(BOARDING, term.label, to_fen(boarding_total),
-                    boarding_record.household_id if boarding_record else None,
-                    boarding_record.division_code if boarding_record else None,
-                    f"{len(months)} months boarding in dibao: {', '.join(months)}" if months else "no month boarding in dibao"))
+    dues.append(
+        Due(
+            BOARDING,
+            term.label,
+            to_fen(boarding_total),
+            boarding_record.household_id if boarding_record else None,
+            boarding_record.division_code if boarding_record else None,
+            f"{len(months)} months boarding in dibao: {', '.join(months)}" if months else "no month boarding in dibao",
+        )
+    )
 
     year = term.school_year
     for day in sorted(school_year_starts):
         qualifies, where = programmes_on(spells, records, day)
         if DISABILITY in qualifies and where is not None:
-            dues.append(Due(DISABILITY, year, to_fen(rates.disability(day, where.division_code)), where.household_id,
-                            where.division_code, f"school year {year}"))
+            dues.append(
+                Due(
+                    DISABILITY,
+                    year,
+                    to_fen(rates.disability(day, where.division_code)),
+                    where.household_id,
+                    where.division_code,
+                    f"school year {year}",
+                )
+            )
             break
     else:
-        dues.append(Due(DISABILITY, year, ZERO, None, None, f"school year {year}: not qualifying on a term's first day"))
+        dues.append(
+            Due(DISABILITY, year, ZERO, None, None, f"school year {year}: not qualifying on a term's first day")
+        )
     return dues
 
 
@@ -309,6 +358,9 @@ def settle_household(entries: Sequence[Entry], owed: Decimal) -> list[tuple[Entr
     # A period label leads the key, so the ledger's period order is the entries' (a school year "2026-2027"
     # sorts before its first term "2026-autumn"); the pupil and programme make it unique.
     by_key = {f"{entry.due.period} {entry.resident_id} {entry.due.programme}": entry for entry in entries}
-    lines = settle({key: (entry.due.amount, PAYMENT) for key, entry in by_key.items()},
-                   {key: entry.booked for key, entry in by_key.items()}, owed)
+    lines = settle(
+        {key: (entry.due.amount, PAYMENT) for key, entry in by_key.items()},
+        {key: entry.booked for key, entry in by_key.items()},
+        owed,
+    )
     return [(by_key[line.period], line) for line in lines]

@@ -51,11 +51,14 @@ class TermGrantOut(BaseModel):
     term: str
     period: str = Field(description="the term, or the school year for the yearly disability grant")
     kind: LineKind = Field(
-        description="payment, or recovery: paid over for the period, owed back (negative; never a negative transfer)")
+        description="payment, or recovery: paid over for the period, owed back (negative; never a negative transfer)"
+    )
     amount: MoneyStr
     withheld: MoneyStr = Field(description="of a payment, what was kept back against what the household owes")
-    transferred: MoneyStr = Field(description="what the household received for the line: amount - withheld "
-                                              "for a payment, 0.00 for a recovery — never negative")
+    transferred: MoneyStr = Field(
+        description="what the household received for the line: amount - withheld "
+        "for a payment, 0.00 for a recovery — never negative"
+    )
     detail: str
     paid_at: datetime = Field(description="when the run that wrote the line settled it")
 
@@ -64,8 +67,10 @@ class PartnerAidIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     resident_id: ResidentIdIn
-    organisation: Organisation = Field(description="工会 trade_union, 共青团希望工程 youth_league_hope_project, "
-                                                   "妇联 womens_federation, 残联 disabled_persons_federation")
+    organisation: Organisation = Field(
+        description="工会 trade_union, 共青团希望工程 youth_league_hope_project, "
+        "妇联 womens_federation, 残联 disabled_persons_federation"
+    )
     kind: Text = Field(min_length=1, max_length=60, description="e.g. 助学金, 结对帮扶, 学习用品")
     amount: MoneyIn = Field(default=Decimal("0.00"), description="money value of the aid (0.00 for aid in kind)")
     given_on: PastPlanDay
@@ -112,19 +117,27 @@ class TermRunOut(BaseModel):
     grants_made: int = Field(description="payments this run made: waivers, subsidies, grants and arrears")
     total_amount: MoneyStr = Field(description="what this run's payment lines settled (withheld included)")
     already_made: int = Field(description="payments for this term made by earlier runs")
-    recoveries: int = Field(default=0, description="overpayments this run recorded (paid over under the facts now known)")
-    recovered_amount: MoneyStr = Field(default=Decimal("0.00"),
-                                       description="their sum (negative): owed back by the households, never a negative transfer")
-    withheld_amount: MoneyStr = Field(default=Decimal("0.00"),
-                                      description="what this run kept back from its payments against what households owed")
-    transferred_amount: MoneyStr = Field(default=Decimal("0.00"),
-                                         description="what this run's payments transferred: total_amount - withheld_amount")
+    recoveries: int = Field(
+        default=0, description="overpayments this run recorded (paid over under the facts now known)"
+    )
+    recovered_amount: MoneyStr = Field(
+        default=Decimal("0.00"),
+        description="their sum (negative): owed back by the households, never a negative transfer",
+    )
+    withheld_amount: MoneyStr = Field(
+        default=Decimal("0.00"), description="what this run kept back from its payments against what households owed"
+    )
+    transferred_amount: MoneyStr = Field(
+        default=Decimal("0.00"), description="what this run's payments transferred: total_amount - withheld_amount"
+    )
 
 
 class GrantsOut(BaseModel):
     household_id: str
-    balance_owed: MoneyStr = Field(description="what the household owes in education: its recoveries less what "
-                                               "was withheld from its payments since")
+    balance_owed: MoneyStr = Field(
+        description="what the household owes in education: its recoveries less what "
+        "was withheld from its payments since"
+    )
     grants: list[TermGrantOut]
     partner_aid: list[PartnerAidOut]
 

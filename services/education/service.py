@@ -92,24 +92,44 @@ def _programmes(pupil: Pupil, on: date) -> set[str]:
     in_dibao = pupil.enrolled_on <= on and (pupil.exited_on is None or on < pupil.exited_on)
     if not in_dibao:
         return set()
-    return rules.programmes_for(pupil.school_stage, pupil.boarding, pupil.household_has_disabled, pupil.relation,
-                                pupil.birth_date, on, in_school=_in_school(pupil, on))
+    return rules.programmes_for(
+        pupil.school_stage,
+        pupil.boarding,
+        pupil.household_has_disabled,
+        pupil.relation,
+        pupil.birth_date,
+        on,
+        in_school=_in_school(pupil, on),
+    )
 
 
 async def _sync_grants(uow: UnitOfWork, pupil: Pupil, on: date) -> set[str]:
     """Grant what the pupil qualifies for now and revoke what they no longer do."""
 
     wanted = _programmes(pupil, on)
-    active = {grant.programme: grant for grant in await ledger.active(uow, pupil.household_id,
-                                                                      resident_id=pupil.resident_id)}
+    active = {
+        grant.programme: grant for grant in await ledger.active(uow, pupil.household_id, resident_id=pupil.resident_id)
+    }
     for programme in sorted(wanted - set(active)):
-        await ledger.grant(uow, household_id=pupil.household_id, division_code=pupil.division_code,
-                           programme=programme, resident_id=pupil.resident_id, on=max(on, pupil.enrolled_on),
-                           detail=DETAILS[programme])
+        await ledger.grant(
+            uow,
+            household_id=pupil.household_id,
+            division_code=pupil.division_code,
+            programme=programme,
+            resident_id=pupil.resident_id,
+            on=max(on, pupil.enrolled_on),
+            detail=DETAILS[programme],
+        )
     for programme in sorted(set(active) - wanted):
         reason = "left dibao" if pupil.exited_on and on >= pupil.exited_on else "no longer qualifies"
-        await ledger.revoke(uow, household_id=pupil.household_id, resident_id=pupil.resident_id,
-                            programme=programme, on=on, reason=reason)
+        await ledger.revoke(
+            uow,
+            household_id=pupil.household_id,
+            resident_id=pupil.resident_id,
+            programme=programme,
+            on=on,
+            reason=reason,
+        )
     return wanted
 
 
@@ -130,19 +150,34 @@ async def apply_delta(uow: UnitOfWork, delta: HouseholdDelta) -> None:
     for row in delta.current_members:
         member = row.member
         pupil = existing.get(row.resident_id)
-        candidate = rules.programmes_for(member.school_stage, member.boarding, has_disabled, member.relation,
-                                         member.birth_date, max(on, row.eligible_from))
+        candidate = rules.programmes_for(
+            member.school_stage,
+            member.boarding,
+            has_disabled,
+            member.relation,
+            member.birth_date,
+            max(on, row.eligible_from),
+        )
         if pupil is None and not rules.registers_as_pupil(candidate):
             continue
         fresh = pupil is None
         if pupil is None:
-            pupil = Pupil(resident_id=row.resident_id, household_id=row.household_id, enrolled_on=row.eligible_from,
-                          school_stage=member.school_stage, boarding=member.boarding)
+            pupil = Pupil(
+                resident_id=row.resident_id,
+                household_id=row.household_id,
+                enrolled_on=row.eligible_from,
+                school_stage=member.school_stage,
+                boarding=member.boarding,
+            )
             PUPILS.add(uow, pupil)
         elif pupil.school_reported_at is None:
             pupil.school_stage, pupil.boarding = member.school_stage, member.boarding
         pupil.division_code, pupil.name, pupil.birth_date, pupil.relation = (
-            row.division_code, member.name, member.birth_date, member.relation)
+            row.division_code,
+            member.name,
+            member.birth_date,
+            member.relation,
+        )
         pupil.household_has_disabled = has_disabled
         pupil.no_parent_in_household = rules.NO_PARENT in candidate
         pupil.updated_at = now
@@ -154,8 +189,12 @@ async def apply_delta(uow: UnitOfWork, delta: HouseholdDelta) -> None:
 
 
 async def _current_pupil(session: AsyncSession, resident_id: str) -> Pupil:
-    pupil = await session.scalar(select(Pupil).where(Pupil.resident_id == resident_id)
-                                 .order_by(Pupil.enrolled_on.desc(), Pupil.id.desc()).limit(1))
+    pupil = await session.scalar(
+        select(Pupil)
+        .where(Pupil.resident_id == resident_id)
+        .order_by(Pupil.enrolled_on.desc(), Pupil.id.desc())
+        .limit(1)
+    )
     if pupil is None:
         raise NotFound("pupil_not_found", "no pupil of a dibao household with that resident ID")
     return pupil
@@ -215,8 +254,9 @@ async def _serialise_runs(session: AsyncSession, school_year: str) -> None:
     run before it committed what it paid, so two runs at once pay once. The lock is the transaction's."""
 
     if session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                              {"key": f"education.term-runs.{school_year}"})
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"education.term-runs.{school_year}"}
+        )
 
 
 def _spells(members: Sequence[DibaoMember], households: dict[str, DibaoHousehold]) -> list[rules.Spell]:
@@ -235,13 +275,19 @@ def _spells(members: Sequence[DibaoMember], households: dict[str, DibaoHousehold
 
 
 def _record(pupil: Pupil) -> rules.PupilRecord:
-    return rules.PupilRecord(household_id=pupil.household_id, division_code=pupil.division_code,
-                             relation=pupil.relation, birth_date=pupil.birth_date,
-                             history=tuple(school_history(pupil)), left_school_on=pupil.left_school_on)
+    return rules.PupilRecord(
+        household_id=pupil.household_id,
+        division_code=pupil.division_code,
+        relation=pupil.relation,
+        birth_date=pupil.birth_date,
+        history=tuple(school_history(pupil)),
+        left_school_on=pupil.left_school_on,
+    )
 
 
-async def run_term(units: UnitsOfWork, uow: UnitOfWork, label: str, batch_size: int = 2000,
-                   today: date | None = None) -> TermRunOut:
+async def run_term(
+    units: UnitsOfWork, uow: UnitOfWork, label: str, batch_size: int = 2000, today: date | None = None
+) -> TermRunOut:
     """Settle a term: for every pupil, what the facts now known make due for the term (fee waiver, boarding
     subsidy) and its school year (disability grant), against the ledger. A term not begun is refused.
 
@@ -257,8 +303,11 @@ async def run_term(units: UnitsOfWork, uow: UnitOfWork, label: str, batch_size: 
         term = await resolve_term(session, label)
         refuse_future(term.start, f"term {term.label}", today)
         # A school year's terms from the 2004 plan on: 2004-spring's year began in 2003, before the scheme.
-        year_terms = [await resolve_term(session, name) for name in rules.school_year_terms(term.label)
-                      if rules.parse_term(name)[0] >= PLAN_DATE.year]
+        year_terms = [
+            await resolve_term(session, name)
+            for name in rules.school_year_terms(term.label)
+            if rules.parse_term(name)[0] >= PLAN_DATE.year
+        ]
         year_starts = [t.start for t in year_terms if t.start <= today]
     run_id = await start_run(units, TermRun, term.label)
 
@@ -267,8 +316,17 @@ async def run_term(units: UnitsOfWork, uow: UnitOfWork, label: str, batch_size: 
         async with units.begin() as batch:
             session = batch.session
             await _serialise_runs(session, term.school_year)
-            residents = list((await session.scalars(select(Pupil.resident_id).where(Pupil.resident_id > last)
-                                                    .distinct().order_by(Pupil.resident_id).limit(batch_size))).all())
+            residents = list(
+                (
+                    await session.scalars(
+                        select(Pupil.resident_id)
+                        .where(Pupil.resident_id > last)
+                        .distinct()
+                        .order_by(Pupil.resident_id)
+                        .limit(batch_size)
+                    )
+                ).all()
+            )
             if not residents:
                 break
             last = residents[-1]
@@ -276,13 +334,25 @@ async def run_term(units: UnitsOfWork, uow: UnitOfWork, label: str, batch_size: 
             await batch.commit()
 
     await finish_run(uow, TermRun, run_id, tally.paid, tally.total)
-    already = await uow.session.scalar(select(func.count()).select_from(TermGrant).where(
-        TermGrant.term == term.label, TermGrant.kind == rules.PAYMENT,
-        (TermGrant.run_id != run_id) | TermGrant.run_id.is_(None)))
-    return TermRunOut(term=term.label, grants_made=tally.paid, total_amount=to_fen(tally.total),
-                      already_made=int(already or 0), recoveries=tally.recoveries,
-                      recovered_amount=to_fen(tally.recovered), withheld_amount=to_fen(tally.withheld),
-                      transferred_amount=to_fen(tally.total - tally.withheld))
+    already = await uow.session.scalar(
+        select(func.count())
+        .select_from(TermGrant)
+        .where(
+            TermGrant.term == term.label,
+            TermGrant.kind == rules.PAYMENT,
+            (TermGrant.run_id != run_id) | TermGrant.run_id.is_(None),
+        )
+    )
+    return TermRunOut(
+        term=term.label,
+        grants_made=tally.paid,
+        total_amount=to_fen(tally.total),
+        already_made=int(already or 0),
+        recoveries=tally.recoveries,
+        recovered_amount=to_fen(tally.recovered),
+        withheld_amount=to_fen(tally.withheld),
+        transferred_amount=to_fen(tally.total - tally.withheld),
+    )
 
 
 @dataclass
@@ -300,10 +370,13 @@ async def _lock_households(session: AsyncSession, household_ids: set[str]) -> No
     withhold it once. Taken in one order (by key), so two batches cannot wait on each other."""
 
     if session.bind.dialect.name == "postgresql" and household_ids:
-        await session.execute(text(
-            "SELECT pg_advisory_xact_lock(hashtext('education.household-ledger'), k) FROM "
-            "(SELECT DISTINCT hashtext(h) AS k FROM unnest(CAST(:ids AS text[])) AS h) AS keys ORDER BY k"),
-            {"ids": sorted(household_ids)})
+        await session.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(hashtext('education.household-ledger'), k) FROM "
+                "(SELECT DISTINCT hashtext(h) AS k FROM unnest(CAST(:ids AS text[])) AS h) AS keys ORDER BY k"
+            ),
+            {"ids": sorted(household_ids)},
+        )
 
 
 async def balance_owed(session: AsyncSession, household_ids: Collection[str]) -> dict[str, Decimal]:
@@ -311,30 +384,57 @@ async def balance_owed(session: AsyncSession, household_ids: Collection[str]) ->
 
     if not household_ids:
         return {}
-    rows = (await session.execute(
-        select(TermGrant.household_id,
-               func.sum(case((TermGrant.kind == RECOVERY, TermGrant.amount), else_=ZERO)),
-               func.sum(TermGrant.withheld))
-        .where(TermGrant.household_id.in_(list(household_ids)),
-               (TermGrant.kind == RECOVERY) | (TermGrant.withheld > ZERO))
-        .group_by(TermGrant.household_id))).all()
+    rows = (
+        await session.execute(
+            select(
+                TermGrant.household_id,
+                func.sum(case((TermGrant.kind == RECOVERY, TermGrant.amount), else_=ZERO)),
+                func.sum(TermGrant.withheld),
+            )
+            .where(
+                TermGrant.household_id.in_(list(household_ids)),
+                (TermGrant.kind == RECOVERY) | (TermGrant.withheld > ZERO),
+            )
+            .group_by(TermGrant.household_id)
+        )
+    ).all()
     return {household_id: ledger_balance(recoveries or ZERO, kept or ZERO) for household_id, recoveries, kept in rows}
 
 
-async def _settle_batch(batch: UnitOfWork, residents: Sequence[str], term: rules.Term,
-                        year_starts: Sequence[date], run_id: int, today: date, tally: _Tally) -> None:
+async def _settle_batch(
+    batch: UnitOfWork,
+    residents: Sequence[str],
+    term: rules.Term,
+    year_starts: Sequence[date],
+    run_id: int,
+    today: date,
+    tally: _Tally,
+) -> None:
     """Settle the pupils ``residents`` for the term and its school year, under the school year's lock."""
 
     session = batch.session
     periods = (term.label, term.school_year)
-    pupils = (await session.scalars(select(Pupil).where(Pupil.resident_id.in_(residents))
-                                    .order_by(Pupil.id))).all()
-    members = (await session.scalars(select(DibaoMember).where(DibaoMember.resident_id.in_(residents))
-                                     .order_by(DibaoMember.id))).all()
-    households = {h.household_id: h for h in (await session.scalars(select(DibaoHousehold).where(
-        DibaoHousehold.household_id.in_({m.household_id for m in members})))).all()}
-    lines = (await session.scalars(select(TermGrant).where(
-        TermGrant.resident_id.in_(residents), TermGrant.period.in_(periods)).order_by(TermGrant.id))).all()
+    pupils = (await session.scalars(select(Pupil).where(Pupil.resident_id.in_(residents)).order_by(Pupil.id))).all()
+    members = (
+        await session.scalars(
+            select(DibaoMember).where(DibaoMember.resident_id.in_(residents)).order_by(DibaoMember.id)
+        )
+    ).all()
+    households = {
+        h.household_id: h
+        for h in (
+            await session.scalars(
+                select(DibaoHousehold).where(DibaoHousehold.household_id.in_({m.household_id for m in members}))
+            )
+        ).all()
+    }
+    lines = (
+        await session.scalars(
+            select(TermGrant)
+            .where(TermGrant.resident_id.in_(residents), TermGrant.period.in_(periods))
+            .order_by(TermGrant.id)
+        )
+    ).all()
     rates = _Rates(await ParameterBook.of(batch, SPECS))
 
     records: dict[str, dict[str, rules.PupilRecord]] = defaultdict(dict)
@@ -355,8 +455,7 @@ async def _settle_batch(batch: UnitOfWork, residents: Sequence[str], term: rules
     entries: dict[str, list[rules.Entry]] = defaultdict(list)
     division: dict[tuple[str, str, str], str] = {}
     for resident in residents:
-        for due in rules.term_dues(term, _spells(spells[resident], households), records[resident], rates,
-                                   year_starts):
+        for due in rules.term_dues(term, _spells(spells[resident], households), records[resident], rates, year_starts):
             key = (resident, due.programme, due.period)
             if to_fen(due.amount - booked[key]) == ZERO:
                 continue
@@ -378,27 +477,57 @@ async def _settle_batch(batch: UnitOfWork, residents: Sequence[str], term: rules
     for household_id in sorted(entries):
         for entry, settled in rules.settle_household(entries[household_id], owed.get(household_id, ZERO)):
             due, key = entry.due, (entry.resident_id, entry.due.programme, entry.due.period)
-            detail = due.detail if settled.kind != RECOVERY else \
-                f"recovery: due {to_fen(due.amount)}, paid {to_fen(entry.booked)} ({due.detail})"
-            new_lines.append(TermGrant(
-                resident_id=entry.resident_id, household_id=household_id, division_code=division[key],
-                programme=due.programme, period=due.period, kind=settled.kind, term=term.label,
-                amount=settled.amount, withheld=settled.withheld,
-                detail=detail[:200], run_id=run_id, created_at=now))
+            detail = (
+                due.detail
+                if settled.kind != RECOVERY
+                else f"recovery: due {to_fen(due.amount)}, paid {to_fen(entry.booked)} ({due.detail})"
+            )
+            new_lines.append(
+                TermGrant(
+                    resident_id=entry.resident_id,
+                    household_id=household_id,
+                    division_code=division[key],
+                    programme=due.programme,
+                    period=due.period,
+                    kind=settled.kind,
+                    term=term.label,
+                    amount=settled.amount,
+                    withheld=settled.withheld,
+                    detail=detail[:200],
+                    run_id=run_id,
+                    created_at=now,
+                )
+            )
     session.add_all(new_lines)
     await session.flush()
     # What the household receives is announced: a payment's transfer (nothing when all of it was withheld);
     # a recovery is owed back, never a negative transfer.
-    await ledger.outbox.stage_many(batch, (ledger.payment_event(
-        household_id=line.household_id, division_code=line.division_code, programme=line.programme,
-        period=term.label, amount=line.amount - line.withheld, reference=f"term-{line.id}", paid_on=today,
-        resident_id=line.resident_id) for line in new_lines if line.kind != RECOVERY and line.amount > line.withheld))
+    await ledger.outbox.stage_many(
+        batch,
+        (
+            ledger.payment_event(
+                household_id=line.household_id,
+                division_code=line.division_code,
+                programme=line.programme,
+                period=term.label,
+                amount=line.amount - line.withheld,
+                reference=f"term-{line.id}",
+                paid_on=today,
+                resident_id=line.resident_id,
+            )
+            for line in new_lines
+            if line.kind != RECOVERY and line.amount > line.withheld
+        ),
+    )
     for line in new_lines:
         if line.kind == RECOVERY:
             tally.recoveries, tally.recovered = tally.recoveries + 1, tally.recovered + line.amount
         else:
-            tally.paid, tally.total, tally.withheld = tally.paid + 1, tally.total + line.amount, \
-                tally.withheld + line.withheld
+            tally.paid, tally.total, tally.withheld = (
+                tally.paid + 1,
+                tally.total + line.amount,
+                tally.withheld + line.withheld,
+            )
 
 
 # ---- partner organisations ------------------------------------------------------------------------
@@ -410,15 +539,30 @@ async def record_partner_aid(uow: UnitOfWork, body: PartnerAidIn) -> PartnerAid:
     if not rows:
         raise NotFound("person_not_found", "no member of a dibao household with that resident ID")
     row = rows[0]
-    aid = PartnerAid(resident_id=body.resident_id, household_id=row.household_id, division_code=row.division_code,
-                     organisation=body.organisation, kind=body.kind, amount=body.amount, given_on=body.given_on,
-                     description=body.description, created_at=datetime.now(UTC))
+    aid = PartnerAid(
+        resident_id=body.resident_id,
+        household_id=row.household_id,
+        division_code=row.division_code,
+        organisation=body.organisation,
+        kind=body.kind,
+        amount=body.amount,
+        given_on=body.given_on,
+        description=body.description,
+        created_at=datetime.now(UTC),
+    )
     session.add(aid)
     await session.flush()
-    await ledger.paid(uow, household_id=aid.household_id, division_code=aid.division_code,
-                      programme=f"partner_aid:{aid.organisation}", resident_id=aid.resident_id,
-                      period=aid.given_on.strftime("%Y-%m"), amount=aid.amount, paid_on=aid.given_on,
-                      reference=f"partner-{aid.id}")
+    await ledger.paid(
+        uow,
+        household_id=aid.household_id,
+        division_code=aid.division_code,
+        programme=f"partner_aid:{aid.organisation}",
+        resident_id=aid.resident_id,
+        period=aid.given_on.strftime("%Y-%m"),
+        amount=aid.amount,
+        paid_on=aid.given_on,
+        reference=f"partner-{aid.id}",
+    )
     return aid
 
 
@@ -427,50 +571,88 @@ async def record_partner_aid(uow: UnitOfWork, body: PartnerAidIn) -> PartnerAid:
 
 def grant_out(grant: TermGrant) -> TermGrantOut:
     line = LedgerLine(grant.period, grant.kind, grant.amount, grant.withheld)
-    return TermGrantOut(resident_id=grant.resident_id, household_id=grant.household_id, programme=grant.programme,
-                        term=grant.term, period=grant.period, kind=grant.kind, amount=grant.amount,
-                        withheld=line.withheld, transferred=line.transferred, detail=grant.detail,
-                        paid_at=grant.created_at)
+    return TermGrantOut(
+        resident_id=grant.resident_id,
+        household_id=grant.household_id,
+        programme=grant.programme,
+        term=grant.term,
+        period=grant.period,
+        kind=grant.kind,
+        amount=grant.amount,
+        withheld=line.withheld,
+        transferred=line.transferred,
+        detail=grant.detail,
+        paid_at=grant.created_at,
+    )
 
 
 def aid_out(aid: PartnerAid) -> PartnerAidOut:
-    return PartnerAidOut(id=str(aid.id), resident_id=aid.resident_id, household_id=aid.household_id,
-                         organisation=aid.organisation, kind=aid.kind, amount=aid.amount,
-                         given_on=aid.given_on, description=aid.description)
+    return PartnerAidOut(
+        id=str(aid.id),
+        resident_id=aid.resident_id,
+        household_id=aid.household_id,
+        organisation=aid.organisation,
+        kind=aid.kind,
+        amount=aid.amount,
+        given_on=aid.given_on,
+        description=aid.description,
+    )
 
 
 async def pupil_view(uow: UnitOfWork, resident_id: str, today: date | None = None) -> PupilOut:
     today = today or city_today()
     session = uow.session
     pupil = await _current_pupil(session, resident_id)
-    grants = (await session.scalars(select(TermGrant).where(TermGrant.resident_id == resident_id)
-                                    .order_by(TermGrant.id))).all()
-    aid = (await session.scalars(select(PartnerAid).where(PartnerAid.resident_id == resident_id)
-                                 .order_by(PartnerAid.id))).all()
+    grants = (
+        await session.scalars(select(TermGrant).where(TermGrant.resident_id == resident_id).order_by(TermGrant.id))
+    ).all()
+    aid = (
+        await session.scalars(select(PartnerAid).where(PartnerAid.resident_id == resident_id).order_by(PartnerAid.id))
+    ).all()
     active = await ledger.active(uow, pupil.household_id, resident_id=resident_id)
-    return PupilOut(resident_id=pupil.resident_id, household_id=pupil.household_id,
-                    division_code=pupil.division_code, name=pupil.name, birth_date=pupil.birth_date,
-                    school_stage=pupil.school_stage, boarding=pupil.boarding,
-                    in_school=_in_school(pupil, today), household_has_disabled=pupil.household_has_disabled,
-                    no_parent_in_household=pupil.no_parent_in_household,
-                    in_dibao=pupil.exited_on is None or today < pupil.exited_on,
-                    programmes=sorted(g.programme for g in active), grants=[grant_out(g) for g in grants],
-                    partner_aid=[aid_out(a) for a in aid], school_reported_at=pupil.school_reported_at)
+    return PupilOut(
+        resident_id=pupil.resident_id,
+        household_id=pupil.household_id,
+        division_code=pupil.division_code,
+        name=pupil.name,
+        birth_date=pupil.birth_date,
+        school_stage=pupil.school_stage,
+        boarding=pupil.boarding,
+        in_school=_in_school(pupil, today),
+        household_has_disabled=pupil.household_has_disabled,
+        no_parent_in_household=pupil.no_parent_in_household,
+        in_dibao=pupil.exited_on is None or today < pupil.exited_on,
+        programmes=sorted(g.programme for g in active),
+        grants=[grant_out(g) for g in grants],
+        partner_aid=[aid_out(a) for a in aid],
+        school_reported_at=pupil.school_reported_at,
+    )
 
 
 async def household_grants(session: AsyncSession, household_id: str) -> GrantsOut:
-    grants = (await session.scalars(select(TermGrant).where(TermGrant.household_id == household_id)
-                                    .order_by(TermGrant.id))).all()
-    aid = (await session.scalars(select(PartnerAid).where(PartnerAid.household_id == household_id)
-                                 .order_by(PartnerAid.id))).all()
+    grants = (
+        await session.scalars(select(TermGrant).where(TermGrant.household_id == household_id).order_by(TermGrant.id))
+    ).all()
+    aid = (
+        await session.scalars(select(PartnerAid).where(PartnerAid.household_id == household_id).order_by(PartnerAid.id))
+    ).all()
     owed = (await balance_owed(session, [household_id])).get(household_id, ZERO)
-    return GrantsOut(household_id=household_id, balance_owed=owed, grants=[grant_out(g) for g in grants],
-                     partner_aid=[aid_out(a) for a in aid])
+    return GrantsOut(
+        household_id=household_id,
+        balance_owed=owed,
+        grants=[grant_out(g) for g in grants],
+        partner_aid=[aid_out(a) for a in aid],
+    )
 
 
 async def report(session: AsyncSession, period: Period) -> Report:
-    pupils = (await session.scalars(select(Pupil).where(Pupil.enrolled_on <= period.end).where(
-        (Pupil.exited_on.is_(None)) | (Pupil.exited_on > period.start)))).all()
+    pupils = (
+        await session.scalars(
+            select(Pupil)
+            .where(Pupil.enrolled_on <= period.end)
+            .where((Pupil.exited_on.is_(None)) | (Pupil.exited_on > period.start))
+        )
+    ).all()
     counted: dict[str, set[str]] = defaultdict(set)
     for pupil in pupils:
         counted[pupil.division_code].add(pupil.resident_id)
@@ -485,21 +667,38 @@ async def report(session: AsyncSession, period: Period) -> Report:
     for (division_code, programme, _, _), amount in net.items():
         count, total = sums.get((division_code, programme), (0, ZERO))
         sums[(division_code, programme)] = (count + (1 if amount > ZERO else 0), total + amount)
-    aid = (await session.execute(select(PartnerAid.division_code, func.count(), func.sum(PartnerAid.amount)).where(
-        PartnerAid.given_on >= period.start, PartnerAid.given_on <= period.end).group_by(PartnerAid.division_code))).all()
+    aid = (
+        await session.execute(
+            select(PartnerAid.division_code, func.count(), func.sum(PartnerAid.amount))
+            .where(PartnerAid.given_on >= period.start, PartnerAid.given_on <= period.end)
+            .group_by(PartnerAid.division_code)
+        )
+    ).all()
     aid_by = {division: (count, to_fen(amount or ZERO)) for division, count, amount in aid}
     divisions = sorted(set(counted) | {d for d, _ in sums} | set(aid_by))
 
     def pick(code: str, programme: str) -> tuple[int, Decimal]:
         return sums.get((code, programme), (0, ZERO))
 
-    return Report(period=period.label, divisions=[DivisionReport(
-        division_code=code, division_name=division_name(code), pupils=len(counted.get(code, ())),
-        fee_waivers=pick(code, rules.FEE_WAIVER)[0], fee_waiver_amount=pick(code, rules.FEE_WAIVER)[1],
-        boarding_subsidies=pick(code, rules.BOARDING)[0], boarding_amount=pick(code, rules.BOARDING)[1],
-        disability_grants=pick(code, rules.DISABILITY)[0], disability_amount=pick(code, rules.DISABILITY)[1],
-        partner_aid=aid_by.get(code, (0, ZERO))[0], partner_aid_amount=aid_by.get(code, (0, ZERO))[1],
-    ) for code in divisions])
+    return Report(
+        period=period.label,
+        divisions=[
+            DivisionReport(
+                division_code=code,
+                division_name=division_name(code),
+                pupils=len(counted.get(code, ())),
+                fee_waivers=pick(code, rules.FEE_WAIVER)[0],
+                fee_waiver_amount=pick(code, rules.FEE_WAIVER)[1],
+                boarding_subsidies=pick(code, rules.BOARDING)[0],
+                boarding_amount=pick(code, rules.BOARDING)[1],
+                disability_grants=pick(code, rules.DISABILITY)[0],
+                disability_amount=pick(code, rules.DISABILITY)[1],
+                partner_aid=aid_by.get(code, (0, ZERO))[0],
+                partner_aid_amount=aid_by.get(code, (0, ZERO))[1],
+            )
+            for code in divisions
+        ],
+    )
 
 
 # What the consumer reads for a whole batch of household events at once.

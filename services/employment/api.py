@@ -36,35 +36,64 @@ from shared.validators import ResidentIdIn, ResidentIdQuery, RowId
 router = APIRouter()
 
 
-@router.post("/persons/search", response_model=PersonOut, tags=["persons 人员"],
-             dependencies=[requires("employment:read")], responses=problem_responses(404, 422),
-             summary="A person, with the resident ID in the body (keeps it out of URLs and their logs)")
+@router.post(
+    "/persons/search",
+    response_model=PersonOut,
+    tags=["persons 人员"],
+    dependencies=[requires("employment:read")],
+    responses=problem_responses(404, 422),
+    summary="A person, with the resident ID in the body (keeps it out of URLs and their logs)",
+)
 async def search_person(body: ResidentIdQuery, uow: Uow) -> PersonOut:
     return await service.person_view(uow, body.resident_id)
 
 
-@router.post("/employment-records", response_model=EmploymentOut, status_code=201, tags=["persons 人员"],
-             dependencies=[requires("employment:write")], responses=problem_responses(404, 422),
-             summary="A member found work, with the resident ID in the body (emits MemberEmployed)")
+@router.post(
+    "/employment-records",
+    response_model=EmploymentOut,
+    status_code=201,
+    tags=["persons 人员"],
+    dependencies=[requires("employment:write")],
+    responses=problem_responses(404, 422),
+    summary="A member found work, with the resident ID in the body (emits MemberEmployed)",
+)
 async def record_employment_by_body(body: EmploymentRecordIn, uow: Uow) -> EmploymentOut:
     employment = EmploymentIn.model_validate(body.model_dump(exclude={"resident_id"}))
     return service.employment_out(await service.record_employment(uow, body.resident_id, employment))
 
 
-@router.get("/persons/{resident_id}", dependencies=[requires("employment:read")], response_model=PersonOut, tags=["persons 人员"],
-            responses=problem_responses(404, 422), summary="Certificate, fee waivers, referrals, posts, jobs")
+@router.get(
+    "/persons/{resident_id}",
+    dependencies=[requires("employment:read")],
+    response_model=PersonOut,
+    tags=["persons 人员"],
+    responses=problem_responses(404, 422),
+    summary="Certificate, fee waivers, referrals, posts, jobs",
+)
 async def get_person(resident_id: ResidentIdIn, uow: Uow) -> PersonOut:
     return await service.person_view(uow, resident_id)
 
 
-@router.get("/certificates/{number}", dependencies=[requires()], response_model=VerificationOut, tags=["certificates 再就业优惠证"],
-            responses=problem_responses(404), summary="Verify a Re-employment Preferential Certificate (any agency)")
+@router.get(
+    "/certificates/{number}",
+    dependencies=[requires()],
+    response_model=VerificationOut,
+    tags=["certificates 再就业优惠证"],
+    responses=problem_responses(404),
+    summary="Verify a Re-employment Preferential Certificate (any agency)",
+)
 async def verify_certificate(number: str, session: DbSession) -> VerificationOut:
     return await service.verify(session, number)
 
 
-@router.post("/certificate-runs", dependencies=[requires("employment:write")], response_model=CertificateRunOut, tags=["certificates 再就业优惠证"],
-             responses=problem_responses(422), summary="Issue the certificates that have fallen due (also done by the service every hour)")
+@router.post(
+    "/certificate-runs",
+    dependencies=[requires("employment:write")],
+    response_model=CertificateRunOut,
+    tags=["certificates 再就业优惠证"],
+    responses=problem_responses(422),
+    summary="Issue the certificates that have fallen due (also done by the service every hour)",
+)
 async def certificate_run(body: CertificateRunIn, units: Units, uow: Uow) -> CertificateRunOut:
     on = body.on or city_today()
     result = CertificateRunOut(on=on, issued=await service.issue_due_certificates(units, on))
@@ -72,52 +101,102 @@ async def certificate_run(body: CertificateRunIn, units: Units, uow: Uow) -> Cer
     return result
 
 
-@router.post("/vacancies", dependencies=[requires("employment:write")], response_model=VacancyOut, status_code=201, tags=["jobs 职业介绍"],
-             responses=problem_responses(422))
+@router.post(
+    "/vacancies",
+    dependencies=[requires("employment:write")],
+    response_model=VacancyOut,
+    status_code=201,
+    tags=["jobs 职业介绍"],
+    responses=problem_responses(422),
+)
 async def add_vacancy(body: VacancyIn, session: DbSession) -> VacancyOut:
     return await service.vacancy_out(session, await service.add_vacancy(session, body))
 
 
-@router.get("/vacancies", dependencies=[requires("employment:read")], response_model=list[VacancyOut], tags=["jobs 职业介绍"])
+@router.get(
+    "/vacancies", dependencies=[requires("employment:read")], response_model=list[VacancyOut], tags=["jobs 职业介绍"]
+)
 async def list_vacancies(session: DbSession) -> list[VacancyOut]:
-    return [await service.vacancy_out(session, v) for v in (await session.scalars(select(Vacancy).order_by(Vacancy.id))).all()]
+    return [
+        await service.vacancy_out(session, v)
+        for v in (await session.scalars(select(Vacancy).order_by(Vacancy.id))).all()
+    ]
 
 
-@router.get("/vacancies/{vacancy_id}/candidates", dependencies=[requires("employment:read")], response_model=list[CandidateOut], tags=["jobs 职业介绍"],
-            responses=problem_responses(404), summary="Who to refer: certificate holders first")
+@router.get(
+    "/vacancies/{vacancy_id}/candidates",
+    dependencies=[requires("employment:read")],
+    response_model=list[CandidateOut],
+    tags=["jobs 职业介绍"],
+    responses=problem_responses(404),
+    summary="Who to refer: certificate holders first",
+)
 async def vacancy_candidates(vacancy_id: RowId, session: DbSession) -> list[CandidateOut]:
     return await service.candidates(session, vacancy_id)
 
 
-@router.post("/referrals", dependencies=[requires("employment:write")], response_model=ReferralOut, status_code=201, tags=["jobs 职业介绍"],
-             responses=problem_responses(404, 409, 422))
+@router.post(
+    "/referrals",
+    dependencies=[requires("employment:write")],
+    response_model=ReferralOut,
+    status_code=201,
+    tags=["jobs 职业介绍"],
+    responses=problem_responses(404, 409, 422),
+)
 async def refer(body: ReferralIn, uow: Uow) -> ReferralOut:
     return service.referral_out(await service.refer(uow, body.vacancy_id, body.resident_id))
 
 
-@router.post("/posts", dependencies=[requires("employment:write")], response_model=PostOut, status_code=201, tags=["posts 公益性岗位"], responses=problem_responses(422))
+@router.post(
+    "/posts",
+    dependencies=[requires("employment:write")],
+    response_model=PostOut,
+    status_code=201,
+    tags=["posts 公益性岗位"],
+    responses=problem_responses(422),
+)
 async def add_post(body: PostIn, session: DbSession) -> PostOut:
     return await service.post_out(session, await service.add_post(session, body))
 
 
-@router.get("/posts", dependencies=[requires("employment:read")], response_model=list[PostOut], tags=["posts 公益性岗位"])
+@router.get(
+    "/posts", dependencies=[requires("employment:read")], response_model=list[PostOut], tags=["posts 公益性岗位"]
+)
 async def list_posts(session: DbSession) -> list[PostOut]:
     return [await service.post_out(session, p) for p in (await session.scalars(select(Post).order_by(Post.id))).all()]
 
 
-@router.post("/posts/{post_id}/assignments", dependencies=[requires("employment:write")], response_model=AssignmentOut, status_code=201, tags=["posts 公益性岗位"],
-             responses=problem_responses(404, 409, 422), summary="Place a member in a post (emits MemberEmployed)")
+@router.post(
+    "/posts/{post_id}/assignments",
+    dependencies=[requires("employment:write")],
+    response_model=AssignmentOut,
+    status_code=201,
+    tags=["posts 公益性岗位"],
+    responses=problem_responses(404, 409, 422),
+    summary="Place a member in a post (emits MemberEmployed)",
+)
 async def assign_post(post_id: RowId, body: AssignmentIn, uow: Uow) -> AssignmentOut:
     return service.assignment_out(await service.assign_post(uow, post_id, body.resident_id, body.on))
 
 
-@router.post("/persons/{resident_id}/employment", dependencies=[requires("employment:write")], response_model=EmploymentOut, status_code=201,
-             tags=["persons 人员"], responses=problem_responses(404, 422),
-             summary="A member found work (emits MemberEmployed: the household keeps dibao three more months)")
+@router.post(
+    "/persons/{resident_id}/employment",
+    dependencies=[requires("employment:write")],
+    response_model=EmploymentOut,
+    status_code=201,
+    tags=["persons 人员"],
+    responses=problem_responses(404, 422),
+    summary="A member found work (emits MemberEmployed: the household keeps dibao three more months)",
+)
 async def record_employment(resident_id: ResidentIdIn, body: EmploymentIn, uow: Uow) -> EmploymentOut:
     return service.employment_out(await service.record_employment(uow, resident_id, body))
 
 
-@router.get("/reports", dependencies=[requires_any("employment:read", "audit:read")], response_model=Report, tags=["reports 报表"])
+@router.get(
+    "/reports",
+    dependencies=[requires_any("employment:read", "audit:read")],
+    response_model=Report,
+    tags=["reports 报表"],
+)
 async def report(period: ReportPeriod, session: DbSession) -> Report:
     return await service.report(session, period)

@@ -21,8 +21,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings or load_settings("employment"),
         title="Employment assistance (就业救助)",
         description="Re-employment Preferential Certificates (再就业优惠证) for dibao members unemployed over a "
-                    "year, verifiable by any agency; job referrals, public-welfare posts, and the employment that "
-                    "lets a household keep dibao three more months.",
+        "year, verifiable by any agency; job referrals, public-welfare posts, and the employment that "
+        "lets a household keep dibao three more months.",
         routers=[api.router],
         parameter_specs=SPECS,
         handlers=consumers.HANDLERS,

@@ -131,8 +131,11 @@ class EmploymentOut(BaseModel):
 class CertificateRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on: PlanDay | None = Field(default=None, description="issue every certificate due on or before this day (default today "
-                                                     "in Harbin); a day not begun is refused (period_in_future)")
+    on: PlanDay | None = Field(
+        default=None,
+        description="issue every certificate due on or before this day (default today "
+        "in Harbin); a day not begun is refused (period_in_future)",
+    )
 
 
 class CertificateRunOut(BaseModel):

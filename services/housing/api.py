@@ -28,30 +28,52 @@ from shared.unit_of_work import DbSession, Units, Uow
 router = APIRouter()
 
 
-@router.get("/households/{household_id}", dependencies=[requires("housing:read")], response_model=HousingHouseholdOut, tags=["households 住房困难家庭"],
-            responses=problem_responses(404))
+@router.get(
+    "/households/{household_id}",
+    dependencies=[requires("housing:read")],
+    response_model=HousingHouseholdOut,
+    tags=["households 住房困难家庭"],
+    responses=problem_responses(404),
+)
 async def get_household(household_id: str, session: DbSession) -> HousingHouseholdOut:
     return await service.household_view(session, household_id)
 
 
-@router.get("/households/{household_id}/payments", dependencies=[requires("housing:read")],
-            response_model=list[PaymentOut], tags=["rent subsidy 租金补贴"], responses=problem_responses(404),
-            summary="The household's subsidy ledger: payments, arrears and recoveries, month by month")
+@router.get(
+    "/households/{household_id}/payments",
+    dependencies=[requires("housing:read")],
+    response_model=list[PaymentOut],
+    tags=["rent subsidy 租金补贴"],
+    responses=problem_responses(404),
+    summary="The household's subsidy ledger: payments, arrears and recoveries, month by month",
+)
 async def get_payments(household_id: str, session: DbSession) -> list[PaymentOut]:
     return [service.payment_out(line) for line in await service.payments_of(session, household_id)]
 
 
-@router.post("/subsidy-runs", dependencies=[requires("housing:write")], response_model=SubsidyRunOut, tags=["rent subsidy 租金补贴"],
-             responses=problem_responses(422),
-             summary="Settle the rent subsidy of every month through the period: arrears paid, overpayments "
-                     "recorded and withheld; a second run adds nothing")
+@router.post(
+    "/subsidy-runs",
+    dependencies=[requires("housing:write")],
+    response_model=SubsidyRunOut,
+    tags=["rent subsidy 租金补贴"],
+    responses=problem_responses(422),
+    summary="Settle the rent subsidy of every month through the period: arrears paid, overpayments "
+    "recorded and withheld; a second run adds nothing",
+)
 async def subsidy_run(body: SubsidyRunIn, request: Request, units: Units, uow: Uow) -> SubsidyRunOut:
     result = await service.run_subsidies(units, uow, body.period, batch_size=request.app.state.settings.run_batch_size)
     uow.audit("subsidy_runs", body.period, after=result.model_dump())
     return result
 
 
-@router.post("/units", dependencies=[requires("housing:write")], response_model=UnitOut, status_code=201, tags=["flats 廉租房"], responses=problem_responses(422))
+@router.post(
+    "/units",
+    dependencies=[requires("housing:write")],
+    response_model=UnitOut,
+    status_code=201,
+    tags=["flats 廉租房"],
+    responses=problem_responses(422),
+)
 async def register_unit(body: UnitIn, session: DbSession) -> UnitOut:
     return service.unit_out(await service.register_unit(session, body))
 
@@ -61,24 +83,45 @@ async def list_units(session: DbSession, status: Literal["vacant", "let"] | None
     return [service.unit_out(unit) for unit in await service.list_units(session, status)]
 
 
-@router.post("/allocation-requests", dependencies=[requires("housing:write")], response_model=WaitlistItem, status_code=201, tags=["allocation 实物配租"],
-             responses=problem_responses(404, 409, 422), summary="An eligible household asks for a flat: joins the waitlist")
+@router.post(
+    "/allocation-requests",
+    dependencies=[requires("housing:write")],
+    response_model=WaitlistItem,
+    status_code=201,
+    tags=["allocation 实物配租"],
+    responses=problem_responses(404, 409, 422),
+    summary="An eligible household asks for a flat: joins the waitlist",
+)
 async def request_allocation(body: AllocationRequestIn, session: DbSession) -> WaitlistItem:
     return await service.request_allocation(session, body.household_id)
 
 
-@router.get("/waitlist", dependencies=[requires("housing:read")], response_model=list[WaitlistItem], tags=["allocation 实物配租"],
-            summary="Ordered by need: least area per person, then earliest enrolment")
+@router.get(
+    "/waitlist",
+    dependencies=[requires("housing:read")],
+    response_model=list[WaitlistItem],
+    tags=["allocation 实物配租"],
+    summary="Ordered by need: least area per person, then earliest enrolment",
+)
 async def get_waitlist(session: DbSession) -> list[WaitlistItem]:
     return await service.waitlist(session)
 
 
-@router.post("/allocations", dependencies=[requires("housing:write")], response_model=AllocationOut, status_code=201, tags=["allocation 实物配租"],
-             responses=problem_responses(404, 409, 422), summary="Assign a flat: the rent subsidy stops the month after")
+@router.post(
+    "/allocations",
+    dependencies=[requires("housing:write")],
+    response_model=AllocationOut,
+    status_code=201,
+    tags=["allocation 实物配租"],
+    responses=problem_responses(404, 409, 422),
+    summary="Assign a flat: the rent subsidy stops the month after",
+)
 async def allocate(body: AllocationIn, uow: Uow) -> AllocationOut:
     return await service.allocate(uow, body)
 
 
-@router.get("/reports", dependencies=[requires_any("housing:read", "audit:read")], response_model=Report, tags=["reports 报表"])
+@router.get(
+    "/reports", dependencies=[requires_any("housing:read", "audit:read")], response_model=Report, tags=["reports 报表"]
+)
 async def report(period: ReportPeriod, session: DbSession) -> Report:
     return await service.report(session, period)

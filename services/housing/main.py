@@ -17,7 +17,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings or load_settings("housing"),
         title="Housing assistance (住房救助)",
         description="Low-rent housing for dibao households in housing difficulty: rent subsidy first (租金补贴), "
-                    "in-kind allocation of a flat second (实物配租), with a waitlist ordered by need.",
+        "in-kind allocation of a flat second (实物配租), with a waitlist ordered by need.",
         routers=[api.router],
         parameter_specs=SPECS,
         handlers=consumers.HANDLERS,

@@ -73,8 +73,13 @@ class WaitlistEntry(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (
-        Index("uq_waitlist_waiting_household", "household_id", unique=True,
-              postgresql_where=status == "waiting", sqlite_where=status == "waiting"),
+        Index(
+            "uq_waitlist_waiting_household",
+            "household_id",
+            unique=True,
+            postgresql_where=status == "waiting",
+            sqlite_where=status == "waiting",
+        ),
     )
 
 
@@ -108,5 +113,7 @@ class RentSubsidy(Base):
     run_period: Mapped[str] = mapped_column(String(7))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
-    __table_args__ = (UniqueConstraint("household_id", "period", "kind", "run_id"),
-                      Index("ix_rent_subsidies_period", "period"))
+    __table_args__ = (
+        UniqueConstraint("household_id", "period", "kind", "run_id"),
+        Index("ix_rent_subsidies_period", "period"),
+    )

@@ -46,7 +46,9 @@ def monthly_rent_subsidy(area_m2: Decimal, members: int, standard_per_person: De
     return to_fen(shortfall * per_m2)
 
 
-def waitlist_key(area_m2: Decimal, members: int, enrolled_on: date, requested_at: datetime) -> tuple[Decimal, date, datetime]:
+def waitlist_key(
+    area_m2: Decimal, members: int, enrolled_on: date, requested_at: datetime
+) -> tuple[Decimal, date, datetime]:
     return (area_m2 / members, enrolled_on, requested_at)
 
 

@@ -29,14 +29,17 @@ class HousingHouseholdOut(BaseModel):
     area_per_person: Decimal
     eligible: bool = Field(description="住房困难, qualifies for low-rent housing")
     eligible_since: date | None
-    monthly_rent_subsidy: MoneyStr = Field(description="租金补贴 due for this month, from this month's members, area "
-                                                       "and parameters (0.00 once housed or not eligible)")
+    monthly_rent_subsidy: MoneyStr = Field(
+        description="租金补贴 due for this month, from this month's members, area "
+        "and parameters (0.00 once housed or not eligible)"
+    )
     tenancy: TenancyOut | None
     waitlist_position: int | None
     tenancy_review: bool = Field(description="left dibao while a tenant: to be reviewed by the bureau")
     review_reason: str | None
-    balance_owed: MoneyStr = Field(description="overpaid subsidy the household still owes, withheld from its next "
-                                               "payments")
+    balance_owed: MoneyStr = Field(
+        description="overpaid subsidy the household still owes, withheld from its next payments"
+    )
 
 
 class SubsidyRunIn(BaseModel):
@@ -61,8 +64,9 @@ class PaymentOut(BaseModel):
     kind: LineKind
     run_period: str = Field(description="the period of the run that added the line")
     paid_at: datetime
-    withheld: MoneyStr = Field(description="part of a payment kept to recover what the household owed; it "
-                                           "received amount − withheld")
+    withheld: MoneyStr = Field(
+        description="part of a payment kept to recover what the household owed; it received amount − withheld"
+    )
 
 
 class UnitIn(BaseModel):

@@ -26,34 +26,61 @@ from shared.validators import Day, ResidentIdIn, ResidentIdQuery, RowId
 router = APIRouter()
 
 
-@router.post("/eligibility/search", response_model=EligibilityOut, tags=["eligibility 援助资格"],
-             dependencies=[requires("legal:read")], responses=problem_responses(422),
-             summary="Eligibility, with the resident ID in the body (keeps it out of URLs and their logs)")
+@router.post(
+    "/eligibility/search",
+    response_model=EligibilityOut,
+    tags=["eligibility 援助资格"],
+    dependencies=[requires("legal:read")],
+    responses=problem_responses(422),
+    summary="Eligibility, with the resident ID in the body (keeps it out of URLs and their logs)",
+)
 async def search_eligibility(body: ResidentIdQuery, session: DbSession) -> EligibilityOut:
     return await service.eligibility(session, body.resident_id, body.on or city_today())
 
 
-@router.get("/eligibility/{resident_id}", dependencies=[requires("legal:read")], response_model=EligibilityOut, tags=["eligibility 援助资格"],
-            responses=problem_responses(422))
-async def get_eligibility(resident_id: ResidentIdIn, session: DbSession,
-                          on: Day | None = Query(default=None, description="default today")) -> EligibilityOut:
+@router.get(
+    "/eligibility/{resident_id}",
+    dependencies=[requires("legal:read")],
+    response_model=EligibilityOut,
+    tags=["eligibility 援助资格"],
+    responses=problem_responses(422),
+)
+async def get_eligibility(
+    resident_id: ResidentIdIn, session: DbSession, on: Day | None = Query(default=None, description="default today")
+) -> EligibilityOut:
     return await service.eligibility(session, resident_id, on or city_today())
 
 
-@router.post("/lawyers", dependencies=[requires("legal:write")], response_model=LawyerOut, status_code=201, tags=["lawyers 律师与援助机构"],
-             responses=problem_responses(422))
+@router.post(
+    "/lawyers",
+    dependencies=[requires("legal:write")],
+    response_model=LawyerOut,
+    status_code=201,
+    tags=["lawyers 律师与援助机构"],
+    responses=problem_responses(422),
+)
 async def register_lawyer(body: LawyerIn, session: DbSession) -> LawyerOut:
     return service.lawyer_out(await service.register_lawyer(session, body))
 
 
-@router.get("/lawyers", dependencies=[requires("legal:read")], response_model=list[LawyerOut], tags=["lawyers 律师与援助机构"])
-async def list_lawyers(session: DbSession, division_code: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
-                       active: bool | None = None) -> list[LawyerOut]:
+@router.get(
+    "/lawyers", dependencies=[requires("legal:read")], response_model=list[LawyerOut], tags=["lawyers 律师与援助机构"]
+)
+async def list_lawyers(
+    session: DbSession,
+    division_code: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
+    active: bool | None = None,
+) -> list[LawyerOut]:
     return [service.lawyer_out(lawyer) for lawyer in await service.list_lawyers(session, division_code, active)]
 
 
-@router.patch("/lawyers/{lawyer_id}", dependencies=[requires("legal:write")], response_model=LawyerOut, tags=["lawyers 律师与援助机构"],
-              responses=problem_responses(404, 422))
+@router.patch(
+    "/lawyers/{lawyer_id}",
+    dependencies=[requires("legal:write")],
+    response_model=LawyerOut,
+    tags=["lawyers 律师与援助机构"],
+    responses=problem_responses(404, 422),
+)
 async def change_lawyer(lawyer_id: RowId, body: LawyerPatch, session: DbSession) -> LawyerOut:
     lawyer = await service.get_lawyer(session, lawyer_id)
     lawyer.active = body.active
@@ -61,31 +88,56 @@ async def change_lawyer(lawyer_id: RowId, body: LawyerPatch, session: DbSession)
     return service.lawyer_out(lawyer)
 
 
-@router.post("/cases", dependencies=[requires("legal:write")], response_model=CaseOut, status_code=201, tags=["cases 案件"],
-             responses=problem_responses(422), summary="Intake: refused with not_eligible outside dibao")
+@router.post(
+    "/cases",
+    dependencies=[requires("legal:write")],
+    response_model=CaseOut,
+    status_code=201,
+    tags=["cases 案件"],
+    responses=problem_responses(422),
+    summary="Intake: refused with not_eligible outside dibao",
+)
 async def open_case(body: CaseIn, session: DbSession) -> CaseOut:
     return await service.case_out(session, await service.open_case(session, body))
 
 
 @router.get("/cases", dependencies=[requires("legal:read")], response_model=list[CaseOut], tags=["cases 案件"])
-async def list_cases(session: DbSession, status: CaseStatus | None = None, kind: CaseKind | None = None,
-                     resident_id: ResidentIdIn | None = None,
-                     lawyer_id: str | None = Query(default=None, pattern=r"^[0-9]{1,12}$")) -> list[CaseOut]:
+async def list_cases(
+    session: DbSession,
+    status: CaseStatus | None = None,
+    kind: CaseKind | None = None,
+    resident_id: ResidentIdIn | None = None,
+    lawyer_id: str | None = Query(default=None, pattern=r"^[0-9]{1,12}$"),
+) -> list[CaseOut]:
     cases = await service.list_cases(session, status=status, kind=kind, resident_id=resident_id, lawyer_id=lawyer_id)
     return [await service.case_out(session, case) for case in cases]
 
 
-@router.get("/cases/{case_id}", dependencies=[requires("legal:read")], response_model=CaseOut, tags=["cases 案件"], responses=problem_responses(404))
+@router.get(
+    "/cases/{case_id}",
+    dependencies=[requires("legal:read")],
+    response_model=CaseOut,
+    tags=["cases 案件"],
+    responses=problem_responses(404),
+)
 async def get_case(case_id: RowId, session: DbSession) -> CaseOut:
     return await service.case_out(session, await service.get_case(session, case_id))
 
 
-@router.patch("/cases/{case_id}", dependencies=[requires("legal:write")], response_model=CaseOut, tags=["cases 案件"],
-              responses=problem_responses(404, 409, 422), summary="Assign, start or close a case")
+@router.patch(
+    "/cases/{case_id}",
+    dependencies=[requires("legal:write")],
+    response_model=CaseOut,
+    tags=["cases 案件"],
+    responses=problem_responses(404, 409, 422),
+    summary="Assign, start or close a case",
+)
 async def move_case(case_id: RowId, body: CasePatch, session: DbSession) -> CaseOut:
     return await service.case_out(session, await service.move_case(session, case_id, body))
 
 
-@router.get("/reports", dependencies=[requires_any("legal:read", "audit:read")], response_model=Report, tags=["reports 报表"])
+@router.get(
+    "/reports", dependencies=[requires_any("legal:read", "audit:read")], response_model=Report, tags=["reports 报表"]
+)
 async def report(period: ReportPeriod, session: DbSession) -> Report:
     return await service.report(session, period)

@@ -16,7 +16,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings or load_settings("legal"),
         title="Legal aid (法律救助)",
         description="Free legal consultation, document drafting, criminal defence, civil and administrative "
-                    "representation for dibao members, from intake to a closed case.",
+        "representation for dibao members, from intake to a closed case.",
         routers=[api.router],
         handlers=consumers.HANDLERS,
         topics=consumers.TOPICS,

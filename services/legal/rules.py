@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-CaseKind = Literal["consultation", "document_drafting", "criminal_defence", "civil_representation",
-                   "administrative_representation"]
+CaseKind = Literal[
+    "consultation", "document_drafting", "criminal_defence", "civil_representation", "administrative_representation"
+]
 CaseStatus = Literal["received", "assigned", "in_progress", "closed"]
 
 KIND_LABELS: dict[str, str] = {

@@ -41,8 +41,10 @@ class CaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     resident_id: ResidentIdIn
-    kind: CaseKind = Field(description="consultation 法律咨询, document_drafting 代写文书, criminal_defence 刑事辩护, "
-                                       "civil_representation 民事代理, administrative_representation 行政代理")
+    kind: CaseKind = Field(
+        description="consultation 法律咨询, document_drafting 代写文书, criminal_defence 刑事辩护, "
+        "civil_representation 民事代理, administrative_representation 行政代理"
+    )
     summary: Text = Field(min_length=1, max_length=4000, description="案情摘要")
 
 
@@ -101,7 +103,9 @@ class DivisionReport(BaseModel):
     cases: int
     by_kind: dict[str, int]
     by_status: dict[str, int]
-    average_days_to_assignment: float | None = Field(description="mean days from intake to assignment, of assigned cases")
+    average_days_to_assignment: float | None = Field(
+        description="mean days from intake to assignment, of assigned cases"
+    )
 
 
 class Report(BaseModel):

@@ -50,16 +50,28 @@ async def eligibility(session: AsyncSession, resident_id: str, on: date) -> Elig
     current = next((row for row in rows if row.eligible_on(on)), None)
     if current is None:
         return EligibilityOut(resident_id=resident_id, on=on, eligible=False, reason=ineligibility_reason(rows, on))
-    return EligibilityOut(resident_id=resident_id, on=on, eligible=True, household_id=current.household_id,
-                          since=current.eligible_from, until=current.eligible_until)
+    return EligibilityOut(
+        resident_id=resident_id,
+        on=on,
+        eligible=True,
+        household_id=current.household_id,
+        since=current.eligible_from,
+        until=current.eligible_until,
+    )
 
 
 # ---- lawyers ------------------------------------------------------------------------------------
 
 
 def lawyer_out(lawyer: Lawyer) -> LawyerOut:
-    return LawyerOut(id=str(lawyer.id), name=lawyer.name, firm=lawyer.firm, division_code=lawyer.division_code,
-                     kind=lawyer.kind, active=lawyer.active)
+    return LawyerOut(
+        id=str(lawyer.id),
+        name=lawyer.name,
+        firm=lawyer.firm,
+        division_code=lawyer.division_code,
+        kind=lawyer.kind,
+        active=lawyer.active,
+    )
 
 
 async def register_lawyer(session: AsyncSession, body: LawyerIn) -> Lawyer:
@@ -89,17 +101,39 @@ async def list_lawyers(session: AsyncSession, division_code: str | None, active:
 
 
 async def case_out(session: AsyncSession, case: Case) -> CaseOut:
-    history = (await session.scalars(select(CaseTransition).where(CaseTransition.case_id == case.id)
-                                     .order_by(CaseTransition.id))).all()
+    history = (
+        await session.scalars(
+            select(CaseTransition).where(CaseTransition.case_id == case.id).order_by(CaseTransition.id)
+        )
+    ).all()
     return CaseOut(
-        id=str(case.id), resident_id=case.resident_id, household_id=case.household_id,
-        division_code=case.division_code, kind=case.kind, summary=case.summary, status=case.status,
-        lawyer_id=str(case.lawyer_id) if case.lawyer_id else None, outcome=case.outcome, fee=case.fee,
-        intake_on=case.intake_on, received_at=case.received_at, assigned_at=case.assigned_at,
-        started_at=case.started_at, closed_at=case.closed_at, next_statuses=rules.allowed_next(case.status),
-        history=[TransitionOut(from_status=t.from_status, to_status=t.to_status,
-                               lawyer_id=str(t.lawyer_id) if t.lawyer_id else None, note=t.note, at=t.at)
-                 for t in history])
+        id=str(case.id),
+        resident_id=case.resident_id,
+        household_id=case.household_id,
+        division_code=case.division_code,
+        kind=case.kind,
+        summary=case.summary,
+        status=case.status,
+        lawyer_id=str(case.lawyer_id) if case.lawyer_id else None,
+        outcome=case.outcome,
+        fee=case.fee,
+        intake_on=case.intake_on,
+        received_at=case.received_at,
+        assigned_at=case.assigned_at,
+        started_at=case.started_at,
+        closed_at=case.closed_at,
+        next_statuses=rules.allowed_next(case.status),
+        history=[
+            TransitionOut(
+                from_status=t.from_status,
+                to_status=t.to_status,
+                lawyer_id=str(t.lawyer_id) if t.lawyer_id else None,
+                note=t.note,
+                at=t.at,
+            )
+            for t in history
+        ],
+    )
 
 
 async def open_case(session: AsyncSession, body: CaseIn, today: date | None = None) -> Case:
@@ -109,9 +143,17 @@ async def open_case(session: AsyncSession, body: CaseIn, today: date | None = No
         reason = ineligibility_reason(await memberships(session, body.resident_id), intake_on)
         raise Unprocessable("not_eligible", f"free legal aid is for dibao members; on {intake_on}: {reason}")
     now = datetime.now(UTC)
-    case = Case(resident_id=body.resident_id, household_id=membership.household_id,
-                division_code=membership.division_code, kind=body.kind, summary=body.summary, status="received",
-                fee=ZERO, intake_on=intake_on, received_at=now)
+    case = Case(
+        resident_id=body.resident_id,
+        household_id=membership.household_id,
+        division_code=membership.division_code,
+        kind=body.kind,
+        summary=body.summary,
+        status="received",
+        fee=ZERO,
+        intake_on=intake_on,
+        received_at=now,
+    )
     session.add(case)
     await session.flush()
     session.add(CaseTransition(case_id=case.id, from_status=None, to_status="received", at=now))
@@ -131,8 +173,11 @@ async def move_case(session: AsyncSession, case_id: str | int, patch: CasePatch)
 
     case = await get_case(session, case_id)
     if not rules.can_move(case.status, patch.status):
-        raise Conflict("invalid_transition", f"a {case.status} case cannot become {patch.status}; "
-                                             f"allowed: {', '.join(rules.allowed_next(case.status)) or 'none'}")
+        raise Conflict(
+            "invalid_transition",
+            f"a {case.status} case cannot become {patch.status}; "
+            f"allowed: {', '.join(rules.allowed_next(case.status)) or 'none'}",
+        )
     now = datetime.now(UTC)
     if patch.status == "assigned":
         if patch.lawyer_id is None:
@@ -147,15 +192,24 @@ async def move_case(session: AsyncSession, case_id: str | int, patch: CasePatch)
         if not patch.outcome:
             raise Unprocessable("outcome_required", "closing a case needs its outcome")
         case.outcome, case.closed_at = patch.outcome, now
-    session.add(CaseTransition(case_id=case.id, from_status=case.status, to_status=patch.status,
-                               lawyer_id=case.lawyer_id if patch.status == "assigned" else None, note=patch.note, at=now))
+    session.add(
+        CaseTransition(
+            case_id=case.id,
+            from_status=case.status,
+            to_status=patch.status,
+            lawyer_id=case.lawyer_id if patch.status == "assigned" else None,
+            note=patch.note,
+            at=now,
+        )
+    )
     case.status = patch.status
     await session.flush()
     return case
 
 
-async def list_cases(session: AsyncSession, *, status: str | None, kind: str | None, resident_id: str | None,
-                     lawyer_id: str | None) -> list[Case]:
+async def list_cases(
+    session: AsyncSession, *, status: str | None, kind: str | None, resident_id: str | None, lawyer_id: str | None
+) -> list[Case]:
     query = select(Case)
     if status:
         query = query.where(Case.status == status)
@@ -169,8 +223,9 @@ async def list_cases(session: AsyncSession, *, status: str | None, kind: str | N
 
 
 async def report(session: AsyncSession, period: Period) -> Report:
-    cases = (await session.scalars(select(Case).where(Case.intake_on >= period.start,
-                                                      Case.intake_on <= period.end))).all()
+    cases = (
+        await session.scalars(select(Case).where(Case.intake_on >= period.start, Case.intake_on <= period.end))
+    ).all()
     by_division: dict[str, list[Case]] = defaultdict(list)
     for case in cases:
         by_division[case.division_code].append(case)
@@ -178,8 +233,14 @@ async def report(session: AsyncSession, period: Period) -> Report:
     for code in sorted(by_division):
         rows = by_division[code]
         waits = [(c.assigned_at - c.received_at).total_seconds() / 86400 for c in rows if c.assigned_at]
-        items.append(DivisionReport(
-            division_code=code, division_name=division_name(code), cases=len(rows),
-            by_kind=dict(Counter(c.kind for c in rows)), by_status=dict(Counter(c.status for c in rows)),
-            average_days_to_assignment=round(sum(waits) / len(waits), 2) if waits else None))
+        items.append(
+            DivisionReport(
+                division_code=code,
+                division_name=division_name(code),
+                cases=len(rows),
+                by_kind=dict(Counter(c.kind for c in rows)),
+                by_status=dict(Counter(c.status for c in rows)),
+                average_days_to_assignment=round(sum(waits) / len(waits), 2) if waits else None,
+            )
+        )
     return Report(period=period.label, divisions=items)

@@ -17,7 +17,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings or load_settings("medical"),
         title="Medical assistance (医疗救助)",
         description="Dibao members' medical assistance: designated hospitals (定点医院), claims paid as a share of "
-                    "the out-of-pocket cost up to a yearly cap, and what the audit and supervision bureaus review.",
+        "the out-of-pocket cost up to a yearly cap, and what the audit and supervision bureaus review.",
         routers=[api.router],
         parameter_specs=SPECS,
         handlers=consumers.HANDLERS,

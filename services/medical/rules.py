@@ -34,8 +34,9 @@ class Assessment:
         return self.amount < self.uncapped
 
 
-def assess_claim(total_cost: Decimal, insurance_paid: Decimal, share: Decimal, yearly_cap: Decimal,
-                 paid_this_year: Decimal) -> Assessment:
+def assess_claim(
+    total_cost: Decimal, insurance_paid: Decimal, share: Decimal, yearly_cap: Decimal, paid_this_year: Decimal
+) -> Assessment:
     oop = out_of_pocket(total_cost, insurance_paid)
     uncapped = to_fen(oop * share)
     return Assessment(oop, uncapped, min(uncapped, remaining_cap(yearly_cap, paid_this_year)))
@@ -70,8 +71,9 @@ def normalise_invoice_no(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text)
     for character in folded:
         if unicodedata.category(character).startswith("C"):
-            raise InvalidInvoiceNo(f"an invoice number cannot hold the control or invisible character "
-                                   f"U+{ord(character):04X}")
+            raise InvalidInvoiceNo(
+                f"an invoice number cannot hold the control or invisible character U+{ord(character):04X}"
+            )
     normal = unicodedata.normalize("NFKC", folded.strip().upper())
     if not normal:
         raise InvalidInvoiceNo("an invoice number cannot be blank")

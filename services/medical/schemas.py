@@ -26,14 +26,19 @@ def _not_after_city_today(value: date) -> date:
     # Today in Harbin, not the server's date: between midnight and 08:00 there, UTC is still on yesterday.
     today = city_today()
     if value > today:
-        raise fail("date_in_future", "{value} is after today ({today} in Harbin)", value=value.isoformat(),
-                   today=today.isoformat())
+        raise fail(
+            "date_in_future",
+            "{value} is after today ({today} in Harbin)",
+            value=value.isoformat(),
+            today=today.isoformat(),
+        )
     return value
 
 
 # Stored and compared as rules.normalise_invoice_no spells it; the length bound is checked after folding.
-InvoiceNoIn = Annotated[Text, Field(max_length=200, description="发票号 (compared trimmed, upper-case, NFKC)"),
-                        AfterValidator(_invoice_no)]
+InvoiceNoIn = Annotated[
+    Text, Field(max_length=200, description="发票号 (compared trimmed, upper-case, NFKC)"), AfterValidator(_invoice_no)
+]
 VisitDay = Annotated[PlanDay, AfterValidator(_not_after_city_today)]
 
 
@@ -56,8 +61,9 @@ class HospitalIn(BaseModel):
 class HospitalPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    designated_until: Day | None = Field(description="end (or reopen, with null) the designation; not before "
-                                                     "designated_from (422 invalid_period)")
+    designated_until: Day | None = Field(
+        description="end (or reopen, with null) the designation; not before designated_from (422 invalid_period)"
+    )
 
 
 class HospitalOut(BaseModel):
@@ -150,4 +156,3 @@ class Report(BaseModel):
     period: str
     divisions: list[DivisionReport]
     total_amount_paid: MoneyStr
-

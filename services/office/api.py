@@ -33,15 +33,26 @@ from shared.validators import RowId
 router = APIRouter()
 
 
-@router.get("/households/{household_id}/assistance", dependencies=[requires("office:read")], response_model=OneStopOut, tags=["office 领导小组办公室"],
-            responses=problem_responses(404), summary="One-stop view (一站式): everything every bureau granted")
+@router.get(
+    "/households/{household_id}/assistance",
+    dependencies=[requires("office:read")],
+    response_model=OneStopOut,
+    tags=["office 领导小组办公室"],
+    responses=problem_responses(404),
+    summary="One-stop view (一站式): everything every bureau granted",
+)
 async def one_stop(household_id: str, session: DbSession) -> OneStopOut:
     return await service.one_stop(session, household_id)
 
 
-@router.get("/reports/assessment", dependencies=[requires_any("office:read", "audit:read")], response_model=AssessmentOut, tags=["office 领导小组办公室"],
-            responses={200: {"content": {"text/html": {}, "text/csv": {}}}, **problem_responses(422)},
-            summary="The joint meeting's assessment: JSON, CSV (Accept: text/csv) or the page (Accept: text/html)")
+@router.get(
+    "/reports/assessment",
+    dependencies=[requires_any("office:read", "audit:read")],
+    response_model=AssessmentOut,
+    tags=["office 领导小组办公室"],
+    responses={200: {"content": {"text/html": {}, "text/csv": {}}}, **problem_responses(422)},
+    summary="The joint meeting's assessment: JSON, CSV (Accept: text/csv) or the page (Accept: text/html)",
+)
 async def assessment_report(
     period: ReportPeriod,
     session: DbSession,
@@ -58,22 +69,33 @@ async def assessment_report(
     return result
 
 
-@router.post("/reports/assessment/links", response_model=AssessmentLinkOut, status_code=201,
-             tags=["office 领导小组办公室"], dependencies=[requires_any("office:read", "audit:read")],
-             responses=problem_responses(422),
-             summary="A short-lived link to the assessment page, for a browser at the joint meeting")
+@router.post(
+    "/reports/assessment/links",
+    response_model=AssessmentLinkOut,
+    status_code=201,
+    tags=["office 领导小组办公室"],
+    dependencies=[requires_any("office:read", "audit:read")],
+    responses=problem_responses(422),
+    summary="A short-lived link to the assessment page, for a browser at the joint meeting",
+)
 async def assessment_link(body: AssessmentLinkIn, request: Request) -> AssessmentLinkOut:
     try:
         link = sign_link(request, "assessment", body.ttl_minutes * 60, period=body.period)
     except RuntimeError:
         raise Unprocessable("links_not_configured", "this service has no JWT secret to sign links with") from None
-    return AssessmentLinkOut(url=f"/reports/assessment/view/{link}",
-                             expires_at=datetime.now(UTC) + timedelta(minutes=body.ttl_minutes))
+    return AssessmentLinkOut(
+        url=f"/reports/assessment/view/{link}", expires_at=datetime.now(UTC) + timedelta(minutes=body.ttl_minutes)
+    )
 
 
-@router.get("/reports/assessment/view/{link}", response_class=HTMLResponse, tags=["office 领导小组办公室"],
-            dependencies=[Depends(SignedLink("assessment"))], responses=problem_responses(401, 403),
-            summary="The assessment page, opened from a link made by POST /reports/assessment/links")
+@router.get(
+    "/reports/assessment/view/{link}",
+    response_class=HTMLResponse,
+    tags=["office 领导小组办公室"],
+    dependencies=[Depends(SignedLink("assessment"))],
+    responses=problem_responses(401, 403),
+    summary="The assessment page, opened from a link made by POST /reports/assessment/links",
+)
 async def assessment_view(link: str, request: Request, session: DbSession) -> HTMLResponse:
     try:
         period = parse_period(request.state.link_claims["period"])
@@ -82,40 +104,78 @@ async def assessment_view(link: str, request: Request, session: DbSession) -> HT
     return HTMLResponse(assessment_page.render(await assessment.assess(session, period)))
 
 
-@router.post("/mutual-aid/donations", dependencies=[requires("office:mutual_aid")], response_model=DonationOut, status_code=201, tags=["mutual aid 社会互助"],
-             responses=problem_responses(404, 422))
+@router.post(
+    "/mutual-aid/donations",
+    dependencies=[requires("office:mutual_aid")],
+    response_model=DonationOut,
+    status_code=201,
+    tags=["mutual aid 社会互助"],
+    responses=problem_responses(404, 422),
+)
 async def record_donation(body: DonationIn, session: DbSession) -> DonationOut:
     return service.donation_out(await service.record_donation(session, body))
 
 
-@router.get("/mutual-aid/donations", dependencies=[requires_any("office:read", "office:mutual_aid")], response_model=list[DonationOut], tags=["mutual aid 社会互助"])
-async def list_donations(session: DbSession, division_code: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
-                         household_id: str | None = Query(default=None, max_length=36)) -> list[DonationOut]:
+@router.get(
+    "/mutual-aid/donations",
+    dependencies=[requires_any("office:read", "office:mutual_aid")],
+    response_model=list[DonationOut],
+    tags=["mutual aid 社会互助"],
+)
+async def list_donations(
+    session: DbSession,
+    division_code: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
+    household_id: str | None = Query(default=None, max_length=36),
+) -> list[DonationOut]:
     return [service.donation_out(d) for d in await service.list_donations(session, division_code, household_id)]
 
 
-@router.post("/mutual-aid/pairings", dependencies=[requires("office:mutual_aid")], response_model=PairingOut, status_code=201, tags=["mutual aid 社会互助"],
-             responses=problem_responses(404, 422), summary="一帮一结对子: a unit or person pairs with a household")
+@router.post(
+    "/mutual-aid/pairings",
+    dependencies=[requires("office:mutual_aid")],
+    response_model=PairingOut,
+    status_code=201,
+    tags=["mutual aid 社会互助"],
+    responses=problem_responses(404, 422),
+    summary="一帮一结对子: a unit or person pairs with a household",
+)
 async def start_pairing(body: PairingIn, session: DbSession) -> PairingOut:
     return service.pairing_out(await service.start_pairing(session, body))
 
 
-@router.patch("/mutual-aid/pairings/{pairing_id}", dependencies=[requires("office:mutual_aid")], response_model=PairingOut, tags=["mutual aid 社会互助"],
-              responses=problem_responses(404, 422))
+@router.patch(
+    "/mutual-aid/pairings/{pairing_id}",
+    dependencies=[requires("office:mutual_aid")],
+    response_model=PairingOut,
+    tags=["mutual aid 社会互助"],
+    responses=problem_responses(404, 422),
+)
 async def end_pairing(pairing_id: RowId, body: PairingPatch, session: DbSession) -> PairingOut:
     return service.pairing_out(await service.end_pairing(session, pairing_id, body))
 
 
-@router.get("/mutual-aid/pairings", dependencies=[requires_any("office:read", "office:mutual_aid")], response_model=list[PairingOut], tags=["mutual aid 社会互助"])
-async def list_pairings(session: DbSession, division_code: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
-                        household_id: str | None = Query(default=None, max_length=36),
-                        active: bool | None = None) -> list[PairingOut]:
+@router.get(
+    "/mutual-aid/pairings",
+    dependencies=[requires_any("office:read", "office:mutual_aid")],
+    response_model=list[PairingOut],
+    tags=["mutual aid 社会互助"],
+)
+async def list_pairings(
+    session: DbSession,
+    division_code: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
+    household_id: str | None = Query(default=None, max_length=36),
+    active: bool | None = None,
+) -> list[PairingOut]:
     return [service.pairing_out(p) for p in await service.list_pairings(session, division_code, household_id, active)]
 
 
-
-@router.get("/reports", dependencies=[requires_any("office:read", "audit:read")], response_model=Report,
-            responses=problem_responses(422), tags=["reports 报表"],
-            summary="What the office recorded per division: social mutual aid")
+@router.get(
+    "/reports",
+    dependencies=[requires_any("office:read", "audit:read")],
+    response_model=Report,
+    responses=problem_responses(422),
+    tags=["reports 报表"],
+    summary="What the office recorded per division: social mutual aid",
+)
 async def report(period: ReportPeriod, session: DbSession) -> Report:
     return await assessment.report(session, period)

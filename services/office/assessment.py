@@ -105,14 +105,20 @@ class _Tally:
         self.paid += other.paid
 
     def out(self, bureau: str) -> BureauAssessment:
-        coverage = (round(self.households_granted / self.households_eligible, 4) if self.households_eligible else None)
+        coverage = round(self.households_granted / self.households_eligible, 4) if self.households_eligible else None
         median, p90 = rules.percentile(self.days, 0.5), rules.percentile(self.days, 0.9)
         return BureauAssessment(
-            bureau=bureau, bureau_name=BUREAU_NAMES[bureau], households_eligible=self.households_eligible,
-            households_granted=self.households_granted, persons_eligible=len(self.persons_eligible),
-            persons_granted=len(self.persons_granted), coverage=coverage,
+            bureau=bureau,
+            bureau_name=BUREAU_NAMES[bureau],
+            households_eligible=self.households_eligible,
+            households_granted=self.households_granted,
+            persons_eligible=len(self.persons_eligible),
+            persons_granted=len(self.persons_granted),
+            coverage=coverage,
             timeliness_median_days=round(median, 2) if median is not None else None,
-            timeliness_p90_days=round(p90, 2) if p90 is not None else None, amount_paid=to_fen(self.paid))
+            timeliness_p90_days=round(p90, 2) if p90 is not None else None,
+            amount_paid=to_fen(self.paid),
+        )
 
 
 async def assess(session: AsyncSession, period: Period, now: datetime | None = None) -> AssessmentOut:
@@ -121,17 +127,27 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
     book = await ParameterBook.load(session, [UNSERVED_AFTER_DAYS, *ASSESSMENT_SPECS])
     criteria = rules.AssessmentCriteria(
         housing_area_per_person=book.get(ASSESS_HOUSING_AREA, as_of),
-        working_age=WorkingAge(book.get(ASSESS_WORKING_AGE_MIN, as_of), book.get(ASSESS_WORKING_AGE_END_MALE, as_of),
-                               book.get(ASSESS_WORKING_AGE_END_FEMALE, as_of)),
-        unemployed_years=book.get(ASSESS_UNEMPLOYED_YEARS, as_of))
+        working_age=WorkingAge(
+            book.get(ASSESS_WORKING_AGE_MIN, as_of),
+            book.get(ASSESS_WORKING_AGE_END_MALE, as_of),
+            book.get(ASSESS_WORKING_AGE_END_FEMALE, as_of),
+        ),
+        unemployed_years=book.get(ASSESS_UNEMPLOYED_YEARS, as_of),
+    )
     unserved_after = book.get(UNSERVED_AFTER_DAYS, as_of)
 
     in_period = (DibaoHousehold.enrolled_on <= period.end) & (
-        DibaoHousehold.exited_on.is_(None) | (DibaoHousehold.exited_on > period.start))
-    repeated = frozenset(await session.scalars(
-        select(DibaoMember.resident_id).join(DibaoHousehold, DibaoMember.household_id == DibaoHousehold.household_id)
-        .where(in_period).group_by(DibaoMember.resident_id)
-        .having(func.count(func.distinct(DibaoMember.household_id)) > 1)))
+        DibaoHousehold.exited_on.is_(None) | (DibaoHousehold.exited_on > period.start)
+    )
+    repeated = frozenset(
+        await session.scalars(
+            select(DibaoMember.resident_id)
+            .join(DibaoHousehold, DibaoMember.household_id == DibaoHousehold.household_id)
+            .where(in_period)
+            .group_by(DibaoMember.resident_id)
+            .having(func.count(func.distinct(DibaoMember.household_id)) > 1)
+        )
+    )
     tallies: dict[tuple[str, str], _Tally] = defaultdict(lambda: _Tally(repeated))
     persons: dict[str, DistinctPersons] = defaultdict(lambda: DistinctPersons(repeated))
     household_count: dict[str, int] = defaultdict(int)
@@ -140,41 +156,85 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
     # caseload.
     last_id = ""
     while True:
-        households = (await session.scalars(select(DibaoHousehold).where(DibaoHousehold.household_id > last_id, in_period)
-            .order_by(DibaoHousehold.household_id).limit(ASSESSMENT_PAGE))).all()
+        households = (
+            await session.scalars(
+                select(DibaoHousehold)
+                .where(DibaoHousehold.household_id > last_id, in_period)
+                .order_by(DibaoHousehold.household_id)
+                .limit(ASSESSMENT_PAGE)
+            )
+        ).all()
         if not households:
             break
         last_id = households[-1].household_id
         ids = [h.household_id for h in households]
         members = await members_of(session, ids)
-        recorded = dict((await session.execute(select(Enrolment.household_id, Enrolment.recorded_at)
-                                               .where(Enrolment.household_id.in_(ids)))).tuples().all())
+        recorded = dict(
+            (
+                await session.execute(
+                    select(Enrolment.household_id, Enrolment.recorded_at).where(Enrolment.household_id.in_(ids))
+                )
+            )
+            .tuples()
+            .all()
+        )
         first_grant: dict[tuple[str, str, str, str], datetime] = {}
-        for household_id, bureau, programme, resident_id, granted_at in (await session.execute(
-                select(AssistanceRecord.household_id, AssistanceRecord.bureau, AssistanceRecord.programme,
-                       AssistanceRecord.resident_id, AssistanceRecord.first_granted_at)
-                .where(AssistanceRecord.household_id.in_(ids)))).all():
+        for household_id, bureau, programme, resident_id, granted_at in (
+            await session.execute(
+                select(
+                    AssistanceRecord.household_id,
+                    AssistanceRecord.bureau,
+                    AssistanceRecord.programme,
+                    AssistanceRecord.resident_id,
+                    AssistanceRecord.first_granted_at,
+                ).where(AssistanceRecord.household_id.in_(ids))
+            )
+        ).all():
             key = (household_id, bureau, programme, resident_id)
             first_grant[key] = min(granted_at, first_grant.get(key, granted_at))
         for household in households:
             enrolled_at = recorded.get(household.household_id) or datetime.combine(
-                household.enrolled_on, datetime.min.time(), UTC)
-            _assess_household(household, last_members(household, members[household.household_id]), enrolled_at,
-                              first_grant, criteria, as_of, now, unserved_after, tallies, persons, household_count,
-                              unserved)
+                household.enrolled_on, datetime.min.time(), UTC
+            )
+            _assess_household(
+                household,
+                last_members(household, members[household.household_id]),
+                enrolled_at,
+                first_grant,
+                criteria,
+                as_of,
+                now,
+                unserved_after,
+                tallies,
+                persons,
+                household_count,
+                unserved,
+            )
         session.expunge_all()
 
-    for division, bureau, amount in (await session.execute(
+    for division, bureau, amount in (
+        await session.execute(
             select(AssistancePayment.division_code, AssistancePayment.bureau, func.sum(AssistancePayment.amount))
             .where(AssistancePayment.paid_on >= period.start, AssistancePayment.paid_on <= period.end)
-            .group_by(AssistancePayment.division_code, AssistancePayment.bureau))).all():
+            .group_by(AssistancePayment.division_code, AssistancePayment.bureau)
+        )
+    ).all():
         if bureau in ASSESSED_BUREAUS:
             tallies[(division, bureau)].paid += amount or ZERO
-    dibao = dict((await session.execute(
-        select(AssistancePayment.division_code, func.sum(AssistancePayment.amount))
-        .where(AssistancePayment.bureau == CIVIL_AFFAIRS,
-               AssistancePayment.period.in_([m.label for m in period.months()]))
-        .group_by(AssistancePayment.division_code))).tuples().all())
+    dibao = dict(
+        (
+            await session.execute(
+                select(AssistancePayment.division_code, func.sum(AssistancePayment.amount))
+                .where(
+                    AssistancePayment.bureau == CIVIL_AFFAIRS,
+                    AssistancePayment.period.in_([m.label for m in period.months()]),
+                )
+                .group_by(AssistancePayment.division_code)
+            )
+        )
+        .tuples()
+        .all()
+    )
     aid = await _mutual_aid(session, period)
 
     divisions = sorted(set(household_count) | {d for d, _ in tallies} | set(dibao) | set(aid))
@@ -186,37 +246,67 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
             tally = tallies.get((code, bureau), _Tally(repeated))
             city[bureau].merge(tally)
             bureaus.append(tally.out(bureau))
-        division_rows.append(DivisionAssessment(
-            division_code=code, division_name=division_name(code), households=household_count.get(code, 0),
-            persons=len(persons.get(code, ())), dibao_paid=to_fen(dibao.get(code) or ZERO), bureaus=bureaus,
-            mutual_aid=aid.get(code, MutualAidSummary(donations=0, donation_amount=ZERO, active_pairings=0))))
+        division_rows.append(
+            DivisionAssessment(
+                division_code=code,
+                division_name=division_name(code),
+                households=household_count.get(code, 0),
+                persons=len(persons.get(code, ())),
+                dibao_paid=to_fen(dibao.get(code) or ZERO),
+                bureaus=bureaus,
+                mutual_aid=aid.get(code, MutualAidSummary(donations=0, donation_amount=ZERO, active_pairings=0)),
+            )
+        )
     unserved.sort(key=lambda u: (-u.days_waiting, u.division_code, u.household_id))
     return AssessmentOut(
-        period=period.label, as_of=as_of, unserved_after_days=unserved_after,
-        households=sum(household_count.values()), persons=sum(len(p) for p in persons.values()),
+        period=period.label,
+        as_of=as_of,
+        unserved_after_days=unserved_after,
+        households=sum(household_count.values()),
+        persons=sum(len(p) for p in persons.values()),
         dibao_paid=to_fen(sum((dibao[d] or ZERO for d in dibao), ZERO)),
-        bureaus=[city[bureau].out(bureau) for bureau in ASSESSED_BUREAUS], divisions=division_rows, unserved=unserved)
+        bureaus=[city[bureau].out(bureau) for bureau in ASSESSED_BUREAUS],
+        divisions=division_rows,
+        unserved=unserved,
+    )
 
 
-def _assess_household(household: DibaoHousehold, members: list[MemberSnapshot], enrolled_at: datetime,
-                      first_grant: dict[tuple[str, str, str, str], datetime],
-                      criteria: rules.AssessmentCriteria, as_of: date, now: datetime, unserved_after: int,
-                      tallies: dict[tuple[str, str], _Tally], persons: dict[str, DistinctPersons],
-                      household_count: dict[str, int], unserved: list[UnservedHousehold]) -> None:
+def _assess_household(
+    household: DibaoHousehold,
+    members: list[MemberSnapshot],
+    enrolled_at: datetime,
+    first_grant: dict[tuple[str, str, str, str], datetime],
+    criteria: rules.AssessmentCriteria,
+    as_of: date,
+    now: datetime,
+    unserved_after: int,
+    tallies: dict[tuple[str, str], _Tally],
+    persons: dict[str, DistinctPersons],
+    household_count: dict[str, int],
+    unserved: list[UnservedHousehold],
+) -> None:
     division = household.division_code
     household_count[division] += 1
     persons[division].update({m.resident_id for m in members})
     expectations = rules.expected_assistance(
-        heating=household.snapshot["heating"], housing_area_m2=Decimal(str(household.snapshot["housing_area_m2"])),
-        enrolled_on=household.enrolled_on, members=members, on=max(as_of, household.enrolled_on), criteria=criteria)
+        heating=household.snapshot["heating"],
+        housing_area_m2=Decimal(str(household.snapshot["housing_area_m2"])),
+        enrolled_on=household.enrolled_on,
+        members=members,
+        on=max(as_of, household.enrolled_on),
+        criteria=criteria,
+    )
     missing: list[MissingProgramme] = []
     by_bureau: dict[str, list[bool]] = defaultdict(list)
     # Education may expect several programmes of one pupil: a person counts once per bureau.
     eligible_people: dict[str, set[str]] = defaultdict(set)
     granted_people: dict[str, set[str]] = defaultdict(set)
     for expectation in expectations:
-        granted_at = [first_grant[key] for programme in expectation.programmes
-                      if (key := (household.household_id, expectation.bureau, programme, expectation.resident_id)) in first_grant]
+        granted_at = [
+            first_grant[key]
+            for programme in expectation.programmes
+            if (key := (household.household_id, expectation.bureau, programme, expectation.resident_id)) in first_grant
+        ]
         tally = tallies[(division, expectation.bureau)]
         by_bureau[expectation.bureau].append(bool(granted_at))
         if expectation.resident_id:
@@ -226,8 +316,13 @@ def _assess_household(household: DibaoHousehold, members: list[MemberSnapshot], 
                 granted_people[expectation.bureau].add(expectation.resident_id)
             tally.days.append(max(0.0, (min(granted_at) - enrolled_at).total_seconds() / 86400))
         else:
-            missing.append(MissingProgramme(bureau=expectation.bureau, programme=sorted(expectation.programmes)[0],
-                                            resident_id=expectation.resident_id or None))
+            missing.append(
+                MissingProgramme(
+                    bureau=expectation.bureau,
+                    programme=sorted(expectation.programmes)[0],
+                    resident_id=expectation.resident_id or None,
+                )
+            )
     for bureau, people in eligible_people.items():
         tallies[(division, bureau)].persons_eligible.update(people)
         tallies[(division, bureau)].persons_granted.update(granted_people[bureau])
@@ -236,40 +331,87 @@ def _assess_household(household: DibaoHousehold, members: list[MemberSnapshot], 
         tallies[(division, bureau)].households_granted += all(served)
     waiting = now - enrolled_at
     if missing and status_on(household, city_today()) == "active" and waiting >= timedelta(days=unserved_after):
-        unserved.append(UnservedHousehold(household_id=household.household_id, division_code=division,
-                                          enrolled_on=household.enrolled_on, days_waiting=waiting.days,
-                                          missing=missing))
+        unserved.append(
+            UnservedHousehold(
+                household_id=household.household_id,
+                division_code=division,
+                enrolled_on=household.enrolled_on,
+                days_waiting=waiting.days,
+                missing=missing,
+            )
+        )
 
 
 async def _mutual_aid(session: AsyncSession, period: Period) -> dict[str, MutualAidSummary]:
-    donations = dict(((d, (n, a)) for d, n, a in (await session.execute(
-        select(Donation.division_code, func.count(), func.sum(Donation.amount))
-        .where(Donation.given_on >= period.start, Donation.given_on <= period.end)
-        .group_by(Donation.division_code))).all()))
-    pairings = dict((await session.execute(
-        select(Pairing.division_code, func.count()).where(
-            Pairing.started_on <= period.end, (Pairing.ended_on.is_(None)) | (Pairing.ended_on >= period.start))
-        .group_by(Pairing.division_code))).tuples().all())
-    return {code: MutualAidSummary(donations=donations.get(code, (0, ZERO))[0],
-                                   donation_amount=to_fen(donations.get(code, (0, ZERO))[1] or ZERO),
-                                   active_pairings=pairings.get(code, 0))
-            for code in set(donations) | set(pairings)}
+    donations = dict(
+        (
+            (d, (n, a))
+            for d, n, a in (
+                await session.execute(
+                    select(Donation.division_code, func.count(), func.sum(Donation.amount))
+                    .where(Donation.given_on >= period.start, Donation.given_on <= period.end)
+                    .group_by(Donation.division_code)
+                )
+            ).all()
+        )
+    )
+    pairings = dict(
+        (
+            await session.execute(
+                select(Pairing.division_code, func.count())
+                .where(
+                    Pairing.started_on <= period.end, (Pairing.ended_on.is_(None)) | (Pairing.ended_on >= period.start)
+                )
+                .group_by(Pairing.division_code)
+            )
+        )
+        .tuples()
+        .all()
+    )
+    return {
+        code: MutualAidSummary(
+            donations=donations.get(code, (0, ZERO))[0],
+            donation_amount=to_fen(donations.get(code, (0, ZERO))[1] or ZERO),
+            active_pairings=pairings.get(code, 0),
+        )
+        for code in set(donations) | set(pairings)
+    }
 
 
 async def report(session: AsyncSession, period: Period) -> Report:
     """What the districts recorded with the office in the period: social mutual aid, per division."""
 
     aid = await _mutual_aid(session, period)
-    divisions = [DivisionReport(division_code=code, division_name=division_name(code), donations=summary.donations,
-                                donation_amount=summary.donation_amount, active_pairings=summary.active_pairings)
-                 for code, summary in sorted(aid.items())]
-    return Report(period=period.label, divisions=divisions,
-                  donation_amount=to_fen(sum((d.donation_amount for d in divisions), ZERO)))
+    divisions = [
+        DivisionReport(
+            division_code=code,
+            division_name=division_name(code),
+            donations=summary.donations,
+            donation_amount=summary.donation_amount,
+            active_pairings=summary.active_pairings,
+        )
+        for code, summary in sorted(aid.items())
+    ]
+    return Report(
+        period=period.label,
+        divisions=divisions,
+        donation_amount=to_fen(sum((d.donation_amount for d in divisions), ZERO)),
+    )
 
 
-COVERAGE_COLUMNS = ["division_code", "division_name", "bureau", "households_eligible", "households_granted", "coverage",
-                    "persons_eligible", "persons_granted", "timeliness_median_days", "timeliness_p90_days",
-                    "amount_paid"]
+COVERAGE_COLUMNS = [
+    "division_code",
+    "division_name",
+    "bureau",
+    "households_eligible",
+    "households_granted",
+    "coverage",
+    "persons_eligible",
+    "persons_granted",
+    "timeliness_median_days",
+    "timeliness_p90_days",
+    "amount_paid",
+]
 
 
 def coverage_csv(result: AssessmentOut) -> str:
@@ -279,17 +421,33 @@ def coverage_csv(result: AssessmentOut) -> str:
     for division in result.divisions:
         for bureau in division.bureaus:
             row = bureau.model_dump(mode="json")
-            writer.writerow([division.division_code, division.division_name,
-                             *(row[c] if row[c] is not None else "" for c in COVERAGE_COLUMNS[2:])])
+            writer.writerow(
+                [
+                    division.division_code,
+                    division.division_name,
+                    *(row[c] if row[c] is not None else "" for c in COVERAGE_COLUMNS[2:]),
+                ]
+            )
     return buffer.getvalue()
 
 
 def unserved_csv(result: AssessmentOut) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["household_id", "division_code", "enrolled_on", "days_waiting", "bureau", "programme", "resident_id"])
+    writer.writerow(
+        ["household_id", "division_code", "enrolled_on", "days_waiting", "bureau", "programme", "resident_id"]
+    )
     for household in result.unserved:
         for missing in household.missing:
-            writer.writerow([household.household_id, household.division_code, household.enrolled_on.isoformat(),
-                             household.days_waiting, missing.bureau, missing.programme, missing.resident_id or ""])
+            writer.writerow(
+                [
+                    household.household_id,
+                    household.division_code,
+                    household.enrolled_on.isoformat(),
+                    household.days_waiting,
+                    missing.bureau,
+                    missing.programme,
+                    missing.resident_id or "",
+                ]
+            )
     return buffer.getvalue()

@@ -39,16 +39,22 @@ def _heat(value: float | None) -> str:
 def _coverage_chart(bureaus: list[BureauAssessment]) -> str:
     row, label_width = 34, 150
     height = row * len(bureaus) + 10
-    parts = [f'<svg id="coverage-by-bureau" role="img" aria-label="各救助项目覆盖率" width="{label_width + BAR_WIDTH + 90}" '
-             f'height="{height}" xmlns="http://www.w3.org/2000/svg">']
+    parts = [
+        f'<svg id="coverage-by-bureau" role="img" aria-label="各救助项目覆盖率" width="{label_width + BAR_WIDTH + 90}" '
+        f'height="{height}" xmlns="http://www.w3.org/2000/svg">'
+    ]
     for index, bureau in enumerate(bureaus):
         y = 5 + index * row
         width = round((bureau.coverage or 0) * BAR_WIDTH)
         parts.append(f'<text x="0" y="{y + 20}" font-size="14">{escape(bureau.bureau_name)}</text>')
         parts.append(f'<rect x="{label_width}" y="{y + 4}" width="{BAR_WIDTH}" height="22" fill="#f0f0f0"/>')
-        parts.append(f'<rect class="bar" data-bureau="{bureau.bureau}" data-coverage="{bureau.coverage}" '
-                     f'x="{label_width}" y="{y + 4}" width="{width}" height="22" fill="{_heat(bureau.coverage)}"/>')
-        parts.append(f'<text x="{label_width + BAR_WIDTH + 8}" y="{y + 20}" font-size="14">{_percent(bureau.coverage)}</text>')
+        parts.append(
+            f'<rect class="bar" data-bureau="{bureau.bureau}" data-coverage="{bureau.coverage}" '
+            f'x="{label_width}" y="{y + 4}" width="{width}" height="22" fill="{_heat(bureau.coverage)}"/>'
+        )
+        parts.append(
+            f'<text x="{label_width + BAR_WIDTH + 8}" y="{y + 20}" font-size="14">{_percent(bureau.coverage)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -56,17 +62,23 @@ def _coverage_chart(bureaus: list[BureauAssessment]) -> str:
 def _timeliness_chart(bureaus: list[BureauAssessment]) -> str:
     row, label_width = 40, 150
     longest = max([b.timeliness_p90_days or 0 for b in bureaus] + [1.0])
-    parts = [f'<svg id="timeliness" role="img" aria-label="从纳入低保到落实救助的天数" width="{label_width + BAR_WIDTH + 160}" '
-             f'height="{row * len(bureaus) + 10}" xmlns="http://www.w3.org/2000/svg">']
+    parts = [
+        f'<svg id="timeliness" role="img" aria-label="从纳入低保到落实救助的天数" width="{label_width + BAR_WIDTH + 160}" '
+        f'height="{row * len(bureaus) + 10}" xmlns="http://www.w3.org/2000/svg">'
+    ]
     for index, bureau in enumerate(bureaus):
         y = 5 + index * row
         median = round((bureau.timeliness_median_days or 0) / longest * BAR_WIDTH)
         p90 = round((bureau.timeliness_p90_days or 0) / longest * BAR_WIDTH)
         parts.append(f'<text x="0" y="{y + 22}" font-size="14">{escape(bureau.bureau_name)}</text>')
         parts.append(f'<rect class="p90" x="{label_width}" y="{y + 4}" width="{p90}" height="28" fill="#90caf9"/>')
-        parts.append(f'<rect class="median" x="{label_width}" y="{y + 11}" width="{median}" height="14" fill="#1565c0"/>')
-        parts.append(f'<text x="{label_width + BAR_WIDTH + 8}" y="{y + 22}" font-size="13">'
-                     f'中位数 {_days(bureau.timeliness_median_days)} · 90% {_days(bureau.timeliness_p90_days)}</text>')
+        parts.append(
+            f'<rect class="median" x="{label_width}" y="{y + 11}" width="{median}" height="14" fill="#1565c0"/>'
+        )
+        parts.append(
+            f'<text x="{label_width + BAR_WIDTH + 8}" y="{y + 22}" font-size="13">'
+            f"中位数 {_days(bureau.timeliness_median_days)} · 90% {_days(bureau.timeliness_p90_days)}</text>"
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -79,23 +91,31 @@ def render(result: AssessmentOut) -> str:
         cells = "".join(
             f'<td class="cell" data-bureau="{b.bureau}" style="background:{_heat(b.coverage)}" '
             f'title="{b.households_granted}/{b.households_eligible}">{_percent(b.coverage)}</td>'
-            for b in division.bureaus)
-        division_rows.append(f'<tr data-division="{division.division_code}"><th>{escape(division.division_name)}</th>'
-                             f'<td>{division.households}</td><td>{division.persons}</td>{cells}'
-                             f'<td>¥{division.dibao_paid:,.2f}</td></tr>')
+            for b in division.bureaus
+        )
+        division_rows.append(
+            f'<tr data-division="{division.division_code}"><th>{escape(division.division_name)}</th>'
+            f"<td>{division.households}</td><td>{division.persons}</td>{cells}"
+            f"<td>¥{division.dibao_paid:,.2f}</td></tr>"
+        )
     unserved_rows = []
     for household in result.unserved[:500]:
         counts = Counter((m.bureau, m.programme) for m in household.missing)
-        missing = "；".join(f"{BUREAU_NAMES.get(bureau, bureau)}: {programme_name(programme)}"
-                           + (f" ({count}人)" if count > 1 else "") for (bureau, programme), count in counts.items())
-        unserved_rows.append(f"<tr><td><code>{escape(household.household_id)}</code></td>"
-                             f"<td>{escape(_division(result, household.division_code))}</td>"
-                             f"<td>{household.enrolled_on.isoformat()}</td><td>{household.days_waiting}</td>"
-                             f"<td>{escape(missing)}</td></tr>")
+        missing = "；".join(
+            f"{BUREAU_NAMES.get(bureau, bureau)}: {programme_name(programme)}" + (f" ({count}人)" if count > 1 else "")
+            for (bureau, programme), count in counts.items()
+        )
+        unserved_rows.append(
+            f"<tr><td><code>{escape(household.household_id)}</code></td>"
+            f"<td>{escape(_division(result, household.division_code))}</td>"
+            f"<td>{household.enrolled_on.isoformat()}</td><td>{household.days_waiting}</td>"
+            f"<td>{escape(missing)}</td></tr>"
+        )
     aid_rows = "".join(
         f"<tr><th>{escape(d.division_name)}</th><td>{d.mutual_aid.donations}</td>"
         f"<td>¥{d.mutual_aid.donation_amount:,.2f}</td><td>{d.mutual_aid.active_pairings}</td></tr>"
-        for d in result.divisions)
+        for d in result.divisions
+    )
     more = f"<p>另有 {len(result.unserved) - 500} 户未列出，请下载 CSV。</p>" if len(result.unserved) > 500 else ""
     return f"""<!DOCTYPE html>
 <html lang="zh-CN">

@@ -20,8 +20,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings or load_settings("office"),
         title="The leading-group office (领导小组办公室)",
         description="The one-stop view of everything every bureau granted a dibao household, the joint "
-                    "meeting's assessment (coverage, timeliness, the households not yet served) and social "
-                    "mutual aid (donations, pairings). Built from registry.households and assistance.grants.",
+        "meeting's assessment (coverage, timeliness, the households not yet served) and social "
+        "mutual aid (donations, pairings). Built from registry.households and assistance.grants.",
         routers=[api.router],
         parameter_specs=SPECS,
         handlers=consumers.HANDLERS,

@@ -53,8 +53,11 @@ class AssistanceRecord(Base):
     first_granted_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
-    __table_args__ = (UniqueConstraint("household_id", "bureau", "programme", "resident_id", "granted_on",
-                                       name="uq_assistance_records_grant"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "household_id", "bureau", "programme", "resident_id", "granted_on", name="uq_assistance_records_grant"
+        ),
+    )
 
 
 class AssistancePayment(Base):
@@ -74,8 +77,10 @@ class AssistancePayment(Base):
     # The paying bureau's own id for the payment (Civil Affairs: household/month/kind/settlement).
     reference: Mapped[str] = mapped_column(String(100))
 
-    __table_args__ = (UniqueConstraint("bureau", "reference"),
-                      Index("ix_assistance_payments_bureau_period", "bureau", "period"))
+    __table_args__ = (
+        UniqueConstraint("bureau", "reference"),
+        Index("ix_assistance_payments_bureau_period", "bureau", "period"),
+    )
 
 
 class Donation(Base):

@@ -35,16 +35,25 @@ class AssessmentCriteria:
     unemployed_years: int
 
 
-def expected_assistance(*, heating: str, housing_area_m2: Decimal, enrolled_on: date, members: Sequence[Any],
-                        on: date, criteria: AssessmentCriteria) -> list[Expectation]:
+def expected_assistance(
+    *,
+    heating: str,
+    housing_area_m2: Decimal,
+    enrolled_on: date,
+    members: Sequence[Any],
+    on: date,
+    criteria: AssessmentCriteria,
+) -> list[Expectation]:
     """Everything the plan gives this household on ``on``, bureau by bureau.
 
     ``members`` are objects with the member fields of the registry (resident_id, sex, birth_date,
     relation, able_to_work, employment_status, unemployed_since, disabled, school_stage, boarding).
     """
 
-    expected = [Expectation("utilities", frozenset({"water_discount"})),
-                Expectation("utilities", frozenset({heating_relief_programme(heating)}))]
+    expected = [
+        Expectation("utilities", frozenset({"water_discount"})),
+        Expectation("utilities", frozenset({heating_relief_programme(heating)})),
+    ]
     if housing_difficulty(housing_area_m2, len(members), criteria.housing_area_per_person):
         # Rent subsidy first, a flat second: either serves the household.
         expected.append(Expectation("housing", frozenset({"rent_subsidy", "low_rent_allocation"})))
@@ -52,13 +61,20 @@ def expected_assistance(*, heating: str, housing_area_m2: Decimal, enrolled_on: 
     for m in members:
         expected.append(Expectation("medical", frozenset({"medical_assistance"}), m.resident_id))
         expected.append(Expectation("legal", frozenset({"legal_aid"}), m.resident_id))
-        for programme in sorted(education_programmes(m.school_stage, m.boarding, has_disabled, m.relation,
-                                                     m.birth_date, on)):
+        for programme in sorted(
+            education_programmes(m.school_stage, m.boarding, has_disabled, m.relation, m.birth_date, on)
+        ):
             expected.append(Expectation("education", frozenset({programme}), m.resident_id))
-        due = certificate_due_on(birth_date=m.birth_date, sex=m.sex, able_to_work=m.able_to_work,
-                                 employment_status=m.employment_status, unemployed_since=m.unemployed_since,
-                                 in_dibao_from=enrolled_on, working_age=criteria.working_age,
-                                 unemployed_years=criteria.unemployed_years)
+        due = certificate_due_on(
+            birth_date=m.birth_date,
+            sex=m.sex,
+            able_to_work=m.able_to_work,
+            employment_status=m.employment_status,
+            unemployed_since=m.unemployed_since,
+            in_dibao_from=enrolled_on,
+            working_age=criteria.working_age,
+            unemployed_years=criteria.unemployed_years,
+        )
         if due is not None and due <= on:
             expected.append(Expectation("employment", frozenset({"reemployment_certificate"}), m.resident_id))
     return expected

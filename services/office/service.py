@@ -77,37 +77,77 @@ async def on_granted(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
         key = (grant.household_id, grant.bureau, grant.programme, grant.resident_id or "", grant.granted_on)
         earlier = rows.get(key)
         rows[key] = {
-            "household_id": grant.household_id, "division_code": grant.division_code, "bureau": grant.bureau,
-            "programme": grant.programme, "resident_id": grant.resident_id or "", "status": "active",
-            "granted_on": grant.granted_on, "revoked_on": None, "revoke_reason": None,
-            "monthly_amount": grant.monthly_amount, "detail": grant.detail, "updated_at": now,
+            "household_id": grant.household_id,
+            "division_code": grant.division_code,
+            "bureau": grant.bureau,
+            "programme": grant.programme,
+            "resident_id": grant.resident_id or "",
+            "status": "active",
+            "granted_on": grant.granted_on,
+            "revoked_on": None,
+            "revoke_reason": None,
+            "monthly_amount": grant.monthly_amount,
+            "detail": grant.detail,
+            "updated_at": now,
             "first_granted_at": min(event.occurred_at, earlier["first_granted_at"]) if earlier else event.occurred_at,
         }
 
     def updates(excluded: Excluded, dialect: str) -> dict[str, Any]:
         earliest = func.least if dialect == "postgresql" else func.min
         table = AssistanceRecord.__table__.c
-        return {"status": "active", "revoked_on": None, "revoke_reason": None,
-                "monthly_amount": excluded.monthly_amount, "detail": excluded.detail, "updated_at": excluded.updated_at,
-                "first_granted_at": earliest(table.first_granted_at, excluded.first_granted_at)}
+        return {
+            "status": "active",
+            "revoked_on": None,
+            "revoke_reason": None,
+            "monthly_amount": excluded.monthly_amount,
+            "detail": excluded.detail,
+            "updated_at": excluded.updated_at,
+            "first_granted_at": earliest(table.first_granted_at, excluded.first_granted_at),
+        }
 
-    await upsert(uow.session, AssistanceRecord, list(rows.values()),
-                 ["household_id", "bureau", "programme", "resident_id", "granted_on"], updates)
+    await upsert(
+        uow.session,
+        AssistanceRecord,
+        list(rows.values()),
+        ["household_id", "bureau", "programme", "resident_id", "granted_on"],
+        updates,
+    )
 
 
 async def on_revoked(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
     table = table_of(AssistanceRecord)
-    statement = update(table).where(
-        table.c.household_id == bindparam("b_household"), table.c.bureau == bindparam("b_bureau"),
-        table.c.programme == bindparam("b_programme"), table.c.resident_id == bindparam("b_resident"),
-        table.c.status == "active",
-    ).values(status="revoked", revoked_on=bindparam("b_revoked_on"), revoke_reason=bindparam("b_reason"),
-             updated_at=bindparam("b_now"))
+    statement = (
+        update(table)
+        .where(
+            table.c.household_id == bindparam("b_household"),
+            table.c.bureau == bindparam("b_bureau"),
+            table.c.programme == bindparam("b_programme"),
+            table.c.resident_id == bindparam("b_resident"),
+            table.c.status == "active",
+        )
+        .values(
+            status="revoked",
+            revoked_on=bindparam("b_revoked_on"),
+            revoke_reason=bindparam("b_reason"),
+            updated_at=bindparam("b_now"),
+        )
+    )
     now = datetime.now(UTC)
-    await uow.session.execute(statement, [
-        {"b_household": e.payload.household_id, "b_bureau": e.payload.bureau, "b_programme": e.payload.programme,
-         "b_resident": e.payload.resident_id or "", "b_revoked_on": e.payload.revoked_on, "b_reason": e.payload.reason,
-         "b_now": now} for e in events])
+    await uow.session.execute(
+        statement,
+        [
+            {
+                "b_household": e.payload.household_id,
+                "b_bureau": e.payload.bureau,
+                "b_programme": e.payload.programme,
+                "b_resident": e.payload.resident_id or "",
+                "b_revoked_on": e.payload.revoked_on,
+                "b_reason": e.payload.reason,
+                "b_now": now,
+            }
+            for e in events
+        ],
+    )
 
 
 async def on_paid(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
@@ -115,9 +155,16 @@ async def on_paid(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
     for event in events:
         paid: AssistancePaid = event.payload
         rows[(paid.bureau, paid.reference)] = {
-            "household_id": paid.household_id, "division_code": paid.division_code, "bureau": paid.bureau,
-            "programme": paid.programme, "resident_id": paid.resident_id or "", "period": paid.period,
-            "amount": paid.amount, "paid_on": paid.paid_on, "reference": paid.reference}
+            "household_id": paid.household_id,
+            "division_code": paid.division_code,
+            "bureau": paid.bureau,
+            "programme": paid.programme,
+            "resident_id": paid.resident_id or "",
+            "period": paid.period,
+            "amount": paid.amount,
+            "paid_on": paid.paid_on,
+            "reference": paid.reference,
+        }
     await insert_ignore(uow.session, AssistancePayment, list(rows.values()), ["bureau", "reference"])
 
 
@@ -169,8 +216,11 @@ def last_members(household: DibaoHousehold, rows: Sequence[DibaoMember]) -> list
 
 async def members_of(session: AsyncSession, household_ids: Sequence[str]) -> dict[str, list[DibaoMember]]:
     rows: dict[str, list[DibaoMember]] = defaultdict(list)
-    for row in (await session.scalars(select(DibaoMember).where(DibaoMember.household_id.in_(list(household_ids)))
-                                      .order_by(DibaoMember.id))).all():
+    for row in (
+        await session.scalars(
+            select(DibaoMember).where(DibaoMember.household_id.in_(list(household_ids))).order_by(DibaoMember.id)
+        )
+    ).all():
         rows[row.household_id].append(row)
     return rows
 
@@ -179,23 +229,40 @@ async def members_of(session: AsyncSession, household_ids: Sequence[str]) -> dic
 
 
 def donation_out(donation: Donation) -> DonationOut:
-    return DonationOut(id=str(donation.id), division_code=donation.division_code, donor_name=donation.donor_name,
-                       donor_kind=donation.donor_kind, amount=donation.amount, in_kind=donation.in_kind,
-                       given_on=donation.given_on, household_id=donation.household_id, purpose=donation.purpose)
+    return DonationOut(
+        id=str(donation.id),
+        division_code=donation.division_code,
+        donor_name=donation.donor_name,
+        donor_kind=donation.donor_kind,
+        amount=donation.amount,
+        in_kind=donation.in_kind,
+        given_on=donation.given_on,
+        household_id=donation.household_id,
+        purpose=donation.purpose,
+    )
 
 
 def pairing_out(pairing: Pairing) -> PairingOut:
-    return PairingOut(id=str(pairing.id), household_id=pairing.household_id, division_code=pairing.division_code,
-                      donor_name=pairing.donor_name, donor_kind=pairing.donor_kind,
-                      started_on=pairing.started_on, ended_on=pairing.ended_on, note=pairing.note)
+    return PairingOut(
+        id=str(pairing.id),
+        household_id=pairing.household_id,
+        division_code=pairing.division_code,
+        donor_name=pairing.donor_name,
+        donor_kind=pairing.donor_kind,
+        started_on=pairing.started_on,
+        ended_on=pairing.ended_on,
+        note=pairing.note,
+    )
 
 
 async def record_donation(session: AsyncSession, body: DonationIn) -> Donation:
     if body.household_id is not None:
         household = await get_household(session, body.household_id)
         if household.division_code != body.division_code:
-            raise Unprocessable("division_mismatch", f"household {household.household_id} is in {household.division_code}, "
-                                                     f"not {body.division_code}")
+            raise Unprocessable(
+                "division_mismatch",
+                f"household {household.household_id} is in {household.division_code}, not {body.division_code}",
+            )
     if body.amount == ZERO and not body.in_kind:
         raise Unprocessable("empty_donation", "give an amount or describe the gift in kind")
     donation = Donation(**body.model_dump(), created_at=datetime.now(UTC))
@@ -217,9 +284,15 @@ async def start_pairing(session: AsyncSession, body: PairingIn) -> Pairing:
     household = await get_household(session, body.household_id)
     if status_on(household, city_today()) != "active":
         raise Unprocessable("household_not_active", f"household {household.household_id} is no longer in dibao")
-    pairing = Pairing(household_id=household.household_id, division_code=household.division_code, donor_name=body.donor_name,
-                      donor_kind=body.donor_kind, started_on=body.started_on, note=body.note,
-                      created_at=datetime.now(UTC))
+    pairing = Pairing(
+        household_id=household.household_id,
+        division_code=household.division_code,
+        donor_name=body.donor_name,
+        donor_kind=body.donor_kind,
+        started_on=body.started_on,
+        note=body.note,
+        created_at=datetime.now(UTC),
+    )
     session.add(pairing)
     await session.flush()
     return pairing
@@ -236,8 +309,9 @@ async def end_pairing(session: AsyncSession, pairing_id: int, body: PairingPatch
     return pairing
 
 
-async def list_pairings(session: AsyncSession, division_code: str | None, household_id: str | None,
-                        active: bool | None) -> list[Pairing]:
+async def list_pairings(
+    session: AsyncSession, division_code: str | None, household_id: str | None, active: bool | None
+) -> list[Pairing]:
     query = select(Pairing).order_by(Pairing.started_on, Pairing.id)
     if division_code:
         query = query.where(Pairing.division_code == division_code)
@@ -255,11 +329,25 @@ async def one_stop(session: AsyncSession, household_id: str, today: date | None 
     today = today or city_today()
     household = await get_household(session, household_id)
     names = {row.resident_id: row.member.name for row in (await members_of(session, [household_id]))[household_id]}
-    records = (await session.scalars(select(AssistanceRecord).where(AssistanceRecord.household_id == household_id)
-                                     .order_by(AssistanceRecord.bureau, AssistanceRecord.programme,
-                                               AssistanceRecord.resident_id, AssistanceRecord.granted_on))).all()
-    paid = (await session.scalars(select(AssistancePayment).where(AssistancePayment.household_id == household_id)
-                                  .order_by(AssistancePayment.period, AssistancePayment.id))).all()
+    records = (
+        await session.scalars(
+            select(AssistanceRecord)
+            .where(AssistanceRecord.household_id == household_id)
+            .order_by(
+                AssistanceRecord.bureau,
+                AssistanceRecord.programme,
+                AssistanceRecord.resident_id,
+                AssistanceRecord.granted_on,
+            )
+        )
+    ).all()
+    paid = (
+        await session.scalars(
+            select(AssistancePayment)
+            .where(AssistancePayment.household_id == household_id)
+            .order_by(AssistancePayment.period, AssistancePayment.id)
+        )
+    ).all()
     dibao = [payment for payment in paid if payment.bureau == CIVIL_AFFAIRS]
     paid_by: dict[tuple[str, str, str], list[AssistancePayment]] = defaultdict(list)
     for payment in paid:
@@ -268,35 +356,85 @@ async def one_stop(session: AsyncSession, household_id: str, today: date | None 
     programmes = []
     for record in records:
         payments = paid_by.pop((record.bureau, record.programme, record.resident_id), [])
-        programmes.append(_programme(record.bureau, record.programme, record.resident_id, names, payments,
-                                     status=record.status, granted_on=record.granted_on, revoked_on=record.revoked_on,
-                                     monthly_amount=record.monthly_amount, detail=record.detail))
+        programmes.append(
+            _programme(
+                record.bureau,
+                record.programme,
+                record.resident_id,
+                names,
+                payments,
+                status=record.status,
+                granted_on=record.granted_on,
+                revoked_on=record.revoked_on,
+                monthly_amount=record.monthly_amount,
+                detail=record.detail,
+            )
+        )
     # Payments with no grant record (a partner organisation's aid, say) are still shown.
     for (bureau, programme, resident_id), payments in sorted(paid_by.items()):
-        programmes.append(_programme(bureau, programme, resident_id, names, payments, status="active",
-                                     granted_on=min(p.paid_on for p in payments), revoked_on=None,
-                                     monthly_amount=None, detail=None))
+        programmes.append(
+            _programme(
+                bureau,
+                programme,
+                resident_id,
+                names,
+                payments,
+                status="active",
+                granted_on=min(p.paid_on for p in payments),
+                revoked_on=None,
+                monthly_amount=None,
+                detail=None,
+            )
+        )
     dibao_total = to_fen(sum((p.amount for p in dibao), ZERO))
     donations = await list_donations(session, None, household_id)
     pairings = await list_pairings(session, None, household_id, None)
     total = dibao_total + sum((p.amount_paid for p in programmes), ZERO) + sum((d.amount for d in donations), ZERO)
     return OneStopOut(
-        household_id=household.household_id, status=status_on(household, today),
-        division_code=household.division_code, division_name=division_name(household.division_code),
-        enrolled_on=household.enrolled_on, exited_on=household.exited_on,
-        dibao=DibaoOut(monthly_allowance=allowance_on(schedule_of(household), max(today, household.enrolled_on)),
-                       payments=len(dibao), amount_paid=dibao_total,
-                       last_period=max((p.period for p in dibao), default=None)),
-        programmes=programmes, donations=[donation_out(d) for d in donations],
-        pairings=[pairing_out(p) for p in pairings], amount_paid=to_fen(total))
+        household_id=household.household_id,
+        status=status_on(household, today),
+        division_code=household.division_code,
+        division_name=division_name(household.division_code),
+        enrolled_on=household.enrolled_on,
+        exited_on=household.exited_on,
+        dibao=DibaoOut(
+            monthly_allowance=allowance_on(schedule_of(household), max(today, household.enrolled_on)),
+            payments=len(dibao),
+            amount_paid=dibao_total,
+            last_period=max((p.period for p in dibao), default=None),
+        ),
+        programmes=programmes,
+        donations=[donation_out(d) for d in donations],
+        pairings=[pairing_out(p) for p in pairings],
+        amount_paid=to_fen(total),
+    )
 
 
-def _programme(bureau: str, programme: str, resident_id: str, names: dict[str, str], payments: list[AssistancePayment],
-               *, status: GrantStatus, granted_on: date, revoked_on: date | None, monthly_amount: Decimal | None,
-               detail: str | None) -> ProgrammeOut:
-    return ProgrammeOut(bureau=bureau, bureau_name=BUREAU_NAMES.get(bureau, bureau), programme=programme,
-                        programme_name=programme_name(programme), resident_id=resident_id or None,
-                        member_name=names.get(resident_id), payments=len(payments),
-                        amount_paid=to_fen(sum((p.amount for p in payments), ZERO)), status=status,
-                        granted_on=granted_on, revoked_on=revoked_on, monthly_amount=monthly_amount, detail=detail)
-
+def _programme(
+    bureau: str,
+    programme: str,
+    resident_id: str,
+    names: dict[str, str],
+    payments: list[AssistancePayment],
+    *,
+    status: GrantStatus,
+    granted_on: date,
+    revoked_on: date | None,
+    monthly_amount: Decimal | None,
+    detail: str | None,
+) -> ProgrammeOut:
+    return ProgrammeOut(
+        bureau=bureau,
+        bureau_name=BUREAU_NAMES.get(bureau, bureau),
+        programme=programme,
+        programme_name=programme_name(programme),
+        resident_id=resident_id or None,
+        member_name=names.get(resident_id),
+        payments=len(payments),
+        amount_paid=to_fen(sum((p.amount for p in payments), ZERO)),
+        status=status,
+        granted_on=granted_on,
+        revoked_on=revoked_on,
+        monthly_amount=monthly_amount,
+        detail=detail,
+    )

@@ -27,7 +27,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings,
         title="Registry — Civil Affairs (民政局)",
         description="Dibao households (低保家庭), the top-up (补差), monthly payments and the 3-month employment "
-                    "extension. The one-stop view and the assessment are the office's (services/office).",
+        "extension. The one-stop view and the assessment are the office's (services/office).",
         routers=api.ROUTERS,
         parameter_specs=SPECS,
         on_parameter_change=_parameter_changed,

@@ -57,12 +57,14 @@ class Household(Base):
     settled_through: Mapped[str | None] = mapped_column(String(7))
     settlement: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now(),
-                                                 onupdate=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now(), onupdate=func.now())
 
     members: Mapped[list[Member]] = relationship(
         primaryjoin="and_(Household.id == Member.household_id, Member.removed.is_(False))",
-        order_by="Member.position", lazy="selectin", viewonly=True)
+        order_by="Member.position",
+        lazy="selectin",
+        viewonly=True,
+    )
 
     def status_on(self, day: date) -> HouseholdStatus:
         """In dibao (``active``) until the exit takes effect, not before."""
@@ -110,8 +112,13 @@ class Member(Base):
 
     __table_args__ = (
         Index("ix_members_resident_id", "resident_id"),
-        Index("uq_members_active_resident_id", "resident_id", unique=True,
-              postgresql_where=active.is_(True), sqlite_where=active.is_(True)),
+        Index(
+            "uq_members_active_resident_id",
+            "resident_id",
+            unique=True,
+            postgresql_where=active.is_(True),
+            sqlite_where=active.is_(True),
+        ),
     )
 
 

@@ -10,7 +10,9 @@ DIBAO_STANDARD = ParameterSpec(
     unit="yuan/person/month",
     scoped=True,
     bounds=("1.00", "5000.00"),
-    defaults=tuple((code, "200.00" if division.is_urban_district else "150.00") for code, division in DIVISIONS.items()),
+    defaults=tuple(
+        (code, "200.00" if division.is_urban_district else "150.00") for code, division in DIVISIONS.items()
+    ),
 )
 EXTENSION_MONTHS = ParameterSpec(
     name="employment_extension_months",

@@ -62,7 +62,9 @@ class MemberIn(BaseModel):
 def _check_members(members: list[MemberIn]) -> None:
     heads = sum(1 for member in members if member.relation == "head")
     if heads != 1:
-        raise fail("invalid_household_head", "a household has exactly one head (户主); this one has {heads}", heads=heads)
+        raise fail(
+            "invalid_household_head", "a household has exactly one head (户主); this one has {heads}", heads=heads
+        )
     seen: set[str] = set()
     for member in members:
         if member.resident_id in seen:
@@ -98,21 +100,27 @@ class HouseholdPatch(BaseModel):
     heating: Heating | None = None
     housing_area_m2: AreaIn | None = None
     monthly_income: MoneyIn | None = None
-    members: list[MemberIn] | None = Field(default=None, min_length=1, max_length=MAX_MEMBERS,
-                                           description="the complete new list of members")
+    members: list[MemberIn] | None = Field(
+        default=None, min_length=1, max_length=MAX_MEMBERS, description="the complete new list of members"
+    )
     effective_on: PastPlanDay | None = Field(default=None, description="the change holds from this day (default today)")
 
     @model_validator(mode="after")
     def _valid(self) -> HouseholdPatch:
         if not self.changed_fields():
-            raise fail("empty_change", "name at least one of address, heating, housing_area_m2, monthly_income, members")
+            raise fail(
+                "empty_change", "name at least one of address, heating, housing_area_m2, monthly_income, members"
+            )
         if self.members is not None:
             _check_members(self.members)
         return self
 
     def changed_fields(self) -> list[str]:
-        return [name for name in ("address", "heating", "housing_area_m2", "monthly_income", "members")
-                if getattr(self, name) is not None]
+        return [
+            name
+            for name in ("address", "heating", "housing_area_m2", "monthly_income", "members")
+            if getattr(self, name) is not None
+        ]
 
 
 class ExitIn(BaseModel):
@@ -149,11 +157,15 @@ class HouseholdOut(BaseModel):
     allowance_schedule: list[AllowanceStep]
     enrolled_on: date
     exited_on: date | None = Field(description="the first day out of dibao, once the exit has taken effect")
-    exit_on: date | None = Field(default=None, description="退出日期: the first day out of dibao, also when set ahead "
-                                                           "(the household stays active until then)")
+    exit_on: date | None = Field(
+        default=None,
+        description="退出日期: the first day out of dibao, also when set ahead (the household stays active until then)",
+    )
     exit_reason: str | None
-    balance_owed: MoneyStr = Field(default=Decimal("0.00"), description="多领待扣: overpaid dibao the household "
-                                                                        "owes, recovered from its next payments")
+    balance_owed: MoneyStr = Field(
+        default=Decimal("0.00"),
+        description="多领待扣: overpaid dibao the household owes, recovered from its next payments",
+    )
     review_due: bool = Field(description="flagged for Civil Affairs' review (e.g. the employment extension ended)")
     review_reason: str | None
     members: list[MemberOut]
@@ -171,7 +183,9 @@ class HouseholdPage(BaseModel):
 class BulkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    households: list[dict[str, Any]] = Field(max_length=1000, description="up to 1,000 household bodies, as for POST /households")
+    households: list[dict[str, Any]] = Field(
+        max_length=1000, description="up to 1,000 household bodies, as for POST /households"
+    )
 
 
 class BulkError(BaseModel):
@@ -215,8 +229,9 @@ class PaymentRunOut(BaseModel):
     households_paid: int = Field(description="households this run paid something (arrears included)")
     total_amount: MoneyStr = Field(description="money this run transferred (after withholding what is owed)")
     recovered: MoneyStr = Field(default=Decimal("0.00"), description="withheld from payments against overpayments")
-    overpaid: MoneyStr = Field(default=Decimal("0.00"),
-                               description="overpayments this run found (recorded as recovery lines, owed)")
+    overpaid: MoneyStr = Field(
+        default=Decimal("0.00"), description="overpayments this run found (recorded as recovery lines, owed)"
+    )
     already_paid: int = Field(description="households with lines for the period from earlier runs")
 
 

@@ -82,8 +82,12 @@ def schedule_of(household: Household | _Account) -> list[AllowanceStep]:
     return [AllowanceStep.model_validate(step) for step in household.allowance_schedule]
 
 
-def to_out(household: Household, today: date | None = None,
-           members: Sequence[Member | dict[str, Any]] | None = None, balance_owed: Decimal = ZERO) -> HouseholdOut:
+def to_out(
+    household: Household,
+    today: date | None = None,
+    members: Sequence[Member | dict[str, Any]] | None = None,
+    balance_owed: Decimal = ZERO,
+) -> HouseholdOut:
     today = today or city_today()
     members = household.members if members is None else members
     status = household.status_on(today)
@@ -118,8 +122,9 @@ async def get_household(session: AsyncSession, household_id: str) -> Household:
     return household
 
 
-async def list_households(session: AsyncSession, division_code: str | None, status: str | None, page: int,
-                          size: int) -> tuple[list[Household], int]:
+async def list_households(
+    session: AsyncSession, division_code: str | None, status: str | None, page: int, size: int
+) -> tuple[list[Household], int]:
     conditions = []
     today = city_today()
     if division_code:
@@ -129,8 +134,15 @@ async def list_households(session: AsyncSession, division_code: str | None, stat
     elif status == "exited":
         conditions.append(Household.exited_on <= today)
     total = await session.scalar(select(func.count()).select_from(Household).where(*conditions))
-    rows = (await session.scalars(select(Household).where(*conditions).order_by(Household.created_at, Household.id)
-                                  .offset((page - 1) * size).limit(size))).all()
+    rows = (
+        await session.scalars(
+            select(Household)
+            .where(*conditions)
+            .order_by(Household.created_at, Household.id)
+            .offset((page - 1) * size)
+            .limit(size)
+        )
+    ).all()
     return list(rows), int(total or 0)
 
 
@@ -139,20 +151,31 @@ async def find_person(session: AsyncSession, resident_id: str) -> PersonOut:
         number = parse_resident_id(resident_id).number
     except ValueError:
         raise NotFound("person_not_found", "no person with that resident ID") from None
-    rows = (await session.execute(
-        select(Member, Household).join(Household, Household.id == Member.household_id)
-        .where(Member.resident_id == number).order_by(Member.joined_on.desc(), Member.id.desc())
-    )).all()
+    rows = (
+        await session.execute(
+            select(Member, Household)
+            .join(Household, Household.id == Member.household_id)
+            .where(Member.resident_id == number)
+            .order_by(Member.joined_on.desc(), Member.id.desc())
+        )
+    ).all()
     if not rows:
         raise NotFound("person_not_found", "no person with that resident ID")
     today = city_today()
     # The membership in force today if any, else the most recent one.
     member, household = next(((m, h) for m, h in rows if _spell_covers(m, today)), rows[0])
     status = household.status_on(today)
-    return PersonOut(resident_id=member.resident_id, name=member.name, sex=member.sex, birth_date=member.birth_date,
-                     relation=member.relation, household_id=household.id, household_status=status,
-                     division_code=household.division_code,
-                     in_dibao=_spell_covers(member, today) and status == "active")
+    return PersonOut(
+        resident_id=member.resident_id,
+        name=member.name,
+        sex=member.sex,
+        birth_date=member.birth_date,
+        relation=member.relation,
+        household_id=household.id,
+        household_status=status,
+        division_code=household.division_code,
+        in_dibao=_spell_covers(member, today) and status == "active",
+    )
 
 
 def _spell_covers(member: Member, day: date) -> bool:
@@ -165,17 +188,29 @@ def _spell_covers(member: Member, day: date) -> bool:
 def _member_row(household_id: str, position: int, member: MemberIn, joined_on: date) -> dict[str, Any]:
     identity = parse_resident_id(member.resident_id)
     return {
-        "household_id": household_id, "position": position, "resident_id": identity.number, "name": member.name,
-        "sex": identity.sex, "birth_date": identity.birth_date, "relation": member.relation,
-        "able_to_work": member.able_to_work, "employment_status": member.employment_status,
-        "unemployed_since": member.unemployed_since, "disabled": member.disabled,
-        "school_stage": member.school_stage, "boarding": member.boarding, "joined_on": joined_on, "left_on": None,
-        "removed": False, "active": True,
+        "household_id": household_id,
+        "position": position,
+        "resident_id": identity.number,
+        "name": member.name,
+        "sex": identity.sex,
+        "birth_date": identity.birth_date,
+        "relation": member.relation,
+        "able_to_work": member.able_to_work,
+        "employment_status": member.employment_status,
+        "unemployed_since": member.unemployed_since,
+        "disabled": member.disabled,
+        "school_stage": member.school_stage,
+        "boarding": member.boarding,
+        "joined_on": joined_on,
+        "left_on": None,
+        "removed": False,
+        "active": True,
     }
 
 
-def _schedule(book: ParameterBook, division_code: str, enrolled_on: date,
-              revisions: Sequence[rules.Revision]) -> list[AllowanceStep]:
+def _schedule(
+    book: ParameterBook, division_code: str, enrolled_on: date, revisions: Sequence[rules.Revision]
+) -> list[AllowanceStep]:
     return rules.allowance_schedule(
         enrolled_on,
         revisions,
@@ -188,8 +223,9 @@ def _standard_on(book: ParameterBook, division_code: str, day: date) -> Decimal:
     try:
         return Decimal(book.get(DIBAO_STANDARD, day, division_code))
     except MissingParameter:
-        raise Unprocessable("no_standard_in_force", f"no dibao standard is in force on {day.isoformat()} for "
-                                                    f"{division_code}") from None
+        raise Unprocessable(
+            "no_standard_in_force", f"no dibao standard is in force on {day.isoformat()} for {division_code}"
+        ) from None
 
 
 # ---- one person, one household at a time -------------------------------------------------------------
@@ -215,9 +251,13 @@ async def _memberships(session: AsyncSession, resident_ids: Iterable[str]) -> di
     ids = sorted(set(resident_ids))
     held: dict[str, list[_Held]] = defaultdict(list)
     for start in range(0, len(ids), 1000):
-        for row in (await session.execute(
-                select(Member.id, Member.resident_id, Member.household_id, Member.joined_on, Member.left_on,
-                       Member.active).where(Member.resident_id.in_(ids[start:start + 1000])))).all():
+        for row in (
+            await session.execute(
+                select(
+                    Member.id, Member.resident_id, Member.household_id, Member.joined_on, Member.left_on, Member.active
+                ).where(Member.resident_id.in_(ids[start : start + 1000]))
+            )
+        ).all():
             held[row.resident_id].append(_Held(row.id, row.household_id, row.joined_on, row.left_on, row.active))
     return held
 
@@ -239,14 +279,14 @@ def _claim(rows: Sequence[_Held], joined_on: date, household_id: str | None = No
 
 async def _release(session: AsyncSession, member_ids: Sequence[int]) -> None:
     if member_ids:
-        await session.execute(update(Member).where(Member.id.in_(list(member_ids)), Member.active.is_(True))
-                              .values(active=False))
+        await session.execute(
+            update(Member).where(Member.id.in_(list(member_ids)), Member.active.is_(True)).values(active=False)
+        )
 
 
 def _person_conflict(resident_ids: Sequence[str]) -> Conflict:
     masked = ", ".join(mask_resident_id(number) for number in resident_ids)
-    return Conflict("person_in_active_household",
-                    f"already a member of another dibao household on that day: {masked}")
+    return Conflict("person_in_active_household", f"already a member of another dibao household on that day: {masked}")
 
 
 @dataclass
@@ -262,27 +302,53 @@ def _prepare(body: HouseholdIn, book: ParameterBook, today: date) -> _Prepared:
     enrolled_on = body.enrolled_on or today
     standard = _standard_on(book, body.division_code, enrolled_on)
     if not rules.below_standard(standard, len(body.members), body.monthly_income):
-        raise Unprocessable("income_above_standard",
-                            f"monthly income {body.monthly_income} is not below the dibao standard for "
-                            f"{len(body.members)} (¥{standard} × {len(body.members)} on {enrolled_on.isoformat()})")
+        raise Unprocessable(
+            "income_above_standard",
+            f"monthly income {body.monthly_income} is not below the dibao standard for "
+            f"{len(body.members)} (¥{standard} × {len(body.members)} on {enrolled_on.isoformat()})",
+        )
     revision = rules.Revision(enrolled_on, len(body.members), body.monthly_income)
     schedule = _schedule(book, body.division_code, enrolled_on, [revision])
     members = [_member_row(household_id, index, member, enrolled_on) for index, member in enumerate(body.members)]
     now = datetime.now(UTC)
     household = {
-        "id": household_id, "division_code": body.division_code, "address": body.address, "heating": body.heating,
-        "housing_area_m2": body.housing_area_m2, "monthly_income": body.monthly_income,
-        "enrolled_on": enrolled_on, "allowance_schedule": [s.model_dump(mode="json") for s in schedule],
-        "revision": 1, "settled_revision": 0, "settlement": 0, "created_at": now, "updated_at": now,
+        "id": household_id,
+        "division_code": body.division_code,
+        "address": body.address,
+        "heating": body.heating,
+        "housing_area_m2": body.housing_area_m2,
+        "monthly_income": body.monthly_income,
+        "enrolled_on": enrolled_on,
+        "allowance_schedule": [s.model_dump(mode="json") for s in schedule],
+        "revision": 1,
+        "settled_revision": 0,
+        "settlement": 0,
+        "created_at": now,
+        "updated_at": now,
     }
     event = HouseholdEnrolled(
-        household_id=household_id, division_code=body.division_code, address=body.address, heating=body.heating,
-        housing_area_m2=body.housing_area_m2, monthly_income=body.monthly_income,
-        monthly_allowance=allowance_on(schedule, enrolled_on), enrolled_on=enrolled_on,
-        allowance_schedule=schedule, members=[_member_snapshot(row) for row in members],
+        household_id=household_id,
+        division_code=body.division_code,
+        address=body.address,
+        heating=body.heating,
+        housing_area_m2=body.housing_area_m2,
+        monthly_income=body.monthly_income,
+        monthly_allowance=allowance_on(schedule, enrolled_on),
+        enrolled_on=enrolled_on,
+        allowance_schedule=schedule,
+        members=[_member_snapshot(row) for row in members],
     )
-    return _Prepared(household, members, {"household_id": household_id, "effective_on": enrolled_on,
-                                          "member_count": len(members), "monthly_income": body.monthly_income}, event)
+    return _Prepared(
+        household,
+        members,
+        {
+            "household_id": household_id,
+            "effective_on": enrolled_on,
+            "member_count": len(members),
+            "monthly_income": body.monthly_income,
+        },
+        event,
+    )
 
 
 def _member_snapshot(row: dict[str, Any] | Member) -> MemberSnapshot:
@@ -299,8 +365,7 @@ async def _insert_prepared(uow: UnitOfWork, prepared: Sequence[_Prepared]) -> No
     await session.execute(insert(table_of(Household)), [p.household for p in prepared])
     await session.execute(insert(table_of(Member)), [row for p in prepared for row in p.members])
     await session.execute(insert(table_of(HouseholdRevision)), [p.revision for p in prepared])
-    uow.audit_many("households", [
-        (p.household["id"], None, {**p.household, "members": p.members}) for p in prepared])
+    uow.audit_many("households", [(p.household["id"], None, {**p.household, "members": p.members}) for p in prepared])
 
 
 def _claims_of(prepared: _Prepared, held: dict[str, list[_Held]]) -> tuple[list[int], list[str]]:
@@ -408,47 +473,74 @@ def _require_in_dibao(household: Household, today: date) -> None:
 
 
 async def _revisions(session: AsyncSession, household_id: str) -> list[rules.Revision]:
-    rows = (await session.scalars(select(HouseholdRevision).where(HouseholdRevision.household_id == household_id))).all()
+    rows = (
+        await session.scalars(select(HouseholdRevision).where(HouseholdRevision.household_id == household_id))
+    ).all()
     return [rules.Revision(r.effective_on, r.member_count, r.monthly_income) for r in rows]
 
 
 async def _extension_rows(session: AsyncSession, household_ids: Sequence[str]) -> dict[str, list[EmploymentExtension]]:
     rows: dict[str, list[EmploymentExtension]] = defaultdict(list)
     if household_ids:
-        for row in (await session.scalars(select(EmploymentExtension).where(
-                EmploymentExtension.household_id.in_(list(household_ids))).order_by(EmploymentExtension.id))).all():
+        for row in (
+            await session.scalars(
+                select(EmploymentExtension)
+                .where(EmploymentExtension.household_id.in_(list(household_ids)))
+                .order_by(EmploymentExtension.id)
+            )
+        ).all():
             rows[row.household_id].append(row)
     return rows
 
 
-def extension_spells(schedule: Sequence[AllowanceStep], enrolled_on: date,
-                     rows: Sequence[EmploymentExtension]) -> list[ExtensionSpell]:
+def extension_spells(
+    schedule: Sequence[AllowanceStep], enrolled_on: date, rows: Sequence[EmploymentExtension]
+) -> list[ExtensionSpell]:
     """The household's extensions, each at the allowance in force before its job, as the schedule now says."""
 
-    return [ExtensionSpell(resident_id=row.resident_id, first_period=row.first_period, last_period=row.last_period,
-                           monthly_amount=rules.allowance_before(schedule, enrolled_on, row.employed_on))
-            for row in rows]
+    return [
+        ExtensionSpell(
+            resident_id=row.resident_id,
+            first_period=row.first_period,
+            last_period=row.last_period,
+            monthly_amount=rules.allowance_before(schedule, enrolled_on, row.employed_on),
+        )
+        for row in rows
+    ]
 
 
-def changed_event(household: Household, members: Sequence[Member], effective_on: date,
-                  changed: list[str], extensions: Sequence[EmploymentExtension] = ()) -> HouseholdChanged:
+def changed_event(
+    household: Household,
+    members: Sequence[Member],
+    effective_on: date,
+    changed: list[str],
+    extensions: Sequence[EmploymentExtension] = (),
+) -> HouseholdChanged:
     schedule = schedule_of(household)
     return HouseholdChanged(
-        household_id=household.id, division_code=household.division_code, address=household.address,
-        heating=household.heating, housing_area_m2=household.housing_area_m2,
+        household_id=household.id,
+        division_code=household.division_code,
+        address=household.address,
+        heating=household.heating,
+        housing_area_m2=household.housing_area_m2,
         monthly_income=household.monthly_income,
         monthly_allowance=allowance_on(schedule, max(effective_on, household.enrolled_on)),
-        enrolled_on=household.enrolled_on, allowance_schedule=schedule,
-        members=[_member_snapshot(member) for member in members], effective_on=effective_on, changed=changed,
-        extensions=extension_spells(schedule, household.enrolled_on, extensions), exit_on=household.exited_on,
+        enrolled_on=household.enrolled_on,
+        allowance_schedule=schedule,
+        members=[_member_snapshot(member) for member in members],
+        effective_on=effective_on,
+        changed=changed,
+        extensions=extension_spells(schedule, household.enrolled_on, extensions),
+        exit_on=household.exited_on,
     )
 
 
 async def _locked_household(session: AsyncSession, household_id: str) -> Household:
     """The household, its row locked for this transaction (changes, exits and runs of one household queue)."""
 
-    household = (await session.scalars(select(Household).where(Household.id == household_id)
-                                       .with_for_update())).one_or_none()
+    household = (
+        await session.scalars(select(Household).where(Household.id == household_id).with_for_update())
+    ).one_or_none()
     if household is None:
         raise NotFound("household_not_found", f"no household with id {household_id}")
     return household
@@ -461,8 +553,9 @@ async def change(uow: UnitOfWork, household_id: str, patch: HouseholdPatch, toda
     _require_in_dibao(household, today)
     effective_on = patch.effective_on or today
     if effective_on < household.enrolled_on:
-        raise Unprocessable("effective_before_enrolment",
-                            f"a change cannot take effect before enrolment on {household.enrolled_on}")
+        raise Unprocessable(
+            "effective_before_enrolment", f"a change cannot take effect before enrolment on {household.enrolled_on}"
+        )
     if household.exited_on is not None and effective_on >= household.exited_on:
         raise Unprocessable("effective_after_exit", f"the household leaves dibao on {household.exited_on}")
     changed = patch.changed_fields()
@@ -483,11 +576,20 @@ async def change(uow: UnitOfWork, household_id: str, patch: HouseholdPatch, toda
         assert as_of is not None  # the enrolment's revision is in force from the enrolment day
         member_count = len(patch.members) if patch.members is not None else as_of.member_count
         income = patch.monthly_income if patch.monthly_income is not None else as_of.monthly_income
-        existing = await session.scalar(select(HouseholdRevision).where(
-            HouseholdRevision.household_id == household.id, HouseholdRevision.effective_on == effective_on))
+        existing = await session.scalar(
+            select(HouseholdRevision).where(
+                HouseholdRevision.household_id == household.id, HouseholdRevision.effective_on == effective_on
+            )
+        )
         if existing is None:
-            session.add(HouseholdRevision(household_id=household.id, effective_on=effective_on,
-                                          member_count=member_count, monthly_income=income))
+            session.add(
+                HouseholdRevision(
+                    household_id=household.id,
+                    effective_on=effective_on,
+                    member_count=member_count,
+                    monthly_income=income,
+                )
+            )
         else:
             existing.member_count, existing.monthly_income = member_count, income
         await session.flush()
@@ -515,8 +617,9 @@ async def change(uow: UnitOfWork, household_id: str, patch: HouseholdPatch, toda
     return household
 
 
-async def _change_members(uow: UnitOfWork, household: Household, members: Sequence[MemberIn],
-                          effective_on: date) -> None:
+async def _change_members(
+    uow: UnitOfWork, household: Household, members: Sequence[MemberIn], effective_on: date
+) -> None:
     """The new list of members from ``effective_on``: those kept are updated, those gone leave on that day, those
     new join on it (each person still in one household at a time)."""
 
@@ -533,23 +636,39 @@ async def _change_members(uow: UnitOfWork, household: Household, members: Sequen
             clashes.append(number)
     if clashes:
         raise _person_conflict(clashes)
-    uow.audit("members", household.id, before=[_member_snapshot(m).model_dump() for m in household.members],
-              after=[m.model_dump() for m in members])
+    uow.audit(
+        "members",
+        household.id,
+        before=[_member_snapshot(m).model_dump() for m in household.members],
+        after=[m.model_dump() for m in members],
+    )
     for number, row in current.items():
         if number not in incoming:
-            await session.execute(update(Member).where(Member.id == row.id).values(
-                removed=True, left_on=max(effective_on, row.joined_on)))
+            await session.execute(
+                update(Member).where(Member.id == row.id).values(removed=True, left_on=max(effective_on, row.joined_on))
+            )
     for position, (number, member) in enumerate(incoming.items()):
         if number in current:
             fields = _member_row(household.id, position, member, current[number].joined_on)
-            await session.execute(update(Member).where(Member.id == current[number].id).values(
-                **{key: value for key, value in fields.items() if key not in ("household_id", "joined_on", "left_on",
-                                                                              "removed", "active")}))
+            await session.execute(
+                update(Member)
+                .where(Member.id == current[number].id)
+                .values(
+                    **{
+                        key: value
+                        for key, value in fields.items()
+                        if key not in ("household_id", "joined_on", "left_on", "removed", "active")
+                    }
+                )
+            )
     try:
         async with session.begin_nested():
             await _release(session, release)
-            new_rows = [_member_row(household.id, position, member, effective_on)
-                        for position, (number, member) in enumerate(incoming.items()) if number in added]
+            new_rows = [
+                _member_row(household.id, position, member, effective_on)
+                for position, (number, member) in enumerate(incoming.items())
+                if number in added
+            ]
             if new_rows:
                 await session.execute(insert(table_of(Member)), new_rows)
     except IntegrityError:
@@ -565,15 +684,25 @@ async def _close_memberships(session: AsyncSession, household: Household) -> Non
     """Members' time in the household ends with its exit (they keep their place until then)."""
 
     on = household.exited_on
-    await session.execute(update(Member).where(
-        Member.household_id == household.id, Member.removed.is_(False),
-        Member.left_on.is_(None) | (Member.left_on > on)).values(left_on=on))
+    await session.execute(
+        update(Member)
+        .where(
+            Member.household_id == household.id,
+            Member.removed.is_(False),
+            Member.left_on.is_(None) | (Member.left_on > on),
+        )
+        .values(left_on=on)
+    )
 
 
 def _exited_event(household: Household) -> HouseholdExited:
     assert household.exited_on is not None
-    return HouseholdExited(household_id=household.id, division_code=household.division_code,
-                           exited_on=household.exited_on, reason=household.exit_reason or "")
+    return HouseholdExited(
+        household_id=household.id,
+        division_code=household.division_code,
+        exited_on=household.exited_on,
+        reason=household.exit_reason or "",
+    )
 
 
 async def exit_household(uow: UnitOfWork, household_id: str, body: ExitIn, today: date | None = None) -> Household:
@@ -587,8 +716,11 @@ async def exit_household(uow: UnitOfWork, household_id: str, body: ExitIn, today
     if body.on < household.enrolled_on:
         raise Unprocessable("exit_before_enrolment", f"the exit date is before enrolment on {household.enrolled_on}")
     if household.exited_on is not None and body.on >= household.exited_on:
-        raise Conflict("exit_already_set", f"the household already leaves dibao on {household.exited_on}; "
-                                           "an exit can be brought forward, not pushed back")
+        raise Conflict(
+            "exit_already_set",
+            f"the household already leaves dibao on {household.exited_on}; "
+            "an exit can be brought forward, not pushed back",
+        )
     _set_exit(household, body.on, body.reason)
     household.revision += 1
     await _close_memberships(session, household)
@@ -611,15 +743,19 @@ async def standard_changed(uow: UnitOfWork, row: PolicyParameter) -> int:
     households = list((await session.scalars(query.order_by(Household.id).with_for_update())).all())
     revisions_by_household: dict[str, list[rules.Revision]] = {}
     for start in range(0, len(households), 500):
-        chunk = [h.id for h in households[start:start + 500]]
-        for r in (await session.scalars(select(HouseholdRevision).where(HouseholdRevision.household_id.in_(chunk)))).all():
+        chunk = [h.id for h in households[start : start + 500]]
+        for r in (
+            await session.scalars(select(HouseholdRevision).where(HouseholdRevision.household_id.in_(chunk)))
+        ).all():
             revisions_by_household.setdefault(r.household_id, []).append(
-                rules.Revision(r.effective_on, r.member_count, r.monthly_income))
+                rules.Revision(r.effective_on, r.member_count, r.monthly_income)
+            )
     events = []
     updated = []
     for household in households:
-        schedule = _schedule(book, household.division_code, household.enrolled_on,
-                             revisions_by_household.get(household.id, []))
+        schedule = _schedule(
+            book, household.division_code, household.enrolled_on, revisions_by_household.get(household.id, [])
+        )
         dumped = [s.model_dump(mode="json") for s in schedule]
         if dumped == household.allowance_schedule:
             continue
@@ -629,8 +765,15 @@ async def standard_changed(uow: UnitOfWork, row: PolicyParameter) -> int:
         changed += 1
     extensions = await _extension_rows(session, [h.id for h in updated])
     for household in updated:
-        events.append(changed_event(household, household.members, max(row.effective_from, household.enrolled_on),
-                                    ["dibao_standard"], extensions[household.id]))
+        events.append(
+            changed_event(
+                household,
+                household.members,
+                max(row.effective_from, household.enrolled_on),
+                ["dibao_standard"],
+                extensions[household.id],
+            )
+        )
     await session.flush()
     await outbox.stage_many(uow, events)
     return changed
@@ -674,8 +817,9 @@ class _Account:
 _ACCOUNT_COLUMNS = [Household.__table__.c[name] for name in _Account.__slots__]
 
 
-async def run_payments(units: UnitsOfWork, uow: UnitOfWork, period: str, today: date | None = None,
-                       batch_size: int = 2000) -> PaymentRunOut:
+async def run_payments(
+    units: UnitsOfWork, uow: UnitOfWork, period: str, today: date | None = None, batch_size: int = 2000
+) -> PaymentRunOut:
     """Settle every household's months from enrolment through ``period`` against the ledger.
 
     For each month, what is due under the facts now known is compared with the month's lines; the
@@ -692,9 +836,9 @@ async def run_payments(units: UnitsOfWork, uow: UnitOfWork, period: str, today: 
     # On PostgreSQL the households are settled in two halves of the key space at once, so that one half's
     # rules run while the other's batch is being written; SQLite has one writer at a time, so one half there.
     bounds: list[tuple[str, str | None]] = (
-        [("", "8"), ("8", None)] if units.sessions.kw["bind"].dialect.name == "postgresql" else [("", None)])
-    halves = await asyncio.gather(*(_settle_keys(units, month, run_id, low, high, batch_size)
-                                    for low, high in bounds))
+        [("", "8"), ("8", None)] if units.sessions.kw["bind"].dialect.name == "postgresql" else [("", None)]
+    )
+    halves = await asyncio.gather(*(_settle_keys(units, month, run_id, low, high, batch_size) for low, high in bounds))
     paid = sum(half.households for half in halves)
     transferred = sum((half.transferred for half in halves), ZERO)
     withheld = sum((half.withheld for half in halves), ZERO)
@@ -702,16 +846,25 @@ async def run_payments(units: UnitsOfWork, uow: UnitOfWork, period: str, today: 
 
     # Finished in the request's unit of work, which audits the run and commits both together.
     await finish_run(uow, PaymentRun, run_id, paid, transferred)
-    already = await uow.session.scalar(select(func.count(func.distinct(Payment.household_id))).where(
-        Payment.period == month.label, Payment.run_id != run_id))
-    log.info("payment run finished", extra={"ctx_period": month.label, "ctx_paid": paid,
-                                            "ctx_total": str(transferred)})
-    return PaymentRunOut(period=month.label, households_paid=paid, total_amount=to_fen(transferred),
-                         recovered=to_fen(withheld), overpaid=to_fen(overpaid), already_paid=int(already or 0))
+    already = await uow.session.scalar(
+        select(func.count(func.distinct(Payment.household_id))).where(
+            Payment.period == month.label, Payment.run_id != run_id
+        )
+    )
+    log.info("payment run finished", extra={"ctx_period": month.label, "ctx_paid": paid, "ctx_total": str(transferred)})
+    return PaymentRunOut(
+        period=month.label,
+        households_paid=paid,
+        total_amount=to_fen(transferred),
+        recovered=to_fen(withheld),
+        overpaid=to_fen(overpaid),
+        already_paid=int(already or 0),
+    )
 
 
-async def _settle_keys(units: UnitsOfWork, month: Period, run_id: int, low: str,
-                       high: str | None, batch_size: int) -> _Settled:
+async def _settle_keys(
+    units: UnitsOfWork, month: Period, run_id: int, low: str, high: str | None, batch_size: int
+) -> _Settled:
     """Settle the households with ids from ``low`` up to ``high`` (excluded; open when None), batch by batch."""
 
     paid, transferred, withheld, overpaid, last_id = 0, ZERO, ZERO, ZERO, None
@@ -719,14 +872,25 @@ async def _settle_keys(units: UnitsOfWork, month: Period, run_id: int, low: str,
         async with units.begin() as batch:
             session = batch.session
             # Core rows, not ORM objects: a run reads a few columns of every household and never its members.
-            accounts = [_Account(*row) for row in (await session.execute(
-                select(*_ACCOUNT_COLUMNS).where(
-                    Household.id >= low if last_id is None else Household.id > last_id,
-                    Household.id < high if high is not None else true(),
-                    Household.enrolled_on <= month.end,
-                    (Household.settled_revision != Household.revision) | Household.settled_through.is_(None)
-                    | (Household.settled_through < month.label))
-                .order_by(Household.id).limit(batch_size).with_for_update())).all()]
+            accounts = [
+                _Account(*row)
+                for row in (
+                    await session.execute(
+                        select(*_ACCOUNT_COLUMNS)
+                        .where(
+                            Household.id >= low if last_id is None else Household.id > last_id,
+                            Household.id < high if high is not None else true(),
+                            Household.enrolled_on <= month.end,
+                            (Household.settled_revision != Household.revision)
+                            | Household.settled_through.is_(None)
+                            | (Household.settled_through < month.label),
+                        )
+                        .order_by(Household.id)
+                        .limit(batch_size)
+                        .with_for_update()
+                    )
+                ).all()
+            ]
             if not accounts:
                 return _Settled(paid, transferred, withheld, overpaid)
             last_id = accounts[-1].id
@@ -738,8 +902,9 @@ async def _settle_keys(units: UnitsOfWork, month: Period, run_id: int, low: str,
         overpaid += settled.overpaid
 
 
-async def _ledger_after(session: AsyncSession, accounts: Sequence[_Account],
-                        through: Period) -> dict[str, dict[str, Decimal]]:
+async def _ledger_after(
+    session: AsyncSession, accounts: Sequence[_Account], through: Period
+) -> dict[str, dict[str, Decimal]]:
     """Each household's ledger sums by month, for the months after it was last settled, through ``through``.
 
     One query per distinct starting point (a monthly run has one or two): reading a changed household's whole
@@ -750,10 +915,13 @@ async def _ledger_after(session: AsyncSession, accounts: Sequence[_Account],
         by_start[account.settled_before].append(account.id)
     ledger: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for start, ids in by_start.items():
-        for household_id, period, amount in (await session.execute(
+        for household_id, period, amount in (
+            await session.execute(
                 select(Payment.household_id, Payment.period, func.sum(Payment.amount))
                 .where(Payment.household_id.in_(ids), Payment.period > start, Payment.period <= through.label)
-                .group_by(Payment.household_id, Payment.period))).all():
+                .group_by(Payment.household_id, Payment.period)
+            )
+        ).all():
             ledger[household_id][period] = amount
     return ledger
 
@@ -764,13 +932,20 @@ async def _settle(uow: UnitOfWork, accounts: Sequence[_Account], through: Period
     extensions = await _extension_rows(session, ids)
     ledger = await _ledger_after(session, accounts, through)
     # Only recoveries and withholdings make a balance; reading those alone keeps a monthly run's reads small.
-    owed = {household_id: ledger_balance(recoveries or ZERO, kept or ZERO)
-            for household_id, recoveries, kept in (await session.execute(
-                select(Payment.household_id,
-                       func.sum(case((Payment.kind == RECOVERY, Payment.amount), else_=ZERO)),
-                       func.sum(Payment.withheld))
+    owed = {
+        household_id: ledger_balance(recoveries or ZERO, kept or ZERO)
+        for household_id, recoveries, kept in (
+            await session.execute(
+                select(
+                    Payment.household_id,
+                    func.sum(case((Payment.kind == RECOVERY, Payment.amount), else_=ZERO)),
+                    func.sum(Payment.withheld),
+                )
                 .where(Payment.household_id.in_(ids), OWING)
-                .group_by(Payment.household_id))).all()}
+                .group_by(Payment.household_id)
+            )
+        ).all()
+    }
     rows: list[dict[str, Any]] = []
     marks: list[dict[str, Any]] = []
     paid, transferred, withheld, overpaid = 0, ZERO, ZERO, ZERO
@@ -779,24 +954,42 @@ async def _settle(uow: UnitOfWork, accounts: Sequence[_Account], through: Period
         lines = settle(due, ledger[account.id], owed.get(account.id, ZERO))
         settlement = account.settlement + (1 if lines else 0)
         for line in lines:
-            rows.append({"household_id": account.id, "period": line.period, "amount": line.amount,
-                         "kind": line.kind, "withheld": line.withheld, "division_code": account.division_code,
-                         "run_id": run_id, "run_period": through.label, "settlement": settlement})
+            rows.append(
+                {
+                    "household_id": account.id,
+                    "period": line.period,
+                    "amount": line.amount,
+                    "kind": line.kind,
+                    "withheld": line.withheld,
+                    "division_code": account.division_code,
+                    "run_id": run_id,
+                    "run_period": through.label,
+                    "settlement": settlement,
+                }
+            )
             transferred += line.transferred
             withheld += line.withheld if line.amount > ZERO else ZERO
             overpaid -= line.amount if line.amount < ZERO else ZERO
         paid += any(line.amount > ZERO for line in lines)
         # Settled through this run's month under the facts as they stand; months after it that an earlier run
         # settled under older facts are looked at again by the next run (everything after ``settled_through``).
-        marks.append({"b_id": account.id, "b_settlement": settlement, "b_revision": account.revision,
-                      "b_through": through.label})
+        marks.append(
+            {"b_id": account.id, "b_settlement": settlement, "b_revision": account.revision, "b_through": through.label}
+        )
     if rows:
         await session.execute(insert(table_of(Payment)), rows)
         await outbox.stage_many(uow, paid_events(rows))
     await session.execute(
-        update(table_of(Household)).where(table_of(Household).c.id == bindparam("b_id"))
-        .values(settlement=bindparam("b_settlement"), settled_revision=bindparam("b_revision"),
-                settled_through=bindparam("b_through")).execution_options(synchronize_session=False), marks)
+        update(table_of(Household))
+        .where(table_of(Household).c.id == bindparam("b_id"))
+        .values(
+            settlement=bindparam("b_settlement"),
+            settled_revision=bindparam("b_revision"),
+            settled_through=bindparam("b_through"),
+        )
+        .execution_options(synchronize_session=False),
+        marks,
+    )
     return _Settled(paid, transferred, withheld, overpaid)
 
 
@@ -805,15 +998,24 @@ def paid_events(rows: Sequence[dict[str, Any]], paid_on: date | None = None) -> 
     a line's amount less what it withholds; a recovery transfers nothing. The reference is the line's key."""
 
     paid_on = paid_on or city_today()
-    return [grant_ledger.payment_event(
-        household_id=row["household_id"], division_code=row["division_code"], programme=row["kind"],
-        period=row["period"], amount=row["amount"] - row["withheld"], paid_on=paid_on,
-        reference=f"{row['household_id']}/{row['period']}/{row['kind']}/{row['settlement']}")
-        for row in rows if row["amount"] > row["withheld"]]
+    return [
+        grant_ledger.payment_event(
+            household_id=row["household_id"],
+            division_code=row["division_code"],
+            programme=row["kind"],
+            period=row["period"],
+            amount=row["amount"] - row["withheld"],
+            paid_on=paid_on,
+            reference=f"{row['household_id']}/{row['period']}/{row['kind']}/{row['settlement']}",
+        )
+        for row in rows
+        if row["amount"] > row["withheld"]
+    ]
 
 
-def _due(account: _Account, extension_rows: Sequence[EmploymentExtension], through: Period,
-         ledger: dict[str, Decimal]) -> dict[str, tuple[Decimal, str]]:
+def _due(
+    account: _Account, extension_rows: Sequence[EmploymentExtension], through: Period, ledger: dict[str, Decimal]
+) -> dict[str, tuple[Decimal, str]]:
     """What dibao owes the household for each month after it was last settled through ``through``, from the
     facts now known."""
 
@@ -827,25 +1029,42 @@ def _due(account: _Account, extension_rows: Sequence[EmploymentExtension], throu
         last = None
     due: dict[str, tuple[Decimal, str]] = {}
     for month in rules.months_to_settle(account.enrolled_on, through, last, after=account.settled_before):
-        owed = dibao_due(schedule=schedule, enrolled_on=account.enrolled_on, exited_on=account.exited_on,
-                         extensions=spells, month=month)
+        owed = dibao_due(
+            schedule=schedule,
+            enrolled_on=account.enrolled_on,
+            exited_on=account.exited_on,
+            extensions=spells,
+            month=month,
+        )
         if owed is not None:
             due[month.label] = (owed.amount, owed.kind)
     return due
 
 
 async def balance_owed(session: AsyncSession, household_ids: Sequence[str]) -> dict[str, Decimal]:
-    rows = (await session.execute(
-        select(Payment.household_id, func.sum(case((Payment.kind == RECOVERY, Payment.amount), else_=ZERO)),
-               func.sum(Payment.withheld))
-        .where(Payment.household_id.in_(list(household_ids))).group_by(Payment.household_id))).all()
+    rows = (
+        await session.execute(
+            select(
+                Payment.household_id,
+                func.sum(case((Payment.kind == RECOVERY, Payment.amount), else_=ZERO)),
+                func.sum(Payment.withheld),
+            )
+            .where(Payment.household_id.in_(list(household_ids)))
+            .group_by(Payment.household_id)
+        )
+    ).all()
     return {household_id: ledger_balance(recoveries or ZERO, kept or ZERO) for household_id, recoveries, kept in rows}
 
 
 async def payments_of(session: AsyncSession, household_id: str) -> list[Payment]:
     await get_household(session, household_id)
-    return list((await session.scalars(select(Payment).where(Payment.household_id == household_id)
-                                       .order_by(Payment.period, Payment.id))).all())
+    return list(
+        (
+            await session.scalars(
+                select(Payment).where(Payment.household_id == household_id).order_by(Payment.period, Payment.id)
+            )
+        ).all()
+    )
 
 
 # ---- the employment extension (延发三个月) -------------------------------------------------------
@@ -857,10 +1076,14 @@ async def record_employment(uow: UnitOfWork, event: MemberEmployed) -> Employmen
 
     session = uow.session
     household = await session.get(Household, event.household_id, with_for_update=True)
-    if household is None or household.status_on(event.employed_on) != "active" \
-            or event.employed_on < household.enrolled_on:
-        log.info("employment of a member outside an active household ignored",
-                 extra={"ctx_household": event.household_id})
+    if (
+        household is None
+        or household.status_on(event.employed_on) != "active"
+        or event.employed_on < household.enrolled_on
+    ):
+        log.info(
+            "employment of a member outside an active household ignored", extra={"ctx_household": event.household_id}
+        )
         return None
     member = next((m for m in household.members if m.resident_id == event.resident_id), None)
     if member is None:
@@ -869,14 +1092,29 @@ async def record_employment(uow: UnitOfWork, event: MemberEmployed) -> Employmen
     book = await ParameterBook.load(session, [EXTENSION_MONTHS])
     first, last = rules.extension_months(event.employed_on, book.get(EXTENSION_MONTHS, event.employed_on))
     amount = rules.allowance_before(schedule_of(household), household.enrolled_on, event.employed_on)
-    inserted = await insert_ignore(session, EmploymentExtension, [{
-        "household_id": household.id, "resident_id": event.resident_id, "employed_on": event.employed_on,
-        "kind": event.kind, "first_period": first.label, "last_period": last.label, "monthly_amount": amount,
-        "created_at": datetime.now(UTC)}], ["household_id", "resident_id", "employed_on"], returning=[EmploymentExtension.id])
+    inserted = await insert_ignore(
+        session,
+        EmploymentExtension,
+        [
+            {
+                "household_id": household.id,
+                "resident_id": event.resident_id,
+                "employed_on": event.employed_on,
+                "kind": event.kind,
+                "first_period": first.label,
+                "last_period": last.label,
+                "monthly_amount": amount,
+                "created_at": datetime.now(UTC),
+            }
+        ],
+        ["household_id", "resident_id", "employed_on"],
+        returning=[EmploymentExtension.id],
+    )
     if not inserted:
         return None  # the same job announced again
-    await session.execute(update(Member).where(Member.id == member.id).values(
-        employment_status="employed", unemployed_since=None))
+    await session.execute(
+        update(Member).where(Member.id == member.id).values(employment_status="employed", unemployed_since=None)
+    )
     household.revision += 1
     household.updated_at = datetime.now(UTC)
     review_from = add_months(last, 1).start
@@ -886,8 +1124,7 @@ async def record_employment(uow: UnitOfWork, event: MemberEmployed) -> Employmen
     await session.flush()
     await session.refresh(household, ["members"])
     extensions = (await _extension_rows(session, [household.id]))[household.id]
-    await outbox.stage(uow, changed_event(household, household.members, event.employed_on, ["employment"],
-                                          extensions))
+    await outbox.stage(uow, changed_event(household, household.members, event.employed_on, ["employment"], extensions))
     return next(row for row in extensions if row.id == inserted[0][0])
 
 
@@ -905,20 +1142,41 @@ async def reset_event_state(session: AsyncSession) -> dict[str, int]:
 async def report(session: AsyncSession, period: Period) -> Report:
     """What Civil Affairs did per division in the period: caseload, enrolments, exits, money paid."""
 
-    active = (await session.execute(
-        select(Household.division_code, Household.id, Household.enrolled_on, Household.exited_on)
-        .where(Household.enrolled_on <= period.end,
-               (Household.exited_on.is_(None)) | (Household.exited_on > period.start)))).all()
-    persons = dict((await session.execute(
-        select(Household.division_code, func.count(func.distinct(Member.resident_id)))
-        .join(Member, Member.household_id == Household.id)
-        .where(Member.removed.is_(False), Household.enrolled_on <= period.end,
-               (Household.exited_on.is_(None)) | (Household.exited_on > period.start))
-        .group_by(Household.division_code))).tuples().all())
+    active = (
+        await session.execute(
+            select(Household.division_code, Household.id, Household.enrolled_on, Household.exited_on).where(
+                Household.enrolled_on <= period.end,
+                (Household.exited_on.is_(None)) | (Household.exited_on > period.start),
+            )
+        )
+    ).all()
+    persons = dict(
+        (
+            await session.execute(
+                select(Household.division_code, func.count(func.distinct(Member.resident_id)))
+                .join(Member, Member.household_id == Household.id)
+                .where(
+                    Member.removed.is_(False),
+                    Household.enrolled_on <= period.end,
+                    (Household.exited_on.is_(None)) | (Household.exited_on > period.start),
+                )
+                .group_by(Household.division_code)
+            )
+        )
+        .tuples()
+        .all()
+    )
     months = [month.label for month in period.months()]
-    paid = {division: (count, amount) for division, count, amount in (await session.execute(
-        select(Payment.division_code, func.count(), func.sum(Payment.amount))
-        .where(Payment.period.in_(months)).group_by(Payment.division_code))).all()}
+    paid = {
+        division: (count, amount)
+        for division, count, amount in (
+            await session.execute(
+                select(Payment.division_code, func.count(), func.sum(Payment.amount))
+                .where(Payment.period.in_(months))
+                .group_by(Payment.division_code)
+            )
+        ).all()
+    }
     households: dict[str, int] = defaultdict(int)
     enrolled: dict[str, int] = defaultdict(int)
     exited: dict[str, int] = defaultdict(int)
@@ -927,9 +1185,19 @@ async def report(session: AsyncSession, period: Period) -> Report:
         enrolled[division] += period.contains(enrolled_on)
         exited[division] += exited_on is not None and period.contains(exited_on)
     divisions = sorted(set(households) | set(paid))
-    items = [DivisionReport(division_code=code, division_name=division_name(code),
-                            households_active=households.get(code, 0), persons_active=persons.get(code, 0),
-                            enrolled=enrolled.get(code, 0), exited=exited.get(code, 0),
-                            payments=paid.get(code, (0, ZERO))[0], amount_paid=to_fen(paid.get(code, (0, ZERO))[1] or ZERO))
-             for code in divisions]
-    return Report(period=period.label, divisions=items, total_amount_paid=to_fen(sum((i.amount_paid for i in items), ZERO)))
+    items = [
+        DivisionReport(
+            division_code=code,
+            division_name=division_name(code),
+            households_active=households.get(code, 0),
+            persons_active=persons.get(code, 0),
+            enrolled=enrolled.get(code, 0),
+            exited=exited.get(code, 0),
+            payments=paid.get(code, (0, ZERO))[0],
+            amount_paid=to_fen(paid.get(code, (0, ZERO))[1] or ZERO),
+        )
+        for code in divisions
+    ]
+    return Report(
+        period=period.label, divisions=items, total_amount_paid=to_fen(sum((i.amount_paid for i in items), ZERO))
+    )

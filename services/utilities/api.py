@@ -24,33 +24,58 @@ from shared.unit_of_work import DbSession, Units, Uow
 router = APIRouter()
 
 
-@router.get("/households/{household_id}", dependencies=[requires("utilities:read")], response_model=HouseholdOut, tags=["households 救助家庭"],
-            responses=problem_responses(404))
+@router.get(
+    "/households/{household_id}",
+    dependencies=[requires("utilities:read")],
+    response_model=HouseholdOut,
+    tags=["households 救助家庭"],
+    responses=problem_responses(404),
+)
 async def get_household(household_id: str, session: DbSession) -> HouseholdOut:
     return await service.household_view(session, household_id)
 
 
-@router.post("/water/bills", dependencies=[requires("utilities:water")], response_model=WaterBillOut, status_code=201, tags=["water 生活用水"],
-             responses=problem_responses(404, 409, 422), summary="The Water Group posts a month's usage; returns the discount")
+@router.post(
+    "/water/bills",
+    dependencies=[requires("utilities:water")],
+    response_model=WaterBillOut,
+    status_code=201,
+    tags=["water 生活用水"],
+    responses=problem_responses(404, 409, 422),
+    summary="The Water Group posts a month's usage; returns the discount",
+)
 async def post_water_bill(body: WaterBillIn, uow: Uow) -> WaterBillOut:
     return service.water_bill_out(await service.post_water_bill(uow, body))
 
 
-@router.post("/heating/supplement-runs", dependencies=[requires("utilities:write")], response_model=SupplementRunOut, tags=["heating 家庭供暖"],
-             responses=problem_responses(422),
-             summary="Settle the +20% supplement of every month through the period (a second run adds nothing)")
+@router.post(
+    "/heating/supplement-runs",
+    dependencies=[requires("utilities:write")],
+    response_model=SupplementRunOut,
+    tags=["heating 家庭供暖"],
+    responses=problem_responses(422),
+    summary="Settle the +20% supplement of every month through the period (a second run adds nothing)",
+)
 async def supplement_run(body: SupplementRunIn, request: Request, units: Units, uow: Uow) -> SupplementRunOut:
-    result = await service.run_supplements(units, uow, body.period, batch_size=request.app.state.settings.run_batch_size)
+    result = await service.run_supplements(
+        units, uow, body.period, batch_size=request.app.state.settings.run_batch_size
+    )
     uow.audit("supplement_runs", body.period, after=result.model_dump())
     return result
 
 
-@router.post("/heating/bills", dependencies=[requires("utilities:write")], response_model=HeatingBillOut,
-             status_code=201, tags=["heating 家庭供暖"], responses=problem_responses(404, 409, 422),
-             summary="Reduce a centrally heated dibao household's bill for a season (30%)",
-             description="201 with the reduction; the same bill again → 200 with the stored result; another fee for "
-                         "a season already billed → 409 `bill_already_posted`; 422 `not_central_heating`, "
-                         "`not_in_dibao`, `period_in_future` (a season not begun).")
+@router.post(
+    "/heating/bills",
+    dependencies=[requires("utilities:write")],
+    response_model=HeatingBillOut,
+    status_code=201,
+    tags=["heating 家庭供暖"],
+    responses=problem_responses(404, 409, 422),
+    summary="Reduce a centrally heated dibao household's bill for a season (30%)",
+    description="201 with the reduction; the same bill again → 200 with the stored result; another fee for "
+    "a season already billed → 409 `bill_already_posted`; 422 `not_central_heating`, "
+    "`not_in_dibao`, `period_in_future` (a season not begun).",
+)
 async def post_heating_bill(body: HeatingBillIn, response: Response, uow: Uow) -> HeatingBillOut:
     bill, created = await service.post_heating_bill(uow, body)
     if not created:
@@ -58,11 +83,23 @@ async def post_heating_bill(body: HeatingBillIn, response: Response, uow: Uow) -
     return service.heating_bill_out(bill)
 
 
-@router.get("/heating/supplements", dependencies=[requires("utilities:read")], response_model=list[SupplementOut], tags=["heating 家庭供暖"])
-async def list_supplements(session: DbSession, household_id: str | None = Query(default=None, max_length=36)) -> list[SupplementOut]:
+@router.get(
+    "/heating/supplements",
+    dependencies=[requires("utilities:read")],
+    response_model=list[SupplementOut],
+    tags=["heating 家庭供暖"],
+)
+async def list_supplements(
+    session: DbSession, household_id: str | None = Query(default=None, max_length=36)
+) -> list[SupplementOut]:
     return [service.supplement_out(row) for row in await service.supplements(session, household_id)]
 
 
-@router.get("/reports", dependencies=[requires_any("utilities:read", "audit:read")], response_model=Report, tags=["reports 报表"])
+@router.get(
+    "/reports",
+    dependencies=[requires_any("utilities:read", "audit:read")],
+    response_model=Report,
+    tags=["reports 报表"],
+)
 async def report(period: ReportPeriod, session: DbSession) -> Report:
     return await service.report(session, period)

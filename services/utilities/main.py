@@ -17,7 +17,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings or load_settings("utilities"),
         title="Water and heating relief (生活用水、家庭供暖救助)",
         description="Preferential water price for dibao households; heating-fee reduction for centrally heated "
-                    "ones and, for those without central heating, +20% of their dibao every month of the season.",
+        "ones and, for those without central heating, +20% of their dibao every month of the season.",
         routers=[api.router],
         parameter_specs=SPECS,
         handlers=consumers.HANDLERS,

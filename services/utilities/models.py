@@ -81,9 +81,11 @@ class HeatingSupplement(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("supplement_runs.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
-    __table_args__ = (UniqueConstraint("household_id", "period", "kind", "settlement"),
-                      Index("ix_heating_supplements_period", "period"),
-                      Index("ix_heating_supplements_household_id", "household_id"))
+    __table_args__ = (
+        UniqueConstraint("household_id", "period", "kind", "settlement"),
+        Index("ix_heating_supplements_period", "period"),
+        Index("ix_heating_supplements_household_id", "household_id"),
+    )
 
 
 class SupplementAccount(Base):

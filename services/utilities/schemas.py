@@ -19,12 +19,12 @@ def _usage_text(value: object) -> object:
     """Usage as text (a JSON number too, never binary floating point); anything else is not usage."""
 
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-        raise fail("invalid_usage", "usage is a number of m³ such as \"13.50\"")
+        raise fail("invalid_usage", 'usage is a number of m³ such as "13.50"')
     text = repr(value) if isinstance(value, float) else str(value)
     try:
         number = Decimal(text)
     except ArithmeticError:
-        raise fail("invalid_usage", "usage is a number of m³ such as \"13.50\"") from None
+        raise fail("invalid_usage", 'usage is a number of m³ such as "13.50"') from None
     if not number.is_finite():
         raise fail("invalid_usage", "usage is a finite number of m³")
     return number
@@ -38,8 +38,14 @@ def _usage(value: Decimal) -> Decimal:
     return to_fen(value)
 
 
-UsageIn = Annotated[Decimal, BeforeValidator(_usage_text), AfterValidator(_usage),
-                    Field(description="用水量 m³ in the month, 0 ≤ usage < 10000, to 0.01", examples=["13.50"])]
+UsageIn = Annotated[
+    Decimal,
+    BeforeValidator(_usage_text),
+    AfterValidator(_usage),
+    Field(description="用水量 m³ in the month, 0 ≤ usage < 10000, to 0.01", examples=["13.50"]),
+]
+
+
 def _season(value: str) -> str:
     first, second = value.split("-")
     if int(second) != int(first) + 1 or not 2004 <= int(first) < 2100:
@@ -47,8 +53,15 @@ def _season(value: str) -> str:
     return value
 
 
-SeasonIn = Annotated[str, AfterValidator(_season), Field(pattern=r"^[0-9]{4}-[0-9]{4}$", description="采暖期 YYYY-YYYY, e.g. 2025-2026 "
-                                "(from 20 Oct of the first year to 20 Apr of the second)", examples=["2025-2026"])]
+SeasonIn = Annotated[
+    str,
+    AfterValidator(_season),
+    Field(
+        pattern=r"^[0-9]{4}-[0-9]{4}$",
+        description="采暖期 YYYY-YYYY, e.g. 2025-2026 (from 20 Oct of the first year to 20 Apr of the second)",
+        examples=["2025-2026"],
+    ),
+]
 
 
 LineKind = Literal["supplement", "recovery"]  # of a line of the supplement ledger
@@ -94,7 +107,8 @@ class SupplementOut(BaseModel):
     household_id: str
     period: str = Field(description="the month the line settles")
     kind: LineKind = Field(
-        description="supplement: a shortfall paid; recovery: paid over, owed by the household (negative)")
+        description="supplement: a shortfall paid; recovery: paid over, owed by the household (negative)"
+    )
     amount: MoneyStr = Field(description="what the line adds to the month (negative for a recovery)")
     withheld: MoneyStr = Field(description="kept back from this payment to recover an earlier overpayment")
     transferred: MoneyStr = Field(description="what actually went to the household (never negative)")

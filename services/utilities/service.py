@@ -82,14 +82,28 @@ async def _heating_grant(uow: UnitOfWork, household: DibaoHousehold, on: date, b
     heating = household.snapshot["heating"]
     if heating == "central":
         rate = book.get(CENTRAL_REDUCTION, on)
-        await ledger.grant(uow, household_id=household.household_id, division_code=household.division_code,
-                           programme="heating_fee_reduction", on=on, detail=f"集中供热费减免 {rate * 100:.0f}%")
+        await ledger.grant(
+            uow,
+            household_id=household.household_id,
+            division_code=household.division_code,
+            programme="heating_fee_reduction",
+            on=on,
+            detail=f"集中供热费减免 {rate * 100:.0f}%",
+        )
     else:
         rate = book.get(SUPPLEMENT_RATE, on)
-        allowance = allowance_on([AllowanceStep.model_validate(s) for s in household.snapshot["allowance_schedule"]], on)
-        await ledger.grant(uow, household_id=household.household_id, division_code=household.division_code,
-                           programme="heating_supplement", on=on, monthly_amount=to_fen(allowance * rate),
-                           detail=f"非集中供热: 采暖期每月加发低保金 {rate * 100:.0f}%")
+        allowance = allowance_on(
+            [AllowanceStep.model_validate(s) for s in household.snapshot["allowance_schedule"]], on
+        )
+        await ledger.grant(
+            uow,
+            household_id=household.household_id,
+            division_code=household.division_code,
+            programme="heating_supplement",
+            on=on,
+            monthly_amount=to_fen(allowance * rate),
+            detail=f"非集中供热: 采暖期每月加发低保金 {rate * 100:.0f}%",
+        )
 
 
 async def apply_delta(uow: UnitOfWork, delta: HouseholdDelta) -> None:
@@ -97,22 +111,33 @@ async def apply_delta(uow: UnitOfWork, delta: HouseholdDelta) -> None:
     if household is None or delta.kind == "ignored":
         return
     if delta.kind == "exited":
-        await ledger.revoke(uow, household_id=household.household_id, on=delta.effective_on,
-                            reason="household left dibao")
+        await ledger.revoke(
+            uow, household_id=household.household_id, on=delta.effective_on, reason="household left dibao"
+        )
         return
     book = await ParameterBook.of(uow, SPECS)
     heating = household.snapshot["heating"]
     if delta.kind == "enrolled":
         await _record_heating(uow, household.household_id, household.enrolled_on, heating)
-        await ledger.grant(uow, household_id=household.household_id, division_code=household.division_code,
-                           programme=WATER, on=household.enrolled_on, detail="生活用水价格优惠")
+        await ledger.grant(
+            uow,
+            household_id=household.household_id,
+            division_code=household.division_code,
+            programme=WATER,
+            on=household.enrolled_on,
+            detail="生活用水价格优惠",
+        )
         await _heating_grant(uow, household, household.enrolled_on, book)
         return
     if delta.previous.get("heating") != heating:
         await _record_heating(uow, household.household_id, delta.effective_on, heating)
-        await ledger.revoke(uow, household_id=household.household_id, on=delta.effective_on,
-                            programme=rules.heating_relief_programme(delta.previous.get("heating", "")),
-                            reason=f"heating changed to {heating}")
+        await ledger.revoke(
+            uow,
+            household_id=household.household_id,
+            on=delta.effective_on,
+            programme=rules.heating_relief_programme(delta.previous.get("heating", "")),
+            reason=f"heating changed to {heating}",
+        )
     # (Re)grant the current relief: a no-op when nothing about it changed, new terms when the allowance did.
     await _heating_grant(uow, household, delta.effective_on, book)
 
@@ -152,11 +177,19 @@ async def post_water_bill(uow: UnitOfWork, body: WaterBillIn) -> WaterBill:
     book = await ParameterBook.load(session, [WATER_CAP_PER_PERSON, WATER_DISCOUNT_PER_M3])
     day = governing_day(month, household.enrolled_on)
     members = await _members_in_month(session, household.household_id, month)
-    discount = rules.water_discount(body.usage_m3, members, book.get(WATER_CAP_PER_PERSON, day),
-                                    book.get(WATER_DISCOUNT_PER_M3, day))
-    bill = WaterBill(household_id=household.household_id, division_code=household.division_code, period=month.label,
-                     members=members, usage_m3=body.usage_m3, discounted_m3=discount.discounted_m3,
-                     discount=discount.discount, created_at=datetime.now(UTC))
+    discount = rules.water_discount(
+        body.usage_m3, members, book.get(WATER_CAP_PER_PERSON, day), book.get(WATER_DISCOUNT_PER_M3, day)
+    )
+    bill = WaterBill(
+        household_id=household.household_id,
+        division_code=household.division_code,
+        period=month.label,
+        members=members,
+        usage_m3=body.usage_m3,
+        discounted_m3=discount.discounted_m3,
+        discount=discount.discount,
+        created_at=datetime.now(UTC),
+    )
     try:
         async with session.begin_nested():  # it flushes what is pending first: add the bill inside it
             session.add(bill)
@@ -164,16 +197,29 @@ async def post_water_bill(uow: UnitOfWork, body: WaterBillIn) -> WaterBill:
     except IntegrityError:
         raise Conflict("bill_already_posted", f"{month.label} was already posted for this household") from None
     if bill.discount > ZERO:
-        await ledger.paid(uow, household_id=bill.household_id, division_code=bill.division_code,
-                          programme=WATER, period=bill.period, amount=bill.discount, reference=f"water-{bill.id}",
-                          paid_on=city_today())
+        await ledger.paid(
+            uow,
+            household_id=bill.household_id,
+            division_code=bill.division_code,
+            programme=WATER,
+            period=bill.period,
+            amount=bill.discount,
+            reference=f"water-{bill.id}",
+            paid_on=city_today(),
+        )
     return bill
 
 
 def water_bill_out(bill: WaterBill) -> WaterBillOut:
-    return WaterBillOut(household_id=bill.household_id, period=bill.period, members=bill.members,
-                        usage_m3=bill.usage_m3, discounted_m3=bill.discounted_m3, discount=bill.discount,
-                        created_at=bill.created_at)
+    return WaterBillOut(
+        household_id=bill.household_id,
+        period=bill.period,
+        members=bill.members,
+        usage_m3=bill.usage_m3,
+        discounted_m3=bill.discounted_m3,
+        discount=bill.discount,
+        created_at=bill.created_at,
+    )
 
 
 # ---- the +20% heating supplement ----------------------------------------------------------------
@@ -197,15 +243,21 @@ class _Parameters:
         self.book = book
         self.cache: dict[date, tuple[rules.MonthDay, rules.MonthDay, Decimal]] = {}
         self.days: dict[tuple[str, rules.MonthDay, rules.MonthDay], int] = {}
-        rows = sorted((row.name, row.scope, row.value, row.effective_from.isoformat())
-                      for spec in self.SUPPLEMENT_SPECS for row in book.rows.get(spec.name, ()))
+        rows = sorted(
+            (row.name, row.scope, row.value, row.effective_from.isoformat())
+            for spec in self.SUPPLEMENT_SPECS
+            for row in book.rows.get(spec.name, ())
+        )
         # What the supplement's parameters are, all dates included: a change to any of them re-settles every month.
         self.fingerprint = hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
     def on(self, day: date) -> tuple[rules.MonthDay, rules.MonthDay, Decimal]:
         if day not in self.cache:
-            self.cache[day] = (self.book.get(HEATING_SEASON_START, day), self.book.get(HEATING_SEASON_END, day),
-                               self.book.get(SUPPLEMENT_RATE, day))
+            self.cache[day] = (
+                self.book.get(HEATING_SEASON_START, day),
+                self.book.get(HEATING_SEASON_END, day),
+                self.book.get(SUPPLEMENT_RATE, day),
+            )
         return self.cache[day]
 
     def season_days(self, month: Period, start: rules.MonthDay, end: rules.MonthDay) -> int:
@@ -242,8 +294,13 @@ class MonthSupplement:
     amount: Decimal
 
 
-def supplements_due(household: DibaoHousehold, through: Period, parameters: _Parameters,
-                    known_months: Collection[str] = (), after: str | None = None) -> dict[str, MonthSupplement]:
+def supplements_due(
+    household: DibaoHousehold,
+    through: Period,
+    parameters: _Parameters,
+    known_months: Collection[str] = (),
+    after: str | None = None,
+) -> dict[str, MonthSupplement]:
     """The supplement due for every month from enrolment (or the month after ``after``) through
     ``through`` that is in the season or already has ledger lines, from the facts in force in each month."""
 
@@ -264,13 +321,28 @@ def supplements_due(household: DibaoHousehold, through: Period, parameters: _Par
         if not days and month.label not in known_months:
             continue
         facts = facts_on(household, day)
-        paid = dibao_due(schedule=schedule, enrolled_on=household.enrolled_on, exited_on=exited_on,
-                         extensions=extensions, month=month)
+        paid = dibao_due(
+            schedule=schedule,
+            enrolled_on=household.enrolled_on,
+            exited_on=exited_on,
+            extensions=extensions,
+            month=month,
+        )
         allowance = paid.amount if paid is not None else ZERO
-        amount = ZERO if facts["heating"] == "central" else rules.heating_supplement(
-            allowance, rate, days, month.days).amount
-        due[month.label] = MonthSupplement(month.label, facts.get("division_code") or household.division_code,
-                                           allowance, rate, days, month.days, amount)
+        amount = (
+            ZERO
+            if facts["heating"] == "central"
+            else rules.heating_supplement(allowance, rate, days, month.days).amount
+        )
+        due[month.label] = MonthSupplement(
+            month.label,
+            facts.get("division_code") or household.division_code,
+            allowance,
+            rate,
+            days,
+            month.days,
+            amount,
+        )
     return due
 
 
@@ -283,22 +355,37 @@ async def _lock_accounts(session: AsyncSession, household_ids: list[str]) -> dic
     of this period or another, waits here until this batch is committed, then sees its lines."""
 
     def locking(ids: list[str]) -> Any:
-        return (select(SupplementAccount).where(SupplementAccount.household_id.in_(ids))
-                .order_by(SupplementAccount.household_id).with_for_update())
+        return (
+            select(SupplementAccount)
+            .where(SupplementAccount.household_id.in_(ids))
+            .order_by(SupplementAccount.household_id)
+            .with_for_update()
+        )
 
     accounts = {account.household_id: account for account in (await session.scalars(locking(household_ids))).all()}
     missing = sorted(set(household_ids) - set(accounts))
     if missing:
         now = datetime.now(UTC)
-        await insert_ignore(session, SupplementAccount, [{"household_id": household_id, "owed": ZERO, "settlement": 0,
-                                                          "created_at": now} for household_id in missing],
-                            ["household_id"])
+        await insert_ignore(
+            session,
+            SupplementAccount,
+            [
+                {"household_id": household_id, "owed": ZERO, "settlement": 0, "created_at": now}
+                for household_id in missing
+            ],
+            ["household_id"],
+        )
         accounts.update({account.household_id: account for account in (await session.scalars(locking(missing))).all()})
     return accounts
 
 
-LEDGER_COLUMNS = (HeatingSupplement.household_id, HeatingSupplement.period, HeatingSupplement.kind,
-                  HeatingSupplement.amount, HeatingSupplement.withheld)
+LEDGER_COLUMNS = (
+    HeatingSupplement.household_id,
+    HeatingSupplement.period,
+    HeatingSupplement.kind,
+    HeatingSupplement.amount,
+    HeatingSupplement.withheld,
+)
 
 
 async def _ledgers(session: AsyncSession, whole: list[str], after: dict[str, str]) -> dict[str, list[LedgerLine]]:
@@ -306,20 +393,26 @@ async def _ledgers(session: AsyncSession, whole: list[str], after: dict[str, str
 
     lines: dict[str, list[LedgerLine]] = defaultdict(list)
     if whole:
-        for row in (await session.execute(select(*LEDGER_COLUMNS).where(
-                HeatingSupplement.household_id.in_(whole)))).all():
+        for row in (
+            await session.execute(select(*LEDGER_COLUMNS).where(HeatingSupplement.household_id.in_(whole)))
+        ).all():
             lines[row.household_id].append(_ledger_line(row))
     if after:
-        for row in (await session.execute(select(*LEDGER_COLUMNS).where(
-                HeatingSupplement.household_id.in_(list(after)),
-                HeatingSupplement.period > min(after.values())))).all():
+        for row in (
+            await session.execute(
+                select(*LEDGER_COLUMNS).where(
+                    HeatingSupplement.household_id.in_(list(after)), HeatingSupplement.period > min(after.values())
+                )
+            )
+        ).all():
             if row.period > after[row.household_id]:
                 lines[row.household_id].append(_ledger_line(row))
     return lines
 
 
-async def run_supplements(units: UnitsOfWork, uow: UnitOfWork, period: str, batch_size: int = 2000,
-                          today: date | None = None) -> SupplementRunOut:
+async def run_supplements(
+    units: UnitsOfWork, uow: UnitOfWork, period: str, batch_size: int = 2000, today: date | None = None
+) -> SupplementRunOut:
     """Settle every household's supplement for each month from its enrolment through ``period``.
 
     Like shared.runs: households are read in batches by key, each batch is settled and committed on its
@@ -344,17 +437,23 @@ async def run_supplements(units: UnitsOfWork, uow: UnitOfWork, period: str, batc
     while True:
         async with units.begin() as batch:
             session = batch.session
-            households = (await session.scalars(
-                select(DibaoHousehold).where(DibaoHousehold.household_id > last_key,
-                                             DibaoHousehold.enrolled_on <= month.end)
-                .order_by(DibaoHousehold.household_id).limit(batch_size))).all()
+            households = (
+                await session.scalars(
+                    select(DibaoHousehold)
+                    .where(DibaoHousehold.household_id > last_key, DibaoHousehold.enrolled_on <= month.end)
+                    .order_by(DibaoHousehold.household_id)
+                    .limit(batch_size)
+                )
+            ).all()
             if not households:
                 break
             last_key = households[-1].household_id
             accounts = await _lock_accounts(session, [household.household_id for household in households])
             parameters = _Parameters(await ParameterBook.of(batch, SPECS))
-            stamps = {household.household_id: f"{household.updated_at.isoformat()}|{parameters.fingerprint}"
-                      for household in households}
+            stamps = {
+                household.household_id: f"{household.updated_at.isoformat()}|{parameters.fingerprint}"
+                for household in households
+            }
             whole: list[str] = []
             after: dict[str, str] = {}
             for household in households:
@@ -371,8 +470,9 @@ async def run_supplements(units: UnitsOfWork, uow: UnitOfWork, period: str, batc
                 if household_id not in after and household_id not in whole:
                     continue  # settled through this period already, under the same facts
                 account, lines = accounts[household_id], ledgers.get(household_id, [])
-                due = supplements_due(household, month, parameters, {line.period for line in lines},
-                                      after=after.get(household_id))
+                due = supplements_due(
+                    household, month, parameters, {line.period for line in lines}, after=after.get(household_id)
+                )
                 # Months after the run's own are another run's business (an earlier period may run after a
                 # later one); what the household owes is its whole ledger's, or the balance its account carries.
                 sums: dict[str, Decimal] = {}
@@ -384,28 +484,58 @@ async def run_supplements(units: UnitsOfWork, uow: UnitOfWork, period: str, batc
                 settlement = account.settlement + (1 if settled else 0)
                 for line in settled:
                     facts = due.get(line.period)
-                    rows.append({
-                        "household_id": household_id,
-                        "division_code": facts.division_code if facts else household.division_code,
-                        "period": line.period, "kind": line.kind, "amount": line.amount, "withheld": line.withheld,
-                        "allowance": facts.allowance if facts else ZERO, "rate": str(facts.rate) if facts else "0",
-                        "season_days": facts.season_days if facts else 0,
-                        "days_in_month": facts.days_in_month if facts else _month(line.period).days,
-                        "run_period": month.label, "settlement": settlement, "run_id": run_id, "created_at": now})
+                    rows.append(
+                        {
+                            "household_id": household_id,
+                            "division_code": facts.division_code if facts else household.division_code,
+                            "period": line.period,
+                            "kind": line.kind,
+                            "amount": line.amount,
+                            "withheld": line.withheld,
+                            "allowance": facts.allowance if facts else ZERO,
+                            "rate": str(facts.rate) if facts else "0",
+                            "season_days": facts.season_days if facts else 0,
+                            "days_in_month": facts.days_in_month if facts else _month(line.period).days,
+                            "run_period": month.label,
+                            "settlement": settlement,
+                            "run_id": run_id,
+                            "created_at": now,
+                        }
+                    )
                 # A full settle through an earlier period vouches only for the months through it.
                 through = month.label if household_id in whole else max(month.label, account.settled_through or "")
-                settled_accounts.append({
-                    "household_id": household_id, "settlement": settlement, "settled_through": through,
-                    "stamp": stamps[household_id],
-                    "owed": to_fen(owed - sum((line.amount for line in settled if line.kind == RECOVERY), ZERO)
-                                   - sum((line.withheld for line in settled), ZERO))})
+                settled_accounts.append(
+                    {
+                        "household_id": household_id,
+                        "settlement": settlement,
+                        "settled_through": through,
+                        "stamp": stamps[household_id],
+                        "owed": to_fen(
+                            owed
+                            - sum((line.amount for line in settled if line.kind == RECOVERY), ZERO)
+                            - sum((line.withheld for line in settled), ZERO)
+                        ),
+                    }
+                )
             inserted = await insert_ignore(
-                session, HeatingSupplement, rows, ["household_id", "period", "kind", "settlement"],
-                returning=[HeatingSupplement.id, HeatingSupplement.household_id, HeatingSupplement.division_code,
-                           HeatingSupplement.period, HeatingSupplement.amount, HeatingSupplement.withheld])
+                session,
+                HeatingSupplement,
+                rows,
+                ["household_id", "period", "kind", "settlement"],
+                returning=[
+                    HeatingSupplement.id,
+                    HeatingSupplement.household_id,
+                    HeatingSupplement.division_code,
+                    HeatingSupplement.period,
+                    HeatingSupplement.amount,
+                    HeatingSupplement.withheld,
+                ],
+            )
             if len(inserted) != len(rows):  # another run settled these households at once: never pay on a guess
-                raise RuntimeError(f"supplement run {month.label}: {len(rows) - len(inserted)} lines collided with "
-                                   "another settlement's")
+                raise RuntimeError(
+                    f"supplement run {month.label}: {len(rows) - len(inserted)} lines collided with "
+                    "another settlement's"
+                )
             if settled_accounts:
                 await session.execute(update(SupplementAccount), settled_accounts)
             events = []
@@ -418,32 +548,61 @@ async def run_supplements(units: UnitsOfWork, uow: UnitOfWork, period: str, batc
                 total += amount
                 withheld += kept
                 if amount > kept:
-                    events.append(ledger.payment_event(
-                        household_id=household_id, division_code=division_code, programme="heating_supplement",
-                        period=line_period, amount=amount - kept, reference=f"heating-{row_id}", paid_on=paid_on))
+                    events.append(
+                        ledger.payment_event(
+                            household_id=household_id,
+                            division_code=division_code,
+                            programme="heating_supplement",
+                            period=line_period,
+                            amount=amount - kept,
+                            reference=f"heating-{row_id}",
+                            paid_on=paid_on,
+                        )
+                    )
             await ledger.outbox.stage_many(batch, events)
             await batch.commit()
 
     await finish_run(uow, SupplementRun, run_id, len(paid_households), total)
-    already = await uow.session.scalar(select(func.count(func.distinct(HeatingSupplement.household_id))).where(
-        HeatingSupplement.period == month.label, HeatingSupplement.kind == "supplement",
-        HeatingSupplement.run_id != run_id))
-    return SupplementRunOut(period=month.label, households_paid=len(paid_households), total_amount=to_fen(total),
-                            withheld_amount=to_fen(withheld), recoveries=recoveries,
-                            recovered_amount=to_fen(recovered), already_paid=int(already or 0))
+    already = await uow.session.scalar(
+        select(func.count(func.distinct(HeatingSupplement.household_id))).where(
+            HeatingSupplement.period == month.label,
+            HeatingSupplement.kind == "supplement",
+            HeatingSupplement.run_id != run_id,
+        )
+    )
+    return SupplementRunOut(
+        period=month.label,
+        households_paid=len(paid_households),
+        total_amount=to_fen(total),
+        withheld_amount=to_fen(withheld),
+        recoveries=recoveries,
+        recovered_amount=to_fen(recovered),
+        already_paid=int(already or 0),
+    )
 
 
 def supplement_out(row: HeatingSupplement) -> SupplementOut:
     transferred = row.amount - row.withheld if row.amount > ZERO else ZERO
-    return SupplementOut(household_id=row.household_id, period=row.period, kind=row.kind,
-                         amount=row.amount, withheld=row.withheld, transferred=transferred,
-                         run_period=row.run_period, paid_at=row.created_at, allowance=row.allowance, rate=row.rate,
-                         season_days=row.season_days, days_in_month=row.days_in_month)
+    return SupplementOut(
+        household_id=row.household_id,
+        period=row.period,
+        kind=row.kind,
+        amount=row.amount,
+        withheld=row.withheld,
+        transferred=transferred,
+        run_period=row.run_period,
+        paid_at=row.created_at,
+        allowance=row.allowance,
+        rate=row.rate,
+        season_days=row.season_days,
+        days_in_month=row.days_in_month,
+    )
 
 
 async def supplements(session: AsyncSession, household_id: str | None) -> list[HeatingSupplement]:
-    query = select(HeatingSupplement).order_by(HeatingSupplement.household_id, HeatingSupplement.period,
-                                               HeatingSupplement.id)
+    query = select(HeatingSupplement).order_by(
+        HeatingSupplement.household_id, HeatingSupplement.period, HeatingSupplement.id
+    )
     if household_id:
         query = query.where(HeatingSupplement.household_id == household_id)
     return list((await session.scalars(query.limit(5000))).all())
@@ -452,7 +611,9 @@ async def supplements(session: AsyncSession, household_id: str | None) -> list[H
 # ---- the central-heating reduction ----------------------------------------------------------------
 
 
-async def post_heating_bill(uow: UnitOfWork, body: HeatingBillIn, today: date | None = None) -> tuple[HeatingBill, bool]:
+async def post_heating_bill(
+    uow: UnitOfWork, body: HeatingBillIn, today: date | None = None
+) -> tuple[HeatingBill, bool]:
     """Reduce a centrally heated dibao household's bill for a season; (bill, created).
 
     Idempotent per household and season: the same bill again returns the stored result; a different
@@ -461,56 +622,88 @@ async def post_heating_bill(uow: UnitOfWork, body: HeatingBillIn, today: date | 
 
     session = uow.session
     household = await _household(session, body.household_id)
-    existing = await session.scalar(select(HeatingBill).where(HeatingBill.household_id == household.household_id,
-                                                              HeatingBill.season == body.season))
+    existing = await session.scalar(
+        select(HeatingBill).where(HeatingBill.household_id == household.household_id, HeatingBill.season == body.season)
+    )
     if existing is not None:
         return _same_bill(existing, body), False
     book = await ParameterBook.load(session, SPECS)
     # The season as defined in its first winter (a change decided before or early in it counts).
     midwinter = date(int(body.season[:4]), 12, 31)
-    season_start, season_end = rules.season_dates(body.season, book.get(HEATING_SEASON_START, midwinter),
-                                                  book.get(HEATING_SEASON_END, midwinter))
+    season_start, season_end = rules.season_dates(
+        body.season, book.get(HEATING_SEASON_START, midwinter), book.get(HEATING_SEASON_END, midwinter)
+    )
     refuse_future(season_start, f"the {body.season} heating season", today)
     if not Period(season_start, season_end, body.season).overlaps(household.enrolled_on, _exit_day(household)):
-        raise Unprocessable("not_in_dibao", f"household {household.household_id} was not in dibao during the "
-                                            f"{body.season} heating season")
+        raise Unprocessable(
+            "not_in_dibao",
+            f"household {household.household_id} was not in dibao during the {body.season} heating season",
+        )
     day = max(season_start, household.enrolled_on)
     facts = facts_on(household, day)
     if facts["heating"] != "central":
-        raise Unprocessable("not_central_heating", f"household {household.household_id} had no central heating on "
-                                                   f"{day.isoformat()}: it gets the +20% supplement instead")
+        raise Unprocessable(
+            "not_central_heating",
+            f"household {household.household_id} had no central heating on "
+            f"{day.isoformat()}: it gets the +20% supplement instead",
+        )
     rate = book.get(CENTRAL_REDUCTION, season_start)
-    bill = HeatingBill(household_id=household.household_id,
-                       division_code=facts.get("division_code") or household.division_code, season=body.season,
-                       period=month_of(season_start).label, fee=body.fee, rate=str(rate),
-                       reduction=rules.central_reduction(body.fee, rate), created_at=datetime.now(UTC))
+    bill = HeatingBill(
+        household_id=household.household_id,
+        division_code=facts.get("division_code") or household.division_code,
+        season=body.season,
+        period=month_of(season_start).label,
+        fee=body.fee,
+        rate=str(rate),
+        reduction=rules.central_reduction(body.fee, rate),
+        created_at=datetime.now(UTC),
+    )
     try:
         async with session.begin_nested():  # it flushes what is pending first: add the bill inside it
             session.add(bill)
             await session.flush()
     except IntegrityError:  # the same bill posted at the same moment: the first one stands
-        existing = await session.scalar(select(HeatingBill).where(
-            HeatingBill.household_id == household.household_id, HeatingBill.season == body.season))
+        existing = await session.scalar(
+            select(HeatingBill).where(
+                HeatingBill.household_id == household.household_id, HeatingBill.season == body.season
+            )
+        )
         assert existing is not None
         return _same_bill(existing, body), False
     if bill.reduction > ZERO:
-        await ledger.paid(uow, household_id=bill.household_id, division_code=bill.division_code,
-                          programme="heating_fee_reduction", period=bill.period, amount=bill.reduction,
-                          reference=f"heating-bill-{bill.id}", paid_on=city_today())
+        await ledger.paid(
+            uow,
+            household_id=bill.household_id,
+            division_code=bill.division_code,
+            programme="heating_fee_reduction",
+            period=bill.period,
+            amount=bill.reduction,
+            reference=f"heating-bill-{bill.id}",
+            paid_on=city_today(),
+        )
     return bill, True
 
 
 def _same_bill(existing: HeatingBill, body: HeatingBillIn) -> HeatingBill:
     if existing.fee != body.fee:
-        raise Conflict("bill_already_posted", f"the {body.season} bill was already posted for this household with "
-                                              f"a fee of {existing.fee:.2f}")
+        raise Conflict(
+            "bill_already_posted",
+            f"the {body.season} bill was already posted for this household with a fee of {existing.fee:.2f}",
+        )
     return existing
 
 
 def heating_bill_out(bill: HeatingBill) -> HeatingBillOut:
-    return HeatingBillOut(household_id=bill.household_id, division_code=bill.division_code, season=bill.season,
-                          fee=bill.fee, rate=bill.rate, reduction=bill.reduction, payable=bill.fee - bill.reduction,
-                          created_at=bill.created_at)
+    return HeatingBillOut(
+        household_id=bill.household_id,
+        division_code=bill.division_code,
+        season=bill.season,
+        fee=bill.fee,
+        rate=bill.rate,
+        reduction=bill.reduction,
+        payable=bill.fee - bill.reduction,
+        created_at=bill.created_at,
+    )
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -521,66 +714,118 @@ async def household_view(session: AsyncSession, household_id: str, today: date |
     household = await _household(session, household_id)
     book = await ParameterBook.load(session, SPECS)
     members = len(await open_members(session, household_id)) or len(
-        (await session.scalars(select(DibaoMember).where(DibaoMember.household_id == household_id))).all())
+        (await session.scalars(select(DibaoMember).where(DibaoMember.household_id == household_id))).all()
+    )
     heating = household.snapshot["heating"]
     lines = await supplements(session, household_id)
     start, end = book.get(HEATING_SEASON_START, today), book.get(HEATING_SEASON_END, today)
     cap = book.get(WATER_CAP_PER_PERSON, today)
     return HouseholdOut(
-        household_id=household.household_id, division_code=household.division_code, status=household.status,
-        enrolled_on=household.enrolled_on, exited_on=household.exited_on, members=members,
-        water=WaterReliefOut(discount_per_m3=book.get(WATER_DISCOUNT_PER_M3, today), cap_m3_per_person=to_fen(cap),
-                             monthly_cap_m3=to_fen(cap * members)),
+        household_id=household.household_id,
+        division_code=household.division_code,
+        status=household.status,
+        enrolled_on=household.enrolled_on,
+        exited_on=household.exited_on,
+        members=members,
+        water=WaterReliefOut(
+            discount_per_m3=book.get(WATER_DISCOUNT_PER_M3, today),
+            cap_m3_per_person=to_fen(cap),
+            monthly_cap_m3=to_fen(cap * members),
+        ),
         heating=HeatingReliefOut(
-            heating=heating, programme=rules.heating_relief_programme(heating),
+            heating=heating,
+            programme=rules.heating_relief_programme(heating),
             reduction_rate=str(book.get(CENTRAL_REDUCTION, today)) if heating == "central" else None,
             supplement_rate=str(book.get(SUPPLEMENT_RATE, today)) if heating != "central" else None,
             in_season_today=rules.in_heating_season(today, start, end),
-            season=f"{start[0]:02d}-{start[1]:02d} – {end[0]:02d}-{end[1]:02d}"),
+            season=f"{start[0]:02d}-{start[1]:02d} – {end[0]:02d}-{end[1]:02d}",
+        ),
         supplements_paid=[supplement_out(row) for row in lines],
         supplement_balance_owed=owed_by(_ledger_line(row) for row in lines),
     )
 
 
 async def report(session: AsyncSession, period: Period) -> Report:
-    grants = (await session.scalars(select(Grant).where(Grant.granted_on <= period.end).where(
-        (Grant.revoked_on.is_(None)) | (Grant.revoked_on > period.start)))).all()
+    grants = (
+        await session.scalars(
+            select(Grant)
+            .where(Grant.granted_on <= period.end)
+            .where((Grant.revoked_on.is_(None)) | (Grant.revoked_on > period.start))
+        )
+    ).all()
     water: dict[str, set[str]] = defaultdict(set)
     central: dict[str, set[str]] = defaultdict(set)
     non_central: dict[str, set[str]] = defaultdict(set)
     for grant in grants:
-        target = {WATER: water, "heating_fee_reduction": central, "heating_supplement": non_central}.get(grant.programme)
+        target = {WATER: water, "heating_fee_reduction": central, "heating_supplement": non_central}.get(
+            grant.programme
+        )
         if target is not None:
             target[grant.division_code].add(grant.household_id)
     months = [m.label for m in period.months()]
-    bills = dict(((d, (n, a)) for d, n, a in (await session.execute(
-        select(WaterBill.division_code, func.count(), func.sum(WaterBill.discount))
-        .where(WaterBill.period.in_(months)).group_by(WaterBill.division_code))).all()))
+    bills = dict(
+        (
+            (d, (n, a))
+            for d, n, a in (
+                await session.execute(
+                    select(WaterBill.division_code, func.count(), func.sum(WaterBill.discount))
+                    .where(WaterBill.period.in_(months))
+                    .group_by(WaterBill.division_code)
+                )
+            ).all()
+        )
+    )
     paid: dict[str, tuple[int, Decimal, Decimal]] = {}
-    for code, kind, count, amount in (await session.execute(
-            select(HeatingSupplement.division_code, HeatingSupplement.kind, func.count(), func.sum(HeatingSupplement.amount))
+    for code, kind, count, amount in (
+        await session.execute(
+            select(
+                HeatingSupplement.division_code,
+                HeatingSupplement.kind,
+                func.count(),
+                func.sum(HeatingSupplement.amount),
+            )
             .where(HeatingSupplement.period.in_(months))
-            .group_by(HeatingSupplement.division_code, HeatingSupplement.kind))).all():
+            .group_by(HeatingSupplement.division_code, HeatingSupplement.kind)
+        )
+    ).all():
         lines, net, recovered = paid.get(code, (0, ZERO, ZERO))
         if kind == "recovery":
             paid[code] = (lines, net + amount, recovered - amount)
         else:
             paid[code] = (lines + count, net + amount, recovered)
-    heating_bills = dict(((d, (n, a)) for d, n, a in (await session.execute(
-        select(HeatingBill.division_code, func.count(), func.sum(HeatingBill.reduction))
-        .where(HeatingBill.period.in_(months)).group_by(HeatingBill.division_code))).all()))
+    heating_bills = dict(
+        (
+            (d, (n, a))
+            for d, n, a in (
+                await session.execute(
+                    select(HeatingBill.division_code, func.count(), func.sum(HeatingBill.reduction))
+                    .where(HeatingBill.period.in_(months))
+                    .group_by(HeatingBill.division_code)
+                )
+            ).all()
+        )
+    )
     divisions = sorted(set(water) | set(central) | set(non_central) | set(bills) | set(paid) | set(heating_bills))
-    return Report(period=period.label, divisions=[DivisionReport(
-        division_code=code, division_name=division_name(code),
-        households_with_water_relief=len(water.get(code, ())), water_bills=bills.get(code, (0, ZERO))[0],
-        water_discount=to_fen(bills.get(code, (0, ZERO))[1] or ZERO),
-        central_households_with_reduction=len(central.get(code, ())),
-        non_central_households=len(non_central.get(code, ())),
-        supplements_paid=paid.get(code, (0, ZERO, ZERO))[0], supplement_amount=to_fen(paid.get(code, (0, ZERO, ZERO))[1]),
-        supplement_recovered=to_fen(paid.get(code, (0, ZERO, ZERO))[2]),
-        heating_bills=heating_bills.get(code, (0, ZERO))[0],
-        heating_fee_reduction=to_fen(heating_bills.get(code, (0, ZERO))[1] or ZERO),
-    ) for code in divisions])
+    return Report(
+        period=period.label,
+        divisions=[
+            DivisionReport(
+                division_code=code,
+                division_name=division_name(code),
+                households_with_water_relief=len(water.get(code, ())),
+                water_bills=bills.get(code, (0, ZERO))[0],
+                water_discount=to_fen(bills.get(code, (0, ZERO))[1] or ZERO),
+                central_households_with_reduction=len(central.get(code, ())),
+                non_central_households=len(non_central.get(code, ())),
+                supplements_paid=paid.get(code, (0, ZERO, ZERO))[0],
+                supplement_amount=to_fen(paid.get(code, (0, ZERO, ZERO))[1]),
+                supplement_recovered=to_fen(paid.get(code, (0, ZERO, ZERO))[2]),
+                heating_bills=heating_bills.get(code, (0, ZERO))[0],
+                heating_fee_reduction=to_fen(heating_bills.get(code, (0, ZERO))[1] or ZERO),
+            )
+            for code in divisions
+        ],
+    )
 
 
 # What the consumer reads for a whole batch of household events at once.

@@ -24,15 +24,20 @@ async def supplement_by_month(utilities, household_id: str) -> dict[str, str]:
 async def test_change_before_an_exit_set_ahead_and_an_exit_brought_forward_reach_the_bureau(kafka, postgres):
     async with system("registry", "utilities") as s:
         registry, utilities = s["registry"], s["utilities"]
-        household = await enrol(registry, household_body(heating="non_central", income="0.00",
-                                                         enrolled_on=date(2025, 11, 1)))
+        household = await enrol(
+            registry, household_body(heating="non_central", income="0.00", enrolled_on=date(2025, 11, 1))
+        )
         ahead = city_today() + timedelta(days=40)
-        assert (await registry.post(f"/households/{household['id']}/exit",
-                                    json={"on": ahead.isoformat(), "reason": "迁出"})).status_code == 200
-        changed = await registry.patch(f"/households/{household['id']}",
-                                       json={"monthly_income": "100.00", "effective_on": "2025-12-01"})
+        assert (
+            await registry.post(f"/households/{household['id']}/exit", json={"on": ahead.isoformat(), "reason": "迁出"})
+        ).status_code == 200
+        changed = await registry.patch(
+            f"/households/{household['id']}", json={"monthly_income": "100.00", "effective_on": "2025-12-01"}
+        )
         assert changed.status_code == 200, changed.text
-        forward = await registry.post(f"/households/{household['id']}/exit", json={"on": "2026-02-01", "reason": "迁出"})
+        forward = await registry.post(
+            f"/households/{household['id']}/exit", json={"on": "2026-02-01", "reason": "迁出"}
+        )
         assert forward.status_code == 200, forward.text
 
         async def settled() -> dict[str, str]:

@@ -24,8 +24,10 @@ async def _ledger(education: httpx.AsyncClient, household_id: str) -> dict:
 
 
 def _lines(ledger: dict) -> list[tuple[str, str, str, str, str, str]]:
-    return sorted((g["resident_id"][-4:], g["programme"], g["period"], g["kind"], g["amount"], g["withheld"])
-                  for g in ledger["grants"])
+    return sorted(
+        (g["resident_id"][-4:], g["programme"], g["period"], g["kind"], g["amount"], g["withheld"])
+        for g in ledger["grants"]
+    )
 
 
 def _check_invariants(ledger: dict) -> None:
@@ -61,44 +63,59 @@ async def test_a_back_dated_exit_is_recovered_from_the_households_next_payment_f
         head = member("head")
         boarder = member("child", born=date(2013, 5, 5), school_stage="junior", boarding=True)
         sister = member("child", born=date(2016, 6, 6), male=False, school_stage="primary", boarding=False)
-        household = await enrol(registry, household_body(enrolled_on=date(2026, 1, 10),
-                                                         members=[head, boarder, sister]))
+        household = await enrol(
+            registry, household_body(enrolled_on=date(2026, 1, 10), members=[head, boarder, sister])
+        )
         a, b = boarder["resident_id"][-4:], sister["resident_id"][-4:]
         await eventually(lambda: all_found(education, *(f"/pupils/{p['resident_id']}" for p in (boarder, sister))))
         spring = (await education.post("/term-runs", json={"term": "2026-spring"})).json()
         assert spring["transferred_amount"] == "700.00"  # 200 + 60 × 5 for the boarder, 200 for his sister
 
         # Learnt late: the boarder left the household on 20 April. May–July's boarding goes back: 180 owed.
-        left = await registry.patch(f"/households/{household['id']}", json={"effective_on": "2026-04-20",
-                                                                            "members": [head, sister]})
+        left = await registry.patch(
+            f"/households/{household['id']}", json={"effective_on": "2026-04-20", "members": [head, sister]}
+        )
         assert left.status_code == 200, left.text
         await _not_in_dibao(education, boarder["resident_id"])
         settled = (await education.post("/term-runs", json={"term": "2026-spring"})).json()
-        assert (settled["recoveries"], settled["recovered_amount"], settled["transferred_amount"]) == (1, "-180.00", "0.00")
+        assert (settled["recoveries"], settled["recovered_amount"], settled["transferred_amount"]) == (
+            1,
+            "-180.00",
+            "0.00",
+        )
         owing = await _ledger(education, household["id"])
         assert owing["balance_owed"] == "180.00"
         _check_invariants(owing)
 
         # The autumn term's waiver for his sister is due in full, and 180 of it is kept back.
         autumn = (await education.post("/term-runs", json={"term": "2026-autumn"})).json()
-        assert (autumn["grants_made"], autumn["total_amount"], autumn["withheld_amount"],
-                autumn["transferred_amount"]) == (1, "200.00", "180.00", "20.00")
+        assert (
+            autumn["grants_made"],
+            autumn["total_amount"],
+            autumn["withheld_amount"],
+            autumn["transferred_amount"],
+        ) == (1, "200.00", "180.00", "20.00")
         after = await _ledger(education, household["id"])
         assert after["balance_owed"] == "0.00"
-        assert _lines(after) == sorted([
-            (a, "boarding_subsidy", "2026-spring", "payment", "300.00", "0.00"),
-            (a, "boarding_subsidy", "2026-spring", "recovery", "-180.00", "0.00"),
-            (a, "fee_waiver", "2026-spring", "payment", "200.00", "0.00"),
-            (b, "fee_waiver", "2026-spring", "payment", "200.00", "0.00"),
-            (b, "fee_waiver", "2026-autumn", "payment", "200.00", "180.00")])
+        assert _lines(after) == sorted(
+            [
+                (a, "boarding_subsidy", "2026-spring", "payment", "300.00", "0.00"),
+                (a, "boarding_subsidy", "2026-spring", "recovery", "-180.00", "0.00"),
+                (a, "fee_waiver", "2026-spring", "payment", "200.00", "0.00"),
+                (b, "fee_waiver", "2026-spring", "payment", "200.00", "0.00"),
+                (b, "fee_waiver", "2026-autumn", "payment", "200.00", "180.00"),
+            ]
+        )
         autumn_line = next(g for g in after["grants"] if g["period"] == "2026-autumn")
         assert autumn_line["transferred"] == "20.00"
         _check_invariants(after)
         # Each period's lines sum to what is due for it, whatever was withheld.
-        assert _net(after) == {(a, "boarding_subsidy", "2026-spring"): Decimal("120.00"),
-                               (a, "fee_waiver", "2026-spring"): Decimal("200.00"),
-                               (b, "fee_waiver", "2026-spring"): Decimal("200.00"),
-                               (b, "fee_waiver", "2026-autumn"): Decimal("200.00")}
+        assert _net(after) == {
+            (a, "boarding_subsidy", "2026-spring"): Decimal("120.00"),
+            (a, "fee_waiver", "2026-spring"): Decimal("200.00"),
+            (b, "fee_waiver", "2026-spring"): Decimal("200.00"),
+            (b, "fee_waiver", "2026-autumn"): Decimal("200.00"),
+        }
 
         for term in ("2026-spring", "2026-autumn"):
             again = (await education.post("/term-runs", json={"term": term})).json()
@@ -112,14 +129,16 @@ async def test_what_a_household_owes_beyond_one_payment_stays_owed_and_comes_dow
         head = member("head")
         boarder = member("child", born=date(2013, 5, 5), school_stage="junior", boarding=True)
         sister = member("child", born=date(2016, 6, 6), male=False, school_stage="primary", boarding=False)
-        household = await enrol(registry, household_body(enrolled_on=date(2026, 1, 10),
-                                                         members=[head, boarder, sister]))
+        household = await enrol(
+            registry, household_body(enrolled_on=date(2026, 1, 10), members=[head, boarder, sister])
+        )
         await eventually(lambda: all_found(education, *(f"/pupils/{p['resident_id']}" for p in (boarder, sister))))
         await education.post("/term-runs", json={"term": "2026-spring"})
 
         # Learnt late: the boarder left on 15 February, before the term began — all 500 of his term goes back.
-        left = await registry.patch(f"/households/{household['id']}", json={"effective_on": "2026-02-15",
-                                                                            "members": [head, sister]})
+        left = await registry.patch(
+            f"/households/{household['id']}", json={"effective_on": "2026-02-15", "members": [head, sister]}
+        )
         assert left.status_code == 200, left.text
         await _not_in_dibao(education, boarder["resident_id"])
         settled = (await education.post("/term-runs", json={"term": "2026-spring"})).json()
@@ -132,7 +151,10 @@ async def test_what_a_household_owes_beyond_one_payment_stays_owed_and_comes_dow
         assert after["balance_owed"] == "300.00"
         withheld_line = next(g for g in after["grants"] if g["period"] == "2026-autumn")
         assert (withheld_line["amount"], withheld_line["withheld"], withheld_line["transferred"]) == (
-            "200.00", "200.00", "0.00")
+            "200.00",
+            "200.00",
+            "0.00",
+        )
         _check_invariants(after)
 
 
@@ -140,9 +162,16 @@ async def _waiting_on_locks(education: AppClient, count: int) -> bool:
     """At least ``count`` of the service's connections wait on a lock."""
 
     async with education.app.state.platform.sessions() as session:
-        return int(await session.scalar(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        ))) >= count
+        return (
+            int(
+                await session.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                )
+            )
+            >= count
+        )
 
 
 async def test_runs_of_two_school_years_at_once_withhold_what_is_owed_once(kafka, postgres):
@@ -154,15 +183,17 @@ async def test_runs_of_two_school_years_at_once_withhold_what_is_owed_once(kafka
         await eventually(lambda: all_found(education, f"/pupils/{boarder['resident_id']}"))
         await education.post("/term-runs", json={"term": "2026-spring"})
         # Learnt late: he left on 15 February (500 owed), and a cousin who boards joined on 20 February.
-        left = await registry.patch(f"/households/{household['id']}", json={"effective_on": "2026-02-15",
-                                                                            "members": [head]})
+        left = await registry.patch(
+            f"/households/{household['id']}", json={"effective_on": "2026-02-15", "members": [head]}
+        )
         assert left.status_code == 200, left.text
         await _not_in_dibao(education, boarder["resident_id"])
         await education.post("/term-runs", json={"term": "2026-spring"})
         assert (await _ledger(education, household["id"]))["balance_owed"] == "500.00"
         cousin = member("child", born=date(2014, 7, 7), school_stage="primary", boarding=True)
-        joined = await registry.patch(f"/households/{household['id']}", json={"effective_on": "2026-02-20",
-                                                                              "members": [head, cousin]})
+        joined = await registry.patch(
+            f"/households/{household['id']}", json={"effective_on": "2026-02-20", "members": [head, cousin]}
+        )
         assert joined.status_code == 200, joined.text
         await eventually(lambda: all_found(education, f"/pupils/{cousin['resident_id']}"))
 
@@ -171,8 +202,10 @@ async def test_runs_of_two_school_years_at_once_withhold_what_is_owed_once(kafka
         # balance before either wrote: they must not both withhold the same 500.
         async with education.app.state.platform.sessions() as blocker:
             await blocker.execute(text("LOCK TABLE term_grants IN EXCLUSIVE MODE"))
-            runs = [asyncio.create_task(education.post("/term-runs", json={"term": term}))
-                    for term in ("2026-spring", "2026-autumn")]
+            runs = [
+                asyncio.create_task(education.post("/term-runs", json={"term": term}))
+                for term in ("2026-spring", "2026-autumn")
+            ]
             await eventually(lambda: _waiting_on_locks(education, 2))
             await blocker.commit()
         responses = await asyncio.gather(*runs)
@@ -186,4 +219,3 @@ async def test_runs_of_two_school_years_at_once_withhold_what_is_owed_once(kafka
         assert after["balance_owed"] == "0.00"
         assert sum(Decimal(g["withheld"]) for g in after["grants"]) == Decimal("500.00")
         _check_invariants(after)
-

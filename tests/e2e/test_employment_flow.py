@@ -16,8 +16,13 @@ pytestmark = pytest.mark.integration
 async def test_certificate_is_verifiable_and_employment_buys_three_extension_months(kafka, postgres):
     async with system("registry", "employment") as s:
         registry, employment = s["registry"], s["employment"]
-        worker = member("head", born=date(1980, 4, 4), able_to_work=True, employment_status="unemployed",
-                        unemployed_since="2024-01-01")
+        worker = member(
+            "head",
+            born=date(1980, 4, 4),
+            able_to_work=True,
+            employment_status="unemployed",
+            unemployed_since="2024-01-01",
+        )
         household = await enrol(registry, household_body(income="0.00", enrolled_on=date(2026, 1, 5), members=[worker]))
 
         async def certified() -> dict:
@@ -34,8 +39,10 @@ async def test_certificate_is_verifiable_and_employment_buys_three_extension_mon
         assert verified["holder_resident_id"] == worker["resident_id"][:6] + "********" + worker["resident_id"][-4:]
         assert (await employment.get("/certificates/ZY0000000000000000")).status_code == 404
 
-        job = await employment.post(f"/persons/{worker['resident_id']}/employment",
-                                    json={"on": "2026-02-10", "kind": "job", "employer": "哈尔滨某物业公司"})
+        job = await employment.post(
+            f"/persons/{worker['resident_id']}/employment",
+            json={"on": "2026-02-10", "kind": "job", "employer": "哈尔滨某物业公司"},
+        )
         assert job.status_code == 201, job.text
 
         async def extended() -> bool:
@@ -47,8 +54,13 @@ async def test_certificate_is_verifiable_and_employment_buys_three_extension_mon
         payments = (await registry.get(f"/households/{household['id']}/payments")).json()
         # The extension runs from the month the member starts work (February) for three months.
         assert [(p["period"], p["kind"], p["amount"]) for p in payments] == [
-            ("2026-01", "dibao", "200.00"), ("2026-02", "extension", "200.00"), ("2026-03", "extension", "200.00"),
-            ("2026-04", "extension", "200.00"), ("2026-05", "dibao", "200.00"), ("2026-06", "dibao", "200.00")]
+            ("2026-01", "dibao", "200.00"),
+            ("2026-02", "extension", "200.00"),
+            ("2026-03", "extension", "200.00"),
+            ("2026-04", "extension", "200.00"),
+            ("2026-05", "dibao", "200.00"),
+            ("2026-06", "dibao", "200.00"),
+        ]
         head = (await registry.get(f"/households/{household['id']}")).json()["members"][0]
         assert head["employment_status"] == "employed", "the registry records the job it heard of"
         assert (await registry.get(f"/households/{household['id']}")).json()["review_due"] is True
@@ -57,8 +69,14 @@ async def test_certificate_is_verifiable_and_employment_buys_three_extension_mon
 async def test_certificate_is_issued_on_the_day_the_year_of_unemployment_is_up(kafka, postgres):
     async with system("registry", "employment") as s:
         registry, employment = s["registry"], s["employment"]
-        worker = member("head", born=date(1990, 6, 6), male=False, able_to_work=True, employment_status="unemployed",
-                        unemployed_since="2026-01-15")
+        worker = member(
+            "head",
+            born=date(1990, 6, 6),
+            male=False,
+            able_to_work=True,
+            employment_status="unemployed",
+            unemployed_since="2026-01-15",
+        )
         await enrol(registry, household_body(enrolled_on=date(2026, 2, 1), members=[worker]))
 
         async def due() -> dict:
@@ -78,10 +96,20 @@ async def test_certificate_is_issued_on_the_day_the_year_of_unemployment_is_up(k
 async def test_referrals_put_certificate_holders_first_and_posts_fill_to_capacity(kafka, postgres):
     async with system("registry", "employment") as s:
         registry, employment = s["registry"], s["employment"]
-        holder = member("head", born=date(1982, 2, 2), able_to_work=True, employment_status="unemployed",
-                        unemployed_since="2023-05-01")
-        recent = member("head", born=date(1985, 3, 3), able_to_work=True, employment_status="unemployed",
-                        unemployed_since="2026-06-01")
+        holder = member(
+            "head",
+            born=date(1982, 2, 2),
+            able_to_work=True,
+            employment_status="unemployed",
+            unemployed_since="2023-05-01",
+        )
+        recent = member(
+            "head",
+            born=date(1985, 3, 3),
+            able_to_work=True,
+            employment_status="unemployed",
+            unemployed_since="2026-06-01",
+        )
         await enrol(registry, household_body(enrolled_on=date(2026, 1, 5), members=[holder]))
         await enrol(registry, household_body(enrolled_on=date(2026, 1, 5), members=[recent]))
 
@@ -92,27 +120,44 @@ async def test_referrals_put_certificate_holders_first_and_posts_fill_to_capacit
             return True
 
         await eventually(both_known)
-        vacancy = (await employment.post("/vacancies", json={"employer": "哈尔滨某超市", "title": "理货员",
-                                                             "division_code": "230102", "positions": 2})).json()
+        vacancy = (
+            await employment.post(
+                "/vacancies",
+                json={"employer": "哈尔滨某超市", "title": "理货员", "division_code": "230102", "positions": 2},
+            )
+        ).json()
         candidates = (await employment.get(f"/vacancies/{vacancy['id']}/candidates")).json()
         assert [c["resident_id"] for c in candidates] == [holder["resident_id"], recent["resident_id"]]
         assert candidates[0]["certificate_number"] and candidates[1]["certificate_number"] is None
 
-        referred = await employment.post("/referrals", json={"vacancy_id": vacancy["id"],
-                                                             "resident_id": holder["resident_id"]})
+        referred = await employment.post(
+            "/referrals", json={"vacancy_id": vacancy["id"], "resident_id": holder["resident_id"]}
+        )
         assert referred.status_code == 201 and referred.json()["fee_waived"] is True
-        twice = await employment.post("/referrals", json={"vacancy_id": vacancy["id"],
-                                                          "resident_id": holder["resident_id"]})
+        twice = await employment.post(
+            "/referrals", json={"vacancy_id": vacancy["id"], "resident_id": holder["resident_id"]}
+        )
         assert twice.status_code == 409 and twice.json()["code"] == "already_referred"
-        other = await employment.post("/referrals", json={"vacancy_id": vacancy["id"],
-                                                          "resident_id": recent["resident_id"]})
+        other = await employment.post(
+            "/referrals", json={"vacancy_id": vacancy["id"], "resident_id": recent["resident_id"]}
+        )
         assert other.json()["fee_waived"] is False
 
-        post = (await employment.post("/posts", json={"name": "社区保洁", "employer": "道里区某街道办",
-                                                      "division_code": "230102", "capacity": 1,
-                                                      "monthly_wage": "600.00"})).json()
-        placed = await employment.post(f"/posts/{post['id']}/assignments",
-                                       json={"resident_id": holder["resident_id"], "on": "2026-03-01"})
+        post = (
+            await employment.post(
+                "/posts",
+                json={
+                    "name": "社区保洁",
+                    "employer": "道里区某街道办",
+                    "division_code": "230102",
+                    "capacity": 1,
+                    "monthly_wage": "600.00",
+                },
+            )
+        ).json()
+        placed = await employment.post(
+            f"/posts/{post['id']}/assignments", json={"resident_id": holder["resident_id"], "on": "2026-03-01"}
+        )
         assert placed.status_code == 201
         full = await employment.post(f"/posts/{post['id']}/assignments", json={"resident_id": recent["resident_id"]})
         assert full.status_code == 409 and full.json()["code"] == "post_full"
@@ -122,7 +167,11 @@ async def test_referrals_put_certificate_holders_first_and_posts_fill_to_capacit
         report = (await employment.get("/reports", params={"period": "2026"})).json()
         row = next(d for d in report["divisions"] if d["division_code"] == "230102")
         assert (row["certificates_issued"], row["referrals"], row["posts_filled"], row["members_found_work"]) == (
-            1, 2, 1, 1)
+            1,
+            2,
+            1,
+            1,
+        )
 
 
 async def test_a_certificate_run_for_a_day_not_begun_in_harbin_is_refused(kafka, postgres):

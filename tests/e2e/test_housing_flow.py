@@ -14,8 +14,14 @@ pytestmark = pytest.mark.integration
 async def test_rent_subsidy_paid_once_per_month_from_enrolment_until_a_flat_is_allocated(kafka, postgres):
     async with system("registry", "housing") as s:
         registry, housing = s["registry"], s["housing"]
-        cramped = await enrol(registry, household_body(area="20.00", enrolled_on=date(2026, 1, 10), members=[
-            member("head"), member("spouse", male=False), member("child", born=date(2014, 2, 2))]))
+        cramped = await enrol(
+            registry,
+            household_body(
+                area="20.00",
+                enrolled_on=date(2026, 1, 10),
+                members=[member("head"), member("spouse", male=False), member("child", born=date(2014, 2, 2))],
+            ),
+        )
         roomy = await enrol(registry, household_body(area="60.00", enrolled_on=date(2026, 1, 10)))
 
         await eventually(lambda: all_found(housing, f"/households/{cramped['id']}", f"/households/{roomy['id']}"))
@@ -35,10 +41,15 @@ async def test_rent_subsidy_paid_once_per_month_from_enrolment_until_a_flat_is_a
         assert refused.status_code == 422 and refused.json()["code"] == "not_eligible"
         waiting = await housing.post("/allocation-requests", json={"household_id": cramped["id"]})
         assert waiting.status_code == 201 and waiting.json()["position"] == 1
-        unit = (await housing.post("/units", json={"address": "道里区廉租房1单元101", "division_code": "230102",
-                                                   "area_m2": "45.00", "rooms": 2})).json()
-        allocation = await housing.post("/allocations", json={"household_id": cramped["id"], "unit_id": unit["id"],
-                                                              "on": "2026-03-15"})
+        unit = (
+            await housing.post(
+                "/units",
+                json={"address": "道里区廉租房1单元101", "division_code": "230102", "area_m2": "45.00", "rooms": 2},
+            )
+        ).json()
+        allocation = await housing.post(
+            "/allocations", json={"household_id": cramped["id"], "unit_id": unit["id"], "on": "2026-03-15"}
+        )
         assert allocation.status_code == 201, allocation.text
         assert allocation.json()["rent_subsidy_ends_after"] == "2026-03"
         assert (await housing.get("/waitlist")).json() == []
@@ -46,8 +57,9 @@ async def test_rent_subsidy_paid_once_per_month_from_enrolment_until_a_flat_is_a
         assert (await housing.post("/subsidy-runs", json={"period": "2026-03"})).json()["households_paid"] == 1
         assert (await housing.post("/subsidy-runs", json={"period": "2026-04"})).json()["households_paid"] == 0
 
-        assert (await registry.post(f"/households/{cramped['id']}/exit",
-                                    json={"on": "2026-06-01", "reason": "迁出本市"})).status_code == 200
+        assert (
+            await registry.post(f"/households/{cramped['id']}/exit", json={"on": "2026-06-01", "reason": "迁出本市"})
+        ).status_code == 200
 
         async def flagged() -> dict:
             body = (await housing.get(f"/households/{cramped['id']}")).json()
@@ -59,8 +71,14 @@ async def test_rent_subsidy_paid_once_per_month_from_enrolment_until_a_flat_is_a
         report = (await housing.get("/reports", params={"period": "2026-H1"})).json()
         row = next(d for d in report["divisions"] if d["division_code"] == "230102")
         assert (row["eligible_households"], row["subsidies_paid"], row["subsidy_amount"], row["flats_allocated"]) == (
-            1, 3, "750.00", 1)
+            1,
+            3,
+            "750.00",
+            1,
+        )
         payments = (await housing.get(f"/households/{cramped['id']}/payments")).json()
         assert [(p["period"], p["amount"], p["kind"], p["run_period"]) for p in payments] == [
-            ("2026-01", "250.00", "rent_subsidy", "2026-02"), ("2026-02", "250.00", "rent_subsidy", "2026-02"),
-            ("2026-03", "250.00", "rent_subsidy", "2026-03")]
+            ("2026-01", "250.00", "rent_subsidy", "2026-02"),
+            ("2026-02", "250.00", "rent_subsidy", "2026-02"),
+            ("2026-03", "250.00", "rent_subsidy", "2026-03"),
+        ]

@@ -25,8 +25,9 @@ async def test_eligibility_and_intake_default_to_today_in_harbin(kafka, postgres
 
         asked = await eventually(eligible)
         searched = (await legal.post("/eligibility/search", json={"resident_id": head["resident_id"]})).json()
-        case = await legal.post("/cases", json={"resident_id": head["resident_id"], "kind": "consultation",
-                                                "summary": "赡养纠纷咨询"})
+        case = await legal.post(
+            "/cases", json={"resident_id": head["resident_id"], "kind": "consultation", "summary": "赡养纠纷咨询"}
+        )
         assert case.status_code == 201, case.text
         today = city_today().isoformat()
         assert (asked["on"], searched["on"], case.json()["intake_on"]) == (today, today, today)

@@ -21,25 +21,40 @@ async def test_open_case_goes_on_after_exit_but_new_intake_is_refused(kafka, pos
             return (await legal.get(f"/eligibility/{head['resident_id']}")).json()["eligible"]
 
         await eventually(eligible)
-        case = await legal.post("/cases", json={"resident_id": head["resident_id"], "kind": "civil_representation",
-                                                "summary": "劳动报酬纠纷"})
+        case = await legal.post(
+            "/cases",
+            json={"resident_id": head["resident_id"], "kind": "civil_representation", "summary": "劳动报酬纠纷"},
+        )
         assert case.status_code == 201, case.text
         assert (case.json()["status"], case.json()["fee"]) == ("received", "0.00")
-        lawyer = (await legal.post("/lawyers", json={"name": "李律师", "firm": "哈尔滨法律援助中心",
-                                                     "division_code": "230102", "kind": "legal_aid_office"})).json()
+        lawyer = (
+            await legal.post(
+                "/lawyers",
+                json={
+                    "name": "李律师",
+                    "firm": "哈尔滨法律援助中心",
+                    "division_code": "230102",
+                    "kind": "legal_aid_office",
+                },
+            )
+        ).json()
         case_id = case.json()["id"]
         assigned = await legal.patch(f"/cases/{case_id}", json={"status": "assigned", "lawyer_id": lawyer["id"]})
         assert assigned.status_code == 200 and assigned.json()["lawyer_id"] == lawyer["id"]
 
-        assert (await registry.post(f"/households/{household['id']}/exit",
-                                    json={"on": date.today().isoformat(), "reason": "收入增加"})).status_code == 200
+        assert (
+            await registry.post(
+                f"/households/{household['id']}/exit", json={"on": date.today().isoformat(), "reason": "收入增加"}
+            )
+        ).status_code == 200
 
         async def not_eligible() -> bool:
             return not (await legal.get(f"/eligibility/{head['resident_id']}")).json()["eligible"]
 
         await eventually(not_eligible)
-        refused = await legal.post("/cases", json={"resident_id": head["resident_id"], "kind": "consultation",
-                                                   "summary": "咨询"})
+        refused = await legal.post(
+            "/cases", json={"resident_id": head["resident_id"], "kind": "consultation", "summary": "咨询"}
+        )
         assert refused.status_code == 422 and refused.json()["code"] == "not_eligible"
 
         started = await legal.patch(f"/cases/{case_id}", json={"status": "in_progress"})

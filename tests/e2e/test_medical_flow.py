@@ -22,36 +22,73 @@ async def test_enrolled_members_get_medical_assistance_until_the_household_exits
             return response.status_code == 200 and response.json()["eligible"]
 
         await eventually(eligible)
-        hospital = (await medical.post("/hospitals", json={
-            "name": "哈尔滨医科大学附属第一医院", "level": "三级甲等", "designated_from": "2020-01-01"})).json()
+        hospital = (
+            await medical.post(
+                "/hospitals",
+                json={"name": "哈尔滨医科大学附属第一医院", "level": "三级甲等", "designated_from": "2020-01-01"},
+            )
+        ).json()
 
         hospital_token = bearer("medical:claims", hospital_id=hospital["id"], agency="hospital")
-        claim = await medical.post("/claims", headers=hospital_token, json={
-            "hospital_id": hospital["id"], "resident_id": child["resident_id"], "invoice_no": "INV-001",
-            "visit_date": "2026-03-10", "kind": "inpatient", "total_cost": "2000.00", "insurance_paid": "1200.00"})
+        claim = await medical.post(
+            "/claims",
+            headers=hospital_token,
+            json={
+                "hospital_id": hospital["id"],
+                "resident_id": child["resident_id"],
+                "invoice_no": "INV-001",
+                "visit_date": "2026-03-10",
+                "kind": "inpatient",
+                "total_cost": "2000.00",
+                "insurance_paid": "1200.00",
+            },
+        )
         assert claim.status_code == 201, claim.text
         # 50% of the 800.00 out of pocket
         assert claim.json()["assistance_amount"] == "400.00"
 
-        again = await medical.post("/claims", headers=hospital_token, json={
-            "hospital_id": hospital["id"], "resident_id": child["resident_id"], "invoice_no": "INV-001",
-            "visit_date": "2026-03-10", "kind": "inpatient", "total_cost": "2000.00", "insurance_paid": "1200.00"})
+        again = await medical.post(
+            "/claims",
+            headers=hospital_token,
+            json={
+                "hospital_id": hospital["id"],
+                "resident_id": child["resident_id"],
+                "invoice_no": "INV-001",
+                "visit_date": "2026-03-10",
+                "kind": "inpatient",
+                "total_cost": "2000.00",
+                "insurance_paid": "1200.00",
+            },
+        )
         assert again.status_code == 409
         assert again.json()["code"] == "duplicate_invoice"
 
         exit_on = date(2026, 4, 1)
-        assert (await registry.post(f"/households/{household['id']}/exit",
-                                    json={"on": exit_on.isoformat(), "reason": "家庭收入超过低保标准"})).status_code == 200
+        assert (
+            await registry.post(
+                f"/households/{household['id']}/exit",
+                json={"on": exit_on.isoformat(), "reason": "家庭收入超过低保标准"},
+            )
+        ).status_code == 200
 
         async def not_eligible_after_exit() -> bool:
             response = await medical.get(f"/eligibility/{child['resident_id']}", params={"on": exit_on.isoformat()})
             return response.status_code == 200 and not response.json()["eligible"]
 
         await eventually(not_eligible_after_exit)
-        later = await medical.post("/claims", headers=hospital_token, json={
-            "hospital_id": hospital["id"], "resident_id": child["resident_id"], "invoice_no": "INV-002",
-            "visit_date": (exit_on + timedelta(days=3)).isoformat(), "kind": "outpatient",
-            "total_cost": "300.00", "insurance_paid": "100.00"})
+        later = await medical.post(
+            "/claims",
+            headers=hospital_token,
+            json={
+                "hospital_id": hospital["id"],
+                "resident_id": child["resident_id"],
+                "invoice_no": "INV-002",
+                "visit_date": (exit_on + timedelta(days=3)).isoformat(),
+                "kind": "outpatient",
+                "total_cost": "300.00",
+                "insurance_paid": "100.00",
+            },
+        )
         assert later.status_code == 422
         assert later.json()["code"] == "not_eligible"
         assert "left dibao on 2026-04-01" in later.json()["detail"]
@@ -66,5 +103,11 @@ async def test_enrolled_members_get_medical_assistance_until_the_household_exits
 
         report = (await medical.get("/reports", params={"period": "2026-H1"})).json()
         division = next(d for d in report["divisions"] if d["division_code"] == "230102")
-        assert division == {"division_code": "230102", "division_name": "道里区", "eligible_persons": 2,
-                            "claims_paid": 1, "claims_refused": 1, "amount_paid": "400.00"}
+        assert division == {
+            "division_code": "230102",
+            "division_name": "道里区",
+            "eligible_persons": 2,
+            "claims_paid": 1,
+            "claims_refused": 1,
+            "amount_paid": "400.00",
+        }

@@ -46,18 +46,31 @@ async def _covered_person(registry: httpx.AsyncClient, medical: httpx.AsyncClien
 
 
 async def _hospital(medical: httpx.AsyncClient, designated_from: str = "2020-01-01") -> tuple[str, dict[str, str]]:
-    response = await medical.post("/hospitals", json={"name": "哈尔滨市第一医院", "level": "三级甲等",
-                                                      "designated_from": designated_from})
+    response = await medical.post(
+        "/hospitals", json={"name": "哈尔滨市第一医院", "level": "三级甲等", "designated_from": designated_from}
+    )
     assert response.status_code == 201, response.text
     hospital_id = response.json()["id"]
     return hospital_id, bearer("medical:claims", hospital_id=hospital_id, agency="hospital")
 
 
-def _claim(hospital_id: str, resident_id: str, invoice_no: str, visit_date: str = "2026-03-10",
-           total_cost: str = "1600.00", insurance_paid: str = "200.00") -> dict[str, str]:
-    return {"hospital_id": hospital_id, "resident_id": resident_id, "invoice_no": invoice_no,
-            "visit_date": visit_date, "kind": "outpatient", "total_cost": total_cost,
-            "insurance_paid": insurance_paid}
+def _claim(
+    hospital_id: str,
+    resident_id: str,
+    invoice_no: str,
+    visit_date: str = "2026-03-10",
+    total_cost: str = "1600.00",
+    insurance_paid: str = "200.00",
+) -> dict[str, str]:
+    return {
+        "hospital_id": hospital_id,
+        "resident_id": resident_id,
+        "invoice_no": invoice_no,
+        "visit_date": visit_date,
+        "kind": "outpatient",
+        "total_cost": total_cost,
+        "insurance_paid": insurance_paid,
+    }
 
 
 async def _claims_at_once_never_pay_past_the_cap(registry: httpx.AsyncClient, medical: httpx.AsyncClient) -> None:
@@ -65,10 +78,16 @@ async def _claims_at_once_never_pay_past_the_cap(registry: httpx.AsyncClient, me
     hospital_id, hospital_token = await _hospital(medical)
 
     # Each claim alone is worth 700.00 (half of 1,400.00 out of pocket): twenty of them ask 14,000.00.
-    responses = await asyncio.gather(*(
-        medical.post("/claims", headers=hospital_token,
-                     json=_claim(hospital_id, resident_id, f"CAP-{n:02d}", visit_date=f"2026-03-{n + 1:02d}"))
-        for n in range(CONCURRENT)))
+    responses = await asyncio.gather(
+        *(
+            medical.post(
+                "/claims",
+                headers=hospital_token,
+                json=_claim(hospital_id, resident_id, f"CAP-{n:02d}", visit_date=f"2026-03-{n + 1:02d}"),
+            )
+            for n in range(CONCURRENT)
+        )
+    )
 
     assert [r.status_code for r in responses] == [201] * CONCURRENT, [r.text for r in responses if r.status_code != 201]
     amounts = sorted((Decimal(r.json()["assistance_amount"]) for r in responses), reverse=True)
@@ -85,8 +104,9 @@ async def _claims_at_once_never_pay_past_the_cap(registry: httpx.AsyncClient, me
     assert (eligibility["paid_this_year"], eligibility["remaining_cap"]) == ("3000.00", "0.00")
 
     # The next year's cap starts afresh.
-    next_year = await medical.post("/claims", headers=hospital_token,
-                                   json=_claim(hospital_id, resident_id, "CAP-2027", visit_date="2027-01-02"))
+    next_year = await medical.post(
+        "/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, "CAP-2027", visit_date="2027-01-02")
+    )
     if date(2027, 1, 2) <= city_today():
         assert next_year.status_code == 201 and next_year.json()["assistance_amount"] == "700.00"
     else:
@@ -113,12 +133,16 @@ async def test_one_invoice_is_one_claim_whatever_its_spelling(kafka, postgres):
         hospital_id, hospital_token = await _hospital(medical)
         other_id, other_token = await _hospital(medical)
 
-        first = await medical.post("/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, " inv-001 "))
+        first = await medical.post(
+            "/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, " inv-001 ")
+        )
         assert first.status_code == 201, first.text
         assert first.json()["invoice_no"] == "INV-001"
 
         for spelling in ["INV-001", "Inv-001", "INV-001 ", "ＩＮＶ－００１", "\u3000inv-００1", "\u00a0INV-001"]:
-            again = await medical.post("/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, spelling))
+            again = await medical.post(
+                "/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, spelling)
+            )
             assert again.status_code == 409, (spelling, again.text)
             assert again.json()["code"] == "duplicate_invoice"
 
@@ -128,9 +152,12 @@ async def test_one_invoice_is_one_claim_whatever_its_spelling(kafka, postgres):
 
         # Spellings of one new invoice sent at once: one claim, the others 409.
         spellings = ["INV-002", "inv-002", "INV-002 ", " Inv-002", "ＩＮＶ－００２", "inv-００２"] * 2
-        at_once = await asyncio.gather(*(medical.post("/claims", headers=hospital_token,
-                                                      json=_claim(hospital_id, resident_id, spelling))
-                                         for spelling in spellings))
+        at_once = await asyncio.gather(
+            *(
+                medical.post("/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, spelling))
+                for spelling in spellings
+            )
+        )
         assert sorted(r.status_code for r in at_once) == [201] + [409] * (len(spellings) - 1)
         assert {r.json()["code"] for r in at_once if r.status_code == 409} == {"duplicate_invoice"}
 
@@ -148,15 +175,21 @@ async def test_invoice_numbers_with_control_or_invisible_characters_are_refused(
         hospital_id, hospital_token = await _hospital(medical)
 
         for invoice_no in ["INV\u0000001", "INV-001\n", "INV\t001", "INV\u007f001"]:
-            refused = await medical.post("/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, invoice_no))
+            refused = await medical.post(
+                "/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, invoice_no)
+            )
             assert refused.status_code == 422, (invoice_no, refused.text)
         for invoice_no in ["INV\u200b001", "\ufeffINV-001", "   ", ""]:
-            refused = await medical.post("/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, invoice_no))
+            refused = await medical.post(
+                "/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, invoice_no)
+            )
             assert refused.status_code == 422, (invoice_no, refused.text)
             assert refused.json()["code"] == "invalid_invoice_no", refused.text
 
         assert (await medical.get("/claims")).json()["total"] == 0
-        accepted = await medical.post("/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, "INV-001"))
+        accepted = await medical.post(
+            "/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, "INV-001")
+        )
         assert accepted.status_code == 201, accepted.text
 
 
@@ -169,8 +202,9 @@ async def test_a_designation_cannot_be_changed_to_end_before_it_starts(kafka, po
         assert refused.status_code == 422, refused.text
         assert refused.json()["code"] == "invalid_period"
         # As registration refuses it
-        registered = await medical.post("/hospitals", json={"name": "某医院", "designated_from": "2024-03-01",
-                                                            "designated_until": "2024-02-29"})
+        registered = await medical.post(
+            "/hospitals", json={"name": "某医院", "designated_from": "2024-03-01", "designated_until": "2024-02-29"}
+        )
         assert (registered.status_code, registered.json()["code"]) == (422, "invalid_period")
 
         hospital = next(h for h in (await medical.get("/hospitals")).json() if h["id"] == hospital_id)
@@ -189,21 +223,29 @@ async def test_a_visit_is_dated_neither_after_today_in_harbin_nor_before_the_des
         hospital_id, hospital_token = await _hospital(medical, designated_from="2026-03-01")
         today = city_today()
 
-        tomorrow = await medical.post("/claims", headers=hospital_token, json=_claim(
-            hospital_id, resident_id, "INV-F", visit_date=(today + timedelta(days=1)).isoformat()))
+        tomorrow = await medical.post(
+            "/claims",
+            headers=hospital_token,
+            json=_claim(hospital_id, resident_id, "INV-F", visit_date=(today + timedelta(days=1)).isoformat()),
+        )
         assert tomorrow.status_code == 422, tomorrow.text
         assert tomorrow.json()["code"] == "date_in_future"
 
-        before = await medical.post("/claims", headers=hospital_token,
-                                    json=_claim(hospital_id, resident_id, "INV-B", visit_date="2026-02-28"))
+        before = await medical.post(
+            "/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, "INV-B", visit_date="2026-02-28")
+        )
         assert before.status_code == 422, before.text
         assert before.json()["code"] == "hospital_not_designated"
         assert (await medical.get("/claims")).json()["total"] == 0
 
-        first_day = await medical.post("/claims", headers=hospital_token,
-                                       json=_claim(hospital_id, resident_id, "INV-D", visit_date="2026-03-01"))
+        first_day = await medical.post(
+            "/claims", headers=hospital_token, json=_claim(hospital_id, resident_id, "INV-D", visit_date="2026-03-01")
+        )
         assert first_day.status_code == 201, first_day.text
         # Today in Harbin is a visit day, whatever the date is in UTC.
-        on_the_day = await medical.post("/claims", headers=hospital_token,
-                                        json=_claim(hospital_id, resident_id, "INV-T", visit_date=today.isoformat()))
+        on_the_day = await medical.post(
+            "/claims",
+            headers=hospital_token,
+            json=_claim(hospital_id, resident_id, "INV-T", visit_date=today.isoformat()),
+        )
         assert on_the_day.status_code == 201, on_the_day.text

@@ -31,10 +31,22 @@ BUREAUS = ("medical", "education", "housing", "employment", "utilities", "legal"
 def every_bureau_household() -> dict:
     """A household the plan gives something from every bureau."""
 
-    return household_body(heating="non_central", area="12.00", income="60.00", enrolled_on=date(2026, 1, 6), members=[
-        member("head", born=date(1978, 8, 8), able_to_work=True, employment_status="unemployed",
-               unemployed_since="2024-06-01"),
-        member("child", born=date(2015, 9, 9), school_stage="primary", boarding=True)])
+    return household_body(
+        heating="non_central",
+        area="12.00",
+        income="60.00",
+        enrolled_on=date(2026, 1, 6),
+        members=[
+            member(
+                "head",
+                born=date(1978, 8, 8),
+                able_to_work=True,
+                employment_status="unemployed",
+                unemployed_since="2024-06-01",
+            ),
+            member("child", born=date(2015, 9, 9), school_stage="primary", boarding=True),
+        ],
+    )
 
 
 async def test_one_stop_view_lists_every_programme_every_bureau_granted(kafka, postgres):
@@ -50,23 +62,45 @@ async def test_one_stop_view_lists_every_programme_every_bureau_granted(kafka, p
         view = await eventually(all_bureaus_served, timeout=60)
         programmes = {(p["bureau"], p["programme"], p["resident_id"]) for p in view["programmes"]}
         head, child = (m["resident_id"] for m in household["members"])
-        for expected in [("medical", "medical_assistance", head), ("medical", "medical_assistance", child),
-                         ("legal", "legal_aid", head), ("education", "fee_waiver", child),
-                         ("education", "boarding_subsidy", child), ("housing", "rent_subsidy", None),
-                         ("employment", "reemployment_certificate", head), ("utilities", "water_discount", None),
-                         ("utilities", "heating_supplement", None)]:
+        for expected in [
+            ("medical", "medical_assistance", head),
+            ("medical", "medical_assistance", child),
+            ("legal", "legal_aid", head),
+            ("education", "fee_waiver", child),
+            ("education", "boarding_subsidy", child),
+            ("housing", "rent_subsidy", None),
+            ("employment", "reemployment_certificate", head),
+            ("utilities", "water_discount", None),
+            ("utilities", "heating_supplement", None),
+        ]:
             assert expected in programmes
         assert all(p["programme_name"] and p["status"] == "active" for p in view["programmes"])
 
         # Money flows in too: a heating supplement, a month of dibao, a donation.
         await s["utilities"].post("/heating/supplement-runs", json={"period": "2026-02"})
         await registry.post("/payment-runs", json={"period": "2026-02"})
-        donation = await office.post("/mutual-aid/donations", json={
-            "division_code": "230102", "donor_name": "哈尔滨某商会", "donor_kind": "unit", "amount": "500.00",
-            "given_on": "2026-02-01", "household_id": household["id"], "purpose": "春节慰问"})
+        donation = await office.post(
+            "/mutual-aid/donations",
+            json={
+                "division_code": "230102",
+                "donor_name": "哈尔滨某商会",
+                "donor_kind": "unit",
+                "amount": "500.00",
+                "given_on": "2026-02-01",
+                "household_id": household["id"],
+                "purpose": "春节慰问",
+            },
+        )
         assert donation.status_code == 201, donation.text
-        pairing = await office.post("/mutual-aid/pairings", json={
-            "household_id": household["id"], "donor_name": "道里区某机关", "donor_kind": "unit", "started_on": "2026-02-01"})
+        pairing = await office.post(
+            "/mutual-aid/pairings",
+            json={
+                "household_id": household["id"],
+                "donor_name": "道里区某机关",
+                "donor_kind": "unit",
+                "started_on": "2026-02-01",
+            },
+        )
         assert pairing.status_code == 201
 
         async def supplement_shown() -> dict:
@@ -89,11 +123,26 @@ async def test_assessment_finds_the_households_a_stopped_bureau_has_not_served(k
     async with system("registry", *running_bureaus, "office") as s:
         registry, office = s["registry"], s["office"]
         first = await enrol(registry, household_body(heating="central", enrolled_on=date(2026, 2, 1)))
-        second = await enrol(registry, household_body(division="230125", heating="central", enrolled_on=date(2026, 2, 1),
-                                                      members=[member("head"), member("spouse", male=False)]))
-        assert (await office.post("/parameters/unserved_after_days", json={
-            "value": "0", "effective_from": "2026-01-01", "retroactive": True,
-            "reason": "the assessment lists every household not yet served"})).status_code == 201
+        second = await enrol(
+            registry,
+            household_body(
+                division="230125",
+                heating="central",
+                enrolled_on=date(2026, 2, 1),
+                members=[member("head"), member("spouse", male=False)],
+            ),
+        )
+        assert (
+            await office.post(
+                "/parameters/unserved_after_days",
+                json={
+                    "value": "0",
+                    "effective_from": "2026-01-01",
+                    "retroactive": True,
+                    "reason": "the assessment lists every household not yet served",
+                },
+            )
+        ).status_code == 201
 
         async def others_served() -> dict:
             result = (await office.get("/reports/assessment", params={"period": "2026"})).json()
@@ -103,8 +152,11 @@ async def test_assessment_finds_the_households_a_stopped_bureau_has_not_served(k
 
         result = await eventually(others_served, timeout=60)
         by_bureau = {b["bureau"]: b for b in result["bureaus"]}
-        assert (by_bureau["legal"]["households_eligible"], by_bureau["legal"]["households_granted"],
-                by_bureau["legal"]["coverage"]) == (2, 0, 0.0)
+        assert (
+            by_bureau["legal"]["households_eligible"],
+            by_bureau["legal"]["households_granted"],
+            by_bureau["legal"]["coverage"],
+        ) == (2, 0, 0.0)
         assert (by_bureau["legal"]["persons_eligible"], by_bureau["legal"]["persons_granted"]) == (3, 0)
         assert by_bureau["medical"]["coverage"] == 1.0 and by_bureau["medical"]["persons_granted"] == 3
         assert by_bureau["housing"]["households_eligible"] == 0 and by_bureau["housing"]["coverage"] is None
@@ -122,9 +174,12 @@ async def test_assessment_finds_the_households_a_stopped_bureau_has_not_served(k
         rows = list(csv.DictReader(as_csv.text.splitlines()))
         legal_rows = [r for r in rows if r["bureau"] == "legal"]
         assert {(r["division_code"], r["households_eligible"], r["households_granted"]) for r in legal_rows} == {
-            ("230102", "1", "0"), ("230125", "1", "0")}
-        unserved_csv = await office.get("/reports/assessment", params={"period": "2026", "format": "csv",
-                                                                         "part": "unserved"})
+            ("230102", "1", "0"),
+            ("230125", "1", "0"),
+        }
+        unserved_csv = await office.get(
+            "/reports/assessment", params={"period": "2026", "format": "csv", "part": "unserved"}
+        )
         assert len(list(csv.DictReader(unserved_csv.text.splitlines()))) == 3
 
         link = await office.post("/reports/assessment/links", json={"period": "2026", "ttl_minutes": 10})
@@ -138,10 +193,22 @@ async def _the_cli_asks_the_office(app, tmp_path: Path) -> None:
 
     async with serving(app) as base:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ops", "assessment", "2026", "--csv", str(tmp_path / "coverage.csv"),
-            env={**os.environ, "HARBIN_OFFICE_URL": base, "HARBIN_REGISTRY_URL": "http://127.0.0.1:1",
-                 "HARBIN_TOKEN": token("office:read")},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "ops",
+            "assessment",
+            "2026",
+            "--csv",
+            str(tmp_path / "coverage.csv"),
+            env={
+                **os.environ,
+                "HARBIN_OFFICE_URL": base,
+                "HARBIN_REGISTRY_URL": "http://127.0.0.1:1",
+                "HARBIN_TOKEN": token("office:read"),
+            },
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 0, err.decode()
     assert "assessment 2026" in out.decode() and "unserved households" in out.decode()
@@ -155,15 +222,31 @@ async def _the_page_renders_in_chromium(app, link: str, tmp_path: Path) -> None:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     assert browser, "Debian's chromium is needed for this test (scripts/test.sh installs it)"
     async with serving(app) as base:
-        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1280,2200"]
+        flags = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'chromium'}",
+            "--window-size=1280,2200",
+        ]
         page = base + link
-        dump = await asyncio.create_subprocess_exec(browser, *flags, "--dump-dom", page,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        dump = await asyncio.create_subprocess_exec(
+            browser, *flags, "--dump-dom", page, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+        )
         dom = (await asyncio.wait_for(dump.communicate(), 90))[0].decode()
-        shot = await asyncio.create_subprocess_exec(browser, *flags, f"--screenshot={tmp_path / 'assessment.png'}", page,
-                                                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        shot = await asyncio.create_subprocess_exec(
+            browser,
+            *flags,
+            f"--screenshot={tmp_path / 'assessment.png'}",
+            page,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         await asyncio.wait_for(shot.wait(), 90)
     assert "<title>哈尔滨市城市社会救助工作考核 · 2026</title>" in dom
     assert '<b id="unserved-count">2</b>' in dom
@@ -184,18 +267,60 @@ async def test_cli_enrols_a_csv_and_reports_the_bad_row(kafka, postgres, tmp_pat
         caseload = tmp_path / "caseload.csv"
         with caseload.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["household_ref", "division_code", "address", "heating", "housing_area_m2",
-                             "monthly_income", "enrolled_on", "resident_id", "name", "relation", "able_to_work",
-                             "employment_status", "unemployed_since", "disabled", "school_stage", "boarding"])
+            writer.writerow(
+                [
+                    "household_ref",
+                    "division_code",
+                    "address",
+                    "heating",
+                    "housing_area_m2",
+                    "monthly_income",
+                    "enrolled_on",
+                    "resident_id",
+                    "name",
+                    "relation",
+                    "able_to_work",
+                    "employment_status",
+                    "unemployed_since",
+                    "disabled",
+                    "school_stage",
+                    "boarding",
+                ]
+            )
             for ref, m in rows:
-                writer.writerow([ref, "230102", "道里区某街1号", "central", "30.00", "100.00", "2026-01-01",
-                                 m["resident_id"], m["name"], m["relation"], "false", "none", "", "false",
-                                 m.get("school_stage", "none"), "false"])
+                writer.writerow(
+                    [
+                        ref,
+                        "230102",
+                        "道里区某街1号",
+                        "central",
+                        "30.00",
+                        "100.00",
+                        "2026-01-01",
+                        m["resident_id"],
+                        m["name"],
+                        m["relation"],
+                        "false",
+                        "none",
+                        "",
+                        "false",
+                        m.get("school_stage", "none"),
+                        "false",
+                    ]
+                )
         async with serving(s["registry"].app) as base:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "ops", "enrol", str(caseload), "--batch-size", "2",
+                sys.executable,
+                "-m",
+                "ops",
+                "enrol",
+                str(caseload),
+                "--batch-size",
+                "2",
                 env={**os.environ, "HARBIN_REGISTRY_URL": base, "HARBIN_TOKEN": token("registry:write")},
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
             out, err = await asyncio.wait_for(process.communicate(), 120)
         assert process.returncode == 3, err.decode()
         assert "enrolled 2 households; rejected 1" in out.decode()

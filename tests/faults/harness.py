@@ -18,8 +18,9 @@ from shared.entitlements import WorkingAge
 from shared.periods import city_today
 from shared.services import GRANTING_SERVICES as PROGRAMME_BUREAUS
 
-CRITERIA = rules.AssessmentCriteria(housing_area_per_person=Decimal("8"), working_age=WorkingAge(16, 60, 55),
-                                    unemployed_years=1)
+CRITERIA = rules.AssessmentCriteria(
+    housing_area_per_person=Decimal("8"), working_age=WorkingAge(16, 60, 55), unemployed_years=1
+)
 
 
 @dataclass
@@ -33,8 +34,10 @@ class Counts:
     missing: Counter = field(default_factory=Counter)
 
     def line(self) -> str:
-        return (f"{self.scenario:<34} enrolled={self.enrolled:<6} expected grants={self.expected:<6} "
-                f"found={self.found:<6} duplicates={self.duplicates:<3} lost={self.lost}")
+        return (
+            f"{self.scenario:<34} enrolled={self.enrolled:<6} expected grants={self.expected:<6} "
+            f"found={self.found:<6} duplicates={self.duplicates:<3} lost={self.lost}"
+        )
 
 
 class FaultSystem(LocalSystem):
@@ -47,8 +50,9 @@ class FaultSystem(LocalSystem):
 
     # ---- load --------------------------------------------------------------------------------
 
-    async def enrol_stream(self, households: list[dict[str, Any]], batch: int = 25,
-                           progress: asyncio.Event | None = None) -> None:
+    async def enrol_stream(
+        self, households: list[dict[str, Any]], batch: int = 25, progress: asyncio.Event | None = None
+    ) -> None:
         """Enrol as an agency would: batch after batch, retrying what failed for infrastructure reasons.
 
         A batch whose response was lost may have landed: retrying it then reports those households as
@@ -57,7 +61,7 @@ class FaultSystem(LocalSystem):
 
         async with self.client("registry") as http:
             for start in range(0, len(households), batch):
-                chunk = households[start:start + batch]
+                chunk = households[start : start + batch]
                 for attempt in range(600):
                     try:
                         response = await http.post("/households/bulk", json={"households": chunk})
@@ -80,9 +84,12 @@ class FaultSystem(LocalSystem):
         try:
             rows = await registry.fetch(
                 "SELECT h.id, h.heating, h.housing_area_m2, h.enrolled_on FROM households h "
-                "JOIN members m ON m.household_id = h.id WHERE m.relation = 'head' AND m.resident_id = ANY($1)", heads)
+                "JOIN members m ON m.household_id = h.id WHERE m.relation = 'head' AND m.resident_id = ANY($1)",
+                heads,
+            )
             members = await registry.fetch(
-                "SELECT * FROM members WHERE removed = false AND household_id = ANY($1)", [r["id"] for r in rows])
+                "SELECT * FROM members WHERE removed = false AND household_id = ANY($1)", [r["id"] for r in rows]
+            )
         finally:
             await registry.close()
         by_household: dict[str, list[Any]] = {}
@@ -91,11 +98,18 @@ class FaultSystem(LocalSystem):
         return [dict(row) | {"members": by_household.get(row["id"], [])} for row in rows]
 
     def expected(self, households: list[dict[str, Any]]) -> list[tuple[str, rules.Expectation]]:
-        return [(household["id"], expectation) for household in households
-                for expectation in rules.expected_assistance(
-                    heating=household["heating"], housing_area_m2=Decimal(household["housing_area_m2"]),
-                    enrolled_on=household["enrolled_on"], members=household["members"], on=city_today(),
-                    criteria=CRITERIA)]
+        return [
+            (household["id"], expectation)
+            for household in households
+            for expectation in rules.expected_assistance(
+                heating=household["heating"],
+                housing_area_m2=Decimal(household["housing_area_m2"]),
+                enrolled_on=household["enrolled_on"],
+                members=household["members"],
+                on=city_today(),
+                criteria=CRITERIA,
+            )
+        ]
 
     async def granted(self, household_ids: list[str]) -> tuple[set[tuple[str, str, str, str]], int]:
         """What the office sees (all bureaus' grants, through Kafka) and how many duplicate grants bureaus hold."""
@@ -104,7 +118,9 @@ class FaultSystem(LocalSystem):
         try:
             records = await office.fetch(
                 "SELECT household_id, bureau, programme, resident_id FROM assistance_records "
-                "WHERE household_id = ANY($1)", household_ids)
+                "WHERE household_id = ANY($1)",
+                household_ids,
+            )
         finally:
             await office.close()
         seen = {(r["household_id"], r["bureau"], r["programme"], r["resident_id"]) for r in records}
@@ -115,7 +131,8 @@ class FaultSystem(LocalSystem):
                 rows = await connection.fetch(
                     "SELECT household_id, resident_id, programme, count(*) AS n FROM grants "
                     "WHERE household_id = ANY($1) GROUP BY household_id, resident_id, programme HAVING count(*) > 1",
-                    household_ids)
+                    household_ids,
+                )
             finally:
                 await connection.close()
             duplicates += sum(row["n"] - 1 for row in rows)
@@ -130,11 +147,16 @@ class FaultSystem(LocalSystem):
             enrolled = await self.enrolled(heads)
             expected = self.expected(enrolled)
             seen, duplicates = await self.granted([h["id"] for h in enrolled])
-            missing = Counter((e.bureau, min(e.programmes)) for household_id, e in expected
-                              if not any((household_id, e.bureau, p, e.resident_id) in seen for p in e.programmes))
+            missing = Counter(
+                (e.bureau, min(e.programmes))
+                for household_id, e in expected
+                if not any((household_id, e.bureau, p, e.resident_id) in seen for p in e.programmes)
+            )
             found = len(expected) - sum(missing.values())
             counts = Counts(scenario, len(enrolled), len(expected), found, duplicates, len(expected) - found, missing)
-            if (counts.lost == 0 and counts.enrolled == len(households)) or asyncio.get_running_loop().time() > deadline:
+            if (
+                counts.lost == 0 and counts.enrolled == len(households)
+            ) or asyncio.get_running_loop().time() > deadline:
                 return counts
             await asyncio.sleep(1)
 
@@ -143,8 +165,18 @@ class _Member:
     """A registry member row with the attributes the entitlement rules read."""
 
     def __init__(self, row: Any) -> None:
-        for key in ("resident_id", "sex", "birth_date", "relation", "able_to_work", "employment_status",
-                    "unemployed_since", "disabled", "school_stage", "boarding"):
+        for key in (
+            "resident_id",
+            "sex",
+            "birth_date",
+            "relation",
+            "able_to_work",
+            "employment_status",
+            "unemployed_since",
+            "disabled",
+            "school_stage",
+            "boarding",
+        ):
             setattr(self, key, row[key])
 
 
@@ -158,7 +190,7 @@ class Caseloads:
 
     def take(self, count: int | None = None) -> list[dict[str, Any]]:
         count = count or self.per_scenario
-        households, self.next = self.all[self.next:self.next + count], self.next + count
+        households, self.next = self.all[self.next : self.next + count], self.next + count
         return households
 
 

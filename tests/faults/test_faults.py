@@ -64,6 +64,7 @@ def report(capsys):
     def emit(counts: Counts) -> None:
         with capsys.disabled():
             print(f"\n  [faults] {counts.line()}")
+
     return emit
 
 
@@ -164,17 +165,32 @@ async def test_poison_messages_are_dead_lettered_and_a_fixed_one_requeued(system
     households = system.caseloads.take()
     member = households[0]["members"][0]
     synthetic = HouseholdEnrolled(
-        household_id="poison-test-household", division_code="230102", address="测试", heating="central",
-        housing_area_m2=Decimal("40"), monthly_income=Decimal("0.00"), monthly_allowance=Decimal("200.00"),
+        household_id="poison-test-household",
+        division_code="230102",
+        address="测试",
+        heating="central",
+        housing_area_m2=Decimal("40"),
+        monthly_income=Decimal("0.00"),
+        monthly_allowance=Decimal("200.00"),
         enrolled_on=date(2026, 1, 1),
         allowance_schedule=[AllowanceStep(effective_from=date(2026, 1, 1), amount=Decimal("200.00"))],
-        members=[MemberSnapshot(resident_id="11010519491231002X", name="测试", sex="female",
-                                birth_date=date(1949, 12, 31), relation="head", able_to_work=False,
-                                employment_status="retired")])
+        members=[
+            MemberSnapshot(
+                resident_id="11010519491231002X",
+                name="测试",
+                sex="female",
+                birth_date=date(1949, 12, 31),
+                relation="head",
+                able_to_work=False,
+                employment_status="retired",
+            )
+        ],
+    )
     fixed = envelope_for(synthetic, "registry")
     unknown_version = fixed.model_copy(update={"version": 99})
-    await _produce(system, [(b"poison-test-household", b"{not json", []),
-                            (b"poison-test-household", encode(unknown_version), [])])
+    await _produce(
+        system, [(b"poison-test-household", b"{not json", []), (b"poison-test-household", encode(unknown_version), [])]
+    )
     await system.enrol_stream(households)  # the consumers go on past them
     counts = await system.settle("malformed + unknown version", households)
     report(counts)
@@ -186,21 +202,30 @@ async def test_poison_messages_are_dead_lettered_and_a_fixed_one_requeued(system
         lines = [line for line in listing.splitlines() if line.startswith(f"{consumer}.{HOUSEHOLDS_TOPIC}.dlq ")]
         assert len(lines) == 2, listing
         assert all(f"from {HOUSEHOLDS_TOPIC}[" in line for line in lines)
-    unknown = next(line for line in listing.splitlines()
-                   if line.startswith(f"medical.{HOUSEHOLDS_TOPIC}.dlq ") and "version 99" in line)
+    unknown = next(
+        line
+        for line in listing.splitlines()
+        if line.startswith(f"medical.{HOUSEHOLDS_TOPIC}.dlq ") and "version 99" in line
+    )
     topic, partition, offset = unknown.split()[:3]
     fixed_file = tmp_path / "fixed.json"
     fixed_file.write_bytes(encode(fixed))
-    await run(sys.executable, "-m", "ops", "dlq", "requeue", topic, partition, offset, "--fixed", str(fixed_file),
-              env=env)
+    await run(
+        sys.executable, "-m", "ops", "dlq", "requeue", topic, partition, offset, "--fixed", str(fixed_file), env=env
+    )
     medical = await system.connect("medical")
     try:
         for _ in range(60):
             if await medical.fetchval("SELECT count(*) FROM grants WHERE household_id = 'poison-test-household'"):
                 break
             await asyncio.sleep(0.5)
-        assert await medical.fetchval("SELECT count(*) FROM grants WHERE household_id = 'poison-test-household' "
-                                      "AND programme = 'medical_assistance'") == 1
+        assert (
+            await medical.fetchval(
+                "SELECT count(*) FROM grants WHERE household_id = 'poison-test-household' "
+                "AND programme = 'medical_assistance'"
+            )
+            == 1
+        )
     finally:
         await medical.close()
     assert member["resident_id"]
@@ -210,8 +235,10 @@ async def test_bureau_database_wiped_is_rebuilt_by_replay(system, report):
     households = system.caseloads.take()
     await system.enrol_stream(households)
     assert (await system.settle("(before the wipe)", households)).lost == 0
-    query = ("SELECT household_id, resident_id, programme, status, granted_on, revoked_on, monthly_amount "
-             "FROM grants WHERE source = 'event'")
+    query = (
+        "SELECT household_id, resident_id, programme, status, granted_on, revoked_on, monthly_amount "
+        "FROM grants WHERE source = 'event'"
+    )
     medical = await system.connect("medical")
     try:
         before = digest(await medical.fetch(query))
@@ -263,18 +290,29 @@ async def test_payment_run_interrupted_half_way_pays_everyone_once(system, repor
         # Every month of every household: its lines, and how many of them of one kind.
         lines = await registry.fetch(
             "SELECT household_id, period, kind, count(*) AS n, sum(amount) AS amount FROM payments "
-            "GROUP BY household_id, period, kind")
+            "GROUP BY household_id, period, kind"
+        )
         payable = await registry.fetch("SELECT id, enrolled_on, allowance_schedule FROM households")
     finally:
         await registry.close()
     this_month = {row["household_id"]: row["amount"] for row in lines if row["period"] == period}
-    owed = {row["id"]: allowance_for_month(_schedule(row["allowance_schedule"]), month, row["enrolled_on"])
-            for row in payable}
+    owed = {
+        row["id"]: allowance_for_month(_schedule(row["allowance_schedule"]), month, row["enrolled_on"])
+        for row in payable
+    }
     positive = sum(1 for amount in owed.values() if amount > 0)
     duplicates = sum(row["n"] - 1 for row in lines)
-    paid_right = sum(1 for household_id, amount in owed.items() if amount > 0 and this_month.get(household_id) == amount)
-    counts = Counts(f"payment run killed after {interrupted} of {due}", len(payable), positive,
-                    paid_right, duplicates, positive - paid_right)
+    paid_right = sum(
+        1 for household_id, amount in owed.items() if amount > 0 and this_month.get(household_id) == amount
+    )
+    counts = Counts(
+        f"payment run killed after {interrupted} of {due}",
+        len(payable),
+        positive,
+        paid_right,
+        duplicates,
+        positive - paid_right,
+    )
     report(counts)
     assert 0 < interrupted < due, "the run was interrupted half-way"
     assert second["households_paid"] == positive - interrupted
@@ -286,9 +324,13 @@ async def test_payment_run_interrupted_half_way_pays_everyone_once(system, repor
     office = await system.connect("office")
     try:
         for _ in range(240):
-            office_saw = dict(await office.fetch(
-                "SELECT household_id, sum(amount) FROM assistance_payments "
-                "WHERE bureau = 'civil_affairs' AND period = $1 GROUP BY household_id", period))
+            office_saw = dict(
+                await office.fetch(
+                    "SELECT household_id, sum(amount) FROM assistance_payments "
+                    "WHERE bureau = 'civil_affairs' AND period = $1 GROUP BY household_id",
+                    period,
+                )
+            )
             if office_saw == announced:
                 break
             await asyncio.sleep(0.5)

@@ -28,12 +28,26 @@ def free_port() -> int:
 @pytest.mark.parametrize("service", SERVICES)
 async def test_no_input_gives_a_server_error_and_responses_match_the_schema(kafka, postgres, service, tmp_path):
     url, port, prefix = await migrated_database(service), free_port(), new_prefix()
-    env = {**os.environ, f"{service.upper()}_DATABASE_URL": url, f"{service.upper()}_TOPIC_PREFIX": prefix,
-           f"{service.upper()}_KAFKA_BOOTSTRAP_SERVERS": KAFKA, f"{service.upper()}_ENVIRONMENT": "test"}
+    env = {
+        **os.environ,
+        f"{service.upper()}_DATABASE_URL": url,
+        f"{service.upper()}_TOPIC_PREFIX": prefix,
+        f"{service.upper()}_KAFKA_BOOTSTRAP_SERVERS": KAFKA,
+        f"{service.upper()}_ENVIRONMENT": "test",
+    }
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - the server writes to it while it runs
     server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.main:create_app", "--port", str(port),
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log)
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        f"services.{service}.main:create_app",
+        "--port",
+        str(port),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=log,
+    )
     try:
         async with httpx.AsyncClient() as http:
             for _ in range(100):
@@ -44,16 +58,35 @@ async def test_no_input_gives_a_server_error_and_responses_match_the_schema(kafk
                     await asyncio.sleep(0.2)
         # One worker: hypothesis's strategy building in several threads trips a CPython 3.11 AST bug.
         fuzz = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "schemathesis.cli", "run", f"http://127.0.0.1:{port}/openapi.json",
-            "--checks", "not_a_server_error,response_schema_conformance",
-            "--header", f"Authorization: Bearer {token()}", "--max-examples", str(EXAMPLES), "--seed", "2004",
-            "--generation-database", "none", "--workers", "1", "--no-color", "--request-timeout", "30",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path)
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            f"http://127.0.0.1:{port}/openapi.json",
+            "--checks",
+            "not_a_server_error,response_schema_conformance",
+            "--header",
+            f"Authorization: Bearer {token()}",
+            "--max-examples",
+            str(EXAMPLES),
+            "--seed",
+            "2004",
+            "--generation-database",
+            "none",
+            "--workers",
+            "1",
+            "--no-color",
+            "--request-timeout",
+            "30",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=tmp_path,
+        )
         output = (await asyncio.wait_for(fuzz.communicate(), 900))[0].decode(errors="replace")
     finally:
         server.terminate()
         await server.wait()
         await drop_database(url)
-    summary = output[output.find("SUMMARY"):] if "SUMMARY" in output else output[-3000:]
+    summary = output[output.find("SUMMARY") :] if "SUMMARY" in output else output[-3000:]
     assert fuzz.returncode == 0, output[-6000:]
     assert "Tested:" in summary

@@ -30,8 +30,9 @@ class _Abandoned(Exception):
 
 
 def _lawyer(name: str) -> Lawyer:
-    return Lawyer(name=name, firm="某律师事务所", division_code="230102", kind="lawyer", active=True,
-                  created_at=datetime.now(UTC))
+    return Lawyer(
+        name=name, firm="某律师事务所", division_code="230102", kind="lawyer", active=True, created_at=datetime.now(UTC)
+    )
 
 
 def _probe_routes() -> APIRouter:
@@ -86,8 +87,9 @@ async def _audit_of_lawyers(client: httpx.AsyncClient) -> list[dict]:
 
 
 async def test_a_change_left_for_the_commit_to_flush_is_audited(legal):
-    created = await legal.post("/lawyers", json={"name": "张律师", "firm": "黑龙江某律师事务所",
-                                                 "division_code": "230102"})
+    created = await legal.post(
+        "/lawyers", json={"name": "张律师", "firm": "黑龙江某律师事务所", "division_code": "230102"}
+    )
     assert created.status_code == 201, created.text
     lawyer_id = created.json()["id"]
 
@@ -97,8 +99,10 @@ async def test_a_change_left_for_the_commit_to_flush_is_audited(legal):
     lawyers = (await legal.get("/lawyers")).json()
     assert [lawyer["active"] for lawyer in lawyers if lawyer["id"] == lawyer_id] == [False], "the change is committed"
     entries = await _audit_of_lawyers(legal)
-    assert [(entry["action"], entry["before"], entry["after"] if entry["before"] else entry["after"]["active"])
-            for entry in entries] == [
+    assert [
+        (entry["action"], entry["before"], entry["after"] if entry["before"] else entry["after"]["active"])
+        for entry in entries
+    ] == [
         ("POST /lawyers", None, True),
         ("POST /probe/lawyers/{lawyer_id}/retire", {"active": True}, {"active": False}),
     ], entries

@@ -33,7 +33,9 @@ CONCURRENT = 30
 
 
 @contextlib.asynccontextmanager
-async def registry_and_medical(database: str, tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+async def registry_and_medical(
+    database: str, tmp_path: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
     """The registry on ``database`` (``postgres`` or ``sqlite``) and the medical bureau (PostgreSQL), on one broker."""
 
     prefix = new_prefix()
@@ -44,8 +46,10 @@ async def registry_and_medical(database: str, tmp_path: Path) -> AsyncIterator[t
         registry_url = await migrated_database("registry")
     medical_url = await migrated_database("medical")
     try:
-        async with running(service_app("registry", registry_url, prefix)) as registry, \
-                running(service_app("medical", medical_url, prefix)) as medical:
+        async with (
+            running(service_app("registry", registry_url, prefix)) as registry,
+            running(service_app("medical", medical_url, prefix)) as medical,
+        ):
             yield registry, medical
     finally:
         await drop_database(medical_url)
@@ -74,10 +78,13 @@ async def test_concurrent_identical_enrolments_enrol_once_and_reach_the_bureau(k
 async def test_one_person_written_two_ways_at_once_is_enrolled_once(kafka, postgres, tmp_path, database):
     person = member("head")
     full_width = unicodedata.normalize("NFKC", person["resident_id"]).translate(
-        {ord(c): ord(c) + 0xFEE0 for c in "0123456789X"})
+        {ord(c): ord(c) + 0xFEE0 for c in "0123456789X"}
+    )
     assert full_width != person["resident_id"]
-    bodies = [household_body(members=[{**person, "resident_id": spelling}])
-              for spelling in (person["resident_id"], full_width) * (CONCURRENT // 2)]
+    bodies = [
+        household_body(members=[{**person, "resident_id": spelling}])
+        for spelling in (person["resident_id"], full_width) * (CONCURRENT // 2)
+    ]
     async with registry_and_medical(database, tmp_path) as (registry, _):
         responses = await asyncio.gather(*(registry.post("/households", json=body) for body in bodies))
         assert sorted(r.status_code for r in responses).count(201) == 1
@@ -89,12 +96,16 @@ async def test_one_person_written_two_ways_at_once_is_enrolled_once(kafka, postg
 @pytest.mark.parametrize("database", ["postgres", "sqlite"])
 async def test_concurrent_payment_runs_settle_each_household_once(kafka, postgres, tmp_path, database):
     async with registry_and_medical(database, tmp_path) as (registry, _):
-        households = [await enrol(registry, household_body(income="0.00", enrolled_on=date(2026, 1, 1)))
-                      for _ in range(6)]
+        households = [
+            await enrol(registry, household_body(income="0.00", enrolled_on=date(2026, 1, 1))) for _ in range(6)
+        ]
         runs = await asyncio.gather(*(registry.post("/payment-runs", json={"period": "2026-03"}) for _ in range(5)))
         assert all(run.status_code == 200 for run in runs), [run.text for run in runs]
         assert sum(run.json()["households_paid"] for run in runs) == len(households)
         for household in households:
             lines = (await registry.get(f"/households/{household['id']}/payments")).json()
             assert sorted((line["period"], line["amount"]) for line in lines) == [
-                ("2026-01", "200.00"), ("2026-02", "200.00"), ("2026-03", "200.00")]
+                ("2026-01", "200.00"),
+                ("2026-02", "200.00"),
+                ("2026-03", "200.00"),
+            ]

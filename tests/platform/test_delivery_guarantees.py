@@ -51,8 +51,13 @@ from tests.support import (
 pytestmark = pytest.mark.integration
 
 effects_metadata = MetaData()
-effects = Table("effects", effects_metadata, Column("id", Integer, primary_key=True, autoincrement=True),
-                Column("event_id", String(36)), Column("household_id", String(36)))
+effects = Table(
+    "effects",
+    effects_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(36)),
+    Column("household_id", String(36)),
+)
 
 
 class Killed(BaseException):
@@ -74,7 +79,9 @@ async def platform_database() -> AsyncIterator:
 
 
 async def record_effect(uow: UnitOfWork, event: ReceivedEvent) -> None:
-    await uow.session.execute(insert(effects).values(event_id=str(event.event_id), household_id=event.payload.household_id))
+    await uow.session.execute(
+        insert(effects).values(event_id=str(event.event_id), household_id=event.payload.household_id)
+    )
 
 
 async def count(sessions, table_or_model) -> int:
@@ -83,14 +90,25 @@ async def count(sessions, table_or_model) -> int:
 
 
 def exited(household_id: str | None = None) -> HouseholdExited:
-    return HouseholdExited(household_id=household_id or str(uuid.uuid4()), division_code="230102",
-                           exited_on=date(2026, 5, 1), reason="收入超标")
+    return HouseholdExited(
+        household_id=household_id or str(uuid.uuid4()),
+        division_code="230102",
+        exited_on=date(2026, 5, 1),
+        reason="收入超标",
+    )
 
 
 def make_consumer(sessions, prefix: str, handler=record_effect, bootstrap: str = KAFKA, **kwargs) -> EventConsumer:
-    return EventConsumer(service="probe", units=UnitsOfWork(sessions), bootstrap_servers=bootstrap, topics=[HOUSEHOLDS_TOPIC],
-                         handlers={"HouseholdExited": handler}, producers=ProducerHolder(bootstrap, "probe-dlq"),
-                         topic_prefix=prefix, **kwargs)
+    return EventConsumer(
+        service="probe",
+        units=UnitsOfWork(sessions),
+        bootstrap_servers=bootstrap,
+        topics=[HOUSEHOLDS_TOPIC],
+        handlers={"HouseholdExited": handler},
+        producers=ProducerHolder(bootstrap, "probe-dlq"),
+        topic_prefix=prefix,
+        **kwargs,
+    )
 
 
 async def produce(prefix: str, values: list[bytes], key: bytes = b"k", headers=None) -> None:

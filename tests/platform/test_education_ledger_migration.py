@@ -14,9 +14,11 @@ from tests.support import PG_HOST, PG_PORT, PG_USER, create_database, drop_datab
 
 pytestmark = pytest.mark.integration
 
-LINE = ("INSERT INTO term_grants (resident_id, household_id, division_code, programme, period, term, amount, detail, "
-        "run_id, created_at{kind_column}) VALUES ('230102201409010011', 'h1', '230102', 'boarding_subsidy', "
-        "'2026-spring', '2026-spring', $1, 'd', $2, now(){kind_value})")
+LINE = (
+    "INSERT INTO term_grants (resident_id, household_id, division_code, programme, period, term, amount, detail, "
+    "run_id, created_at{kind_column}) VALUES ('230102201409010011', 'h1', '230102', 'boarding_subsidy', "
+    "'2026-spring', '2026-spring', $1, 'd', $2, now(){kind_value})"
+)
 
 
 async def test_grants_become_payment_lines_and_a_downgrade_keeps_each_periods_net_amount(postgres):
@@ -28,7 +30,9 @@ async def test_grants_become_payment_lines_and_a_downgrade_keeps_each_periods_ne
             await connection.execute(LINE.format(kind_column="", kind_value=""), 300, 1)
 
             await asyncio.to_thread(upgrade, "education", url)
-            assert [tuple(r) for r in await connection.fetch("SELECT kind, amount FROM term_grants")] == [("payment", 300)]
+            assert [tuple(r) for r in await connection.fetch("SELECT kind, amount FROM term_grants")] == [
+                ("payment", 300)
+            ]
             recovery = LINE.format(kind_column=", kind", kind_value=", 'recovery'")
             await connection.execute(recovery, -180, 2)
             with pytest.raises(asyncpg.UniqueViolationError):
@@ -36,16 +40,19 @@ async def test_grants_become_payment_lines_and_a_downgrade_keeps_each_periods_ne
 
             await asyncio.to_thread(downgrade, "education", url, "0002")
             assert [tuple(r) for r in await connection.fetch("SELECT programme, amount FROM term_grants")] == [
-                ("boarding_subsidy", 120)]
+                ("boarding_subsidy", 120)
+            ]
         finally:
             await connection.close()
     finally:
         await drop_database(url)
 
 
-WITHHELD_LINE = ("INSERT INTO term_grants (resident_id, household_id, division_code, programme, period, term, kind, "
-                 "amount, detail, run_id, created_at{withheld_column}) VALUES ('230102201606060028', 'h1', '230102', "
-                 "'fee_waiver', '2026-autumn', '2026-autumn', 'payment', 200, 'd', {run}, {now}{withheld_value})")
+WITHHELD_LINE = (
+    "INSERT INTO term_grants (resident_id, household_id, division_code, programme, period, term, kind, "
+    "amount, detail, run_id, created_at{withheld_column}) VALUES ('230102201606060028', 'h1', '230102', "
+    "'fee_waiver', '2026-autumn', '2026-autumn', 'payment', 200, 'd', {run}, {now}{withheld_value})"
+)
 
 
 async def test_lines_written_before_withholding_transferred_in_full_and_a_downgrade_forgets_what_was_withheld(postgres):
@@ -58,14 +65,22 @@ async def test_lines_written_before_withholding_transferred_in_full_and_a_downgr
 
             await asyncio.to_thread(upgrade, "education", url, "0004")
             assert [tuple(r) for r in await connection.fetch("SELECT amount, withheld FROM term_grants")] == [(200, 0)]
-            await connection.execute(WITHHELD_LINE.format(withheld_column=", withheld", withheld_value=", 180",
-                                                          run=2, now="now()"))
+            await connection.execute(
+                WITHHELD_LINE.format(withheld_column=", withheld", withheld_value=", 180", run=2, now="now()")
+            )
 
             await asyncio.to_thread(downgrade, "education", url, "0003")
-            columns = {r["column_name"] for r in await connection.fetch(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'term_grants'")}
+            columns = {
+                r["column_name"]
+                for r in await connection.fetch(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = 'term_grants'"
+                )
+            }
             assert "withheld" not in columns and "kind" in columns
-            assert [r["amount"] for r in await connection.fetch("SELECT amount FROM term_grants ORDER BY id")] == [200, 200]
+            assert [r["amount"] for r in await connection.fetch("SELECT amount FROM term_grants ORDER BY id")] == [
+                200,
+                200,
+            ]
         finally:
             await connection.close()
     finally:
@@ -82,8 +97,9 @@ async def test_the_withheld_column_goes_up_and_down_on_sqlite(tmp_path):
     await asyncio.to_thread(upgrade, "education", url)
     with sqlite3.connect(path) as connection:
         assert connection.execute("SELECT amount, withheld FROM term_grants").fetchall() == [(200, 0)]
-        connection.execute(WITHHELD_LINE.format(withheld_column=", withheld", withheld_value=", 180", run=2,
-                                                now="'2026-12-01'"))
+        connection.execute(
+            WITHHELD_LINE.format(withheld_column=", withheld", withheld_value=", 180", run=2, now="'2026-12-01'")
+        )
 
     await asyncio.to_thread(downgrade, "education", url, "0003")
     with sqlite3.connect(path) as connection:

@@ -33,13 +33,19 @@ def problem(response) -> tuple[int, str]:
 async def test_a_full_width_resident_id_is_the_same_person_as_the_ascii_one(registry):
     head = member("head")
     ascii_id = head["resident_id"]
-    first = await registry.post("/households", json=household_body(members=[{**head, "resident_id": ascii_id.translate(FULL_WIDTH)}]))
+    first = await registry.post(
+        "/households", json=household_body(members=[{**head, "resident_id": ascii_id.translate(FULL_WIDTH)}])
+    )
     assert first.status_code == 201, first.text
     assert first.json()["members"][0]["resident_id"] == ascii_id
     again = await registry.post("/households", json=household_body(members=[head]))
     assert problem(again) == (409, "person_in_active_household")
-    other_digits = await registry.post("/households", json=household_body(
-        members=[{**member("head"), "resident_id": member("head")["resident_id"].translate(ARABIC_INDIC)}]))
+    other_digits = await registry.post(
+        "/households",
+        json=household_body(
+            members=[{**member("head"), "resident_id": member("head")["resident_id"].translate(ARABIC_INDIC)}]
+        ),
+    )
     assert problem(other_digits) == (422, "invalid_resident_id")
     assert (await registry.get("/households")).json()["total"] == 1
 
@@ -51,8 +57,9 @@ async def test_dates_and_periods_before_the_2004_plan_are_refused_not_a_500(regi
     assert problem(await registry.post("/payment-runs", json={"period": "1900-01"})) == (422, "invalid_period")
     created = await registry.post("/households", json=household_body(enrolled_on=date(2004, 1, 1)))
     assert created.status_code == 201, created.text
-    patched = await registry.patch(f"/households/{created.json()['id']}",
-                                   json={"monthly_income": "50.00", "effective_on": "2003-06-01"})
+    patched = await registry.patch(
+        f"/households/{created.json()['id']}", json={"monthly_income": "50.00", "effective_on": "2003-06-01"}
+    )
     assert problem(patched) == (422, "date_before_plan")
     schema = (await registry.get("/openapi.json")).json()["components"]["schemas"]["HouseholdIn"]["properties"]
     assert "2004-01-01" in str(schema["enrolled_on"])
@@ -87,15 +94,24 @@ async def test_a_date_written_as_text_is_still_a_date_through_the_api(registry):
 
 async def test_an_invoice_number_with_a_nul_is_refused(kafka, postgres):
     async with system("medical") as s:
-        body = {"hospital_id": "7", "resident_id": member()["resident_id"], "invoice_no": "I-\x00-1",
-                "visit_date": "2026-01-10", "kind": "outpatient", "total_cost": "10.00", "insurance_paid": "0.00"}
+        body = {
+            "hospital_id": "7",
+            "resident_id": member()["resident_id"],
+            "invoice_no": "I-\x00-1",
+            "visit_date": "2026-01-10",
+            "kind": "outpatient",
+            "total_cost": "10.00",
+            "insurance_paid": "0.00",
+        }
         assert problem(await s["medical"].post("/claims", json=body)) == (422, "invalid_text")
 
 
 async def test_a_school_term_before_the_plan_is_refused_not_a_500(kafka, postgres):
     async with system("education", education={"consumer_enabled": False}) as s:
         for term in ("2003-autumn", "1900-spring"):
-            assert problem(await s["education"].post("/term-runs", json={"term": term})) == (422, "invalid_period"), term
+            assert problem(await s["education"].post("/term-runs", json={"term": term})) == (422, "invalid_period"), (
+                term
+            )
 
 
 async def test_bodies_over_1_mb_are_refused_before_they_are_read(registry):
@@ -120,7 +136,9 @@ async def test_a_body_that_is_not_json_is_415(registry):
     assert problem(text) == (415, "unsupported_media_type")
     untyped = await registry.post("/households", content=b'{"division_code": "230102"}', headers={"Content-Type": ""})
     assert problem(untyped) == (415, "unsupported_media_type")
-    broken = await registry.post("/households", content=b'{"division_code": ', headers={"Content-Type": "application/json"})
+    broken = await registry.post(
+        "/households", content=b'{"division_code": ', headers={"Content-Type": "application/json"}
+    )
     assert problem(broken) == (415, "unsupported_media_type")
 
 
@@ -128,7 +146,10 @@ async def test_an_oversized_bearer_token_is_refused_before_it_is_decoded(registr
     # Validly signed, but no real token is over 8 KB: refused without being looked at.
     padded = token(agency="a" * 9000)
     assert len(padded) > 8 * 1024
-    assert problem(await registry.get("/households", headers={"Authorization": f"Bearer {padded}"})) == (401, "invalid_token")
+    assert problem(await registry.get("/households", headers={"Authorization": f"Bearer {padded}"})) == (
+        401,
+        "invalid_token",
+    )
     assert (await registry.get("/households", headers={"Authorization": f"Bearer {token()}"})).status_code == 200
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -138,8 +159,15 @@ async def test_an_oversized_bearer_token_is_refused_before_it_is_decoded(registr
 
 
 async def test_an_exhausted_pool_answers_503_service_busy_with_retry_after(kafka, postgres):
-    async with system("registry", registry={"database_pool_size": 1, "database_pool_timeout_seconds": 0.5,
-                                            "outbox_relay_enabled": False, "consumer_enabled": False}) as s:
+    async with system(
+        "registry",
+        registry={
+            "database_pool_size": 1,
+            "database_pool_timeout_seconds": 0.5,
+            "outbox_relay_enabled": False,
+            "consumer_enabled": False,
+        },
+    ) as s:
         registry = s["registry"]
         engine = registry.app.state.platform.engine
         # pool_size 1 + overflow 1: both taken (a slow report, a stuck run).
@@ -153,5 +181,9 @@ async def test_an_exhausted_pool_answers_503_service_busy_with_retry_after(kafka
 
 async def test_the_office_refuses_periods_before_the_2004_plan_not_a_500(kafka, postgres):
     async with system("office", office={"consumer_enabled": False}) as s:
-        for path in ("/reports/assessment?period=1900", "/reports/assessment?period=2003-H2", "/reports?period=1900-01"):
+        for path in (
+            "/reports/assessment?period=1900",
+            "/reports/assessment?period=2003-H2",
+            "/reports?period=1900-01",
+        ):
             assert problem(await s["office"].get(path)) == (422, "invalid_period"), path

@@ -44,8 +44,9 @@ async def counts(client: AppClient) -> tuple[int, int, int]:
     async with client.app.state.platform.sessions() as session:
         households = await session.scalar(select(func.count()).select_from(Household))
         members = await session.scalar(select(func.count()).select_from(Member))
-        enrolled = await session.scalar(select(func.count()).select_from(OutboxMessage)
-                                        .where(OutboxMessage.event_type == "HouseholdEnrolled"))
+        enrolled = await session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.event_type == "HouseholdEnrolled")
+        )
     return households or 0, members or 0, enrolled or 0
 
 
@@ -71,8 +72,10 @@ async def test_a_request_failing_after_its_savepoint_leaves_nothing_on_sqlite(ka
         # The enrolment's savepoint (household, members, revision, audit) holds; the outbox insert after it
         # fails. The savepoint must go with the transaction: no household without its event.
         with contextlib.closing(sqlite3.connect(path)) as admin, admin:
-            admin.execute("CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox_messages "
-                          "BEGIN SELECT RAISE(ABORT, 'outbox refused'); END")
+            admin.execute(
+                "CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox_messages "
+                "BEGIN SELECT RAISE(ABORT, 'outbox refused'); END"
+            )
         transport = httpx.ASGITransport(app=registry.app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=registry.headers) as client:
             failed = await client.post("/households", json=household_body())
@@ -88,11 +91,15 @@ async def test_a_clash_inside_the_savepoint_leaves_the_other_rows_of_a_bulk_requ
     head = member("head")
     async with running_on(sqlite_url) as registry:
         assert (await registry.post("/households", json=household_body(members=[head]))).status_code == 201
-        clash = await registry.post("/households", json=household_body(members=[member("head"), {**head, "relation": "spouse"}]))
+        clash = await registry.post(
+            "/households", json=household_body(members=[member("head"), {**head, "relation": "spouse"}])
+        )
         assert clash.status_code == 409, clash.text
         assert await counts(registry) == (1, 1, 1)
         # The batch savepoint fails on the taken head; row by row, the good row lands with its event.
-        bulk = await registry.post("/households/bulk", json={"households": [household_body(), household_body(members=[head])]})
+        bulk = await registry.post(
+            "/households/bulk", json={"households": [household_body(), household_body(members=[head])]}
+        )
         assert bulk.status_code == 200, bulk.text
         assert [row["error"] is None for row in bulk.json()["results"]] == [True, False]
         assert await counts(registry) == (2, 2, 2)

@@ -29,11 +29,15 @@ async def test_outbox_migration_keeps_unsent_events_and_drops_sent_ones(postgres
             for event_id, published in ((sent, "now()"), (unsent, "NULL")):
                 await connection.execute(
                     "INSERT INTO outbox_messages (event_id, topic, key, event_type, body, published_at) "
-                    f"VALUES ($1, 'registry.households', 'h', 'HouseholdExited', '{{}}', {published})", event_id)
+                    f"VALUES ($1, 'registry.households', 'h', 'HouseholdExited', '{{}}', {published})",
+                    event_id,
+                )
 
             await asyncio.to_thread(upgrade, "medical", url)
             assert "published_at" not in await _columns(connection, "outbox_messages")
-            assert [row["event_id"] for row in await connection.fetch("SELECT event_id FROM outbox_messages")] == [unsent]
+            assert [row["event_id"] for row in await connection.fetch("SELECT event_id FROM outbox_messages")] == [
+                unsent
+            ]
 
             await asyncio.to_thread(downgrade, "medical", url, "0001")
             assert await connection.fetch("SELECT event_id, published_at FROM outbox_messages") == [(unsent, None)]
@@ -49,8 +53,9 @@ async def _tables(connection: asyncpg.Connection) -> set[str]:
 
 
 OFFICE_TABLES = {"assistance_records", "assistance_payments", "donations", "pairings"}
-OFFICE_PARAMETERS = ("SELECT count(*) FROM policy_parameters WHERE name = 'unserved_after_days' "
-                     "OR name LIKE 'assessment_%'")
+OFFICE_PARAMETERS = (
+    "SELECT count(*) FROM policy_parameters WHERE name = 'unserved_after_days' OR name LIKE 'assessment_%'"
+)
 
 
 async def test_the_office_leaves_the_registry_but_not_with_its_mutual_aid_records_unmoved(postgres, monkeypatch):
@@ -61,8 +66,10 @@ async def test_the_office_leaves_the_registry_but_not_with_its_mutual_aid_record
         try:
             assert await _tables(connection) >= OFFICE_TABLES
             assert await connection.fetchval(OFFICE_PARAMETERS) == 6
-            await connection.execute("INSERT INTO donations (division_code, donor_name, donor_kind, amount, given_on, "
-                                     "created_at) VALUES ('230102', '某商会', 'unit', 100, '2026-02-01', now())")
+            await connection.execute(
+                "INSERT INTO donations (division_code, donor_name, donor_kind, amount, given_on, "
+                "created_at) VALUES ('230102', '某商会', 'unit', 100, '2026-02-01', now())"
+            )
             with pytest.raises(RuntimeError, match="mutual-aid records"):
                 await asyncio.to_thread(upgrade, "registry", url)
             assert "donations" in await _tables(connection), "nothing dropped"

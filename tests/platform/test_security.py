@@ -39,9 +39,12 @@ def concrete(path: str) -> str:
 
 def routes(service: str, methods: set[str]) -> list[tuple[str, str]]:
     app = service_app(service, "sqlite+aiosqlite:///:memory:", new_prefix())
-    return sorted((method, route.path) for route in api_routes(app)
-                  if route.path not in PUBLIC_PATHS and not route.path.startswith("/reports/assessment/view")
-                  for method in route.methods & methods)
+    return sorted(
+        (method, route.path)
+        for route in api_routes(app)
+        if route.path not in PUBLIC_PATHS and not route.path.startswith("/reports/assessment/view")
+        for method in route.methods & methods
+    )
 
 
 CASES = [(service, method, path) for service in SERVICES for method, path in routes(service, MUTATING)]
@@ -61,9 +64,20 @@ async def test_every_mutating_endpoint_refuses_no_bad_expired_and_wrong_scope_to
         url = concrete(path)
         missing = await http.request(method, url, json={})
         garbage = await http.request(method, url, json={}, headers={"Authorization": "Bearer not.a.jwt"})
-        forged = await http.request(method, url, json={}, headers={"Authorization": "Bearer " + mint(
-            subject="x", agency="x", scopes=["registry:write", f"{service}:write", f"{service}:admin"],
-            secret="some-other-secret-of-sufficient-length!!")})
+        forged = await http.request(
+            method,
+            url,
+            json={},
+            headers={
+                "Authorization": "Bearer "
+                + mint(
+                    subject="x",
+                    agency="x",
+                    scopes=["registry:write", f"{service}:write", f"{service}:admin"],
+                    secret="some-other-secret-of-sufficient-length!!",
+                )
+            },
+        )
         expired = await http.request(method, url, json={}, headers=bearer(ttl=-60))
         wrong = await http.request(method, url, json={}, headers=bearer("nothing:relevant"))
     assert (missing.status_code, missing.json()["code"]) == (401, "not_authenticated")
@@ -93,8 +107,15 @@ async def test_health_and_docs_are_open(service):
 async def test_a_hospital_claims_only_as_itself(kafka, postgres):
     async with system("medical") as s:
         http = s["medical"]
-        body = {"hospital_id": "7", "resident_id": A_RESIDENT_ID, "invoice_no": "I-1", "visit_date": "2026-01-10",
-                "kind": "outpatient", "total_cost": "10.00", "insurance_paid": "0.00"}
+        body = {
+            "hospital_id": "7",
+            "resident_id": A_RESIDENT_ID,
+            "invoice_no": "I-1",
+            "visit_date": "2026-01-10",
+            "kind": "outpatient",
+            "total_cost": "10.00",
+            "insurance_paid": "0.00",
+        }
         other = await http.post("/claims", json=body, headers=bearer("medical:claims", hospital_id="8"))
         bureau = await http.post("/claims", json=body, headers=bearer("medical:claims", "medical:write"))
         itself = await http.post("/claims", json=body, headers=bearer("medical:claims", hospital_id="7"))
@@ -108,31 +129,40 @@ async def test_only_civil_affairs_enrols_and_sets_the_dibao_standard():
     async with client("registry") as http:
         health_bureau = bearer("medical:write", "medical:read", agency="health_bureau")
         enrolment = await http.post("/households", json=household_body(), headers=health_bureau)
-        standard = await http.post("/parameters/dibao_standard", headers=health_bureau,
-                                   json={"value": "999.00", "effective_from": "2026-01-01"})
+        standard = await http.post(
+            "/parameters/dibao_standard",
+            headers=health_bureau,
+            json={"value": "999.00", "effective_from": "2026-01-01"},
+        )
     assert enrolment.status_code == 403 and standard.status_code == 403
 
 
 @pytest.mark.parametrize("secret", ["", DEVELOPMENT_SECRET, "too-short"])
 def test_production_refuses_to_start_with_a_default_empty_or_short_secret(secret):
     with pytest.raises(RuntimeError, match="refusing to start"):
-        service_app("registry", "sqlite+aiosqlite:///:memory:", new_prefix(), environment="production",
-                    jwt_secret=secret)
+        service_app(
+            "registry", "sqlite+aiosqlite:///:memory:", new_prefix(), environment="production", jwt_secret=secret
+        )
 
 
 def test_production_starts_with_a_real_secret():
-    app = service_app("registry", "sqlite+aiosqlite:///:memory:", new_prefix(), environment="production",
-                      jwt_secret="x" * 48)
+    app = service_app(
+        "registry", "sqlite+aiosqlite:///:memory:", new_prefix(), environment="production", jwt_secret="x" * 48
+    )
     assert app.state.auth.secret == "x" * 48
 
 
 @pytest.mark.integration
 async def test_rs256_tokens_verified_with_the_issuers_public_key(kafka, postgres):
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    private_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()).decode()
+    public_pem = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     settings = {"environment": "production", "jwt_algorithm": "RS256", "jwt_public_key": public_pem}
     async with system("employment", employment=settings) as s:
         signed = mint(subject="tax", agency="tax_bureau", scopes=[], secret=private_pem, algorithm="RS256")
@@ -171,19 +201,34 @@ async def test_changes_leave_an_append_only_audit_trail_readable_only_by_auditor
         registry = s["registry"]
         created = await enrol(registry, household_body(income="100.00", enrolled_on=date(2026, 1, 1)))
         civil_affairs = bearer("registry:write", "registry:read", agency="civil_affairs")
-        assert (await registry.patch(f"/households/{created['id']}", headers=civil_affairs,
-                                     json={"monthly_income": "150.00"})).status_code == 200
-        assert (await registry.post(f"/households/{created['id']}/exit", headers=civil_affairs,
-                                    json={"on": "2026-06-01", "reason": "收入超标"})).status_code == 200
+        assert (
+            await registry.patch(
+                f"/households/{created['id']}", headers=civil_affairs, json={"monthly_income": "150.00"}
+            )
+        ).status_code == 200
+        assert (
+            await registry.post(
+                f"/households/{created['id']}/exit",
+                headers=civil_affairs,
+                json={"on": "2026-06-01", "reason": "收入超标"},
+            )
+        ).status_code == 200
 
         denied = await registry.get("/audit", headers=civil_affairs)
         assert (denied.status_code, denied.json()["code"]) == (403, "insufficient_scope")
-        trail = (await registry.get("/audit", headers=bearer("audit:read", agency="audit_bureau"),
-                                    params={"resource_type": "households", "resource_id": created["id"]})).json()
+        trail = (
+            await registry.get(
+                "/audit",
+                headers=bearer("audit:read", agency="audit_bureau"),
+                params={"resource_type": "households", "resource_id": created["id"]},
+            )
+        ).json()
         actions = [(e["action"], e["agency"]) for e in trail["items"]]
-        assert actions == [("POST /households", "test_agency"),
-                           ("PATCH /households/{household_id}", "civil_affairs"),
-                           ("POST /households/{household_id}/exit", "civil_affairs")]
+        assert actions == [
+            ("POST /households", "test_agency"),
+            ("PATCH /households/{household_id}", "civil_affairs"),
+            ("POST /households/{household_id}/exit", "civil_affairs"),
+        ]
         enrolment, change, exit_ = trail["items"]
         assert enrolment["before"] is None and enrolment["after"]["monthly_income"] == "100.00"
         assert (change["before"]["monthly_income"], change["after"]["monthly_income"]) == ("100.00", "150.00")
@@ -193,8 +238,11 @@ async def test_changes_leave_an_append_only_audit_trail_readable_only_by_auditor
         assert (await registry.delete("/audit")).status_code == 405
         engine = create_engine(s["registry"].app.state.settings.database_url)
         try:
-            for statement in ("UPDATE audit_log SET agency = 'someone else'", "DELETE FROM audit_log",
-                              "TRUNCATE audit_log"):
+            for statement in (
+                "UPDATE audit_log SET agency = 'someone else'",
+                "DELETE FROM audit_log",
+                "TRUNCATE audit_log",
+            ):
                 with pytest.raises(Exception, match="append-only"):
                     async with engine.begin() as connection:
                         await connection.execute(text(statement))

@@ -16,8 +16,10 @@ from tests.support import PG_HOST, PG_PORT, PG_USER, create_database, drop_datab
 
 pytestmark = pytest.mark.integration
 
-INSERT_LINE = ("INSERT INTO heating_supplements (household_id, division_code, period, allowance, rate, season_days, "
-               "days_in_month, amount, created_at{extra}) VALUES ('h1', '230102', $1, 300, '0.20', 31, 31, $2, now(){values})")
+INSERT_LINE = (
+    "INSERT INTO heating_supplements (household_id, division_code, period, allowance, rate, season_days, "
+    "days_in_month, amount, created_at{extra}) VALUES ('h1', '230102', $1, 300, '0.20', 31, 31, $2, now(){values})"
+)
 
 
 async def test_supplement_ledger_migration_keeps_paid_months_and_then_allows_a_recovery_line(postgres):
@@ -29,9 +31,12 @@ async def test_supplement_ledger_migration_keeps_paid_months_and_then_allows_a_r
             await connection.execute(INSERT_LINE.format(extra="", values=""), "2026-01", 60)
 
             await asyncio.to_thread(upgrade, "utilities", url, "0003")
-            assert [tuple(row) for row in await connection.fetch(
-                "SELECT period, kind, amount, withheld, run_period FROM heating_supplements")] == [
-                ("2026-01", "supplement", 60, 0, "2026-01")]
+            assert [
+                tuple(row)
+                for row in await connection.fetch(
+                    "SELECT period, kind, amount, withheld, run_period FROM heating_supplements"
+                )
+            ] == [("2026-01", "supplement", 60, 0, "2026-01")]
             # A later run records January's overpayment as a line of its own; the same line twice is refused.
             recovery = INSERT_LINE.format(extra=", kind, run_period", values=", 'recovery', '2026-02'")
             await connection.execute(recovery, "2026-01", -20)
@@ -41,7 +46,8 @@ async def test_supplement_ledger_migration_keeps_paid_months_and_then_allows_a_r
 
             await asyncio.to_thread(downgrade, "utilities", url, "0002")
             assert [tuple(row) for row in await connection.fetch("SELECT period, amount FROM heating_supplements")] == [
-                ("2026-01", 60)]
+                ("2026-01", 60)
+            ]
             with pytest.raises(asyncpg.UniqueViolationError):
                 await connection.execute(INSERT_LINE.format(extra="", values=""), "2026-01", 10)
         finally:
@@ -66,11 +72,18 @@ async def test_settlement_migration_makes_old_lines_the_first_settlement_and_let
             await connection.execute(LINE, "2026-01", -20, "recovery", 0, "2026-02")
 
             await asyncio.to_thread(upgrade, "utilities", url)
-            assert [tuple(row) for row in await connection.fetch(
-                "SELECT household_id, settlement FROM supplement_accounts ORDER BY household_id")] == [("h1", 1), ("h2", 0)]
-            assert [tuple(row) for row in await connection.fetch(
-                "SELECT kind, amount, run_period, settlement FROM heating_supplements ORDER BY id")] == [
-                ("supplement", 60, "2026-01", 1), ("recovery", -20, "2026-02", 1)]
+            assert [
+                tuple(row)
+                for row in await connection.fetch(
+                    "SELECT household_id, settlement FROM supplement_accounts ORDER BY household_id"
+                )
+            ] == [("h1", 1), ("h2", 0)]
+            assert [
+                tuple(row)
+                for row in await connection.fetch(
+                    "SELECT kind, amount, run_period, settlement FROM heating_supplements ORDER BY id"
+                )
+            ] == [("supplement", 60, "2026-01", 1), ("recovery", -20, "2026-02", 1)]
             # February run again after a change: a second settlement by the same run period fits, twice it does not.
             second = LINE.replace(", $5)", ", $5, 2)").replace("run_period)", "run_period, settlement)")
             await connection.execute(second, "2026-01", -10, "recovery", 0, "2026-02")
@@ -81,9 +94,12 @@ async def test_settlement_migration_makes_old_lines_the_first_settlement_and_let
 
             await asyncio.to_thread(downgrade, "utilities", url, "0003")
             # One line per month, kind and run period again: February's two recoveries of January are one.
-            assert [tuple(row) for row in await connection.fetch(
-                "SELECT kind, amount, run_period FROM heating_supplements ORDER BY id")] == [
-                ("supplement", 60, "2026-01"), ("recovery", -30, "2026-02")]
+            assert [
+                tuple(row)
+                for row in await connection.fetch(
+                    "SELECT kind, amount, run_period FROM heating_supplements ORDER BY id"
+                )
+            ] == [("supplement", 60, "2026-01"), ("recovery", -30, "2026-02")]
             with pytest.raises(asyncpg.UniqueViolationError):
                 await connection.execute(LINE, "2026-01", -10, "recovery", 0, "2026-02")
         finally:
@@ -98,9 +114,11 @@ def test_settlement_migration_goes_up_and_down_on_sqlite(tmp_path: Path):
     upgrade("utilities", url, "0003")
     with contextlib.closing(sqlite3.connect(path)) as db, db:
         db.execute("INSERT INTO supplement_accounts (household_id, owed, created_at) VALUES ('h1', 0, '2026-02-01')")
-        db.execute("INSERT INTO heating_supplements (household_id, division_code, period, allowance, rate, season_days, "
-                   "days_in_month, amount, kind, withheld, run_period, created_at) VALUES "
-                   "('h1', '230102', '2026-01', 300, '0.20', 31, 31, 60, 'supplement', 0, '2026-01', '2026-02-01')")
+        db.execute(
+            "INSERT INTO heating_supplements (household_id, division_code, period, allowance, rate, season_days, "
+            "days_in_month, amount, kind, withheld, run_period, created_at) VALUES "
+            "('h1', '230102', '2026-01', 300, '0.20', 31, 31, 60, 'supplement', 0, '2026-01', '2026-02-01')"
+        )
     upgrade("utilities", url)
     with contextlib.closing(sqlite3.connect(path)) as db:
         assert db.execute("SELECT settlement FROM supplement_accounts").fetchall() == [(1,)]

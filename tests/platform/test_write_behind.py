@@ -46,29 +46,45 @@ def batch(sessions) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
 
 async def grants_of(sessions, household_id: str) -> list[Grant]:
     async with sessions() as session:
-        return list((await session.scalars(select(Grant).where(Grant.household_id == household_id)
-                                           .order_by(Grant.id))).all())
+        return list(
+            (await session.scalars(select(Grant).where(Grant.household_id == household_id).order_by(Grant.id))).all()
+        )
 
 
 def new_grant(household_id: str, resident_id: str = "") -> Grant:
     # status and source left out: the columns' defaults must be written for them.
-    return Grant(household_id=household_id, resident_id=resident_id, division_code="230102",
-                 programme="medical_assistance", granted_on=date(2026, 3, 1), created_at=datetime.now(UTC))
+    return Grant(
+        household_id=household_id,
+        resident_id=resident_id,
+        division_code="230102",
+        programme="medical_assistance",
+        granted_on=date(2026, 3, 1),
+        created_at=datetime.now(UTC),
+    )
 
 
 async def test_rows_staged_in_a_batch_land_at_commit_with_their_last_values_and_defaults(postgres):
     household = str(uuid.uuid4())
     async with medical_sessions() as sessions:
         async with batch(sessions) as uow:
-            await ledger.grant(uow, household_id=household, division_code="230102", programme="medical_assistance",
-                               resident_id="230102198001010011", on=date(2026, 3, 1))
+            await ledger.grant(
+                uow,
+                household_id=household,
+                division_code="230102",
+                programme="medical_assistance",
+                resident_id="230102198001010011",
+                on=date(2026, 3, 1),
+            )
             await ledger.revoke(uow, household_id=household, on=date(2026, 4, 1), reason="household left dibao")
             uow.add(new_grant(household))
             assert not uow.session.new, "staged rows stay out of the ORM's unit of work until commit"
             await uow.commit()
         revoked, plain = await grants_of(sessions, household)
     assert (revoked.status, revoked.revoked_on, revoked.revoke_reason) == (
-        "revoked", date(2026, 4, 1), "household left dibao")
+        "revoked",
+        date(2026, 4, 1),
+        "household left dibao",
+    )
     assert (plain.status, plain.source, plain.revoked_on) == ("active", "event", None)
 
 
@@ -104,10 +120,17 @@ async def test_grant_revoked_and_granted_again_in_one_batch_leaves_one_active(po
             session.add(new_grant(household, person))
             await session.commit()
         async with batch(sessions) as uow:
-            await ledger.revoke(uow, household_id=household, resident_id=person, on=date(2026, 5, 1),
-                                reason="member left the household")
-            await ledger.grant(uow, household_id=household, division_code="230102", programme="medical_assistance",
-                               resident_id=person, on=date(2026, 6, 1))
+            await ledger.revoke(
+                uow, household_id=household, resident_id=person, on=date(2026, 5, 1), reason="member left the household"
+            )
+            await ledger.grant(
+                uow,
+                household_id=household,
+                division_code="230102",
+                programme="medical_assistance",
+                resident_id=person,
+                on=date(2026, 6, 1),
+            )
             await uow.commit()
         grants = await grants_of(sessions, household)
     assert [(g.status, g.granted_on) for g in grants] == [("revoked", date(2026, 3, 1)), ("active", date(2026, 6, 1))]
@@ -117,8 +140,15 @@ async def test_row_built_with_new_row_is_saved_and_tracked_like_a_constructed_on
     household = str(uuid.uuid4())
     async with medical_sessions() as sessions:
         async with sessions() as session:
-            grant = new_row(Grant, household_id=household, resident_id="", division_code="230102",
-                            programme="medical_assistance", granted_on=date(2026, 3, 1), created_at=datetime.now(UTC))
+            grant = new_row(
+                Grant,
+                household_id=household,
+                resident_id="",
+                division_code="230102",
+                programme="medical_assistance",
+                granted_on=date(2026, 3, 1),
+                created_at=datetime.now(UTC),
+            )
             assert grant.revoked_on is None
             session.add(grant)
             await session.flush()

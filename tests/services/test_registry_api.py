@@ -33,8 +33,10 @@ async def household_count(registry) -> int:
 
 
 async def test_enrolment_reads_sex_and_birth_date_from_the_id_and_computes_the_top_up(registry):
-    body = household_body(income="150.00", members=[member("head", born=date(1970, 5, 1)),
-                                                     member("child", born=date(2012, 5, 1), male=False)])
+    body = household_body(
+        income="150.00",
+        members=[member("head", born=date(1970, 5, 1)), member("child", born=date(2012, 5, 1), male=False)],
+    )
     created = await enrol(registry, body)
     assert created["status"] == "active"
     # 2 × 200.00 (道里区) − 150.00
@@ -50,19 +52,32 @@ async def test_county_households_use_the_county_standard(registry):
     assert created["monthly_allowance"] == "150.00"
 
 
-@pytest.mark.parametrize(("change", "status", "code"), [
-    (lambda b: b["members"][0].update(resident_id=b["members"][0]["resident_id"][:17] + ("0" if b["members"][0]["resident_id"][17] != "0" else "1")),
-     422, "invalid_resident_id"),
-    (lambda b: b["members"][0].update(resident_id="230102199002300013"), 422, "invalid_resident_id"),
-    (lambda b: b.update(division_code="110105"), 422, "unknown_division"),
-    (lambda b: b["members"].append(member("head")), 422, "invalid_household_head"),
-    (lambda b: b["members"].__setitem__(0, {**b["members"][0], "relation": "spouse"}), 422, "invalid_household_head"),
-    (lambda b: b.update(monthly_income="-1.00"), 422, "negative_amount"),
-    (lambda b: b.update(monthly_income="1.005"), 422, "invalid_amount"),
-    (lambda b: b.update(favourite_colour="red"), 422, "unknown_field"),
-    (lambda b: b["members"][0].update(unemployed_since="2020-01-01"), 422, "inconsistent_member"),
-    (lambda b: b.pop("address"), 422, "missing_field"),
-])
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        (
+            lambda b: b["members"][0].update(
+                resident_id=b["members"][0]["resident_id"][:17]
+                + ("0" if b["members"][0]["resident_id"][17] != "0" else "1")
+            ),
+            422,
+            "invalid_resident_id",
+        ),
+        (lambda b: b["members"][0].update(resident_id="230102199002300013"), 422, "invalid_resident_id"),
+        (lambda b: b.update(division_code="110105"), 422, "unknown_division"),
+        (lambda b: b["members"].append(member("head")), 422, "invalid_household_head"),
+        (
+            lambda b: b["members"].__setitem__(0, {**b["members"][0], "relation": "spouse"}),
+            422,
+            "invalid_household_head",
+        ),
+        (lambda b: b.update(monthly_income="-1.00"), 422, "negative_amount"),
+        (lambda b: b.update(monthly_income="1.005"), 422, "invalid_amount"),
+        (lambda b: b.update(favourite_colour="red"), 422, "unknown_field"),
+        (lambda b: b["members"][0].update(unemployed_since="2020-01-01"), 422, "inconsistent_member"),
+        (lambda b: b.pop("address"), 422, "missing_field"),
+    ],
+)
 async def test_bad_enrolment_is_refused_with_a_clear_code_and_nothing_written(registry, change, status, code):
     body = household_body()
     change(body)
@@ -90,7 +105,9 @@ async def test_legacy_fifteen_digit_id_is_stored_as_eighteen(registry):
 async def test_person_in_another_active_household_is_a_conflict_until_that_household_exits(registry):
     shared_person = member("head")
     first = await enrol(registry, household_body(members=[shared_person], enrolled_on=date(2026, 1, 1)))
-    response = await registry.post("/households", json=household_body(members=[member("head"), {**shared_person, "relation": "parent"}]))
+    response = await registry.post(
+        "/households", json=household_body(members=[member("head"), {**shared_person, "relation": "parent"}])
+    )
     assert response.status_code == 409
     assert response.json()["code"] == "person_in_active_household"
     assert shared_person["resident_id"] not in response.json()["detail"], "resident IDs are masked in errors"
@@ -119,12 +136,15 @@ async def test_listing_filters_by_division_and_status_and_pages(registry):
 
 async def test_change_of_income_recomputes_allowance_and_is_announced(registry):
     created = await enrol(registry, household_body(income="50.00", enrolled_on=date(2026, 1, 1)))
-    changed = await registry.patch(f"/households/{created['id']}", json={"monthly_income": "120.00",
-                                                                          "effective_on": "2026-03-01"})
+    changed = await registry.patch(
+        f"/households/{created['id']}", json={"monthly_income": "120.00", "effective_on": "2026-03-01"}
+    )
     assert changed.status_code == 200, changed.text
     assert changed.json()["monthly_allowance"] == "80.00"
     assert [(s["effective_from"], s["amount"]) for s in changed.json()["allowance_schedule"]] == [
-        ("2026-01-01", "150.00"), ("2026-03-01", "80.00")]
+        ("2026-01-01", "150.00"),
+        ("2026-03-01", "80.00"),
+    ]
 
     records = await read_topic(registry.topic_prefix + HOUSEHOLDS_TOPIC, until=lambda r: len(r) >= 2)
     events = [e for e in envelopes(records) if e.key == created["id"]]
@@ -144,17 +164,27 @@ async def test_exit_is_final_and_announced(registry):
     assert done.json()["status"] == "exited" and done.json()["exited_on"] == "2026-06-01"
     again = await registry.post(f"/households/{created['id']}/exit", json={"on": "2026-07-01", "reason": "x"})
     assert again.status_code == 409 and again.json()["code"] == "household_not_active"
-    records = await read_topic(registry.topic_prefix + HOUSEHOLDS_TOPIC,
-                               until=lambda r: any(e.type == "HouseholdExited" for e in envelopes(r)))
+    records = await read_topic(
+        registry.topic_prefix + HOUSEHOLDS_TOPIC, until=lambda r: any(e.type == "HouseholdExited" for e in envelopes(r))
+    )
     exited = next(e for e in envelopes(records) if e.type == "HouseholdExited")
-    assert exited.payload == {"household_id": created["id"], "division_code": "230102", "exited_on": "2026-06-01",
-                              "reason": "收入超标"}
+    assert exited.payload == {
+        "household_id": created["id"],
+        "division_code": "230102",
+        "exited_on": "2026-06-01",
+        "reason": "收入超标",
+    }
 
 
 async def test_bulk_enrolment_lands_good_rows_and_explains_bad_ones(registry):
     twice = member("head")
-    rows = [household_body(), household_body(division="999999"), household_body(members=[twice]),
-            household_body(members=[{**twice}]), {"nonsense": True}]
+    rows = [
+        household_body(),
+        household_body(division="999999"),
+        household_body(members=[twice]),
+        household_body(members=[{**twice}]),
+        {"nonsense": True},
+    ]
     response = await registry.post("/households/bulk", json={"households": rows})
     assert response.status_code == 200
     body = response.json()
@@ -174,27 +204,52 @@ async def test_payment_run_settles_every_month_from_enrolment_once(registry):
     late = await enrol(registry, household_body(income="0.00", enrolled_on=date(2026, 3, 2)))
     first = (await registry.post("/payment-runs", json={"period": "2026-02"})).json()
     second = (await registry.post("/payment-runs", json={"period": "2026-02"})).json()
-    assert first == {"period": "2026-02", "households_paid": 1, "total_amount": "400.00", "recovered": "0.00",
-                     "overpaid": "0.00", "already_paid": 0}
-    assert second == {"period": "2026-02", "households_paid": 0, "total_amount": "0.00", "recovered": "0.00",
-                      "overpaid": "0.00", "already_paid": 1}
+    assert first == {
+        "period": "2026-02",
+        "households_paid": 1,
+        "total_amount": "400.00",
+        "recovered": "0.00",
+        "overpaid": "0.00",
+        "already_paid": 0,
+    }
+    assert second == {
+        "period": "2026-02",
+        "households_paid": 0,
+        "total_amount": "0.00",
+        "recovered": "0.00",
+        "overpaid": "0.00",
+        "already_paid": 1,
+    }
     assert (await registry.get(f"/households/{late['id']}/payments")).json() == []
     ledger = (await registry.get(f"/households/{a['id']}/payments")).json()
     assert [(p["period"], p["amount"], p["kind"], p["run_period"]) for p in ledger] == [
-        ("2026-01", "200.00", "dibao", "2026-02"), ("2026-02", "200.00", "dibao", "2026-02")]
+        ("2026-01", "200.00", "dibao", "2026-02"),
+        ("2026-02", "200.00", "dibao", "2026-02"),
+    ]
 
 
 async def test_standard_raised_from_a_date_changes_allowances_from_that_month_only(registry):
     household = await enrol(registry, household_body(income="0.00", enrolled_on=date(2026, 1, 1)))
-    other_division = await enrol(registry, household_body(division="230103", income="0.00", enrolled_on=date(2026, 1, 1)))
+    other_division = await enrol(
+        registry, household_body(division="230103", income="0.00", enrolled_on=date(2026, 1, 1))
+    )
     await registry.post("/payment-runs", json={"period": "2026-06"})
-    raised = await registry.post("/parameters/dibao_standard", json={"value": "230.00", "effective_from": "2026-07-01",
-                                                                     "scope": "230102", "note": "2026年调标",
-                                                                     "retroactive": True, "reason": "补录年中调标"})
+    raised = await registry.post(
+        "/parameters/dibao_standard",
+        json={
+            "value": "230.00",
+            "effective_from": "2026-07-01",
+            "scope": "230102",
+            "note": "2026年调标",
+            "retroactive": True,
+            "reason": "补录年中调标",
+        },
+    )
     assert raised.status_code == 201, raised.text
-    again = await registry.post("/parameters/dibao_standard", json={"value": "240.00", "effective_from": "2026-07-01",
-                                                                    "scope": "230102", "retroactive": True,
-                                                                    "reason": "x"})
+    again = await registry.post(
+        "/parameters/dibao_standard",
+        json={"value": "240.00", "effective_from": "2026-07-01", "scope": "230102", "retroactive": True, "reason": "x"},
+    )
     assert again.status_code == 409 and again.json()["code"] == "parameter_already_set"
     bad = await registry.post("/parameters/dibao_standard", json={"value": "-5", "effective_from": "2026-07-01"})
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_parameter_value"
@@ -206,12 +261,15 @@ async def test_standard_raised_from_a_date_changes_allowances_from_that_month_on
     assert [(p["period"], p["amount"]) for p in other][-2:] == [("2026-06", "200.00"), ("2026-07", "200.00")]
     history = (await registry.get("/parameters/dibao_standard")).json()["history"]
     assert {"value": "230.00", "effective_from": "2026-07-01", "scope": "230102"}.items() <= next(
-        h for h in history if h["effective_from"] == "2026-07-01").items()
+        h for h in history if h["effective_from"] == "2026-07-01"
+    ).items()
 
     async def announced() -> bool:
         records = await read_topic(registry.topic_prefix + HOUSEHOLDS_TOPIC, until=lambda r: len(r) >= 3)
-        return any(e.type == "HouseholdChanged" and e.payload["changed"] == ["dibao_standard"]
-                   and e.key == household["id"] for e in envelopes(records))
+        return any(
+            e.type == "HouseholdChanged" and e.payload["changed"] == ["dibao_standard"] and e.key == household["id"]
+            for e in envelopes(records)
+        )
 
     await eventually(announced)
 

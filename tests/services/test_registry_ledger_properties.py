@@ -93,7 +93,9 @@ class Model:
         self.settled_through: dict[str, str] = {}
 
     def standard(self, division: str, day: date) -> Decimal:
-        dated = [(since, value) for (where, since), value in self.standards.items() if where == division and since <= day]
+        dated = [
+            (since, value) for (where, since), value in self.standards.items() if where == division and since <= day
+        ]
         return max(dated)[1] if dated else DEFAULT_STANDARD[division]
 
     def allowance(self, household: ModelHousehold, day: date) -> Decimal:
@@ -104,10 +106,13 @@ class Model:
         regular = D("0.00")
         if household.in_dibao_in(month):
             regular = self.allowance(household, max(month.start, household.enrolled_on))
-        covering = [self.allowance(household, max(household.enrolled_on, employed_on - timedelta(days=1)))
-                    for (_, employed_on) in household.jobs
-                    if month_of(employed_on).start <= month.start <= add_months(month_of(employed_on),
-                                                                                 EXTENSION_MONTHS - 1).start]
+        covering = [
+            self.allowance(household, max(household.enrolled_on, employed_on - timedelta(days=1)))
+            for (_, employed_on) in household.jobs
+            if month_of(employed_on).start
+            <= month.start
+            <= add_months(month_of(employed_on), EXTENSION_MONTHS - 1).start
+        ]
         return max([regular, *covering])
 
     def income_rise_exit(self, household: ModelHousehold, effective_on: date) -> date | None:
@@ -153,16 +158,23 @@ def machine(loop: asyncio.AbstractEventLoop, tally: dict[str, int]) -> type[Rule
         def a_first_household(self, division: str, enrolled_on: date) -> Any:
             return self.enrol(division, "0.00", enrolled_on, [])
 
-        @rule(target=households, division=st.sampled_from(DIVISIONS),
-              income=st.sampled_from(["0.00", "50.00", "120.00", "250.00", "390.00"]),
-              enrolled_on=st.dates(FIRST_DAY, TODAY),
-              heads=st.lists(people, max_size=3, unique_by=lambda p: p["resident_id"]))
+        @rule(
+            target=households,
+            division=st.sampled_from(DIVISIONS),
+            income=st.sampled_from(["0.00", "50.00", "120.00", "250.00", "390.00"]),
+            enrolled_on=st.dates(FIRST_DAY, TODAY),
+            heads=st.lists(people, max_size=3, unique_by=lambda p: p["resident_id"]),
+        )
         def enrol(self, division: str, income: str, enrolled_on: date, heads: list[dict[str, Any]]) -> Any:
             # Someone known already (who may be in another household), or someone new.
             heads = heads or [member("head")]
             members = [{**person, "relation": "head" if index == 0 else "other"} for index, person in enumerate(heads)]
-            response = run(self.client.post("/households", json=household_body(
-                division=division, income=income, enrolled_on=enrolled_on, members=members)))
+            response = run(
+                self.client.post(
+                    "/households",
+                    json=household_body(division=division, income=income, enrolled_on=enrolled_on, members=members),
+                )
+            )
             assert response.status_code in (201, 409, 422), response.text
             if response.status_code != 201:
                 expected = {"person_in_active_household", "income_above_standard"}
@@ -174,29 +186,59 @@ def machine(loop: asyncio.AbstractEventLoop, tally: dict[str, int]) -> type[Rule
             created = response.json()
             tally["households enrolled"] += 1
             self.model.households[created["id"]] = ModelHousehold(
-                created["id"], division, enrolled_on, [m["resident_id"] for m in members],
-                {enrolled_on: (len(members), D(income))})
+                created["id"],
+                division,
+                enrolled_on,
+                [m["resident_id"] for m in members],
+                {enrolled_on: (len(members), D(income))},
+            )
             return created["id"]
 
-        @rule(household=households, income=st.sampled_from(["0.00", "80.00", "160.00", "300.00", "900.00"]),
-              days_after=st.integers(0, 500))
+        @rule(
+            household=households,
+            income=st.sampled_from(["0.00", "80.00", "160.00", "300.00", "900.00"]),
+            days_after=st.integers(0, 500),
+        )
         def change_income(self, household: str | None, income: str, days_after: int) -> None:
             self._change(household, {"monthly_income": income}, days_after)
 
-        @rule(household=households, newcomers=st.lists(people, max_size=2, unique_by=lambda p: p["resident_id"]),
-              keep=st.integers(1, 3), days_after=st.integers(0, 500))
-        def change_members(self, household: str | None, newcomers: list[dict[str, Any]], keep: int,
-                           days_after: int) -> None:
+        @rule(
+            household=households,
+            newcomers=st.lists(people, max_size=2, unique_by=lambda p: p["resident_id"]),
+            keep=st.integers(1, 3),
+            days_after=st.integers(0, 500),
+        )
+        def change_members(
+            self, household: str | None, newcomers: list[dict[str, Any]], keep: int, days_after: int
+        ) -> None:
             if household is None:
                 return
             known = self.model.households[household]
             view = run(self.client.get(f"/households/{household}")).json()
             kept = view["members"][:keep]
-            members = [{k: v for k, v in m.items() if k in ("resident_id", "name", "relation", "able_to_work",
-                                                            "employment_status", "disabled", "school_stage",
-                                                            "boarding")} for m in kept]
-            members += [{**p, "relation": "other"} for p in newcomers
-                        if p["resident_id"] not in {m["resident_id"] for m in members}]
+            members = [
+                {
+                    k: v
+                    for k, v in m.items()
+                    if k
+                    in (
+                        "resident_id",
+                        "name",
+                        "relation",
+                        "able_to_work",
+                        "employment_status",
+                        "disabled",
+                        "school_stage",
+                        "boarding",
+                    )
+                }
+                for m in kept
+            ]
+            members += [
+                {**p, "relation": "other"}
+                for p in newcomers
+                if p["resident_id"] not in {m["resident_id"] for m in members}
+            ]
             members[0]["relation"] = "head"
             for other in members[1:]:
                 other["relation"] = "other"
@@ -208,8 +250,9 @@ def machine(loop: asyncio.AbstractEventLoop, tally: dict[str, int]) -> type[Rule
                 return False
             known = self.model.households[household]
             effective_on = min(TODAY, known.enrolled_on + timedelta(days=days_after))
-            response = run(self.client.patch(f"/households/{household}",
-                                             json={**body, "effective_on": effective_on.isoformat()}))
+            response = run(
+                self.client.patch(f"/households/{household}", json={**body, "effective_on": effective_on.isoformat()})
+            )
             if known.exit_on is not None and known.exit_on <= TODAY:
                 assert (response.status_code, response.json()["code"]) == (409, "household_not_active")
                 return False
@@ -222,8 +265,10 @@ def machine(loop: asyncio.AbstractEventLoop, tally: dict[str, int]) -> type[Rule
             assert response.status_code == 200, response.text
             tally["changes"] += 1
             members, income = known.facts_on(effective_on)
-            known.revisions[effective_on] = (len(body["members"]) if "members" in body else members,
-                                             D(body["monthly_income"]) if "monthly_income" in body else income)
+            known.revisions[effective_on] = (
+                len(body["members"]) if "members" in body else members,
+                D(body["monthly_income"]) if "monthly_income" in body else income,
+            )
             exit_on = self.model.income_rise_exit(known, effective_on)
             if exit_on is not None and (known.exit_on is None or exit_on < known.exit_on):
                 known.exit_on = exit_on
@@ -236,7 +281,9 @@ def machine(loop: asyncio.AbstractEventLoop, tally: dict[str, int]) -> type[Rule
                 return
             known = self.model.households[household]
             on = known.enrolled_on + timedelta(days=days_after)
-            response = run(self.client.post(f"/households/{household}/exit", json={"on": on.isoformat(), "reason": "x"}))
+            response = run(
+                self.client.post(f"/households/{household}/exit", json={"on": on.isoformat(), "reason": "x"})
+            )
             if known.exit_on is not None and known.exit_on <= TODAY:
                 assert response.json()["code"] == "household_not_active", response.text
             elif known.exit_on is not None and on >= known.exit_on:
@@ -257,8 +304,10 @@ def machine(loop: asyncio.AbstractEventLoop, tally: dict[str, int]) -> type[Rule
 
             async def handle() -> None:
                 async with self.app.state.platform.units.begin(source="event") as uow:
-                    await registry_service.record_employment(uow, MemberEmployed(
-                        household_id=household, resident_id=worker, employed_on=employed_on, kind="job"))
+                    await registry_service.record_employment(
+                        uow,
+                        MemberEmployed(household_id=household, resident_id=worker, employed_on=employed_on, kind="job"),
+                    )
                     await uow.commit()
 
             run(handle())
@@ -267,8 +316,11 @@ def machine(loop: asyncio.AbstractEventLoop, tally: dict[str, int]) -> type[Rule
                 known.jobs[(worker, employed_on)] = None
                 tally["jobs"] += 1
 
-        @rule(division=st.sampled_from(DIVISIONS), value=st.sampled_from(["180.00", "230.00", "260.00"]),
-              month=st.dates(FIRST_DAY, TODAY + timedelta(days=60)))
+        @rule(
+            division=st.sampled_from(DIVISIONS),
+            value=st.sampled_from(["180.00", "230.00", "260.00"]),
+            month=st.dates(FIRST_DAY, TODAY + timedelta(days=60)),
+        )
         def new_standard(self, division: str, value: str, month: date) -> None:
             since = month.replace(day=1)
             body: dict[str, Any] = {"value": value, "effective_from": since.isoformat(), "scope": division}
@@ -289,8 +341,9 @@ def machine(loop: asyncio.AbstractEventLoop, tally: dict[str, int]) -> type[Rule
             for household in self.model.households:
                 self.model.settled_through[household] = max(period, self.model.settled_through.get(household, ""))
             again = run(self.client.post("/payment-runs", json={"period": period})).json()
-            assert (again["households_paid"], again["total_amount"], again["overpaid"]) == (0, "0.00", "0.00"), \
+            assert (again["households_paid"], again["total_amount"], again["overpaid"]) == (0, "0.00", "0.00"), (
                 "a repeated run adds nothing"
+            )
             self._check_ledger_matches_the_facts(period)
 
         @rule()
@@ -303,8 +356,14 @@ def machine(loop: asyncio.AbstractEventLoop, tally: dict[str, int]) -> type[Rule
         def _lines(self) -> list[Any]:
             async def read() -> list[Any]:
                 async with self.app.state.platform.sessions() as session:
-                    return list((await session.execute(text(
-                        "SELECT household_id, period, amount, kind, withheld FROM payments"))).all())
+                    return list(
+                        (
+                            await session.execute(
+                                text("SELECT household_id, period, amount, kind, withheld FROM payments")
+                            )
+                        ).all()
+                    )
+
             return run(read())
 
         def _check_ledger_matches_the_facts(self, through: str) -> None:
@@ -312,12 +371,15 @@ def machine(loop: asyncio.AbstractEventLoop, tally: dict[str, int]) -> type[Rule
             for household_id, period, amount, _, _ in self._lines():
                 sums[(household_id, period)] += D(amount)
             for household in self.model.households.values():
-                for month in _months_between(household.enrolled_on, month_period(int(through[:4]), int(through[5:])).end):
+                for month in _months_between(
+                    household.enrolled_on, month_period(int(through[:4]), int(through[5:])).end
+                ):
                     tally["months checked"] += 1
                     tally["months with money"] += bool(sums[(household.id, month.label)])
                     assert sums[(household.id, month.label)] == self.model.due(household, month), (
                         f"{household.id} {month.label}: ledger {sums[(household.id, month.label)]}, "
-                        f"due {self.model.due(household, month)}")
+                        f"due {self.model.due(household, month)}"
+                    )
 
         @invariant()
         def no_transfer_is_negative_and_nothing_is_withheld_beyond_what_is_owed(self) -> None:
@@ -336,8 +398,13 @@ def machine(loop: asyncio.AbstractEventLoop, tally: dict[str, int]) -> type[Rule
         def no_one_is_in_two_households_on_any_day(self) -> None:
             async def read() -> list[Any]:
                 async with self.app.state.platform.sessions() as session:
-                    return list((await session.execute(text(
-                        "SELECT resident_id, household_id, joined_on, left_on FROM members"))).all())
+                    return list(
+                        (
+                            await session.execute(
+                                text("SELECT resident_id, household_id, joined_on, left_on FROM members")
+                            )
+                        ).all()
+                    )
 
             spans: dict[str, list[tuple[date, date, str]]] = defaultdict(list)
             for resident_id, household_id, joined_on, left_on in run(read()):
@@ -354,9 +421,13 @@ def machine(loop: asyncio.AbstractEventLoop, tally: dict[str, int]) -> type[Rule
 
 async def test_the_ledger_matches_the_facts_over_any_sequence_of_events(kafka, postgres):
     loop = asyncio.get_running_loop()
-    budget = settings(max_examples=int(os.environ.get("LEDGER_EXAMPLES", "8")),
-                      stateful_step_count=int(os.environ.get("LEDGER_STEPS", "30")), deadline=None,
-                      suppress_health_check=list(HealthCheck), derandomize=os.environ.get("CI") == "true")
+    budget = settings(
+        max_examples=int(os.environ.get("LEDGER_EXAMPLES", "8")),
+        stateful_step_count=int(os.environ.get("LEDGER_STEPS", "30")),
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=os.environ.get("CI") == "true",
+    )
     tally: dict[str, int] = defaultdict(int)
     await asyncio.to_thread(run_state_machine_as_test, machine(loop, tally), settings=budget)
     print("ledger state machine:", dict(tally))

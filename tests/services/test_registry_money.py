@@ -38,15 +38,19 @@ async def test_back_dated_enrolment_is_paid_arrears_for_every_month_since_enrolm
     run = (await registry.post("/payment-runs", json={"period": "2026-06"})).json()
     assert (run["households_paid"], run["total_amount"]) == (1, "800.00")
     assert await ledger(registry, household["id"]) == [
-        ("2026-03", "dibao", "200.00"), ("2026-04", "dibao", "200.00"), ("2026-05", "dibao", "200.00"),
-        ("2026-06", "dibao", "200.00")]
+        ("2026-03", "dibao", "200.00"),
+        ("2026-04", "dibao", "200.00"),
+        ("2026-05", "dibao", "200.00"),
+        ("2026-06", "dibao", "200.00"),
+    ]
 
 
 async def test_retroactive_income_rise_is_recovered_from_later_payments_never_a_negative_transfer(registry):
     household = await enrol(registry, household_body(income="0.00", enrolled_on=date(2026, 1, 1)))
     await registry.post("/payment-runs", json={"period": "2026-03"})  # Jan–Mar at 200
-    changed = await registry.patch(f"/households/{household['id']}",
-                                   json={"monthly_income": "150.00", "effective_on": "2026-02-01"})
+    changed = await registry.patch(
+        f"/households/{household['id']}", json={"monthly_income": "150.00", "effective_on": "2026-02-01"}
+    )
     assert changed.status_code == 200, changed.text
     run = (await registry.post("/payment-runs", json={"period": "2026-04"})).json()
     # February and March were paid 150 over; April's 50 is withheld against it.
@@ -62,16 +66,31 @@ async def test_retroactive_income_rise_is_recovered_from_later_payments_never_a_
 async def test_retroactive_standard_is_refused_without_a_reason_and_paid_as_arrears_with_one(registry):
     household = await enrol(registry, household_body(income="0.00", enrolled_on=date(2026, 1, 1)))
     await registry.post("/payment-runs", json={"period": "2026-04"})
-    silent = await registry.post("/parameters/dibao_standard",
-                                 json={"value": "230.00", "effective_from": "2026-03-01", "scope": "230102"})
+    silent = await registry.post(
+        "/parameters/dibao_standard", json={"value": "230.00", "effective_from": "2026-03-01", "scope": "230102"}
+    )
     assert (silent.status_code, silent.json()["code"]) == (422, "retroactive_change")
-    absurd = await registry.post("/parameters/dibao_standard",
-                                 json={"value": "1556673496.00", "effective_from": "2026-03-01", "scope": "230102",
-                                       "retroactive": True, "reason": "typo"})
+    absurd = await registry.post(
+        "/parameters/dibao_standard",
+        json={
+            "value": "1556673496.00",
+            "effective_from": "2026-03-01",
+            "scope": "230102",
+            "retroactive": True,
+            "reason": "typo",
+        },
+    )
     assert (absurd.status_code, absurd.json()["code"]) == (422, "value_out_of_range")
-    raised = await registry.post("/parameters/dibao_standard",
-                                 json={"value": "230.00", "effective_from": "2026-03-01", "scope": "230102",
-                                       "retroactive": True, "reason": "市政府2026年3月调标文件补录"})
+    raised = await registry.post(
+        "/parameters/dibao_standard",
+        json={
+            "value": "230.00",
+            "effective_from": "2026-03-01",
+            "scope": "230102",
+            "retroactive": True,
+            "reason": "市政府2026年3月调标文件补录",
+        },
+    )
     assert raised.status_code == 201, raised.text
     run = (await registry.post("/payment-runs", json={"period": "2026-04"})).json()
     assert (run["households_paid"], run["total_amount"]) == (1, "60.00")
@@ -93,26 +112,38 @@ async def test_enrolment_with_income_at_the_standard_is_refused(registry):
 
 async def test_income_rising_to_the_line_ends_dibao_at_the_end_of_that_month(registry):
     household = await enrol(registry, household_body(income="0.00", enrolled_on=date(2026, 1, 1)))
-    changed = (await registry.patch(f"/households/{household['id']}",
-                                    json={"monthly_income": "500.00", "effective_on": "2026-05-12"})).json()
+    changed = (
+        await registry.patch(
+            f"/households/{household['id']}", json={"monthly_income": "500.00", "effective_on": "2026-05-12"}
+        )
+    ).json()
     assert (changed["exit_on"], changed["status"]) == ("2026-06-01", "exited")
     await registry.post("/payment-runs", json={"period": "2026-07"})
     assert month_sums(await ledger(registry, household["id"])) == {
-        "2026-01": "200.00", "2026-02": "200.00", "2026-03": "200.00", "2026-04": "200.00", "2026-05": "200.00"}
+        "2026-01": "200.00",
+        "2026-02": "200.00",
+        "2026-03": "200.00",
+        "2026-04": "200.00",
+        "2026-05": "200.00",
+    }
 
 
 async def test_future_exit_keeps_the_household_and_its_members_until_the_date(registry):
     person = member("head")
     household = await enrol(registry, household_body(members=[person]))
     leaving_on = city_today() + timedelta(days=20)
-    exited = (await registry.post(f"/households/{household['id']}/exit",
-                                  json={"on": leaving_on.isoformat(), "reason": "迁往外地"})).json()
+    exited = (
+        await registry.post(
+            f"/households/{household['id']}/exit", json={"on": leaving_on.isoformat(), "reason": "迁往外地"}
+        )
+    ).json()
     assert (exited["status"], exited["exit_on"], exited["exited_on"]) == ("active", leaving_on.isoformat(), None)
     elsewhere = await registry.post("/households", json=household_body(members=[{**person}]))
     assert (elsewhere.status_code, elsewhere.json()["code"]) == (409, "person_in_active_household")
     assert (await registry.get(f"/persons/{person['resident_id']}")).json()["in_dibao"] is True
-    later = await registry.post(f"/households/{household['id']}/exit",
-                                json={"on": (leaving_on + timedelta(days=5)).isoformat(), "reason": "x"})
+    later = await registry.post(
+        f"/households/{household['id']}/exit", json={"on": (leaving_on + timedelta(days=5)).isoformat(), "reason": "x"}
+    )
     assert (later.status_code, later.json()["code"]) == (409, "exit_already_set")
 
 
@@ -120,8 +151,9 @@ async def test_a_person_joins_a_new_household_only_from_the_day_the_old_one_ende
     person = member("head")
     first = await enrol(registry, household_body(members=[person], enrolled_on=date(2026, 1, 1)))
     await registry.post(f"/households/{first['id']}/exit", json={"on": "2026-04-01", "reason": "并户"})
-    overlapping = await registry.post("/households", json=household_body(members=[{**person}],
-                                                                           enrolled_on=date(2026, 3, 1)))
+    overlapping = await registry.post(
+        "/households", json=household_body(members=[{**person}], enrolled_on=date(2026, 3, 1))
+    )
     assert (overlapping.status_code, overlapping.json()["code"]) == (409, "person_in_active_household")
     second = await enrol(registry, household_body(members=[{**person}], enrolled_on=date(2026, 4, 1)))
     await registry.post("/payment-runs", json={"period": "2026-05"})
@@ -143,10 +175,20 @@ async def test_extension_survives_exit_and_the_member_is_recorded_employed(kafka
     async with system("registry") as s:
         registry = s["registry"]
         worker = member("head", able_to_work=True, employment_status="unemployed", unemployed_since="2025-01-01")
-        household = await enrol(registry, household_body(income="0.00", enrolled_on=date(2026, 1, 1),
-                                                         members=[worker, member("spouse", male=False)]))
-        await _publish(registry, MemberEmployed(household_id=household["id"], resident_id=worker["resident_id"],
-                                                employed_on=date(2026, 3, 10), kind="job", employer="某物业公司"))
+        household = await enrol(
+            registry,
+            household_body(income="0.00", enrolled_on=date(2026, 1, 1), members=[worker, member("spouse", male=False)]),
+        )
+        await _publish(
+            registry,
+            MemberEmployed(
+                household_id=household["id"],
+                resident_id=worker["resident_id"],
+                employed_on=date(2026, 3, 10),
+                kind="job",
+                employer="某物业公司",
+            ),
+        )
 
         async def recorded() -> bool:
             return (await registry.get(f"/households/{household['id']}")).json()["review_reason"] is not None
@@ -155,8 +197,9 @@ async def test_extension_survives_exit_and_the_member_is_recorded_employed(kafka
         view = (await registry.get(f"/households/{household['id']}")).json()
         assert view["members"][0]["employment_status"] == "employed"
         # The job lifts income over the line; the household then leaves at the end of the extension.
-        changed = await registry.patch(f"/households/{household['id']}",
-                                       json={"monthly_income": "900.00", "effective_on": "2026-03-10"})
+        changed = await registry.patch(
+            f"/households/{household['id']}", json={"monthly_income": "900.00", "effective_on": "2026-03-10"}
+        )
         assert changed.json()["exit_on"] == "2026-06-01"
         again = (await registry.get(f"/households/{household['id']}")).json()
         assert again["members"][0]["employment_status"] == "employed", "a later change keeps the job"
@@ -164,8 +207,12 @@ async def test_extension_survives_exit_and_the_member_is_recorded_employed(kafka
         await registry.post(f"/households/{household['id']}/exit", json={"on": "2026-04-01", "reason": "迁出"})
         await registry.post("/payment-runs", json={"period": "2026-07"})
         assert await ledger(registry, household["id"]) == [
-            ("2026-01", "dibao", "400.00"), ("2026-02", "dibao", "400.00"), ("2026-03", "extension", "400.00"),
-            ("2026-04", "extension", "400.00"), ("2026-05", "extension", "400.00")]
+            ("2026-01", "dibao", "400.00"),
+            ("2026-02", "dibao", "400.00"),
+            ("2026-03", "extension", "400.00"),
+            ("2026-04", "extension", "400.00"),
+            ("2026-05", "extension", "400.00"),
+        ]
 
 
 async def _publish(client, event) -> None:
@@ -188,10 +235,16 @@ async def _publish(client, event) -> None:
 async def test_a_run_for_an_earlier_month_after_a_change_leaves_the_later_months_to_the_next_run(registry):
     household = await enrol(registry, household_body(income="0.00", enrolled_on=date(2026, 1, 1)))
     await registry.post("/payment-runs", json={"period": "2026-05"})
-    await registry.patch(f"/households/{household['id']}", json={"monthly_income": "100.00",
-                                                                  "effective_on": "2026-02-01"})
+    await registry.patch(
+        f"/households/{household['id']}", json={"monthly_income": "100.00", "effective_on": "2026-02-01"}
+    )
     await registry.post("/payment-runs", json={"period": "2026-03"})  # settles Feb–Mar under the new facts
     assert month_sums(await ledger(registry, household["id"]))["2026-04"] == "200.00"
     await registry.post("/payment-runs", json={"period": "2026-05"})
     assert month_sums(await ledger(registry, household["id"])) == {
-        "2026-01": "200.00", "2026-02": "100.00", "2026-03": "100.00", "2026-04": "100.00", "2026-05": "100.00"}
+        "2026-01": "200.00",
+        "2026-02": "100.00",
+        "2026-03": "100.00",
+        "2026-04": "100.00",
+        "2026-05": "100.00",
+    }

@@ -17,6 +17,7 @@ D = Decimal
 
 # ---- medical ----
 
+
 def test_medical_assistance_is_the_share_of_out_of_pocket_cost():
     assessed = medical.assess_claim(D("2000.00"), D("1200.00"), D("0.50"), D("3000.00"), D("0"))
     assert (assessed.out_of_pocket, assessed.amount, assessed.capped) == (D("800.00"), D("400.00"), False)
@@ -50,27 +51,35 @@ def test_designation_period_is_inclusive():
 
 # ---- education ----
 
-@pytest.mark.parametrize(("stage", "boarding", "disabled", "expected"), [
-    ("primary", False, False, {"fee_waiver"}),
-    ("junior", True, False, {"fee_waiver", "boarding_subsidy"}),
-    ("senior", False, False, set()),
-    ("college", False, True, {"disability_grant"}),
-    ("preschool", False, True, set()),
-])
+
+@pytest.mark.parametrize(
+    ("stage", "boarding", "disabled", "expected"),
+    [
+        ("primary", False, False, {"fee_waiver"}),
+        ("junior", True, False, {"fee_waiver", "boarding_subsidy"}),
+        ("senior", False, False, set()),
+        ("college", False, True, {"disability_grant"}),
+        ("preschool", False, True, set()),
+    ],
+)
 def test_who_qualifies_for_what_by_stage(stage, boarding, disabled, expected):
     assert education.programmes_for(stage, boarding, disabled, "child", date(2010, 1, 1), date(2026, 3, 1)) == expected
 
 
 def test_minor_with_no_parent_in_the_household_is_flagged_and_adults_are_not():
-    assert "orphan_and_hardship_aid" in education.programmes_for("junior", False, False, "other", date(2012, 1, 1),
-                                                                 date(2026, 3, 1))
-    assert "orphan_and_hardship_aid" not in education.programmes_for("college", False, False, "head",
-                                                                     date(2000, 1, 1), date(2026, 3, 1))
+    assert "orphan_and_hardship_aid" in education.programmes_for(
+        "junior", False, False, "other", date(2012, 1, 1), date(2026, 3, 1)
+    )
+    assert "orphan_and_hardship_aid" not in education.programmes_for(
+        "college", False, False, "head", date(2000, 1, 1), date(2026, 3, 1)
+    )
 
 
 def test_pupil_who_left_school_gets_no_school_programmes():
-    assert education.programmes_for("primary", True, False, "child", date(2015, 1, 1), date(2026, 3, 1),
-                                    in_school=False) == set()
+    assert (
+        education.programmes_for("primary", True, False, "child", date(2015, 1, 1), date(2026, 3, 1), in_school=False)
+        == set()
+    )
 
 
 def test_term_months_and_school_year():
@@ -84,6 +93,7 @@ def test_term_months_and_school_year():
 
 
 # ---- housing ----
+
 
 def test_housing_difficulty_threshold_is_inclusive():
     assert housing.qualifies(D("24.00"), 3, D("8"))
@@ -103,7 +113,12 @@ def test_waitlist_orders_by_need_then_enrolment():
         "same_need_later": housing.waitlist_key(D("14"), 2, date(2024, 6, 1), t),
         "same_need_earlier": housing.waitlist_key(D("7"), 1, date(2023, 1, 1), t),
     }
-    assert sorted(households, key=households.__getitem__) == ["neediest", "same_need_earlier", "same_need_later", "roomier"]
+    assert sorted(households, key=households.__getitem__) == [
+        "neediest",
+        "same_need_earlier",
+        "same_need_later",
+        "roomier",
+    ]
 
 
 def test_allocation_stops_subsidy_from_the_next_month():
@@ -116,22 +131,32 @@ def test_allocation_stops_subsidy_from_the_next_month():
 AGE = employment.WorkingAge(16, 60, 55)
 
 
-@pytest.mark.parametrize(("born", "sex", "day", "working"), [
-    (date(1966, 5, 1), "male", date(2026, 4, 30), True),
-    (date(1966, 5, 1), "male", date(2026, 5, 1), False),
-    (date(1971, 5, 1), "female", date(2026, 5, 1), False),
-    (date(1971, 5, 1), "female", date(2026, 4, 30), True),
-    (date(2010, 6, 1), "male", date(2026, 6, 1), True),
-    (date(2010, 6, 1), "male", date(2026, 5, 31), False),
-])
+@pytest.mark.parametrize(
+    ("born", "sex", "day", "working"),
+    [
+        (date(1966, 5, 1), "male", date(2026, 4, 30), True),
+        (date(1966, 5, 1), "male", date(2026, 5, 1), False),
+        (date(1971, 5, 1), "female", date(2026, 5, 1), False),
+        (date(1971, 5, 1), "female", date(2026, 4, 30), True),
+        (date(2010, 6, 1), "male", date(2026, 6, 1), True),
+        (date(2010, 6, 1), "male", date(2026, 5, 31), False),
+    ],
+)
 def test_working_age_by_sex_and_birth_date(born, sex, day, working):
     assert AGE.contains(born, sex, day) is working
 
 
 def _due(**overrides):
-    fields: dict[str, Any] = dict(birth_date=date(1980, 1, 1), sex="male", able_to_work=True, employment_status="unemployed",
-                  unemployed_since=date(2025, 3, 10), in_dibao_from=date(2025, 1, 1), working_age=AGE,
-                  unemployed_years=1)
+    fields: dict[str, Any] = dict(
+        birth_date=date(1980, 1, 1),
+        sex="male",
+        able_to_work=True,
+        employment_status="unemployed",
+        unemployed_since=date(2025, 3, 10),
+        in_dibao_from=date(2025, 1, 1),
+        working_age=AGE,
+        unemployed_years=1,
+    )
     fields.update(overrides)
     return employment.certificate_due_on(**fields)
 
@@ -162,10 +187,17 @@ def test_certificate_validity_and_number():
 SEASON = ((10, 20), (4, 20))
 
 
-@pytest.mark.parametrize(("day", "inside"), [
-    (date(2026, 10, 19), False), (date(2026, 10, 20), True), (date(2027, 1, 15), True),
-    (date(2027, 4, 20), True), (date(2027, 4, 21), False), (date(2027, 7, 1), False),
-])
+@pytest.mark.parametrize(
+    ("day", "inside"),
+    [
+        (date(2026, 10, 19), False),
+        (date(2026, 10, 20), True),
+        (date(2027, 1, 15), True),
+        (date(2027, 4, 20), True),
+        (date(2027, 4, 21), False),
+        (date(2027, 7, 1), False),
+    ],
+)
 def test_heating_season_boundaries(day, inside):
     assert utilities.in_heating_season(day, *SEASON) is inside
 
@@ -186,8 +218,10 @@ def test_changed_allowance_mid_season_changes_the_next_months_supplement():
     from shared.allowance import allowance_for_month
     from shared.events import AllowanceStep
 
-    schedule = [AllowanceStep(effective_from=date(2026, 9, 1), amount=D("300.00")),
-                AllowanceStep(effective_from=date(2026, 12, 10), amount=D("250.00"))]
+    schedule = [
+        AllowanceStep(effective_from=date(2026, 9, 1), amount=D("300.00")),
+        AllowanceStep(effective_from=date(2026, 12, 10), amount=D("250.00")),
+    ]
     december = allowance_for_month(schedule, parse_month("2026-12"), date(2026, 9, 1))
     january = allowance_for_month(schedule, parse_month("2027-01"), date(2026, 9, 1))
     assert utilities.heating_supplement(december, D("0.20"), 31, 31).amount == D("60.00")
@@ -201,6 +235,7 @@ def test_water_discount_capped_per_person():
 
 
 # ---- legal ----
+
 
 def test_case_moves_forward_only_and_closed_is_final():
     assert legal.can_move("received", "assigned")

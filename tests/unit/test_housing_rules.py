@@ -10,10 +10,16 @@ from services.housing.rules import PAYMENT, RECOVERY, Line, MonthFacts
 from shared.periods import parse_month
 
 
-def facts(members: int = 2, area: str = "14.00", difficulty: str = "8", standard: str = "15",
-          per_m2: str = "10.00") -> MonthFacts:
-    return MonthFacts(members=members, area_m2=D(area), difficulty_per_person=D(difficulty),
-                      standard_per_person=D(standard), per_m2=D(per_m2))
+def facts(
+    members: int = 2, area: str = "14.00", difficulty: str = "8", standard: str = "15", per_m2: str = "10.00"
+) -> MonthFacts:
+    return MonthFacts(
+        members=members,
+        area_m2=D(area),
+        difficulty_per_person=D(difficulty),
+        standard_per_person=D(standard),
+        per_m2=D(per_m2),
+    )
 
 
 def test_a_month_is_due_the_shortfall_with_its_own_members_area_and_rate():
@@ -40,16 +46,19 @@ def test_a_flat_ends_the_subsidy_from_the_first_month_whose_governing_day_finds_
 
 
 def test_settling_pays_what_is_short_and_records_what_was_paid_over():
-    lines = rules.settle({"2026-01": D("160.00"), "2026-02": D("200.00"), "2026-03": D("0.00")},
-                         {"2026-01": D("160.00"), "2026-02": D("160.00"), "2026-03": D("160.00")})
-    assert lines == [Line("2026-02", PAYMENT, D("40.00"), withheld=D("40.00")),
-                     Line("2026-03", RECOVERY, D("-160.00"))]
+    lines = rules.settle(
+        {"2026-01": D("160.00"), "2026-02": D("200.00"), "2026-03": D("0.00")},
+        {"2026-01": D("160.00"), "2026-02": D("160.00"), "2026-03": D("160.00")},
+    )
+    assert lines == [Line("2026-02", PAYMENT, D("40.00"), withheld=D("40.00")), Line("2026-03", RECOVERY, D("-160.00"))]
 
 
 def test_what_is_owed_is_withheld_from_later_payments_oldest_month_first_never_a_negative_transfer():
     lines = rules.settle({"2026-04": D("250.00"), "2026-05": D("250.00")}, {}, owed=D("320.00"))
-    assert lines == [Line("2026-04", PAYMENT, D("250.00"), withheld=D("250.00")),
-                     Line("2026-05", PAYMENT, D("250.00"), withheld=D("70.00"))]
+    assert lines == [
+        Line("2026-04", PAYMENT, D("250.00"), withheld=D("250.00")),
+        Line("2026-05", PAYMENT, D("250.00"), withheld=D("70.00")),
+    ]
     assert [line.transferred for line in lines] == [D("0.00"), D("180.00")]
     assert rules.balance_owed([Line("2026-02", RECOVERY, D("-320.00")), *lines]) == D("0.00")
 
@@ -61,8 +70,10 @@ def test_a_month_settled_again_comes_to_what_is_due_and_a_second_settlement_adds
     after = dict(booked)
     for line in lines:
         after[line.period] = after.get(line.period, D("0")) + line.amount
-    assert {month: amount for month, amount in after.items() if amount} == {"2026-01": D("160.00"),
-                                                                            "2026-04": D("250.00")}
+    assert {month: amount for month, amount in after.items() if amount} == {
+        "2026-01": D("160.00"),
+        "2026-04": D("250.00"),
+    }
     assert all(line.transferred >= 0 for line in lines)
     # Owed: 10.00 before, 160.00 + 90.00 paid over now; 60.00 + 250.00 due, all of it withheld but 60.00.
     assert rules.balance_owed([Line("x", RECOVERY, D("-10.00")), *lines]) == D("0.00")

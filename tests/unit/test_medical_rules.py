@@ -12,8 +12,21 @@ from services.medical import rules, schemas
 from shared.periods import city_today
 
 
-@pytest.mark.parametrize("spelling", ["INV-001", "inv-001", "Inv-001", " INV-001", "INV-001 ", "\u3000INV-001\u3000",
-                                      "ＩＮＶ－００１", "ｉｎｖ-001", "INV-\uff10\uff10\uff11", "\u00a0inv-001"])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "INV-001",
+        "inv-001",
+        "Inv-001",
+        " INV-001",
+        "INV-001 ",
+        "\u3000INV-001\u3000",
+        "ＩＮＶ－００１",
+        "ｉｎｖ-001",
+        "INV-\uff10\uff10\uff11",
+        "\u00a0inv-001",
+    ],
+)
 def test_every_spelling_of_one_invoice_number_folds_to_the_same(spelling):
     assert rules.normalise_invoice_no(spelling) == "INV-001"
 
@@ -29,8 +42,19 @@ def test_inner_characters_still_tell_invoices_apart():
     assert rules.normalise_invoice_no("INV 001") != rules.normalise_invoice_no("INV-001")
 
 
-@pytest.mark.parametrize("text", ["INV\x00001", "INV-001\n", "\tINV-001", "INV\x7f001", "INV\u200b001",
-                                  "\ufeffINV-001", "INV\u202e001", "INV\ue000001"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "INV\x00001",
+        "INV-001\n",
+        "\tINV-001",
+        "INV\x7f001",
+        "INV\u200b001",
+        "\ufeffINV-001",
+        "INV\u202e001",
+        "INV\ue000001",
+    ],
+)
 def test_control_and_invisible_characters_are_refused_not_dropped(text):
     with pytest.raises(rules.InvalidInvoiceNo):
         rules.normalise_invoice_no(text)
@@ -59,18 +83,28 @@ def test_a_designation_ends_no_earlier_than_it_starts():
 
 
 def test_the_cap_never_pays_past_what_is_left():
-    assessment = rules.assess_claim(Decimal("1600.00"), Decimal("200.00"), Decimal("0.50"), Decimal("3000.00"),
-                                    Decimal("2800.00"))
+    assessment = rules.assess_claim(
+        Decimal("1600.00"), Decimal("200.00"), Decimal("0.50"), Decimal("3000.00"), Decimal("2800.00")
+    )
     assert (assessment.amount, assessment.capped) == (Decimal("200.00"), True)
-    spent = rules.assess_claim(Decimal("1600.00"), Decimal("200.00"), Decimal("0.50"), Decimal("3000.00"),
-                               Decimal("3100.00"))
+    spent = rules.assess_claim(
+        Decimal("1600.00"), Decimal("200.00"), Decimal("0.50"), Decimal("3000.00"), Decimal("3100.00")
+    )
     assert spent.amount == Decimal("0.00")
 
 
 def _claim(visit_date: str) -> schemas.ClaimIn:
-    return schemas.ClaimIn.model_validate({
-        "hospital_id": "1", "resident_id": "11010519491231002X", "invoice_no": "ｉｎｖ-7 ", "visit_date": visit_date,
-        "kind": "outpatient", "total_cost": "10.00", "insurance_paid": "0.00"})
+    return schemas.ClaimIn.model_validate(
+        {
+            "hospital_id": "1",
+            "resident_id": "11010519491231002X",
+            "invoice_no": "ｉｎｖ-7 ",
+            "visit_date": visit_date,
+            "kind": "outpatient",
+            "total_cost": "10.00",
+            "insurance_paid": "0.00",
+        }
+    )
 
 
 def test_a_visit_may_be_dated_today_in_harbin_though_utc_is_still_on_yesterday(monkeypatch):

@@ -23,13 +23,16 @@ def test_money_rounds_half_up_to_the_fen():
     assert to_fen(Decimal("-0.005")) == Decimal("-0.01")
 
 
-@pytest.mark.parametrize(("text", "start", "end"), [
-    ("2026-02", date(2026, 2, 1), date(2026, 2, 28)),
-    ("2024-02", date(2024, 2, 1), date(2024, 2, 29)),
-    ("2026-H1", date(2026, 1, 1), date(2026, 6, 30)),
-    ("2026-H2", date(2026, 7, 1), date(2026, 12, 31)),
-    ("2026", date(2026, 1, 1), date(2026, 12, 31)),
-])
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("2026-02", date(2026, 2, 1), date(2026, 2, 28)),
+        ("2024-02", date(2024, 2, 1), date(2024, 2, 29)),
+        ("2026-H1", date(2026, 1, 1), date(2026, 6, 30)),
+        ("2026-H2", date(2026, 7, 1), date(2026, 12, 31)),
+        ("2026", date(2026, 1, 1), date(2026, 12, 31)),
+    ],
+)
 def test_report_periods(text, start, end):
     period = parse_period(text)
     assert (period.start, period.end, period.label) == (start, end, text)
@@ -74,16 +77,30 @@ def test_change_dates_after_a_day_for_a_division():
     assert change_dates(ROWS, "230125", date(2026, 1, 1)) == [date(2027, 1, 1)]
 
 
-@pytest.mark.parametrize(("kind", "raw", "expected"), [
-    ("money", "230", "230.00"), ("rate", "0.5", "0.5"), ("integer", "16", "16"), ("month_day", "10-20", "10-20"),
-])
+@pytest.mark.parametrize(
+    ("kind", "raw", "expected"),
+    [
+        ("money", "230", "230.00"),
+        ("rate", "0.5", "0.5"),
+        ("integer", "16", "16"),
+        ("month_day", "10-20", "10-20"),
+    ],
+)
 def test_parameter_values_are_stored_canonically(kind, raw, expected):
     assert canonical_text(ParameterSpec("p", kind, "p"), raw) == expected
 
 
-@pytest.mark.parametrize(("kind", "raw"), [
-    ("money", "-1"), ("money", "abc"), ("rate", "1.5"), ("integer", "1.5"), ("month_day", "13-01"), ("money", "NaN"),
-])
+@pytest.mark.parametrize(
+    ("kind", "raw"),
+    [
+        ("money", "-1"),
+        ("money", "abc"),
+        ("rate", "1.5"),
+        ("integer", "1.5"),
+        ("month_day", "13-01"),
+        ("money", "NaN"),
+    ],
+)
 def test_bad_parameter_values_are_refused(kind, raw):
     with pytest.raises(InvalidParameterValue):
         canonical_text(ParameterSpec("p", kind, "p"), raw)

@@ -10,8 +10,9 @@ from shared.entitlements import WorkingAge
 
 D = Decimal
 
-CRITERIA = rules.AssessmentCriteria(housing_area_per_person=D("8"), working_age=WorkingAge(16, 60, 55),
-                                    unemployed_years=1)
+CRITERIA = rules.AssessmentCriteria(
+    housing_area_per_person=D("8"), working_age=WorkingAge(16, 60, 55), unemployed_years=1
+)
 
 
 @dataclass
@@ -29,21 +30,33 @@ class M:
 
 
 def expected(members, heating="central", area="40.00", on=date(2026, 6, 1)):
-    return {(e.bureau, tuple(sorted(e.programmes)), e.resident_id) for e in rules.expected_assistance(
-        heating=heating, housing_area_m2=D(area), enrolled_on=date(2026, 1, 1), members=members, on=on,
-        criteria=CRITERIA)}
+    return {
+        (e.bureau, tuple(sorted(e.programmes)), e.resident_id)
+        for e in rules.expected_assistance(
+            heating=heating,
+            housing_area_m2=D(area),
+            enrolled_on=date(2026, 1, 1),
+            members=members,
+            on=on,
+            criteria=CRITERIA,
+        )
+    }
 
 
 def test_every_household_is_owed_water_heating_medical_and_legal_help():
     assert expected([M("A", date(1970, 1, 1))]) == {
-        ("utilities", ("water_discount",), ""), ("utilities", ("heating_fee_reduction",), ""),
-        ("medical", ("medical_assistance",), "A"), ("legal", ("legal_aid",), "A")}
+        ("utilities", ("water_discount",), ""),
+        ("utilities", ("heating_fee_reduction",), ""),
+        ("medical", ("medical_assistance",), "A"),
+        ("legal", ("legal_aid",), "A"),
+    }
 
 
 def test_pupils_housing_difficulty_and_long_unemployed_are_owed_their_bureaus_help():
-    members = [M("A", date(1975, 1, 1), able_to_work=True, employment_status="unemployed",
-                 unemployed_since=date(2024, 1, 1)),
-               M("B", date(2014, 1, 1), relation="child", school_stage="junior", boarding=True)]
+    members = [
+        M("A", date(1975, 1, 1), able_to_work=True, employment_status="unemployed", unemployed_since=date(2024, 1, 1)),
+        M("B", date(2014, 1, 1), relation="child", school_stage="junior", boarding=True),
+    ]
     owed = expected(members, heating="non_central", area="16.00")
     assert ("housing", ("low_rent_allocation", "rent_subsidy"), "") in owed
     assert ("employment", ("reemployment_certificate",), "A") in owed
@@ -52,8 +65,9 @@ def test_pupils_housing_difficulty_and_long_unemployed_are_owed_their_bureaus_he
 
 
 def test_certificate_is_not_owed_before_the_year_of_unemployment_is_up():
-    member = M("A", date(1975, 1, 1), able_to_work=True, employment_status="unemployed",
-               unemployed_since=date(2025, 9, 1))
+    member = M(
+        "A", date(1975, 1, 1), able_to_work=True, employment_status="unemployed", unemployed_since=date(2025, 9, 1)
+    )
     assert not any(b == "employment" for b, _, _ in expected([member], on=date(2026, 6, 1)))
     assert any(b == "employment" for b, _, _ in expected([member], on=date(2026, 9, 1)))
 

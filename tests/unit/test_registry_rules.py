@@ -31,7 +31,10 @@ def test_schedule_follows_income_revisions_and_standard_changes():
     revisions = [rules.Revision(date(2026, 1, 10), 2, D("100.00")), rules.Revision(date(2026, 4, 1), 2, D("180.00"))]
     schedule = rules.allowance_schedule(date(2026, 1, 10), revisions, standard, [date(2026, 7, 1)])
     assert [(s.effective_from, s.amount) for s in schedule] == [
-        (date(2026, 1, 10), D("300.00")), (date(2026, 4, 1), D("220.00")), (date(2026, 7, 1), D("280.00"))]
+        (date(2026, 1, 10), D("300.00")),
+        (date(2026, 4, 1), D("220.00")),
+        (date(2026, 7, 1), D("280.00")),
+    ]
 
 
 def test_a_month_is_governed_by_its_first_day_or_the_enrolment_day():
@@ -46,16 +49,24 @@ SCHEDULE = [AllowanceStep(effective_from=date(2026, 1, 10), amount=D("200.00"))]
 
 
 def _due(month: str, *, exited: date | None = None, extensions=()):
-    return dibao_due(schedule=SCHEDULE, enrolled_on=date(2026, 1, 10), exited_on=exited, extensions=list(extensions),
-                     month=parse_month(month))
+    return dibao_due(
+        schedule=SCHEDULE,
+        enrolled_on=date(2026, 1, 10),
+        exited_on=exited,
+        extensions=list(extensions),
+        month=parse_month(month),
+    )
 
 
-@pytest.mark.parametrize(("exited", "month", "paid"), [
-    (None, "2025-12", False),       # before enrolment
-    (None, "2026-01", True),        # enrolled on the 10th: in dibao on a day of January
-    (date(2026, 3, 1), "2026-03", False),  # first day out is 1 March: nothing for March
-    (date(2026, 3, 2), "2026-03", True),   # in dibao on 1 March: March is paid in full
-])
+@pytest.mark.parametrize(
+    ("exited", "month", "paid"),
+    [
+        (None, "2025-12", False),  # before enrolment
+        (None, "2026-01", True),  # enrolled on the 10th: in dibao on a day of January
+        (date(2026, 3, 1), "2026-03", False),  # first day out is 1 March: nothing for March
+        (date(2026, 3, 2), "2026-03", True),  # in dibao on 1 March: March is paid in full
+    ],
+)
 def test_a_household_in_dibao_on_any_day_of_a_month_is_paid_that_month(exited, month, paid):
     assert (_due(month, exited=exited) is not None) is paid
 
@@ -75,8 +86,10 @@ def test_extension_is_paid_after_the_household_exits_at_the_allowance_before_the
 
 
 def test_the_allowance_before_the_job_is_the_one_in_force_the_day_before():
-    schedule = [AllowanceStep(effective_from=date(2026, 1, 1), amount=D("300.00")),
-                AllowanceStep(effective_from=date(2026, 3, 5), amount=D("0.00"))]
+    schedule = [
+        AllowanceStep(effective_from=date(2026, 1, 1), amount=D("300.00")),
+        AllowanceStep(effective_from=date(2026, 3, 5), amount=D("0.00")),
+    ]
     assert rules.allowance_before(schedule, date(2026, 1, 1), date(2026, 3, 5)) == D("300.00")
     assert rules.allowance_before(schedule, date(2026, 1, 1), date(2026, 1, 1)) == D("300.00")
 
@@ -97,10 +110,13 @@ def test_means_test_requires_income_below_the_standard_for_all_members():
 
 
 def test_settling_pays_arrears_and_records_overpayment_as_owed_then_withholds_it():
-    lines = settle({"2026-01": (D("300.00"), "dibao"), "2026-02": (D("250.00"), "dibao"), "2026-03": (D("250.00"), "dibao")},
-                   {"2026-01": D("250.00"), "2026-02": D("300.00")}, owed=D("0.00"))
+    lines = settle(
+        {"2026-01": (D("300.00"), "dibao"), "2026-02": (D("250.00"), "dibao"), "2026-03": (D("250.00"), "dibao")},
+        {"2026-01": D("250.00"), "2026-02": D("300.00")},
+        owed=D("0.00"),
+    )
     assert [(line.period, line.amount, line.kind, line.withheld) for line in lines] == [
-        ("2026-01", D("50.00"), "dibao", D("50.00")),      # arrears, but 50 was paid over in February
+        ("2026-01", D("50.00"), "dibao", D("50.00")),  # arrears, but 50 was paid over in February
         ("2026-02", D("-50.00"), "recovery", D("0.00")),
         ("2026-03", D("250.00"), "dibao", D("0.00")),
     ]
@@ -112,12 +128,15 @@ def test_settling_what_is_settled_writes_nothing():
 
 
 def test_what_is_owed_is_never_transferred_negative():
-    lines = settle({"2026-01": (D("0.00"), "dibao"), "2026-02": (D("100.00"), "dibao")},
-                   {"2026-01": D("300.00")}, owed=D("0.00"))
+    lines = settle(
+        {"2026-01": (D("0.00"), "dibao"), "2026-02": (D("100.00"), "dibao")}, {"2026-01": D("300.00")}, owed=D("0.00")
+    )
     assert all(line.transferred >= 0 for line in lines)
     assert sum(line.withheld for line in lines) == D("100.00")
-    assert balance_owed(sum((line.amount for line in lines if line.kind == "recovery"), D(0)),
-                        sum((line.withheld for line in lines), D(0))) == D("200.00")
+    assert balance_owed(
+        sum((line.amount for line in lines if line.kind == "recovery"), D(0)),
+        sum((line.withheld for line in lines), D(0)),
+    ) == D("200.00")
 
 
 def test_settlement_looks_at_the_months_after_the_last_settled_one_only():
@@ -125,10 +144,13 @@ def test_settlement_looks_at_the_months_after_the_last_settled_one_only():
     every = [m.label for m in rules.months_to_settle(date(2026, 1, 10), through, None)]
     assert every == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"]
     assert [m.label for m in rules.months_to_settle(date(2026, 1, 10), through, None, after="2026-04")] == [
-        "2026-05", "2026-06"]
+        "2026-05",
+        "2026-06",
+    ]
     # Settled through a month before enrolment (or never): every month from enrolment.
     assert [m.label for m in rules.months_to_settle(date(2026, 1, 10), through, None, after="2025-12")] == every
     # Nothing after the last month that can hold money, whatever was settled.
-    assert [m.label for m in rules.months_to_settle(date(2026, 1, 10), through, parse_month("2026-05"),
-                                                    after="2026-03")] == ["2026-04", "2026-05"]
+    assert [
+        m.label for m in rules.months_to_settle(date(2026, 1, 10), through, parse_month("2026-05"), after="2026-03")
+    ] == ["2026-04", "2026-05"]
     assert rules.months_to_settle(date(2026, 1, 10), through, None, after="2026-06") == []

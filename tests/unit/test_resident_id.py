@@ -11,11 +11,14 @@ from shared.resident_id import (
 )
 
 
-@pytest.mark.parametrize(("number", "born", "sex"), [
-    ("11010519491231002X", date(1949, 12, 31), "female"),  # the example in GB 11643-1999
-    ("440524188001010014", date(1880, 1, 1), "male"),
-    ("110101199003074477", date(1990, 3, 7), "male"),
-])
+@pytest.mark.parametrize(
+    ("number", "born", "sex"),
+    [
+        ("11010519491231002X", date(1949, 12, 31), "female"),  # the example in GB 11643-1999
+        ("440524188001010014", date(1880, 1, 1), "male"),
+        ("110101199003074477", date(1990, 3, 7), "male"),
+    ],
+)
 def test_real_resident_ids_are_accepted_with_birth_date_and_sex(number, born, sex):
     parsed = parse_resident_id(number)
     assert (parsed.number, parsed.birth_date, parsed.sex) == (number, born, sex)
@@ -25,13 +28,16 @@ def test_lower_case_x_is_read_as_the_check_character_x():
     assert parse_resident_id("11010519491231002x").number == "11010519491231002X"
 
 
-@pytest.mark.parametrize(("number", "reason"), [
-    ("110105194912310021", "checksum"),
-    ("11010519491231002", "format"),
-    ("1101051949123100212", "format"),
-    ("A1010519491231002X", "format"),
-    ("011010519491231002", "format"),
-])
+@pytest.mark.parametrize(
+    ("number", "reason"),
+    [
+        ("110105194912310021", "checksum"),
+        ("11010519491231002", "format"),
+        ("1101051949123100212", "format"),
+        ("A1010519491231002X", "format"),
+        ("011010519491231002", "format"),
+    ],
+)
 def test_malformed_or_mistyped_ids_are_refused_with_the_reason(number, reason):
     with pytest.raises(InvalidResidentId) as caught:
         parse_resident_id(number)

@@ -43,8 +43,10 @@ def test_the_service_list_is_every_package_under_services_and_nothing_else():
 @pytest.mark.parametrize("package", PACKAGES)
 def test_no_service_imports_another(package):
     others = [other for other in PACKAGES if other != package]
-    crossing = {path: sorted(name for name in names if name.split(".")[:2] in (["services", o] for o in others))
-                for path, names in imported_modules(package).items()}
+    crossing = {
+        path: sorted(name for name in names if name.split(".")[:2] in (["services", o] for o in others))
+        for path, names in imported_modules(package).items()
+    }
     assert {path: names for path, names in crossing.items() if names} == {}
 
 
@@ -61,11 +63,13 @@ def test_the_event_contracts_bureaus_are_the_services_bureaus():
 
 
 def test_scripts_read_the_service_list_from_python():
-    shell = subprocess.run([sys.executable, "-m", "shared.services", "--shell"], cwd=ROOT, check=True,
-                           capture_output=True, text=True).stdout.split()
+    shell = subprocess.run(
+        [sys.executable, "-m", "shared.services", "--shell"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.split()
     assert shell == [f"{s.name}:{s.port}" for s in services.SERVICES]
-    topics = subprocess.run([sys.executable, "-m", "shared.services", "--topics"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout.split()
+    topics = subprocess.run(
+        [sys.executable, "-m", "shared.services", "--topics"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.split()
     assert topics == ["registry.households", "employment.members", "assistance.grants"]
     for script in ("services.sh", "kafka.sh", "postgres.sh"):
         text = (ROOT / "scripts" / script).read_text()

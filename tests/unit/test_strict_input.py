@@ -57,7 +57,9 @@ def test_a_full_width_resident_id_is_the_same_person_as_the_ascii_one():
     assert Body.model_validate({"resident_id": f" {ASCII_ID[:17]}{ASCII_ID[17].lower()} "}).resident_id == ASCII_ID
 
 
-@pytest.mark.parametrize("raw", [ARABIC_INDIC, ASCII_ID + "\x00", ASCII_ID[:16] + "\u0663" + ASCII_ID[17], "2" * 10_000])
+@pytest.mark.parametrize(
+    "raw", [ARABIC_INDIC, ASCII_ID + "\x00", ASCII_ID[:16] + "\u0663" + ASCII_ID[17], "2" * 10_000]
+)
 def test_other_unicode_digits_and_trailing_junk_are_not_a_resident_id(raw):
     if len(raw) < 100:
         with pytest.raises(InvalidResidentId):
@@ -100,12 +102,26 @@ def test_control_characters_are_not_text(value):
 
 
 def test_text_keeps_chinese_and_ordinary_punctuation():
-    assert Body.model_validate({"text": "哈尔滨市道里区测试街1号 (东门) — №7"}).text == "哈尔滨市道里区测试街1号 (东门) — №7"
+    assert (
+        Body.model_validate({"text": "哈尔滨市道里区测试街1号 (东门) — №7"}).text
+        == "哈尔滨市道里区测试街1号 (东门) — №7"
+    )
 
 
-@pytest.mark.parametrize(("field", "value"), [("month", "1900-01"), ("month", "2003-12"), ("month", "٢٠٢٦-01"),
-                                              ("period", "1900"), ("period", "2003-H2"), ("period", "2101"),
-                                              ("term", "2003-autumn"), ("term", "1900-spring"), ("term", "２０２６-spring")])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("month", "1900-01"),
+        ("month", "2003-12"),
+        ("month", "٢٠٢٦-01"),
+        ("period", "1900"),
+        ("period", "2003-H2"),
+        ("period", "2101"),
+        ("term", "2003-autumn"),
+        ("term", "1900-spring"),
+        ("term", "２０２６-spring"),
+    ],
+)
 def test_periods_start_with_the_2004_plan(field, value):
     assert code_of(**{field: value}) == "invalid_period"
 
@@ -116,6 +132,7 @@ def test_periods_from_2004_are_accepted():
 
 def test_partner_aid_in_kind_without_an_amount_is_zero_yuan_as_money():
     # The default was the string "0.00": pydantic does not validate defaults, so it reached the ledger as str.
-    aid = PartnerAidIn.model_validate({"resident_id": ASCII_ID, "organisation": "womens_federation",
-                                       "kind": "学习用品", "given_on": "2026-03-01"})
+    aid = PartnerAidIn.model_validate(
+        {"resident_id": ASCII_ID, "organisation": "womens_federation", "kind": "学习用品", "given_on": "2026-03-01"}
+    )
     assert isinstance(aid.amount, Decimal) and aid.amount == Decimal("0.00")

@@ -20,8 +20,10 @@ def upgrade() -> None:
     with op.batch_alter_table("term_grants") as batch:
         batch.add_column(sa.Column("kind", sa.String(10), nullable=False, server_default="payment"))
         batch.drop_constraint("uq_term_grants_resident_id_programme_period", type_="unique")
-        batch.create_unique_constraint("uq_term_grants_resident_id_programme_period_kind_run_id",
-                                       ["resident_id", "programme", "period", "kind", "run_id"])
+        batch.create_unique_constraint(
+            "uq_term_grants_resident_id_programme_period_kind_run_id",
+            ["resident_id", "programme", "period", "kind", "run_id"],
+        )
     with op.batch_alter_table("term_grants") as batch:
         batch.alter_column("kind", server_default=None)
 
@@ -34,11 +36,14 @@ def downgrade() -> None:
                                            AND t.programme = term_grants.programme AND t.period = term_grants.period)
         WHERE id IN (SELECT MIN(id) FROM term_grants GROUP BY resident_id, programme, period)
     """)
-    op.execute("DELETE FROM term_grants WHERE id NOT IN (SELECT MIN(id) FROM term_grants GROUP BY resident_id, programme, period)")
+    op.execute(
+        "DELETE FROM term_grants WHERE id NOT IN (SELECT MIN(id) FROM term_grants GROUP BY resident_id, programme, period)"
+    )
     with op.batch_alter_table("term_grants") as batch:
         batch.drop_constraint("uq_term_grants_resident_id_programme_period_kind_run_id", type_="unique")
-        batch.create_unique_constraint("uq_term_grants_resident_id_programme_period",
-                                       ["resident_id", "programme", "period"])
+        batch.create_unique_constraint(
+            "uq_term_grants_resident_id_programme_period", ["resident_id", "programme", "period"]
+        )
         batch.drop_column("kind")
     with op.batch_alter_table("pupils") as batch:
         batch.drop_column("facts")

@@ -132,8 +132,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("employment_records", "post_assignments", "posts", "referrals", "vacancies", "certificates",
-                  "workers"):
+    for table in (
+        "employment_records",
+        "post_assignments",
+        "posts",
+        "referrals",
+        "vacancies",
+        "certificates",
+        "workers",
+    ):
         op.drop_table(table)
     drop_bureau_tables(op)
     drop_platform_tables(op)

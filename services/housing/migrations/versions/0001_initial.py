@@ -68,8 +68,14 @@ def upgrade() -> None:
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_waitlist"),
     )
-    op.create_index("uq_waitlist_waiting_household", "waitlist", ["household_id"], unique=True,
-                    postgresql_where=sa.text("status = 'waiting'"), sqlite_where=sa.text("status = 'waiting'"))
+    op.create_index(
+        "uq_waitlist_waiting_household",
+        "waitlist",
+        ["household_id"],
+        unique=True,
+        postgresql_where=sa.text("status = 'waiting'"),
+        sqlite_where=sa.text("status = 'waiting'"),
+    )
     op.create_table(
         "subsidy_runs",
         sa.Column("id", big_id, autoincrement=True, nullable=False),

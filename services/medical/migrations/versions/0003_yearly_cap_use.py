@@ -27,8 +27,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("resident_id", "year", name="pk_yearly_cap_use"),
     )
     # Money is stored in the same unit in both tables (NUMERIC on PostgreSQL, hundredths on SQLite): SUM keeps it.
-    op.execute("INSERT INTO yearly_cap_use (resident_id, year, used) "
-               "SELECT resident_id, year, SUM(assistance_amount) FROM claims GROUP BY resident_id, year")
+    op.execute(
+        "INSERT INTO yearly_cap_use (resident_id, year, used) "
+        "SELECT resident_id, year, SUM(assistance_amount) FROM claims GROUP BY resident_id, year"
+    )
 
 
 def downgrade() -> None:

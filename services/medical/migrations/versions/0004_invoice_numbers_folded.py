@@ -30,10 +30,15 @@ def _folded(value: str) -> str | None:
 
 def upgrade() -> None:
     connection = op.get_bind()
-    claims = sa.table("claims", sa.column("id", sa.BigInteger()), sa.column("hospital_id", sa.BigInteger()),
-                      sa.column("invoice_no", sa.String()))
-    rows = connection.execute(sa.select(claims.c.id, claims.c.hospital_id, claims.c.invoice_no)
-                              .order_by(claims.c.id)).all()
+    claims = sa.table(
+        "claims",
+        sa.column("id", sa.BigInteger()),
+        sa.column("hospital_id", sa.BigInteger()),
+        sa.column("invoice_no", sa.String()),
+    )
+    rows = connection.execute(
+        sa.select(claims.c.id, claims.c.hospital_id, claims.c.invoice_no).order_by(claims.c.id)
+    ).all()
     taken = {(hospital_id, invoice_no) for _, hospital_id, invoice_no in rows}
     to_fold: dict[tuple[int, str], list[int]] = defaultdict(list)
     for claim_id, hospital_id, invoice_no in rows:

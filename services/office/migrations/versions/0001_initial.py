@@ -50,8 +50,9 @@ def upgrade() -> None:
         sa.Column("first_granted_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_assistance_records"),
-        sa.UniqueConstraint("household_id", "bureau", "programme", "resident_id", "granted_on",
-                            name="uq_assistance_records_grant"),
+        sa.UniqueConstraint(
+            "household_id", "bureau", "programme", "resident_id", "granted_on", name="uq_assistance_records_grant"
+        ),
     )
     op.create_index("ix_assistance_records_household_id", "assistance_records", ["household_id"])
     op.create_table(

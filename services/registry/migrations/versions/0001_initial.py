@@ -67,8 +67,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_members_household_id", "members", ["household_id"])
     op.create_index("ix_members_resident_id", "members", ["resident_id"])
-    op.create_index("uq_members_active_resident_id", "members", ["resident_id"], unique=True,
-                    postgresql_where=sa.text("active"), sqlite_where=sa.text("active = 1"))
+    op.create_index(
+        "uq_members_active_resident_id",
+        "members",
+        ["resident_id"],
+        unique=True,
+        postgresql_where=sa.text("active"),
+        sqlite_where=sa.text("active = 1"),
+    )
     op.create_table(
         "household_revisions",
         sa.Column("id", big_id, autoincrement=True, nullable=False),
@@ -76,7 +82,9 @@ def upgrade() -> None:
         sa.Column("effective_on", sa.Date(), nullable=False),
         sa.Column("member_count", sa.Integer(), nullable=False),
         sa.Column("monthly_income", Money(), nullable=False),
-        sa.ForeignKeyConstraint(["household_id"], ["households.id"], name="fk_household_revisions_household_id_households"),
+        sa.ForeignKeyConstraint(
+            ["household_id"], ["households.id"], name="fk_household_revisions_household_id_households"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_household_revisions"),
         sa.UniqueConstraint("household_id", "effective_on", name="uq_household_revisions_household_id_effective_on"),
     )
@@ -119,7 +127,9 @@ def upgrade() -> None:
         sa.Column("last_period", sa.String(7), nullable=False),
         sa.Column("monthly_amount", Money(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.ForeignKeyConstraint(["household_id"], ["households.id"], name="fk_employment_extensions_household_id_households"),
+        sa.ForeignKeyConstraint(
+            ["household_id"], ["households.id"], name="fk_employment_extensions_household_id_households"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_employment_extensions"),
     )
     op.create_index("ix_employment_extensions_household_id", "employment_extensions", ["household_id"])

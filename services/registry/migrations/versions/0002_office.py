@@ -43,8 +43,9 @@ def upgrade() -> None:
         sa.Column("first_granted_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_assistance_records"),
-        sa.UniqueConstraint("household_id", "bureau", "programme", "resident_id", "granted_on",
-                            name="uq_assistance_records_grant"),
+        sa.UniqueConstraint(
+            "household_id", "bureau", "programme", "resident_id", "granted_on", name="uq_assistance_records_grant"
+        ),
     )
     op.create_index("ix_assistance_records_household_id", "assistance_records", ["household_id"])
     op.create_table(
@@ -96,8 +97,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_pairings"),
     )
     op.create_index("ix_pairings_household_id", "pairings", ["household_id"])
-    parameters = sa.table("policy_parameters", sa.column("name"), sa.column("scope"), sa.column("value"),
-                          sa.column("effective_from", sa.Date()), sa.column("recorded_by"), sa.column("note"))
+    parameters = sa.table(
+        "policy_parameters",
+        sa.column("name"),
+        sa.column("scope"),
+        sa.column("value"),
+        sa.column("effective_from", sa.Date()),
+        sa.column("recorded_by"),
+        sa.column("note"),
+    )
     op.bulk_insert(parameters, default_rows(ASSESSMENT_SPECS))
 
 

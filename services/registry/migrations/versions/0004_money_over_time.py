@@ -31,16 +31,22 @@ def upgrade() -> None:
         batch.add_column(sa.Column("settlement", sa.Integer(), nullable=False, server_default="0"))
         batch.drop_index("ix_households_status")
         batch.drop_column("status")
-    op.execute("UPDATE households SET settlement = 1 WHERE EXISTS "
-               "(SELECT 1 FROM payments WHERE payments.household_id = households.id)")
+    op.execute(
+        "UPDATE households SET settlement = 1 WHERE EXISTS "
+        "(SELECT 1 FROM payments WHERE payments.household_id = households.id)"
+    )
 
     with op.batch_alter_table("members") as batch:
         batch.add_column(sa.Column("joined_on", sa.Date(), nullable=True))
         batch.add_column(sa.Column("left_on", sa.Date(), nullable=True))
-    op.execute("UPDATE members SET joined_on = (SELECT enrolled_on FROM households WHERE households.id = members.household_id)")
+    op.execute(
+        "UPDATE members SET joined_on = (SELECT enrolled_on FROM households WHERE households.id = members.household_id)"
+    )
     op.execute("UPDATE members SET left_on = joined_on WHERE removed")
-    op.execute("UPDATE members SET left_on = (SELECT exited_on FROM households WHERE households.id = members.household_id) "
-               "WHERE NOT removed")
+    op.execute(
+        "UPDATE members SET left_on = (SELECT exited_on FROM households WHERE households.id = members.household_id) "
+        "WHERE NOT removed"
+    )
     with op.batch_alter_table("members") as batch:
         batch.alter_column("joined_on", existing_type=sa.Date(), nullable=False)
 
@@ -49,16 +55,19 @@ def upgrade() -> None:
         batch.add_column(sa.Column("run_period", sa.String(7), nullable=True))
         batch.add_column(sa.Column("settlement", sa.Integer(), nullable=False, server_default="1"))
         batch.drop_constraint("uq_payments_household_id_period", type_="unique")
-        batch.create_unique_constraint("uq_payments_household_id_period_kind_settlement",
-                                       ["household_id", "period", "kind", "settlement"])
+        batch.create_unique_constraint(
+            "uq_payments_household_id_period_kind_settlement", ["household_id", "period", "kind", "settlement"]
+        )
         batch.create_index("ix_payments_household_id_period", ["household_id", "period"])
     op.execute("UPDATE payments SET run_period = period")
     with op.batch_alter_table("payments") as batch:
         batch.alter_column("run_period", existing_type=sa.String(7), nullable=False)
 
     with op.batch_alter_table("employment_extensions") as batch:
-        batch.create_unique_constraint("uq_employment_extensions_household_id_resident_id_employed_on",
-                                       ["household_id", "resident_id", "employed_on"])
+        batch.create_unique_constraint(
+            "uq_employment_extensions_household_id_resident_id_employed_on",
+            ["household_id", "resident_id", "employed_on"],
+        )
 
 
 def downgrade() -> None:

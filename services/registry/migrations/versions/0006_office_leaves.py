@@ -38,17 +38,28 @@ def _office_revision() -> ModuleType:
 
 def upgrade() -> None:
     bind = op.get_bind()
-    entered = {table: bind.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
-               for table in ("donations", "pairings")}
+    entered = {
+        table: bind.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+        for table in ("donations", "pairings")
+    }
     if any(entered.values()) and os.environ.get("REGISTRY_OFFICE_DATA_MOVED") != "1":
-        raise RuntimeError(f"the registry still holds the office's mutual-aid records ({entered}): copy them into "
-                           "the office's database, then run again with REGISTRY_OFFICE_DATA_MOVED=1")
+        raise RuntimeError(
+            f"the registry still holds the office's mutual-aid records ({entered}): copy them into "
+            "the office's database, then run again with REGISTRY_OFFICE_DATA_MOVED=1"
+        )
     _office_revision().downgrade()
     op.execute(f"DELETE FROM policy_parameters WHERE name = '{UNSERVED_AFTER_DAYS.name}'")
 
 
 def downgrade() -> None:
     _office_revision().upgrade()
-    parameters = sa.table("policy_parameters", sa.column("name"), sa.column("scope"), sa.column("value"),
-                          sa.column("effective_from", sa.Date()), sa.column("recorded_by"), sa.column("note"))
+    parameters = sa.table(
+        "policy_parameters",
+        sa.column("name"),
+        sa.column("scope"),
+        sa.column("value"),
+        sa.column("effective_from", sa.Date()),
+        sa.column("recorded_by"),
+        sa.column("note"),
+    )
     op.bulk_insert(parameters, default_rows([UNSERVED_AFTER_DAYS]))

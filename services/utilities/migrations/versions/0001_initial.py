@@ -74,7 +74,9 @@ def upgrade() -> None:
         sa.Column("amount", Money(), nullable=False),
         sa.Column("run_id", big_id, nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["run_id"], ["supplement_runs.id"], name="fk_heating_supplements_run_id_supplement_runs"),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["supplement_runs.id"], name="fk_heating_supplements_run_id_supplement_runs"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_heating_supplements"),
         sa.UniqueConstraint("household_id", "period", name="uq_heating_supplements_household_id_period"),
     )

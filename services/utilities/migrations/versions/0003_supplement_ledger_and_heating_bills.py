@@ -25,8 +25,10 @@ def upgrade() -> None:
     with op.batch_alter_table("heating_supplements") as table:
         table.alter_column("run_period", existing_type=sa.String(7), nullable=False)
         table.drop_constraint("uq_heating_supplements_household_id_period", type_="unique")
-        table.create_unique_constraint("uq_heating_supplements_household_id_period_kind_run_period",
-                                       ["household_id", "period", "kind", "run_period"])
+        table.create_unique_constraint(
+            "uq_heating_supplements_household_id_period_kind_run_period",
+            ["household_id", "period", "kind", "run_period"],
+        )
     op.create_index("ix_heating_supplements_household_id", "heating_supplements", ["household_id"])
     op.create_table(
         "supplement_accounts",
