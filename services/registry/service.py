@@ -44,7 +44,7 @@ from services.registry.schemas import (
     Report,
 )
 from shared.allowance import allowance_on, dibao_due
-from shared.db import insert_ignore
+from shared.db import insert_ignore, insert_many
 from shared.divisions import division_name
 from shared.errors import Conflict, NotFound, Unprocessable, validation_details
 from shared.events import (
@@ -791,7 +791,7 @@ async def _settle(uow: UnitOfWork, accounts: Sequence[_Account], through: Period
         marks.append({"b_id": account.id, "b_settlement": settlement, "b_revision": account.revision,
                       "b_through": through.label})
     if rows:
-        await session.execute(insert(Payment.__table__), rows)
+        await insert_many(session, Payment, rows)
         await outbox.stage_many(uow, paid_events(rows))
     await session.execute(
         update(Household.__table__).where(Household.__table__.c.id == bindparam("b_id"))
