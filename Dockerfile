@@ -5,6 +5,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
+COPY ops ./ops
 RUN pip install . && useradd --system --uid 10001 app
 USER app
 EXPOSE 8000

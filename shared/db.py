@@ -14,12 +14,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import asyncpg
 from sqlalchemy import BigInteger, DateTime, MetaData, Numeric, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
+    IntegrityError,
     InterfaceError,
     OperationalError,
 )
@@ -271,6 +273,46 @@ async def database_is_reachable(engine: AsyncEngine, timeout: float = 2.0) -> bo
         return True
     except Exception:
         return False
+
+
+# Below this many rows an INSERT's round trips cost less than setting up a COPY.
+COPY_FROM = 200
+
+
+async def insert_many(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT plain rows (dicts with the same keys) in the session's transaction: PostgreSQL's COPY when there
+    are many (several times faster than a prepared INSERT per row), an executemany INSERT otherwise.
+
+    The values go through the columns' types as an INSERT's would; a column left out must have no Python-side
+    default (the database's own defaults apply), else the INSERT is used. A key violated raises
+    ``IntegrityError`` either way."""
+
+    if not rows:
+        return
+    table = _table(model)
+    connection = await session.connection()
+    dialect = connection.dialect
+    keys = list(rows[0])
+    python_defaults = any(column.default is not None for column in table.columns if column.key not in rows[0])
+    if dialect.name != "postgresql" or len(rows) < COPY_FROM or python_defaults:
+        await session.execute(table.insert(), rows)
+        return
+    columns = [table.c[key] for key in keys]
+    processors = [column.type._cached_bind_processor(dialect) for column in columns]
+    records = [
+        tuple(
+            value if process is None else process(value)
+            for process, value in zip(processors, (row[key] for key in keys), strict=True)
+        )
+        for row in rows
+    ]
+    raw = await connection.get_raw_connection()
+    try:
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]  # asyncpg's connection
+            table.name, records=records, columns=[column.name for column in columns], schema_name=table.schema
+        )
+    except asyncpg.exceptions.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(f"COPY {table.name}", None, exc) from exc
 
 
 async def insert_ignore(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -272,14 +274,42 @@ def outbox_with_published_state() -> None:
     _create_unpublished_index(op)
 
 
+async def wait_for_database(url: str, seconds: float) -> None:
+    """Return once the database accepts a connection; give up after ``seconds`` with the last error."""
+
+    deadline = time.monotonic() + seconds
+    while True:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(sa.text("SELECT 1"))
+            return
+        except (OSError, sa.exc.DBAPIError) as exc:
+            if time.monotonic() >= deadline:
+                raise SystemExit(f"database not reachable after {seconds:.0f} s: {exc}") from exc
+            print(f"waiting for the database: {exc.__class__.__name__}", file=sys.stderr, flush=True)
+        finally:
+            await engine.dispose()
+        await asyncio.sleep(2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run a service's database migrations")
     parser.add_argument("service", choices=[*SERVICES, "all"])
     parser.add_argument("action", nargs="?", default="upgrade", choices=["upgrade", "downgrade", "current"])
     parser.add_argument("--url", help="database URL (default: the service's settings)")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="wait up to this long for each database to accept connections first",
+    )
     args = parser.parse_args()
     for service in SERVICES if args.service == "all" else (args.service,):
         url = args.url or load_settings(service).resolved_database_url()
+        if args.wait:
+            asyncio.run(wait_for_database(url, args.wait))
         if args.action == "upgrade":
             upgrade(service, url)
         elif args.action == "downgrade":

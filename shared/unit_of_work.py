@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 
 from shared.audit import Actor, AuditEntry, Change, audit_rows, changes_in_flush
-from shared.db import SQLITE_BEGIN, table_of
+from shared.db import SQLITE_BEGIN, insert_many, table_of
 from shared.platform_models import OutboxMessage
 
 __all__ = ["Actor", "Cache", "DbSession", "Source", "UnitOfWork", "Units", "UnitsOfWork", "Uow", "request_actor"]
@@ -178,7 +178,7 @@ class UnitOfWork:
         wrote = bool(self._outbox)
         if wrote:
             # One INSERT for everything the transaction staged, however many handlers or grants staged it.
-            await session.execute(insert(table_of(OutboxMessage)), self._outbox)
+            await insert_many(session, OutboxMessage, self._outbox)
             self._outbox = []
         # Nothing is left for the commit to flush (the audit and outbox rows are plain statements): a change
         # that would only be flushed by the commit itself is refused rather than committed unaudited.

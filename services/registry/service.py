@@ -43,7 +43,7 @@ from services.registry.schemas import (
     Report,
 )
 from shared.allowance import allowance_on, dibao_due
-from shared.db import insert_ignore, table_of
+from shared.db import insert_ignore, insert_many, table_of
 from shared.divisions import division_name
 from shared.errors import Conflict, NotFound, Unprocessable, validation_details
 from shared.events import (
@@ -977,7 +977,7 @@ async def _settle(uow: UnitOfWork, accounts: Sequence[_Account], through: Period
             {"b_id": account.id, "b_settlement": settlement, "b_revision": account.revision, "b_through": through.label}
         )
     if rows:
-        await session.execute(insert(table_of(Payment)), rows)
+        await insert_many(session, Payment, rows)
         await outbox.stage_many(uow, paid_events(rows))
     await session.execute(
         update(table_of(Household))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -35,21 +36,64 @@ def test_topics_are_created_up_front_once_kafka_is_healthy(compose):
     assert "retention.ms=-1" in script
 
 
-def test_postgres_creates_one_database_per_service(compose):
+def test_kafka_keeps_its_log_on_the_volume_so_topics_outlive_the_container(compose):
+    kafka = compose["services"]["kafka"]
+    log_dir = kafka["environment"]["KAFKA_LOG_DIRS"]
+    assert any(volume.split(":")[1] == log_dir for volume in kafka["volumes"] if not volume.startswith("/"))
+
+
+def test_postgres_creates_one_database_and_one_role_per_service(compose):
     postgres = compose["services"]["postgres"]
-    assert "healthcheck" in postgres
     mount = next(v for v in postgres["volumes"] if "docker-entrypoint-initdb.d" in v)
     script = (ROOT / mount.split(":")[0]).read_text()
+    loop = next(line for line in script.splitlines() if line.startswith("for service in "))
+    assert loop.removeprefix("for service in ").removesuffix("; do").split() == list(SERVICES)
+    assert 'CREATE DATABASE :"role" OWNER :"role"' in script and "REVOKE ALL ON DATABASE" in script
     for service in SERVICES:
-        assert f"CREATE DATABASE {service};" in script
+        assert postgres["environment"][f"{service.upper()}_DB_PASSWORD"].startswith(
+            f"${{{service.upper()}_DB_PASSWORD:?"
+        )
 
 
-def test_migrations_run_before_the_services_for_every_database(compose):
+def test_postgres_is_healthy_only_once_it_listens_on_tcp_after_initialisation(compose):
+    # During first-time initialisation the server listens on its socket only: a socket check passes too early.
+    assert "-h 127.0.0.1" in " ".join(compose["services"]["postgres"]["healthcheck"]["test"])
+
+
+def test_migrations_wait_for_the_database_and_run_before_the_services_for_every_database(compose):
     migrate = compose["services"]["migrate"]
-    assert migrate["command"] == ["python", "-m", "shared.migrations", "all"]
+    assert migrate["command"][:4] == ["python", "-m", "shared.migrations", "all"] and "--wait" in migrate["command"]
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert migrate["restart"].startswith("on-failure")
     for service in SERVICES:
-        assert migrate["environment"][f"{service.upper()}_DATABASE_URL"].endswith(f"@postgres:5432/{service}")
+        url = migrate["environment"][f"{service.upper()}_DATABASE_URL"]
+        assert url.startswith(f"postgresql+asyncpg://{service}:") and url.endswith(f"@postgres:5432/{service}")
+
+
+def test_every_long_running_container_restarts_and_rotates_its_logs(compose):
+    for name, spec in compose["services"].items():
+        assert spec["logging"]["options"]["max-size"], name
+        if name not in ("migrate", "kafka-topics"):
+            assert spec["restart"] == "unless-stopped", name
+            assert spec["deploy"]["resources"]["limits"]["memory"], name
+
+
+def test_only_the_gateway_publishes_ports_so_a_service_can_scale(compose):
+    published = {name: spec["ports"] for name, spec in compose["services"].items() if "ports" in spec}
+    assert published == {"gateway": [f"{port}:{port}" for port in PORTS.values()]}
+    caddyfile = (ROOT / "docker/Caddyfile").read_text()
+    for service, port in PORTS.items():
+        assert f":{port} {{" in caddyfile and f"dynamic a {service} 8000" in caddyfile
+
+
+def test_env_example_names_every_secret_the_compose_file_requires(compose):
+    required = set(re.findall(r"\$\{(\w+):\?", (ROOT / "docker-compose.yml").read_text()))
+    example = {
+        line.split("=", 1)[0]
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    assert required and required <= example
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -57,10 +101,11 @@ def test_each_service_runs_from_the_one_image_on_its_own_database_after_its_depe
     spec = compose["services"][service]
     env = spec["environment"]
     assert spec["build"] == "." and env["SERVICE"] == service
+    assert env[f"{service.upper()}_DATABASE_URL"].startswith(f"postgresql+asyncpg://{service}:")
     assert env[f"{service.upper()}_DATABASE_URL"].endswith(f"@postgres:5432/{service}")
     assert env[f"{service.upper()}_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
     assert env[f"{service.upper()}_ENVIRONMENT"] == "production"
-    assert spec["ports"] == [f"{PORTS[service]}:8000"]
+    assert "ports" not in spec
     assert spec["depends_on"] == {
         "migrate": {"condition": "service_completed_successfully"},
         "kafka-topics": {"condition": "service_completed_successfully"},
@@ -70,7 +115,8 @@ def test_each_service_runs_from_the_one_image_on_its_own_database_after_its_depe
     assert "/ready" in " ".join(spec["healthcheck"]["test"])
 
 
-def test_the_dockerfile_serves_the_service_named_by_the_environment():
+def test_the_dockerfile_serves_the_service_named_by_the_environment_and_carries_the_ops_cli():
     dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "COPY ops ./ops" in dockerfile
     assert "services.${SERVICE}.main:create_app" in dockerfile
     assert "USER app" in dockerfile

@@ -103,3 +103,24 @@ async def test_the_office_migrates_up_and_down(postgres):
             await connection.close()
     finally:
         await drop_database(url)
+
+
+async def test_migrations_wait_for_a_database_that_is_not_up_yet_and_say_so_when_it_never_comes():
+    from shared.migrations import wait_for_database
+
+    with pytest.raises(SystemExit, match="database not reachable after 0 s"):
+        await wait_for_database(f"postgresql+asyncpg://{PG_USER}@127.0.0.1:1/nowhere", 0)
+
+
+async def test_migrations_go_ahead_once_the_database_answers(postgres):
+    url = await create_database("wait_for_it")
+    try:
+        await wait_for_database_within(url)
+    finally:
+        await drop_database(url)
+
+
+async def wait_for_database_within(url: str) -> None:
+    from shared.migrations import wait_for_database
+
+    await asyncio.wait_for(wait_for_database(url, 30), timeout=30)
