@@ -31,6 +31,7 @@ from shared.logging import configure_logging
 from shared.outbox import OutboxRelay
 from shared.parameters import ParameterChanged, ParameterSpec, parameters_router
 from shared.platform_models import ConsumerPosition, InboxEvent
+from shared.request_id import RequestId
 from shared.settings import ServiceSettings
 from shared.unit_of_work import UnitsOfWork
 
@@ -108,6 +109,14 @@ class Platform:
         self.tasks.append(asyncio.create_task(self.consumer.run(), name=f"{self.settings.service_name}-consumer"))
         log.warning("replay started", extra={"ctx_deleted": counts})
         return counts
+
+    def task_state(self, role: str) -> str:
+        """``running``, ``disabled`` (never started here) or ``stopped`` (its task ended, by failure or not)."""
+
+        task = next((t for t in self.tasks if t.get_name() == f"{self.settings.service_name}-{role}"), None)
+        if task is None:
+            return "disabled" if role != "consumer" or self.consumer is None else "stopped"
+        return "stopped" if task.done() else "running"
 
     async def start(self) -> None:
         if self.settings.outbox_relay_enabled:
@@ -294,7 +303,8 @@ class Readiness(BaseModel):
     status: str
     database: str
     kafka: str
-    consumer: str
+    consumer: str  # running | starting | disabled | stopped (its task ended: nothing is consumed)
+    relay: str  # running | disabled | stopped (its task ended: nothing is published)
 
 
 def create_service_app(
@@ -342,6 +352,7 @@ def create_service_app(
     app.state.settings = settings
     app.state.auth = auth
     app.add_middleware(RequestLimits)
+    app.add_middleware(RequestId)  # added last: outermost, so even RequestLimits' refusals carry the ID
     install_error_handlers(app)
 
     @app.get("/health", response_model=Health, tags=["operations"], summary="Alive")
@@ -360,12 +371,16 @@ def create_service_app(
         database_ok, kafka_ok = await asyncio.gather(
             database_is_reachable(platform.engine), kafka_is_reachable(settings.kafka_bootstrap_servers)
         )
-        consumer = "disabled" if platform.consumer is None else ("running" if platform.consumer.running else "starting")
+        consumer = platform.task_state("consumer")
+        if consumer == "running" and platform.consumer is not None and not platform.consumer.running:
+            consumer = "starting"
+        relay = platform.task_state("outbox-relay")
         body = Readiness(
-            status="ready" if database_ok and kafka_ok else "not_ready",
+            status="ready" if database_ok and kafka_ok and "stopped" not in (consumer, relay) else "not_ready",
             database="ok" if database_ok else "unreachable",
             kafka="ok" if kafka_ok else "unreachable",
             consumer=consumer,
+            relay=relay,
         )
         return JSONResponse(body.model_dump(), status_code=200 if body.status == "ready" else 503)
 

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.logging import mask_text
 from shared.periods import PeriodInFuture
+from shared.request_id import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("shared.errors")
@@ -34,6 +35,9 @@ class Problem(BaseModel):
     detail: str | None = None
     code: str = Field(description="Stable machine-readable reason, e.g. invalid_resident_id")
     errors: list[dict[str, Any]] | None = Field(default=None, description="Per-field reasons, for validation errors")
+    request_id: str | None = Field(
+        default=None, description="The request's ID (the X-Request-ID header), to quote when reporting it"
+    )
 
 
 class DomainError(Exception):
@@ -106,6 +110,7 @@ def problem_response(
         detail=mask_text(detail) if detail else detail,
         code=code,
         errors=errors,
+        request_id=current_request_id(),
     )
     return JSONResponse(
         body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON, headers=headers
