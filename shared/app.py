@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -28,6 +28,7 @@ from shared.db import create_engine, database_is_reachable, rows_matched, sessio
 from shared.errors import Unprocessable, document_problems, install_error_handlers, problem_response
 from shared.kafka import ProducerHolder, kafka_is_reachable
 from shared.logging import configure_logging
+from shared.metrics import HttpMetrics, exposition
 from shared.outbox import OutboxRelay
 from shared.parameters import ParameterChanged, ParameterSpec, parameters_router
 from shared.platform_models import ConsumerPosition, InboxEvent
@@ -352,6 +353,7 @@ def create_service_app(
     app.state.settings = settings
     app.state.auth = auth
     app.add_middleware(RequestLimits)
+    app.add_middleware(HttpMetrics, service=settings.service_name)
     app.add_middleware(RequestId)  # added last: outermost, so even RequestLimits' refusals carry the ID
     install_error_handlers(app)
 
@@ -383,6 +385,18 @@ def create_service_app(
             relay=relay,
         )
         return JSONResponse(body.model_dump(), status_code=200 if body.status == "ready" else 503)
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics: requests, outbox backlog, consumer lag, dead letters, runs",
+        dependencies=[requires("ops:metrics")],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}},
+    )
+    async def metrics() -> Response:
+        body, content_type = await exposition(app.state.platform)
+        return Response(body, media_type=content_type)
 
     for router in routers:
         app.include_router(router)

@@ -39,6 +39,7 @@ EXTRA_SCOPES = {
     "education:partners": "a partner organisation records its aid to a pupil",
     "utilities:water": "the Water Group posts monthly usage",
     "audit:read": "the Audit and Supervision bureaus read audit trails, claims and flags",
+    "ops:metrics": "the city's monitoring scrapes /metrics",
 }
 ALL_SCOPES = tuple(sorted({f"{s}:{a}" for s in SERVICES for a in ("read", "write", "admin")} | set(EXTRA_SCOPES)))
 

@@ -39,6 +39,7 @@ from shared.events import (
     parse_payload,
 )
 from shared.kafka import ProducerHolder, ensure_topics
+from shared.metrics import DEAD_LETTERED
 from shared.platform_models import ConsumerPosition, InboxEvent
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
@@ -193,6 +194,16 @@ class EventConsumer:
         return (
             physical_topic[len(self.topic_prefix) :] if physical_topic.startswith(self.topic_prefix) else physical_topic
         )
+
+    async def end_offsets(self) -> dict[tuple[str, int], int]:
+        """The end of each partition this consumer is assigned, by (logical topic, partition); empty when it
+        is not running or holds no partition."""
+
+        consumer = self._consumer
+        if consumer is None or not consumer.assignment():
+            return {}
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        return {(self._logical(tp.topic), tp.partition): int(offset) for tp, offset in ends.items()}
 
     def _dlq(self, logical_topic: str) -> str:
         return self.topic_prefix + dlq_topic(self.service, logical_topic)
@@ -389,6 +400,7 @@ class EventConsumer:
                 await self.producers.reset()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+        DEAD_LETTERED.labels(self.service, topic).inc()
         log.error(
             "message dead-lettered",
             extra={

@@ -16,6 +16,7 @@ from sqlalchemy import Integer, String, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Money, UtcDateTime
+from shared.metrics import run_finished
 from shared.money import to_fen
 from shared.platform_models import BigId
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
@@ -46,8 +47,13 @@ async def finish_run(uow: UnitOfWork, model: Any, run_id: int, households_paid: 
     """Record what the run paid, in the unit of work that ends the run: the request's, which audits the run
     and commits both together."""
 
-    await uow.session.execute(
-        update(model)
-        .where(model.id == run_id)
-        .values(finished_at=datetime.now(UTC), households_paid=households_paid, total_amount=to_fen(total))
-    )
+    started_at = (
+        await uow.session.execute(
+            update(model)
+            .where(model.id == run_id)
+            .values(finished_at=datetime.now(UTC), households_paid=households_paid, total_amount=to_fen(total))
+            .returning(model.started_at)
+        )
+    ).scalar_one()
+    # services.<name>.models: the service; the table names the run (payment_runs, supplement_runs, …).
+    run_finished(model.__module__.split(".")[1], model.__tablename__, started_at, to_fen(total))
