@@ -67,7 +67,9 @@ async def test_metrics_count_requests_by_route_and_show_outbox_lag_and_runs(kafk
 
             # The consumer's partitions, once it holds them: nothing published on employment.members, no lag.
             async def lag_reported() -> tuple[float] | None:
-                lag = _value(await _scrape(client), "harbin_consumer_lag", service="registry", topic="employment.members")
+                lag = _value(
+                    await _scrape(client), "harbin_consumer_lag", service="registry", topic="employment.members"
+                )
                 return None if lag is None else (lag,)
 
             assert await eventually(lag_reported) == (0,)
