@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.db import is_busy, is_transient
 from shared.logging import mask_text
 from shared.periods import PeriodInFuture
 from shared.request_id import current_request_id
@@ -162,8 +163,6 @@ BUSY_RETRY_AFTER = "2"
 
 def database_problem(exc: BaseException) -> JSONResponse | None:
     """The answer to a failure of the database rather than of the code, or None for a real bug."""
-
-    from shared.db import is_busy, is_transient
 
     if _unstorable_value(exc):
         return problem_response(

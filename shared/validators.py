@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from shared.divisions import is_harbin_division
 from shared.money import to_fen
-from shared.periods import city_today
+from shared.periods import InvalidPeriod, city_today, parse_month, parse_period
 from shared.resident_id import InvalidResidentId, parse_resident_id
 
 # The 2004 work plan (哈政办综〔2004〕25号): no dibao standard, no programme, no period before it.
@@ -234,8 +234,6 @@ def check_period_text(value: str, pattern: str, what: str) -> None:
 
 
 def _month(value: str) -> str:
-    from shared.periods import InvalidPeriod, parse_month
-
     check_period_text(value, MONTH_PATTERN, "a month YYYY-MM")
     try:
         return parse_month(value).label
@@ -244,8 +242,6 @@ def _month(value: str) -> str:
 
 
 def _report_period(value: str) -> str:
-    from shared.periods import InvalidPeriod, parse_period
-
     check_period_text(value, PERIOD_PATTERN, "a period YYYY-MM, YYYY-H1, YYYY-H2 or YYYY")
     try:
         return parse_period(value).label
