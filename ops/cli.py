@@ -5,7 +5,7 @@
     harbin-ops assessment 2026-H1            print the joint meeting's assessment (from the office)
     harbin-ops dlq list / dlq requeue …      see dead-lettered messages, put a fixed one back on its topic
     harbin-ops replay medical                rebuild a service's event-derived state from its topics
-    harbin-ops status                        is every service ready?
+    harbin-ops status                        is every service ready, and has the system caught up?
 
 Service addresses come from HARBIN_<SERVICE>_URL (default http://127.0.0.1:800N), Kafka from
 HARBIN_KAFKA (default 127.0.0.1:9092), a bearer token from HARBIN_TOKEN.
@@ -266,21 +266,88 @@ def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
 
 
-@app.command()
-def status() -> None:
-    """Is every service up and ready (database and Kafka reachable)?"""
+@dataclass
+class ServiceState:
+    """One service as ``status`` sees it: its readiness, and what its metrics say is still to do."""
 
-    failed = False
-    for service in PORTS:
-        try:
-            response = httpx.get(f"{url(service)}/ready", timeout=5)
-            state = response.json()
-            line = f"{service:<11} {state['status']:<10} database={state['database']} kafka={state['kafka']}"
-            failed |= response.status_code != 200
-        except (httpx.HTTPError, ValueError, KeyError) as exc:
-            line, failed = f"{service:<11} down       ({type(exc).__name__})", True
-        typer.echo(line)
-    if failed:
+    name: str
+    ready: dict[str, str] | None = None  # /ready's body; None when the service did not answer
+    error: str = ""
+    lag: float | None = None  # events on Kafka not yet handled, all partitions
+    backlog: float | None = None  # events written and not yet on Kafka
+    oldest: float | None = None  # seconds the oldest of those has waited
+    dead_lettered: float | None = None  # since the service started
+
+    @property
+    def caught_up(self) -> bool:
+        return self.ready is not None and self.ready.get("status") == "ready" and self.lag == 0 and self.backlog == 0
+
+
+def _metric_sums(text: str) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    sums: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            sums[sample.name] = sums.get(sample.name, 0.0) + sample.value
+    return sums
+
+
+def _state(service: str) -> ServiceState:
+    state = ServiceState(service)
+    try:
+        with client(service, timeout=10) as http:
+            state.ready = http.get("/ready").json()
+            metrics = http.get("/metrics")
+            if metrics.status_code == 200:
+                sums = _metric_sums(metrics.text)
+                state.lag = sums.get("harbin_consumer_lag", 0.0)
+                state.backlog = sums.get("harbin_outbox_backlog")
+                state.oldest = sums.get("harbin_outbox_oldest_age_seconds")
+                state.dead_lettered = sums.get("harbin_dead_lettered_total", 0.0)
+            elif metrics.status_code in (401, 403):
+                state.error = "metrics need HARBIN_TOKEN with the ops:metrics scope"
+    except (httpx.HTTPError, ValueError) as exc:
+        state.ready, state.error = None, f"not answering ({type(exc).__name__})"
+    return state
+
+
+@app.command()
+def status(
+    only: Annotated[list[str] | None, typer.Option("--service", help="only these services (repeatable)")] = None,
+) -> None:
+    """Is every service ready, and has the system caught up (nothing left on Kafka or in an outbox)?
+
+    Exit status 0 when every service is ready, 1 otherwise. Check "caught up" before a payment run: a run
+    pays what the bureaus have recorded, and events still in flight are not recorded yet."""
+
+    unknown = [name for name in only or () if name not in PORTS]
+    if unknown:
+        typer.secho(f"unknown service {', '.join(unknown)}; one of {', '.join(PORTS)}", fg="red", err=True)
+        raise typer.Exit(2)
+    states = [_state(service) for service in (only or PORTS)]
+    typer.echo(
+        f"{'service':<11} {'status':<10} {'consumer':<9} {'relay':<9} {'lag':>8} {'outbox':>8} "
+        f"{'oldest s':>9} {'dead':>6}"
+    )
+    for state in states:
+        ready = state.ready or {}
+        typer.echo(
+            f"{state.name:<11} {ready.get('status', 'down'):<10} {ready.get('consumer', '—'):<9} "
+            f"{ready.get('relay', '—'):<9} {_num(state.lag):>8} {_num(state.backlog):>8} {_num(state.oldest):>9} "
+            f"{_num(state.dead_lettered):>6}" + (f"  {state.error}" if state.error else "")
+        )
+        if state.ready is not None and state.ready.get("status") != "ready":
+            typer.echo(f"{'':<11} database={ready.get('database')} kafka={ready.get('kafka')}")
+    down = [state.name for state in states if state.ready is None or state.ready.get("status") != "ready"]
+    behind = [state.name for state in states if state.name not in down and not state.caught_up]
+    if down:
+        typer.secho(f"not ready: {', '.join(down)}", fg="red")
+    if behind:
+        typer.secho(f"not caught up (or metrics not readable): {', '.join(behind)}", fg="yellow")
+    if not down and not behind:
+        typer.secho("every service is ready and has caught up: nothing left on Kafka or in an outbox", fg="green")
+    if down:
         raise typer.Exit(1)
 
 
