@@ -87,9 +87,13 @@ def configure_logging(service: str, level: str = "INFO", json_lines: bool = True
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
-    # Uvicorn's access log carries paths; our paths carry no resident IDs, but mask anyway.
-    for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):
+    # Every library's records through this one handler: uvicorn's own handlers go, its access line too (the
+    # service writes its own, with route, status, duration, agency and request ID: shared.metrics), and
+    # Python's warnings (SQLAlchemy's among them) become log records instead of bare lines on stderr.
+    for name in ("uvicorn", "uvicorn.access", "uvicorn.error", "sqlalchemy", "aiokafka", "alembic"):
         logger = logging.getLogger(name)
         logger.handlers = []
         logger.propagate = True
+    logging.getLogger("uvicorn.access").disabled = True
+    logging.captureWarnings(True)
     logging.getLogger("aiokafka").setLevel("WARNING")

@@ -8,6 +8,7 @@ service has stored). The process's own CPU and memory come with prometheus-clien
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,6 +22,8 @@ from shared.platform_models import ConsumerPosition, OutboxMessage
 
 if TYPE_CHECKING:
     from shared.app import Platform
+
+access_log = logging.getLogger("access")
 
 HTTP_REQUESTS = Counter("harbin_http_requests", "HTTP requests answered", ["service", "method", "route", "status"])
 HTTP_LATENCY = Histogram(
@@ -43,7 +46,9 @@ CONSUMER_LAG = Gauge("harbin_consumer_lag", "Events on a partition not yet consu
 
 
 class HttpMetrics:
-    """Counts every request by the route that served it (its template, never the raw path: no IDs in labels)."""
+    """Counts every request by the route that served it (its template, never the raw path: no IDs in labels),
+    and writes its access line: one JSON line per request with method, route, path (IDs masked), status,
+    duration, the calling agency and (from the logging context) the request ID."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
@@ -65,10 +70,26 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, record_status)
         finally:
+            seconds = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unrouted"
             method = scope["method"]
             HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
-            HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - started)
+            HTTP_LATENCY.labels(self.service, method, route).observe(seconds)
+            principal = scope.get("state", {}).get("principal")
+            access_log.info(
+                "%s %s %s",
+                method,
+                scope["path"],
+                status,
+                extra={
+                    "ctx_method": method,
+                    "ctx_route": route,
+                    "ctx_path": scope["path"],
+                    "ctx_status": status,
+                    "ctx_duration_ms": round(seconds * 1000, 1),
+                    "ctx_agency": getattr(principal, "agency", None),
+                },
+            )
 
 
 def run_finished(service: str, run: str, started_at: datetime, paid: Decimal) -> None:
