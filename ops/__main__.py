@@ -1,3 +1,3 @@
-from ops.cli import app
+from ops.cli import main
 
-app(prog_name="harbin-ops")
+main()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -69,6 +70,24 @@ def client(service: str, timeout: float = 600) -> httpx.Client:
     return httpx.Client(base_url=url(service), timeout=timeout, headers=headers)
 
 
+def main() -> None:
+    """The entry point: the commands, with a service that cannot be reached said in one line, not a traceback."""
+
+    try:
+        app(prog_name="harbin-ops")
+    except httpx.TransportError as exc:
+        try:
+            address = str(exc.request.url.copy_with(path="/", query=None))
+        except RuntimeError:  # an error raised before any request was made
+            address = "the service"
+        typer.secho(
+            f"cannot reach {address} ({type(exc).__name__}); is it running? Addresses come from HARBIN_<SERVICE>_URL",
+            fg="red",
+            err=True,
+        )
+        raise SystemExit(4) from None
+
+
 def fail_on_problem(response: httpx.Response) -> dict[str, Any]:
     if response.status_code >= 400:
         try:
@@ -88,7 +107,7 @@ def fail_on_problem(response: httpx.Response) -> dict[str, Any]:
 class CsvHousehold:
     ref: str
     rows: list[dict[str, str]]
-    line: int
+    lines: list[int]  # each row's line in the file (a household's rows need not be next to each other)
 
     def body(self) -> dict[str, Any]:
         first = self.rows[0]
@@ -108,35 +127,46 @@ def _member(row: dict[str, str]) -> dict[str, Any]:
     return member
 
 
-def read_households(path: Path) -> Iterator[CsvHousehold]:
-    """Rows of one household share ``household_ref``; household fields are read from its first row."""
+def read_caseload_text(path: Path) -> str:
+    """The file's text: UTF-8 (with or without a BOM), else GB18030, a superset of the GBK that Excel writes
+    on Chinese Windows. Said on stderr when it was not UTF-8, so a wrong guess does not pass unnoticed."""
 
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        missing = [
-            c
-            for c in ("household_ref", "division_code", "resident_id", "relation")
-            if c not in (reader.fieldnames or [])
-        ]
-        if missing:
-            typer.secho(
-                f"{path}: missing columns {', '.join(missing)}; expected {', '.join(CSV_COLUMNS)}", fg="red", err=True
-            )
-            raise typer.Exit(2)
-        current: CsvHousehold | None = None
-        for line, row in enumerate(reader, start=2):
-            ref = (row.get("household_ref") or "").strip()
-            if current is not None and ref != current.ref:
-                yield current
-                current = None
-            if current is None:
-                current = CsvHousehold(ref, [], line)
-            current.rows.append(row)
-        if current is not None:
-            yield current
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError:
+            typer.secho(f"{path}: neither UTF-8 nor GBK/GB18030; save it as UTF-8 CSV", fg="red", err=True)
+            raise typer.Exit(2) from None
+        typer.secho(f"{path}: not UTF-8, read as GBK (GB18030)", fg="yellow", err=True)
+        return text
 
 
-def _batches(households: Iterator[CsvHousehold], size: int) -> Iterator[list[CsvHousehold]]:
+def read_households(path: Path) -> list[CsvHousehold]:
+    """Rows of one household share ``household_ref``, wherever they are in the file; household fields are read
+    from its first row. Households come in the order their first rows do."""
+
+    reader = csv.DictReader(io.StringIO(read_caseload_text(path), newline=""))
+    missing = [
+        c for c in ("household_ref", "division_code", "resident_id", "relation") if c not in (reader.fieldnames or [])
+    ]
+    if missing:
+        typer.secho(
+            f"{path}: missing columns {', '.join(missing)}; expected {', '.join(CSV_COLUMNS)}", fg="red", err=True
+        )
+        raise typer.Exit(2)
+    households: dict[str, CsvHousehold] = {}
+    for line, row in enumerate(reader, start=2):
+        ref = (row.get("household_ref") or "").strip()
+        household = households.setdefault(ref, CsvHousehold(ref, [], []))
+        household.rows.append(row)
+        household.lines.append(line)
+    return list(households.values())
+
+
+def _batches(households: list[CsvHousehold], size: int) -> Iterator[list[CsvHousehold]]:
     batch: list[CsvHousehold] = []
     for household in households:
         batch.append(household)
@@ -158,18 +188,16 @@ def enrol(
     """Enrol households from a CSV file through the registry's bulk endpoint."""
 
     rejected = rejected or file.with_suffix(".rejected.csv")
-    total_households = len(
-        {(row.get("household_ref") or "") for row in csv.DictReader(file.open(encoding="utf-8-sig"))}
-    )
+    households = read_households(file)
     enrolled = refused = 0
     with (
         client("registry") as http,
         rejected.open("w", newline="", encoding="utf-8") as out,
-        typer.progressbar(length=total_households, label="enrolling") as progress,
+        typer.progressbar(length=len(households), label="enrolling") as progress,
     ):
         writer = csv.writer(out)
         writer.writerow(["line", *CSV_COLUMNS, "error_code", "error_detail"])
-        for batch in _batches(read_households(file), batch_size):
+        for batch in _batches(households, batch_size):
             result = fail_on_problem(http.post("/households/bulk", json={"households": [h.body() for h in batch]}))
             for outcome in result["results"]:
                 household = batch[outcome["index"]]
@@ -177,10 +205,10 @@ def enrol(
                     enrolled += 1
                     continue
                 refused += 1
-                for offset, row in enumerate(household.rows):
+                for line, row in zip(household.lines, household.rows, strict=True):
                     writer.writerow(
                         [
-                            household.line + offset,
+                            line,
                             *(row.get(c, "") for c in CSV_COLUMNS),
                             outcome["error"]["code"],
                             mask_text(outcome["error"]["detail"]),
