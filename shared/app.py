@@ -331,7 +331,7 @@ def create_service_app(
         secret=settings.jwt_secret,
         public_key=settings.jwt_public_key,
         environment=settings.environment,
-        audience=settings.jwt_audience,
+        audience=settings.jwt_audience or settings.service_name,
     )
 
     @contextlib.asynccontextmanager

@@ -29,6 +29,9 @@ from shared.services import NAMES
 # Only for development and tests: a service in production refuses to start with it (or with none).
 DEVELOPMENT_SECRET = "harbin-assistance-development-only-secret-0000"
 MIN_SECRET_LENGTH = 32
+# A bearer token lives a working day at most: a stolen one is not good for weeks.
+MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600
+CLOCK_SKEW_SECONDS = 60
 PUBLIC_PATHS = frozenset({"/health", "/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 SERVICES = NAMES
@@ -55,10 +58,11 @@ class Principal:
 class AuthConfig:
     """How this service verifies tokens (from its settings)."""
 
-    def __init__(self, *, algorithm: str, secret: str, public_key: str, environment: str, audience: str | None) -> None:
+    def __init__(self, *, algorithm: str, secret: str, public_key: str, environment: str, audience: str) -> None:
         self.algorithm = algorithm
         self.secret = secret or (DEVELOPMENT_SECRET if environment != "production" else "")
         self.public_key = public_key
+        # A token names the services it is for (``aud``); a token for another service is refused here.
         self.audience = audience
         if environment == "production":
             self.refuse_unsafe()
@@ -92,12 +96,21 @@ class AuthConfig:
                 self.key,
                 algorithms=[self.algorithm],
                 audience=self.audience,
-                options={"require": ["exp", "sub"], "verify_aud": self.audience is not None},
+                leeway=CLOCK_SKEW_SECONDS,
+                options={"require": ["exp", "sub", "aud"]},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("token_expired", "the bearer token has expired; get a new one") from None
+        except jwt.InvalidAudienceError:
+            raise Unauthorized("invalid_token", f"the bearer token is not for this service ({self.audience})") from None
         except jwt.PyJWTError as exc:
             raise Unauthorized("invalid_token", f"the bearer token is not valid: {type(exc).__name__}") from None
+        if not isinstance(claims["sub"], str) or not claims["sub"].strip():
+            raise Unauthorized("invalid_token", "the bearer token names no subject (sub): the audit needs a who")
+        if claims["exp"] - time.time() > MAX_TOKEN_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS:
+            raise Unauthorized(
+                "invalid_token", f"the bearer token lives longer than {MAX_TOKEN_LIFETIME_SECONDS // 3600} h"
+            )
         scopes = claims.get("scope", "")
         if not isinstance(scopes, str):
             raise Unauthorized("invalid_token", "the token's scope claim is not a space-separated string")
@@ -229,7 +242,7 @@ def mint(
     ttl_seconds: int = 8 * 3600,
     hospital_id: str | None = None,
     algorithm: str = "HS256",
-    audience: str | None = None,
+    audience: str | Iterable[str] = SERVICES,
     now: float | None = None,
 ) -> str:
     issued = int(now if now is not None else time.time())
@@ -242,8 +255,7 @@ def mint(
     }
     if hospital_id is not None:
         claims["hospital_id"] = hospital_id
-    if audience is not None:
-        claims["aud"] = audience
+    claims["aud"] = audience if isinstance(audience, str) else sorted(audience)
     return jwt.encode(claims, secret, algorithm=algorithm)
 
 
@@ -263,6 +275,13 @@ def main() -> None:
     parser.add_argument("--hospital-id", help="for a designated hospital's token")
     parser.add_argument("--ttl", type=int, default=8 * 3600, help="seconds until it expires")
     parser.add_argument("--secret", help="the services' JWT secret (default: the development secret)")
+    parser.add_argument(
+        "--audience",
+        nargs="+",
+        default=list(SERVICES),
+        metavar="SERVICE",
+        help="the services the token is for (default: every service)",
+    )
     parser.add_argument("--local", action="store_true", help="print ready-made tokens for local use")
     args = parser.parse_args()
     secret = args.secret or DEVELOPMENT_SECRET
@@ -283,6 +302,7 @@ def main() -> None:
             secret=secret,
             ttl_seconds=args.ttl,
             hospital_id=args.hospital_id,
+            audience=args.audience,
         )
     )
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from datetime import date
 
 import httpx
+import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -17,10 +19,13 @@ from shared.db import create_engine
 from shared.migrations import SERVICES
 from tests.support import (
     bearer,
+    drop_database,
     enrol,
     household_body,
     member,
+    migrated_database,
     new_prefix,
+    running,
     service_app,
     serving,
     system,
@@ -268,3 +273,41 @@ async def test_logs_never_show_a_resident_id_in_full(kafka, postgres, capfd):
     assert "/persons/" in logged, "the access log line is there"
     assert head["resident_id"] not in logged
     assert head["resident_id"][:6] + "********" + head["resident_id"][-4:] in logged
+
+
+def _claims_token(**claims: object) -> str:
+    now = int(time.time())
+    body = {"sub": "pytest", "agency": "test_agency", "scope": "legal:read", "iat": now, "exp": now + 600,
+            "aud": "legal"} | claims  # fmt: skip
+    return jwt.encode({k: v for k, v in body.items() if v is not None}, DEVELOPMENT_SECRET, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    ("why", "claims"),
+    [
+        ("for another service", {"aud": "medical"}),
+        ("for no service", {"aud": None}),
+        ("with no subject", {"sub": ""}),
+        ("with a blank subject", {"sub": "   "}),
+        ("that lives until 9999", {"exp": 253402300799}),
+        ("that lives two days", {"exp": int(time.time()) + 2 * 86400}),
+    ],
+)
+async def test_a_token_is_refused(why, claims):
+    # Refused before the route runs: the app need not be started.
+    app = service_app("legal", "sqlite+aiosqlite:///:memory:", new_prefix())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        response = await http.get("/cases", headers={"Authorization": f"Bearer {_claims_token(**claims)}"})
+    assert (response.status_code, response.json()["code"]) == (401, "invalid_token"), why
+
+
+@pytest.mark.integration
+async def test_a_token_for_this_service_among_others_living_a_working_day_is_accepted(kafka, postgres):
+    token = _claims_token(aud=["medical", "legal"], exp=int(time.time()) + 23 * 3600)
+    url = await migrated_database("legal")
+    try:
+        async with running(service_app("legal", url, new_prefix()), authorised=False) as http:
+            response = await http.get("/cases", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200, response.text
+    finally:
+        await drop_database(url)
