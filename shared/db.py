@@ -135,12 +135,21 @@ def create_engine(
     """An engine for ``url``. ``pool_timeout``: how long a request waits for a pooled connection before it
     is refused (503 ``service_busy``); ``busy_timeout``: how long a SQLite writer waits for the file's lock."""
 
+    # hide_parameters: a database error's text (and so a logged traceback) shows the statement, never the
+    # values bound to it: addresses, incomes and names stay out of the logs.
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, pool_timeout=pool_timeout)
+        engine = create_async_engine(
+            url, connect_args={"timeout": busy_timeout}, pool_timeout=pool_timeout, hide_parameters=True
+        )
         _sqlite_transactions(engine, busy_timeout)
         return engine
     engine = create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, pool_timeout=pool_timeout
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        pool_timeout=pool_timeout,
+        hide_parameters=True,
     )
     _ping_connections_idle_for(engine, IDLE_PING_SECONDS)
     return engine

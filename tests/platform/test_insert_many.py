@@ -83,3 +83,17 @@ async def test_a_violated_key_raises_integrity_error_and_writes_nothing(sessions
         await session.rollback()
     async with sessions() as session:
         assert len((await session.execute(select(LINES.c.id))).all()) == 3
+
+
+async def test_a_database_error_shows_the_statement_but_never_the_values_bound_to_it(sessions):
+    address = "哈尔滨市道里区保密街7号"
+    async with sessions() as session:
+        await insert_many(session, LINES, _rows(1))
+        await session.commit()
+    async with sessions() as session:
+        row = _rows(1)[0] | {"body": {"address": address}}
+        with pytest.raises(IntegrityError) as refused:
+            await session.execute(LINES.insert(), [row])  # the same key again: the database refuses it
+        await session.rollback()
+    assert "INSERT INTO lines" in str(refused.value)
+    assert address not in str(refused.value) and "123.45" not in str(refused.value)
