@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -308,6 +309,10 @@ class Readiness(BaseModel):
     relay: str  # running | disabled | stopped (its task ended: nothing is published)
 
 
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
 def create_service_app(
     settings: ServiceSettings,
     *,
@@ -348,7 +353,14 @@ def create_service_app(
             await platform.stop()
 
     app = FastAPI(
-        title=title, description=description + AUTH_NOTE, version="1.0.0", lifespan=lifespan, openapi_tags=openapi_tags
+        title=title,
+        description=description + AUTH_NOTE,
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_tags=openapi_tags,
+        # operationId = the endpoint's own name (enrol_household), not FastAPI's name+path+method default,
+        # so that generated clients read well; tests/platform keep them unique.
+        generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
     app.state.auth = auth

@@ -288,8 +288,16 @@ def document_problems(app: FastAPI, public_paths: frozenset[str] = frozenset({"/
         schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
+        # Every operation but the public ones needs a bearer token: say so, so that Swagger UI shows its
+        # Authorize button and generated clients send the token.
+        schema["components"]["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                       "description": "a token naming the calling agency, its scopes and this service (aud)"}
+        }  # fmt: skip
         for path, item in schema.get("paths", {}).items():
             for operation in item.values():
+                if path not in public_paths:
+                    operation["security"] = [{"bearer": []}]
                 responses = operation.setdefault("responses", {})
                 for status, response in responses.items():
                     if status.isdigit() and int(status) >= 400:
