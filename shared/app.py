@@ -35,6 +35,7 @@ from shared.parameters import ParameterChanged, ParameterSpec, parameters_router
 from shared.platform_models import ConsumerPosition, InboxEvent
 from shared.request_id import RequestId
 from shared.settings import ServiceSettings
+from shared.tracing import trace_requests, trace_statements
 from shared.unit_of_work import UnitsOfWork
 
 log = logging.getLogger("shared.app")
@@ -69,6 +70,7 @@ class Platform:
             pool_timeout=settings.database_pool_timeout_seconds,
             busy_timeout=settings.database_busy_timeout_seconds,
         )
+        trace_statements(engine, settings.otlp_endpoint)
         sessions = session_factory(engine)
         producers = ProducerHolder(settings.kafka_bootstrap_servers, client_id=settings.service_name)
         relay = OutboxRelay(
@@ -364,6 +366,7 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.auth = auth
+    trace_requests(app, settings.otlp_endpoint)
     app.add_middleware(RequestLimits)
     app.add_middleware(HttpMetrics, service=settings.service_name)
     app.add_middleware(RequestId)  # added last: outermost, so even RequestLimits' refusals carry the ID

@@ -41,6 +41,7 @@ from shared.events import (
 from shared.kafka import ProducerHolder, ensure_topics
 from shared.metrics import DEAD_LETTERED
 from shared.platform_models import ConsumerPosition, InboxEvent
+from shared.tracing import Headers, consuming, consuming_batch
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 log = logging.getLogger("shared.consumer")
@@ -319,6 +320,7 @@ class EventConsumer:
             inbox_rows = []
             keys_handled: set[str] = set()
             run: list[ReceivedEvent] = []
+            run_headers: list[Headers] = []
             run_handler: BatchHandler | None = None
             for tp, topic, item in ((tp, topic, item) for tp, topic, items in pending for item in items):
                 envelope = item.handled
@@ -328,18 +330,20 @@ class EventConsumer:
                 event = ReceivedEvent(envelope, item.payload, topic, tp.partition, item.record.offset)
                 handler = self.handlers[envelope.type]
                 if run_handler is not None and handler is not run_handler:
-                    await run_handler.handle(uow, run)
-                    run, run_handler = [], None
+                    await self._handle_run(run_handler, uow, run, run_headers)
+                    run, run_handler, run_headers = [], None, []
                 if isinstance(handler, BatchHandler):
                     run_handler = handler
                     run.append(event)
+                    run_headers.append(item.record.headers)
                 else:
                     if envelope.key in keys_handled:
                         # An earlier event of the batch touched the same household: its rows must be
                         # visible to this one's queries. Otherwise everything flushes once, at commit.
                         await uow.flush()
                     keys_handled.add(envelope.key)
-                    await handler(uow, event)
+                    with consuming(self.service, envelope.type, item.record.headers):
+                        await handler(uow, event)
                 inbox_rows.append(
                     {
                         "event_id": envelope.event_id,
@@ -350,13 +354,19 @@ class EventConsumer:
                     }
                 )
             if run_handler is not None:
-                await run_handler.handle(uow, run)
+                await self._handle_run(run_handler, uow, run, run_headers)
             if inbox_rows:
                 await session.execute(insert(table_of(InboxEvent)), inbox_rows)
             for tp, topic, items in pending:
                 await self._store_position(session, topic, tp.partition, items[-1].record.offset + 1)
             await uow.commit()
         self.handled_total += len(inbox_rows)
+
+    async def _handle_run(
+        self, handler: BatchHandler, uow: UnitOfWork, run: list[ReceivedEvent], headers: list[Headers]
+    ) -> None:
+        with consuming_batch(self.service, run[0].envelope.type, headers):
+            await handler.handle(uow, run)
 
     async def _apply_with_attempts(self, tp: TopicPartition, item: _Item) -> None:
         last: Exception | None = None

@@ -266,6 +266,18 @@ def outbox_without_published_state() -> None:
         batch.drop_column("published_at")
 
 
+def outbox_with_trace_context() -> None:
+    """Upgrade: an outbox row keeps the W3C trace context of the change that wrote it (shared.tracing)."""
+
+    with op.batch_alter_table("outbox_messages") as batch:
+        batch.add_column(sa.Column("traceparent", sa.String(55), nullable=True))
+
+
+def outbox_without_trace_context() -> None:
+    with op.batch_alter_table("outbox_messages") as batch:
+        batch.drop_column("traceparent")
+
+
 def outbox_with_published_state() -> None:
     """Downgrade: back to marking rows published; every row left is unsent (NULL)."""
 

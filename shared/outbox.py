@@ -29,6 +29,8 @@ from shared.db import table_of
 from shared.events import IntegrationEvent, encode, envelope_for
 from shared.kafka import ProducerHolder, ensure_topics
 from shared.platform_models import OutboxMessage
+from shared.tracing import HEADER as TRACE_HEADER
+from shared.tracing import current_traceparent
 from shared.unit_of_work import OutboxRow, UnitOfWork
 
 log = logging.getLogger("shared.outbox")
@@ -45,6 +47,7 @@ class Outbox:
 
     def rows(self, events: Iterable[IntegrationEvent]) -> list[OutboxRow]:
         rows = []
+        traceparent = current_traceparent()  # the request's or the consumed event's span, if any
         for integration_event in events:
             envelope = envelope_for(integration_event, self.producer)
             rows.append(
@@ -54,6 +57,7 @@ class Outbox:
                     "key": envelope.key,
                     "event_type": envelope.type,
                     "body": encode(envelope).decode(),
+                    "traceparent": traceparent,
                 }
             )
         return rows
@@ -147,6 +151,7 @@ class OutboxRelay:
                         _outbox.c.key,
                         _outbox.c.event_type,
                         _outbox.c.body,
+                        _outbox.c.traceparent,
                     )
                     .order_by(_outbox.c.id)
                     .limit(self.batch_size)
@@ -163,6 +168,8 @@ class OutboxRelay:
             pending = []
             for row in rows:
                 headers = [("event_id", str(row.event_id).encode()), ("type", row.event_type.encode())]
+                if row.traceparent:
+                    headers.append((TRACE_HEADER, row.traceparent.encode()))
                 pending.append(
                     await producer.send(
                         self.topic_prefix + row.topic, value=row.body.encode(), key=row.key.encode(), headers=headers

@@ -43,6 +43,8 @@ class OutboxMessage(PlatformBase):
     key: Mapped[str] = mapped_column(String(100))
     event_type: Mapped[str] = mapped_column(String(100))
     body: Mapped[str] = mapped_column(Text)
+    # The W3C trace context of the change that wrote it, sent on as a Kafka header (shared.tracing).
+    traceparent: Mapped[str | None] = mapped_column(String(55))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
 
 

@@ -46,6 +46,8 @@ class ServiceSettings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+    # Where to send traces (OTLP over HTTP, e.g. http://collector:4318/v1/traces); empty: not exported.
+    otlp_endpoint: str = ""
 
     # Bearer tokens: HS256 with a shared secret, or RS256 with the issuer's public key (shared.auth).
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
