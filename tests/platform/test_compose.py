@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+from jsonschema_rs import validator_for
 
 from shared.services import NAMES as SERVICES
 from shared.services import PORTS, TOPICS
@@ -17,6 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_the_file_is_valid_against_the_compose_specification(compose):
+    schema = json.loads((ROOT / "tests/data/compose-spec.json").read_text())
+    errors = [f"{'/'.join(map(str, e.instance_path))}: {e.message}" for e in validator_for(schema).iter_errors(compose)]
+    assert errors == []
 
 
 def test_kafka_is_the_official_apache_image_in_kraft_mode_with_a_healthcheck(compose):
