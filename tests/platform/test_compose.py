@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from jsonschema_rs import validator_for
+from prometheus_client import REGISTRY
 
 from shared.services import NAMES as SERVICES
 from shared.services import PORTS, TOPICS
@@ -87,11 +88,40 @@ def test_every_long_running_container_restarts_and_rotates_its_logs(compose):
 
 
 def test_only_the_gateway_publishes_ports_so_a_service_can_scale(compose):
-    published = {name: spec["ports"] for name, spec in compose["services"].items() if "ports" in spec}
+    published = {
+        name: spec["ports"]
+        for name, spec in compose["services"].items()
+        if "ports" in spec and "monitoring" not in spec.get("profiles", [])
+    }
     assert published == {"gateway": [f"{port}:{port}" for port in PORTS.values()]}
     caddyfile = (ROOT / "docker/Caddyfile").read_text()
     for service, port in PORTS.items():
         assert f":{port} {{" in caddyfile and f"dynamic a {service} 8000" in caddyfile
+
+
+def test_the_monitoring_profile_scrapes_every_replica_and_charts_only_metrics_the_services_expose(compose):
+    for name in ("prometheus", "grafana"):
+        assert compose["services"][name]["profiles"] == ["monitoring"]
+    prometheus = yaml.safe_load((ROOT / "docker/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    assert set(jobs) == set(SERVICES)
+    for service, job in jobs.items():
+        # Every container of the service (Docker's DNS answers with all of them), not one through the gateway.
+        assert job["dns_sd_configs"] == [{"names": [service], "type": "A", "port": 8000}]
+        assert job["authorization"]["credentials_file"] == "/etc/prometheus/monitoring.token"
+
+    import shared.metrics  # noqa: F401  # registers the services' metrics
+
+    exposed = {family.name for family in REGISTRY.collect()}
+    dashboard = json.loads((ROOT / "docker/grafana-dashboard.json").read_text())
+    charted = {
+        re.sub(r"_(total|bucket|sum|count)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\b(?:harbin|process)_[a-z_]+", target["expr"])
+    }
+    assert charted and charted <= exposed, charted - exposed
+    assert {"harbin_consumer_lag", "harbin_outbox_backlog", "harbin_dead_lettered"} <= charted
 
 
 def test_env_example_names_every_secret_the_compose_file_requires(compose):
