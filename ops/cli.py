@@ -25,9 +25,11 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 from shared.logging import mask_text
 from shared.services import PORTS
+from shared.tracing import provider
 
 MEMBER_FIELDS = [
     "resident_id",
@@ -67,7 +69,10 @@ def url(service: str) -> str:
 
 def client(service: str, timeout: float = 600) -> httpx.Client:
     headers = {"Authorization": f"Bearer {token}"} if (token := os.environ.get("HARBIN_TOKEN")) else {}
-    return httpx.Client(base_url=url(service), timeout=timeout, headers=headers)
+    http = httpx.Client(base_url=url(service), timeout=timeout, headers=headers)
+    # Each call starts a trace (traceparent sent), so a run started here can be followed into the services.
+    HTTPXClientInstrumentor.instrument_client(http, tracer_provider=provider())
+    return http
 
 
 def main() -> None:

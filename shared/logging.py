@@ -13,6 +13,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from opentelemetry import trace
+
 from shared.request_id import current_request_id
 
 # 18-digit (or 15-digit legacy) resident IDs, not inside longer runs of digits or letters.
@@ -62,6 +64,9 @@ class JsonFormatter(logging.Formatter):
         request_id = current_request_id()
         if request_id is not None:
             entry["request_id"] = request_id
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:  # the trace this line belongs to (shared.tracing), to find it in the tracing backend
+            entry["trace_id"] = f"{span.trace_id:032x}"
         for key, value in record.__dict__.items():
             if key.startswith("ctx_"):
                 entry[key[4:]] = value

@@ -37,14 +37,16 @@ def _entries(buffer: io.StringIO) -> list[dict]:
     return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
 
 
-async def test_each_request_writes_one_access_line_with_route_status_duration_agency_and_request_id(
+async def test_each_request_writes_one_access_line_with_route_status_duration_agency_request_and_trace_id(
     kafka, postgres, log_lines
 ):
     url = await migrated_database("medical")
     resident_id = person_id()
     try:
         async with running(service_app("medical", url, new_prefix())) as client:
-            response = await client.get(f"/eligibility/{resident_id}", headers={"X-Request-ID": "ops-find-me"})
+            trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+            headers = {"X-Request-ID": "ops-find-me", "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+            response = await client.get(f"/eligibility/{resident_id}", headers=headers)
             assert response.status_code == 404
 
             lines = [entry for entry in _entries(log_lines) if entry["logger"] == "access"]
@@ -52,6 +54,7 @@ async def test_each_request_writes_one_access_line_with_route_status_duration_ag
             assert sum(entry.get("request_id") == "ops-find-me" for entry in lines) == 1
             assert (line["method"], line["route"], line["status"]) == ("GET", "/eligibility/{resident_id}", 404)
             assert line["agency"] == "test_agency" and line["duration_ms"] >= 0 and line["service"] == "medical"
+            assert line["trace_id"] == trace_id  # the caller's trace, to find the request's spans
             assert resident_id not in log_lines.getvalue()
     finally:
         await drop_database(url)
