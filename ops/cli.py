@@ -316,13 +316,16 @@ class ServiceState:
         return self.ready is not None and self.ready.get("status") == "ready" and self.lag == 0 and self.backlog == 0
 
 
-def _metric_sums(text: str) -> dict[str, float]:
+def _metric_sums(text: str, service: str) -> dict[str, float]:
+    """Each of the service's series summed over its other labels (partitions, topics, routes)."""
+
     from prometheus_client.parser import text_string_to_metric_families
 
     sums: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            sums[sample.name] = sums.get(sample.name, 0.0) + sample.value
+            if sample.labels.get("service") == service:
+                sums[sample.name] = sums.get(sample.name, 0.0) + sample.value
     return sums
 
 
@@ -333,7 +336,7 @@ def _state(service: str) -> ServiceState:
             state.ready = http.get("/ready").json()
             metrics = http.get("/metrics")
             if metrics.status_code == 200:
-                sums = _metric_sums(metrics.text)
+                sums = _metric_sums(metrics.text, service)
                 state.lag = sums.get("harbin_consumer_lag", 0.0)
                 state.backlog = sums.get("harbin_outbox_backlog")
                 state.oldest = sums.get("harbin_outbox_oldest_age_seconds")

@@ -109,6 +109,8 @@ async def exposition(platform: Platform) -> tuple[bytes, str]:
         }
     OUTBOX_BACKLOG.labels(service).set(backlog)
     OUTBOX_OLDEST.labels(service).set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
+    # Only the partitions held now: one given up in a rebalance is another replica's to report.
+    CONSUMER_LAG.clear()
     if platform.consumer is not None:
         for (topic, partition), end in (await platform.consumer.end_offsets()).items():
             CONSUMER_LAG.labels(service, topic, str(partition)).set(max(0, end - positions.get((topic, partition), 0)))

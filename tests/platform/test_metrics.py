@@ -45,6 +45,8 @@ async def test_metrics_count_requests_by_route_and_show_outbox_lag_and_runs(kafk
     url = await migrated_database("registry")
     try:
         async with running(service_app("registry", url, new_prefix())) as client:
+            # Counters are the process's: other apps of the test run count too, so compare before and after.
+            before = await _scrape(client)
             household = await enrol(client, household_body(enrolled_on=date(2026, 1, 5)))
             assert (await client.get(f"/households/{household['id']}")).status_code == 200
             assert (await client.get("/households/no-such-household")).status_code == 404
@@ -52,16 +54,19 @@ async def test_metrics_count_requests_by_route_and_show_outbox_lag_and_runs(kafk
             assert paid.status_code == 200 and paid.json()["households_paid"] == 1
 
             samples = await _scrape(client)
+
+            def grew(name: str, **labels: str) -> float:
+                return (_value(samples, name, **labels) or 0) - (_value(before, name, **labels) or 0)
+
             route = {"service": "registry", "route": "/households/{household_id}", "method": "GET"}
             # The route's template, never the household's ID: one series per route and status.
-            assert _value(samples, "harbin_http_requests_total", status="200", **route) == 1
-            assert _value(samples, "harbin_http_requests_total", status="404", **route) == 1
+            assert grew("harbin_http_requests_total", status="200", **route) == 1
+            assert grew("harbin_http_requests_total", status="404", **route) == 1
             assert not any(household["id"] in str(labels) for _, labels in samples)
-            assert _value(samples, "harbin_http_request_duration_seconds_count", **route) == 2
-            assert _value(samples, "harbin_run_paid_yuan_total", service="registry", run="payment_runs") == float(
-                paid.json()["total_amount"]
-            )
-            assert _value(samples, "harbin_run_duration_seconds_count", service="registry", run="payment_runs") == 1
+            assert grew("harbin_http_request_duration_seconds_count", **route) == 2
+            run = {"service": "registry", "run": "payment_runs"}
+            assert grew("harbin_run_paid_yuan_total", **run) == float(paid.json()["total_amount"])
+            assert grew("harbin_run_duration_seconds_count", **run) == 1
             assert _value(samples, "harbin_outbox_backlog", service="registry") is not None
             assert _value(samples, "harbin_outbox_oldest_age_seconds", service="registry") is not None
 
