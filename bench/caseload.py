@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from ops.cli import CSV_COLUMNS
 from shared.divisions import DIVISIONS
 from shared.periods import city_today
 from shared.resident_id import make_resident_id
@@ -47,24 +48,7 @@ SIZE_WEIGHTS = {1: 26, 2: 30, 3: 28, 4: 11, 5: 4, 6: 1}
 STREETS = ["中央大街", "红军街", "学府路", "和平路", "三大动力路", "友谊路", "通江街", "松花江街", "长江路", "哈平路"]
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国玉梅志强春梅海燕"
-CSV_COLUMNS = [
-    "household_ref",
-    "division_code",
-    "address",
-    "heating",
-    "housing_area_m2",
-    "monthly_income",
-    "enrolled_on",
-    "resident_id",
-    "name",
-    "relation",
-    "able_to_work",
-    "employment_status",
-    "unemployed_since",
-    "disabled",
-    "school_stage",
-    "boarding",
-]
+# The columns harbin-ops enrol reads (one row per member): the CSV this writes is the CLI's.
 
 
 class Caseload:

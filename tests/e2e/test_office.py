@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ops.cli import CSV_COLUMNS
 from tests.support import (
     enrol,
     eventually,
@@ -267,26 +268,7 @@ async def test_cli_enrols_a_csv_and_reports_the_bad_row(kafka, postgres, tmp_pat
         caseload = tmp_path / "caseload.csv"
         with caseload.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(
-                [
-                    "household_ref",
-                    "division_code",
-                    "address",
-                    "heating",
-                    "housing_area_m2",
-                    "monthly_income",
-                    "enrolled_on",
-                    "resident_id",
-                    "name",
-                    "relation",
-                    "able_to_work",
-                    "employment_status",
-                    "unemployed_since",
-                    "disabled",
-                    "school_stage",
-                    "boarding",
-                ]
-            )
+            writer.writerow(CSV_COLUMNS)
             for ref, m in rows:
                 writer.writerow(
                     [
