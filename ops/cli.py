@@ -26,6 +26,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from prometheus_client.parser import text_string_to_metric_families
 
 from shared.logging import mask_text
 from shared.services import PORTS
@@ -318,8 +319,6 @@ class ServiceState:
 
 def _metric_sums(text: str, service: str) -> dict[str, float]:
     """Each of the service's series summed over its other labels (partitions, topics, routes)."""
-
-    from prometheus_client.parser import text_string_to_metric_families
 
     sums: dict[str, float] = {}
     for family in text_string_to_metric_families(text):

@@ -9,6 +9,7 @@ statements traced too.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -57,7 +58,9 @@ def trace_statements(engine: AsyncEngine, otlp_endpoint: str) -> None:
         SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, tracer_provider=provider())
 
 
+@functools.cache
 def _tracer() -> trace.Tracer:
+    # Made once: every consumed event starts a span, and the provider makes a new tracer on each call.
     return provider().get_tracer("harbin-assistance")
 
 
