@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -26,10 +26,12 @@ from shared.audit_api import audit_router
 from shared.auth import AuthConfig, check_every_route_is_guarded, requires
 from shared.consumer import EventConsumer, Handler, Prefetch
 from shared.db import create_engine, database_is_reachable, rows_matched, session_factory
-from shared.errors import Unprocessable, document_problems, install_error_handlers, problem_response
+from shared.errors import Unprocessable, install_error_handlers, problem_response
 from shared.kafka import ProducerHolder, kafka_is_reachable
 from shared.logging import configure_logging
+from shared.methods import AllowedMethods
 from shared.metrics import HttpMetrics, exposition
+from shared.openapi import operation_id, publish
 from shared.outbox import OutboxRelay
 from shared.parameters import ParameterChanged, ParameterSpec, parameters_router
 from shared.platform_models import ConsumerPosition, InboxEvent
@@ -171,7 +173,7 @@ class ConsumerOut(BaseModel):
 def admin_router(reset: ReplayReset | None, dependencies: Sequence[Any]) -> APIRouter:
     """Operations on the service itself: consumer state, and replay from the topics."""
 
-    router = APIRouter(prefix="/admin", tags=["operations"], dependencies=list(dependencies))
+    router = APIRouter(prefix="/admin", tags=["operations 运维"], dependencies=list(dependencies))
 
     @router.get("/consumer", response_model=ConsumerOut, summary="Consumer state: handled, dead-lettered, positions")
     async def consumer_state(request: Request) -> ConsumerOut:
@@ -248,7 +250,6 @@ class RequestLimits:
             if name == b"authorization" and len(value) > self.max_authorization:
                 await problem_response(
                     401,
-                    "Not authenticated",
                     "invalid_token",
                     f"the Authorization header is over {self.max_authorization} bytes; no bearer token is that long",
                 )(scope, receive, send)
@@ -256,9 +257,9 @@ class RequestLimits:
             if name == b"content-length":
                 declared = int(value) if value.isdigit() and len(value) < 19 else -1
         if declared == -1:
-            await problem_response(
-                400, "Bad request", "invalid_content_length", "Content-Length is not a number of bytes"
-            )(scope, receive, send)
+            await problem_response(400, "invalid_content_length", "Content-Length is not a number of bytes")(
+                scope, receive, send
+            )
             return
         if declared is not None and declared > self.max_body:
             await self._too_large(scope, receive, send)
@@ -291,7 +292,6 @@ class RequestLimits:
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         await problem_response(
             413,
-            "Content too large",
             "body_too_large",
             f"the body is over {self.max_body} bytes (1 MB); send less per request",
             headers={"Connection": "close"},
@@ -309,10 +309,6 @@ class Readiness(BaseModel):
     kafka: str
     consumer: str  # running | starting | disabled | stopped (its task ended: nothing is consumed)
     relay: str  # running | disabled | stopped (its task ended: nothing is published)
-
-
-def _operation_id(route: APIRoute) -> str:
-    return route.name
 
 
 def create_service_app(
@@ -354,32 +350,38 @@ def create_service_app(
         finally:
             await platform.stop()
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) from the files fastapi-offline ships, never a CDN: the city's
+    # network has no internet.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        # No online validator badge: it would call out of the city's network.
+        swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
         title=title,
         description=description + AUTH_NOTE,
         version="1.0.0",
         lifespan=lifespan,
         openapi_tags=openapi_tags,
-        # operationId = the endpoint's own name (enrol_household), not FastAPI's name+path+method default,
-        # so that generated clients read well; tests/platform keep them unique.
-        generate_unique_id_function=_operation_id,
+        # operationId = the endpoint's own name in lowerCamelCase (enrolHousehold), not FastAPI's
+        # name+path+method default, so that generated clients read well; tests/unit keep them unique.
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.auth = auth
     trace_requests(app, settings.otlp_endpoint)
+    app.add_middleware(AllowedMethods)
     app.add_middleware(RequestLimits)
     app.add_middleware(HttpMetrics, service=settings.service_name)
     app.add_middleware(RequestId)  # added last: outermost, so even RequestLimits' refusals carry the ID
     install_error_handlers(app)
 
-    @app.get("/health", response_model=Health, tags=["operations"], summary="Alive")
+    @app.get("/health", response_model=Health, tags=["operations 运维"], summary="Alive")
     async def health() -> Health:
         return Health(status="ok", service=settings.service_name)
 
     @app.get(
         "/ready",
         response_model=Readiness,
-        tags=["operations"],
+        tags=["operations 运维"],
         summary="Database and Kafka reachable",
         responses={503: {"model": Readiness}},
     )
@@ -403,7 +405,7 @@ def create_service_app(
 
     @app.get(
         "/metrics",
-        tags=["operations"],
+        tags=["operations 运维"],
         summary="Prometheus metrics: requests, outbox backlog, consumer lag, dead letters, runs",
         dependencies=[requires("ops:metrics")],
         response_class=Response,
@@ -427,10 +429,11 @@ def create_service_app(
     app.include_router(audit_router([requires("audit:read")]))
     app.include_router(admin_router(replay_reset, [requires(f"{name}:admin")]))
     check_every_route_is_guarded(app)
-    document_problems(app)
+    publish(app, name)
     return app
 
 
+DOCS_ASSETS = "/docs/assets"
 AUTH_NOTE = """
 
 **Authentication.** Every call but `/health`, `/ready` and the docs needs `Authorization: Bearer <jwt>`

@@ -24,6 +24,7 @@ from shared.api import ReportPeriod
 from shared.auth import requires, requires_any
 from shared.errors import problem_responses
 from shared.unit_of_work import DbSession, Units, Uow
+from shared.validators import HouseholdIdPath
 
 router = APIRouter()
 
@@ -35,7 +36,7 @@ router = APIRouter()
     tags=["households 住房困难家庭"],
     responses=problem_responses(404),
 )
-async def get_household(household_id: str, session: DbSession) -> HousingHouseholdOut:
+async def get_household(household_id: HouseholdIdPath, session: DbSession) -> HousingHouseholdOut:
     return await service.household_view(session, household_id)
 
 
@@ -47,7 +48,7 @@ async def get_household(household_id: str, session: DbSession) -> HousingHouseho
     responses=problem_responses(404),
     summary="The household's subsidy ledger: payments, arrears and recoveries, month by month",
 )
-async def get_payments(household_id: str, session: DbSession) -> list[PaymentOut]:
+async def get_payments(household_id: HouseholdIdPath, session: DbSession) -> list[PaymentOut]:
     return [service.payment_out(line) for line in await service.payments_of(session, household_id)]
 
 

@@ -28,7 +28,7 @@ from shared.auth import SignedLink, requires, requires_any, sign_link
 from shared.errors import Unprocessable, problem_responses
 from shared.periods import InvalidPeriod, parse_period
 from shared.unit_of_work import DbSession
-from shared.validators import RowId
+from shared.validators import HouseholdIdPath, RowId
 
 router = APIRouter()
 
@@ -41,7 +41,7 @@ router = APIRouter()
     responses=problem_responses(404),
     summary="One-stop view (一站式): everything every bureau granted",
 )
-async def one_stop(household_id: str, session: DbSession) -> OneStopOut:
+async def one_stop(household_id: HouseholdIdPath, session: DbSession) -> OneStopOut:
     return await service.one_stop(session, household_id)
 
 

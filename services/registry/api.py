@@ -27,7 +27,7 @@ from shared.auth import requires
 from shared.errors import problem_responses
 from shared.money import ZERO
 from shared.unit_of_work import DbSession, Units, Uow
-from shared.validators import ResidentIdQuery
+from shared.validators import HouseholdIdPath, ResidentIdPath, ResidentIdQuery
 
 households = APIRouter(prefix="/households", tags=["households 低保家庭"])
 persons = APIRouter(prefix="/persons", tags=["persons 人员"])
@@ -88,7 +88,7 @@ async def list_households(
     response_model=HouseholdOut,
     responses=problem_responses(404),
 )
-async def get_household(household_id: str, session: DbSession) -> HouseholdOut:
+async def get_household(household_id: HouseholdIdPath, session: DbSession) -> HouseholdOut:
     return await _household_out(session, await service.get_household(session, household_id))
 
 
@@ -104,7 +104,7 @@ async def _household_out(session: DbSession, household: Household) -> HouseholdO
     responses=problem_responses(404, 409, 422),
     summary="Report a change; the allowance is recomputed",
 )
-async def change_household(household_id: str, body: HouseholdPatch, uow: Uow) -> HouseholdOut:
+async def change_household(household_id: HouseholdIdPath, body: HouseholdPatch, uow: Uow) -> HouseholdOut:
     return await _household_out(uow.session, await service.change(uow, household_id, body))
 
 
@@ -115,7 +115,7 @@ async def change_household(household_id: str, body: HouseholdPatch, uow: Uow) ->
     responses=problem_responses(404, 409, 422),
     summary="The household leaves dibao (退出低保)",
 )
-async def exit_household(household_id: str, body: ExitIn, uow: Uow) -> HouseholdOut:
+async def exit_household(household_id: HouseholdIdPath, body: ExitIn, uow: Uow) -> HouseholdOut:
     return await _household_out(uow.session, await service.exit_household(uow, household_id, body))
 
 
@@ -126,7 +126,7 @@ async def exit_household(household_id: str, body: ExitIn, uow: Uow) -> Household
     responses=problem_responses(404),
     summary="The household's payments ledger",
 )
-async def household_payments(household_id: str, session: DbSession) -> list[PaymentOut]:
+async def household_payments(household_id: HouseholdIdPath, session: DbSession) -> list[PaymentOut]:
     return [
         PaymentOut.model_validate(p, from_attributes=True) for p in await service.payments_of(session, household_id)
     ]
@@ -150,7 +150,7 @@ async def search_person(body: ResidentIdQuery, session: DbSession) -> PersonOut:
     responses=problem_responses(404),
     summary="A person's household and dibao status",
 )
-async def get_person(resident_id: str, session: DbSession) -> PersonOut:
+async def get_person(resident_id: ResidentIdPath, session: DbSession) -> PersonOut:
     return await service.find_person(session, resident_id)
 
 

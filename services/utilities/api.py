@@ -20,6 +20,7 @@ from shared.api import ReportPeriod
 from shared.auth import requires, requires_any
 from shared.errors import problem_responses
 from shared.unit_of_work import DbSession, Units, Uow
+from shared.validators import HouseholdIdPath
 
 router = APIRouter()
 
@@ -31,7 +32,7 @@ router = APIRouter()
     tags=["households 救助家庭"],
     responses=problem_responses(404),
 )
-async def get_household(household_id: str, session: DbSession) -> HouseholdOut:
+async def get_household(household_id: HouseholdIdPath, session: DbSession) -> HouseholdOut:
     return await service.household_view(session, household_id)
 
 

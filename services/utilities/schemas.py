@@ -6,28 +6,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from shared.events import Heating
 from shared.money import MoneyStr, to_fen
-from shared.validators import MoneyIn, MonthIn, Text, fail
+from shared.validators import MoneyIn, MonthIn, Text, fail, quantity_text
 
 MAX_USAGE_M3 = Decimal("10000")
 
 
-def _usage_text(value: object) -> object:
-    """Usage as text (a JSON number too, never binary floating point); anything else is not usage."""
-
-    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-        raise fail("invalid_usage", 'usage is a number of m³ such as "13.50"')
-    text = repr(value) if isinstance(value, float) else str(value)
-    try:
-        number = Decimal(text)
-    except ArithmeticError:
-        raise fail("invalid_usage", 'usage is a number of m³ such as "13.50"') from None
-    if not number.is_finite():
-        raise fail("invalid_usage", "usage is a finite number of m³")
-    return number
+USAGE_PATTERN = r"^(0|[1-9][0-9]{0,3})(\.[0-9]{1,2})?$"
 
 
 def _usage(value: Decimal) -> Decimal:
@@ -40,9 +28,12 @@ def _usage(value: Decimal) -> Decimal:
 
 UsageIn = Annotated[
     Decimal,
-    BeforeValidator(_usage_text),
+    BeforeValidator(
+        quantity_text("invalid_usage", 'usage is text such as "13.50": m³ to 0.01, below 10000', USAGE_PATTERN)
+    ),
     AfterValidator(_usage),
-    Field(description="用水量 m³ in the month, 0 ≤ usage < 10000, to 0.01", examples=["13.50"]),
+    WithJsonSchema({"type": "string", "pattern": USAGE_PATTERN, "examples": ["13.50"]}, mode="validation"),
+    Field(description="用水量 m³ in the month, 0 ≤ usage < 10000, to 0.01"),
 ]
 
 
