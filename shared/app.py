@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.api import text_answers
 from shared.audit_api import audit_router
 from shared.auth import AuthConfig, check_every_route_is_guarded, requires
 from shared.consumer import EventConsumer, Handler, Prefetch
@@ -177,6 +178,10 @@ def admin_router(reset: ReplayReset | None, dependencies: Sequence[Any]) -> APIR
 
     @router.get("/consumer", response_model=ConsumerOut, summary="Consumer state: handled, dead-lettered, positions")
     async def consumer_state(request: Request) -> ConsumerOut:
+        """How far this service has read its topics: whether its consumer runs, the events it has handled and
+        dead-lettered since it started, and its committed position per topic and partition. Scope
+        `<service>:admin`."""
+
         platform: Platform = request.app.state.platform
         consumer = platform.consumer
         if consumer is None:
@@ -193,6 +198,11 @@ def admin_router(reset: ReplayReset | None, dependencies: Sequence[Any]) -> APIR
         "/replay", response_model=ReplayOut, summary="Rebuild what was derived from events by replaying the topics"
     )
     async def replay(request: Request) -> ReplayOut:
+        """Forget everything this service derived from events (its copy of the caseload, the inbox, the positions)
+        and read its topics again from the beginning. Safe while no run is in progress; state rebuilt this way is
+        the same, since every handler is idempotent. 422 `replay_not_supported` where the service derives nothing
+        from events."""
+
         if reset is None:
             raise Unprocessable("replay_not_supported", "this service derives nothing from events")
         deleted = await request.app.state.platform.replay(reset)
@@ -376,6 +386,9 @@ def create_service_app(
 
     @app.get("/health", response_model=Health, tags=["operations 运维"], summary="Alive")
     async def health() -> Health:
+        """The process is alive (answers without touching the database or Kafka). No token needed: for a load
+        balancer's liveness probe."""
+
         return Health(status="ok", service=settings.service_name)
 
     @app.get(
@@ -386,6 +399,10 @@ def create_service_app(
         responses={503: {"model": Readiness}},
     )
     async def ready() -> Any:
+        """200 when the database and Kafka answer and the consumer and outbox relay are running; 503 with the same
+        body otherwise (a task that has ended shows as `stopped`). No token needed: for a load balancer's
+        readiness probe."""
+
         platform: Platform = app.state.platform
         database_ok, kafka_ok = await asyncio.gather(
             database_is_reachable(platform.engine), kafka_is_reachable(settings.kafka_bootstrap_servers)
@@ -409,9 +426,12 @@ def create_service_app(
         summary="Prometheus metrics: requests, outbox backlog, consumer lag, dead letters, runs",
         dependencies=[requires("ops:metrics")],
         response_class=Response,
-        responses={200: {"content": {"text/plain": {}}}},
+        responses=text_answers("text/plain"),
     )
     async def metrics() -> Response:
+        """Prometheus text: requests and latency by route, outbox backlog and age, consumer lag per partition, dead
+        letters, run durations and amounts, CPU and memory. Scope `ops:metrics`."""
+
         body, content_type = await exposition(app.state.platform)
         return Response(body, media_type=content_type)
 

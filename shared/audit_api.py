@@ -44,6 +44,9 @@ def audit_router(dependencies: list[Any]) -> APIRouter:
         page: int = Query(default=1, ge=1, le=100_000),
         size: int = Query(default=100, ge=1, le=1000),
     ) -> AuditPage:
+        """The service's append-only audit trail, newest first: who (agency and subject) changed what (resource type
+        and id), when, with the state before and after. Filter by resource or agency. Scope `audit:read`."""
+
         conditions = []
         if resource_type:
             conditions.append(AuditEntry.resource_type == resource_type)

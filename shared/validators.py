@@ -269,7 +269,9 @@ HouseholdIdPath = Annotated[
 class ResidentIdQuery(BaseModel):
     """Send a resident ID in a body rather than a URL: URLs end up in proxies' logs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"resident_id": "230102198001010110", "on": "2026-05-01"}]}
+    )
 
     resident_id: ResidentIdIn
     on: Day | None = Field(default=None, description="the day asked about (default today)")

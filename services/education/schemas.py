@@ -27,7 +27,9 @@ Organisation = Literal["trade_union", "youth_league_hope_project", "womens_feder
 class PupilPatch(BaseModel):
     """A school reports a change; the next term run uses it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"school_stage": "senior", "boarding": False}]}
+    )
 
     school_stage: SchoolStage | None = None
     boarding: Flag | None = None
@@ -41,6 +43,13 @@ class PupilPatch(BaseModel):
 
 
 class PupilChangeIn(PupilPatch):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"resident_id": "230102201209010229", "school_stage": "senior", "boarding": False}]
+        },
+    )
+
     resident_id: ResidentIdIn
 
 
@@ -64,7 +73,21 @@ class TermGrantOut(BaseModel):
 
 
 class PartnerAidIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "resident_id": "230102201209010229",
+                    "organisation": "youth_league_hope_project",
+                    "kind": "助学金",
+                    "amount": "500.00",
+                    "given_on": "2026-09-01",
+                    "description": "希望工程秋季助学",
+                }
+            ]
+        },
+    )
 
     resident_id: ResidentIdIn
     organisation: Organisation = Field(
@@ -107,7 +130,7 @@ class PupilOut(BaseModel):
 
 
 class TermRunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"term": "2026-autumn"}]})
 
     term: TermIn = Field(description="YYYY-spring or YYYY-autumn")
 

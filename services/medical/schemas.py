@@ -43,7 +43,19 @@ VisitDay = Annotated[PlanDay, AfterValidator(_not_after_city_today)]
 
 
 class HospitalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "哈尔滨市第一医院",
+                    "level": "三级甲等",
+                    "division_code": "230102",
+                    "designated_from": "2026-01-01",
+                }
+            ]
+        },
+    )
 
     name: Text = Field(min_length=1, max_length=200, description="医院名称")
     level: Text = Field(default="city", max_length=40, description="医院等级, e.g. 三级甲等")
@@ -59,7 +71,7 @@ class HospitalIn(BaseModel):
 
 
 class HospitalPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"designated_until": "2026-12-31"}]})
 
     designated_until: Day | None = Field(
         description="end (or reopen, with null) the designation; not before designated_from (422 invalid_period)"
@@ -79,7 +91,22 @@ class HospitalOut(BaseModel):
 class ClaimIn(BaseModel):
     """A designated hospital's bill for one visit of a dibao member."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "hospital_id": "12",
+                    "resident_id": "230102198206150125",
+                    "invoice_no": "HRB-2026-000123",
+                    "visit_date": "2026-05-10",
+                    "kind": "outpatient",
+                    "total_cost": "1600.00",
+                    "insurance_paid": "200.00",
+                }
+            ]
+        },
+    )
 
     hospital_id: str = Field(pattern=r"^[0-9]{1,12}$")
     resident_id: ResidentIdIn

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validator
 
 from shared.events import (
     AllowanceStep,
@@ -75,7 +75,39 @@ def _check_members(members: list[MemberIn]) -> None:
 class HouseholdIn(BaseModel):
     """A dibao household to enrol (低保家庭)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "division_code": "230102",
+                    "address": "哈尔滨市道里区安静街12号3单元401",
+                    "heating": "central",
+                    "housing_area_m2": "42.50",
+                    "monthly_income": "300.00",
+                    "enrolled_on": "2026-05-01",
+                    "members": [
+                        {
+                            "resident_id": "230102198001010110",
+                            "name": "王建国",
+                            "relation": "head",
+                            "able_to_work": True,
+                            "employment_status": "unemployed",
+                            "unemployed_since": "2025-11-01",
+                        },
+                        {"resident_id": "230102198206150125", "name": "李秀兰", "relation": "spouse", "disabled": True},
+                        {
+                            "resident_id": "230102201209010229",
+                            "name": "王小明",
+                            "relation": "child",
+                            "school_stage": "junior",
+                            "boarding": True,
+                        },
+                    ],
+                }
+            ]
+        },
+    )
 
     division_code: DivisionCodeIn
     address: Text = Field(min_length=1, max_length=300, description="住址")
@@ -94,7 +126,9 @@ class HouseholdIn(BaseModel):
 class HouseholdPatch(BaseModel):
     """A change reported to Civil Affairs; the allowance is recomputed from ``effective_on``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"monthly_income": "450.00", "effective_on": "2026-06-01"}]}
+    )
 
     address: Text | None = Field(default=None, min_length=1, max_length=300)
     heating: Heating | None = None
@@ -124,7 +158,9 @@ class HouseholdPatch(BaseModel):
 
 
 class ExitIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"on": "2026-07-01", "reason": "家庭收入超过低保标准"}]}
+    )
 
     on: Day = Field(description="退出低保日期: the first day the household is no longer in dibao")
     reason: Text = Field(min_length=1, max_length=300, description="退出原因")
@@ -180,10 +216,24 @@ class HouseholdPage(BaseModel):
     size: int
 
 
-class BulkIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# A row of a bulk enrolment: documented as the enrolment body, validated row by row by the service, so that
+# one bad row is refused alone (its index and reason in the answer) and the good rows land.
+def _row(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise fail("invalid_row", "each row of households is a household object, as for POST /households")
+    return value
 
-    households: list[dict[str, Any]] = Field(
+
+BulkRow = Annotated[dict[str, Any], PlainValidator(_row, json_schema_input_type=HouseholdIn)]
+
+
+class BulkIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"households": [HouseholdIn.model_json_schema()["examples"][0]]}]},
+    )
+
+    households: list[BulkRow] = Field(
         max_length=1000, description="up to 1,000 household bodies, as for POST /households"
     )
 
@@ -219,7 +269,7 @@ class PersonOut(BaseModel):
 
 
 class PaymentRunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"period": "2026-05"}]})
 
     period: MonthIn
 

@@ -61,7 +61,14 @@ LineKind = Literal["supplement", "recovery"]  # of a line of the supplement ledg
 class WaterBillIn(BaseModel):
     """The Water Group's monthly usage for a household."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"household_id": "5f0c3b1e-8d7a-4e0b-9a51-2f1d3c4b5a69", "period": "2026-05", "usage_m3": "13.50"}
+            ]
+        },
+    )
 
     household_id: Text = Field(min_length=1, max_length=36)
     period: MonthIn
@@ -79,7 +86,7 @@ class WaterBillOut(BaseModel):
 
 
 class SupplementRunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"period": "2026-05"}]})
 
     period: MonthIn
 
@@ -114,7 +121,14 @@ class SupplementOut(BaseModel):
 class HeatingBillIn(BaseModel):
     """The heating company's bill for a centrally heated household's season."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"household_id": "5f0c3b1e-8d7a-4e0b-9a51-2f1d3c4b5a69", "season": "2025-2026", "fee": "2400.00"}
+            ]
+        },
+    )
 
     household_id: str = Field(min_length=1, max_length=36)
     season: SeasonIn
