@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,8 +119,21 @@ class CsvHousehold:
     def body(self) -> dict[str, Any]:
         first = self.rows[0]
         body: dict[str, Any] = {name: first[name] for name in HOUSEHOLD_FIELDS if first.get(name)}
+        if "monthly_income" in body:
+            body["monthly_income"] = money_cell(body["monthly_income"])
         body["members"] = [_member(row) for row in self.rows]
         return body
+
+
+def money_cell(value: str) -> str:
+    """The API writes money one way ("300.00"); a spreadsheet writes 300 or 300.5: those are padded to the
+    fen. Anything else goes as it is, for the service to refuse with its reason."""
+
+    text = value.strip()
+    if re.fullmatch(r"[0-9]+(\.[0-9]{1,2})?", text, re.ASCII):
+        whole, _, fen = text.partition(".")
+        return f"{whole}.{fen:0<2}"
+    return value
 
 
 def _member(row: dict[str, str]) -> dict[str, Any]:

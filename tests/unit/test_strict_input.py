@@ -136,3 +136,13 @@ def test_partner_aid_in_kind_without_an_amount_is_zero_yuan_as_money():
         {"resident_id": ASCII_ID, "organisation": "womens_federation", "kind": "学习用品", "given_on": "2026-03-01"}
     )
     assert isinstance(aid.amount, Decimal) and aid.amount == Decimal("0.00")
+
+
+@pytest.mark.parametrize(
+    ("cell", "sent"),
+    [("300", "300.00"), ("300.5", "300.50"), (" 300.50 ", "300.50"), ("0", "0.00"), ("3e2", "3e2"), ("-1", "-1")],
+)
+def test_the_ops_cli_pads_a_spreadsheets_money_to_the_fen_and_leaves_the_rest_to_the_service(cell, sent):
+    from ops.cli import money_cell
+
+    assert money_cell(cell) == sent
