@@ -15,7 +15,7 @@ from fastapi import Path
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from shared.divisions import is_harbin_division
+from shared.divisions import DIVISIONS, is_harbin_division
 from shared.money import MONEY_PATTERN, to_fen
 from shared.periods import InvalidPeriod, city_today, parse_month, parse_period
 from shared.resident_id import InvalidResidentId, parse_resident_id
@@ -131,7 +131,11 @@ ResidentIdIn = Annotated[
 ]
 DivisionCodeIn = Annotated[
     str,
-    Field(pattern=r"^[0-9]{6}$", description="Harbin division code (GB/T 2260), e.g. 230102"),
+    Field(
+        pattern=r"^[0-9]{6}$",
+        description="Harbin division code (GB/T 2260), e.g. 230102",
+        json_schema_extra={"enum": sorted(DIVISIONS), "examples": ["230102"]},
+    ),
     AfterValidator(_division),
 ]
 MoneyIn = Annotated[

@@ -51,6 +51,8 @@ SeasonIn = Annotated[
         pattern=r"^[0-9]{4}-[0-9]{4}$",
         description="采暖期 YYYY-YYYY, e.g. 2025-2026 (from 20 Oct of the first year to 20 Apr of the second)",
         examples=["2025-2026"],
+        # Two consecutive years from 2004: the one pattern that says so names each season.
+        json_schema_extra={"pattern": "^(" + "|".join(f"{y}-{y + 1}" for y in range(2004, 2100)) + ")$"},
     ),
 ]
 
