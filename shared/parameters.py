@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.divisions import is_harbin_division
+from shared.divisions import DIVISIONS, is_harbin_division
 from shared.errors import Conflict, NotFound, Unprocessable, problem_responses
 from shared.periods import city_today
 from shared.platform_models import PolicyParameter
@@ -243,7 +243,11 @@ class ParameterIn(BaseModel):
 
     value: Text | WholeNumber = Field(description='the value as text, e.g. "230.00" (money is never a float)')
     effective_from: PlanDay = Field(description="in force from this day on (生效日期)")
-    scope: str = Field(default=CITY_WIDE, description='a Harbin division code, or "*" for the whole city')
+    scope: str = Field(
+        default=CITY_WIDE,
+        description='a Harbin division code, or "*" for the whole city',
+        json_schema_extra={"enum": [CITY_WIDE, *sorted(DIVISIONS)]},
+    )
     note: Text | None = Field(default=None, max_length=500)
     retroactive: StrictBool = Field(
         default=False,

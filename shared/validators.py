@@ -229,12 +229,15 @@ def _boolean(value: Any) -> Any:
 
 
 def _whole_number(value: Any) -> Any:
+    # 60.0 is the JSON number 60 (JSON has one kind of number; JSON Schema's integer accepts it), so it is 60.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise fail("invalid_integer", 'a whole number is written as a JSON number such as 60 (not "60" or 60.0)')
+        raise fail("invalid_integer", 'a whole number is a JSON number without a fraction, such as 60 (not "60")')
     return value
 
 
-# No coercion of request bodies: only JSON true/false is a boolean, only a JSON integer an integer.
+# No coercion of request bodies: only JSON true/false is a boolean, only a JSON number without a fraction an integer.
 Flag = Annotated[bool, Strict(), BeforeValidator(_boolean)]
 WholeNumber = Annotated[int, Strict(), BeforeValidator(_whole_number)]
 
@@ -278,7 +281,7 @@ class ResidentIdQuery(BaseModel):
     )
 
     resident_id: ResidentIdIn
-    on: Day | None = Field(default=None, description="the day asked about (default today)")
+    on: PlanDay | None = Field(default=None, description="the day asked about (default today), from the 2004 plan on")
 
 
 # Years from the 2004 plan to 2100, ASCII digits only.

@@ -21,7 +21,7 @@ from shared.auth import requires, requires_any
 from shared.errors import problem_responses
 from shared.periods import city_today
 from shared.unit_of_work import DbSession
-from shared.validators import Day, ResidentIdIn, ResidentIdQuery, RowId
+from shared.validators import PlanDay, ResidentIdIn, ResidentIdQuery, RowId
 
 router = APIRouter()
 
@@ -49,7 +49,9 @@ async def search_eligibility(body: ResidentIdQuery, session: DbSession) -> Eligi
     responses=problem_responses(422),
 )
 async def get_eligibility(
-    resident_id: ResidentIdIn, session: DbSession, on: Day | None = Query(default=None, description="default today")
+    resident_id: ResidentIdIn,
+    session: DbSession,
+    on: PlanDay | None = Query(default=None, description="default today; from 2004, the plan's first year"),
 ) -> EligibilityOut:
     """The same as POST /eligibility/search with the resident ID in the path; prefer the POST form, which keeps the
     ID out of logs. Scope `legal:read`."""

@@ -36,8 +36,16 @@ def _not_after_city_today(value: date) -> date:
 
 
 # Stored and compared as rules.normalise_invoice_no spells it; the length bound is checked after folding.
+# Documented in its plain form (letters, digits and . _ / -); the service also folds full-width forms to it.
+INVOICE_NO_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z._/-]{0,199}$"
 InvoiceNoIn = Annotated[
-    Text, Field(max_length=200, description="发票号 (compared trimmed, upper-case, NFKC)"), AfterValidator(_invoice_no)
+    Text,
+    Field(
+        max_length=200,
+        description="发票号 (compared trimmed, upper-case, NFKC)",
+        json_schema_extra={"pattern": INVOICE_NO_PATTERN, "examples": ["HRB-2026-000123"]},
+    ),
+    AfterValidator(_invoice_no),
 ]
 VisitDay = Annotated[PlanDay, AfterValidator(_not_after_city_today)]
 

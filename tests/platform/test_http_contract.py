@@ -91,3 +91,11 @@ async def test_the_docs_load_every_file_from_the_service_itself(registry):
     # Swagger UI 5: renders OpenAPI 3.1 (Swagger UI 4 shows "Unable to render this definition").
     bundle = (await registry.get(f"{DOCS_ASSETS}/swagger-ui-bundle.js")).text
     assert re.search(r'"5\.[0-9]+\.[0-9]+"', bundle)
+
+
+async def test_eligibility_on_a_day_before_the_plan_is_refused_not_a_server_error(medical):
+    # Found by the fuzz test: no yearly cap is in force before 2004, and the look-up answered 500.
+    in_path = await medical.get("/eligibility/23011319600719351X", params={"on": "1960-01-31"})
+    in_body = await medical.post("/eligibility/search", json={"resident_id": "23011319600719351X", "on": "2003-12-31"})
+    for answer in (in_path, in_body):
+        assert answer.status_code == 422 and answer.json()["code"] == "date_before_plan", answer.text
