@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema_rs
+
 from shared.asyncapi import render
 from shared.events import CATALOG
 
@@ -27,3 +29,11 @@ def test_every_event_is_a_message_of_its_topic_with_its_payload_schema():
         assert payload["payload"] == {"$ref": f"#/components/schemas/{model.__name__}"}
         schema = document["components"]["schemas"][model.__name__]
         assert "household_id" in schema["properties"]
+
+
+def test_the_catalogue_is_a_valid_asyncapi_3_document():
+    schema = json.loads((Path(__file__).resolve().parents[1] / "data" / "asyncapi-3.0.0.json").read_text("utf-8"))
+    validator = jsonschema_rs.validator_for(schema)
+    assert [error.message[:200] for error in validator.iter_errors(json.loads(render()))] == []
+    broken = json.loads(render()) | {"channels": {"registry": {"address": 2004}}}
+    assert not validator.is_valid(broken)  # the schema does refuse what is not AsyncAPI
