@@ -37,7 +37,7 @@ def _not_after_city_today(value: date) -> date:
 
 # Stored and compared as rules.normalise_invoice_no spells it; the length bound is checked after folding.
 # Documented in its plain form (letters, digits and . _ / -); the service also folds full-width forms to it.
-INVOICE_NO_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z._/-]{0,199}$"
+INVOICE_NO_PATTERN = f"^[0-9A-Za-z][0-9A-Za-z._/-]{{0,{rules.INVOICE_NO_MAX - 1}}}$"
 InvoiceNoIn = Annotated[
     Text,
     Field(
