@@ -15,7 +15,7 @@ from sqlalchemy import Date, Index, String, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import Money, UtcDateTime, new_row, rows_matched
+from shared.db import Money, UtcDateTime, new_row, one_of, rows_matched
 from shared.events import AssistanceGranted, AssistancePaid, AssistanceRevoked, Bureau
 from shared.outbox import Outbox
 from shared.periods import city_today
@@ -73,7 +73,9 @@ async def prefetch_grants(uow: UnitOfWork, household_ids: list[str]) -> None:
     grants: dict[str, dict[tuple[str, str], Grant]] = {household_id: {} for household_id in wanted}
     for grant in (
         await uow.session.scalars(
-            select(Grant).where(Grant.household_id.in_(wanted), Grant.status == "active").order_by(Grant.id)
+            select(Grant)
+            .where(one_of(uow.session, Grant.household_id, wanted), Grant.status == "active")
+            .order_by(Grant.id)
         )
     ).all():
         grants[grant.household_id][(grant.resident_id, grant.programme)] = grant

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import Handler, Prefetch
-from shared.db import UtcDateTime, new_metadata, new_row, rows_matched
+from shared.db import UtcDateTime, new_metadata, new_row, one_of, rows_matched
 from shared.events import (
     HouseholdChanged,
     HouseholdEnrolled,
@@ -175,13 +175,15 @@ async def prefetch_households(uow: UnitOfWork, household_ids: list[str]) -> None
         return
     households = {
         h.household_id: h
-        for h in (await session.scalars(select(DibaoHousehold).where(DibaoHousehold.household_id.in_(wanted)))).all()
+        for h in (
+            await session.scalars(select(DibaoHousehold).where(one_of(session, DibaoHousehold.household_id, wanted)))
+        ).all()
     }
     members: dict[str, dict[str, DibaoMember]] = {household_id: {} for household_id in wanted}
     for row in (
         await session.scalars(
             select(DibaoMember)
-            .where(DibaoMember.household_id.in_(wanted), DibaoMember.eligible_until.is_(None))
+            .where(one_of(session, DibaoMember.household_id, wanted), DibaoMember.eligible_until.is_(None))
             .order_by(DibaoMember.id)
         )
     ).all():
@@ -352,7 +354,7 @@ class HouseholdRows:
         rows = (
             await uow.session.scalars(
                 select(self.model)
-                .where(self.model.household_id.in_(wanted), *self.conditions)
+                .where(one_of(uow.session, self.model.household_id, wanted), *self.conditions)
                 .order_by(*self.model.__mapper__.primary_key)
             )
         ).all()

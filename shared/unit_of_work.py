@@ -209,7 +209,7 @@ class UnitOfWork:
         for row in staged:
             by_model.setdefault(type(row), []).append(row)
         for model, rows in by_model.items():
-            await self.session.execute(model.__table__.insert(), _column_values(model, rows))
+            await insert_many(self.session, model, _column_values(model, rows))
 
     # ---- listening to its own session ------------------------------------------------------------
 

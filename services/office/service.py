@@ -32,7 +32,7 @@ from services.office.schemas import (
     ProgrammeOut,
 )
 from shared.allowance import allowance_on
-from shared.db import Excluded, insert_ignore, new_row, rows_matched, table_of, upsert
+from shared.db import Excluded, insert_ignore, new_row, one_of, rows_matched, table_of, upsert
 from shared.divisions import division_name
 from shared.errors import NotFound, Unprocessable
 from shared.events import (
@@ -218,7 +218,7 @@ async def members_of(session: AsyncSession, household_ids: Sequence[str]) -> dic
     rows: dict[str, list[DibaoMember]] = defaultdict(list)
     for row in (
         await session.scalars(
-            select(DibaoMember).where(DibaoMember.household_id.in_(list(household_ids))).order_by(DibaoMember.id)
+            select(DibaoMember).where(one_of(session, DibaoMember.household_id, household_ids)).order_by(DibaoMember.id)
         )
     ).all():
         rows[row.household_id].append(row)
