@@ -198,23 +198,27 @@ def appeal_outcome_text(
 
 
 @functools.cache
-def notice_font() -> str:
-    """The font the notices are set in, registered once per process (see the module's docstring)."""
+def notice_font(files: tuple[Path, ...] = FONT_FILES) -> str:
+    """The font the notices are set in: the first of ``files`` there is, embedded, else the reader's STSong-Light
+    (see the module's docstring); registered once per process."""
 
-    for path in FONT_FILES:
+    for path in files:
         if path.is_file():
-            pdfmetrics.registerFont(TTFont("NoticeCJK", str(path), subfontIndex=0))
-            return "NoticeCJK"
-    log.warning("no CJK TrueType font found (%s): notices name %s, not embedded", FONT_FILES[0], FALLBACK_FONT)
+            name = f"NoticeCJK-{path.stem}"
+            pdfmetrics.registerFont(TTFont(name, str(path), subfontIndex=0))
+            return name
+    log.warning("no CJK TrueType font found (%s): notices name %s, not embedded", files, FALLBACK_FONT)
     pdfmetrics.registerFont(UnicodeCIDFont(FALLBACK_FONT))
     return FALLBACK_FONT
 
 
-def render_pdf(content: dict[str, Any], addressee: str, issued_on: date, notice_id: str) -> bytes:
+def render_pdf(
+    content: dict[str, Any], addressee: str, issued_on: date, notice_id: str, font: str | None = None
+) -> bytes:
     """The notice as an A4 PDF: title, the addressee, the decision and its reasons, how to contest it, the issuer,
     the date and the notice's number."""
 
-    font = notice_font()
+    font = font or notice_font()
     text = NoticeText(**content)
     title = ParagraphStyle("title", fontName=font, fontSize=18, leading=28, alignment=TA_CENTER, wordWrap="CJK")
     body = ParagraphStyle("body", fontName=font, fontSize=12, leading=22, firstLineIndent=24, wordWrap="CJK")
