@@ -205,6 +205,27 @@ class AssistancePaid(_AssistanceEvent):
     reference: str = Field(description="the paying bureau's own id for this payment (unique per bureau)")
 
 
+NoticeKind = Literal["approval", "refusal", "amount_changed", "exit", "appeal_outcome"]
+
+
+class NoticeIssued(IntegrationEvent):
+    """Civil Affairs issued a written notice (书面通知) to a household: for a postal or SMS service to deliver.
+    The PDF is the registry's ``GET /notices/{notice_id}``. For a refused application ``household_id`` is the
+    id the household would have had (the application's)."""
+
+    TYPE: ClassVar[str] = "NoticeIssued"
+    TOPIC: ClassVar[str] = HOUSEHOLDS_TOPIC
+
+    notice_id: str
+    kind: NoticeKind
+    division_code: str
+    issued_on: date
+    addressee: str = Field(description="the head of household the notice is written to")
+    resident_id: str = Field(description="the addressee's resident ID")
+    address: str
+    title: str
+
+
 CATALOG: dict[tuple[str, int], type[IntegrationEvent]] = {
     (cls.TYPE, cls.VERSION): cls
     for cls in (
@@ -216,6 +237,7 @@ CATALOG: dict[tuple[str, int], type[IntegrationEvent]] = {
         AssistanceGranted,
         AssistanceRevoked,
         AssistancePaid,
+        NoticeIssued,
     )
 }
 KNOWN_TYPES = frozenset(event_type for event_type, _ in CATALOG)
