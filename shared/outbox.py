@@ -58,6 +58,13 @@ class Outbox:
             )
         return rows
 
+    def amend(self, row: OutboxRow, event: IntegrationEvent) -> None:
+        """Rewrite a row staged in this unit of work and not yet written (see ``UnitOfWork.staged_last``)
+        with a fuller version of its event."""
+
+        traceparent = row["traceparent"]
+        row.update(self.rows([event])[0], traceparent=traceparent)
+
     async def stage(self, uow: UnitOfWork, *events: IntegrationEvent) -> None:
         await self.stage_many(uow, events)
 

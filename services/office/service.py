@@ -38,6 +38,7 @@ from shared.errors import NotFound, Unprocessable
 from shared.events import (
     AllowanceStep,
     AssistanceGranted,
+    AssistanceGrantedLines,
     AssistancePaid,
     HouseholdStatus,
     MemberSnapshot,
@@ -65,7 +66,8 @@ async def on_household_event(uow: UnitOfWork, event: ReceivedEvent) -> None:
 
 
 # ---- from assistance.grants -----------------------------------------------------------------------
-# Bureaus announce grants one by one and a replay announces them again: the office keeps one record
+# Bureaus announce a household's grants one change at a time (version 2: every line of the change in one
+# event; version 1: one event per line) and a replay announces them again: the office keeps one record
 # per grant *content* (household, bureau, programme, person, date), upserted a whole run at a time.
 
 
@@ -73,24 +75,27 @@ async def on_granted(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
     now = datetime.now(UTC)
     rows: dict[tuple[str, str, str, str, date], dict[str, Any]] = {}
     for event in events:
-        grant: AssistanceGranted = event.payload
-        key = (grant.household_id, grant.bureau, grant.programme, grant.resident_id or "", grant.granted_on)
-        earlier = rows.get(key)
-        rows[key] = {
-            "household_id": grant.household_id,
-            "division_code": grant.division_code,
-            "bureau": grant.bureau,
-            "programme": grant.programme,
-            "resident_id": grant.resident_id or "",
-            "status": "active",
-            "granted_on": grant.granted_on,
-            "revoked_on": None,
-            "revoke_reason": None,
-            "monthly_amount": grant.monthly_amount,
-            "detail": grant.detail,
-            "updated_at": now,
-            "first_granted_at": min(event.occurred_at, earlier["first_granted_at"]) if earlier else event.occurred_at,
-        }
+        granted: AssistanceGranted | AssistanceGrantedLines = event.payload
+        for grant in granted.lines:
+            key = (granted.household_id, granted.bureau, grant.programme, grant.resident_id or "", grant.granted_on)
+            earlier = rows.get(key)
+            rows[key] = {
+                "household_id": granted.household_id,
+                "division_code": granted.division_code,
+                "bureau": granted.bureau,
+                "programme": grant.programme,
+                "resident_id": grant.resident_id or "",
+                "status": "active",
+                "granted_on": grant.granted_on,
+                "revoked_on": None,
+                "revoke_reason": None,
+                "monthly_amount": grant.monthly_amount,
+                "detail": grant.detail,
+                "updated_at": now,
+                "first_granted_at": min(event.occurred_at, earlier["first_granted_at"])
+                if earlier
+                else event.occurred_at,
+            }
 
     def updates(excluded: Excluded, dialect: str) -> dict[str, Any]:
         earliest = func.least if dialect == "postgresql" else func.min
@@ -139,13 +144,14 @@ async def on_revoked(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
             {
                 "b_household": e.payload.household_id,
                 "b_bureau": e.payload.bureau,
-                "b_programme": e.payload.programme,
-                "b_resident": e.payload.resident_id or "",
-                "b_revoked_on": e.payload.revoked_on,
-                "b_reason": e.payload.reason,
+                "b_programme": line.programme,
+                "b_resident": line.resident_id or "",
+                "b_revoked_on": line.revoked_on,
+                "b_reason": line.reason,
                 "b_now": now,
             }
             for e in events
+            for line in e.payload.lines
         ],
     )
 
