@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.office.work_cycle.schemas import WorkCycleAssessment
 from shared.money import MoneyStr
 from shared.validators import Day, DivisionCodeIn, MoneyIn, PastPlanDay, PeriodIn, Text, WholeNumber
 
@@ -174,6 +175,7 @@ class AssessmentOut(BaseModel):
     bureaus: list[BureauAssessment] = Field(description="city-wide, per bureau")
     divisions: list[DivisionAssessment]
     unserved: list[UnservedHousehold]
+    work_cycle: WorkCycleAssessment = Field(description="findings followed up and overdue, partner organisations")
 
 
 class DivisionReport(BaseModel):
