@@ -45,6 +45,10 @@ RUN_PAID = Counter("harbin_run_paid_yuan", "Money transferred by payment runs, i
 OUTBOX_BACKLOG = Gauge("harbin_outbox_backlog", "Events written and not yet published", ["service"])
 OUTBOX_OLDEST = Gauge("harbin_outbox_oldest_age_seconds", "Age of the oldest unpublished event", ["service"])
 CONSUMER_LAG = Gauge("harbin_consumer_lag", "Events on a partition not yet consumed", ["service", "topic", "partition"])
+# The office's: inspection findings (督导检查) still open after their due day, per unit (services.office.work_cycle).
+FINDINGS_OVERDUE = Gauge(
+    "harbin_findings_overdue", "Inspection findings still open after their due day", ["service", "unit"]
+)
 
 
 class HttpMetrics:

@@ -471,6 +471,11 @@ async def test_partner_organisations_serve_dibao_households_and_disabled_members
         assert [(a["kind"], a["resident_id"]) for a in listed] == [("consultation", disabled["resident_id"])]
         assert len((await office.get("/partner-activities", params={"household_id": household["id"]})).json()) == 2
         assert (await office.get("/partner-activities", params={"period": "2026-H2"})).json() == []
+        view = (await office.get(f"/households/{household['id']}/assistance")).json()
+        assert [(a["organisation"], a["date"]) for a in view["partner_activities"]] == [
+            ("trade_union", "2026-03-01"),
+            ("disabled_persons_federation", "2026-03-01"),
+        ], "the one-stop view shows them"
 
         work_cycle = (await office.get("/reports/assessment", params={"period": "2026-H1"})).json()["work_cycle"]
         assert (work_cycle["disabled_members"], work_cycle["disabled_members_served"]) == (1, 1)

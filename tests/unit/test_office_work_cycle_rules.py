@@ -17,7 +17,13 @@ from services.office.work_cycle.units import MEMBER_UNITS, PARTNERS, MemberUnit,
 from shared.services import BUREAUS
 
 D = Decimal
-WEIGHTS = {"coverage": D("0.30"), "timeliness": D("0.15"), "unserved": D("0.15"), "findings": D("0.20"), "payments": D("0.20")}
+WEIGHTS = {
+    "coverage": D("0.30"),
+    "timeliness": D("0.15"),
+    "unserved": D("0.15"),
+    "findings": D("0.20"),
+    "payments": D("0.20"),
+}
 
 ratios = st.one_of(st.none(), st.fractions(min_value=0, max_value=1, max_denominator=10_000))
 weights = st.fixed_dictionaries(
@@ -177,3 +183,49 @@ def test_only_a_score_at_or_above_the_threshold_for_a_half_year_or_year_can_be_c
     assert rules.commendation_refusal(D("89.99"), D("90")) == "score_below_threshold"
     assert rules.commendation_refusal(D("90.00"), D("90")) is None
     assert [rules.is_assessment_period(p) for p in ("2026-H1", "2026", "2026-05")] == [True, True, False]
+
+
+START = date(2026, 7, 10)
+days = st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31))
+changes = st.fixed_dictionaries(
+    {},
+    optional={
+        "status": st.sampled_from(["open", "done"]),
+        "closed_on": days,
+        "due_on": days,
+    },
+)
+
+
+@given(st.lists(changes, max_size=8), st.dates(min_value=START, max_value=date(2027, 12, 31)))
+def test_a_task_followed_up_in_any_order_is_closed_on_a_day_only_while_closed_and_never_before_it_began(steps, today):
+    state = rules.FollowUp("open", None, START + timedelta(days=30))
+    for step in steps:
+        try:
+            state = rules.follow_up(state, closed="done", started_on=START, today=today, **step)
+        except rules.FollowUpRefused as refused:
+            assert refused.reason in get_args(rules.FollowUpRefusal)
+            continue
+        assert (state.status == "done") == (state.closed_on is not None)
+        assert state.closed_on is None or state.closed_on >= START
+        assert state.due_on >= START
+
+
+def test_following_up_a_finding_keeps_the_day_it_was_resolved_and_forgets_it_when_reopened():
+    state = rules.FollowUp("open", None, date(2026, 8, 1))
+    resolved = rules.follow_up(state, closed="resolved", started_on=START, today=date(2026, 8, 5), status="resolved")
+    assert (resolved.status, resolved.closed_on) == ("resolved", date(2026, 8, 5))
+    moved = rules.follow_up(
+        resolved, closed="resolved", started_on=START, today=date(2026, 9, 1), due_on=date(2026, 8, 10)
+    )
+    assert (moved.closed_on, moved.due_on) == (date(2026, 8, 5), date(2026, 8, 10)), "a new due day keeps the day"
+    reopened = rules.follow_up(moved, closed="resolved", started_on=START, today=date(2026, 9, 1), status="open")
+    assert (reopened.status, reopened.closed_on) == ("open", None)
+    for change, reason in (
+        ({"due_on": date(2026, 7, 9)}, "due_before_start"),
+        ({"closed_on": date(2026, 8, 5)}, "day_without_closing"),
+        ({"status": "resolved", "closed_on": date(2026, 7, 1)}, "closed_before_start"),
+    ):
+        with pytest.raises(rules.FollowUpRefused) as refused:
+            rules.follow_up(reopened, closed="resolved", started_on=START, today=date(2026, 9, 1), **change)
+        assert refused.value.reason == reason

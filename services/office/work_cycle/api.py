@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.office import assessment
 from services.office.work_cycle import page, scores, service
+from services.office.work_cycle.partners import partner_activity_out
 from services.office.work_cycle.rules import MeetingKind
 from services.office.work_cycle.schemas import (
     CommendationIn,
@@ -250,7 +251,7 @@ async def list_commendations(
     summary="A partner organisation's activity for a dibao household or member (工会, 共青团, 妇联, 残联)",
 )
 async def record_partner_activity(body: PartnerActivityIn, session: DbSession) -> PartnerActivityOut:
-    return service.partner_activity_out(await service.record_partner_activity(session, body))
+    return partner_activity_out(await service.record_partner_activity(session, body))
 
 
 @router.get(
@@ -269,4 +270,4 @@ async def list_partner_activities(
     household_id: str | None = Query(default=None, max_length=36),
 ) -> list[PartnerActivityOut]:
     found = await service.list_partner_activities(session, organisation, division_code, household_id, held_in)
-    return [service.partner_activity_out(a) for a in found]
+    return [partner_activity_out(a) for a in found]

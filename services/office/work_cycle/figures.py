@@ -10,7 +10,6 @@ from datetime import date
 from decimal import Decimal
 from typing import cast
 
-from prometheus_client import Gauge
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,12 +23,9 @@ from services.office.work_cycle.units import DISABLED_PERSONS_FEDERATION, MEMBER
 from shared.allowance import dibao_due
 from shared.divisions import division_name
 from shared.events import ExtensionSpell
+from shared.metrics import FINDINGS_OVERDUE
 from shared.periods import Period, city_today, parse_month
-from shared.projection import DibaoHousehold, DibaoMember
-
-FINDINGS_OVERDUE = Gauge(
-    "harbin_findings_overdue", "Inspection findings (督导检查) still open after their due day", ["service", "unit"]
-)
+from shared.projection import DibaoMember, households_during
 
 # Paid month by month by a run (what 及时 is measured on). Civil Affairs' dibao is also checked in full, against
 # what the month is due under the shared rule (shared.allowance); what the bureaus' monthly payments are due is
@@ -182,22 +178,7 @@ async def payment_outcomes(
     if not months:
         return tallies
     labels = [month.label for month in months]
-    in_period = (DibaoHousehold.enrolled_on <= period.end) & (
-        DibaoHousehold.exited_on.is_(None) | (DibaoHousehold.exited_on > period.start)
-    )
-    last_id = ""
-    while True:
-        households = (
-            await session.scalars(
-                select(DibaoHousehold)
-                .where(DibaoHousehold.household_id > last_id, in_period)
-                .order_by(DibaoHousehold.household_id)
-                .limit(PAGE)
-            )
-        ).all()
-        if not households:
-            break
-        last_id = households[-1].household_id
+    async for households in households_during(session, period, PAGE):
         ids = [h.household_id for h in households]
         recorded = await _recorded_on(session, ids)
         paid: dict[tuple[str, str], list[tuple[date, Decimal]]] = defaultdict(list)
@@ -234,7 +215,6 @@ async def payment_outcomes(
                 )
                 payments = paid.get((household.household_id, month.label), [])
                 tally.add(rules.month_payment(due.amount, payments, deadline, today))
-        session.expunge_all()
 
     for bureau, programmes in MONTHLY_PROGRAMMES.items():
         rows = (

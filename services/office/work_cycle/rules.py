@@ -132,6 +132,51 @@ def resolution(due_on: date, resolved_on: date | None, today: date) -> Outcome:
     return "missed" if due_on < today else "pending"
 
 
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """Where a task or a finding stands: ``open`` or closed (``done``, ``resolved``) on a day, due by a day."""
+
+    status: str
+    closed_on: date | None
+    due_on: date
+
+
+FollowUpRefusal = Literal["due_before_start", "day_without_closing", "closed_before_start"]
+
+
+class FollowUpRefused(ValueError):
+    def __init__(self, reason: FollowUpRefusal, message: str) -> None:
+        super().__init__(message)
+        self.reason: FollowUpRefusal = reason
+
+
+def follow_up(
+    current: FollowUp,
+    *,
+    closed: str,
+    started_on: date,
+    today: date,
+    status: str | None = None,
+    closed_on: date | None = None,
+    due_on: date | None = None,
+) -> FollowUp:
+    """A change to a task (closed: ``done``) or a finding (closed: ``resolved``) that began on ``started_on``
+    (its meeting, its inspection): closing keeps the day (today unless given), reopening forgets it; no day
+    before the start, and a closing day only with closing."""
+
+    if due_on is not None and due_on < started_on:
+        raise FollowUpRefused("due_before_start", f"{due_on} is before {started_on}")
+    new_status = status or current.status
+    if closed_on is not None and new_status != closed:
+        raise FollowUpRefused("day_without_closing", f'the day goes with "status": "{closed}"')
+    day = current.closed_on if new_status == closed else None
+    if new_status == closed and (status == closed or closed_on is not None):
+        day = closed_on or current.closed_on or today
+        if day < started_on:
+            raise FollowUpRefused("closed_before_start", f"{day} is before {started_on}")
+    return FollowUp(new_status, day, due_on or current.due_on)
+
+
 # ---- payments: 及时、足额 -------------------------------------------------------------------------------
 
 

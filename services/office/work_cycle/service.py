@@ -28,7 +28,6 @@ from services.office.work_cycle.schemas import (
     MeetingIn,
     MeetingOut,
     PartnerActivityIn,
-    PartnerActivityOut,
 )
 from services.office.work_cycle.units import DISABLED_PERSONS_FEDERATION, unit_name
 from shared.divisions import division_name
@@ -48,6 +47,43 @@ def _no_repeats(units: Sequence[str], what: str) -> None:
 def _no_change(body: DecisionPatch | FindingPatch) -> None:
     if not body.model_fields_set:
         raise Unprocessable("empty_change", "send at least one field to change")
+
+
+# The follow-up's refusals, as each kind of item words them.
+DECISION_REFUSALS: dict[rules.FollowUpRefusal, str] = {
+    "due_before_start": "due_before_meeting",
+    "day_without_closing": "done_on_without_done",
+    "closed_before_start": "done_before_meeting",
+}
+FINDING_REFUSALS: dict[rules.FollowUpRefusal, str] = {
+    "due_before_start": "due_before_inspection",
+    "day_without_closing": "resolved_on_without_resolved",
+    "closed_before_start": "resolved_before_inspection",
+}
+
+
+def _follow_up(
+    current: rules.FollowUp,
+    *,
+    closed: str,
+    started_on: date,
+    status: str | None,
+    closed_on: date | None,
+    due_on: date | None,
+    codes: dict[rules.FollowUpRefusal, str],
+) -> rules.FollowUp:
+    try:
+        return rules.follow_up(
+            current,
+            closed=closed,
+            started_on=started_on,
+            today=city_today(),
+            status=status,
+            closed_on=closed_on,
+            due_on=due_on,
+        )
+    except rules.FollowUpRefused as exc:
+        raise Unprocessable(codes[exc.reason], str(exc)) from None
 
 
 # ---- joint meetings (联席会议) ----------------------------------------------------------------------
@@ -128,21 +164,16 @@ async def update_decision(session: AsyncSession, meeting_id: int, n: int, body: 
     )
     if decision is None:
         raise NotFound("decision_not_found", f"meeting {meeting_id} has no decision {n}")
-    if body.due_on is not None:
-        if body.due_on < meeting.held_on:
-            raise Unprocessable("due_before_meeting", f"{body.due_on} is before the meeting ({meeting.held_on})")
-        decision.due_on = body.due_on
-    status = body.status or decision.status
-    if body.done_on is not None and status != "done":
-        raise Unprocessable("done_on_without_done", 'done_on goes with "status": "done"')
-    if status == "done" and (body.status == "done" or body.done_on is not None):
-        done_on = body.done_on or decision.done_on or city_today()
-        if done_on < meeting.held_on:
-            raise Unprocessable("done_before_meeting", f"{done_on} is before the meeting ({meeting.held_on})")
-        decision.done_on = done_on
-    if status == "open":
-        decision.done_on = None
-    decision.status = status
+    changed = _follow_up(
+        rules.FollowUp(decision.status, decision.done_on, decision.due_on),
+        closed="done",
+        started_on=meeting.held_on,
+        status=body.status,
+        closed_on=body.done_on,
+        due_on=body.due_on,
+        codes=DECISION_REFUSALS,
+    )
+    decision.status, decision.done_on, decision.due_on = changed.status, changed.closed_on, changed.due_on
     if "note" in body.model_fields_set:
         decision.note = body.note
     decision.updated_at = datetime.now(UTC)
@@ -265,25 +296,16 @@ async def update_finding(session: AsyncSession, inspection_id: int, n: int, body
     )
     if finding is None:
         raise NotFound("finding_not_found", f"inspection {inspection_id} has no finding {n}")
-    if body.due_on is not None:
-        if body.due_on < inspection.inspected_on:
-            raise Unprocessable(
-                "due_before_inspection", f"{body.due_on} is before the inspection ({inspection.inspected_on})"
-            )
-        finding.due_on = body.due_on
-    status = body.status or finding.status
-    if body.resolved_on is not None and status != "resolved":
-        raise Unprocessable("resolved_on_without_resolved", 'resolved_on goes with "status": "resolved"')
-    if status == "resolved" and (body.status == "resolved" or body.resolved_on is not None):
-        resolved_on = body.resolved_on or finding.resolved_on or city_today()
-        if resolved_on < inspection.inspected_on:
-            raise Unprocessable(
-                "resolved_before_inspection", f"{resolved_on} is before the inspection ({inspection.inspected_on})"
-            )
-        finding.resolved_on = resolved_on
-    if status == "open":
-        finding.resolved_on = None
-    finding.status = status
+    changed = _follow_up(
+        rules.FollowUp(finding.status, finding.resolved_on, finding.due_on),
+        closed="resolved",
+        started_on=inspection.inspected_on,
+        status=body.status,
+        closed_on=body.resolved_on,
+        due_on=body.due_on,
+        codes=FINDING_REFUSALS,
+    )
+    finding.status, finding.resolved_on, finding.due_on = changed.status, changed.closed_on, changed.due_on
     if "resolution" in body.model_fields_set:
         finding.resolution = body.resolution
     finding.updated_at = datetime.now(UTC)
@@ -489,17 +511,3 @@ async def list_partner_activities(
     if held_in:
         query = query.where(PartnerActivity.held_on >= held_in.start, PartnerActivity.held_on <= held_in.end)
     return list((await session.scalars(query.limit(LIST_LIMIT))).all())
-
-
-def partner_activity_out(activity: PartnerActivity) -> PartnerActivityOut:
-    return PartnerActivityOut(
-        id=str(activity.id),
-        organisation=activity.organisation,  # type: ignore[arg-type]  # stored from PartnerOrganisation
-        organisation_name=unit_name(activity.organisation),
-        kind=activity.kind,  # type: ignore[arg-type]  # stored from ActivityKind
-        date=activity.held_on,
-        household_id=activity.household_id,
-        resident_id=activity.resident_id,
-        division_code=activity.division_code,
-        description=activity.description,
-    )
