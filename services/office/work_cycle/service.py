@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -86,6 +87,31 @@ def _follow_up(
         raise Unprocessable(codes[exc.reason], str(exc)) from None
 
 
+# A meeting's decisions and an inspection's findings: items numbered from 1 within their parent.
+Item = TypeVar("Item", Decision, Finding)
+
+
+def _parent(model: type[Decision] | type[Finding]) -> Any:
+    return Decision.meeting_id if model is Decision else Finding.inspection_id
+
+
+async def _numbered(session: AsyncSession, model: type[Item], parent_ids: list[int]) -> dict[int, list[Item]]:
+    parent = _parent(model)
+    found: dict[int, list[Item]] = defaultdict(list)
+    for item in await session.scalars(select(model).where(parent.in_(parent_ids)).order_by(parent, model.n)):
+        found[item.meeting_id if isinstance(item, Decision) else item.inspection_id].append(item)
+    return found
+
+
+async def _numbered_item(session: AsyncSession, model: type[Item], parent_id: int, n: int) -> Item | None:
+    """The item, locked until the change is committed (two follow-ups of one item do not interleave)."""
+
+    item: Item | None = await session.scalar(
+        select(model).where(_parent(model) == parent_id, model.n == n).with_for_update()
+    )
+    return item
+
+
 # ---- joint meetings (联席会议) ----------------------------------------------------------------------
 
 
@@ -129,16 +155,7 @@ async def get_meeting(session: AsyncSession, meeting_id: int) -> tuple[Meeting, 
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None:
         raise NotFound("meeting_not_found", f"no joint meeting with id {meeting_id}")
-    return meeting, (await _decisions_of(session, [meeting.id]))[meeting.id]
-
-
-async def _decisions_of(session: AsyncSession, meeting_ids: list[int]) -> dict[int, list[Decision]]:
-    found: dict[int, list[Decision]] = defaultdict(list)
-    for decision in await session.scalars(
-        select(Decision).where(Decision.meeting_id.in_(meeting_ids)).order_by(Decision.meeting_id, Decision.n)
-    ):
-        found[decision.meeting_id].append(decision)
-    return found
+    return meeting, (await _numbered(session, Decision, [meeting.id]))[meeting.id]
 
 
 async def list_meetings(
@@ -152,16 +169,14 @@ async def list_meetings(
     if unit:
         query = query.where(Meeting.id.in_(select(Decision.meeting_id).where(Decision.unit == unit)))
     meetings = list((await session.scalars(query.limit(LIST_LIMIT))).all())
-    decisions = await _decisions_of(session, [m.id for m in meetings])
+    decisions = await _numbered(session, Decision, [m.id for m in meetings])
     return [(m, decisions[m.id]) for m in meetings]
 
 
 async def update_decision(session: AsyncSession, meeting_id: int, n: int, body: DecisionPatch) -> Decision:
     _no_change(body)
     meeting, _ = await get_meeting(session, meeting_id)
-    decision = await session.scalar(
-        select(Decision).where(Decision.meeting_id == meeting_id, Decision.n == n).with_for_update()
-    )
+    decision = await _numbered_item(session, Decision, meeting_id, n)
     if decision is None:
         raise NotFound("decision_not_found", f"meeting {meeting_id} has no decision {n}")
     changed = _follow_up(
@@ -246,20 +261,11 @@ async def record_inspection(session: AsyncSession, body: InspectionIn) -> tuple[
     return inspection, findings
 
 
-async def _findings_of(session: AsyncSession, inspection_ids: list[int]) -> dict[int, list[Finding]]:
-    found: dict[int, list[Finding]] = defaultdict(list)
-    for finding in await session.scalars(
-        select(Finding).where(Finding.inspection_id.in_(inspection_ids)).order_by(Finding.inspection_id, Finding.n)
-    ):
-        found[finding.inspection_id].append(finding)
-    return found
-
-
 async def get_inspection(session: AsyncSession, inspection_id: int) -> tuple[Inspection, list[Finding]]:
     inspection = await session.get(Inspection, inspection_id)
     if inspection is None:
         raise NotFound("inspection_not_found", f"no inspection with id {inspection_id}")
-    return inspection, (await _findings_of(session, [inspection.id]))[inspection.id]
+    return inspection, (await _numbered(session, Finding, [inspection.id]))[inspection.id]
 
 
 async def list_inspections(
@@ -284,16 +290,14 @@ async def list_inspections(
     if finding_filter:
         query = query.where(Inspection.id.in_(select(Finding.inspection_id).where(*finding_filter)))
     inspections = list((await session.scalars(query.limit(LIST_LIMIT))).all())
-    findings = await _findings_of(session, [i.id for i in inspections])
+    findings = await _numbered(session, Finding, [i.id for i in inspections])
     return [(i, findings[i.id]) for i in inspections]
 
 
 async def update_finding(session: AsyncSession, inspection_id: int, n: int, body: FindingPatch) -> Finding:
     _no_change(body)
     inspection, _ = await get_inspection(session, inspection_id)
-    finding = await session.scalar(
-        select(Finding).where(Finding.inspection_id == inspection_id, Finding.n == n).with_for_update()
-    )
+    finding = await _numbered_item(session, Finding, inspection_id, n)
     if finding is None:
         raise NotFound("finding_not_found", f"inspection {inspection_id} has no finding {n}")
     changed = _follow_up(
