@@ -8,12 +8,12 @@ changed, so the bureau's handler only decides what the change means for its own 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Index, String, delete, select
+from sqlalchemy import JSON, ColumnElement, Date, Index, String, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -27,6 +27,7 @@ from shared.events import (
     MemberSnapshot,
     ReceivedEvent,
 )
+from shared.periods import Period
 from shared.platform_models import BigId
 from shared.unit_of_work import Cache, UnitOfWork
 
@@ -69,6 +70,37 @@ class DibaoMember(BureauBase):
 
     def eligible_on(self, day: date) -> bool:
         return self.eligible_from <= day and (self.eligible_until is None or day < self.eligible_until)
+
+
+def in_dibao_during(period: Period) -> ColumnElement[bool]:
+    """The households in dibao on some day of ``period`` (an exit takes effect on its date)."""
+
+    return (DibaoHousehold.enrolled_on <= period.end) & (
+        DibaoHousehold.exited_on.is_(None) | (DibaoHousehold.exited_on > period.start)
+    )
+
+
+async def households_during(
+    session: AsyncSession, period: Period, page: int = 2000
+) -> AsyncIterator[Sequence[DibaoHousehold]]:
+    """The households in dibao during ``period``, a page at a time in id order; each page is let go of once
+    the caller has used it, so memory stays flat with the caseload (a report over 100,000 households)."""
+
+    last_id = ""
+    while True:
+        households = (
+            await session.scalars(
+                select(DibaoHousehold)
+                .where(DibaoHousehold.household_id > last_id, in_dibao_during(period))
+                .order_by(DibaoHousehold.household_id)
+                .limit(page)
+            )
+        ).all()
+        if not households:
+            return
+        last_id = households[-1].household_id
+        yield households
+        session.expunge_all()
 
 
 @dataclass

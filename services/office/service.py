@@ -31,6 +31,7 @@ from services.office.schemas import (
     PairingPatch,
     ProgrammeOut,
 )
+from services.office.work_cycle.partners import activities_of_household
 from shared.allowance import allowance_on
 from shared.db import Excluded, insert_ignore, new_row, one_of, rows_matched, table_of, upsert
 from shared.divisions import division_name
@@ -412,6 +413,7 @@ async def one_stop(session: AsyncSession, household_id: str, today: date | None 
         programmes=programmes,
         donations=[donation_out(d) for d in donations],
         pairings=[pairing_out(p) for p in pairings],
+        partner_activities=await activities_of_household(session, household_id),
         amount_paid=to_fen(total),
     )
 
