@@ -31,7 +31,7 @@ from shared.errors import Unprocessable, install_error_handlers, problem_respons
 from shared.kafka import ProducerHolder, kafka_is_reachable
 from shared.logging import configure_logging
 from shared.methods import AllowedMethods
-from shared.metrics import HttpMetrics, exposition
+from shared.metrics import HttpMetrics, MetricsReader, exposition
 from shared.openapi import operation_id, publish
 from shared.outbox import OutboxRelay
 from shared.parameters import ParameterChanged, ParameterSpec, parameters_router
@@ -335,6 +335,7 @@ def create_service_app(
     parameter_specs: Sequence[ParameterSpec] = (),
     on_parameter_change: ParameterChanged | None = None,
     prefetch: Prefetch | None = None,
+    metrics_readers: Sequence[MetricsReader] = (),
 ) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     name = settings.service_name
@@ -432,7 +433,7 @@ def create_service_app(
         """Prometheus text: requests and latency by route, outbox backlog and age, consumer lag per partition, dead
         letters, run durations and amounts, CPU and memory. Scope `ops:metrics`."""
 
-        body, content_type = await exposition(app.state.platform)
+        body, content_type = await exposition(app.state.platform, metrics_readers)
         return Response(body, media_type=content_type)
 
     for router in routers:

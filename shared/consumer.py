@@ -29,7 +29,7 @@ from aiokafka.errors import KafkaError
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import is_transient, rows_matched, table_of
+from shared.db import insert_many, is_transient, one_of, rows_matched
 from shared.events import (
     EventEnvelope,
     PoisonMessage,
@@ -311,7 +311,7 @@ class EventConsumer:
             handled = [envelope for item in every if (envelope := item.handled) is not None]
             ids = [envelope.event_id for envelope in handled]
             seen = (
-                set(await session.scalars(select(InboxEvent.event_id).where(InboxEvent.event_id.in_(ids))))
+                set(await session.scalars(select(InboxEvent.event_id).where(one_of(session, InboxEvent.event_id, ids))))
                 if ids
                 else set()
             )
@@ -356,7 +356,7 @@ class EventConsumer:
             if run_handler is not None:
                 await self._handle_run(run_handler, uow, run, run_headers)
             if inbox_rows:
-                await session.execute(insert(table_of(InboxEvent)), inbox_rows)
+                await insert_many(session, InboxEvent, inbox_rows)
             for tp, topic, items in pending:
                 await self._store_position(session, topic, tp.partition, items[-1].record.offset + 1)
             await uow.commit()

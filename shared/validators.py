@@ -271,6 +271,15 @@ HouseholdIdPath = Annotated[
         examples=["5f0c3b1e-8d7a-4e0b-9a51-2f1d3c4b5a69"],
     ),
 ]
+# The id of a record the registry made (an application, an appeal, a notice: UUIDs) in a path.
+RecordIdPath = Annotated[
+    str,
+    Path(
+        pattern=HOUSEHOLD_ID_PATTERN,
+        description="the id the service gave it",
+        examples=["8c2e4f7a-1b3d-4e5f-9a0b-6c7d8e9f0a1b"],
+    ),
+]
 
 
 class ResidentIdQuery(BaseModel):

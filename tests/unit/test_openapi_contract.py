@@ -164,6 +164,14 @@ def test_csv_and_html_answers_are_declared_as_such(service, path, media_types):
         assert content[media_type]["schema"] == {"type": "string"}, media_type
 
 
+@pytest.mark.parametrize("service", NAMES)
+def test_every_answer_declares_the_schema_of_each_of_its_media_types(service):
+    for path, method, operation in operations(document(service)):
+        for status, response in operation["responses"].items():
+            for media_type, content in response.get("content", {}).items():
+                assert "schema" in content, (method, path, status, media_type)
+
+
 def test_bulk_enrolment_rows_are_typed_as_the_enrolment_body():
     schema = document("registry")
     rows = resolve(
