@@ -21,8 +21,9 @@ class AuditEntryOut(BaseModel):
     action: str
     resource_type: str
     resource_id: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
+    # The state before and after, as the change recorded it: an object, or a list (a household's members).
+    before: dict[str, Any] | list[Any] | None
+    after: dict[str, Any] | list[Any] | None
 
 
 class AuditPage(BaseModel):

@@ -43,7 +43,12 @@ def generated(tmp_path_factory) -> Iterator[tuple[Path, dict[str, str]]]:
         schema = service_app(service, "sqlite+aiosqlite:///:memory:", "x.").openapi()
         document.write_text(json.dumps(schema, ensure_ascii=False), encoding="utf-8")
         config = folder / f"{service}.yaml"
-        config.write_text(f"post_hooks: []\npackage_name_override: {service}_client\n", encoding="utf-8")
+        # A PDF (the registry's written notices) is bytes: the generator reads binary as octet-stream.
+        config.write_text(
+            f"post_hooks: []\npackage_name_override: {service}_client\n"
+            "content_type_overrides:\n  application/pdf: application/octet-stream\n",
+            encoding="utf-8",
+        )
         run = subprocess.run(
             [tool, "generate", "--path", str(document), "--meta", "none", "--config", str(config),
              "--output-path", str(folder / f"{service}_client")],

@@ -86,6 +86,8 @@ RULES = frozenset(
         "household_or_person_required",
         "person_required",
         "invalid_commendation_period",
+        "resolved_on_without_resolved",
+        "done_on_without_done",
     }
 )
 # invalid_period is a field's form everywhere but where it relates two dates of a designation.

@@ -99,3 +99,15 @@ async def test_eligibility_on_a_day_before_the_plan_is_refused_not_a_server_erro
     in_body = await medical.post("/eligibility/search", json={"resident_id": "23011319600719351X", "on": "2003-12-31"})
     for answer in (in_path, in_body):
         assert answer.status_code == 422 and answer.json()["code"] == "date_before_plan", answer.text
+
+
+async def test_the_audit_trail_reads_back_a_change_of_the_members(registry):
+    # Found by the fuzz test: a change of members is audited as a list, and GET /audit answered 500.
+    created = await registry.post("/households", json=household_body())
+    assert created.status_code == 201, created.text
+    members = [{k: v for k, v in m.items() if k not in ("sex", "birth_date")} for m in created.json()["members"]]
+    changed = await registry.patch(f"/households/{created.json()['id']}", json={"members": members})
+    assert changed.status_code == 200, changed.text
+    trail = await registry.get("/audit", params={"resource_type": "members"})
+    assert trail.status_code == 200, trail.text
+    assert isinstance(trail.json()["items"][0]["after"], list)
