@@ -88,6 +88,11 @@ RULES = frozenset(
         "invalid_commendation_period",
         "resolved_on_without_resolved",
         "done_on_without_done",
+        "done_before_meeting",
+        "resolved_before_inspection",
+        "closed_before_start",
+        "due_before_start",
+        "day_without_closing",
     }
 )
 # invalid_period is a field's form everywhere but where it relates two dates of a designation.
