@@ -336,7 +336,8 @@ def create_service_app(
     auth = AuthConfig(
         algorithm=settings.jwt_algorithm,
         secret=settings.jwt_secret,
-        public_key=settings.jwt_public_key,
+        jwks=settings.jwt_jwks,
+        jwks_refresh_seconds=settings.jwt_jwks_refresh_seconds,
         environment=settings.environment,
         audience=settings.jwt_audience or settings.service_name,
     )
@@ -348,6 +349,8 @@ def create_service_app(
         await platform.start()
         for job in background:
             platform.jobs.append(asyncio.create_task(job(platform), name=f"{settings.service_name}-job"))
+        if auth.issuer_keys is not None:  # the issuer's keys reread in the background (a rotation)
+            platform.jobs.append(asyncio.create_task(auth.issuer_keys.keep_fresh(), name=f"{name}-issuer-keys"))
         log.info("service started", extra={"ctx_database": settings.resolved_database_url().split("@")[-1]})
         try:
             yield

@@ -49,10 +49,13 @@ class ServiceSettings(BaseSettings):
     # Where to send traces (OTLP over HTTP, e.g. http://collector:4318/v1/traces); empty: not exported.
     otlp_endpoint: str = ""
 
-    # Bearer tokens: HS256 with a shared secret, or RS256 with the issuer's public key (shared.auth).
+    # Bearer tokens (shared.auth, docs/security.md): RS256 verified with the issuer's public keys, a JWKS file or
+    # https URL (production), or HS256 with a shared secret (local use; in production it says so loudly).
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
     jwt_secret: str = Field(default="", repr=False)
-    jwt_public_key: str = ""
+    jwt_jwks: str = ""
+    # How often the JWKS is reread (a rotation's new key is published at least this long before it signs).
+    jwt_jwks_refresh_seconds: float = Field(default=300.0, ge=5, le=86_400)
     jwt_audience: str | None = None
 
     def resolved_database_url(self) -> str:

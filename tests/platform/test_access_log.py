@@ -53,7 +53,7 @@ async def test_each_request_writes_one_access_line_with_route_status_duration_ag
             line = next(entry for entry in lines if entry.get("request_id") == "ops-find-me")
             assert sum(entry.get("request_id") == "ops-find-me" for entry in lines) == 1
             assert (line["method"], line["route"], line["status"]) == ("GET", "/eligibility/{resident_id}", 404)
-            assert line["agency"] == "test_agency" and line["duration_ms"] >= 0 and line["service"] == "medical"
+            assert line["agency"] == "local" and line["duration_ms"] >= 0 and line["service"] == "medical"
             assert line["trace_id"] == trace_id  # the caller's trace, to find the request's spans
             assert resident_id not in log_lines.getvalue()
     finally:
