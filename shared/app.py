@@ -33,6 +33,7 @@ from shared.metrics import HttpMetrics, exposition
 from shared.outbox import OutboxRelay
 from shared.parameters import ParameterChanged, ParameterSpec, parameters_router
 from shared.platform_models import ConsumerPosition, InboxEvent
+from shared.read_audit import audit_key
 from shared.request_id import RequestId
 from shared.settings import ServiceSettings
 from shared.tracing import trace_requests, trace_statements
@@ -369,6 +370,7 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.auth = auth
+    app.state.audit_key = audit_key(settings.audit_key, settings.environment)
     trace_requests(app, settings.otlp_endpoint)
     app.add_middleware(RequestLimits)
     app.add_middleware(HttpMetrics, service=settings.service_name)

@@ -57,6 +57,9 @@ class ServiceSettings(BaseSettings):
     # How often the JWKS is reread (a rotation's new key is published at least this long before it signs).
     jwt_jwks_refresh_seconds: float = Field(default=300.0, ge=5, le=86_400)
     jwt_audience: str | None = None
+    # Keys the hash that stands for a resident ID in the audit trail of reads (shared.read_audit); the same on
+    # every service, at least 32 random characters in production.
+    audit_key: str = Field(default="", repr=False)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

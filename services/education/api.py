@@ -22,6 +22,7 @@ from services.education.schemas import (
 from shared.auth import requires, requires_any
 from shared.errors import Unprocessable, problem_responses
 from shared.periods import InvalidPeriod, Period, parse_period
+from shared.read_audit import reads_person
 from shared.unit_of_work import DbSession, Units, Uow
 from shared.validators import (
     LAST_YEAR,
@@ -39,7 +40,7 @@ router = APIRouter()
     "/pupils/search",
     response_model=PupilOut,
     tags=["pupils 学生"],
-    dependencies=[requires_any("education:read", "education:schools")],
+    dependencies=[requires_any("education:read", "education:schools"), reads_person()],
     responses=problem_responses(404, 422),
     summary="A pupil, with the resident ID in the body (keeps it out of URLs and their logs)",
 )
@@ -66,7 +67,7 @@ async def report_change_by_body(body: PupilChangeIn, request: Request, uow: Uow)
 
 @router.get(
     "/pupils/{resident_id}",
-    dependencies=[requires_any("education:read", "education:schools")],
+    dependencies=[requires_any("education:read", "education:schools"), reads_person()],
     response_model=PupilOut,
     tags=["pupils 学生"],
     responses=problem_responses(404, 422),
