@@ -73,7 +73,7 @@ class Platform:
         )
         trace_statements(engine, settings.otlp_endpoint)
         sessions = session_factory(engine)
-        producers = ProducerHolder(settings.kafka_bootstrap_servers, client_id=settings.service_name)
+        producers = ProducerHolder(settings.kafka(), client_id=settings.service_name)
         relay = OutboxRelay(
             sessions, producers, settings.topic_prefix, settings.outbox_batch_size, settings.outbox_poll_seconds
         )
@@ -83,7 +83,7 @@ class Platform:
             consumer = EventConsumer(
                 service=settings.service_name,
                 units=units,
-                bootstrap_servers=settings.kafka_bootstrap_servers,
+                kafka=settings.kafka(),
                 topics=list(topics),
                 handlers=handlers,
                 producers=producers,
@@ -371,6 +371,12 @@ def create_service_app(
     app.state.settings = settings
     app.state.auth = auth
     app.state.audit_key = audit_key(settings.audit_key, settings.environment)
+    if settings.environment == "production" and not settings.kafka().authenticated:
+        log.warning(
+            "KAFKA WITHOUT AUTHENTICATION IN PRODUCTION: anyone who reaches the broker reads every household's "
+            "events and can forge them. Set <SERVICE>_KAFKA_SECURITY_PROTOCOL=SASL_SSL with the service's own "
+            "principal (docs/security.md)"
+        )
     trace_requests(app, settings.otlp_endpoint)
     app.add_middleware(RequestLimits)
     app.add_middleware(HttpMetrics, service=settings.service_name)
@@ -391,7 +397,7 @@ def create_service_app(
     async def ready() -> Any:
         platform: Platform = app.state.platform
         database_ok, kafka_ok = await asyncio.gather(
-            database_is_reachable(platform.engine), kafka_is_reachable(settings.kafka_bootstrap_servers)
+            database_is_reachable(platform.engine), kafka_is_reachable(settings.kafka())
         )
         consumer = platform.task_state("consumer")
         if consumer == "running" and platform.consumer is not None and not platform.consumer.running:

@@ -12,6 +12,8 @@ from typing import Any, Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.kafka import KafkaConnection, SaslMechanism, SecurityProtocol
+
 RUN_DIR = Path(".run")
 
 
@@ -31,6 +33,13 @@ class ServiceSettings(BaseSettings):
     database_busy_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # PLAINTEXT only for a broker on the loopback interface; a deployment authenticates each service as its own
+    # principal (SASL SCRAM-SHA-512) over TLS, its CA in kafka_ca_file (shared.kafka, docs/security.md).
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    kafka_username: str = ""
+    kafka_password: str = Field(default="", repr=False)
+    kafka_ca_file: str = ""
     # Lets tests and side-by-side deployments use their own topics on one broker.
     topic_prefix: str = ""
     consumer_enabled: bool = True
@@ -67,6 +76,16 @@ class ServiceSettings(BaseSettings):
         path = RUN_DIR / "db" / f"{self.service_name}.db"
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{path}"
+
+    def kafka(self) -> KafkaConnection:
+        return KafkaConnection(
+            self.kafka_bootstrap_servers,
+            self.kafka_security_protocol,
+            self.kafka_sasl_mechanism,
+            self.kafka_username,
+            self.kafka_password,
+            self.kafka_ca_file,
+        )
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
