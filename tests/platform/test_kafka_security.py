@@ -168,3 +168,28 @@ async def test_the_services_run_on_the_secured_broker_each_as_its_own_principal(
         for service in ("registry", "medical"):
             ready = await s[service].get("/ready")
             assert (ready.status_code, ready.json()["kafka"]) == (200, "ok"), ready.text
+
+
+def test_production_on_an_unauthenticated_broker_is_announced_loudly():
+    import io
+    import logging
+
+    from tests.support import service_app
+
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    logger = logging.getLogger("shared.app")
+    logger.addHandler(handler)
+    production = {"environment": "production", "jwt_secret": "x" * 48, "audit_key": "k" * 40}
+    try:
+        service_app("legal", "sqlite+aiosqlite:///:memory:", new_prefix(), **production)
+        plaintext = buffer.getvalue()
+        buffer.truncate(0)
+        service_app(
+            "legal", "sqlite+aiosqlite:///:memory:", new_prefix(), **production,
+            kafka_security_protocol="SASL_SSL", kafka_username="legal", kafka_password="p",
+        )  # fmt: skip
+    finally:
+        logger.removeHandler(handler)
+    assert "KAFKA WITHOUT AUTHENTICATION IN PRODUCTION" in plaintext
+    assert "KAFKA WITHOUT AUTHENTICATION" not in buffer.getvalue()

@@ -7,14 +7,13 @@ from datetime import date
 
 import pytest
 
-from shared.read_audit import RESOURCE_TYPE
-from tests.support import bearer, enrol, household_body, member, person_id, system
-
-pytestmark = pytest.mark.integration
+from shared.read_audit import DEVELOPMENT_AUDIT_KEY, RESOURCE_TYPE
+from tests.support import bearer, enrol, household_body, member, new_prefix, person_id, service_app, system
 
 AUDITOR = bearer("audit:read", agency="audit_bureau")
 
 
+@pytest.mark.integration
 async def test_reading_a_person_by_path_or_by_search_is_audited_with_the_caller_and_a_masked_subject(kafka, postgres):
     async with system("registry") as s:
         registry = s["registry"]
@@ -64,6 +63,7 @@ async def test_reading_a_person_by_path_or_by_search_is_audited_with_the_caller_
         assert rid not in trail.text and nobody not in trail.text
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("service", "path", "search"),
     [
@@ -86,3 +86,16 @@ async def test_every_bureaus_lookups_of_a_person_are_audited(kafka, postgres, se
         f"POST {search}",
         "POST /audit/reads",
     ]
+
+
+@pytest.mark.parametrize("key", ["", DEVELOPMENT_AUDIT_KEY, "short"])
+def test_production_refuses_to_start_without_a_real_audit_key(key):
+    with pytest.raises(RuntimeError, match="AUDIT_KEY"):
+        service_app(
+            "legal",
+            "sqlite+aiosqlite:///:memory:",
+            new_prefix(),
+            environment="production",
+            jwt_secret="x" * 48,
+            audit_key=key,
+        )

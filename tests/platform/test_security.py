@@ -150,7 +150,12 @@ def test_production_refuses_to_start_with_a_default_empty_or_short_secret(secret
 
 def test_production_starts_with_a_real_secret():
     app = service_app(
-        "registry", "sqlite+aiosqlite:///:memory:", new_prefix(), environment="production", jwt_secret="x" * 48
+        "registry",
+        "sqlite+aiosqlite:///:memory:",
+        new_prefix(),
+        environment="production",
+        jwt_secret="x" * 48,
+        audit_key="k" * 40,
     )
     assert app.state.auth.secret == "x" * 48
 

@@ -21,6 +21,8 @@ from shared.auth import ALL_SCOPES, DEVELOPMENT_SECRET, mint
 from shared.auth import main as mint_command
 from tests.support import new_prefix, service_app
 
+AUDIT_KEY = "a-production-audit-key-of-forty-characters"
+
 
 async def call(app, path: str, token: str) -> httpx.Response:
     """Authentication is decided before any database work: the app need not be started."""
@@ -66,7 +68,7 @@ async def test_a_token_within_its_agency_passes_authentication():
 
 
 async def test_the_local_agency_with_every_scope_is_refused_in_production():
-    production = app(environment="production", jwt_secret="x" * 48)
+    production = app(environment="production", jwt_secret="x" * 48, audit_key=AUDIT_KEY)
     response = await call(
         production, "/audit/flags", mint(subject="p", agency="local", scopes=ALL_SCOPES, secret="x" * 48)
     )
@@ -85,7 +87,7 @@ def test_hs256_in_production_is_announced_loudly_at_start_up():
     try:
         app(environment="development")
         quiet = buffer.getvalue()
-        app(environment="production", jwt_secret="x" * 48)
+        app(environment="production", jwt_secret="x" * 48, audit_key=AUDIT_KEY)
     finally:
         logger.removeHandler(handler)
     assert "HS256" not in quiet
@@ -123,7 +125,7 @@ def _hs256_with(secret: str) -> str:
 
 async def test_rs256_during_a_rotation_accepts_both_keys_by_kid_and_nothing_else(tmp_path):
     document, private = _keys(tmp_path, "2026-06", "2026-12")
-    service = app(environment="production", jwt_algorithm="RS256", jwt_jwks=str(document))
+    service = app(environment="production", jwt_algorithm="RS256", jwt_jwks=str(document), audit_key=AUDIT_KEY)
     # Any authenticated agency may verify a certificate: past authentication, legal's /cases needs a scope.
     old, new = _rs256(private["2026-06"], "2026-06"), _rs256(private["2026-12"], "2026-12")
     for accepted in (old, new):
