@@ -85,12 +85,9 @@ def acls(prefix: str = "") -> list[Acl]:
         wanted += [Acl(name, TOPIC, prefix + topic, LITERAL, READ) for topic in topics]
         if topics:
             wanted.append(Acl(name, GROUP, prefix + name, LITERAL, READ))
-    # harbin-ops: list and read dead letters, requeue them onto the topic they came from.
-    wanted += [Acl(OPS_PRINCIPAL, TOPIC, prefix, PREFIXED if prefix else LITERAL, op) for op in (READ, DESCRIBE)]
-    if not prefix:  # no prefix: every topic ("*" literal is Kafka's wildcard)
-        wanted = [
-            a if a.principal != OPS_PRINCIPAL else Acl(a.principal, TOPIC, "*", LITERAL, a.operation) for a in wanted
-        ]
+    # harbin-ops: read every topic (dead letters; "*" is Kafka's wildcard), requeue onto the event topics.
+    everything = (prefix, PREFIXED) if prefix else ("*", LITERAL)
+    wanted.append(Acl(OPS_PRINCIPAL, TOPIC, everything[0], everything[1], READ))
     wanted += [Acl(OPS_PRINCIPAL, TOPIC, prefix + topic, LITERAL, WRITE) for topic in TOPICS]
     return wanted
 

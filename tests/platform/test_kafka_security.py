@@ -131,6 +131,8 @@ async def test_a_service_writes_only_its_own_topics_and_reads_only_what_it_consu
         ("employment", EMPLOYMENT_TOPIC): "written",
         ("medical", "medical.registry.households.dlq"): "written",  # its own dead letters
         ("medical", "legal.registry.households.dlq"): "refused",
+        ("ops", HOUSEHOLDS_TOPIC): "written",  # a dead letter requeued where it came from
+        ("ops", "medical.registry.households.dlq"): "refused",
     }
     for (principal, topic), expected in writes.items():
         assert await _write(broker.as_(principal), topic) == expected, f"{principal} writing {topic}"
