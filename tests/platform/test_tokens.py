@@ -3,6 +3,7 @@ rotation), HS256 announced loudly in production."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -187,3 +188,31 @@ def test_the_mint_command_signs_with_the_issuers_key_and_refuses_what_services_w
         )["agency"]
         == "local"
     )
+
+
+async def test_the_issuers_keys_are_read_from_a_url_and_reread_in_the_background(tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    document, _ = _keys(tmp_path, "2026-06")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        keys = jwks.IssuerKeys(f"http://127.0.0.1:{server.server_port}/jwks.json", refresh_seconds=0.1)
+        assert keys.kids == ["2026-06"]
+        jwks.main(["new", "--kid", "2026-12", "--private-key", str(tmp_path / "2026-12.pem"), "--jwks", str(document)])
+        refreshing = asyncio.create_task(keys.keep_fresh())
+        try:
+            for _ in range(100):
+                if keys.kids == ["2026-06", "2026-12"]:
+                    break
+                await asyncio.sleep(0.05)
+            server.shutdown()  # the issuer gone: the keys held are kept
+            await asyncio.sleep(0.3)
+        finally:
+            refreshing.cancel()
+        assert keys.kids == ["2026-06", "2026-12"]
+    finally:
+        server.server_close()
