@@ -8,7 +8,8 @@
     harbin-ops status                        is every service ready, and has the system caught up?
 
 Service addresses come from HARBIN_<SERVICE>_URL (default http://127.0.0.1:800N), Kafka from
-HARBIN_KAFKA (default 127.0.0.1:9092), a bearer token from HARBIN_TOKEN.
+HARBIN_KAFKA (default 127.0.0.1:9092; HARBIN_KAFKA_SECURITY_PROTOCOL, _USERNAME, _PASSWORD, _CA_FILE under SASL),
+a bearer token from HARBIN_TOKEN.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import typer
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from prometheus_client.parser import text_string_to_metric_families
 
+from shared.kafka import KafkaConnection
+from shared.kafka_security import from_environment
 from shared.logging import mask_text
 from shared.services import PORTS
 from shared.tracing import provider
@@ -401,8 +404,10 @@ def replay(service: Annotated[str, typer.Argument(help="the service to rebuild: 
 # ---- dead letters -------------------------------------------------------------------------------
 
 
-def _kafka() -> str:
-    return os.environ.get("HARBIN_KAFKA", "127.0.0.1:9092")
+def _kafka() -> KafkaConnection:
+    """HARBIN_KAFKA, and in a deployment the ops principal's SASL credentials and the brokers' CA (docs/security.md)."""
+
+    return from_environment()
 
 
 def _prefix() -> str:
@@ -414,7 +419,7 @@ async def _dead_letters(service: str | None) -> list[Any]:
 
     from shared.kafka import read_to_end
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=_kafka())
+    admin = AIOKafkaAdminClient(**_kafka().options())
     await admin.start()
     try:
         topics = [
@@ -447,7 +452,7 @@ def dlq_list(service: Annotated[str | None, typer.Option(help="only this service
 async def _requeue(topic: str, partition: int, offset: int, fixed: bytes | None) -> str:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=_kafka(), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**_kafka().options(), enable_auto_commit=False)
     await consumer.start()
     try:
         tp = TopicPartition(topic, partition)
@@ -464,7 +469,7 @@ async def _requeue(topic: str, partition: int, offset: int, fixed: bytes | None)
     origin: str = headers.get("dlq.origin_topic", b"").decode()
     if not origin:
         raise typer.BadParameter("that message has no dlq.origin_topic header")
-    producer = AIOKafkaProducer(bootstrap_servers=_kafka(), enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(**_kafka().options(), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         kept = [(k, v) for k, v in record.headers or () if not k.startswith("dlq.")]

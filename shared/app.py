@@ -33,6 +33,7 @@ from shared.metrics import HttpMetrics, MetricsReader, exposition
 from shared.outbox import OutboxRelay
 from shared.parameters import ParameterChanged, ParameterSpec, parameters_router
 from shared.platform_models import ConsumerPosition, InboxEvent
+from shared.read_audit import audit_key
 from shared.request_id import RequestId
 from shared.settings import ServiceSettings
 from shared.tracing import trace_requests, trace_statements
@@ -72,7 +73,7 @@ class Platform:
         )
         trace_statements(engine, settings.otlp_endpoint)
         sessions = session_factory(engine)
-        producers = ProducerHolder(settings.kafka_bootstrap_servers, client_id=settings.service_name)
+        producers = ProducerHolder(settings.kafka(), client_id=settings.service_name)
         relay = OutboxRelay(
             sessions, producers, settings.topic_prefix, settings.outbox_batch_size, settings.outbox_poll_seconds
         )
@@ -82,7 +83,7 @@ class Platform:
             consumer = EventConsumer(
                 service=settings.service_name,
                 units=units,
-                bootstrap_servers=settings.kafka_bootstrap_servers,
+                kafka=settings.kafka(),
                 topics=list(topics),
                 handlers=handlers,
                 producers=producers,
@@ -337,7 +338,8 @@ def create_service_app(
     auth = AuthConfig(
         algorithm=settings.jwt_algorithm,
         secret=settings.jwt_secret,
-        public_key=settings.jwt_public_key,
+        jwks=settings.jwt_jwks,
+        jwks_refresh_seconds=settings.jwt_jwks_refresh_seconds,
         environment=settings.environment,
         audience=settings.jwt_audience or settings.service_name,
     )
@@ -349,6 +351,8 @@ def create_service_app(
         await platform.start()
         for job in background:
             platform.jobs.append(asyncio.create_task(job(platform), name=f"{settings.service_name}-job"))
+        if auth.issuer_keys is not None:  # the issuer's keys reread in the background (a rotation)
+            platform.jobs.append(asyncio.create_task(auth.issuer_keys.keep_fresh(), name=f"{name}-issuer-keys"))
         log.info("service started", extra={"ctx_database": settings.resolved_database_url().split("@")[-1]})
         try:
             yield
@@ -367,6 +371,13 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.auth = auth
+    app.state.audit_key = audit_key(settings.audit_key, settings.environment)
+    if settings.environment == "production" and not settings.kafka().authenticated:
+        log.warning(
+            "KAFKA WITHOUT AUTHENTICATION IN PRODUCTION: anyone who reaches the broker reads every household's "
+            "events and can forge them. Set <SERVICE>_KAFKA_SECURITY_PROTOCOL=SASL_SSL with the service's own "
+            "principal (docs/security.md)"
+        )
     trace_requests(app, settings.otlp_endpoint)
     app.add_middleware(RequestLimits)
     app.add_middleware(HttpMetrics, service=settings.service_name)
@@ -387,7 +398,7 @@ def create_service_app(
     async def ready() -> Any:
         platform: Platform = app.state.platform
         database_ok, kafka_ok = await asyncio.gather(
-            database_is_reachable(platform.engine), kafka_is_reachable(settings.kafka_bootstrap_servers)
+            database_is_reachable(platform.engine), kafka_is_reachable(settings.kafka())
         )
         consumer = platform.task_state("consumer")
         if consumer == "running" and platform.consumer is not None and not platform.consumer.running:

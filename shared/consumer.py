@@ -38,7 +38,7 @@ from shared.events import (
     dlq_topic,
     parse_payload,
 )
-from shared.kafka import ProducerHolder, ensure_topics
+from shared.kafka import KafkaConnection, ProducerHolder, connection, ensure_topics
 from shared.metrics import DEAD_LETTERED
 from shared.platform_models import ConsumerPosition, InboxEvent
 from shared.tracing import Headers, consuming, consuming_batch
@@ -95,7 +95,7 @@ class EventConsumer:
         *,
         service: str,
         units: UnitsOfWork,
-        bootstrap_servers: str,
+        kafka: KafkaConnection | str,
         topics: list[str],
         handlers: Mapping[str, Handler],
         producers: ProducerHolder,
@@ -107,7 +107,7 @@ class EventConsumer:
         self.service = service
         # A batch's unit of work tells the outbox relay when it committed events (the units' on_commit).
         self.units = units
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = connection(kafka)
         self.topics = topics
         self.handlers = dict(handlers)
         self.producers = producers
@@ -128,7 +128,7 @@ class EventConsumer:
         return EventConsumer(
             service=self.service,
             units=self.units,
-            bootstrap_servers=self.bootstrap_servers,
+            kafka=self.kafka,
             topics=self.topics,
             handlers=self.handlers,
             producers=self.producers,
@@ -161,9 +161,9 @@ class EventConsumer:
 
     async def _start(self) -> None:
         physical = [self.topic_prefix + topic for topic in self.topics]
-        await ensure_topics(self.bootstrap_servers, [*physical, *(self._dlq(topic) for topic in self.topics)])
+        await ensure_topics(self.kafka, [*physical, *(self._dlq(topic) for topic in self.topics)])
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
+            **self.kafka.options(),
             group_id=self.group_id,
             client_id=f"{self.service}-consumer",
             enable_auto_commit=False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -42,6 +42,18 @@ class PupilPatch(BaseModel):
 
 class PupilChangeIn(PupilPatch):
     resident_id: ResidentIdIn
+
+
+SchoolId = Annotated[str, Field(pattern=r"^[0-9]{1,12}$", description="the school's number (its token's school_id)")]
+
+
+class SchoolRegistrationIn(BaseModel):
+    """The Education Bureau registers a pupil to a school: that school then reads and reports the pupil."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resident_id: ResidentIdIn
+    school_id: SchoolId
 
 
 class TermGrantOut(BaseModel):
@@ -104,6 +116,7 @@ class PupilOut(BaseModel):
     grants: list[TermGrantOut]
     partner_aid: list[PartnerAidOut]
     school_reported_at: datetime | None
+    school_id: str | None = Field(default=None, description="the school the bureau registered the pupil to")
 
 
 class TermRunIn(BaseModel):

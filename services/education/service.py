@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.education import rules
+from services.education import rules, schools
 from services.education.models import PartnerAid, Pupil, TermGrant, TermRun
 from services.education.parameters import (
     AUTUMN_START,
@@ -626,6 +626,7 @@ async def pupil_view(uow: UnitOfWork, resident_id: str, today: date | None = Non
         grants=[grant_out(g) for g in grants],
         partner_aid=[aid_out(a) for a in aid],
         school_reported_at=pupil.school_reported_at,
+        school_id=await schools.school_of(session, resident_id),
     )
 
 

@@ -47,6 +47,7 @@ from shared.auth import requires
 from shared.errors import problem_responses
 from shared.money import ZERO
 from shared.periods import city_today
+from shared.read_audit import reads_person
 from shared.unit_of_work import DbSession, Units, Uow
 from shared.validators import Day, ResidentIdQuery
 
@@ -158,7 +159,7 @@ async def household_payments(household_id: str, session: DbSession) -> list[Paym
 @persons.post(
     "/search",
     response_model=PersonOut,
-    dependencies=[requires("registry:read")],
+    dependencies=[requires("registry:read"), reads_person()],
     responses=problem_responses(404, 422),
     summary="Find a person, with the resident ID in the body (keeps it out of URLs and their logs)",
 )
@@ -168,7 +169,7 @@ async def search_person(body: ResidentIdQuery, session: DbSession) -> PersonOut:
 
 @persons.get(
     "/{resident_id}",
-    dependencies=[requires("registry:read")],
+    dependencies=[requires("registry:read"), reads_person()],
     response_model=PersonOut,
     responses=problem_responses(404),
     summary="A person's household and dibao status",

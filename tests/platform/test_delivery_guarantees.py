@@ -104,7 +104,7 @@ def make_consumer(sessions, prefix: str, handler=record_effect, bootstrap: str =
     return EventConsumer(
         service="probe",
         units=UnitsOfWork(sessions),
-        bootstrap_servers=bootstrap,
+        kafka=bootstrap,
         topics=[HOUSEHOLDS_TOPIC],
         handlers={"HouseholdExited": handler},
         producers=ProducerHolder(bootstrap, "probe-dlq"),
