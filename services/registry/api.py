@@ -56,7 +56,10 @@ async def enrol_household(body: HouseholdIn, uow: Uow) -> HouseholdOut:
 async def enrol_households_bulk(body: BulkIn, uow: Uow) -> BulkOut:
     results = await service.enrol_bulk(uow, body.households)
     rejected = sum(1 for result in results if result.error is not None)
-    return BulkOut(enrolled=len(results) - rejected, rejected=rejected, results=results)
+    already = sum(1 for result in results if result.already_enrolled)
+    return BulkOut(
+        enrolled=len(results) - rejected - already, already_enrolled=already, rejected=rejected, results=results
+    )
 
 
 @households.get(
