@@ -165,8 +165,11 @@ async def get_person(resident_id: str, session: DbSession) -> PersonOut:
     summary="Settle dibao through a month: arrears paid, overpayments recovered; a second run adds nothing",
 )
 async def payment_run(body: PaymentRunIn, request: Request, units: Units, uow: Uow) -> PaymentRunOut:
-    result = await service.run_payments(units, uow, body.period, batch_size=request.app.state.settings.run_batch_size)
-    uow.audit("payment_runs", body.period, after=result.model_dump())
+    result = await service.run_payments(
+        units, uow, body.period, batch_size=request.app.state.settings.run_batch_size, dry_run=body.dry_run
+    )
+    if not body.dry_run:
+        uow.audit("payment_runs", body.period, after=result.model_dump(exclude={"left_out", "payees"}))
     return result
 
 

@@ -17,6 +17,7 @@ from shared.events import (
     Sex,
 )
 from shared.money import MoneyStr
+from shared.runs import RunReport
 from shared.validators import (
     AreaIn,
     Day,
@@ -239,9 +240,10 @@ class PaymentRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     period: MonthIn
+    dry_run: Flag = Field(default=False, description="write nothing: answer what a run would pay now")
 
 
-class PaymentRunOut(BaseModel):
+class PaymentRunOut(RunReport):
     period: str
     households_paid: int = Field(description="households this run paid something (arrears included)")
     total_amount: MoneyStr = Field(description="money this run transferred (after withholding what is owed)")

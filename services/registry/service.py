@@ -71,7 +71,7 @@ from shared.parameters import CITY_WIDE, MissingParameter, ParameterBook, change
 from shared.periods import Period, add_months, city_today, month_of, parse_month, refuse_future
 from shared.platform_models import PolicyParameter
 from shared.resident_id import mask_resident_id, parse_resident_id
-from shared.runs import finish_run, start_run
+from shared.runs import RunTally, finish_run, start_run
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 log = logging.getLogger("services.registry")
@@ -927,7 +927,12 @@ _ACCOUNT_COLUMNS = [Household.__table__.c[name] for name in _Account.__slots__]
 
 
 async def run_payments(
-    units: UnitsOfWork, uow: UnitOfWork, period: str, today: date | None = None, batch_size: int = 2000
+    units: UnitsOfWork,
+    uow: UnitOfWork,
+    period: str,
+    today: date | None = None,
+    batch_size: int = 2000,
+    dry_run: bool = False,
 ) -> PaymentRunOut:
     """Settle every household's months from enrolment through ``period`` against the ledger.
 
@@ -936,25 +941,30 @@ async def run_payments(
     read in batches ordered by id, each batch committed on its own (an interrupted run keeps what it paid)
     with its rows locked (a change or another run of the same household waits). A household already settled
     through ``period`` with nothing new since is not read again, so a second run adds nothing and is fast.
+    A dry run settles the same batches and writes nothing (shared.runs).
     """
 
     month = parse_month(period)
     refuse_future(month.start, month.label, today)
-    run_id = await start_run(units, PaymentRun, month.label)
+    run_id = 0 if dry_run else await start_run(units, PaymentRun, month.label)
+    tally = RunTally(dry_run=dry_run)
 
     # On PostgreSQL the households are settled in two halves of the key space at once, so that one half's
     # rules run while the other's batch is being written; SQLite has one writer at a time, so one half there.
     bounds: list[tuple[str, str | None]] = (
         [("", "8"), ("8", None)] if units.sessions.kw["bind"].dialect.name == "postgresql" else [("", None)]
     )
-    halves = await asyncio.gather(*(_settle_keys(units, month, run_id, low, high, batch_size) for low, high in bounds))
+    halves = await asyncio.gather(
+        *(_settle_keys(units, month, run_id, low, high, batch_size, tally) for low, high in bounds)
+    )
     paid = sum(half.households for half in halves)
     transferred = sum((half.transferred for half in halves), ZERO)
     withheld = sum((half.withheld for half in halves), ZERO)
     overpaid = sum((half.overpaid for half in halves), ZERO)
 
     # Finished in the request's unit of work, which audits the run and commits both together.
-    await finish_run(uow, PaymentRun, run_id, paid, transferred)
+    if not dry_run:
+        await finish_run(uow, PaymentRun, run_id, paid, transferred)
     already = await uow.session.scalar(
         select(func.count(func.distinct(Payment.household_id))).where(
             Payment.period == month.label, Payment.run_id != run_id
@@ -968,11 +978,12 @@ async def run_payments(
         recovered=to_fen(withheld),
         overpaid=to_fen(overpaid),
         already_paid=int(already or 0),
+        **tally.report(),
     )
 
 
 async def _settle_keys(
-    units: UnitsOfWork, month: Period, run_id: int, low: str, high: str | None, batch_size: int
+    units: UnitsOfWork, month: Period, run_id: int, low: str, high: str | None, batch_size: int, tally: RunTally
 ) -> _Settled:
     """Settle the households with ids from ``low`` up to ``high`` (excluded; open when None), batch by batch."""
 
@@ -1003,8 +1014,9 @@ async def _settle_keys(
             if not accounts:
                 return _Settled(paid, transferred, withheld, overpaid)
             last_id = accounts[-1].id
-            settled = await _settle(batch, accounts, month, run_id)
-            await batch.commit()
+            settled = await _settle(batch, accounts, month, run_id, tally)
+            if not tally.dry_run:  # a dry run's batch is rolled back as it ends
+                await batch.commit()
         paid += settled.households
         transferred += settled.transferred
         withheld += settled.withheld
@@ -1035,7 +1047,9 @@ async def _ledger_after(
     return ledger
 
 
-async def _settle(uow: UnitOfWork, accounts: Sequence[_Account], through: Period, run_id: int) -> _Settled:
+async def _settle(
+    uow: UnitOfWork, accounts: Sequence[_Account], through: Period, run_id: int, tally: RunTally
+) -> _Settled:
     session = uow.session
     ids = [account.id for account in accounts]
     extensions = await _extension_rows(session, ids)
@@ -1080,11 +1094,14 @@ async def _settle(uow: UnitOfWork, accounts: Sequence[_Account], through: Period
             withheld += line.withheld if line.amount > ZERO else ZERO
             overpaid -= line.amount if line.amount < ZERO else ZERO
         paid += any(line.amount > ZERO for line in lines)
+        tally.settled(account.id, account.division_code, lines)
         # Settled through this run's month under the facts as they stand; months after it that an earlier run
         # settled under older facts are looked at again by the next run (everything after ``settled_through``).
         marks.append(
             {"b_id": account.id, "b_settlement": settlement, "b_revision": account.revision, "b_through": through.label}
         )
+    if tally.dry_run:
+        return _Settled(paid, transferred, withheld, overpaid)
     if rows:
         await insert_many(session, Payment, rows)
         await outbox.stage_many(uow, paid_events(rows))

@@ -305,8 +305,8 @@ async def test_cli_enrols_a_csv_and_reports_the_bad_row(kafka, postgres, tmp_pat
             )
             out, err = await asyncio.wait_for(process.communicate(), 120)
         assert process.returncode == 3, err.decode()
-        assert "enrolled 2 households; rejected 1" in out.decode()
-        rejected = list(csv.DictReader((tmp_path / "caseload.rejected.csv").open(encoding="utf-8")))
+        assert "enrolled 2 households; already enrolled 0; rejected 1" in out.decode()
+        rejected = list(csv.DictReader((tmp_path / "caseload.rejected.csv").open(encoding="utf-8-sig")))
         assert [(r["household_ref"], r["error_code"]) for r in rejected] == [("H2", "invalid_resident_id")]
         assert bad["resident_id"] not in rejected[0]["error_detail"]
         listed = (await s["registry"].get("/households")).json()
