@@ -259,7 +259,7 @@ def enrol(
 
 # A run's figures, as the operator reads them (the answer's other fields are shown under their own names).
 RUN_FIELDS = {
-    "households_paid": "households paid 发放户数",
+    "households_paid": "households with a payment (withheld ones too) 有发放记录户数",
     "grants_made": "payments made 发放笔数",
     "total_amount": "amount settled 金额",
     "transferred_amount": "transferred 实发",
@@ -285,17 +285,21 @@ def _money(value: Any) -> str:
 def show_run(what: str, result: dict[str, Any], out: Console) -> None:
     dry = bool(result.get("dry_run"))
     period = result.get("period") or result.get("term")
-    title = f"{what} {period}" + (" — DRY RUN: nothing was paid or written" if dry else "")
-    figures = Table(title=title, show_header=False, title_justify="left")
+    out.print(
+        f"[bold]{what} {period}[/bold]" + (" — [yellow]DRY RUN: nothing was paid or written[/yellow]" if dry else "")
+    )
+    divisions = result.get("by_division") or []
+    figures = Table(show_header=False)
     figures.add_column("", style="bold")
     figures.add_column("", justify="right")
+    transferred = sum((Decimal(d["amount"]) for d in divisions), Decimal(0))
+    figures.add_row("households transferred to 实发户数", str(sum(d["households"] for d in divisions)))
+    figures.add_row("transferred 实发金额", _money(transferred))
     for key, value in result.items():
-        if key in ("period", "term", "dry_run", "by_division", "left_out", "payees"):
+        if key in ("period", "term", "dry_run", "by_division", "left_out", "left_out_count", "payees"):
             continue
-        shown = _money(value) if isinstance(value, str) and key not in ("period", "term") else str(value)
-        figures.add_row(RUN_FIELDS.get(key, key), shown)
+        figures.add_row(RUN_FIELDS.get(key, key), _money(value) if isinstance(value, str) else str(value))
     out.print(figures)
-    divisions = result.get("by_division") or []
     if divisions:
         table = Table(title="paid per division 分区县", title_justify="left")
         for header, justify in (("division 区县", "left"), ("code", "left"), ("households 户数", "right")):

@@ -387,7 +387,7 @@ async def run_subsidies(
     if not dry_run:
         await finish_run(uow, SubsidyRun, run_id, tally.households_paid, tally.transferred)
     log.info(
-        "subsidy run finished",
+        "subsidy dry run finished" if dry_run else "subsidy run finished",
         extra={
             "ctx_period": month.label,
             "ctx_paid": tally.households_paid,

@@ -970,7 +970,10 @@ async def run_payments(
             Payment.period == month.label, Payment.run_id != run_id
         )
     )
-    log.info("payment run finished", extra={"ctx_period": month.label, "ctx_paid": paid, "ctx_total": str(transferred)})
+    log.info(
+        "payment dry run finished" if dry_run else "payment run finished",
+        extra={"ctx_period": month.label, "ctx_paid": paid, "ctx_total": str(transferred)},
+    )
     return PaymentRunOut(
         period=month.label,
         households_paid=paid,

@@ -146,9 +146,7 @@ async def test_an_excel_file_in_chinese_is_enrolled_and_a_second_run_resumes_ins
     assert await _household_count(registry) == 2
 
 
-async def test_a_person_in_two_households_is_refused_naming_the_other_household_and_its_line(
-    registry, tmp_path: Path
-):
+async def test_a_person_in_two_households_is_refused_naming_the_other_household_and_its_line(registry, tmp_path: Path):
     shared_person, first_head, moved = person_id(), person_id(), person_id()
     earlier = tmp_path / "earlier.csv"
     earlier.write_text(_csv([_row("E1", moved, "吴敏", "head")]), encoding="utf-8")
