@@ -38,7 +38,7 @@ from services.office.schemas import (
     UnservedHousehold,
 )
 from services.office.service import CIVIL_AFFAIRS, last_members, members_of, status_on
-from shared.divisions import division_name
+from shared.divisions import DIVISIONS, division_name
 from shared.entitlements import WorkingAge
 from shared.events import MemberSnapshot
 from shared.money import ZERO, to_fen
@@ -74,6 +74,7 @@ def mask_name(name: str) -> str:
 
 
 _HOUSE_NUMBER = re.compile(r"[0-9０-９]")
+_DISTRICT_NAMES = sorted({d.name for d in DIVISIONS.values()}, key=len, reverse=True)
 
 
 def street_of(address: str, division: str) -> str:
@@ -81,6 +82,8 @@ def street_of(address: str, division: str) -> str:
     everything from the house number on."""
 
     rest = address.strip().removeprefix("黑龙江省").removeprefix("哈尔滨市").removeprefix(division)
+    # An address may name another district than the household's division code does: any district goes.
+    rest = next((rest[len(name) :] for name in _DISTRICT_NAMES if rest.startswith(name)), rest)
     match = _HOUSE_NUMBER.search(rest)
     return (rest[: match.start()] if match else rest).strip() or rest.strip()
 

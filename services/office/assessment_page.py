@@ -100,9 +100,11 @@ def _scale(longest: float) -> tuple[float, list[tuple[float, str]]]:
 
 
 def _x(hours: float, end: float) -> int:
+    """Where ``hours`` falls on the scale; at least 2 px, so a grant within the first second still shows."""
+
     low = math.log10(TICKS[0][0])
     value = math.log10(max(hours, TICKS[0][0]))
-    return round((value - low) / (math.log10(end) - low) * BAR_WIDTH)
+    return max(2, round((value - low) / (math.log10(end) - low) * BAR_WIDTH))
 
 
 def _timeliness_chart(bureaus: list[BureauAssessment]) -> str:

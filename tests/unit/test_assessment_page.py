@@ -40,6 +40,7 @@ def test_the_head_is_masked_and_the_street_has_no_house_number():
     assert street_of("道里区中央大街123号", "道里区") == "中央大街"
     assert street_of("哈尔滨市道里区测试街1号", "道里区") == "测试街"
     assert street_of("宾县宾州镇", "宾县") == "宾州镇"
+    assert street_of("哈尔滨市道里区测试街1号", "宾县") == "测试街"  # the address names another district
 
 
 def test_durations_read_in_the_unit_that_suits_them():
