@@ -623,7 +623,8 @@ REPLAY_IMPACT = {
     "employment": "GET /persons/{resident_id} answers 404 and no certificate is issued for people not re-read yet",
     "utilities": "water discounts and heating reductions are refused (404) for households not re-read yet; a "
     "supplement run now would leave them out",
-    "legal": "legal aid checks answer 404 for people not re-read yet",
+    "legal": "GET /eligibility/{resident_id} answers eligible: false, and legal aid is refused, for people not "
+    "re-read yet",
     "office": "the one-stop view answers 404 and the assessment is incomplete until every event is re-read",
 }
 
