@@ -81,7 +81,7 @@ def main() -> None:
     try:
         app(prog_name="harbin-ops")
     except CliError as exc:
-        console(stderr=True).print(f"[red]{exc.message}[/red]", markup=True, highlight=False)
+        console(stderr=True).print(f"[red]{exc.message}[/red]", markup=True, highlight=False, soft_wrap=True)
         raise SystemExit(exc.status) from None
     except httpx.TransportError as exc:
         try:
@@ -436,6 +436,8 @@ def term(
 def _hours(value: float | None) -> str:
     if value is None:
         return "—"
+    if value < 1 / 60:
+        return f"{value * 3600:.0f} s"
     return f"{value * 60:.0f} min" if value < 1 else f"{value:.1f} h"
 
 
