@@ -128,3 +128,10 @@ async def test_dry_runs_write_nothing_and_say_what_the_runs_pay_and_whom_they_le
                 if p["period"] == "2026-04"
             ]
             assert [p["amount"] for p in april] == ["340.00"]
+
+
+async def test_a_run_against_an_unreachable_service_is_one_line_and_exit_4():
+    code, output = await harbin_ops({"HARBIN_UTILITIES_URL": "http://127.0.0.1:1"}, "supplement", "2026-03", "--yes")
+    assert code == 4, output
+    assert "cannot reach http://127.0.0.1:1/" in output and "Traceback" not in output
+    assert len(output.strip().splitlines()) <= 2, output
