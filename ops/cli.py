@@ -10,7 +10,7 @@
 Service addresses come from HARBIN_<SERVICE>_URL (default http://127.0.0.1:800N), Kafka from
 HARBIN_KAFKA (default 127.0.0.1:9092), topic names' prefix from HARBIN_TOPIC_PREFIX, the bearer token
 from HARBIN_TOKEN. Exit statuses: 0 done, 1 refused or not ready, 2 bad argument or file or not confirmed,
-3 rows rejected (enrol), 4 a service unreachable or failing, 5 the token refused.
+3 rows rejected (enrol) or something overdue (overdue), 4 a service unreachable or failing, 5 the token refused.
 """
 
 from __future__ import annotations
@@ -787,3 +787,61 @@ def dlq_requeue(
 
     origin = asyncio.run(_requeue(topic, partition, offset, fixed.read_bytes() if fixed else None))
     typer.echo(f"re-queued {topic} {partition} {offset} to {origin}")
+
+
+# ---- the procedure: what is overdue -------------------------------------------------------------------------
+
+
+def _every(http: httpx.Client, path: str, params: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every item of a paged registry list (1,000 a page), and the first page's body (its counts)."""
+
+    items: list[dict[str, Any]] = []
+    first: dict[str, Any] = {}
+    for page in range(1, 1001):
+        body = answer(http.get(path, params={**params, "page": str(page), "size": "1000"}), "registry", "registry:read")
+        first = first or body
+        items += body["items"]
+        if len(items) >= body["total"] or not body["items"]:
+            break
+    return items, first
+
+
+@app.command()
+def overdue(
+    division: Annotated[str | None, typer.Option("--division", help="only this division (6-digit code)")] = None,
+    show: Annotated[int, typer.Option(min=0, help="how many of each to list")] = 20,
+) -> None:
+    """What the procedure has let run late: applications past a step's time limit, appeals past the day they had
+    to be decided by, households past their periodic review — counted per division, the longest late first.
+
+    Exit status 0 when nothing is overdue, 3 otherwise (for a daily check)."""
+
+    scope = {"division_code": division} if division else {}
+    with client("registry") as http:
+        applications, _ = _every(http, "/applications", {**scope, "overdue": "true"})
+        appeals, _ = _every(http, "/appeals", {**scope, "overdue": "true"})
+        reviews, _ = _every(http, "/reviews/due", scope)
+    reviews = [review for review in reviews if review["overdue"]]
+    sections = [("applications", applications), ("appeals", appeals), ("reviews", reviews)]
+    divisions = sorted({item["division_code"] for _, items in sections for item in items})
+    typer.echo(f"{'division':<10}{'applications':>14}{'appeals':>10}{'reviews':>10}")
+    for code in divisions:
+        counts = [sum(item["division_code"] == code for item in items) for _, items in sections]
+        typer.echo(f"{code:<10}{counts[0]:>14}{counts[1]:>10}{counts[2]:>10}")
+    typer.echo(f"{'total':<10}{len(applications):>14}{len(appeals):>10}{len(reviews):>10}")
+    for title, items in sections:
+        if items and show:
+            typer.echo(f"overdue {title}:")
+            for item in items[:show]:
+                typer.echo(f"  {item['division_code']}  {_overdue_line(title, item)}")
+    if any(items for _, items in sections):
+        raise typer.Exit(3)
+    typer.secho("nothing is overdue", fg="green")
+
+
+def _overdue_line(kind: str, item: dict[str, Any]) -> str:
+    if kind == "applications":
+        return f"{item['id']}  awaiting {item['awaiting']}, due {item['due_on']}"
+    if kind == "appeals":
+        return f"{item['id']}  against {item['subject']}, to be decided by {item['decide_by']}"
+    return f"{item['household_id']}  review due {item['due_on']} ({item['reason']})"

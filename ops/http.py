@@ -14,7 +14,7 @@ from shared.tracing import provider
 # Exit statuses (the README's "Operate it" lists them).
 EXIT_REFUSED = 1  # a service refused the request, or something is not ready
 EXIT_USAGE = 2  # a bad argument or file, or a run not confirmed
-EXIT_REJECTED = 3  # enrol: some rows were rejected (the rest went in)
+EXIT_REJECTED = 3  # enrol: some rows were rejected (the rest went in); overdue: something is late
 EXIT_UNREACHABLE = 4  # a service could not be reached, or failed (5xx)
 EXIT_TOKEN = 5  # the token was refused (401) or lacks a scope (403)
 

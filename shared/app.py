@@ -36,7 +36,7 @@ from shared.errors import (
 )
 from shared.kafka import ProducerHolder, kafka_is_reachable
 from shared.logging import configure_logging
-from shared.metrics import HttpMetrics, exposition
+from shared.metrics import HttpMetrics, MetricsReader, exposition
 from shared.outbox import OutboxRelay
 from shared.parameters import ParameterChanged, ParameterSpec, parameters_router
 from shared.platform_models import ConsumerPosition, InboxEvent
@@ -350,6 +350,7 @@ def create_service_app(
     parameter_specs: Sequence[ParameterSpec] = (),
     on_parameter_change: ParameterChanged | None = None,
     prefetch: Prefetch | None = None,
+    metrics_readers: Sequence[MetricsReader] = (),
 ) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     name = settings.service_name
@@ -431,7 +432,7 @@ def create_service_app(
         responses={200: {"content": {"text/plain": {}}}},
     )
     async def metrics() -> Response:
-        body, content_type = await exposition(app.state.platform)
+        body, content_type = await exposition(app.state.platform, metrics_readers)
         return Response(body, media_type=content_type)
 
     for router in routers:

@@ -37,6 +37,10 @@ PUBLIC_PATHS = frozenset({"/health", "/ready", "/openapi.json", "/docs", "/docs/
 SERVICES = NAMES
 EXTRA_SCOPES = {
     "office:mutual_aid": "districts record donations and pairings with the office (社会互助)",
+    "office:work_cycle": "the leading-group office records joint meetings, inspections and commendations and "
+    "follows up their decisions and findings (联席会议, 督导检查, 表彰)",
+    "office:partners": "the trade union, youth league, women's federation and disabled persons' federation "
+    "record their activities for dibao members with the office",
     "medical:claims": "a designated hospital submits its own claims",
     "education:schools": "a school reports a pupil's stage, boarding or leaving",
     "education:partners": "a partner organisation records its aid to a pupil",
@@ -260,7 +264,10 @@ def mint(
 
 
 LOCAL_TOKENS = {
-    "civil_affairs": ("民政局 Civil Affairs", ["registry:read", "registry:write", "office:read", "office:mutual_aid"]),
+    "civil_affairs": (
+        "民政局 Civil Affairs",
+        ["registry:read", "registry:write", "office:read", "office:mutual_aid", "office:work_cycle"],
+    ),
     "hospital_1": ("定点医院 hospital 1", ["medical:claims"]),
     "auditor": ("审计局 Audit", ["audit:read", *(f"{s}:read" for s in SERVICES)]),
     "ops": ("运维 operations (every scope; local use only)", list(ALL_SCOPES)),

@@ -29,7 +29,7 @@ from aiokafka.errors import KafkaError
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import is_transient, rows_matched, table_of
+from shared.db import insert_many, is_transient, one_of, rows_matched
 from shared.events import (
     EventEnvelope,
     PoisonMessage,
@@ -52,10 +52,18 @@ class BatchHandler:
     """A handler that takes a run of consecutive events of its type at once (a bulk upsert, say).
 
     Order is kept: the run ends at the first event of another type, which is handled after it.
+
+    ``idempotent``: handling an event again changes nothing (an upsert or an insert-or-ignore by a business
+    key), so the event needs no inbox row: a duplicate is absorbed by the effect itself. A duplicate is a
+    re-sent run of the outbox, published again in its order, so the state it passes through is one it
+    had already reached and the last event leaves it where it was.
     """
 
-    def __init__(self, handle: Callable[[UnitOfWork, list[ReceivedEvent]], Awaitable[None]]) -> None:
+    def __init__(
+        self, handle: Callable[[UnitOfWork, list[ReceivedEvent]], Awaitable[None]], *, idempotent: bool = False
+    ) -> None:
         self.handle = handle
+        self.idempotent = idempotent
 
 
 Handler = Callable[[UnitOfWork, ReceivedEvent], Awaitable[None]] | BatchHandler
@@ -318,15 +326,17 @@ class EventConsumer:
                 return
             every = [item for _, _, items in pending for item in items]
             handled = [envelope for item in every if (envelope := item.handled) is not None]
-            ids = [envelope.event_id for envelope in handled]
+            ids = [envelope.event_id for envelope in handled if not self._idempotent(envelope)]
             seen = (
-                set(await session.scalars(select(InboxEvent.event_id).where(InboxEvent.event_id.in_(ids))))
+                set(await session.scalars(select(InboxEvent.event_id).where(one_of(session, InboxEvent.event_id, ids))))
                 if ids
                 else set()
             )
             if self.prefetch is not None and ids:
-                await self.prefetch(uow, list({envelope.key for envelope in handled}))
+                # For the handlers that read state by key; an idempotent batch handler reads none.
+                await self.prefetch(uow, list({e.key for e in handled if not self._idempotent(e)}))
             inbox_rows = []
+            count = 0
             keys_handled: set[str] = set()
             run: list[ReceivedEvent] = []
             run_headers: list[Headers] = []
@@ -336,6 +346,7 @@ class EventConsumer:
                 if envelope is None or envelope.event_id in seen:
                     continue
                 seen.add(envelope.event_id)
+                count += 1
                 event = ReceivedEvent(envelope, item.payload, topic, tp.partition, item.record.offset)
                 handler = self.handlers[envelope.type]
                 if run_handler is not None and handler is not run_handler:
@@ -353,6 +364,8 @@ class EventConsumer:
                     keys_handled.add(envelope.key)
                     with consuming(self.service, envelope.type, item.record.headers):
                         await handler(uow, event)
+                if self._idempotent(envelope):
+                    continue
                 inbox_rows.append(
                     {
                         "event_id": envelope.event_id,
@@ -365,11 +378,15 @@ class EventConsumer:
             if run_handler is not None:
                 await self._handle_run(run_handler, uow, run, run_headers)
             if inbox_rows:
-                await session.execute(insert(table_of(InboxEvent)), inbox_rows)
+                await insert_many(session, InboxEvent, inbox_rows)
             for tp, topic, items in pending:
                 await self._store_position(session, topic, tp.partition, items[-1].record.offset + 1)
             await uow.commit()
-        self.handled_total += len(inbox_rows)
+        self.handled_total += count
+
+    def _idempotent(self, envelope: EventEnvelope) -> bool:
+        handler = self.handlers[envelope.type]
+        return isinstance(handler, BatchHandler) and handler.idempotent
 
     async def _handle_run(
         self, handler: BatchHandler, uow: UnitOfWork, run: list[ReceivedEvent], headers: list[Headers]

@@ -38,6 +38,7 @@ from services.office.schemas import (
     UnservedHousehold,
 )
 from services.office.service import CIVIL_AFFAIRS, last_members, members_of, status_on
+from services.office.work_cycle.figures import work_cycle_assessment
 from shared.divisions import DIVISIONS, division_name
 from shared.entitlements import WorkingAge
 from shared.events import MemberSnapshot
@@ -360,6 +361,7 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
         programmes=programmes,
         divisions=division_rows,
         unserved=unserved,
+        work_cycle=await work_cycle_assessment(session, period),
     )
 
 

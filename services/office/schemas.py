@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.office.work_cycle.schemas import PartnerActivityOut, WorkCycleAssessment
 from shared.money import MoneyStr
 from shared.validators import Day, DivisionCodeIn, MoneyIn, PastPlanDay, PeriodIn, Text, WholeNumber
 
@@ -104,6 +105,7 @@ class OneStopOut(BaseModel):
     programmes: list[ProgrammeOut]
     donations: list[DonationOut]
     pairings: list[PairingOut]
+    partner_activities: list[PartnerActivityOut] = Field(description="工会, 共青团, 妇联, 残联 for it or its members")
     amount_paid: MoneyStr = Field(description="everything paid to the household: dibao, bureaus, donations")
 
 
@@ -198,6 +200,7 @@ class AssessmentOut(BaseModel):
     programmes: list[ProgrammeMoney] = Field(description="money paid in the period, per bureau and programme")
     divisions: list[DivisionAssessment]
     unserved: list[UnservedHousehold]
+    work_cycle: WorkCycleAssessment = Field(description="findings followed up and overdue, partner organisations")
 
 
 class DivisionReport(BaseModel):

@@ -302,8 +302,8 @@ class _Prepared:
     event: HouseholdEnrolled
 
 
-def _prepare(body: HouseholdIn, book: ParameterBook, today: date) -> _Prepared:
-    household_id = str(uuid.uuid4())
+def _prepare(body: HouseholdIn, book: ParameterBook, today: date, household_id: str | None = None) -> _Prepared:
+    household_id = household_id or str(uuid.uuid4())
     enrolled_on = body.enrolled_on or today
     standard = _standard_on(book, body.division_code, enrolled_on)
     if not rules.below_standard(standard, len(body.members), body.monthly_income):
@@ -388,14 +388,16 @@ def _claims_of(prepared: _Prepared, held: dict[str, list[_Held]]) -> tuple[list[
     return release, clashes
 
 
-async def enrol(uow: UnitOfWork, body: HouseholdIn, today: date | None = None) -> HouseholdOut:
+async def enrol(
+    uow: UnitOfWork, body: HouseholdIn, today: date | None = None, household_id: str | None = None
+) -> HouseholdOut:
     """Enrol one household. The unique index on holding memberships is the check that each person is in one
     household at a time (race-free); earlier memberships are read only to release ended ones and to refuse
-    a back-dated enrolment that overlaps one."""
+    a back-dated enrolment that overlaps one. An approved application gives the household its own id."""
 
     session = uow.session
     book = await ParameterBook.load(session, [DIBAO_STANDARD])
-    prepared = _prepare(body, book, today or city_today())
+    prepared = _prepare(body, book, today or city_today(), household_id)
     ids = [row["resident_id"] for row in prepared.members]
     release, clashes = _claims_of(prepared, await _memberships(session, ids))
     if clashes:

@@ -21,6 +21,7 @@ from services.office.schemas import (
     ProgrammeMoney,
     UnservedHousehold,
 )
+from services.office.work_cycle.schemas import WorkCycleAssessment
 from shared.periods import parse_period
 from shared.services import ASSESSED_BUREAUS, BUREAU_NAMES
 from tests.contrast import contrast_ratio
@@ -116,6 +117,17 @@ def _assessment(complete: bool) -> AssessmentOut:
                 mutual_aid=MutualAidSummary(donations=0, donation_amount=Decimal("0.00"), active_pairings=0),
             )
         ],
+        work_cycle=WorkCycleAssessment(
+            findings_due=0,
+            findings_resolved_on_time=0,
+            findings_open=0,
+            findings_overdue=0,
+            overdue_findings=[],
+            partner_activities=[],
+            disabled_members=0,
+            disabled_members_served=0,
+            divisions=[],
+        ),
         unserved=[
             UnservedHousehold(
                 household_id="0b5e7c1e-8d2f-4a57-9a0e-3f3c2d1b0a99",

@@ -1,12 +1,12 @@
 """A bulk enrolment's idempotency key per household, unique: a file sent again finds what it enrolled before.
 
-Revision ID: 0008
+Revision ID: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision, down_revision, branch_labels, depends_on = "0008", "0007", None, None
+revision, down_revision, branch_labels, depends_on = "0009", "0008", None, None
 
 
 def upgrade() -> None:
