@@ -26,7 +26,14 @@ from shared.audit_api import audit_router
 from shared.auth import AuthConfig, check_every_route_is_guarded, requires
 from shared.consumer import EventConsumer, Handler, Prefetch
 from shared.db import create_engine, database_is_reachable, rows_matched, session_factory
-from shared.errors import Unprocessable, document_problems, install_error_handlers, problem_response
+from shared.errors import (
+    Conflict,
+    Unprocessable,
+    document_problems,
+    install_error_handlers,
+    problem_response,
+    problem_responses,
+)
 from shared.kafka import ProducerHolder, kafka_is_reachable
 from shared.logging import configure_logging
 from shared.metrics import HttpMetrics, MetricsReader, exposition
@@ -99,6 +106,17 @@ class Platform:
 
         if self.consumer is None:
             return {}
+        # Other replicas in the group would keep their partitions' positions in memory and re-read nothing, while
+        # what they had derived is deleted here: only a replica that holds every partition may replay.
+        held = self.consumer.partitions_held()
+        if held is not None and held[0] < held[1]:
+            name = self.settings.service_name
+            raise Conflict(
+                "replay_needs_one_replica",
+                f"this replica of {name} consumes {held[0]} of the {held[1]} partitions of its topics (other replicas "
+                "hold the rest, or it is still joining its group); they would not re-read theirs. Scale "
+                f"{name} to one replica (docker compose up -d --scale {name}=1), replay, then scale it back",
+            )
         consumer_task = next((t for t in self.tasks if t.get_name().endswith("-consumer")), None)
         self.consumer.stop()
         if consumer_task is not None:
@@ -189,7 +207,10 @@ def admin_router(reset: ReplayReset | None, dependencies: Sequence[Any]) -> APIR
         )
 
     @router.post(
-        "/replay", response_model=ReplayOut, summary="Rebuild what was derived from events by replaying the topics"
+        "/replay",
+        response_model=ReplayOut,
+        responses=problem_responses(409, 422),
+        summary="Rebuild what was derived from events by replaying the topics (one replica only: 409 otherwise)",
     )
     async def replay(request: Request) -> ReplayOut:
         if reset is None:

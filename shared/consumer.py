@@ -214,6 +214,15 @@ class EventConsumer:
         ends = await consumer.end_offsets(list(consumer.assignment()))
         return {(self._logical(tp.topic), tp.partition): int(offset) for tp, offset in ends.items()}
 
+    def partitions_held(self) -> tuple[int, int] | None:
+        """(partitions this consumer is assigned, partitions its topics have); None when it is not running."""
+
+        consumer = self._consumer
+        if consumer is None:
+            return None
+        total = sum(len(consumer.partitions_for_topic(self.topic_prefix + topic) or ()) for topic in self.topics)
+        return len(consumer.assignment()), total
+
     def _dlq(self, logical_topic: str) -> str:
         return self.topic_prefix + dlq_topic(self.service, logical_topic)
 

@@ -118,8 +118,11 @@ async def term_run(body: TermRunIn, request: Request, units: Units, uow: Uow) ->
     (``withheld_amount``), so no transfer is ever negative. A second run adds nothing. A term that has not begun
     (1 March, 1 September, in Harbin) is refused: 422 ``period_in_future``."""
 
-    result = await service.run_term(units, uow, body.term, batch_size=request.app.state.settings.run_batch_size)
-    uow.audit("term_runs", body.term, after=result.model_dump())
+    result = await service.run_term(
+        units, uow, body.term, batch_size=request.app.state.settings.run_batch_size, dry_run=body.dry_run
+    )
+    if not body.dry_run:
+        uow.audit("term_runs", body.term, after=result.model_dump(exclude={"left_out", "payees"}))
     return result
 
 

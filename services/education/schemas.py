@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.events import SchoolStage
 from shared.money import MoneyStr
+from shared.runs import RunReport
 from shared.validators import (
     Flag,
     MoneyIn,
@@ -123,9 +124,10 @@ class TermRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     term: TermIn = Field(description="YYYY-spring or YYYY-autumn")
+    dry_run: Flag = Field(default=False, description="write nothing: answer what a run would pay now")
 
 
-class TermRunOut(BaseModel):
+class TermRunOut(RunReport):
     term: str
     grants_made: int = Field(description="payments this run made: waivers, subsidies, grants and arrears")
     total_amount: MoneyStr = Field(description="what this run's payment lines settled (withheld included)")

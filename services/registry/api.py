@@ -78,7 +78,10 @@ async def enrol_household(body: HouseholdIn, uow: Uow) -> HouseholdOut:
 async def enrol_households_bulk(body: BulkIn, uow: Uow) -> BulkOut:
     results = await service.enrol_bulk(uow, body.households)
     rejected = sum(1 for result in results if result.error is not None)
-    return BulkOut(enrolled=len(results) - rejected, rejected=rejected, results=results)
+    already = sum(1 for result in results if result.already_enrolled)
+    return BulkOut(
+        enrolled=len(results) - rejected - already, already_enrolled=already, rejected=rejected, results=results
+    )
 
 
 @households.get(
@@ -186,8 +189,11 @@ async def get_person(resident_id: str, session: DbSession) -> PersonOut:
     summary="Settle dibao through a month: arrears paid, overpayments recovered; a second run adds nothing",
 )
 async def payment_run(body: PaymentRunIn, request: Request, units: Units, uow: Uow) -> PaymentRunOut:
-    result = await service.run_payments(units, uow, body.period, batch_size=request.app.state.settings.run_batch_size)
-    uow.audit("payment_runs", body.period, after=result.model_dump())
+    result = await service.run_payments(
+        units, uow, body.period, batch_size=request.app.state.settings.run_batch_size, dry_run=body.dry_run
+    )
+    if not body.dry_run:
+        uow.audit("payment_runs", body.period, after=result.model_dump(exclude={"left_out", "payees"}))
     return result
 
 

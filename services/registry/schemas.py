@@ -18,6 +18,7 @@ from shared.events import (
     Sex,
 )
 from shared.money import MoneyStr
+from shared.runs import RunReport
 from shared.validators import (
     AreaIn,
     Day,
@@ -187,11 +188,25 @@ class HouseholdPage(BaseModel):
     size: int
 
 
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{8,64}$"
+
+
 class BulkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     households: list[dict[str, Any]] = Field(
-        max_length=1000, description="up to 1,000 household bodies, as for POST /households"
+        max_length=1000,
+        description="up to 1,000 household bodies, as for POST /households, each with an optional "
+        '"idempotency_key" (8–64 of A–Z a–z 0–9 . _ : -): a household sent again with the same key and the same '
+        "data is not enrolled twice but answered with the household enrolled the first time "
+        '("already_enrolled": true); the same key with other data is refused (idempotency_key_reused)',
+    )
+
+
+class Clash(BaseModel):
+    member: int = Field(description="the member's index in the household sent")
+    household_id: str | None = Field(
+        description="the household the person is already in (null: another of this request)"
     )
 
 
@@ -199,16 +214,19 @@ class BulkError(BaseModel):
     code: str
     detail: str
     errors: list[dict[str, Any]] | None = None
+    clashes: list[Clash] | None = Field(default=None, description="person_in_active_household: who, and where")
 
 
 class BulkResult(BaseModel):
     index: int
     id: str | None
     error: BulkError | None
+    already_enrolled: bool = Field(default=False, description="enrolled earlier under the same idempotency key")
 
 
 class BulkOut(BaseModel):
-    enrolled: int
+    enrolled: int = Field(description="households enrolled by this request")
+    already_enrolled: int = Field(default=0, description="households found enrolled under their idempotency key")
     rejected: int
     results: list[BulkResult]
 
@@ -229,9 +247,10 @@ class PaymentRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     period: MonthIn
+    dry_run: Flag = Field(default=False, description="write nothing: answer what a run would pay now")
 
 
-class PaymentRunOut(BaseModel):
+class PaymentRunOut(RunReport):
     period: str
     households_paid: int = Field(description="households this run paid something (arrears included)")
     total_amount: MoneyStr = Field(description="money this run transferred (after withholding what is owed)")
