@@ -55,12 +55,15 @@ from shared.services import NAMES as SERVICES
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def cpu_seconds(service_pids: dict[str, int]) -> dict[str, float]:
-    """CPU time (user + system) so far of each service, of the Kafka broker and of all PostgreSQL processes."""
+def cpu_seconds(service_pids: dict[str, int], workdir: Path) -> dict[str, float]:
+    """CPU time (user + system) so far of each service, of the run's Kafka broker and of its PostgreSQL
+    server (the postmaster and its backends): only the processes under ``workdir``, not another broker
+    or database server the machine runs (a developer's, a test run's)."""
 
     tick = os.sysconf("SC_CLK_TCK")
     by_pid = {pid: service for service, pid in service_pids.items()}
-    totals: dict[str, float] = defaultdict(float)
+    ours = str(workdir).encode()
+    stats: dict[int, tuple[int, float, str, bytes]] = {}  # pid: (parent, cpu, name, command)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -70,13 +73,16 @@ def cpu_seconds(service_pids: dict[str, int]) -> dict[str, float]:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        used = (int(fields[11]) + int(fields[12])) / tick
-        pid = int(entry.name)
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, name, command)
+    postmasters = {pid for pid, (_, _, name, command) in stats.items() if name == "postgres" and ours in command}
+    totals: dict[str, float] = defaultdict(float)
+    for pid, (parent, used, name, command) in stats.items():
         if pid in by_pid:
             totals[by_pid[pid]] += used
-        elif b"kafka.Kafka" in command:
+        elif b"kafka.Kafka" in command and ours in command:
             totals["kafka"] += used
-        elif stat[stat.index("(") + 1 : stat.rindex(")")] == "postgres":
+        elif pid in postmasters or (name == "postgres" and parent in postmasters):
             totals["postgres"] += used
     return dict(totals)
 
@@ -184,7 +190,7 @@ class Bench:
 
     async def enrolment_and_fan_out(self, households: list[dict[str, Any]]) -> None:
         rows_before = await self.rows_written()
-        cpu_before = cpu_seconds(self.service_pids())
+        cpu_before = cpu_seconds(self.service_pids(), self.system.workdir)
         started = time.perf_counter()
         async with self.system.client("registry") as http:
             for start in range(0, len(households), 1000):
@@ -194,7 +200,7 @@ class Bench:
         enrolled = time.perf_counter() - started
         events, grants = await self.drained(timeout=max(600, len(households) / 20))
         fan_out = time.perf_counter() - started
-        cpu_after = cpu_seconds(self.service_pids())
+        cpu_after = cpu_seconds(self.service_pids(), self.system.workdir)
         cpu = {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 1) for name in sorted(cpu_after)}
         self.results["bulk_enrolment"] = {
             "households": len(households),

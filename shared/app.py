@@ -27,7 +27,13 @@ from shared.audit_api import audit_router
 from shared.auth import AuthConfig, check_every_route_is_guarded, requires
 from shared.consumer import EventConsumer, Handler, Prefetch
 from shared.db import create_engine, database_is_reachable, rows_matched, session_factory
-from shared.errors import Unprocessable, install_error_handlers, problem_response
+from shared.errors import (
+    Conflict,
+    Unprocessable,
+    install_error_handlers,
+    problem_response,
+    problem_responses,
+)
 from shared.kafka import ProducerHolder, kafka_is_reachable
 from shared.logging import configure_logging
 from shared.methods import AllowedMethods
@@ -36,6 +42,7 @@ from shared.openapi import operation_id, publish
 from shared.outbox import OutboxRelay
 from shared.parameters import ParameterChanged, ParameterSpec, parameters_router
 from shared.platform_models import ConsumerPosition, InboxEvent
+from shared.read_audit import audit_key
 from shared.request_id import RequestId
 from shared.settings import ServiceSettings
 from shared.tracing import trace_requests, trace_statements
@@ -75,7 +82,7 @@ class Platform:
         )
         trace_statements(engine, settings.otlp_endpoint)
         sessions = session_factory(engine)
-        producers = ProducerHolder(settings.kafka_bootstrap_servers, client_id=settings.service_name)
+        producers = ProducerHolder(settings.kafka(), client_id=settings.service_name)
         relay = OutboxRelay(
             sessions, producers, settings.topic_prefix, settings.outbox_batch_size, settings.outbox_poll_seconds
         )
@@ -85,7 +92,7 @@ class Platform:
             consumer = EventConsumer(
                 service=settings.service_name,
                 units=units,
-                bootstrap_servers=settings.kafka_bootstrap_servers,
+                kafka=settings.kafka(),
                 topics=list(topics),
                 handlers=handlers,
                 producers=producers,
@@ -101,6 +108,17 @@ class Platform:
 
         if self.consumer is None:
             return {}
+        # Other replicas in the group would keep their partitions' positions in memory and re-read nothing, while
+        # what they had derived is deleted here: only a replica that holds every partition may replay.
+        held = self.consumer.partitions_held()
+        if held is not None and held[0] < held[1]:
+            name = self.settings.service_name
+            raise Conflict(
+                "replay_needs_one_replica",
+                f"this replica of {name} consumes {held[0]} of the {held[1]} partitions of its topics (other replicas "
+                "hold the rest, or it is still joining its group); they would not re-read theirs. Scale "
+                f"{name} to one replica (docker compose up -d --scale {name}=1), replay, then scale it back",
+            )
         consumer_task = next((t for t in self.tasks if t.get_name().endswith("-consumer")), None)
         self.consumer.stop()
         if consumer_task is not None:
@@ -195,7 +213,10 @@ def admin_router(reset: ReplayReset | None, dependencies: Sequence[Any]) -> APIR
         )
 
     @router.post(
-        "/replay", response_model=ReplayOut, summary="Rebuild what was derived from events by replaying the topics"
+        "/replay",
+        response_model=ReplayOut,
+        responses=problem_responses(409, 422),
+        summary="Rebuild what was derived from events by replaying the topics (one replica only: 409 otherwise)",
     )
     async def replay(request: Request) -> ReplayOut:
         """Forget everything this service derived from events (its copy of the caseload, the inbox, the positions)
@@ -343,7 +364,8 @@ def create_service_app(
     auth = AuthConfig(
         algorithm=settings.jwt_algorithm,
         secret=settings.jwt_secret,
-        public_key=settings.jwt_public_key,
+        jwks=settings.jwt_jwks,
+        jwks_refresh_seconds=settings.jwt_jwks_refresh_seconds,
         environment=settings.environment,
         audience=settings.jwt_audience or settings.service_name,
     )
@@ -355,6 +377,8 @@ def create_service_app(
         await platform.start()
         for job in background:
             platform.jobs.append(asyncio.create_task(job(platform), name=f"{settings.service_name}-job"))
+        if auth.issuer_keys is not None:  # the issuer's keys reread in the background (a rotation)
+            platform.jobs.append(asyncio.create_task(auth.issuer_keys.keep_fresh(), name=f"{name}-issuer-keys"))
         log.info("service started", extra={"ctx_database": settings.resolved_database_url().split("@")[-1]})
         try:
             yield
@@ -378,6 +402,13 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.auth = auth
+    app.state.audit_key = audit_key(settings.audit_key, settings.environment)
+    if settings.environment == "production" and not settings.kafka().authenticated:
+        log.warning(
+            "KAFKA WITHOUT AUTHENTICATION IN PRODUCTION: anyone who reaches the broker reads every household's "
+            "events and can forge them. Set <SERVICE>_KAFKA_SECURITY_PROTOCOL=SASL_SSL with the service's own "
+            "principal (docs/security.md)"
+        )
     trace_requests(app, settings.otlp_endpoint)
     app.add_middleware(AllowedMethods)
     app.add_middleware(RequestLimits)
@@ -406,7 +437,7 @@ def create_service_app(
 
         platform: Platform = app.state.platform
         database_ok, kafka_ok = await asyncio.gather(
-            database_is_reachable(platform.engine), kafka_is_reachable(settings.kafka_bootstrap_servers)
+            database_is_reachable(platform.engine), kafka_is_reachable(settings.kafka())
         )
         consumer = platform.task_state("consumer")
         if consumer == "running" and platform.consumer is not None and not platform.consumer.running:

@@ -1,25 +1,88 @@
-"""Kafka plumbing: the idempotent producer, topic creation and a reachability check."""
+"""Kafka plumbing: how to connect (and authenticate), the idempotent producer, topic creation with an explicit
+retention, and a reachability check.
+
+Every client the services make goes through :class:`KafkaConnection`: PLAINTEXT for a broker on the loopback
+interface (local runs and tests), SASL (SCRAM-SHA-512, or PLAIN) over TLS in a deployment — one principal per
+service, whose ACLs let it write its own topics and read what it consumes (shared.kafka_security).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
 log = logging.getLogger("shared.kafka")
 
-# Topics keep their events forever: a bureau with an empty database rebuilds itself by replaying them.
-KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+
+
+@dataclass(frozen=True)
+class KafkaConnection:
+    """Where the brokers are and how to authenticate to them (from a service's settings, or made by hand)."""
+
+    bootstrap_servers: str
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    # TLS: the CA certificate (PEM) that signed the brokers'; empty: the system's trusted CAs.
+    ca_file: str = ""
+
+    @property
+    def authenticated(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments every aiokafka client takes: servers, protocol, TLS context, SASL credentials."""
+
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+        }
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            options["ssl_context"] = create_ssl_context(cafile=self.ca_file or None)
+        if self.authenticated:
+            options.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.username,
+                sasl_plain_password=self.password,
+            )
+        return options
+
+
+def connection(kafka: KafkaConnection | str) -> KafkaConnection:
+    """A bare ``host:port`` list is a PLAINTEXT connection (a local broker)."""
+
+    return kafka if isinstance(kafka, KafkaConnection) else KafkaConnection(kafka)
+
+
+# Retention, explicit per kind of topic. The event topics (the caseload, members' employment, grants) are kept
+# for as long as the system runs: a bureau with an empty database — a new replica's first start, a restore, a
+# fix that needs the derived state rebuilt — rebuilds itself by replaying them from the start (harbin-ops
+# replay), and settling money over time needs a household's whole history. What protects the personal data
+# they carry is who may read them (SASL and per-service ACLs), TLS on the wire and the broker's encrypted
+# disks, not expiry. Dead letters are for ops to inspect and requeue: 90 days, then gone.
+EVENTS_RETENTION = {"retention.ms": "-1", "retention.bytes": "-1"}
+DEAD_LETTER_RETENTION = {"retention.ms": str(90 * 24 * 3600 * 1000), "retention.bytes": "-1"}
 DEFAULT_PARTITIONS = 6
 
 
-def new_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+def retention(topic: str) -> dict[str, str]:
+    return DEAD_LETTER_RETENTION if topic.endswith(".dlq") else EVENTS_RETENTION
+
+
+def new_producer(kafka: KafkaConnection | str, client_id: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
+        **connection(kafka).options(),
         client_id=client_id,
         enable_idempotence=True,
         acks="all",
@@ -37,8 +100,8 @@ class ProducerHolder:
     waits for the broker.
     """
 
-    def __init__(self, bootstrap_servers: str, client_id: str) -> None:
-        self.bootstrap_servers = bootstrap_servers
+    def __init__(self, kafka: KafkaConnection | str, client_id: str) -> None:
+        self.kafka = connection(kafka)
         self.client_id = client_id
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
@@ -46,7 +109,7 @@ class ProducerHolder:
     async def get(self) -> AIOKafkaProducer:
         async with self._lock:
             if self._producer is None:
-                producer = new_producer(self.bootstrap_servers, self.client_id)
+                producer = new_producer(self.kafka, self.client_id)
                 try:
                     await producer.start()
                 except BaseException:
@@ -79,22 +142,23 @@ async def _quiet_stop(producer: AIOKafkaProducer) -> None:
 
 
 async def ensure_topics(
-    bootstrap_servers: str,
+    kafka: KafkaConnection | str,
     names: Iterable[str],
     partitions: int = DEFAULT_PARTITIONS,
     config: dict[str, str] | None = None,
 ) -> None:
-    """Create the topics that do not exist yet (harmless when they do)."""
+    """Create the topics that do not exist yet (harmless when they do), each with its kind's retention unless
+    ``config`` says otherwise."""
 
     wanted = list(dict.fromkeys(names))
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(**connection(kafka).options(), request_timeout_ms=10_000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if not missing:
             return
-        topics = [NewTopic(name, partitions, 1, topic_configs=dict(config or KEEP_FOREVER)) for name in missing]
+        topics = [NewTopic(name, partitions, 1, topic_configs=dict(config or retention(name))) for name in missing]
         try:
             await admin.create_topics(topics)
         except TopicAlreadyExistsError:
@@ -108,12 +172,13 @@ async def ensure_topics(
         await admin.close()
 
 
-async def kafka_is_reachable(bootstrap_servers: str, timeout: float = 3.0) -> bool:
-    """Ask the cluster for its metadata; true when a broker answers within ``timeout``."""
+async def kafka_is_reachable(kafka: KafkaConnection | str, timeout: float = 3.0) -> bool:
+    """Ask the cluster for its metadata; true when a broker answers (and accepts these credentials) within
+    ``timeout``."""
 
     from aiokafka.client import AIOKafkaClient
 
-    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
+    client = AIOKafkaClient(**connection(kafka).options(), request_timeout_ms=int(timeout * 1000))
     try:
         async with asyncio.timeout(timeout):
             await client.bootstrap()
@@ -127,14 +192,15 @@ async def kafka_is_reachable(bootstrap_servers: str, timeout: float = 3.0) -> bo
             pass
 
 
-async def read_to_end(bootstrap_servers: str, topics: Iterable[str]) -> list[ConsumerRecord]:
+async def read_to_end(kafka: KafkaConnection | str, topics: Iterable[str]) -> list[ConsumerRecord]:
     """Every record now on ``topics``, from the beginning to each partition's current end, with no
     consumer group (nothing committed); ordered by topic, partition and offset."""
 
     topics = list(topics)
     if not topics:
         return []
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    options = connection(kafka).options()
+    admin = AIOKafkaAdminClient(**options)
     await admin.start()
     try:
         described = await admin.describe_topics(topics)
@@ -143,7 +209,7 @@ async def read_to_end(bootstrap_servers: str, topics: Iterable[str]) -> list[Con
     partitions = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
     if not partitions:
         return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**options, enable_auto_commit=False)
     await consumer.start()
     records: list[ConsumerRecord] = []
     try:

@@ -53,8 +53,9 @@ FINDINGS_OVERDUE = Gauge(
 
 class HttpMetrics:
     """Counts every request by the route that served it (its template, never the raw path: no IDs in labels),
-    and writes its access line: one JSON line per request with method, route, path (IDs masked), status,
-    duration, the calling agency and (from the logging context) the request ID."""
+    and writes its access line: one JSON line per request with method, route, path and query (IDs masked, after
+    percent-decoding), status, duration, the caller (agency and subject) and (from the logging context) the
+    request ID."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
@@ -91,9 +92,11 @@ class HttpMetrics:
                     "ctx_method": method,
                     "ctx_route": route,
                     "ctx_path": scope["path"],
+                    "ctx_query": scope.get("query_string", b"").decode("latin-1")[:500] or None,
                     "ctx_status": status,
                     "ctx_duration_ms": round(seconds * 1000, 1),
                     "ctx_agency": getattr(principal, "agency", None),
+                    "ctx_subject": getattr(principal, "subject", None),
                 },
             )
 

@@ -165,7 +165,7 @@ class OutboxRelay:
             topics = {self.topic_prefix + row.topic for row in rows} - self._topics_ready
             if topics:
                 # Created explicitly (partitions, retention), never by the broker's auto-create defaults.
-                await ensure_topics(self.producers.bootstrap_servers, topics)
+                await ensure_topics(self.producers.kafka, topics)
                 self._topics_ready |= topics
             producer = await self.producers.get()
             pending = []

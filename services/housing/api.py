@@ -70,10 +70,14 @@ async def get_payments(household_id: HouseholdIdPath, session: DbSession) -> lis
 async def subsidy_run(body: SubsidyRunIn, request: Request, units: Units, uow: Uow) -> SubsidyRunOut:
     """Settle the rent subsidy of every month up to `period`, each month computed with that month's members, area and
     parameters; arrears are paid, overpayments recorded and withheld. Running it again adds nothing; a month not
-    begun is 422 `period_in_future`. Scope `housing:write`."""
+    begun is 422 `period_in_future`; `dry_run: true` writes nothing and answers what a run would pay now. Scope
+    `housing:write`."""
 
-    result = await service.run_subsidies(units, uow, body.period, batch_size=request.app.state.settings.run_batch_size)
-    uow.audit("subsidy_runs", body.period, after=result.model_dump())
+    result = await service.run_subsidies(
+        units, uow, body.period, batch_size=request.app.state.settings.run_batch_size, dry_run=body.dry_run
+    )
+    if not body.dry_run:
+        uow.audit("subsidy_runs", body.period, after=result.model_dump(exclude={"left_out", "payees"}))
     return result
 
 

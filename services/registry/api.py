@@ -47,6 +47,7 @@ from shared.auth import requires
 from shared.errors import problem_responses
 from shared.money import ZERO
 from shared.periods import city_today
+from shared.read_audit import reads_person
 from shared.unit_of_work import DbSession, Units, Uow
 from shared.validators import Day, HouseholdIdPath, RecordIdPath, ResidentIdPath, ResidentIdQuery
 
@@ -88,7 +89,10 @@ async def enrol_households_bulk(body: BulkIn, uow: Uow) -> BulkOut:
 
     results = await service.enrol_bulk(uow, body.households)
     rejected = sum(1 for result in results if result.error is not None)
-    return BulkOut(enrolled=len(results) - rejected, rejected=rejected, results=results)
+    already = sum(1 for result in results if result.already_enrolled)
+    return BulkOut(
+        enrolled=len(results) - rejected - already, already_enrolled=already, rejected=rejected, results=results
+    )
 
 
 @households.get(
@@ -189,7 +193,7 @@ async def household_payments(household_id: HouseholdIdPath, session: DbSession) 
 @persons.post(
     "/search",
     response_model=PersonOut,
-    dependencies=[requires("registry:read")],
+    dependencies=[requires("registry:read"), reads_person()],
     responses=problem_responses(404, 422),
     summary="Find a person, with the resident ID in the body (keeps it out of URLs and their logs)",
 )
@@ -202,7 +206,7 @@ async def search_person(body: ResidentIdQuery, session: DbSession) -> PersonOut:
 
 @persons.get(
     "/{resident_id}",
-    dependencies=[requires("registry:read")],
+    dependencies=[requires("registry:read"), reads_person()],
     response_model=PersonOut,
     responses=problem_responses(404),
     summary="A person's household and dibao status",
@@ -225,10 +229,13 @@ async def payment_run(body: PaymentRunIn, request: Request, units: Units, uow: U
     """Settle dibao for every month up to `period`: what is due under the facts known now, minus the ledger, is paid
     (arrears as lines of their month) or recorded as owed (`recovery`), and owed money is withheld from later
     payments first. Running it again adds nothing; two runs at once cannot both pay. A month not begun in Harbin
-    is 422 `period_in_future`. Emits `AssistancePaid` per line. Scope `registry:write`."""
+    is 422 `period_in_future`; `dry_run: true` writes nothing and answers what a run would pay now. Emits `AssistancePaid` per line. Scope `registry:write`."""
 
-    result = await service.run_payments(units, uow, body.period, batch_size=request.app.state.settings.run_batch_size)
-    uow.audit("payment_runs", body.period, after=result.model_dump())
+    result = await service.run_payments(
+        units, uow, body.period, batch_size=request.app.state.settings.run_batch_size, dry_run=body.dry_run
+    )
+    if not body.dry_run:
+        uow.audit("payment_runs", body.period, after=result.model_dump(exclude={"left_out", "payees"}))
     return result
 
 

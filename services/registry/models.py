@@ -59,8 +59,15 @@ class Household(Base):
     settled_revision: Mapped[int] = mapped_column(Integer, default=0)
     settled_through: Mapped[str | None] = mapped_column(String(7))
     settlement: Mapped[int] = mapped_column(Integer, default=0)
+    # A bulk enrolment's key for this household (the ops CLI sends one per household of its file): the same key
+    # again finds this household instead of enrolling it twice, so a file can be sent again after a failure.
+    # ``request_digest`` is the request's fingerprint, telling a repeat from a key reused for other data.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    request_digest: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now(), onupdate=func.now())
+
+    __table_args__ = (Index("uq_households_idempotency_key", "idempotency_key", unique=True),)
 
     members: Mapped[list[Member]] = relationship(
         primaryjoin="and_(Household.id == Member.household_id, Member.removed.is_(False))",

@@ -18,6 +18,7 @@ from shared.events import (
     Sex,
 )
 from shared.money import MoneyStr
+from shared.runs import RunReport
 from shared.validators import (
     AreaIn,
     Day,
@@ -223,25 +224,54 @@ class HouseholdPage(BaseModel):
     size: int
 
 
-# A row of a bulk enrolment: documented as the enrolment body, validated row by row by the service, so that
-# one bad row is refused alone (its index and reason in the answer) and the good rows land.
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{8,64}$"
+
+
+class BulkRowIn(HouseholdIn):
+    """A row of a bulk enrolment: the enrolment body, and the key that makes sending it again safe."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [HOUSEHOLD_EXAMPLE | {"idempotency_key": "caseload-2026-05-0001"}]},
+    )
+
+    idempotency_key: str | None = Field(
+        default=None,
+        description="8–64 of A–Z a–z 0–9 . _ : -: the same key with the same data again is answered with the "
+        "household enrolled the first time; with other data it is refused (idempotency_key_reused)",
+        json_schema_extra={"pattern": IDEMPOTENCY_KEY_PATTERN},
+    )
+
+
+# Documented as BulkRowIn, validated row by row by the service, so that one bad row is refused alone (its index
+# and reason in the answer) and the good rows land.
 def _row(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise fail("invalid_row", "each row of households is a household object, as for POST /households")
     return value
 
 
-BulkRow = Annotated[dict[str, Any], PlainValidator(_row, json_schema_input_type=HouseholdIn)]
+BulkRow = Annotated[dict[str, Any], PlainValidator(_row, json_schema_input_type=BulkRowIn)]
 
 
 class BulkIn(BaseModel):
     model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"households": [HouseholdIn.model_json_schema()["examples"][0]]}]},
+        extra="forbid", json_schema_extra={"examples": [{"households": BulkRowIn.model_json_schema()["examples"]}]}
     )
 
     households: list[BulkRow] = Field(
-        max_length=1000, description="up to 1,000 household bodies, as for POST /households"
+        max_length=1000,
+        description="up to 1,000 household bodies, as for POST /households, each with an optional "
+        '"idempotency_key" (8–64 of A–Z a–z 0–9 . _ : -): a household sent again with the same key and the same '
+        "data is not enrolled twice but answered with the household enrolled the first time "
+        '("already_enrolled": true); the same key with other data is refused (idempotency_key_reused)',
+    )
+
+
+class Clash(BaseModel):
+    member: int = Field(description="the member's index in the household sent")
+    household_id: str | None = Field(
+        description="the household the person is already in (null: another of this request)"
     )
 
 
@@ -249,16 +279,19 @@ class BulkError(BaseModel):
     code: str
     detail: str
     errors: list[dict[str, Any]] | None = None
+    clashes: list[Clash] | None = Field(default=None, description="person_in_active_household: who, and where")
 
 
 class BulkResult(BaseModel):
     index: int
     id: str | None
     error: BulkError | None
+    already_enrolled: bool = Field(default=False, description="enrolled earlier under the same idempotency key")
 
 
 class BulkOut(BaseModel):
-    enrolled: int
+    enrolled: int = Field(description="households enrolled by this request")
+    already_enrolled: int = Field(default=0, description="households found enrolled under their idempotency key")
     rejected: int
     results: list[BulkResult]
 
@@ -279,9 +312,10 @@ class PaymentRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"period": "2026-05"}]})
 
     period: MonthIn
+    dry_run: Flag = Field(default=False, description="write nothing: answer what a run would pay now")
 
 
-class PaymentRunOut(BaseModel):
+class PaymentRunOut(RunReport):
     period: str
     households_paid: int = Field(description="households this run paid something (arrears included)")
     total_amount: MoneyStr = Field(description="money this run transferred (after withholding what is owed)")

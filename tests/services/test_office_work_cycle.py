@@ -166,7 +166,7 @@ async def test_a_joint_meeting_records_who_was_present_and_each_decision_becomes
         decisions = await audited(office, "meeting_decisions")
         patched = [e for e in decisions if e["action"].startswith("PATCH")]
         assert [(e["before"]["status"], e["after"]["status"]) for e in patched] == [("open", "done"), ("done", "open")]
-        assert all(e["agency"] == "test_agency" for e in decisions)
+        assert all(e["agency"] == "local" for e in decisions)
         assert len(await audited(office, "meetings")) == 1
 
 

@@ -213,6 +213,11 @@ async def test_payment_run_settles_every_month_from_enrolment_once(registry):
         "recovered": "0.00",
         "overpaid": "0.00",
         "already_paid": 0,
+        "dry_run": False,
+        "by_division": [{"division_code": "230102", "division_name": "道里区", "households": 1, "amount": "400.00"}],
+        "left_out": [],
+        "left_out_count": 0,
+        "payees": None,
     }
     assert second == {
         "period": "2026-02",
@@ -221,6 +226,11 @@ async def test_payment_run_settles_every_month_from_enrolment_once(registry):
         "recovered": "0.00",
         "overpaid": "0.00",
         "already_paid": 1,
+        "dry_run": False,
+        "by_division": [],
+        "left_out": [],
+        "left_out_count": 0,
+        "payees": None,
     }
     assert (await registry.get(f"/households/{late['id']}/payments")).json() == []
     ledger = (await registry.get(f"/households/{a['id']}/payments")).json()

@@ -172,10 +172,12 @@ def test_every_answer_declares_the_schema_of_each_of_its_media_types(service):
                 assert "schema" in content, (method, path, status, media_type)
 
 
-def test_bulk_enrolment_rows_are_typed_as_the_enrolment_body():
+def test_bulk_enrolment_rows_are_typed_as_the_enrolment_body_with_its_idempotency_key():
     schema = document("registry")
     rows = resolve(
         schema, schema["paths"]["/households/bulk"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     )["properties"]["households"]
-    assert rows["items"] == {"$ref": "#/components/schemas/HouseholdIn"}
+    assert rows["items"] == {"$ref": "#/components/schemas/BulkRowIn"}
+    row = schema["components"]["schemas"]["BulkRowIn"]["properties"]
+    assert {"members", "monthly_income", "enrolled_on", "idempotency_key"} <= set(row)
     assert rows["maxItems"] == 1000
