@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -342,6 +343,29 @@ class Readiness(BaseModel):
     relay: str  # running | disabled | stopped (its task ended: nothing is published)
 
 
+def tune_garbage_collector() -> None:
+    """Fewer, cheaper runs of Python's cycle collector in a service's process (once per process).
+
+    A consumer batch allocates hundreds of thousands of short-lived objects (envelopes, models, rows)
+    and keeps few. With the default thresholds (a young collection every 700 allocations) py-spy
+    found 9-14 % of a bureau's and the office's CPU in the collections triggered by making ORM rows
+    during a fan-out. What is alive once the service has started (modules, mappers, models) is frozen
+    out of every collection, and a young collection runs every 20,000 allocations; cycles are still
+    collected, a little later, at a cost of a few MB.
+    """
+
+    global _gc_tuned
+    if _gc_tuned:
+        return
+    _gc_tuned = True
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
+_gc_tuned = False
+
+
 def create_service_app(
     settings: ServiceSettings,
     *,
@@ -372,6 +396,7 @@ def create_service_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tune_garbage_collector()
         platform = Platform.build(settings, topics, handlers or {}, prefetch)
         app.state.platform = platform
         await platform.start()
