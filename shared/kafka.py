@@ -5,16 +5,33 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from shared.services import DEFAULT_PARTITIONS
+
 log = logging.getLogger("shared.kafka")
 
 # Topics keep their events forever: a bureau with an empty database rebuilds itself by replaying them.
 KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
-DEFAULT_PARTITIONS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class TopicLayout:
+    """How a topic a service creates is laid out: the topics are normally created up front (the topic
+    script, compose's kafka-topics step, the chart), but a service creates what is missing (its
+    dead-letter topics always), and on a cluster those must be replicated like the rest."""
+
+    partitions: int = DEFAULT_PARTITIONS
+    replication_factor: int = 1
+
+    @property
+    def config(self) -> dict[str, str]:
+        # A write is acknowledged by all in-sync replicas (acks=all); with three, one may be down.
+        return {**KEEP_FOREVER, "min.insync.replicas": str(max(1, self.replication_factor - 1))}
 
 
 def new_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
@@ -37,9 +54,10 @@ class ProducerHolder:
     waits for the broker.
     """
 
-    def __init__(self, bootstrap_servers: str, client_id: str) -> None:
+    def __init__(self, bootstrap_servers: str, client_id: str, layout: TopicLayout | None = None) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
+        self.layout = layout or TopicLayout()  # for the topics this service creates (shared.kafka.ensure_topics)
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -83,8 +101,9 @@ async def ensure_topics(
     names: Iterable[str],
     partitions: int = DEFAULT_PARTITIONS,
     config: dict[str, str] | None = None,
+    replication_factor: int = 1,
 ) -> None:
-    """Create the topics that do not exist yet (harmless when they do)."""
+    """Create the topics that do not exist yet (harmless when they do); an existing topic is left as it is."""
 
     wanted = list(dict.fromkeys(names))
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
@@ -94,7 +113,10 @@ async def ensure_topics(
         missing = [name for name in wanted if name not in existing]
         if not missing:
             return
-        topics = [NewTopic(name, partitions, 1, topic_configs=dict(config or KEEP_FOREVER)) for name in missing]
+        topics = [
+            NewTopic(name, partitions, replication_factor, topic_configs=dict(config or KEEP_FOREVER))
+            for name in missing
+        ]
         try:
             await admin.create_topics(topics)
         except TopicAlreadyExistsError:
@@ -106,6 +128,12 @@ async def ensure_topics(
             await asyncio.sleep(0.1)
     finally:
         await admin.close()
+
+
+async def ensure_laid_out(bootstrap_servers: str, names: Iterable[str], layout: TopicLayout) -> None:
+    """:func:`ensure_topics` with a service's layout (its settings' partitions and replication)."""
+
+    await ensure_topics(bootstrap_servers, names, layout.partitions, layout.config, layout.replication_factor)
 
 
 async def kafka_is_reachable(bootstrap_servers: str, timeout: float = 3.0) -> bool:

@@ -12,6 +12,8 @@ from typing import Any, Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.services import DEFAULT_PARTITIONS
+
 RUN_DIR = Path(".run")
 
 
@@ -31,6 +33,10 @@ class ServiceSettings(BaseSettings):
     database_busy_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # For the topics this service creates when missing (its dead-letter topics; any topic not created
+    # up front): partitions and replicas as the cluster's other topics have them.
+    kafka_partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=1000)
+    kafka_replication_factor: int = Field(default=1, ge=1, le=7)
     # Lets tests and side-by-side deployments use their own topics on one broker.
     topic_prefix: str = ""
     consumer_enabled: bool = True
