@@ -24,10 +24,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.audit_api import audit_router
 from shared.auth import AuthConfig, check_every_route_is_guarded, requires
-from shared.consumer import EventConsumer, Handler, Prefetch
+from shared.consumer import EventConsumer, Handler, Prefetch, lock_positions
 from shared.db import create_engine, database_is_reachable, rows_matched, session_factory
 from shared.errors import Unprocessable, document_problems, install_error_handlers, problem_response
-from shared.kafka import ProducerHolder, kafka_is_reachable
+from shared.kafka import ProducerHolder, TopicLayout, kafka_is_reachable
 from shared.logging import configure_logging
 from shared.metrics import HttpMetrics, exposition
 from shared.outbox import OutboxRelay
@@ -72,7 +72,11 @@ class Platform:
         )
         trace_statements(engine, settings.otlp_endpoint)
         sessions = session_factory(engine)
-        producers = ProducerHolder(settings.kafka_bootstrap_servers, client_id=settings.service_name)
+        producers = ProducerHolder(
+            settings.kafka_bootstrap_servers,
+            client_id=settings.service_name,
+            layout=TopicLayout(settings.kafka_partitions, settings.kafka_replication_factor),
+        )
         relay = OutboxRelay(
             sessions, producers, settings.topic_prefix, settings.outbox_batch_size, settings.outbox_poll_seconds
         )
@@ -94,7 +98,8 @@ class Platform:
         return cls(settings, engine, sessions, units, producers, relay, consumer)
 
     async def replay(self, reset: ReplayReset) -> dict[str, int]:
-        """Stop consuming, forget what was derived from events, and read the topics again from the start."""
+        """Stop consuming, forget what was derived from events, and read the topics again from the start —
+        with every other replica of the service (they share the database and the consumer group)."""
 
         if self.consumer is None:
             return {}
@@ -104,6 +109,10 @@ class Platform:
             await asyncio.wait_for(consumer_task, timeout=60)
             self.tasks.remove(consumer_task)
         async with self.sessions() as session:
+            # Other replicas go on consuming: this waits for their batches under way and holds their next
+            # ones until the reset has committed; each then finds its positions gone and seeks to the
+            # beginning too (shared/consumer.py), and the rebalance this consumer's return causes does the rest.
+            await lock_positions(session, "EXCLUSIVE")
             counts = await reset(session)
             counts["inbox_events"] = await rows_matched(session, delete(InboxEvent))
             counts["consumer_positions"] = await rows_matched(session, delete(ConsumerPosition))

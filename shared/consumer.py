@@ -12,6 +12,12 @@ to Kafka (auto-commit is off). A batch that fails is retried partition by partit
 * A message that cannot be decoded, fails validation, has an unknown version, or whose handler keeps
   failing goes to ``<group>.<topic>.dlq`` with its origin in the headers; the consumer moves on.
 * A database outage is not the event's fault: the batch is retried, without limit, until it is back.
+* Replicas share the consumer group and the database. Each remembers the position it last stored (or
+  sought to) per partition; a batch whose partition's stored position is not that one is out of step —
+  another replica moved it (a rebalance), or a replay on another replica deleted it — so the replica
+  seeks to what the database says and handles nothing of it. On PostgreSQL every batch locks
+  ``consumer_positions`` in ROW EXCLUSIVE mode and a replay's reset in EXCLUSIVE mode, so a batch commits
+  wholly before a reset (which then deletes its effects) or reads the positions after it.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import is_transient, rows_matched, table_of
@@ -38,7 +44,7 @@ from shared.events import (
     dlq_topic,
     parse_payload,
 )
-from shared.kafka import ProducerHolder, ensure_topics
+from shared.kafka import ProducerHolder, ensure_laid_out
 from shared.metrics import DEAD_LETTERED
 from shared.platform_models import ConsumerPosition, InboxEvent
 from shared.tracing import Headers, consuming, consuming_batch
@@ -110,6 +116,10 @@ class EventConsumer:
         self.group_id = f"{topic_prefix}{service}"
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = False
+        # Per partition, the position this replica last stored or sought to (None: the beginning), and
+        # the partitions found out of step in the last fetch, with where the database says to resume.
+        self._expected: dict[TopicPartition, int | None] = {}
+        self._out_of_step: dict[TopicPartition, int | None] = {}
         self.handled_total = 0
         self.dead_lettered_total = 0
         self.running = False
@@ -153,7 +163,11 @@ class EventConsumer:
 
     async def _start(self) -> None:
         physical = [self.topic_prefix + topic for topic in self.topics]
-        await ensure_topics(self.bootstrap_servers, [*physical, *(self._dlq(topic) for topic in self.topics)])
+        await ensure_laid_out(
+            self.bootstrap_servers,
+            [*physical, *(self._dlq(topic) for topic in self.topics)],
+            self.producers.layout,
+        )
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
             group_id=self.group_id,
@@ -185,8 +199,17 @@ class EventConsumer:
             if not batches or self._stopping:
                 continue
             await self._process_fetched(batches)
+            out_of_step, self._out_of_step = self._out_of_step, {}
+            for tp, position in out_of_step.items():
+                await self._seek(self._consumer, tp, position)
+                log.warning(
+                    "consumer out of step with the database (another replica or a replay moved it): sought",
+                    extra={"ctx_topic": tp.topic, "ctx_partition": tp.partition, "ctx_offset": position},
+                )
             try:
-                await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
+                await self._consumer.commit(
+                    {tp: records[-1].offset + 1 for tp, records in batches.items() if tp not in out_of_step}
+                )
             except KafkaError as exc:
                 # The database already holds the positions; Kafka's copy is only for lag monitoring.
                 log.info("offset commit skipped: %s", type(exc).__name__)
@@ -218,11 +241,27 @@ class EventConsumer:
     async def _seek_to_stored_positions(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
         positions = await self._with_db_retries(self.stored_positions)
         for tp in assigned:
-            stored = positions.get((self._logical(tp.topic), tp.partition))
-            if stored is None:
-                await consumer.seek_to_beginning(tp)
-            else:
-                consumer.seek(tp, stored)
+            await self._seek(consumer, tp, positions.get((self._logical(tp.topic), tp.partition)))
+
+    async def _seek(self, consumer: AIOKafkaConsumer, tp: TopicPartition, position: int | None) -> None:
+        if tp not in consumer.assignment():
+            self._expected.pop(tp, None)  # given up in a rebalance: its new owner seeks for itself
+            return
+        if position is None:
+            await consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, position)
+        self._expected[tp] = position
+
+    async def _in_step(self, session: AsyncSession, tp: TopicPartition, stored: dict[tuple[str, int], int]) -> bool:
+        """Whether the database holds the position this replica last stored or sought to for ``tp``; if
+        not, ``tp`` is marked to seek to the database's position, and nothing of it is handled."""
+
+        position = stored.get((self._logical(tp.topic), tp.partition))
+        if tp in self._out_of_step or (tp in self._expected and self._expected[tp] != position):
+            self._out_of_step[tp] = position
+            return False
+        return True
 
     @staticmethod
     async def _store_position(session: AsyncSession, topic: str, partition: int, next_offset: int) -> None:
@@ -269,6 +308,8 @@ class EventConsumer:
             await self._process(tp, items, try_whole=not (whole and len(decoded) == 1))
 
     async def _process(self, tp: TopicPartition, items: list[_Item], try_whole: bool = True) -> None:
+        if tp in self._out_of_step:
+            return
         if try_whole and not any(item.poison for item in items):
             try:
                 await self._with_db_retries(lambda: self._apply([(tp, items)]))
@@ -279,6 +320,8 @@ class EventConsumer:
         # says is done (handled or dead-lettered) is not done again.
         done = await self._with_db_retries(lambda: self._stored_position(tp))
         for item in [item for item in items if item.record.offset >= done]:
+            if tp in self._out_of_step:
+                return
             if item.poison is None:
                 try:
                     await self._apply_with_attempts(tp, item)
@@ -292,12 +335,14 @@ class EventConsumer:
 
         async with self.units.begin(source="event", write_behind=True) as uow:
             session = uow.session
+            await lock_positions(session, "ROW EXCLUSIVE")
             stored = await _positions(session)
             # Records below the stored position were already handled (a rebalance seeked back): skip them.
             pending = [
                 (tp, self._logical(tp.topic), kept)
                 for tp, items in groups
-                if (
+                if await self._in_step(session, tp, stored)
+                and (
                     kept := [
                         item
                         for item in items
@@ -360,6 +405,8 @@ class EventConsumer:
             for tp, topic, items in pending:
                 await self._store_position(session, topic, tp.partition, items[-1].record.offset + 1)
             await uow.commit()
+        for tp, _, items in pending:
+            self._expected[tp] = items[-1].record.offset + 1
         self.handled_total += len(inbox_rows)
 
     async def _handle_run(
@@ -426,8 +473,12 @@ class EventConsumer:
             # Only the position moves on: the event id stays out of the inbox, so a fixed version
             # re-queued from the dead-letter topic (often with the same id) is handled.
             async with self.units.sessions() as session:
+                await lock_positions(session, "ROW EXCLUSIVE")
+                if not await self._in_step(session, tp, await _positions(session)):
+                    return
                 await self._store_position(session, topic, tp.partition, record.offset + 1)
                 await session.commit()
+            self._expected[tp] = record.offset + 1
 
         await self._with_db_retries(_advance)
 
@@ -442,6 +493,15 @@ class EventConsumer:
                 log.warning("database unavailable (%s), retrying", type(exc).__name__)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+
+async def lock_positions(session: AsyncSession, mode: str) -> None:
+    """On PostgreSQL, lock ``consumer_positions`` in ``mode`` until the transaction ends: ROW EXCLUSIVE for
+    a batch (batches of several replicas go on side by side), EXCLUSIVE for a replay's reset (it waits for
+    the batches under way, and the next ones wait for it). SQLite has one writer at a time anyway."""
+
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text(f"LOCK TABLE {ConsumerPosition.__tablename__} IN {mode} MODE"))
 
 
 async def _positions(session: AsyncSession) -> dict[tuple[str, int], int]:
