@@ -11,8 +11,8 @@ import yaml
 from jsonschema_rs import validator_for
 from prometheus_client import REGISTRY
 
+from shared.services import DEFAULT_PARTITIONS, PORTS, TOPICS
 from shared.services import NAMES as SERVICES
-from shared.services import PORTS, TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,6 +43,18 @@ def test_topics_are_created_up_front_once_kafka_is_healthy(compose):
     for topic in TOPICS:
         assert topic in script
     assert "retention.ms=-1" in script
+
+
+def test_topics_take_their_partitions_from_the_one_setting_with_its_one_default(compose):
+    script = compose["services"]["kafka-topics"]["command"][0]
+    assert f"--partitions ${{KAFKA_PARTITIONS:-{DEFAULT_PARTITIONS}}}" in script
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if "=" in line and line[0] != "#"
+    )
+    assert example["KAFKA_PARTITIONS"] == str(DEFAULT_PARTITIONS)
+    assert "PARTITIONS=$(python3 -m shared.services --partitions)" in (ROOT / "scripts/kafka.sh").read_text()
 
 
 def test_kafka_keeps_its_log_on_the_volume_so_topics_outlive_the_container(compose):
