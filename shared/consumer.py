@@ -12,10 +12,12 @@ to Kafka (auto-commit is off). A batch that fails is retried partition by partit
 * A message that cannot be decoded, fails validation, has an unknown version, or whose handler keeps
   failing goes to ``<group>.<topic>.dlq`` with its origin in the headers; the consumer moves on.
 * A database outage is not the event's fault: the batch is retried, without limit, until it is back.
-* Replicas share the consumer group and the database. Each remembers the position it last stored (or
-  sought to) per partition; a batch whose partition's stored position is not that one is out of step —
-  another replica moved it (a rebalance), or a replay on another replica deleted it — so the replica
-  seeks to what the database says and handles nothing of it. On PostgreSQL every batch locks
+* The database says where to resume, whatever the consumer's own position: a batch that starts past the
+  stored position (past the partition's beginning where none is stored) is out of step — a replay on
+  another replica deleted the positions, or the fetcher resumed from Kafka's committed offset rather than
+  from the seek made on assignment (the two race in aiokafka) — so nothing of it is handled and the
+  consumer seeks to the database's position. Records before the stored position were handled already
+  (another replica's batch, a rebalance) and are skipped. On PostgreSQL every batch locks
   ``consumer_positions`` in ROW EXCLUSIVE mode and a replay's reset in EXCLUSIVE mode, so a batch commits
   wholly before a reset (which then deletes its effects) or reads the positions after it.
 """
@@ -116,10 +118,11 @@ class EventConsumer:
         self.group_id = f"{topic_prefix}{service}"
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = False
-        # Per partition, the position this replica last stored or sought to (None: the beginning), and
-        # the partitions found out of step in the last fetch, with where the database says to resume.
-        self._expected: dict[TopicPartition, int | None] = {}
+        # The partitions found out of step in the last fetch, with where the database says to resume
+        # (None: the beginning); each partition's first offset, once asked.
         self._out_of_step: dict[TopicPartition, int | None] = {}
+        self._beginnings: dict[TopicPartition, int] = {}
+        self._reseeks: dict[TopicPartition, tuple[int | None, int]] = {}  # (position, times sought to it)
         self.handled_total = 0
         self.dead_lettered_total = 0
         self.running = False
@@ -206,10 +209,10 @@ class EventConsumer:
                     "consumer out of step with the database (another replica or a replay moved it): sought",
                     extra={"ctx_topic": tp.topic, "ctx_partition": tp.partition, "ctx_offset": position},
                 )
+            committed = {tp: records[-1].offset + 1 for tp, records in batches.items() if tp not in out_of_step}
             try:
-                await self._consumer.commit(
-                    {tp: records[-1].offset + 1 for tp, records in batches.items() if tp not in out_of_step}
-                )
+                if committed:
+                    await self._consumer.commit(committed)
             except KafkaError as exc:
                 # The database already holds the positions; Kafka's copy is only for lag monitoring.
                 log.info("offset commit skipped: %s", type(exc).__name__)
@@ -243,25 +246,41 @@ class EventConsumer:
         for tp in assigned:
             await self._seek(consumer, tp, positions.get((self._logical(tp.topic), tp.partition)))
 
-    async def _seek(self, consumer: AIOKafkaConsumer, tp: TopicPartition, position: int | None) -> None:
+    @staticmethod
+    async def _seek(consumer: AIOKafkaConsumer, tp: TopicPartition, position: int | None) -> None:
         if tp not in consumer.assignment():
-            self._expected.pop(tp, None)  # given up in a rebalance: its new owner seeks for itself
-            return
+            return  # given up in a rebalance: its new owner seeks for itself
         if position is None:
             await consumer.seek_to_beginning(tp)
         else:
             consumer.seek(tp, position)
-        self._expected[tp] = position
 
-    async def _in_step(self, session: AsyncSession, tp: TopicPartition, stored: dict[tuple[str, int], int]) -> bool:
-        """Whether the database holds the position this replica last stored or sought to for ``tp``; if
+    async def _in_step(self, tp: TopicPartition, first: int, stored: dict[tuple[str, int], int]) -> bool:
+        """Whether records from offset ``first`` on follow what the database has handled of ``tp``; if
         not, ``tp`` is marked to seek to the database's position, and nothing of it is handled."""
 
         position = stored.get((self._logical(tp.topic), tp.partition))
-        if tp in self._out_of_step or (tp in self._expected and self._expected[tp] != position):
-            self._out_of_step[tp] = position
+        if tp in self._out_of_step:
             return False
-        return True
+        if first <= (position if position is not None else await self._beginning(tp)):
+            self._reseeks.pop(tp, None)
+            return True
+        # Sought there three times and the log still starts later: nothing is stored in between (a gap
+        # our topics do not have, but a compacted or transactional one would), so go on from here.
+        self._reseeks[tp] = (position, self._reseeks[tp][1] + 1 if self._reseeks.get(tp, (-1, 0))[0] == position else 1)
+        if self._reseeks[tp][1] > 3:
+            log.error("records missing between the stored position and the log", extra={"ctx_offset": position})
+            self._reseeks.pop(tp)
+            return True
+        self._out_of_step[tp] = position
+        return False
+
+    async def _beginning(self, tp: TopicPartition) -> int:
+        """The partition's first offset (0 while nothing was ever deleted: the topics keep every event)."""
+
+        if tp not in self._beginnings and self._consumer is not None:
+            self._beginnings.update(await self._consumer.beginning_offsets([tp]))
+        return self._beginnings.get(tp, 0)
 
     @staticmethod
     async def _store_position(session: AsyncSession, topic: str, partition: int, next_offset: int) -> None:
@@ -341,7 +360,7 @@ class EventConsumer:
             pending = [
                 (tp, self._logical(tp.topic), kept)
                 for tp, items in groups
-                if await self._in_step(session, tp, stored)
+                if await self._in_step(tp, items[0].record.offset, stored)
                 and (
                     kept := [
                         item
@@ -405,8 +424,6 @@ class EventConsumer:
             for tp, topic, items in pending:
                 await self._store_position(session, topic, tp.partition, items[-1].record.offset + 1)
             await uow.commit()
-        for tp, _, items in pending:
-            self._expected[tp] = items[-1].record.offset + 1
         self.handled_total += len(inbox_rows)
 
     async def _handle_run(
@@ -474,11 +491,14 @@ class EventConsumer:
             # re-queued from the dead-letter topic (often with the same id) is handled.
             async with self.units.sessions() as session:
                 await lock_positions(session, "ROW EXCLUSIVE")
-                if not await self._in_step(session, tp, await _positions(session)):
-                    return
+                stored = await _positions(session)
+                handled = stored.get((topic, tp.partition))
+                if (handled is not None and record.offset < handled) or not await self._in_step(
+                    tp, record.offset, stored
+                ):
+                    return  # already past it (another replica's batch), or out of step: seek first
                 await self._store_position(session, topic, tp.partition, record.offset + 1)
                 await session.commit()
-            self._expected[tp] = record.offset + 1
 
         await self._with_db_retries(_advance)
 
