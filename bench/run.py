@@ -55,12 +55,15 @@ from shared.services import NAMES as SERVICES
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def cpu_seconds(service_pids: dict[str, int]) -> dict[str, float]:
-    """CPU time (user + system) so far of each service, of the Kafka broker and of all PostgreSQL processes."""
+def cpu_seconds(service_pids: dict[str, int], workdir: Path) -> dict[str, float]:
+    """CPU time (user + system) so far of each service, of the run's Kafka broker and of its PostgreSQL
+    server (the postmaster and its backends): only the processes under ``workdir``, not another broker
+    or database server the machine runs (a developer's, a test run's)."""
 
     tick = os.sysconf("SC_CLK_TCK")
     by_pid = {pid: service for service, pid in service_pids.items()}
-    totals: dict[str, float] = defaultdict(float)
+    ours = str(workdir).encode()
+    stats: dict[int, tuple[int, float, str, bytes]] = {}  # pid: (parent, cpu, name, command)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -70,13 +73,16 @@ def cpu_seconds(service_pids: dict[str, int]) -> dict[str, float]:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        used = (int(fields[11]) + int(fields[12])) / tick
-        pid = int(entry.name)
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, name, command)
+    postmasters = {pid for pid, (_, _, name, command) in stats.items() if name == "postgres" and ours in command}
+    totals: dict[str, float] = defaultdict(float)
+    for pid, (parent, used, name, command) in stats.items():
         if pid in by_pid:
             totals[by_pid[pid]] += used
-        elif b"kafka.Kafka" in command:
+        elif b"kafka.Kafka" in command and ours in command:
             totals["kafka"] += used
-        elif stat[stat.index("(") + 1 : stat.rindex(")")] == "postgres":
+        elif pid in postmasters or (name == "postgres" and parent in postmasters):
             totals["postgres"] += used
     return dict(totals)
 
@@ -158,23 +164,24 @@ class Bench:
         await self.wait_consumed(("office",), GRANTS_TOPIC, grants, timeout=timeout)
         return events, grants
 
-    async def rows_written(self) -> int | None:
-        """Row versions written so far in all the services' databases, by PostgreSQL's own counters:
-        inserts and updates (an update writes a new version; a delete only flags the old one). None on
-        SQLite, which keeps no such counters."""
+    async def rows_written(self) -> dict[str, int] | None:
+        """Row versions written so far in each service's tables, by PostgreSQL's own counters: inserts
+        and updates (an update writes a new version; a delete only flags the old one). None on SQLite,
+        which keeps no such counters."""
 
         if self.system.database != "postgres":
             return None
-        total = 0
+        written: dict[str, int] = {}
         for service in SERVICES:
             connection = await self.system.connect(service)
             try:
-                total += await connection.fetchval(
-                    "SELECT coalesce(sum(n_tup_ins + n_tup_upd), 0) FROM pg_stat_user_tables"
-                )
+                for table, count in await connection.fetch(
+                    "SELECT relname, n_tup_ins + n_tup_upd FROM pg_stat_user_tables"
+                ):
+                    written[f"{service}.{table}"] = int(count)
             finally:
                 await connection.close()
-        return int(total)
+        return written
 
     # ---- 1 and 2: bulk enrolment and fan-out -------------------------------------------------
 
@@ -187,7 +194,7 @@ class Bench:
 
     async def enrolment_and_fan_out(self, households: list[dict[str, Any]]) -> None:
         rows_before = await self.rows_written()
-        cpu_before = cpu_seconds(self.service_pids())
+        cpu_before = cpu_seconds(self.service_pids(), self.system.workdir)
         started = time.perf_counter()
         async with self.system.client("registry") as http:
             for start in range(0, len(households), 1000):
@@ -197,7 +204,7 @@ class Bench:
         enrolled = time.perf_counter() - started
         events, grants = await self.drained(timeout=max(600, len(households) / 20))
         fan_out = time.perf_counter() - started
-        cpu_after = cpu_seconds(self.service_pids())
+        cpu_after = cpu_seconds(self.service_pids(), self.system.workdir)
         cpu = {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 1) for name in sorted(cpu_after)}
         self.results["bulk_enrolment"] = {
             "households": len(households),
@@ -219,7 +226,13 @@ class Bench:
             await asyncio.sleep(11)
             rows_after = await self.rows_written()
             assert rows_after is not None  # counted before, so this is PostgreSQL
-            self.results["fan_out"]["rows_written"] = rows_after - rows_before
+            by_table = {
+                table: count - rows_before.get(table, 0)
+                for table, count in sorted(rows_after.items())
+                if count - rows_before.get(table, 0)
+            }
+            self.results["fan_out"]["rows_written"] = sum(by_table.values())
+            self.results["fan_out"]["rows_written_by_table"] = by_table
 
     def bound_fan_out(self) -> None:
         """How long the fan-out's own volume takes at the baselines' rates, one after the other: what
@@ -557,16 +570,21 @@ def markdown(results: dict[str, Any]) -> str:
             r["bulk_enrolment"]["households_per_second"] / r["baseline_insert"]["households_per_second"],
         ),
         _fan_out_row(r),
-        (
-            "replay (medical)",
-            f"{r['replay']['events_per_second']} events/s",
-            f"{r['baseline_kafka']['events_per_second']} events/s raw Kafka",
-            r["replay"]["events_per_second"] / r["baseline_kafka"]["events_per_second"],
-        ),
-        _run_row("dibao payment run", r["dibao_payment_run"]),
-        _run_row("heating supplement run", r["heating_supplement_run"]),
     ]
-    for lat in r["latency"] if isinstance(r["latency"], list) else [r["latency"]]:
+    if "replay" in r:
+        rows.append(
+            (
+                "replay (medical)",
+                f"{r['replay']['events_per_second']} events/s",
+                f"{r['baseline_kafka']['events_per_second']} events/s raw Kafka",
+                r["replay"]["events_per_second"] / r["baseline_kafka"]["events_per_second"],
+            )
+        )
+    for name, key in (("dibao payment run", "dibao_payment_run"), ("heating supplement run", "heating_supplement_run")):
+        if key in r:
+            rows.append(_run_row(name, r[key]))
+    latencies = r.get("latency", [])
+    for lat in latencies if isinstance(latencies, list) else [latencies]:
         for bureau, value in lat["per_bureau"].items():
             rows.append(
                 (
@@ -617,11 +635,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await bench.insert_baseline(households)
         await bench.enrolment_and_fan_out(households)
         bench.bound_fan_out()
-        for rate in args.rate:
-            await bench.latency(steady[: rate * args.seconds], rate)
-            steady = steady[rate * args.seconds :]
-        await bench.monthly_runs()
-        await bench.replay()
+        if not args.fan_out_only:
+            for rate in args.rate:
+                await bench.latency(steady[: rate * args.seconds], rate)
+                steady = steady[rate * args.seconds :]
+            await bench.monthly_runs()
+            await bench.replay()
         bench.memory()
     except BaseException:
         print(f"benchmark failed; its databases, broker and logs are kept in {workdir}", file=sys.stderr)
@@ -671,6 +690,9 @@ def cli() -> None:
         "--workdir",
         help="where the run's databases and logs go, kept afterwards "
         "(default: a temp folder, removed when the run passes)",
+    )
+    parser.add_argument(
+        "--fan-out-only", action="store_true", help="measure bulk enrolment and fan-out only (for profiling)"
     )
     parser.add_argument("--out", type=Path, help="where to write the JSON results (default: bench/results/)")
     parser.add_argument("--table", type=Path, help="only print the Markdown table of an earlier results file")

@@ -78,7 +78,7 @@ class LocalSystem:
         self.kafka = f"127.0.0.1:{self.kafka_port}"
         self.ports = {instance: free_port() for service in SERVICES for instance in self.instances(service)}
         self.processes: dict[str, asyncio.subprocess.Process] = {}
-        self.token = mint(subject="local-system", agency="ops", scopes=ALL_SCOPES)
+        self.token = mint(subject="local-system", agency="local", scopes=ALL_SCOPES)
         (workdir / "logs").mkdir(parents=True, exist_ok=True)
 
     def instances(self, service: str) -> list[str]:

@@ -4,6 +4,12 @@
 # Environment: KAFKA_PORT (9092; the controller listens on the next port), KAFKA_RUN_DIR (.run/kafka-<port>),
 #              KAFKA_PARTITIONS (partitions of each topic when it is created; default in shared/services.py),
 #              HARBIN_CACHE (~/.cache/harbin-assistance: where the jars are kept between runs).
+# Secured (a test of authentication and ACLs; the compose deployment's broker is configured the same way):
+#   KAFKA_SECURITY=sasl_ssl  SASL SCRAM-SHA-512 over TLS, ACLs enforced (StandardAuthorizer), nothing else;
+#   KAFKA_SCRAM_USERS="admin:pw registry:pw …" the principals (the first, the admin, a super user);
+#   the broker's certificate is signed by a CA made here (python -m shared.kafka_security tls), whose
+#   certificate clients trust: $RUN_DIR/tls/ca.pem.
+#   Topics and ACLs are then created by the admin: python -m shared.kafka_security setup.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +23,8 @@ PID_FILE="$RUN_DIR/kafka.pid"
 TOPIC_NAMES=$(python3 -m shared.services --topics)  # the topics, named once in shared/services.py
 read -r -a TOPICS <<<"$TOPIC_NAMES"
 PARTITIONS=$(python3 -m shared.services --partitions)  # KAFKA_PARTITIONS, else the default there
+SECURITY=${KAFKA_SECURITY:-}
+read -r -a SCRAM_USERS <<<"${KAFKA_SCRAM_USERS:-}"
 
 log() { echo "kafka: $*" >&2; }
 
@@ -36,17 +44,48 @@ listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
 java_cp() { java -Xms64m -Xmx256m -Dlog4j2.configurationFile="$PWD/kafka/log4j2.properties" \
             -Dkafka.logs.dir="$RUN_DIR/logs" -cp "$LIBS/*" "$@"; }
 
+listeners() {
+  if [ "$SECURITY" != sasl_ssl ]; then
+    cat <<PROPS
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+PROPS
+    return
+  fi
+  [ ${#SCRAM_USERS[@]} -gt 0 ] || { log "KAFKA_SECURITY=sasl_ssl needs KAFKA_SCRAM_USERS"; exit 1; }
+  local admin=${SCRAM_USERS[0]%%:*} admin_password=${SCRAM_USERS[0]#*:}
+  python3 -m shared.kafka_security tls --dir "$RUN_DIR/tls" --host localhost --host 127.0.0.1 >&2
+  # Clients reach only SASL_SSL; the controller listener stays on the loopback interface, where the broker
+  # talks to its own controller (as ANONYMOUS, hence that super user: no one else can reach it).
+  cat <<PROPS
+listeners=SASL_SSL://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=SASL_SSL://127.0.0.1:$PORT
+inter.broker.listener.name=SASL_SSL
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$admin" password="$admin_password";
+ssl.keystore.type=PEM
+ssl.keystore.location=$RUN_DIR/tls/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$RUN_DIR/tls/ca.pem
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:$admin;User:ANONYMOUS
+allow.everyone.if.no.acl.found=false
+PROPS
+}
+
 configure() {
   mkdir -p "$RUN_DIR/data" "$RUN_DIR/logs"
+  local security; security=$(listeners)
   cat > "$RUN_DIR/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+$security
 log.dirs=$RUN_DIR/data
 num.partitions=$PARTITIONS
 offsets.topic.replication.factor=1
@@ -67,8 +106,11 @@ num.io.threads=2
 background.threads=2
 PROPS
   if [ ! -f "$RUN_DIR/data/meta.properties" ]; then
+    # SCRAM credentials are written with the cluster's first metadata: the admin can then log in at once.
+    local scram=() user
+    for user in "${SCRAM_USERS[@]}"; do scram+=(--add-scram "SCRAM-SHA-512=[name=${user%%:*},password=${user#*:}]"); done
     java_cp kafka.tools.StorageTool format --cluster-id "$(java_cp kafka.tools.StorageTool random-uuid)" \
-      --config "$RUN_DIR/server.properties" --ignore-formatted >/dev/null
+      --config "$RUN_DIR/server.properties" --ignore-formatted "${scram[@]}" >/dev/null
   fi
 }
 
@@ -94,7 +136,11 @@ start() {
     >"$RUN_DIR/logs/stdout.log" 2>&1 &
   echo $! >"$PID_FILE"
   for _ in $(seq 1 120); do
-    if listening; then create_topics; return; fi
+    if listening; then
+      # A secured broker's topics and ACLs are the admin's to create (python -m shared.kafka_security setup).
+      if [ "$SECURITY" != sasl_ssl ]; then create_topics; fi
+      return
+    fi
     if ! running; then log "broker exited; see $RUN_DIR/logs"; tail -20 "$RUN_DIR/logs/stdout.log" >&2; exit 1; fi
     sleep 0.5
   done

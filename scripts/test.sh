@@ -12,7 +12,7 @@ mypy
 
 scripts/kafka.sh start
 scripts/postgres.sh start
-scripts/browser.sh   # Debian's chromium and a CJK font, for the assessment page's browser test
+scripts/browser.sh   # Debian's chromium and a CJK font, for the assessment page's browser test and the PDF notices
 scripts/deploy-tools.sh >/dev/null   # Helm (built once, then cached), for the chart's test
 
 export TEST_KAFKA_BOOTSTRAP=${TEST_KAFKA_BOOTSTRAP:-127.0.0.1:9092}

@@ -45,7 +45,19 @@ def _month(
         raise Unprocessable("invalid_period", str(exc)) from None
 
 
+def _optional_report_period(
+    period: str | None = Query(
+        default=None,
+        description=f"YYYY-MM, YYYY-H1, YYYY-H2 or YYYY, from {PLAN_YEAR} (all when absent)",
+        examples=["2026-H1"],
+        json_schema_extra={"pattern": PERIOD_PATTERN},
+    ),
+) -> Period | None:
+    return None if period is None else _report_period(period)
+
+
 ReportPeriod = Annotated[Period, Depends(_report_period)]
+OptionalReportPeriod = Annotated[Period | None, Depends(_optional_report_period)]
 MonthQuery = Annotated[Period, Depends(_month)]
 Page = Annotated[int, Query(ge=1, le=100_000, description="page number, from 1")]
 Size = Annotated[int, Query(ge=1, le=1000, description="items per page")]

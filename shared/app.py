@@ -26,13 +26,21 @@ from shared.audit_api import audit_router
 from shared.auth import AuthConfig, check_every_route_is_guarded, requires
 from shared.consumer import EventConsumer, Handler, Prefetch, lock_positions
 from shared.db import create_engine, database_is_reachable, rows_matched, session_factory
-from shared.errors import Unprocessable, document_problems, install_error_handlers, problem_response
+from shared.errors import (
+    Conflict,
+    Unprocessable,
+    document_problems,
+    install_error_handlers,
+    problem_response,
+    problem_responses,
+)
 from shared.kafka import ProducerHolder, TopicLayout, kafka_is_reachable
 from shared.logging import configure_logging
-from shared.metrics import HttpMetrics, exposition
+from shared.metrics import HttpMetrics, MetricsReader, exposition
 from shared.outbox import OutboxRelay
 from shared.parameters import ParameterChanged, ParameterSpec, parameters_router
 from shared.platform_models import ConsumerPosition, InboxEvent
+from shared.read_audit import audit_key
 from shared.request_id import RequestId
 from shared.settings import ServiceSettings
 from shared.tracing import trace_requests, trace_statements
@@ -73,7 +81,7 @@ class Platform:
         trace_statements(engine, settings.otlp_endpoint)
         sessions = session_factory(engine)
         producers = ProducerHolder(
-            settings.kafka_bootstrap_servers,
+            settings.kafka(),
             client_id=settings.service_name,
             layout=TopicLayout(settings.kafka_partitions, settings.kafka_replication_factor),
         )
@@ -86,7 +94,7 @@ class Platform:
             consumer = EventConsumer(
                 service=settings.service_name,
                 units=units,
-                bootstrap_servers=settings.kafka_bootstrap_servers,
+                kafka=settings.kafka(),
                 topics=list(topics),
                 handlers=handlers,
                 producers=producers,
@@ -98,20 +106,30 @@ class Platform:
         return cls(settings, engine, sessions, units, producers, relay, consumer)
 
     async def replay(self, reset: ReplayReset) -> dict[str, int]:
-        """Stop consuming, forget what was derived from events, and read the topics again from the start —
-        with every other replica of the service (they share the database and the consumer group)."""
+        """Stop consuming, forget what was derived from events, and read the topics again from the start."""
 
         if self.consumer is None:
             return {}
+        # Other replicas in the group would keep their partitions' positions in memory and re-read nothing, while
+        # what they had derived is deleted here: only a replica that holds every partition may replay.
+        held = self.consumer.partitions_held()
+        if held is not None and held[0] < held[1]:
+            name = self.settings.service_name
+            raise Conflict(
+                "replay_needs_one_replica",
+                f"this replica of {name} consumes {held[0]} of the {held[1]} partitions of its topics (other replicas "
+                "hold the rest, or it is still joining its group); they would not re-read theirs. Scale "
+                f"{name} to one replica (docker compose up -d --scale {name}=1), replay, then scale it back",
+            )
         consumer_task = next((t for t in self.tasks if t.get_name().endswith("-consumer")), None)
         self.consumer.stop()
         if consumer_task is not None:
             await asyncio.wait_for(consumer_task, timeout=60)
             self.tasks.remove(consumer_task)
         async with self.sessions() as session:
-            # Other replicas go on consuming: this waits for their batches under way and holds their next
-            # ones until the reset has committed; each then finds its positions gone and seeks to the
-            # beginning too (shared/consumer.py), and the rebalance this consumer's return causes does the rest.
+            # A replica that joined after the check above (an autoscaler answering this replay's lag, a
+            # rollout): this waits for its batch under way and holds its next one until the reset has
+            # committed; it then finds the positions gone and seeks to the beginning (shared/consumer.py).
             await lock_positions(session, "EXCLUSIVE")
             counts = await reset(session)
             counts["inbox_events"] = await rows_matched(session, delete(InboxEvent))
@@ -197,7 +215,10 @@ def admin_router(reset: ReplayReset | None, dependencies: Sequence[Any]) -> APIR
         )
 
     @router.post(
-        "/replay", response_model=ReplayOut, summary="Rebuild what was derived from events by replaying the topics"
+        "/replay",
+        response_model=ReplayOut,
+        responses=problem_responses(409, 422),
+        summary="Rebuild what was derived from events by replaying the topics (one replica only: 409 otherwise)",
     )
     async def replay(request: Request) -> ReplayOut:
         if reset is None:
@@ -338,6 +359,7 @@ def create_service_app(
     parameter_specs: Sequence[ParameterSpec] = (),
     on_parameter_change: ParameterChanged | None = None,
     prefetch: Prefetch | None = None,
+    metrics_readers: Sequence[MetricsReader] = (),
 ) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     name = settings.service_name
@@ -345,7 +367,8 @@ def create_service_app(
     auth = AuthConfig(
         algorithm=settings.jwt_algorithm,
         secret=settings.jwt_secret,
-        public_key=settings.jwt_public_key,
+        jwks=settings.jwt_jwks,
+        jwks_refresh_seconds=settings.jwt_jwks_refresh_seconds,
         environment=settings.environment,
         audience=settings.jwt_audience or settings.service_name,
     )
@@ -357,6 +380,8 @@ def create_service_app(
         await platform.start()
         for job in background:
             platform.jobs.append(asyncio.create_task(job(platform), name=f"{settings.service_name}-job"))
+        if auth.issuer_keys is not None:  # the issuer's keys reread in the background (a rotation)
+            platform.jobs.append(asyncio.create_task(auth.issuer_keys.keep_fresh(), name=f"{name}-issuer-keys"))
         log.info("service started", extra={"ctx_database": settings.resolved_database_url().split("@")[-1]})
         try:
             yield
@@ -375,6 +400,13 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.auth = auth
+    app.state.audit_key = audit_key(settings.audit_key, settings.environment)
+    if settings.environment == "production" and not settings.kafka().authenticated:
+        log.warning(
+            "KAFKA WITHOUT AUTHENTICATION IN PRODUCTION: anyone who reaches the broker reads every household's "
+            "events and can forge them. Set <SERVICE>_KAFKA_SECURITY_PROTOCOL=SASL_SSL with the service's own "
+            "principal (docs/security.md)"
+        )
     trace_requests(app, settings.otlp_endpoint)
     app.add_middleware(RequestLimits)
     app.add_middleware(HttpMetrics, service=settings.service_name)
@@ -395,7 +427,7 @@ def create_service_app(
     async def ready() -> Any:
         platform: Platform = app.state.platform
         database_ok, kafka_ok = await asyncio.gather(
-            database_is_reachable(platform.engine), kafka_is_reachable(settings.kafka_bootstrap_servers)
+            database_is_reachable(platform.engine), kafka_is_reachable(settings.kafka())
         )
         consumer = platform.task_state("consumer")
         if consumer == "running" and platform.consumer is not None and not platform.consumer.running:
@@ -419,7 +451,7 @@ def create_service_app(
         responses={200: {"content": {"text/plain": {}}}},
     )
     async def metrics() -> Response:
-        body, content_type = await exposition(app.state.platform)
+        body, content_type = await exposition(app.state.platform, metrics_readers)
         return Response(body, media_type=content_type)
 
     for router in routers:

@@ -37,7 +37,7 @@ from aiokafka.errors import KafkaError
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import is_transient, rows_matched, table_of
+from shared.db import insert_many, is_transient, one_of, rows_matched
 from shared.events import (
     EventEnvelope,
     PoisonMessage,
@@ -46,7 +46,7 @@ from shared.events import (
     dlq_topic,
     parse_payload,
 )
-from shared.kafka import ProducerHolder, ensure_laid_out
+from shared.kafka import KafkaConnection, ProducerHolder, connection, ensure_laid_out
 from shared.metrics import DEAD_LETTERED
 from shared.platform_models import ConsumerPosition, InboxEvent
 from shared.tracing import Headers, consuming, consuming_batch
@@ -60,10 +60,18 @@ class BatchHandler:
     """A handler that takes a run of consecutive events of its type at once (a bulk upsert, say).
 
     Order is kept: the run ends at the first event of another type, which is handled after it.
+
+    ``idempotent``: handling an event again changes nothing (an upsert or an insert-or-ignore by a business
+    key), so the event needs no inbox row: a duplicate is absorbed by the effect itself. A duplicate is a
+    re-sent run of the outbox, published again in its order, so the state it passes through is one it
+    had already reached and the last event leaves it where it was.
     """
 
-    def __init__(self, handle: Callable[[UnitOfWork, list[ReceivedEvent]], Awaitable[None]]) -> None:
+    def __init__(
+        self, handle: Callable[[UnitOfWork, list[ReceivedEvent]], Awaitable[None]], *, idempotent: bool = False
+    ) -> None:
         self.handle = handle
+        self.idempotent = idempotent
 
 
 Handler = Callable[[UnitOfWork, ReceivedEvent], Awaitable[None]] | BatchHandler
@@ -95,7 +103,7 @@ class EventConsumer:
         *,
         service: str,
         units: UnitsOfWork,
-        bootstrap_servers: str,
+        kafka: KafkaConnection | str,
         topics: list[str],
         handlers: Mapping[str, Handler],
         producers: ProducerHolder,
@@ -107,7 +115,7 @@ class EventConsumer:
         self.service = service
         # A batch's unit of work tells the outbox relay when it committed events (the units' on_commit).
         self.units = units
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = connection(kafka)
         self.topics = topics
         self.handlers = dict(handlers)
         self.producers = producers
@@ -133,7 +141,7 @@ class EventConsumer:
         return EventConsumer(
             service=self.service,
             units=self.units,
-            bootstrap_servers=self.bootstrap_servers,
+            kafka=self.kafka,
             topics=self.topics,
             handlers=self.handlers,
             producers=self.producers,
@@ -167,12 +175,10 @@ class EventConsumer:
     async def _start(self) -> None:
         physical = [self.topic_prefix + topic for topic in self.topics]
         await ensure_laid_out(
-            self.bootstrap_servers,
-            [*physical, *(self._dlq(topic) for topic in self.topics)],
-            self.producers.layout,
+            self.kafka, [*physical, *(self._dlq(topic) for topic in self.topics)], self.producers.layout
         )
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
+            **self.kafka.options(),
             group_id=self.group_id,
             client_id=f"{self.service}-consumer",
             enable_auto_commit=False,
@@ -232,6 +238,15 @@ class EventConsumer:
         ends = await consumer.end_offsets(list(consumer.assignment()))
         return {(self._logical(tp.topic), tp.partition): int(offset) for tp, offset in ends.items()}
 
+    def partitions_held(self) -> tuple[int, int] | None:
+        """(partitions this consumer is assigned, partitions its topics have); None when it is not running."""
+
+        consumer = self._consumer
+        if consumer is None:
+            return None
+        total = sum(len(consumer.partitions_for_topic(self.topic_prefix + topic) or ()) for topic in self.topics)
+        return len(consumer.assignment()), total
+
     def _dlq(self, logical_topic: str) -> str:
         return self.topic_prefix + dlq_topic(self.service, logical_topic)
 
@@ -267,11 +282,12 @@ class EventConsumer:
             return True
         # Sought there three times and the log still starts later: nothing is stored in between (a gap
         # our topics do not have, but a compacted or transactional one would), so go on from here.
-        self._reseeks[tp] = (position, self._reseeks[tp][1] + 1 if self._reseeks.get(tp, (-1, 0))[0] == position else 1)
-        if self._reseeks[tp][1] > 3:
+        times = self._reseeks[tp][1] + 1 if tp in self._reseeks and self._reseeks[tp][0] == position else 1
+        if times > 3:
             log.error("records missing between the stored position and the log", extra={"ctx_offset": position})
-            self._reseeks.pop(tp)
+            self._reseeks.pop(tp, None)
             return True
+        self._reseeks[tp] = (position, times)
         self._out_of_step[tp] = position
         return False
 
@@ -373,15 +389,17 @@ class EventConsumer:
                 return
             every = [item for _, _, items in pending for item in items]
             handled = [envelope for item in every if (envelope := item.handled) is not None]
-            ids = [envelope.event_id for envelope in handled]
+            ids = [envelope.event_id for envelope in handled if not self._idempotent(envelope)]
             seen = (
-                set(await session.scalars(select(InboxEvent.event_id).where(InboxEvent.event_id.in_(ids))))
+                set(await session.scalars(select(InboxEvent.event_id).where(one_of(session, InboxEvent.event_id, ids))))
                 if ids
                 else set()
             )
             if self.prefetch is not None and ids:
-                await self.prefetch(uow, list({envelope.key for envelope in handled}))
+                # For the handlers that read state by key; an idempotent batch handler reads none.
+                await self.prefetch(uow, list({e.key for e in handled if not self._idempotent(e)}))
             inbox_rows = []
+            count = 0
             keys_handled: set[str] = set()
             run: list[ReceivedEvent] = []
             run_headers: list[Headers] = []
@@ -391,6 +409,7 @@ class EventConsumer:
                 if envelope is None or envelope.event_id in seen:
                     continue
                 seen.add(envelope.event_id)
+                count += 1
                 event = ReceivedEvent(envelope, item.payload, topic, tp.partition, item.record.offset)
                 handler = self.handlers[envelope.type]
                 if run_handler is not None and handler is not run_handler:
@@ -408,6 +427,8 @@ class EventConsumer:
                     keys_handled.add(envelope.key)
                     with consuming(self.service, envelope.type, item.record.headers):
                         await handler(uow, event)
+                if self._idempotent(envelope):
+                    continue
                 inbox_rows.append(
                     {
                         "event_id": envelope.event_id,
@@ -420,11 +441,15 @@ class EventConsumer:
             if run_handler is not None:
                 await self._handle_run(run_handler, uow, run, run_headers)
             if inbox_rows:
-                await session.execute(insert(table_of(InboxEvent)), inbox_rows)
+                await insert_many(session, InboxEvent, inbox_rows)
             for tp, topic, items in pending:
                 await self._store_position(session, topic, tp.partition, items[-1].record.offset + 1)
             await uow.commit()
-        self.handled_total += len(inbox_rows)
+        self.handled_total += count
+
+    def _idempotent(self, envelope: EventEnvelope) -> bool:
+        handler = self.handlers[envelope.type]
+        return isinstance(handler, BatchHandler) and handler.idempotent
 
     async def _handle_run(
         self, handler: BatchHandler, uow: UnitOfWork, run: list[ReceivedEvent], headers: list[Headers]

@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import BigInteger, DateTime, MetaData, Numeric, Table, event, text
+from sqlalchemy import BigInteger, ColumnElement, DateTime, MetaData, Numeric, Table, any_, bindparam, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.exc import (
@@ -286,6 +286,17 @@ async def database_is_reachable(engine: AsyncEngine, timeout: float = 2.0) -> bo
 
 # Below this many rows an INSERT's round trips cost less than setting up a COPY.
 COPY_FROM = 200
+
+
+def one_of(session: AsyncSession, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN (values)``. On PostgreSQL, ``column = ANY($1)`` with one array parameter: the same
+    statement whatever the count, so it is prepared once — an expanding IN is a new statement (rendered,
+    and prepared by the server) for every batch size a consumer happens to see."""
+
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))  # type: ignore[no-any-return]
+    return column.in_(values)  # type: ignore[no-any-return]
 
 
 async def insert_many(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:

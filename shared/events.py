@@ -188,12 +188,22 @@ class AssistanceGranted(_AssistanceEvent):
     monthly_amount: MoneyStr | None = None
     detail: str | None = None
 
+    @property
+    def lines(self) -> list[AssistanceGranted]:
+        """A version-1 event is its own one line (version 2 carries several)."""
+
+        return [self]
+
 
 class AssistanceRevoked(_AssistanceEvent):
     TYPE: ClassVar[str] = "AssistanceRevoked"
 
     revoked_on: date
     reason: str
+
+    @property
+    def lines(self) -> list[AssistanceRevoked]:
+        return [self]
 
 
 class AssistancePaid(_AssistanceEvent):
@@ -203,6 +213,78 @@ class AssistancePaid(_AssistanceEvent):
     amount: MoneyStr
     paid_on: date
     reference: str = Field(description="the paying bureau's own id for this payment (unique per bureau)")
+
+
+# Version 2 of the grant events (2026-12): one event per bureau, household and change, carrying all its
+# lines, instead of one per person and programme. A household's enrolment reaches the office as one
+# event from each bureau that serves it, not one per member and programme: half the grant events of a
+# fan-out, each with its inbox row, Kafka record and span. Version 1 stays readable (older events on the
+# topic, a replay of them). Lines are in the order the bureau made them; a change that revokes and then
+# grants is two events, in that order, so the office never applies a grant before the revocation it follows.
+
+
+class GrantedLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    programme: str
+    resident_id: str | None = Field(default=None, description="set when the programme serves one person")
+    granted_on: date
+    monthly_amount: MoneyStr | None = None
+    detail: str | None = None
+
+
+class RevokedLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    programme: str
+    resident_id: str | None = Field(default=None, description="set when the programme serves one person")
+    revoked_on: date
+    reason: str
+
+
+class _AssistanceLines(IntegrationEvent):
+    TOPIC: ClassVar[str] = GRANTS_TOPIC
+    VERSION: ClassVar[int] = 2
+
+    division_code: str
+    bureau: Bureau
+
+
+class AssistanceGrantedLines(_AssistanceLines):
+    """``AssistanceGranted`` version 2: what one bureau granted one household in one change."""
+
+    TYPE: ClassVar[str] = "AssistanceGranted"
+
+    lines: list[GrantedLine] = Field(min_length=1)
+
+
+class AssistanceRevokedLines(_AssistanceLines):
+    """``AssistanceRevoked`` version 2: what one bureau stopped for one household in one change."""
+
+    TYPE: ClassVar[str] = "AssistanceRevoked"
+
+    lines: list[RevokedLine] = Field(min_length=1)
+
+
+NoticeKind = Literal["approval", "refusal", "amount_changed", "exit", "appeal_outcome"]
+
+
+class NoticeIssued(IntegrationEvent):
+    """Civil Affairs issued a written notice (书面通知) to a household: for a postal or SMS service to deliver.
+    The PDF is the registry's ``GET /notices/{notice_id}``. For a refused application ``household_id`` is the
+    id the household would have had (the application's)."""
+
+    TYPE: ClassVar[str] = "NoticeIssued"
+    TOPIC: ClassVar[str] = HOUSEHOLDS_TOPIC
+
+    notice_id: str
+    kind: NoticeKind
+    division_code: str
+    issued_on: date
+    addressee: str = Field(description="the head of household the notice is written to")
+    resident_id: str = Field(description="the addressee's resident ID")
+    address: str
+    title: str
 
 
 CATALOG: dict[tuple[str, int], type[IntegrationEvent]] = {
@@ -216,6 +298,9 @@ CATALOG: dict[tuple[str, int], type[IntegrationEvent]] = {
         AssistanceGranted,
         AssistanceRevoked,
         AssistancePaid,
+        NoticeIssued,
+        AssistanceGrantedLines,
+        AssistanceRevokedLines,
     )
 }
 KNOWN_TYPES = frozenset(event_type for event_type, _ in CATALOG)

@@ -8,6 +8,7 @@ the same transaction, so the leading-group office sees exactly what the bureau d
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -15,13 +16,20 @@ from sqlalchemy import Date, Index, String, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import Money, UtcDateTime, new_row, rows_matched
-from shared.events import AssistanceGranted, AssistancePaid, AssistanceRevoked, Bureau
+from shared.db import Money, UtcDateTime, new_row, one_of, rows_matched
+from shared.events import (
+    AssistanceGrantedLines,
+    AssistancePaid,
+    AssistanceRevokedLines,
+    Bureau,
+    GrantedLine,
+    RevokedLine,
+)
 from shared.outbox import Outbox
 from shared.periods import city_today
 from shared.platform_models import BigId
 from shared.projection import BureauBase, HouseholdDelta, prefetch_all, prefetch_households, reset_caseload
-from shared.unit_of_work import Cache, UnitOfWork
+from shared.unit_of_work import Cache, OutboxRow, UnitOfWork
 
 HOUSEHOLD_LEVEL = ""  # resident_id of a grant made to the whole household
 
@@ -59,6 +67,17 @@ class Grant(BureauBase):
     )
 
 
+@dataclass
+class _Announcement:
+    """A grant event staged in this unit of work that may still take more lines: the household's last one."""
+
+    row: OutboxRow
+    event: AssistanceGrantedLines | AssistanceRevokedLines
+
+
+# Per unit of work: each household's last grant announcement.
+_ANNOUNCED: Cache[dict[str, _Announcement]] = Cache("grant announcements", dict)
+
 # Per unit of work: each household's active grants by (resident, programme).
 _ACTIVE: Cache[dict[str, dict[tuple[str, str], Grant]]] = Cache("active grants", dict)
 
@@ -73,7 +92,9 @@ async def prefetch_grants(uow: UnitOfWork, household_ids: list[str]) -> None:
     grants: dict[str, dict[tuple[str, str], Grant]] = {household_id: {} for household_id in wanted}
     for grant in (
         await uow.session.scalars(
-            select(Grant).where(Grant.household_id.in_(wanted), Grant.status == "active").order_by(Grant.id)
+            select(Grant)
+            .where(one_of(uow.session, Grant.household_id, wanted), Grant.status == "active")
+            .order_by(Grant.id)
         )
     ).all():
         grants[grant.household_id][(grant.resident_id, grant.programme)] = grant
@@ -99,6 +120,39 @@ class GrantLedger:
     def __init__(self, bureau: Bureau, outbox: Outbox) -> None:
         self.bureau = bureau
         self.outbox = outbox
+
+    def _announce(
+        self, uow: UnitOfWork, household_id: str, division_code: str, line: GrantedLine | RevokedLine
+    ) -> None:
+        """Stage the line in the household's grant event of this change (version 2: one event per bureau,
+        household and change). Lines join the household's last event while it is the last one staged and of
+        the same kind; a revocation after grants (or the other way round) starts a new event, so the office
+        applies them in the order they were made."""
+
+        announced = uow.cached(_ANNOUNCED)
+        last = announced.get(household_id)
+        kind = AssistanceGrantedLines if isinstance(line, GrantedLine) else AssistanceRevokedLines
+        if (
+            last is not None
+            and type(last.event) is kind
+            and last.event.division_code == division_code
+            and uow.staged_last(last.row)
+        ):
+            last.event = last.event.model_copy(update={"lines": [*last.event.lines, line]})
+            self.outbox.amend(last.row, last.event)
+            return
+        event: AssistanceGrantedLines | AssistanceRevokedLines
+        if isinstance(line, GrantedLine):
+            event = AssistanceGrantedLines.model_construct(
+                household_id=household_id, division_code=division_code, bureau=self.bureau, lines=[line]
+            )
+        else:
+            event = AssistanceRevokedLines.model_construct(
+                household_id=household_id, division_code=division_code, bureau=self.bureau, lines=[line]
+            )
+        [row] = self.outbox.rows([event])
+        uow.stage_outbox([row])
+        announced[household_id] = _Announcement(row, event)
 
     async def _household_grants(self, uow: UnitOfWork, household_id: str) -> dict[tuple[str, str], Grant]:
         """The household's active grants by (resident, programme), read once per unit of work.
@@ -164,12 +218,11 @@ class GrantLedger:
             )
             uow.add(grant)
             grants[(person, programme)] = grant
-        await self.outbox.stage(
+        self._announce(
             uow,
-            AssistanceGranted(
-                household_id=household_id,
-                division_code=division_code,
-                bureau=self.bureau,
+            household_id,
+            division_code,
+            GrantedLine(
                 programme=programme,
                 resident_id=resident_id,
                 granted_on=grant.granted_on,
@@ -195,12 +248,11 @@ class GrantLedger:
             revoked_on = max(on, grant.granted_on)
             grant.status, grant.revoked_on, grant.revoke_reason = "revoked", revoked_on, reason
             cache.pop((grant.resident_id, grant.programme), None)
-            await self.outbox.stage(
+            self._announce(
                 uow,
-                AssistanceRevoked(
-                    household_id=grant.household_id,
-                    division_code=grant.division_code,
-                    bureau=self.bureau,
+                grant.household_id,
+                grant.division_code,
+                RevokedLine(
                     programme=grant.programme,
                     resident_id=grant.resident_id or None,
                     revoked_on=revoked_on,

@@ -12,6 +12,7 @@ import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
+from urllib.parse import unquote
 
 from opentelemetry import trace
 
@@ -21,11 +22,28 @@ from shared.request_id import current_request_id
 _ID_LIKE = re.compile(r"(?<![\dA-Za-z])\d{17}[\dXx](?![\dA-Za-z])|(?<![\dA-Za-z])\d{15}(?![\dA-Za-z])")
 
 
+# A run of URL-encoded text: what a query string or a raw path carries (``2301%30219…``, ``%32%33…``).
+_PERCENT_ENCODED = re.compile(r"[0-9A-Za-z%]*%[0-9A-Fa-f]{2}[0-9A-Za-z%]*")
+
+
+def _decoded(match: re.Match[str]) -> str:
+    text = match.group(0)
+    for _ in range(3):  # twice-encoded (%2532) too
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
 def mask_text(text: str) -> str:
-    """Hide the middle of every resident-ID-shaped number (keep region code and last four)."""
+    """Hide the middle of every resident-ID-shaped number (keep region code and last four), percent-encoded
+    ones decoded first: an ID with a digit written ``%31`` is still an ID."""
 
     if not text:
         return text
+    if "%" in text:
+        text = _PERCENT_ENCODED.sub(_decoded, text)
 
     def _mask(match: re.Match[str]) -> str:
         number = match.group(0)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.platform_models import ConsumerPosition, OutboxMessage
@@ -43,12 +45,17 @@ RUN_PAID = Counter("harbin_run_paid_yuan", "Money transferred by payment runs, i
 OUTBOX_BACKLOG = Gauge("harbin_outbox_backlog", "Events written and not yet published", ["service"])
 OUTBOX_OLDEST = Gauge("harbin_outbox_oldest_age_seconds", "Age of the oldest unpublished event", ["service"])
 CONSUMER_LAG = Gauge("harbin_consumer_lag", "Events on a partition not yet consumed", ["service", "topic", "partition"])
+# The office's: inspection findings (督导检查) still open after their due day, per unit (services.office.work_cycle).
+FINDINGS_OVERDUE = Gauge(
+    "harbin_findings_overdue", "Inspection findings still open after their due day", ["service", "unit"]
+)
 
 
 class HttpMetrics:
     """Counts every request by the route that served it (its template, never the raw path: no IDs in labels),
-    and writes its access line: one JSON line per request with method, route, path (IDs masked), status,
-    duration, the calling agency and (from the logging context) the request ID."""
+    and writes its access line: one JSON line per request with method, route, path and query (IDs masked, after
+    percent-decoding), status, duration, the caller (agency and subject) and (from the logging context) the
+    request ID."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
@@ -85,9 +92,11 @@ class HttpMetrics:
                     "ctx_method": method,
                     "ctx_route": route,
                     "ctx_path": scope["path"],
+                    "ctx_query": scope.get("query_string", b"").decode("latin-1")[:500] or None,
                     "ctx_status": status,
                     "ctx_duration_ms": round(seconds * 1000, 1),
                     "ctx_agency": getattr(principal, "agency", None),
+                    "ctx_subject": getattr(principal, "subject", None),
                 },
             )
 
@@ -97,8 +106,12 @@ def run_finished(service: str, run: str, started_at: datetime, paid: Decimal) ->
     RUN_PAID.labels(service, run).inc(float(paid))
 
 
-async def exposition(platform: Platform) -> tuple[bytes, str]:
-    """The metrics, with the outbox and the consumer's partitions read now."""
+# A service's own gauges, read when scraped (the office's overdue findings): set on the session given.
+MetricsReader = Callable[[AsyncSession, str], Awaitable[None]]
+
+
+async def exposition(platform: Platform, readers: Sequence[MetricsReader] = ()) -> tuple[bytes, str]:
+    """The metrics, with the outbox, the consumer's partitions and the service's own ``readers`` read now."""
 
     service = platform.settings.service_name
     async with platform.sessions() as session:
@@ -107,6 +120,8 @@ async def exposition(platform: Platform) -> tuple[bytes, str]:
             (row.topic, row.partition): row.next_offset
             for row in (await session.execute(select(ConsumerPosition))).scalars()
         }
+        for reader in readers:
+            await reader(session, service)
     OUTBOX_BACKLOG.labels(service).set(backlog)
     OUTBOX_OLDEST.labels(service).set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
     # Only the partitions held now: one given up in a rebalance is another replica's to report.

@@ -14,18 +14,14 @@ import logging
 from collections.abc import Iterable
 
 from sqlalchemy import (
-    BigInteger,
-    any_,
-    bindparam,
     delete,
     func,
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.db import table_of
+from shared.db import one_of, table_of
 from shared.events import IntegrationEvent, encode, envelope_for
 from shared.kafka import ProducerHolder, ensure_laid_out
 from shared.platform_models import OutboxMessage
@@ -61,6 +57,13 @@ class Outbox:
                 }
             )
         return rows
+
+    def amend(self, row: OutboxRow, event: IntegrationEvent) -> None:
+        """Rewrite a row staged in this unit of work and not yet written (see ``UnitOfWork.staged_last``)
+        with a fuller version of its event."""
+
+        traceparent = row["traceparent"]
+        row.update(self.rows([event])[0], traceparent=traceparent)
 
     async def stage(self, uow: UnitOfWork, *events: IntegrationEvent) -> None:
         await self.stage_many(uow, events)
@@ -162,7 +165,7 @@ class OutboxRelay:
             topics = {self.topic_prefix + row.topic for row in rows} - self._topics_ready
             if topics:
                 # Created explicitly (partitions, retention), never by the broker's auto-create defaults.
-                await ensure_laid_out(self.producers.bootstrap_servers, topics, self.producers.layout)
+                await ensure_laid_out(self.producers.kafka, topics, self.producers.layout)
                 self._topics_ready |= topics
             producer = await self.producers.get()
             pending = []
@@ -177,10 +180,7 @@ class OutboxRelay:
                 )
             await asyncio.gather(*pending)
             ids = [row.id for row in rows]
-            if session.bind.dialect.name == "postgresql":
-                published = _outbox.c.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger)))
-            else:
-                published = _outbox.c.id.in_(ids)
+            published = one_of(session, _outbox.c.id, ids)
             # Deleted, not marked: marking wrote a second version of every row and its index entries, a
             # fifth of the fan-out's WAL; a deleted row is only flagged dead.
             await session.execute(delete(_outbox).where(published))

@@ -8,17 +8,17 @@ changed, so the bureau's handler only decides what the change means for its own 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Index, String, delete, select
+from sqlalchemy import JSON, ColumnElement, Date, Index, String, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import Handler, Prefetch
-from shared.db import UtcDateTime, new_metadata, new_row, rows_matched
+from shared.db import UtcDateTime, new_metadata, new_row, one_of, rows_matched
 from shared.events import (
     HouseholdChanged,
     HouseholdEnrolled,
@@ -27,6 +27,7 @@ from shared.events import (
     MemberSnapshot,
     ReceivedEvent,
 )
+from shared.periods import Period
 from shared.platform_models import BigId
 from shared.unit_of_work import Cache, UnitOfWork
 
@@ -69,6 +70,37 @@ class DibaoMember(BureauBase):
 
     def eligible_on(self, day: date) -> bool:
         return self.eligible_from <= day and (self.eligible_until is None or day < self.eligible_until)
+
+
+def in_dibao_during(period: Period) -> ColumnElement[bool]:
+    """The households in dibao on some day of ``period`` (an exit takes effect on its date)."""
+
+    return (DibaoHousehold.enrolled_on <= period.end) & (
+        DibaoHousehold.exited_on.is_(None) | (DibaoHousehold.exited_on > period.start)
+    )
+
+
+async def households_during(
+    session: AsyncSession, period: Period, page: int = 2000
+) -> AsyncIterator[Sequence[DibaoHousehold]]:
+    """The households in dibao during ``period``, a page at a time in id order; each page is let go of once
+    the caller has used it, so memory stays flat with the caseload (a report over 100,000 households)."""
+
+    last_id = ""
+    while True:
+        households = (
+            await session.scalars(
+                select(DibaoHousehold)
+                .where(DibaoHousehold.household_id > last_id, in_dibao_during(period))
+                .order_by(DibaoHousehold.household_id)
+                .limit(page)
+            )
+        ).all()
+        if not households:
+            return
+        last_id = households[-1].household_id
+        yield households
+        session.expunge_all()
 
 
 @dataclass
@@ -175,13 +207,15 @@ async def prefetch_households(uow: UnitOfWork, household_ids: list[str]) -> None
         return
     households = {
         h.household_id: h
-        for h in (await session.scalars(select(DibaoHousehold).where(DibaoHousehold.household_id.in_(wanted)))).all()
+        for h in (
+            await session.scalars(select(DibaoHousehold).where(one_of(session, DibaoHousehold.household_id, wanted)))
+        ).all()
     }
     members: dict[str, dict[str, DibaoMember]] = {household_id: {} for household_id in wanted}
     for row in (
         await session.scalars(
             select(DibaoMember)
-            .where(DibaoMember.household_id.in_(wanted), DibaoMember.eligible_until.is_(None))
+            .where(one_of(session, DibaoMember.household_id, wanted), DibaoMember.eligible_until.is_(None))
             .order_by(DibaoMember.id)
         )
     ).all():
@@ -352,7 +386,7 @@ class HouseholdRows:
         rows = (
             await uow.session.scalars(
                 select(self.model)
-                .where(self.model.household_id.in_(wanted), *self.conditions)
+                .where(one_of(uow.session, self.model.household_id, wanted), *self.conditions)
                 .order_by(*self.model.__mapper__.primary_key)
             )
         ).all()

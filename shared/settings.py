@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.kafka import KafkaConnection, SaslMechanism, SecurityProtocol
 from shared.services import DEFAULT_PARTITIONS
 
 RUN_DIR = Path(".run")
@@ -37,6 +38,13 @@ class ServiceSettings(BaseSettings):
     # up front): partitions and replicas as the cluster's other topics have them.
     kafka_partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=1000)
     kafka_replication_factor: int = Field(default=1, ge=1, le=7)
+    # PLAINTEXT only for a broker on the loopback interface; a deployment authenticates each service as its own
+    # principal (SASL SCRAM-SHA-512) over TLS, its CA in kafka_ca_file (shared.kafka, docs/security.md).
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    kafka_username: str = ""
+    kafka_password: str = Field(default="", repr=False)
+    kafka_ca_file: str = ""
     # Lets tests and side-by-side deployments use their own topics on one broker.
     topic_prefix: str = ""
     consumer_enabled: bool = True
@@ -55,11 +63,17 @@ class ServiceSettings(BaseSettings):
     # Where to send traces (OTLP over HTTP, e.g. http://collector:4318/v1/traces); empty: not exported.
     otlp_endpoint: str = ""
 
-    # Bearer tokens: HS256 with a shared secret, or RS256 with the issuer's public key (shared.auth).
+    # Bearer tokens (shared.auth, docs/security.md): RS256 verified with the issuer's public keys, a JWKS file or
+    # https URL (production), or HS256 with a shared secret (local use; in production it says so loudly).
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
     jwt_secret: str = Field(default="", repr=False)
-    jwt_public_key: str = ""
+    jwt_jwks: str = ""
+    # How often the JWKS is reread (a rotation's new key is published at least this long before it signs).
+    jwt_jwks_refresh_seconds: float = Field(default=300.0, ge=5, le=86_400)
     jwt_audience: str | None = None
+    # Keys the hash that stands for a resident ID in the audit trail of reads (shared.read_audit); the same on
+    # every service, at least 32 random characters in production.
+    audit_key: str = Field(default="", repr=False)
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -67,6 +81,16 @@ class ServiceSettings(BaseSettings):
         path = RUN_DIR / "db" / f"{self.service_name}.db"
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{path}"
+
+    def kafka(self) -> KafkaConnection:
+        return KafkaConnection(
+            self.kafka_bootstrap_servers,
+            self.kafka_security_protocol,
+            self.kafka_sasl_mechanism,
+            self.kafka_username,
+            self.kafka_password,
+            self.kafka_ca_file,
+        )
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -135,6 +135,12 @@ class UnitOfWork:
 
         self._outbox.extend(rows)
 
+    def staged_last(self, row: OutboxRow) -> bool:
+        """Whether ``row`` is the last event staged so far: only then may it be amended (made to carry
+        more) without changing the order in which this transaction's events are published."""
+
+        return bool(self._outbox) and self._outbox[-1] is row
+
     def audit(self, resource_type: str, resource_id: str, *, before: Any = None, after: Any = None) -> None:
         """Audit a change made without the ORM (a bulk insert, a run); ORM changes are audited by themselves."""
 
@@ -209,7 +215,7 @@ class UnitOfWork:
         for row in staged:
             by_model.setdefault(type(row), []).append(row)
         for model, rows in by_model.items():
-            await self.session.execute(model.__table__.insert(), _column_values(model, rows))
+            await insert_many(self.session, model, _column_values(model, rows))
 
     # ---- listening to its own session ------------------------------------------------------------
 
@@ -224,6 +230,9 @@ class UnitOfWork:
         if transaction.nested:
             # begin_nested() flushed before this: what is pending now belongs outside the savepoint.
             self._marks[transaction] = _Mark(len(self._changes), len(self._outbox), len(self._staged))
+            # A cached value may be amended in place (an event gathering lines); what was staged before the
+            # savepoint must not take a change that the savepoint's rollback would then leave behind.
+            self._caches.clear()
 
     def _savepoint_rolled_back(self, _session: Session, previous: SessionTransaction) -> None:
         if not previous.nested:

@@ -111,10 +111,24 @@ def service_app(service: str, database_url: str, prefix: str, **overrides: Any) 
     return import_module(f"services.{service}.main").create_app(settings)
 
 
-def token(*scopes: str, hospital_id: str | None = None, agency: str = "test_agency", ttl: int = 3600) -> str:
-    """A bearer token (the development secret the test apps verify with); every scope when none named."""
+def token(
+    *scopes: str,
+    hospital_id: str | None = None,
+    school_id: str | None = None,
+    agency: str = "local",
+    ttl: int = 3600,
+) -> str:
+    """A bearer token (the development secret the test apps verify with); every scope when none named. The
+    default agency, ``local``, may hold any scope (shared.agencies; refused in production)."""
 
-    return mint(subject="pytest", agency=agency, scopes=scopes or ALL_SCOPES, hospital_id=hospital_id, ttl_seconds=ttl)
+    return mint(
+        subject="pytest",
+        agency=agency,
+        scopes=scopes or ALL_SCOPES,
+        hospital_id=hospital_id,
+        school_id=school_id,
+        ttl_seconds=ttl,
+    )
 
 
 def bearer(*scopes: str, **kwargs: Any) -> dict[str, str]:

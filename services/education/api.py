@@ -6,7 +6,7 @@ import re
 
 from fastapi import APIRouter, Query, Request
 
-from services.education import service
+from services.education import schools, service
 from services.education.schemas import (
     GrantsOut,
     PartnerAidIn,
@@ -15,12 +15,14 @@ from services.education.schemas import (
     PupilOut,
     PupilPatch,
     Report,
+    SchoolRegistrationIn,
     TermRunIn,
     TermRunOut,
 )
 from shared.auth import requires, requires_any
 from shared.errors import Unprocessable, problem_responses
 from shared.periods import InvalidPeriod, Period, parse_period
+from shared.read_audit import reads_person
 from shared.unit_of_work import DbSession, Units, Uow
 from shared.validators import (
     LAST_YEAR,
@@ -38,11 +40,12 @@ router = APIRouter()
     "/pupils/search",
     response_model=PupilOut,
     tags=["pupils 学生"],
-    dependencies=[requires_any("education:read", "education:schools")],
+    dependencies=[requires_any("education:read", "education:schools"), reads_person()],
     responses=problem_responses(404, 422),
     summary="A pupil, with the resident ID in the body (keeps it out of URLs and their logs)",
 )
-async def search_pupil(body: ResidentIdQuery, uow: Uow) -> PupilOut:
+async def search_pupil(body: ResidentIdQuery, request: Request, uow: Uow) -> PupilOut:
+    await schools.require_own_pupil(request.state.principal, uow.session, body.resident_id, "education:read")
     return await service.pupil_view(uow, body.resident_id)
 
 
@@ -54,7 +57,8 @@ async def search_pupil(body: ResidentIdQuery, uow: Uow) -> PupilOut:
     responses=problem_responses(404, 422),
     summary="A school reports a change, with the resident ID in the body",
 )
-async def report_change_by_body(body: PupilChangeIn, uow: Uow) -> PupilOut:
+async def report_change_by_body(body: PupilChangeIn, request: Request, uow: Uow) -> PupilOut:
+    await schools.require_own_pupil(request.state.principal, uow.session, body.resident_id, "education:write")
     await service.report_change(
         uow, body.resident_id, PupilPatch.model_validate(body.model_dump(exclude={"resident_id"}))
     )
@@ -63,12 +67,13 @@ async def report_change_by_body(body: PupilChangeIn, uow: Uow) -> PupilOut:
 
 @router.get(
     "/pupils/{resident_id}",
-    dependencies=[requires_any("education:read", "education:schools")],
+    dependencies=[requires_any("education:read", "education:schools"), reads_person()],
     response_model=PupilOut,
     tags=["pupils 学生"],
     responses=problem_responses(404, 422),
 )
-async def get_pupil(resident_id: ResidentIdIn, uow: Uow) -> PupilOut:
+async def get_pupil(resident_id: ResidentIdIn, request: Request, uow: Uow) -> PupilOut:
+    await schools.require_own_pupil(request.state.principal, uow.session, resident_id, "education:read")
     return await service.pupil_view(uow, resident_id)
 
 
@@ -80,9 +85,23 @@ async def get_pupil(resident_id: ResidentIdIn, uow: Uow) -> PupilOut:
     responses=problem_responses(404, 422),
     summary="A school reports a change of stage, boarding, or leaving",
 )
-async def report_change(resident_id: ResidentIdIn, body: PupilPatch, uow: Uow) -> PupilOut:
+async def report_change(resident_id: ResidentIdIn, body: PupilPatch, request: Request, uow: Uow) -> PupilOut:
+    await schools.require_own_pupil(request.state.principal, uow.session, resident_id, "education:write")
     await service.report_change(uow, resident_id, body)
     return await service.pupil_view(uow, resident_id)
+
+
+@router.post(
+    "/pupils/school",
+    dependencies=[requires("education:write")],
+    response_model=PupilOut,
+    tags=["pupils 学生"],
+    responses=problem_responses(404, 422),
+    summary="The Education Bureau registers a pupil to a school (which then reads and reports only its own pupils)",
+)
+async def register_school(body: SchoolRegistrationIn, uow: Uow) -> PupilOut:
+    await schools.register(uow, body.resident_id, body.school_id)
+    return await service.pupil_view(uow, body.resident_id)
 
 
 @router.post(
@@ -99,8 +118,11 @@ async def term_run(body: TermRunIn, request: Request, units: Units, uow: Uow) ->
     (``withheld_amount``), so no transfer is ever negative. A second run adds nothing. A term that has not begun
     (1 March, 1 September, in Harbin) is refused: 422 ``period_in_future``."""
 
-    result = await service.run_term(units, uow, body.term, batch_size=request.app.state.settings.run_batch_size)
-    uow.audit("term_runs", body.term, after=result.model_dump())
+    result = await service.run_term(
+        units, uow, body.term, batch_size=request.app.state.settings.run_batch_size, dry_run=body.dry_run
+    )
+    if not body.dry_run:
+        uow.audit("term_runs", body.term, after=result.model_dump(exclude={"left_out", "payees"}))
     return result
 
 

@@ -50,6 +50,16 @@ class Pupil(Base):
     __table_args__ = (UniqueConstraint("household_id", "resident_id"), Index("ix_pupils_resident_id", "resident_id"))
 
 
+class PupilSchool(Base):
+    """The school a pupil is registered to, set by the Education Bureau (services.education.schools)."""
+
+    __tablename__ = "pupil_schools"
+
+    resident_id: Mapped[str] = mapped_column(String(18), primary_key=True)
+    school_id: Mapped[str] = mapped_column(String(12), index=True)
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class TermRun(RunRecord, Base):
     """A school term's run (shared.runs)."""
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.events import SchoolStage
 from shared.money import MoneyStr
+from shared.runs import RunReport
 from shared.validators import (
     Flag,
     MoneyIn,
@@ -42,6 +43,18 @@ class PupilPatch(BaseModel):
 
 class PupilChangeIn(PupilPatch):
     resident_id: ResidentIdIn
+
+
+SchoolId = Annotated[str, Field(pattern=r"^[0-9]{1,12}$", description="the school's number (its token's school_id)")]
+
+
+class SchoolRegistrationIn(BaseModel):
+    """The Education Bureau registers a pupil to a school: that school then reads and reports the pupil."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resident_id: ResidentIdIn
+    school_id: SchoolId
 
 
 class TermGrantOut(BaseModel):
@@ -104,15 +117,17 @@ class PupilOut(BaseModel):
     grants: list[TermGrantOut]
     partner_aid: list[PartnerAidOut]
     school_reported_at: datetime | None
+    school_id: str | None = Field(default=None, description="the school the bureau registered the pupil to")
 
 
 class TermRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     term: TermIn = Field(description="YYYY-spring or YYYY-autumn")
+    dry_run: Flag = Field(default=False, description="write nothing: answer what a run would pay now")
 
 
-class TermRunOut(BaseModel):
+class TermRunOut(RunReport):
     term: str
     grants_made: int = Field(description="payments this run made: waivers, subsidies, grants and arrears")
     total_amount: MoneyStr = Field(description="what this run's payment lines settled (withheld included)")

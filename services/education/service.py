@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.education import rules
+from services.education import rules, schools
 from services.education.models import PartnerAid, Pupil, TermGrant, TermRun
 from services.education.parameters import (
     AUTUMN_START,
@@ -51,7 +51,7 @@ from shared.projection import (
     memberships,
     prefetch_all,
 )
-from shared.runs import finish_run, start_run
+from shared.runs import RunTally, finish_run, start_run
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 ledger = GrantLedger("education", Outbox(producer="education"))
@@ -286,7 +286,12 @@ def _record(pupil: Pupil) -> rules.PupilRecord:
 
 
 async def run_term(
-    units: UnitsOfWork, uow: UnitOfWork, label: str, batch_size: int = 2000, today: date | None = None
+    units: UnitsOfWork,
+    uow: UnitOfWork,
+    label: str,
+    batch_size: int = 2000,
+    today: date | None = None,
+    dry_run: bool = False,
 ) -> TermRunOut:
     """Settle a term: for every pupil, what the facts now known make due for the term (fee waiver, boarding
     subsidy) and its school year (disability grant), against the ledger. A term not begun is refused.
@@ -309,9 +314,9 @@ async def run_term(
             if rules.parse_term(name)[0] >= PLAN_DATE.year
         ]
         year_starts = [t.start for t in year_terms if t.start <= today]
-    run_id = await start_run(units, TermRun, term.label)
+    run_id = 0 if dry_run else await start_run(units, TermRun, term.label)
 
-    tally, last = _Tally(), ""
+    tally, last, report = _Tally(), "", RunTally(dry_run=dry_run)
     while True:
         async with units.begin() as batch:
             session = batch.session
@@ -330,10 +335,12 @@ async def run_term(
             if not residents:
                 break
             last = residents[-1]
-            await _settle_batch(batch, residents, term, year_starts, run_id, today, tally)
-            await batch.commit()
+            await _settle_batch(batch, residents, term, year_starts, run_id, today, tally, report)
+            if not dry_run:  # a dry run's batch is rolled back as it ends
+                await batch.commit()
 
-    await finish_run(uow, TermRun, run_id, tally.paid, tally.total)
+    if not dry_run:
+        await finish_run(uow, TermRun, run_id, tally.paid, tally.total)
     already = await uow.session.scalar(
         select(func.count())
         .select_from(TermGrant)
@@ -352,6 +359,7 @@ async def run_term(
         recovered_amount=to_fen(tally.recovered),
         withheld_amount=to_fen(tally.withheld),
         transferred_amount=to_fen(tally.total - tally.withheld),
+        **report.report(),
     )
 
 
@@ -409,6 +417,7 @@ async def _settle_batch(
     run_id: int,
     today: date,
     tally: _Tally,
+    report: RunTally,
 ) -> None:
     """Settle the pupils ``residents`` for the term and its school year, under the school year's lock."""
 
@@ -475,7 +484,15 @@ async def _settle_batch(
     now = datetime.now(UTC)
     new_lines: list[TermGrant] = []
     for household_id in sorted(entries):
-        for entry, settled in rules.settle_household(entries[household_id], owed.get(household_id, ZERO)):
+        household_lines = rules.settle_household(entries[household_id], owed.get(household_id, ZERO))
+        if household_lines:
+            first = household_lines[0][0]
+            report.settled(
+                household_id,
+                division[(first.resident_id, first.due.programme, first.due.period)],
+                [settled for _, settled in household_lines],
+            )
+        for entry, settled in household_lines:
             due, key = entry.due, (entry.resident_id, entry.due.programme, entry.due.period)
             detail = (
                 due.detail
@@ -498,6 +515,9 @@ async def _settle_batch(
                     created_at=now,
                 )
             )
+    if report.dry_run:
+        _count(tally, new_lines)
+        return
     session.add_all(new_lines)
     await session.flush()
     # What the household receives is announced: a payment's transfer (nothing when all of it was withheld);
@@ -519,6 +539,10 @@ async def _settle_batch(
             if line.kind != RECOVERY and line.amount > line.withheld
         ),
     )
+    _count(tally, new_lines)
+
+
+def _count(tally: _Tally, new_lines: Sequence[TermGrant]) -> None:
     for line in new_lines:
         if line.kind == RECOVERY:
             tally.recoveries, tally.recovered = tally.recoveries + 1, tally.recovered + line.amount
@@ -626,6 +650,7 @@ async def pupil_view(uow: UnitOfWork, resident_id: str, today: date | None = Non
         grants=[grant_out(g) for g in grants],
         partner_aid=[aid_out(a) for a in aid],
         school_reported_at=pupil.school_reported_at,
+        school_id=await schools.school_of(session, resident_id),
     )
 
 

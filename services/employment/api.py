@@ -30,6 +30,7 @@ from shared.api import ReportPeriod
 from shared.auth import requires, requires_any
 from shared.errors import problem_responses
 from shared.periods import city_today
+from shared.read_audit import reads_person
 from shared.unit_of_work import DbSession, Units, Uow
 from shared.validators import ResidentIdIn, ResidentIdQuery, RowId
 
@@ -40,7 +41,7 @@ router = APIRouter()
     "/persons/search",
     response_model=PersonOut,
     tags=["persons 人员"],
-    dependencies=[requires("employment:read")],
+    dependencies=[requires("employment:read"), reads_person()],
     responses=problem_responses(404, 422),
     summary="A person, with the resident ID in the body (keeps it out of URLs and their logs)",
 )
@@ -64,7 +65,7 @@ async def record_employment_by_body(body: EmploymentRecordIn, uow: Uow) -> Emplo
 
 @router.get(
     "/persons/{resident_id}",
-    dependencies=[requires("employment:read")],
+    dependencies=[requires("employment:read"), reads_person()],
     response_model=PersonOut,
     tags=["persons 人员"],
     responses=problem_responses(404, 422),

@@ -61,8 +61,11 @@ async def get_payments(household_id: str, session: DbSession) -> list[PaymentOut
     "recorded and withheld; a second run adds nothing",
 )
 async def subsidy_run(body: SubsidyRunIn, request: Request, units: Units, uow: Uow) -> SubsidyRunOut:
-    result = await service.run_subsidies(units, uow, body.period, batch_size=request.app.state.settings.run_batch_size)
-    uow.audit("subsidy_runs", body.period, after=result.model_dump())
+    result = await service.run_subsidies(
+        units, uow, body.period, batch_size=request.app.state.settings.run_batch_size, dry_run=body.dry_run
+    )
+    if not body.dry_run:
+        uow.audit("subsidy_runs", body.period, after=result.model_dump(exclude={"left_out", "payees"}))
     return result
 
 

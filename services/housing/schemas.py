@@ -9,7 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.money import MoneyStr
-from shared.validators import AreaIn, DivisionCodeIn, MonthIn, PlanDay, Text, WholeNumber
+from shared.runs import RunReport
+from shared.validators import AreaIn, DivisionCodeIn, Flag, MonthIn, PlanDay, Text, WholeNumber
 
 LineKind = Literal["rent_subsidy", "recovery"]  # of a line of the rent-subsidy ledger
 
@@ -46,9 +47,10 @@ class SubsidyRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     period: MonthIn
+    dry_run: Flag = Field(default=False, description="write nothing: answer what a run would pay now")
 
 
-class SubsidyRunOut(BaseModel):
+class SubsidyRunOut(RunReport):
     period: str
     households_paid: int = Field(description="households that received a transfer from this run")
     total_amount: MoneyStr = Field(description="what this run transferred (its payments less what was withheld)")

@@ -58,7 +58,7 @@ from shared.projection import (
     facts_on,
     prefetch_all,
 )
-from shared.runs import finish_run, start_run
+from shared.runs import RunTally, finish_run, start_run
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 CASES = HouseholdRows(HousingCase)
@@ -315,7 +315,12 @@ class _Tally:
 
 
 async def run_subsidies(
-    units: UnitsOfWork, uow: UnitOfWork, period: str, batch_size: int = 2000, today: date | None = None
+    units: UnitsOfWork,
+    uow: UnitOfWork,
+    period: str,
+    batch_size: int = 2000,
+    today: date | None = None,
+    dry_run: bool = False,
 ) -> SubsidyRunOut:
     """Settle every month from each household's enrolment through ``period`` against the subsidy ledger.
 
@@ -328,9 +333,9 @@ async def run_subsidies(
 
     month = parse_month(period)
     refuse_future(month.start, f"the rent subsidy for {month.label}", today)
-    run_id = await start_run(units, SubsidyRun, month.label)
+    run_id = 0 if dry_run else await start_run(units, SubsidyRun, month.label)
 
-    tally, last_key = _Tally(), ""
+    tally, last_key, report = _Tally(), "", RunTally(dry_run=dry_run)
     while True:
         async with units.begin() as batch:
             session = batch.session
@@ -346,7 +351,9 @@ async def run_subsidies(
             if not cases:
                 break
             last_key = cases[-1].household_id
-            rows = await _settle_batch(session, cases, month, run_id, tally)
+            rows = await _settle_batch(session, cases, month, run_id, tally, report)
+            if dry_run:  # a dry run's batch is rolled back as it ends
+                continue
             inserted = await insert_ignore(
                 session,
                 RentSubsidy,
@@ -377,9 +384,10 @@ async def run_subsidies(
             )
             await batch.commit()
 
-    await finish_run(uow, SubsidyRun, run_id, tally.households_paid, tally.transferred)
+    if not dry_run:
+        await finish_run(uow, SubsidyRun, run_id, tally.households_paid, tally.transferred)
     log.info(
-        "subsidy run finished",
+        "subsidy dry run finished" if dry_run else "subsidy run finished",
         extra={
             "ctx_period": month.label,
             "ctx_paid": tally.households_paid,
@@ -395,11 +403,17 @@ async def run_subsidies(
         lines=tally.lines,
         overpaid=tally.overpaid,
         withheld=tally.withheld,
+        **report.report(),
     )
 
 
 async def _settle_batch(
-    session: AsyncSession, cases: Sequence[HousingCase], through: Period, run_id: int, tally: _Tally
+    session: AsyncSession,
+    cases: Sequence[HousingCase],
+    through: Period,
+    run_id: int,
+    tally: _Tally,
+    report: RunTally,
 ) -> list[dict[str, Any]]:
     """The ledger lines that settle the batch's households through ``through`` (their cases locked)."""
 
@@ -444,6 +458,7 @@ async def _settle_batch(
             rules.balance_owed(lines[case.household_id]),
         )
         transferred = sum((line.transferred for line in new_lines), ZERO)
+        report.settled(case.household_id, household.division_code, new_lines)
         for line in new_lines:
             facts = settled[line.period]
             rows.append(

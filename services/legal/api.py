@@ -20,6 +20,7 @@ from shared.api import ReportPeriod
 from shared.auth import requires, requires_any
 from shared.errors import problem_responses
 from shared.periods import city_today
+from shared.read_audit import reads_person
 from shared.unit_of_work import DbSession
 from shared.validators import Day, ResidentIdIn, ResidentIdQuery, RowId
 
@@ -30,7 +31,7 @@ router = APIRouter()
     "/eligibility/search",
     response_model=EligibilityOut,
     tags=["eligibility 援助资格"],
-    dependencies=[requires("legal:read")],
+    dependencies=[requires("legal:read"), reads_person()],
     responses=problem_responses(422),
     summary="Eligibility, with the resident ID in the body (keeps it out of URLs and their logs)",
 )
@@ -40,7 +41,7 @@ async def search_eligibility(body: ResidentIdQuery, session: DbSession) -> Eligi
 
 @router.get(
     "/eligibility/{resident_id}",
-    dependencies=[requires("legal:read")],
+    dependencies=[requires("legal:read"), reads_person()],
     response_model=EligibilityOut,
     tags=["eligibility 援助资格"],
     responses=problem_responses(422),

@@ -23,6 +23,7 @@ from shared.api import Page, ReportPeriod, Size, csv_response, wants_csv
 from shared.auth import requires, requires_any
 from shared.errors import Forbidden, problem_responses
 from shared.periods import city_today
+from shared.read_audit import reads_person
 from shared.unit_of_work import DbSession, Uow
 from shared.validators import Day, ResidentIdIn, ResidentIdQuery, RowId
 
@@ -33,7 +34,7 @@ router = APIRouter()
     "/eligibility/search",
     response_model=EligibilityOut,
     tags=["eligibility 救助资格"],
-    dependencies=[requires_any("medical:read", "medical:claims")],
+    dependencies=[requires_any("medical:read", "medical:claims"), reads_person()],
     responses=problem_responses(404, 422),
     summary="Eligibility, with the resident ID in the body (keeps it out of URLs and their logs)",
 )
@@ -43,7 +44,7 @@ async def search_eligibility(body: ResidentIdQuery, session: DbSession) -> Eligi
 
 @router.get(
     "/eligibility/{resident_id}",
-    dependencies=[requires_any("medical:read", "medical:claims")],
+    dependencies=[requires_any("medical:read", "medical:claims"), reads_person()],
     response_model=EligibilityOut,
     tags=["eligibility 救助资格"],
     responses=problem_responses(404, 422),

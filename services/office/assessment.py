@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -32,20 +33,60 @@ from services.office.schemas import (
     DivisionReport,
     MissingProgramme,
     MutualAidSummary,
+    ProgrammeMoney,
     Report,
     UnservedHousehold,
 )
 from services.office.service import CIVIL_AFFAIRS, last_members, members_of, status_on
-from shared.divisions import division_name
+from services.office.work_cycle.figures import work_cycle_assessment
+from shared.divisions import DIVISIONS, division_name
 from shared.entitlements import WorkingAge
 from shared.events import MemberSnapshot
 from shared.money import ZERO, to_fen
 from shared.parameters import ParameterBook
-from shared.periods import Period, city_today
+from shared.periods import CITY_TIMEZONE, Period, city_today
+from shared.programmes import programme_name
 from shared.projection import DibaoHousehold, DibaoMember
+from shared.resident_id import mask_resident_id
 from shared.services import ASSESSED_BUREAUS, BUREAU_NAMES
 
 ASSESSMENT_PAGE = 2000
+DAY_HOURS = 24.0
+
+
+def period_name(period: Period) -> str:
+    """The period as the joint meeting says it: 2026年下半年, 2026年上半年, 2026年, 2026年5月."""
+
+    year = period.start.year
+    if period.label.endswith("-H1"):
+        return f"{year}年上半年"
+    if period.label.endswith("-H2"):
+        return f"{year}年下半年"
+    if period.start.month == 1 and period.end.month == 12:
+        return f"{year}年"
+    return f"{year}年{period.start.month}月"
+
+
+def mask_name(name: str) -> str:
+    """The surname kept, every further character hidden (张伟 → 张*): enough to recognise, not to publish."""
+
+    name = name.strip()
+    return name[:1] + "*" * (len(name) - 1) if name else ""
+
+
+_HOUSE_NUMBER = re.compile(r"[0-9０-９]")
+_DISTRICT_NAMES = sorted({d.name for d in DIVISIONS.values()}, key=len, reverse=True)
+
+
+def street_of(address: str, division: str) -> str:
+    """The street of an address (道里区中央大街123号 → 中央大街): the city and district left out, and
+    everything from the house number on."""
+
+    rest = address.strip().removeprefix("黑龙江省").removeprefix("哈尔滨市").removeprefix(division)
+    # An address may name another district than the household's division code does: any district goes.
+    rest = next((rest[len(name) :] for name in _DISTRICT_NAMES if rest.startswith(name)), rest)
+    match = _HOUSE_NUMBER.search(rest)
+    return (rest[: match.start()] if match else rest).strip() or rest.strip()
 
 
 class DistinctPersons:
@@ -88,8 +129,9 @@ class _Tally:
     households_granted: int = 0
     persons_eligible: DistinctPersons = field(init=False)
     persons_granted: DistinctPersons = field(init=False)
-    # Days as C doubles: a list of floats costs four times the memory at Harbin's scale.
-    days: array[float] = field(default_factory=lambda: array("d"))
+    # Hours from enrolment to grant, as C doubles: a list of floats costs four times the memory at Harbin's scale.
+    hours: array[float] = field(default_factory=lambda: array("d"))
+    households_paid: int = 0
     paid: Decimal = ZERO
 
     def __post_init__(self) -> None:
@@ -101,12 +143,16 @@ class _Tally:
         self.households_granted += other.households_granted
         self.persons_eligible.merge(other.persons_eligible)
         self.persons_granted.merge(other.persons_granted)
-        self.days.extend(other.days)
+        self.hours.extend(other.hours)
+        self.households_paid += other.households_paid
         self.paid += other.paid
 
     def out(self, bureau: str) -> BureauAssessment:
         coverage = round(self.households_granted / self.households_eligible, 4) if self.households_eligible else None
-        median, p90 = rules.percentile(self.days, 0.5), rules.percentile(self.days, 0.9)
+        median, p90 = rules.percentile(self.hours, 0.5), rules.percentile(self.hours, 0.9)
+        within_day = (
+            round(sum(1 for hours in self.hours if hours <= DAY_HOURS) / len(self.hours), 4) if self.hours else None
+        )
         return BureauAssessment(
             bureau=bureau,
             bureau_name=BUREAU_NAMES[bureau],
@@ -115,15 +161,25 @@ class _Tally:
             persons_eligible=len(self.persons_eligible),
             persons_granted=len(self.persons_granted),
             coverage=coverage,
-            timeliness_median_days=round(median, 2) if median is not None else None,
-            timeliness_p90_days=round(p90, 2) if p90 is not None else None,
+            timeliness_median_hours=_rounded(median),
+            timeliness_p90_hours=_rounded(p90),
+            granted_within_day=within_day,
+            timeliness_median_days=_rounded(median, DAY_HOURS),
+            timeliness_p90_days=_rounded(p90, DAY_HOURS),
+            households_paid=self.households_paid,
             amount_paid=to_fen(self.paid),
         )
 
 
+def _rounded(hours: float | None, per: float = 1.0) -> float | None:
+    # Four decimals: a grant seconds after the enrolment is 0.0008 h, not a flat 0.
+    return None if hours is None else round(hours / per, 4)
+
+
 async def assess(session: AsyncSession, period: Period, now: datetime | None = None) -> AssessmentOut:
     now = now or datetime.now(UTC)
-    as_of = min(period.end, now.date())
+    today = city_today(now)
+    as_of = min(period.end, today)
     book = await ParameterBook.load(session, [UNSERVED_AFTER_DAYS, *ASSESSMENT_SPECS])
     criteria = rules.AssessmentCriteria(
         housing_area_per_person=book.get(ASSESS_HOUSING_AREA, as_of),
@@ -193,8 +249,9 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
             key = (household_id, bureau, programme, resident_id)
             first_grant[key] = min(granted_at, first_grant.get(key, granted_at))
         for household in households:
+            # Households enrolled before the office recorded events: from the enrolment day's start in Harbin.
             enrolled_at = recorded.get(household.household_id) or datetime.combine(
-                household.enrolled_on, datetime.min.time(), UTC
+                household.enrolled_on, datetime.min.time(), CITY_TIMEZONE
             )
             _assess_household(
                 household,
@@ -212,15 +269,48 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
             )
         session.expunge_all()
 
-    for division, bureau, amount in (
+    paid_in_period = (AssistancePayment.paid_on >= period.start) & (AssistancePayment.paid_on <= period.end)
+    for division, bureau, paid_households, amount in (
         await session.execute(
-            select(AssistancePayment.division_code, AssistancePayment.bureau, func.sum(AssistancePayment.amount))
-            .where(AssistancePayment.paid_on >= period.start, AssistancePayment.paid_on <= period.end)
+            select(
+                AssistancePayment.division_code,
+                AssistancePayment.bureau,
+                func.count(func.distinct(AssistancePayment.household_id)),
+                func.sum(AssistancePayment.amount),
+            )
+            .where(paid_in_period)
             .group_by(AssistancePayment.division_code, AssistancePayment.bureau)
         )
     ).all():
         if bureau in ASSESSED_BUREAUS:
             tallies[(division, bureau)].paid += amount or ZERO
+            tallies[(division, bureau)].households_paid += paid_households
+    programmes = [
+        ProgrammeMoney(
+            bureau=bureau,
+            bureau_name=BUREAU_NAMES[bureau],
+            programme=programme,
+            programme_name=programme_name(programme),
+            households_paid=paid_households,
+            payments=payments,
+            amount_paid=to_fen(amount or ZERO),
+        )
+        for bureau, programme, paid_households, payments, amount in (
+            await session.execute(
+                select(
+                    AssistancePayment.bureau,
+                    AssistancePayment.programme,
+                    func.count(func.distinct(AssistancePayment.household_id)),
+                    func.count(),
+                    func.sum(AssistancePayment.amount),
+                )
+                .where(paid_in_period)
+                .group_by(AssistancePayment.bureau, AssistancePayment.programme)
+            )
+        ).all()
+        if bureau in ASSESSED_BUREAUS
+    ]
+    programmes.sort(key=lambda p: (ASSESSED_BUREAUS.index(p.bureau), p.programme))
     dibao = dict(
         (
             await session.execute(
@@ -260,14 +350,18 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
     unserved.sort(key=lambda u: (-u.days_waiting, u.division_code, u.household_id))
     return AssessmentOut(
         period=period.label,
+        period_name=period_name(period),
+        period_complete=today > period.end,
         as_of=as_of,
         unserved_after_days=unserved_after,
         households=sum(household_count.values()),
         persons=sum(len(p) for p in persons.values()),
         dibao_paid=to_fen(sum((dibao[d] or ZERO for d in dibao), ZERO)),
         bureaus=[city[bureau].out(bureau) for bureau in ASSESSED_BUREAUS],
+        programmes=programmes,
         divisions=division_rows,
         unserved=unserved,
+        work_cycle=await work_cycle_assessment(session, period),
     )
 
 
@@ -314,7 +408,7 @@ def _assess_household(
         if granted_at:
             if expectation.resident_id:
                 granted_people[expectation.bureau].add(expectation.resident_id)
-            tally.days.append(max(0.0, (min(granted_at) - enrolled_at).total_seconds() / 86400))
+            tally.hours.append(max(0.0, (min(granted_at) - enrolled_at).total_seconds() / 3600))
         else:
             missing.append(
                 MissingProgramme(
@@ -330,11 +424,16 @@ def _assess_household(
         tallies[(division, bureau)].households_eligible += 1
         tallies[(division, bureau)].households_granted += all(served)
     waiting = now - enrolled_at
-    if missing and status_on(household, city_today()) == "active" and waiting >= timedelta(days=unserved_after):
+    if missing and status_on(household, city_today(now)) == "active" and waiting >= timedelta(days=unserved_after):
+        head = next((m for m in members if m.relation == "head"), members[0] if members else None)
+        name = division_name(division)
         unserved.append(
             UnservedHousehold(
                 household_id=household.household_id,
                 division_code=division,
+                division_name=name,
+                street=street_of(str(household.snapshot.get("address") or ""), name),
+                head_name=mask_name(head.name) if head else "",
                 enrolled_on=household.enrolled_on,
                 days_waiting=waiting.days,
                 missing=missing,
@@ -408,8 +507,12 @@ COVERAGE_COLUMNS = [
     "coverage",
     "persons_eligible",
     "persons_granted",
+    "timeliness_median_hours",
+    "timeliness_p90_hours",
+    "granted_within_day",
     "timeliness_median_days",
     "timeliness_p90_days",
+    "households_paid",
     "amount_paid",
 ]
 
@@ -431,23 +534,46 @@ def coverage_csv(result: AssessmentOut) -> str:
     return buffer.getvalue()
 
 
-def unserved_csv(result: AssessmentOut) -> str:
+UNSERVED_COLUMNS = [
+    "household_id",
+    "division_code",
+    "division_name",
+    "street",
+    "head_name",
+    "enrolled_on",
+    "days_waiting",
+    "bureau",
+    "bureau_name",
+    "programme",
+    "programme_name",
+    "resident_id",
+]
+
+
+def unserved_csv(result: AssessmentOut, *, mask_ids: bool = False) -> str:
+    """One row per programme a household still lacks. ``mask_ids``: resident IDs masked (前六后四), for the
+    copy the page carries — the page is shown to a meeting; the API's CSV is for the caseworkers who act."""
+
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(
-        ["household_id", "division_code", "enrolled_on", "days_waiting", "bureau", "programme", "resident_id"]
-    )
+    writer.writerow(UNSERVED_COLUMNS)
     for household in result.unserved:
         for missing in household.missing:
+            resident_id = missing.resident_id or ""
             writer.writerow(
                 [
                     household.household_id,
                     household.division_code,
+                    household.division_name,
+                    household.street,
+                    household.head_name,
                     household.enrolled_on.isoformat(),
                     household.days_waiting,
                     missing.bureau,
+                    BUREAU_NAMES.get(missing.bureau, missing.bureau),
                     missing.programme,
-                    missing.resident_id or "",
+                    programme_name(missing.programme),
+                    mask_resident_id(resident_id) if mask_ids and resident_id else resident_id,
                 ]
             )
     return buffer.getvalue()

@@ -11,7 +11,9 @@ from shared.projection import HOUSEHOLD_EVENTS
 TOPICS = [HOUSEHOLDS_TOPIC, GRANTS_TOPIC]
 HANDLERS: dict[str, Handler] = {
     **{event_type: service.on_household_event for event_type in HOUSEHOLD_EVENTS},
-    "AssistanceGranted": BatchHandler(service.on_granted),
-    "AssistanceRevoked": BatchHandler(service.on_revoked),
-    "AssistancePaid": BatchHandler(service.on_paid),
+    # Upserts by the grant's content and inserts-or-ignores by the payment's reference: a duplicate
+    # changes nothing, so these need no inbox row (the office's largest table in a fan-out).
+    "AssistanceGranted": BatchHandler(service.on_granted, idempotent=True),
+    "AssistanceRevoked": BatchHandler(service.on_revoked, idempotent=True),
+    "AssistancePaid": BatchHandler(service.on_paid, idempotent=True),
 }

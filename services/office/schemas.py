@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.office.work_cycle.schemas import PartnerActivityOut, WorkCycleAssessment
 from shared.money import MoneyStr
 from shared.validators import Day, DivisionCodeIn, MoneyIn, PastPlanDay, PeriodIn, Text, WholeNumber
 
@@ -104,6 +105,7 @@ class OneStopOut(BaseModel):
     programmes: list[ProgrammeOut]
     donations: list[DonationOut]
     pairings: list[PairingOut]
+    partner_activities: list[PartnerActivityOut] = Field(description="工会, 共青团, 妇联, 残联 for it or its members")
     amount_paid: MoneyStr = Field(description="everything paid to the household: dibao, bureaus, donations")
 
 
@@ -115,9 +117,15 @@ class BureauAssessment(BaseModel):
     persons_eligible: int
     persons_granted: int
     coverage: float | None = Field(description="households granted ÷ households eligible")
-    timeliness_median_days: float | None = Field(description="days from enrolment to grant, median")
-    timeliness_p90_days: float | None = Field(description="days from enrolment to grant, 90th percentile")
-    amount_paid: MoneyStr
+    timeliness_median_hours: float | None = Field(
+        description="hours from the registry's enrolment to the bureau's first grant, median"
+    )
+    timeliness_p90_hours: float | None = Field(description="the same, 90th percentile")
+    granted_within_day: float | None = Field(description="share of grants made within 24 hours of the enrolment")
+    timeliness_median_days: float | None = Field(description="timeliness_median_hours ÷ 24")
+    timeliness_p90_days: float | None = Field(description="timeliness_p90_hours ÷ 24")
+    households_paid: int = Field(default=0, description="households the bureau paid something in the period")
+    amount_paid: MoneyStr = Field(description="yuan the bureau paid in the period (by payment date)")
 
 
 class MutualAidSummary(BaseModel):
@@ -145,9 +153,24 @@ class MissingProgramme(BaseModel):
 class UnservedHousehold(BaseModel):
     household_id: str
     division_code: str
+    division_name: str
+    street: str = Field(description="the address's street (街路), without the house number")
+    head_name: str = Field(description="户主, masked: the surname and one * per further character")
     enrolled_on: date
     days_waiting: int
     missing: list[MissingProgramme]
+
+
+class ProgrammeMoney(BaseModel):
+    """What one programme paid in the period, city-wide (by payment date)."""
+
+    bureau: str
+    bureau_name: str
+    programme: str
+    programme_name: str
+    households_paid: int
+    payments: int
+    amount_paid: MoneyStr
 
 
 class AssessmentLinkIn(BaseModel):
@@ -166,14 +189,18 @@ class AssessmentOut(BaseModel):
     """考核: for the joint meeting of the member units."""
 
     period: str
+    period_name: str = Field(description="the period in Chinese, e.g. 2026年下半年")
+    period_complete: bool = Field(description="false while the period is still running (its figures will change)")
     as_of: date
     unserved_after_days: int
     households: int
     persons: int
     dibao_paid: MoneyStr
     bureaus: list[BureauAssessment] = Field(description="city-wide, per bureau")
+    programmes: list[ProgrammeMoney] = Field(description="money paid in the period, per bureau and programme")
     divisions: list[DivisionAssessment]
     unserved: list[UnservedHousehold]
+    work_cycle: WorkCycleAssessment = Field(description="findings followed up and overdue, partner organisations")
 
 
 class DivisionReport(BaseModel):

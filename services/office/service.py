@@ -31,13 +31,15 @@ from services.office.schemas import (
     PairingPatch,
     ProgrammeOut,
 )
+from services.office.work_cycle.partners import activities_of_household
 from shared.allowance import allowance_on
-from shared.db import Excluded, insert_ignore, new_row, rows_matched, table_of, upsert
+from shared.db import Excluded, insert_ignore, new_row, one_of, rows_matched, table_of, upsert
 from shared.divisions import division_name
 from shared.errors import NotFound, Unprocessable
 from shared.events import (
     AllowanceStep,
     AssistanceGranted,
+    AssistanceGrantedLines,
     AssistancePaid,
     HouseholdStatus,
     MemberSnapshot,
@@ -65,7 +67,8 @@ async def on_household_event(uow: UnitOfWork, event: ReceivedEvent) -> None:
 
 
 # ---- from assistance.grants -----------------------------------------------------------------------
-# Bureaus announce grants one by one and a replay announces them again: the office keeps one record
+# Bureaus announce a household's grants one change at a time (version 2: every line of the change in one
+# event; version 1: one event per line) and a replay announces them again: the office keeps one record
 # per grant *content* (household, bureau, programme, person, date), upserted a whole run at a time.
 
 
@@ -73,24 +76,27 @@ async def on_granted(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
     now = datetime.now(UTC)
     rows: dict[tuple[str, str, str, str, date], dict[str, Any]] = {}
     for event in events:
-        grant: AssistanceGranted = event.payload
-        key = (grant.household_id, grant.bureau, grant.programme, grant.resident_id or "", grant.granted_on)
-        earlier = rows.get(key)
-        rows[key] = {
-            "household_id": grant.household_id,
-            "division_code": grant.division_code,
-            "bureau": grant.bureau,
-            "programme": grant.programme,
-            "resident_id": grant.resident_id or "",
-            "status": "active",
-            "granted_on": grant.granted_on,
-            "revoked_on": None,
-            "revoke_reason": None,
-            "monthly_amount": grant.monthly_amount,
-            "detail": grant.detail,
-            "updated_at": now,
-            "first_granted_at": min(event.occurred_at, earlier["first_granted_at"]) if earlier else event.occurred_at,
-        }
+        granted: AssistanceGranted | AssistanceGrantedLines = event.payload
+        for grant in granted.lines:
+            key = (granted.household_id, granted.bureau, grant.programme, grant.resident_id or "", grant.granted_on)
+            earlier = rows.get(key)
+            rows[key] = {
+                "household_id": granted.household_id,
+                "division_code": granted.division_code,
+                "bureau": granted.bureau,
+                "programme": grant.programme,
+                "resident_id": grant.resident_id or "",
+                "status": "active",
+                "granted_on": grant.granted_on,
+                "revoked_on": None,
+                "revoke_reason": None,
+                "monthly_amount": grant.monthly_amount,
+                "detail": grant.detail,
+                "updated_at": now,
+                "first_granted_at": min(event.occurred_at, earlier["first_granted_at"])
+                if earlier
+                else event.occurred_at,
+            }
 
     def updates(excluded: Excluded, dialect: str) -> dict[str, Any]:
         earliest = func.least if dialect == "postgresql" else func.min
@@ -139,13 +145,14 @@ async def on_revoked(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
             {
                 "b_household": e.payload.household_id,
                 "b_bureau": e.payload.bureau,
-                "b_programme": e.payload.programme,
-                "b_resident": e.payload.resident_id or "",
-                "b_revoked_on": e.payload.revoked_on,
-                "b_reason": e.payload.reason,
+                "b_programme": line.programme,
+                "b_resident": line.resident_id or "",
+                "b_revoked_on": line.revoked_on,
+                "b_reason": line.reason,
                 "b_now": now,
             }
             for e in events
+            for line in e.payload.lines
         ],
     )
 
@@ -218,7 +225,7 @@ async def members_of(session: AsyncSession, household_ids: Sequence[str]) -> dic
     rows: dict[str, list[DibaoMember]] = defaultdict(list)
     for row in (
         await session.scalars(
-            select(DibaoMember).where(DibaoMember.household_id.in_(list(household_ids))).order_by(DibaoMember.id)
+            select(DibaoMember).where(one_of(session, DibaoMember.household_id, household_ids)).order_by(DibaoMember.id)
         )
     ).all():
         rows[row.household_id].append(row)
@@ -406,6 +413,7 @@ async def one_stop(session: AsyncSession, household_id: str, today: date | None 
         programmes=programmes,
         donations=[donation_out(d) for d in donations],
         pairings=[pairing_out(p) for p in pairings],
+        partner_activities=await activities_of_household(session, household_id),
         amount_paid=to_fen(total),
     )
 

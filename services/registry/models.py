@@ -1,4 +1,5 @@
-"""Civil Affairs' tables: households, members, allowance revisions, payments, extensions."""
+"""Civil Affairs' tables: households, members, allowance revisions, payments, extensions; the procedure's
+applications, objections, reviews, appeals and written notices."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -20,8 +22,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from services.registry.rules import ApplicationStatus, ObjectionStatus
 from shared.db import Area, Money, UtcDateTime, new_metadata
-from shared.events import Heating, HouseholdStatus
+from shared.events import Heating, HouseholdStatus, NoticeKind
 from shared.periods import city_today
 from shared.platform_models import BigId
 from shared.runs import RunRecord
@@ -56,8 +59,15 @@ class Household(Base):
     settled_revision: Mapped[int] = mapped_column(Integer, default=0)
     settled_through: Mapped[str | None] = mapped_column(String(7))
     settlement: Mapped[int] = mapped_column(Integer, default=0)
+    # A bulk enrolment's key for this household (the ops CLI sends one per household of its file): the same key
+    # again finds this household instead of enrolling it twice, so a file can be sent again after a failure.
+    # ``request_digest`` is the request's fingerprint, telling a repeat from a key reused for other data.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    request_digest: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now(), onupdate=func.now())
+
+    __table_args__ = (Index("uq_households_idempotency_key", "idempotency_key", unique=True),)
 
     members: Mapped[list[Member]] = relationship(
         primaryjoin="and_(Household.id == Member.household_id, Member.removed.is_(False))",
@@ -195,3 +205,134 @@ class EmploymentExtension(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
 
     __table_args__ = (UniqueConstraint("household_id", "resident_id", "employed_on"),)
+
+
+# ---- the procedure: applications, reviews, appeals, notices (docs/procedure.md) ---------------------------------
+
+
+class Application(Base):
+    """A household's application for dibao (低保申请), through investigation and public notice to a decision.
+
+    Its id is the household's id once approved (the enrolment uses it), so an application is enrolled at most
+    once: the households' primary key says so, and every step locks the application's row."""
+
+    __tablename__ = "applications"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[ApplicationStatus] = mapped_column(String(12), index=True)
+    division_code: Mapped[str] = mapped_column(String(6), index=True)
+    applied_on: Mapped[date] = mapped_column(Date)
+    # The household as it applied: the enrolment body's fields but the date (schemas.HouseholdFacts).
+    household: Mapped[dict[str, Any]] = mapped_column(JSON)
+    visited_on: Mapped[date | None] = mapped_column(Date)
+    verified_income: Mapped[Decimal | None] = mapped_column(Money())
+    verified_area_m2: Mapped[Decimal | None] = mapped_column(Area())
+    investigation_notes: Mapped[str | None] = mapped_column(String(2000))
+    notice_round: Mapped[int] = mapped_column(Integer, default=0)
+    notice_from: Mapped[date | None] = mapped_column(Date)
+    notice_until: Mapped[date | None] = mapped_column(Date)  # the first day after the notice
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    decision_reason: Mapped[str | None] = mapped_column(String(500))
+    household_id: Mapped[str | None] = mapped_column(ForeignKey("households.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now(), onupdate=func.now())
+
+    objections: Mapped[list[ApplicationObjection]] = relationship(
+        order_by="ApplicationObjection.number", lazy="selectin", viewonly=True
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('submitted', 'investigated', 'noticed', 'approved', 'refused')", name="status_known"
+        ),
+        # Approved exactly when enrolled: a household for every approval, none for anything else.
+        CheckConstraint("(status = 'approved') = (household_id IS NOT NULL)", name="approved_is_enrolled"),
+    )
+
+
+class ApplicationObjection(Base):
+    """An objection to a posted list (公示异议), and what was decided about it."""
+
+    __tablename__ = "application_objections"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"))
+    number: Mapped[int] = mapped_column(Integer)  # from 1 within the application
+    notice_round: Mapped[int] = mapped_column(Integer)
+    received_on: Mapped[date] = mapped_column(Date)
+    objector: Mapped[str | None] = mapped_column(String(100))
+    grounds: Mapped[str] = mapped_column(String(2000))
+    status: Mapped[ObjectionStatus] = mapped_column(String(10), default="pending")
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    decision_reason: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (UniqueConstraint("application_id", "number"),)
+
+
+class Review(Base):
+    """A periodic review (定期复核) of a household: what was found, and what it changed."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
+    reviewed_on: Mapped[date] = mapped_column(Date)
+    outcome: Mapped[str] = mapped_column(String(10))  # confirmed | changed | exited
+    findings: Mapped[str] = mapped_column(String(2000))
+    # The facts found that changed (as sent), and the day they hold from.
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    effective_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+
+
+class Appeal(Base):
+    """A household contests a refusal, its amount or its exit (申诉), and the decision on it."""
+
+    __tablename__ = "appeals"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(10))  # refusal | amount | exit
+    application_id: Mapped[str | None] = mapped_column(ForeignKey("applications.id"), index=True)
+    household_id: Mapped[str | None] = mapped_column(ForeignKey("households.id"), index=True)
+    division_code: Mapped[str] = mapped_column(String(6), index=True)
+    lodged_on: Mapped[date] = mapped_column(Date)
+    grounds: Mapped[str] = mapped_column(String(2000))
+    decide_by: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), index=True, default="lodged")  # lodged | upheld | dismissed
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    decision_reason: Mapped[str | None] = mapped_column(String(500))
+    # What an upheld appeal changed: the facts applied and from when, or the household it enrolled.
+    remedy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now(), onupdate=func.now())
+
+    __table_args__ = (
+        CheckConstraint(
+            "(subject = 'refusal' AND application_id IS NOT NULL) "
+            "OR (subject IN ('amount', 'exit') AND household_id IS NOT NULL)",
+            name="subject_named",
+        ),
+        CheckConstraint("status IN ('lodged', 'upheld', 'dismissed')", name="status_known"),
+    )
+
+
+class Notice(Base):
+    """A written notice (书面通知) to a household: its words as issued, rendered as PDF when read.
+
+    ``household_id`` is the household's id, or for a refused application the id it would have had (the
+    application's), so every notice of a case is found under one id."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[NoticeKind] = mapped_column(String(20))
+    household_id: Mapped[str] = mapped_column(String(36), index=True)
+    application_id: Mapped[str | None] = mapped_column(ForeignKey("applications.id"))
+    appeal_id: Mapped[str | None] = mapped_column(ForeignKey("appeals.id"))
+    division_code: Mapped[str] = mapped_column(String(6))
+    issued_on: Mapped[date] = mapped_column(Date)
+    addressee: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(300))
+    # {"title", "paragraphs": [...], "appeal", "issuer"}: the text, fixed when issued.
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -12,11 +12,13 @@ from shared.events import (
     AllowanceStep,
     EmploymentStatus,
     Heating,
+    NoticeKind,
     Relation,
     SchoolStage,
     Sex,
 )
 from shared.money import MoneyStr
+from shared.runs import RunReport
 from shared.validators import (
     AreaIn,
     Day,
@@ -26,6 +28,7 @@ from shared.validators import (
     MonthIn,
     PastDay,
     PastPlanDay,
+    PlanDay,
     ResidentIdIn,
     Text,
     fail,
@@ -72,8 +75,8 @@ def _check_members(members: list[MemberIn]) -> None:
         seen.add(member.resident_id)
 
 
-class HouseholdIn(BaseModel):
-    """A dibao household to enrol (低保家庭)."""
+class HouseholdFacts(BaseModel):
+    """A household as Civil Affairs records it, enrolled or applying."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -82,13 +85,18 @@ class HouseholdIn(BaseModel):
     heating: Heating = Field(description="供暖方式: central (集中供热) or non_central")
     housing_area_m2: AreaIn = Field(description="住房建筑面积 m²")
     monthly_income: MoneyIn = Field(description="家庭月收入, yuan")
-    enrolled_on: PastPlanDay | None = Field(default=None, description="纳入低保日期 (default today)")
     members: list[MemberIn] = Field(min_length=1, max_length=MAX_MEMBERS)
 
     @model_validator(mode="after")
-    def _one_head(self) -> HouseholdIn:
+    def _one_head(self) -> Self:
         _check_members(self.members)
         return self
+
+
+class HouseholdIn(HouseholdFacts):
+    """A dibao household to enrol (低保家庭)."""
+
+    enrolled_on: PastPlanDay | None = Field(default=None, description="纳入低保日期 (default today)")
 
 
 class HouseholdPatch(BaseModel):
@@ -180,11 +188,25 @@ class HouseholdPage(BaseModel):
     size: int
 
 
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{8,64}$"
+
+
 class BulkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     households: list[dict[str, Any]] = Field(
-        max_length=1000, description="up to 1,000 household bodies, as for POST /households"
+        max_length=1000,
+        description="up to 1,000 household bodies, as for POST /households, each with an optional "
+        '"idempotency_key" (8–64 of A–Z a–z 0–9 . _ : -): a household sent again with the same key and the same '
+        "data is not enrolled twice but answered with the household enrolled the first time "
+        '("already_enrolled": true); the same key with other data is refused (idempotency_key_reused)',
+    )
+
+
+class Clash(BaseModel):
+    member: int = Field(description="the member's index in the household sent")
+    household_id: str | None = Field(
+        description="the household the person is already in (null: another of this request)"
     )
 
 
@@ -192,16 +214,19 @@ class BulkError(BaseModel):
     code: str
     detail: str
     errors: list[dict[str, Any]] | None = None
+    clashes: list[Clash] | None = Field(default=None, description="person_in_active_household: who, and where")
 
 
 class BulkResult(BaseModel):
     index: int
     id: str | None
     error: BulkError | None
+    already_enrolled: bool = Field(default=False, description="enrolled earlier under the same idempotency key")
 
 
 class BulkOut(BaseModel):
-    enrolled: int
+    enrolled: int = Field(description="households enrolled by this request")
+    already_enrolled: int = Field(default=0, description="households found enrolled under their idempotency key")
     rejected: int
     results: list[BulkResult]
 
@@ -222,9 +247,10 @@ class PaymentRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     period: MonthIn
+    dry_run: Flag = Field(default=False, description="write nothing: answer what a run would pay now")
 
 
-class PaymentRunOut(BaseModel):
+class PaymentRunOut(RunReport):
     period: str
     households_paid: int = Field(description="households this run paid something (arrears included)")
     total_amount: MoneyStr = Field(description="money this run transferred (after withholding what is owed)")
@@ -259,3 +285,264 @@ class Report(BaseModel):
     period: str
     divisions: list[DivisionReport]
     total_amount_paid: MoneyStr
+
+
+# ---- the procedure: applications, reviews, appeals, notices (docs/procedure.md) ---------------------------------
+
+ApplicationStatus = Literal["submitted", "investigated", "noticed", "approved", "refused"]
+
+
+class ApplicationIn(HouseholdFacts):
+    """A household applying for dibao (低保申请): the household as for enrolment, and the day it applied."""
+
+    applied_on: PastPlanDay = Field(description="申请日期: an approved household is in dibao from this day")
+
+
+class InvestigationIn(BaseModel):
+    """The street office's home visit (入户调查) and what it verified."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    visited_on: PastPlanDay = Field(description="入户调查日期")
+    verified_income: MoneyIn = Field(description="核实的家庭月收入, yuan")
+    verified_area_m2: AreaIn = Field(description="核实的住房建筑面积 m²")
+    notes: Text | None = Field(default=None, max_length=2000, description="调查记录")
+
+
+class NoticeIn(BaseModel):
+    """The public notice (张榜公示): the list is posted from ``from`` for the days the parameter
+    ``public_notice_days`` gives (7 by default)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+
+    start: PlanDay = Field(alias="from", description="公示开始日期")
+
+
+class ObjectionIn(BaseModel):
+    """An objection to the posted list (公示异议), as received."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    received_on: PastPlanDay = Field(description="受理日期, within the notice")
+    grounds: Text = Field(min_length=1, max_length=2000, description="异议内容")
+    objector: Text | None = Field(default=None, min_length=1, max_length=100, description="异议人 (may be left out)")
+
+
+class ObjectionDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["upheld", "dismissed"] = Field(description="upheld (异议成立) or dismissed (不成立)")
+    reason: Text = Field(min_length=1, max_length=500)
+    decided_on: PastPlanDay | None = Field(default=None, description="default today")
+
+
+class DecisionIn(BaseModel):
+    """Approve or refuse (审批): approval only after the notice ended with no objection pending or upheld."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "refuse"]
+    reason: Text = Field(
+        min_length=1, max_length=500, description="审批意见 / 不予批准的理由 (written into the notice)"
+    )
+    decided_on: PastPlanDay | None = Field(default=None, description="default today")
+
+
+class InvestigationOut(BaseModel):
+    visited_on: date
+    verified_income: MoneyStr
+    verified_area_m2: Decimal
+    notes: str | None
+
+
+class NoticePeriodOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    start: date = Field(serialization_alias="from", description="公示开始日期")
+    last_day: date = Field(description="公示最后一天")
+    round: int = Field(description="1 for the first posting; more after a new investigation")
+
+
+class ObjectionOut(BaseModel):
+    number: int
+    notice_round: int
+    received_on: date
+    objector: str | None
+    grounds: str
+    status: Literal["pending", "upheld", "dismissed"]
+    decided_on: date | None
+    decision_reason: str | None
+
+
+class ApplicationOut(BaseModel):
+    id: str = Field(description="also the household's id once approved")
+    status: ApplicationStatus
+    division_code: str
+    division_name: str
+    address: str
+    heating: Heating
+    housing_area_m2: Decimal
+    monthly_income: MoneyStr = Field(description="as declared")
+    members: list[MemberOut]
+    applied_on: date
+    investigation: InvestigationOut | None
+    notice: NoticePeriodOut | None
+    objections: list[ObjectionOut]
+    decided_on: date | None
+    decision_reason: str | None
+    household_id: str | None = Field(description="the enrolled household, once approved")
+    awaiting: Literal["investigation", "public_notice", "decision"] | None = Field(
+        description="the step the application waits for"
+    )
+    due_on: date | None = Field(description="the day the awaited step is due by (its time limit)")
+    overdue: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ApplicationPage(BaseModel):
+    items: list[ApplicationOut]
+    total: int
+    overdue: int = Field(description="open applications past a step's time limit (in the division asked about)")
+    page: int
+    size: int
+
+
+class ReviewIn(BaseModel):
+    """A periodic review (定期复核): what was found. Facts that changed are applied from ``effective_on`` as any
+    change is (the allowance recomputed, the next run settling the difference); ``exit`` ends dibao."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reviewed_on: PastPlanDay = Field(description="复核日期")
+    findings: Text = Field(min_length=1, max_length=2000, description="复核情况")
+    monthly_income: MoneyIn | None = None
+    housing_area_m2: AreaIn | None = None
+    address: Text | None = Field(default=None, min_length=1, max_length=300)
+    heating: Heating | None = None
+    members: list[MemberIn] | None = Field(default=None, min_length=1, max_length=MAX_MEMBERS)
+    effective_on: PastPlanDay | None = Field(
+        default=None, description="the facts hold from this day (default reviewed_on)"
+    )
+    exit: ExitIn | None = Field(default=None, description="the review ends dibao (退出低保)")
+
+    @model_validator(mode="after")
+    def _valid(self) -> ReviewIn:
+        if self.members is not None:
+            _check_members(self.members)
+        if self.exit is not None and self.changed_facts():
+            raise fail("review_change_and_exit", "a review either changes facts or ends dibao; record two reviews")
+        return self
+
+    def changed_facts(self) -> dict[str, Any]:
+        names = ("monthly_income", "housing_area_m2", "address", "heating", "members")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+
+
+class ReviewOut(BaseModel):
+    id: int
+    household_id: str
+    reviewed_on: date
+    outcome: Literal["confirmed", "changed", "exited"]
+    findings: str
+    facts: dict[str, Any]
+    effective_on: date | None
+    notices: list[str] = Field(default_factory=list, description="the written notices the review issued")
+
+
+class ReviewDue(BaseModel):
+    household_id: str
+    division_code: str
+    enrolled_on: date
+    last_reviewed_on: date | None
+    due_on: date
+    overdue: bool = Field(description="due before today")
+    reason: str
+
+
+class ReviewDuePage(BaseModel):
+    items: list[ReviewDue]
+    total: int
+    overdue: int
+    page: int
+    size: int
+
+
+class AppealIn(BaseModel):
+    """A household contests a refusal, its amount or its exit (申诉)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: Literal["refusal", "amount", "exit"]
+    application_id: Text | None = Field(default=None, max_length=36, description="the refused application")
+    household_id: Text | None = Field(default=None, max_length=36, description="the household (amount, exit)")
+    lodged_on: PastPlanDay = Field(description="申诉日期")
+    grounds: Text = Field(min_length=1, max_length=2000, description="申诉理由")
+
+    @model_validator(mode="after")
+    def _names_its_subject(self) -> AppealIn:
+        if self.subject == "refusal" and (self.application_id is None or self.household_id is not None):
+            raise fail("appeal_subject", "an appeal against a refusal names the application_id (only)")
+        if self.subject != "refusal" and (self.household_id is None or self.application_id is not None):
+            raise fail("appeal_subject", "an appeal against an amount or an exit names the household_id (only)")
+        return self
+
+
+class AppealDecisionIn(BaseModel):
+    """The decision on an appeal. Upheld: against a refusal, the application is approved and enrolled from its
+    date; against an amount, the corrected facts apply from ``effective_on`` (the next run settles the difference);
+    against an exit, the household is enrolled again from the day it left."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["upheld", "dismissed"]
+    reason: Text = Field(min_length=1, max_length=500, description="复核理由 (written into the notice)")
+    decided_on: PastPlanDay | None = Field(default=None, description="default today")
+    monthly_income: MoneyIn | None = Field(default=None, description="the corrected income (amount, exit)")
+    members: list[MemberIn] | None = Field(default=None, min_length=1, max_length=MAX_MEMBERS)
+    effective_on: PastPlanDay | None = Field(default=None, description="an upheld amount: the facts hold from this day")
+
+    @model_validator(mode="after")
+    def _valid(self) -> AppealDecisionIn:
+        if self.members is not None:
+            _check_members(self.members)
+        if self.outcome == "dismissed" and (self.monthly_income is not None or self.members is not None):
+            raise fail("appeal_remedy", "a dismissed appeal changes nothing: send no facts")
+        return self
+
+
+class AppealOut(BaseModel):
+    id: str
+    subject: Literal["refusal", "amount", "exit"]
+    application_id: str | None
+    household_id: str | None
+    division_code: str
+    lodged_on: date
+    grounds: str
+    decide_by: date = Field(description="the day it must be decided by")
+    status: Literal["lodged", "upheld", "dismissed"]
+    overdue: bool
+    decided_on: date | None
+    decision_reason: str | None
+    remedy: dict[str, Any] | None = Field(description="what the upheld appeal applied")
+    created_at: datetime
+    updated_at: datetime
+
+
+class AppealPage(BaseModel):
+    items: list[AppealOut]
+    total: int
+    page: int
+    size: int
+
+
+class NoticeOut(BaseModel):
+    id: str
+    kind: NoticeKind
+    household_id: str
+    application_id: str | None
+    appeal_id: str | None
+    issued_on: date
+    addressee: str
+    title: str
+    url: str = Field(description="the PDF")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -29,8 +32,10 @@ from services.registry.models import (
 )
 from services.registry.parameters import DIBAO_STANDARD, EXTENSION_MONTHS
 from services.registry.schemas import (
+    IDEMPOTENCY_KEY_PATTERN,
     BulkError,
     BulkResult,
+    Clash,
     DivisionReport,
     ExitIn,
     HouseholdIn,
@@ -66,7 +71,7 @@ from shared.parameters import CITY_WIDE, MissingParameter, ParameterBook, change
 from shared.periods import Period, add_months, city_today, month_of, parse_month, refuse_future
 from shared.platform_models import PolicyParameter
 from shared.resident_id import mask_resident_id, parse_resident_id
-from shared.runs import finish_run, start_run
+from shared.runs import RunTally, finish_run, start_run
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 log = logging.getLogger("services.registry")
@@ -297,8 +302,8 @@ class _Prepared:
     event: HouseholdEnrolled
 
 
-def _prepare(body: HouseholdIn, book: ParameterBook, today: date) -> _Prepared:
-    household_id = str(uuid.uuid4())
+def _prepare(body: HouseholdIn, book: ParameterBook, today: date, household_id: str | None = None) -> _Prepared:
+    household_id = household_id or str(uuid.uuid4())
     enrolled_on = body.enrolled_on or today
     standard = _standard_on(book, body.division_code, enrolled_on)
     if not rules.below_standard(standard, len(body.members), body.monthly_income):
@@ -323,6 +328,8 @@ def _prepare(body: HouseholdIn, book: ParameterBook, today: date) -> _Prepared:
         "revision": 1,
         "settled_revision": 0,
         "settlement": 0,
+        "idempotency_key": None,
+        "request_digest": None,
         "created_at": now,
         "updated_at": now,
     }
@@ -381,14 +388,16 @@ def _claims_of(prepared: _Prepared, held: dict[str, list[_Held]]) -> tuple[list[
     return release, clashes
 
 
-async def enrol(uow: UnitOfWork, body: HouseholdIn, today: date | None = None) -> HouseholdOut:
+async def enrol(
+    uow: UnitOfWork, body: HouseholdIn, today: date | None = None, household_id: str | None = None
+) -> HouseholdOut:
     """Enrol one household. The unique index on holding memberships is the check that each person is in one
     household at a time (race-free); earlier memberships are read only to release ended ones and to refuse
-    a back-dated enrolment that overlaps one."""
+    a back-dated enrolment that overlaps one. An approved application gives the household its own id."""
 
     session = uow.session
     book = await ParameterBook.load(session, [DIBAO_STANDARD])
-    prepared = _prepare(body, book, today or city_today())
+    prepared = _prepare(body, book, today or city_today(), household_id)
     ids = [row["resident_id"] for row in prepared.members]
     release, clashes = _claims_of(prepared, await _memberships(session, ids))
     if clashes:
@@ -413,8 +422,81 @@ def _bulk_error(exc: Exception) -> BulkError:
     raise exc
 
 
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+
+
+def _idempotency_key(row: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """(the row's idempotency key, the household body without it)."""
+
+    if not isinstance(row, dict) or "idempotency_key" not in row:
+        return None, row
+    key = row["idempotency_key"]
+    if not isinstance(key, str) or not _IDEMPOTENCY_KEY.match(key):
+        raise Unprocessable("invalid_idempotency_key", "an idempotency key is 8 to 64 of A-Z a-z 0-9 . _ : -")
+    return key, {name: value for name, value in row.items() if name != "idempotency_key"}
+
+
+def _request_digest(body: HouseholdIn) -> str:
+    """The household as validated (normalised: a resident ID's x is X), fingerprinted."""
+
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _enrolled_under(session: AsyncSession, keys: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+    """household id and request digest of the households enrolled under these keys."""
+
+    wanted = list(set(keys))
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Household.idempotency_key, Household.id, Household.request_digest).where(
+            Household.idempotency_key.in_(wanted)
+        )
+    )
+    return {key: (household_id, digest) for key, household_id, digest in rows.all() if key is not None}
+
+
+def _repeat(index: int, found: tuple[str, str | None], digest: str) -> BulkResult:
+    household_id, earlier = found
+    if earlier != digest:
+        conflict = Conflict(
+            "idempotency_key_reused",
+            f"this idempotency key enrolled household {household_id} with other data; change that household "
+            "with PATCH /households/{id}, or send this one under a key of its own",
+        )
+        return BulkResult(index=index, id=None, error=_bulk_error(conflict))
+    return BulkResult(index=index, id=household_id, error=None, already_enrolled=True)
+
+
+def _clashes(item: _Prepared, held: dict[str, list[_Held]], claimed: set[str]) -> list[Clash]:
+    """Who of ``item``'s members is already in a household on the day it would join (and which one)."""
+
+    clashes = []
+    for position, row in enumerate(item.members):
+        number, joined_on = row["resident_id"], row["joined_on"]
+        if number in claimed:
+            clashes.append(Clash(member=position, household_id=None))
+            continue
+        for earlier in held.get(number, ()):
+            if _claim([earlier], joined_on)[1]:
+                clashes.append(Clash(member=position, household_id=earlier.household_id))
+                break
+    return clashes
+
+
+def _person_clash(index: int, item: _Prepared, clashes: list[Clash]) -> BulkResult:
+    error = _bulk_error(_person_conflict([item.members[c.member]["resident_id"] for c in clashes]))
+    error.clashes = clashes
+    return BulkResult(index=index, id=None, error=error)
+
+
 async def enrol_bulk(uow: UnitOfWork, rows: Sequence[dict[str, Any]], today: date | None = None) -> list[BulkResult]:
-    """Good rows land, bad rows say why. One transaction; a row that fails leaves the others intact."""
+    """Good rows land, bad rows say why. One transaction; a row that fails leaves the others intact.
+
+    A row with an ``idempotency_key`` already used for the same data is answered with the household enrolled
+    then (``already_enrolled``), so a file sent again resumes where it stopped instead of clashing with itself;
+    the unique index on the key settles two requests sending the same key at once."""
 
     session = uow.session
     today = today or city_today()
@@ -423,9 +505,27 @@ async def enrol_bulk(uow: UnitOfWork, rows: Sequence[dict[str, Any]], today: dat
     prepared: dict[int, _Prepared] = {}
     for index, row in enumerate(rows):
         try:
-            prepared[index] = _prepare(HouseholdIn.model_validate(row), book, today)
+            key, row = _idempotency_key(row)
+            body = HouseholdIn.model_validate(row)
+            prepared[index] = _prepare(body, book, today)
+            if key is not None:
+                prepared[index].household.update(idempotency_key=key, request_digest=_request_digest(body))
         except (ValidationError, Unprocessable) as exc:
             results[index] = BulkResult(index=index, id=None, error=_bulk_error(exc))
+
+    keyed = {index: item.household["idempotency_key"] for index, item in prepared.items()}
+    known = await _enrolled_under(session, (key for key in keyed.values() if key is not None))
+    keys_sent: set[str] = set()
+    for index, key in keyed.items():
+        if key is None:
+            continue
+        if key in known:
+            results[index] = _repeat(index, known[key], prepared.pop(index).household["request_digest"])
+        elif key in keys_sent:
+            duplicate = Unprocessable("duplicate_idempotency_key", "the same idempotency key twice in one request")
+            results[index] = BulkResult(index=index, id=None, error=_bulk_error(duplicate))
+            del prepared[index]
+        keys_sent.add(key)
 
     # A person may be in one household at a time: in the database, and within this request.
     held = await _memberships(session, (m["resident_id"] for p in prepared.values() for m in p.members))
@@ -434,18 +534,19 @@ async def enrol_bulk(uow: UnitOfWork, rows: Sequence[dict[str, Any]], today: dat
     for index, item in list(prepared.items()):
         ids = [m["resident_id"] for m in item.members]
         freed, clashes = _claims_of(item, held)
-        clashes += [number for number in ids if number in claimed]
-        if clashes:
-            results[index] = BulkResult(index=index, id=None, error=_bulk_error(_person_conflict(clashes)))
+        if clashes or any(number in claimed for number in ids):
+            results[index] = _person_clash(index, item, _clashes(item, held, claimed))
             del prepared[index]
             continue
         claimed.update(ids)
         release[index] = freed
 
     try:
-        async with session.begin_nested():
-            await _release(session, [member_id for freed in release.values() for member_id in freed])
-            await _insert_prepared(uow, list(prepared.values()))
+        # Nothing to insert: an INSERT with no rows would be one row of NULLs, refused only by a constraint.
+        if prepared:
+            async with session.begin_nested():
+                await _release(session, [member_id for freed in release.values() for member_id in freed])
+                await _insert_prepared(uow, list(prepared.values()))
     except IntegrityError:
         # A concurrent enrolment took someone: fall back to one savepoint per row to find who.
         for index, item in prepared.items():
@@ -454,14 +555,24 @@ async def enrol_bulk(uow: UnitOfWork, rows: Sequence[dict[str, Any]], today: dat
                     await _release(session, release[index])
                     await _insert_prepared(uow, [item])
             except IntegrityError:
-                ids = [m["resident_id"] for m in item.members]
-                results[index] = BulkResult(index=index, id=None, error=_bulk_error(_person_conflict(ids)))
+                results[index] = await _lost_race(session, index, item)
     landed = [item for index, item in prepared.items() if results[index] is None]
     await outbox.stage_many(uow, (item.event for item in landed))
     for index, item in prepared.items():
         if results[index] is None:
             results[index] = BulkResult(index=index, id=item.household["id"], error=None)
     return [result for result in results if result is not None]
+
+
+async def _lost_race(session: AsyncSession, index: int, item: _Prepared) -> BulkResult:
+    """A concurrent request enrolled this household (under the same key) or one of its members first."""
+
+    key = item.household["idempotency_key"]
+    if key is not None and (found := (await _enrolled_under(session, [key])).get(key)):
+        return _repeat(index, found, item.household["request_digest"])
+    held = await _memberships(session, [m["resident_id"] for m in item.members])
+    clashes = _clashes(item, held, set()) or [Clash(member=n, household_id=None) for n in range(len(item.members))]
+    return _person_clash(index, item, clashes)
 
 
 # ---- change and exit ----------------------------------------------------------------------------
@@ -818,7 +929,12 @@ _ACCOUNT_COLUMNS = [Household.__table__.c[name] for name in _Account.__slots__]
 
 
 async def run_payments(
-    units: UnitsOfWork, uow: UnitOfWork, period: str, today: date | None = None, batch_size: int = 2000
+    units: UnitsOfWork,
+    uow: UnitOfWork,
+    period: str,
+    today: date | None = None,
+    batch_size: int = 2000,
+    dry_run: bool = False,
 ) -> PaymentRunOut:
     """Settle every household's months from enrolment through ``period`` against the ledger.
 
@@ -827,31 +943,39 @@ async def run_payments(
     read in batches ordered by id, each batch committed on its own (an interrupted run keeps what it paid)
     with its rows locked (a change or another run of the same household waits). A household already settled
     through ``period`` with nothing new since is not read again, so a second run adds nothing and is fast.
+    A dry run settles the same batches and writes nothing (shared.runs).
     """
 
     month = parse_month(period)
     refuse_future(month.start, month.label, today)
-    run_id = await start_run(units, PaymentRun, month.label)
+    run_id = 0 if dry_run else await start_run(units, PaymentRun, month.label)
+    tally = RunTally(dry_run=dry_run)
 
     # On PostgreSQL the households are settled in two halves of the key space at once, so that one half's
     # rules run while the other's batch is being written; SQLite has one writer at a time, so one half there.
     bounds: list[tuple[str, str | None]] = (
         [("", "8"), ("8", None)] if units.sessions.kw["bind"].dialect.name == "postgresql" else [("", None)]
     )
-    halves = await asyncio.gather(*(_settle_keys(units, month, run_id, low, high, batch_size) for low, high in bounds))
+    halves = await asyncio.gather(
+        *(_settle_keys(units, month, run_id, low, high, batch_size, tally) for low, high in bounds)
+    )
     paid = sum(half.households for half in halves)
     transferred = sum((half.transferred for half in halves), ZERO)
     withheld = sum((half.withheld for half in halves), ZERO)
     overpaid = sum((half.overpaid for half in halves), ZERO)
 
     # Finished in the request's unit of work, which audits the run and commits both together.
-    await finish_run(uow, PaymentRun, run_id, paid, transferred)
+    if not dry_run:
+        await finish_run(uow, PaymentRun, run_id, paid, transferred)
     already = await uow.session.scalar(
         select(func.count(func.distinct(Payment.household_id))).where(
             Payment.period == month.label, Payment.run_id != run_id
         )
     )
-    log.info("payment run finished", extra={"ctx_period": month.label, "ctx_paid": paid, "ctx_total": str(transferred)})
+    log.info(
+        "payment dry run finished" if dry_run else "payment run finished",
+        extra={"ctx_period": month.label, "ctx_paid": paid, "ctx_total": str(transferred)},
+    )
     return PaymentRunOut(
         period=month.label,
         households_paid=paid,
@@ -859,11 +983,12 @@ async def run_payments(
         recovered=to_fen(withheld),
         overpaid=to_fen(overpaid),
         already_paid=int(already or 0),
+        **tally.report(),
     )
 
 
 async def _settle_keys(
-    units: UnitsOfWork, month: Period, run_id: int, low: str, high: str | None, batch_size: int
+    units: UnitsOfWork, month: Period, run_id: int, low: str, high: str | None, batch_size: int, tally: RunTally
 ) -> _Settled:
     """Settle the households with ids from ``low`` up to ``high`` (excluded; open when None), batch by batch."""
 
@@ -894,8 +1019,9 @@ async def _settle_keys(
             if not accounts:
                 return _Settled(paid, transferred, withheld, overpaid)
             last_id = accounts[-1].id
-            settled = await _settle(batch, accounts, month, run_id)
-            await batch.commit()
+            settled = await _settle(batch, accounts, month, run_id, tally)
+            if not tally.dry_run:  # a dry run's batch is rolled back as it ends
+                await batch.commit()
         paid += settled.households
         transferred += settled.transferred
         withheld += settled.withheld
@@ -926,7 +1052,9 @@ async def _ledger_after(
     return ledger
 
 
-async def _settle(uow: UnitOfWork, accounts: Sequence[_Account], through: Period, run_id: int) -> _Settled:
+async def _settle(
+    uow: UnitOfWork, accounts: Sequence[_Account], through: Period, run_id: int, tally: RunTally
+) -> _Settled:
     session = uow.session
     ids = [account.id for account in accounts]
     extensions = await _extension_rows(session, ids)
@@ -971,11 +1099,14 @@ async def _settle(uow: UnitOfWork, accounts: Sequence[_Account], through: Period
             withheld += line.withheld if line.amount > ZERO else ZERO
             overpaid -= line.amount if line.amount < ZERO else ZERO
         paid += any(line.amount > ZERO for line in lines)
+        tally.settled(account.id, account.division_code, lines)
         # Settled through this run's month under the facts as they stand; months after it that an earlier run
         # settled under older facts are looked at again by the next run (everything after ``settled_through``).
         marks.append(
             {"b_id": account.id, "b_settlement": settlement, "b_revision": account.revision, "b_through": through.label}
         )
+    if tally.dry_run:
+        return _Settled(paid, transferred, withheld, overpaid)
     if rows:
         await insert_many(session, Payment, rows)
         await outbox.stage_many(uow, paid_events(rows))

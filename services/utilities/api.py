@@ -58,9 +58,10 @@ async def post_water_bill(body: WaterBillIn, uow: Uow) -> WaterBillOut:
 )
 async def supplement_run(body: SupplementRunIn, request: Request, units: Units, uow: Uow) -> SupplementRunOut:
     result = await service.run_supplements(
-        units, uow, body.period, batch_size=request.app.state.settings.run_batch_size
+        units, uow, body.period, batch_size=request.app.state.settings.run_batch_size, dry_run=body.dry_run
     )
-    uow.audit("supplement_runs", body.period, after=result.model_dump())
+    if not body.dry_run:
+        uow.audit("supplement_runs", body.period, after=result.model_dump(exclude={"left_out", "payees"}))
     return result
 
 

@@ -10,7 +10,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from shared.events import Heating
 from shared.money import MoneyStr, to_fen
-from shared.validators import MoneyIn, MonthIn, Text, fail
+from shared.runs import RunReport
+from shared.validators import Flag, MoneyIn, MonthIn, Text, fail
 
 MAX_USAGE_M3 = Decimal("10000")
 
@@ -91,9 +92,10 @@ class SupplementRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     period: MonthIn
+    dry_run: Flag = Field(default=False, description="write nothing: answer what a run would pay now")
 
 
-class SupplementRunOut(BaseModel):
+class SupplementRunOut(RunReport):
     period: str
     households_paid: int = Field(description="households this run paid a shortfall to (any month up to the period)")
     total_amount: MoneyStr = Field(description="the shortfalls this run settled, before withholding")

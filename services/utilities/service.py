@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -66,7 +66,7 @@ from shared.projection import (
     open_members,
     prefetch_all,
 )
-from shared.runs import finish_run, start_run
+from shared.runs import RunTally, finish_run, start_run
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 WATER = "water_discount"
@@ -411,7 +411,12 @@ async def _ledgers(session: AsyncSession, whole: list[str], after: dict[str, str
 
 
 async def run_supplements(
-    units: UnitsOfWork, uow: UnitOfWork, period: str, batch_size: int = 2000, today: date | None = None
+    units: UnitsOfWork,
+    uow: UnitOfWork,
+    period: str,
+    batch_size: int = 2000,
+    today: date | None = None,
+    dry_run: bool = False,
 ) -> SupplementRunOut:
     """Settle every household's supplement for each month from its enrolment through ``period``.
 
@@ -423,12 +428,14 @@ async def run_supplements(
     Every month through ``period`` is settled, however often that period was run before (shared.ledger).
     A household whose snapshot and supplement parameters have not changed since its account was last
     settled is settled only for the months after that; any change re-settles all its months. The run's
-    record is finished in ``uow`` (the request's), which the caller commits.
+    record is finished in ``uow`` (the request's), which the caller commits. A dry run settles the same
+    batches and writes nothing (shared.runs).
     """
 
     month = parse_month(period)
     refuse_future(month.start, f"the heating supplement for {month.label}", today)
-    run_id = await start_run(units, SupplementRun, month.label)
+    run_id = 0 if dry_run else await start_run(units, SupplementRun, month.label)
+    tally = RunTally(dry_run=dry_run)
 
     paid_households: set[str] = set()
     total = withheld = recovered = ZERO
@@ -482,6 +489,7 @@ async def run_supplements(
                 owed = account.owed if household_id in after else owed_by(lines)
                 settled = settle({label: (d.amount, SUPPLEMENT) for label, d in due.items()}, sums, owed)
                 settlement = account.settlement + (1 if settled else 0)
+                tally.settled(household_id, household.division_code, settled)
                 for line in settled:
                     facts = due.get(line.period)
                     rows.append(
@@ -517,26 +525,30 @@ async def run_supplements(
                         ),
                     }
                 )
-            inserted = await insert_ignore(
-                session,
-                HeatingSupplement,
-                rows,
-                ["household_id", "period", "kind", "settlement"],
-                returning=[
-                    HeatingSupplement.id,
-                    HeatingSupplement.household_id,
-                    HeatingSupplement.division_code,
-                    HeatingSupplement.period,
-                    HeatingSupplement.amount,
-                    HeatingSupplement.withheld,
-                ],
+            inserted: Sequence[Any] = (
+                [(0, r["household_id"], r["division_code"], r["period"], r["amount"], r["withheld"]) for r in rows]
+                if dry_run
+                else await insert_ignore(
+                    session,
+                    HeatingSupplement,
+                    rows,
+                    ["household_id", "period", "kind", "settlement"],
+                    returning=[
+                        HeatingSupplement.id,
+                        HeatingSupplement.household_id,
+                        HeatingSupplement.division_code,
+                        HeatingSupplement.period,
+                        HeatingSupplement.amount,
+                        HeatingSupplement.withheld,
+                    ],
+                )
             )
             if len(inserted) != len(rows):  # another run settled these households at once: never pay on a guess
                 raise RuntimeError(
                     f"supplement run {month.label}: {len(rows) - len(inserted)} lines collided with "
                     "another settlement's"
                 )
-            if settled_accounts:
+            if settled_accounts and not dry_run:
                 await session.execute(update(SupplementAccount), settled_accounts)
             events = []
             for row_id, household_id, division_code, line_period, amount, kept in inserted:
@@ -559,10 +571,12 @@ async def run_supplements(
                             paid_on=paid_on,
                         )
                     )
-            await ledger.outbox.stage_many(batch, events)
-            await batch.commit()
+            if not dry_run:  # a dry run's batch is rolled back as it ends
+                await ledger.outbox.stage_many(batch, events)
+                await batch.commit()
 
-    await finish_run(uow, SupplementRun, run_id, len(paid_households), total)
+    if not dry_run:
+        await finish_run(uow, SupplementRun, run_id, len(paid_households), total)
     already = await uow.session.scalar(
         select(func.count(func.distinct(HeatingSupplement.household_id))).where(
             HeatingSupplement.period == month.label,
@@ -578,6 +592,7 @@ async def run_supplements(
         recoveries=recoveries,
         recovered_amount=to_fen(recovered),
         already_paid=int(already or 0),
+        **tally.report(),
     )
 
 

@@ -40,6 +40,13 @@ async def test_term_run_waives_fees_pays_boarding_and_disability_grant_once(kafk
             "recovered_amount": "0.00",
             "withheld_amount": "0.00",
             "transferred_amount": "1500.00",
+            "dry_run": False,
+            "by_division": [
+                {"division_code": "230102", "division_name": "道里区", "households": 1, "amount": "1500.00"}
+            ],
+            "left_out": [],
+            "left_out_count": 0,
+            "payees": None,
         }
         assert again == {
             "term": "2026-spring",
@@ -50,6 +57,11 @@ async def test_term_run_waives_fees_pays_boarding_and_disability_grant_once(kafk
             "recovered_amount": "0.00",
             "withheld_amount": "0.00",
             "transferred_amount": "0.00",
+            "dry_run": False,
+            "by_division": [],
+            "left_out": [],
+            "left_out_count": 0,
+            "payees": None,
         }
 
         grants = (await education.get("/grants", params={"household_id": household["id"]})).json()["grants"]

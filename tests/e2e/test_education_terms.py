@@ -99,6 +99,11 @@ async def test_a_retroactive_exit_is_recovered_on_the_ledger_and_a_second_run_ad
             "recovered_amount": "-180.00",
             "withheld_amount": "0.00",
             "transferred_amount": "0.00",
+            "dry_run": False,
+            "by_division": [],  # a recovery transfers nothing
+            "left_out": [],
+            "left_out_count": 0,
+            "payees": None,
         }
         lines = await _lines(education, household["id"])
         assert lines == [

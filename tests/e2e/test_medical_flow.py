@@ -29,7 +29,7 @@ async def test_enrolled_members_get_medical_assistance_until_the_household_exits
             )
         ).json()
 
-        hospital_token = bearer("medical:claims", hospital_id=hospital["id"], agency="hospital")
+        hospital_token = bearer("medical:claims", hospital_id=hospital["id"], agency=f"hospital_{hospital['id']}")
         claim = await medical.post(
             "/claims",
             headers=hospital_token,

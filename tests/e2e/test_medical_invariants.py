@@ -51,7 +51,7 @@ async def _hospital(medical: httpx.AsyncClient, designated_from: str = "2020-01-
     )
     assert response.status_code == 201, response.text
     hospital_id = response.json()["id"]
-    return hospital_id, bearer("medical:claims", hospital_id=hospital_id, agency="hospital")
+    return hospital_id, bearer("medical:claims", hospital_id=hospital_id, agency=f"hospital_{hospital_id}")
 
 
 def _claim(

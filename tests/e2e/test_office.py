@@ -6,14 +6,18 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
+import re
 import shutil
 import sys
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from ops.cli import CSV_COLUMNS
+from services.office.assessment_page import duration
+from tests.contrast import contrast_ratio
 from tests.support import (
     enrol,
     eventually,
@@ -161,14 +165,19 @@ async def test_assessment_finds_the_households_a_stopped_bureau_has_not_served(k
         assert (by_bureau["legal"]["persons_eligible"], by_bureau["legal"]["persons_granted"]) == (3, 0)
         assert by_bureau["medical"]["coverage"] == 1.0 and by_bureau["medical"]["persons_granted"] == 3
         assert by_bureau["housing"]["households_eligible"] == 0 and by_bureau["housing"]["coverage"] is None
-        # Measured from when the registry recorded the enrolment (its event), not from the enrolment date.
-        assert 0 <= by_bureau["medical"]["timeliness_median_days"] < 0.01
+        # Measured from when the registry recorded the enrolment (its event), not from the enrolment date, in hours.
+        assert 0 <= by_bureau["medical"]["timeliness_median_hours"] < 0.25
+        assert by_bureau["medical"]["granted_within_day"] == 1.0 and by_bureau["legal"]["granted_within_day"] is None
         unserved = {u["household_id"]: u for u in result["unserved"]}
         assert set(unserved) == {first["id"], second["id"]}
         assert {(m["bureau"], m["programme"]) for m in unserved[second["id"]]["missing"]} == {("legal", "legal_aid")}
         assert len(unserved[second["id"]]["missing"]) == 2
         county = next(d for d in result["divisions"] if d["division_code"] == "230125")
         assert (county["division_name"], county["households"], county["persons"]) == ("宾县", 1, 2)
+        assert {(u["division_name"], u["street"], u["head_name"]) for u in result["unserved"]} == {
+            ("道里区", "测试街", "测***"),
+            ("宾县", "测试街", "测***"),
+        }
 
         as_csv = await office.get("/reports/assessment", params={"period": "2026"}, headers={"Accept": "text/csv"})
         assert as_csv.headers["content-type"].startswith("text/csv")
@@ -185,7 +194,7 @@ async def test_assessment_finds_the_households_a_stopped_bureau_has_not_served(k
 
         link = await office.post("/reports/assessment/links", json={"period": "2026", "ttl_minutes": 10})
         assert link.status_code == 201, link.text
-        await _the_page_renders_in_chromium(office.app, link.json()["url"], tmp_path)
+        await _the_page_renders_in_chromium(office.app, link.json()["url"], result, tmp_path)
         await _the_cli_asks_the_office(office.app, tmp_path)
 
 
@@ -217,8 +226,10 @@ async def _the_cli_asks_the_office(app, tmp_path: Path) -> None:
     assert {r["households_granted"] for r in legal} == {"0"}
 
 
-async def _the_page_renders_in_chromium(app, link: str, tmp_path: Path) -> None:
-    """Open the assessment page in headless Chromium, as a member of the joint meeting would."""
+async def _the_page_renders_in_chromium(app, link: str, result: dict, tmp_path: Path) -> None:
+    """Open the assessment page in headless Chromium, as a member of the joint meeting would: every figure it
+    shows is the JSON's, written out (not on hover), every coloured cell readable (4.5:1), and a screenshot kept
+    in .run/artefacts/ (or $TEST_ARTEFACTS) for CI to keep."""
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     assert browser, "Debian's chromium is needed for this test (scripts/test.sh installs it)"
@@ -233,7 +244,7 @@ async def _the_page_renders_in_chromium(app, link: str, tmp_path: Path) -> None:
             "--disable-component-update",
             "--disable-sync",
             f"--user-data-dir={tmp_path / 'chromium'}",
-            "--window-size=1280,2200",
+            "--window-size=1280,2600",
         ]
         page = base + link
         dump = await asyncio.create_subprocess_exec(
@@ -249,14 +260,59 @@ async def _the_page_renders_in_chromium(app, link: str, tmp_path: Path) -> None:
             stderr=asyncio.subprocess.DEVNULL,
         )
         await asyncio.wait_for(shot.wait(), 90)
-    assert "<title>哈尔滨市城市社会救助工作考核 · 2026</title>" in dom
-    assert '<b id="unserved-count">2</b>' in dom
-    assert 'data-bureau="legal" data-coverage="0.0"' in dom
-    assert 'data-bureau="medical" data-coverage="1.0"' in dom
-    assert "宾县" in dom and "免费法律援助" in dom
+    assert f"<title>哈尔滨市城市社会救助工作考核 · {result['period_name']}</title>" in dom
+    assert result["period_name"] == "2026年"
+    # The year is still running (the test runs in it): the page says so.
+    assert ('id="period-running"' in dom) is (not result["period_complete"])
+    for card, value in (("households", result["households"]), ("persons", result["persons"])):
+        assert f'<b id="{card}">{value}</b>' in dom
+    assert f'<b id="unserved-count">{len(result["unserved"])}</b>' in dom
+    assert 'data-bureau="legal" data-coverage="0.0"' in dom and 'data-bureau="medical" data-coverage="1.0"' in dom
+
+    # Each division's cells: the coverage and the counts behind it, written in the cell, readable on its colour.
+    for division in result["divisions"]:
+        row = re.search(rf'<tr data-division="{division["division_code"]}">(.*?)</tr>', dom)
+        assert row, division["division_code"]
+        cells = re.findall(
+            r'<td class="cell" data-bureau="(\w+)" style="background:\s*(#[0-9a-f]{6});\s*color:\s*(#[0-9a-f]{6});?">'
+            r'([^<]+)<span class="count">([^<]+)</span>',
+            row[1],
+        )
+        shown = {bureau: (text, count) for bureau, _, _, text, count in cells}
+        for b in division["bureaus"]:
+            coverage = "—" if b["coverage"] is None else f"{b['coverage'] * 100:.1f}%"
+            assert shown[b["bureau"]] == (coverage, f"{b['households_granted']}/{b['households_eligible']}")
+        for _, background, text, _, _ in cells:
+            assert contrast_ratio(background, text) >= 4.5, (background, text)
+
+    # Money per programme, as the JSON has it; timeliness in hours, per bureau.
+    for programme in result["programmes"]:
+        row = re.search(rf'data-programme="{programme["programme"]}">(.*?)</tr>', dom)
+        assert row and f"¥{Decimal(programme['amount_paid']):,.2f}" in row[1]
+    medical = next(b for b in result["bureaus"] if b["bureau"] == "medical")
+    row = re.search(r'<tr data-bureau="medical"><th>[^<]+</th><td>([^<]+)</td>', dom)
+    assert row and row[1] == duration(medical["timeliness_median_hours"])
+
+    # The unserved: district, street and masked head, as the JSON says; the CSV travels in the page.
+    for household in result["unserved"]:
+        row = re.search(rf'<tr data-household="{household["household_id"]}">(.*?)</tr>', dom)
+        assert row
+        cells = re.findall(r"<td[^>]*>([^<]*)</td>", row[1])
+        assert cells[:5] == [
+            household["division_name"],
+            household["street"],
+            household["head_name"],
+            household["enrolled_on"],
+            str(household["days_waiting"]),
+        ]
+        assert cells[-1] == household["household_id"]
+    assert "测试街" in dom and "宾县" in dom and "免费法律援助" in dom
+    assert re.search(r'<a id="unserved-csv" href="data:text/csv;charset=utf-8,[^"]+" download=', dom)
+
     assert (tmp_path / "assessment.png").stat().st_size > 10_000
-    if os.environ.get("KEEP_SCREENSHOT"):
-        shutil.copy(tmp_path / "assessment.png", os.environ["KEEP_SCREENSHOT"])
+    artefacts = Path(os.environ.get("TEST_ARTEFACTS", Path(__file__).parents[2] / ".run" / "artefacts"))
+    artefacts.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp_path / "assessment.png", artefacts / "assessment.png")
 
 
 async def test_cli_enrols_a_csv_and_reports_the_bad_row(kafka, postgres, tmp_path):
@@ -305,9 +361,9 @@ async def test_cli_enrols_a_csv_and_reports_the_bad_row(kafka, postgres, tmp_pat
             )
             out, err = await asyncio.wait_for(process.communicate(), 120)
         assert process.returncode == 3, err.decode()
-        assert "enrolled 2 households; rejected 1" in out.decode()
-        rejected = list(csv.DictReader((tmp_path / "caseload.rejected.csv").open(encoding="utf-8")))
+        assert "enrolled 2 households; already enrolled 0; rejected 1" in out.decode()
+        rejected = list(csv.DictReader((tmp_path / "caseload.rejected.csv").open(encoding="utf-8-sig")))
         assert [(r["household_ref"], r["error_code"]) for r in rejected] == [("H2", "invalid_resident_id")]
-        assert bad["resident_id"] not in rejected[0]["error_detail"]
+        assert bad["resident_id"] not in rejected[0]["reason"] + rejected[0]["原因"]  # the ID stays in its column only
         listed = (await s["registry"].get("/households")).json()
         assert listed["total"] == 2

@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared.events import GRANTS_TOPIC, HOUSEHOLDS_TOPIC
-from shared.tracing import provider
+from shared.tracing import record_spans
 from tests.support import eventually, household_body, read_topic, system
 
 pytestmark = pytest.mark.integration
@@ -24,7 +24,7 @@ def _trace_of(record: Any) -> str | None:
 
 async def test_the_trace_id_of_an_enrolment_reaches_the_bureau_that_handles_it_and_its_grant(kafka, postgres):
     spans = InMemorySpanExporter()
-    provider().add_span_processor(SimpleSpanProcessor(spans))
+    record_spans(SimpleSpanProcessor(spans))
     try:
         await _follow_one_enrolment(spans)
     finally:

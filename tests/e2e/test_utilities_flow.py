@@ -47,6 +47,13 @@ async def test_non_central_household_is_settled_from_enrolment_once_and_paid_the
             "recoveries": 0,
             "recovered_amount": "0.00",
             "already_paid": 0,
+            "dry_run": False,
+            "by_division": [
+                {"division_code": "230102", "division_name": "道里区", "households": 1, "amount": "203.23"}
+            ],
+            "left_out": [],
+            "left_out_count": 0,
+            "payees": None,
         }
         assert again == {
             "period": "2026-01",
@@ -56,6 +63,11 @@ async def test_non_central_household_is_settled_from_enrolment_once_and_paid_the
             "recoveries": 0,
             "recovered_amount": "0.00",
             "already_paid": 1,
+            "dry_run": False,
+            "by_division": [],
+            "left_out": [],
+            "left_out_count": 0,
+            "payees": None,
         }
 
         assert (

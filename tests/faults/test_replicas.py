@@ -4,7 +4,7 @@ As a cluster runs them: every service twice (``medical`` and ``medical-2``, …)
 service's one database and in its one consumer group, the registry's batches sent round both replicas
 as a load balancer would. Each scenario injects a fault that only replicas have — a replica dying with
 partitions in hand, every replica restarted in turn under load, two replicas running one payment run, a
-replay on one replica while the other consumes — and counts as ``test_faults`` counts.
+replay refused beside a replica and then joined by one mid-way — and counts as ``test_faults`` counts.
 ``FAULT_HOUSEHOLDS`` sets the households per scenario (CI: 120).
 """
 
@@ -119,7 +119,7 @@ async def test_two_replicas_starting_the_same_payment_run_at_once_pay_each_house
     assert await system.office_heard(period, paid.paid) == paid.paid
 
 
-async def test_a_replay_on_one_replica_rebuilds_while_the_other_goes_on_consuming(system, report):
+async def test_a_replay_is_refused_beside_a_replica_and_loses_nothing_when_one_joins_mid_way(system, report):
     households = system.caseloads.take()
     await system.enrol_stream(households)
     assert (await system.settle("(before the replay)", households)).lost == 0
@@ -127,19 +127,33 @@ async def test_a_replay_on_one_replica_rebuilds_while_the_other_goes_on_consumin
         "SELECT household_id, resident_id, programme, status, granted_on, revoked_on, monthly_amount "
         "FROM grants WHERE source = 'event'"
     )
-    medical = await system.connect("medical")
-    try:
-        before = digest(await medical.fetch(query))
-    finally:
-        await medical.close()
-    # More households arrive while the replay runs: the other replica is consuming when the state is reset.
-    more = system.caseloads.take()
-    stream = asyncio.create_task(system.enrol_stream(more, batch=5, pause=0.2))
-    await asyncio.sleep(1)
+
+    async def medical_grants() -> Counter:
+        medical = await system.connect("medical")
+        try:
+            return digest(await medical.fetch(query))
+        finally:
+            await medical.close()
+
+    before = await medical_grants()
     async with system.client("medical") as http:
-        response = await http.post("/admin/replay")
+        # Beside the other replica, which holds part of the partitions: refused, and nothing deleted.
+        refused = await http.post("/admin/replay")
+        assert refused.status_code == 409 and refused.json()["code"] == "replay_needs_one_replica", refused.text
+        assert await medical_grants() == before
+        # Scaled to one, with households still arriving: replayed once it holds every partition, and the
+        # second replica comes back at once, as an autoscaler adds one for the lag a replay makes. It joins
+        # a group whose positions were just deleted: it must read its partitions from the beginning too.
+        more = system.caseloads.take()
+        stream = asyncio.create_task(system.enrol_stream(more, batch=5, pause=0.2))
+        await system.kill("medical-2", signal.SIGTERM)
+        deadline = asyncio.get_running_loop().time() + 120
+        while (response := await http.post("/admin/replay")).status_code == 409:
+            assert asyncio.get_running_loop().time() < deadline, response.text
+            await asyncio.sleep(0.5)
     assert response.status_code == 200, response.text
     assert response.json()["deleted"]["consumer_positions"] > 0
+    await system.start("medical-2")
     await stream
 
     async def medical_holds_every_grant() -> bool:
@@ -147,15 +161,10 @@ async def test_a_replay_on_one_replica_rebuilds_while_the_other_goes_on_consumin
         return found == expected
 
     await _until(medical_holds_every_grant, "medical's own grants rebuilt", timeout=240)
-    medical = await system.connect("medical")
-    try:
-        after = digest(await medical.fetch(query))
-    finally:
-        await medical.close()
-    old = set(before)
-    counts = await system.settle(f"replay on 1 of 2 medical replicas, {sum(before.values())} grants", households + more)
+    after = await medical_grants()
+    counts = await system.settle(f"replay, a replica joining, {sum(before.values())} grants", households + more)
     report(counts)
     # What was there before is there again, and nothing of the new households is missing (settle counts
     # the bureaus' duplicates).
-    assert Counter({row: n for row, n in after.items() if row in old}) == before
+    assert Counter({row: n for row, n in after.items() if row in before}) == before
     assert_exact(counts, len(households) + len(more))

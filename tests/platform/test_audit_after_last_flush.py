@@ -106,7 +106,7 @@ async def test_a_change_left_for_the_commit_to_flush_is_audited(legal):
         ("POST /lawyers", None, True),
         ("POST /probe/lawyers/{lawyer_id}/retire", {"active": True}, {"active": False}),
     ], entries
-    assert {(entry["agency"], entry["resource_id"]) for entry in entries} == {("test_agency", lawyer_id)}
+    assert {(entry["agency"], entry["resource_id"]) for entry in entries} == {("local", lawyer_id)}
 
 
 async def test_a_savepoint_rolled_back_takes_its_own_audit_entries_and_no_others(legal):

@@ -11,7 +11,7 @@ import yaml
 from jsonschema_rs import validator_for
 from prometheus_client import REGISTRY
 
-from shared.services import DEFAULT_PARTITIONS, PORTS, TOPICS
+from shared.services import DEFAULT_PARTITIONS, PORTS
 from shared.services import NAMES as SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,26 +28,53 @@ def test_the_file_is_valid_against_the_compose_specification(compose):
     assert errors == []
 
 
+BROKER = (ROOT / "docker" / "kafka-broker.sh").read_text()
+
+
+def _properties(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if re.match(r"^[a-z][a-z0-9._-]*=", line))
+
+
 def test_kafka_is_the_official_apache_image_in_kraft_mode_with_a_healthcheck(compose):
     kafka = compose["services"]["kafka"]
     assert kafka["image"].startswith("apache/kafka:4.")
-    assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    assert kafka["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
-    assert "healthcheck" in kafka
+    assert kafka["command"] == ["/bin/bash", "/etc/harbin/kafka-broker.sh"]
+    assert "./docker/kafka-broker.sh:/etc/harbin/kafka-broker.sh:ro" in kafka["volumes"]
+    settings = _properties(BROKER)
+    assert settings["process.roles"] == "broker,controller"
+    assert settings["auto.create.topics.enable"] == "false"
+    assert "--bootstrap-server kafka:9092 --command-config" in kafka["healthcheck"]["test"][1]
 
 
-def test_topics_are_created_up_front_once_kafka_is_healthy(compose):
-    topics = compose["services"]["kafka-topics"]
-    assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
-    script = topics["command"][0]
-    for topic in TOPICS:
-        assert topic in script
-    assert "retention.ms=-1" in script
+def test_kafka_takes_only_authenticated_clients_over_tls_and_enforces_acls(compose):
+    settings = _properties(BROKER)
+    # Clients: SASL_SSL only; the controller (and its ANONYMOUS super user) on the loopback interface alone.
+    assert settings["listeners"] == "SASL_SSL://0.0.0.0:9092,CONTROLLER://127.0.0.1:9093"
+    assert settings["listener.security.protocol.map"] == "SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT"
+    assert settings["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert settings["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert settings["allow.everyone.if.no.acl.found"] == "false"
+    assert settings["super.users"] == "User:admin;User:ANONYMOUS"
+    found = re.search(r"PRINCIPALS=\(([^)]*)\)", BROKER)
+    assert found, "the broker script names its principals"
+    principals = found.group(1).split()
+    assert sorted(principals) == sorted(["admin", "ops", *SERVICES])
+    for principal in principals:
+        assert compose["services"]["kafka"]["environment"][f"HARBIN_KAFKA_{principal.upper()}_PASSWORD"]
+
+
+def test_topics_and_acls_are_created_up_front_once_kafka_is_healthy_by_its_admin(compose):
+    setup = compose["services"]["kafka-setup"]
+    assert setup["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert setup["command"] == ["python", "-m", "shared.kafka_security", "setup"]
+    env = setup["environment"]
+    assert (env["HARBIN_KAFKA_SECURITY_PROTOCOL"], env["HARBIN_KAFKA_USERNAME"]) == ("SASL_SSL", "admin")
+    assert compose["services"]["kafka"]["depends_on"]["kafka-tls"]["condition"] == "service_completed_successfully"
 
 
 def test_topics_take_their_partitions_from_the_one_setting_with_its_one_default(compose):
-    script = compose["services"]["kafka-topics"]["command"][0]
-    assert f"--partitions ${{KAFKA_PARTITIONS:-{DEFAULT_PARTITIONS}}}" in script
+    setup = compose["services"]["kafka-setup"]
+    assert setup["environment"]["KAFKA_PARTITIONS"] == f"${{KAFKA_PARTITIONS:-{DEFAULT_PARTITIONS}}}"
     example = dict(
         line.split("=", 1)
         for line in (ROOT / ".env.example").read_text().splitlines()
@@ -59,7 +86,8 @@ def test_topics_take_their_partitions_from_the_one_setting_with_its_one_default(
 
 def test_kafka_keeps_its_log_on_the_volume_so_topics_outlive_the_container(compose):
     kafka = compose["services"]["kafka"]
-    log_dir = kafka["environment"]["KAFKA_LOG_DIRS"]
+    log_dir = _properties(BROKER)["log.dirs"].replace("$DATA", "/var/lib/kafka/data")
+    assert log_dir == "/var/lib/kafka/data"
     assert any(volume.split(":")[1] == log_dir for volume in kafka["volumes"] if not volume.startswith("/"))
 
 
@@ -94,7 +122,7 @@ def test_migrations_wait_for_the_database_and_run_before_the_services_for_every_
 def test_every_long_running_container_restarts_and_rotates_its_logs(compose):
     for name, spec in compose["services"].items():
         assert spec["logging"]["options"]["max-size"], name
-        if name not in ("migrate", "kafka-topics"):
+        if name not in ("migrate", "kafka-tls", "kafka-setup"):
             assert spec["restart"] == "unless-stopped", name
             assert spec["deploy"]["resources"]["limits"]["memory"], name
 
@@ -154,11 +182,20 @@ def test_each_service_runs_from_the_one_image_on_its_own_database_after_its_depe
     assert env[f"{service.upper()}_DATABASE_URL"].startswith(f"postgresql+asyncpg://{service}:")
     assert env[f"{service.upper()}_DATABASE_URL"].endswith(f"@postgres:5432/{service}")
     assert env[f"{service.upper()}_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    # Its own principal, over TLS, the broker's certificate checked against the deployment's CA.
+    assert env[f"{service.upper()}_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert env[f"{service.upper()}_KAFKA_USERNAME"] == service
+    assert (
+        env[f"{service.upper()}_KAFKA_PASSWORD"]
+        == f"${{KAFKA_{service.upper()}_PASSWORD:?set KAFKA_{service.upper()}_PASSWORD in .env}}"
+    )
+    assert env[f"{service.upper()}_KAFKA_CA_FILE"] == "/etc/kafka/tls/ca.pem"
+    assert "kafka-tls:/etc/kafka/tls:ro" in spec["volumes"]
     assert env[f"{service.upper()}_ENVIRONMENT"] == "production"
     assert "ports" not in spec
     assert spec["depends_on"] == {
         "migrate": {"condition": "service_completed_successfully"},
-        "kafka-topics": {"condition": "service_completed_successfully"},
+        "kafka-setup": {"condition": "service_completed_successfully"},
         "kafka": {"condition": "service_healthy"},
         "postgres": {"condition": "service_healthy"},
     }

@@ -21,8 +21,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
-from shared.consumer import EventConsumer
-from shared.db import create_engine, session_factory, table_of
+from shared.consumer import BatchHandler, EventConsumer
+from shared.db import create_engine, insert_ignore, session_factory, table_of
 from shared.events import (
     HOUSEHOLDS_TOPIC,
     HouseholdExited,
@@ -58,6 +58,8 @@ effects = Table(
     Column("event_id", String(36)),
     Column("household_id", String(36)),
 )
+# What an idempotent handler writes: one row per event id, a second time ignored (as the office's upserts).
+keyed_effects = Table("keyed_effects", effects_metadata, Column("event_id", String(36), primary_key=True))
 
 
 class Killed(BaseException):
@@ -102,7 +104,7 @@ def make_consumer(sessions, prefix: str, handler=record_effect, bootstrap: str =
     return EventConsumer(
         service="probe",
         units=UnitsOfWork(sessions),
-        bootstrap_servers=bootstrap,
+        kafka=bootstrap,
         topics=[HOUSEHOLDS_TOPIC],
         handlers={"HouseholdExited": handler},
         producers=ProducerHolder(bootstrap, "probe-dlq"),
@@ -251,6 +253,23 @@ async def test_same_event_delivered_twice_has_one_effect(kafka, postgres):
         assert await count(sessions, effects) == 2
         assert await count(sessions, InboxEvent) == 2
         # The duplicate was absorbed as already handled, not rejected as a failure.
+        assert consumer.dead_lettered_total == 0
+
+
+async def record_keyed_effects(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
+    await insert_ignore(uow.session, keyed_effects, [{"event_id": str(e.event_id)} for e in events], ["event_id"])
+
+
+async def test_idempotent_handler_absorbs_a_duplicate_itself_and_writes_no_inbox_row(kafka, postgres):
+    prefix = new_prefix()
+    body = encode(envelope_for(exited(), "registry"))
+    await produce(prefix, [body, encode(envelope_for(exited(), "registry")), body])
+    async with platform_database() as (_, sessions):
+        consumer = make_consumer(sessions, prefix, handler=BatchHandler(record_keyed_effects, idempotent=True))
+        async with consuming(consumer):
+            await eventually(lambda: _position_reaches(sessions, 3))
+        assert await count(sessions, keyed_effects) == 2
+        assert await count(sessions, InboxEvent) == 0
         assert consumer.dead_lettered_total == 0
 
 

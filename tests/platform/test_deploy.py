@@ -27,7 +27,11 @@ RELEASE = "harbin"
 KUBERNETES = ("1.27.0", kubernetes_validate.latest_version())
 # Custom resources: their operators' schemas are not in kubernetes-validate, and no copy is kept here,
 # so these kinds are checked by the assertions below only — skipped by the schema check, and said so.
-CUSTOM_RESOURCES = {"ScaledObject": "keda.sh/v1alpha1", "KafkaTopic": "kafka.strimzi.io/v1beta2"}
+CUSTOM_RESOURCES = {
+    "ScaledObject": "keda.sh/v1alpha1",
+    "TriggerAuthentication": "keda.sh/v1alpha1",
+    "KafkaTopic": "kafka.strimzi.io/v1beta2",
+}
 SCALED = (*GRANTING_SERVICES, "office")  # the services whose replicas follow their consumer lag
 
 
@@ -119,7 +123,19 @@ def test_each_service_is_a_deployment_probed_on_ready_and_health_with_resources_
     url = env[f"{prefix}_DATABASE_URL"]["value"]
     assert url.startswith(f"postgresql+asyncpg://{service}:$({prefix}_DB_PASSWORD)@") and url.endswith(f"/{service}")
     assert env[f"{prefix}_DB_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == f"harbin-db-{service}"
-    assert env[f"{prefix}_JWT_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "harbin-jwt"
+    assert env[f"{prefix}_AUDIT_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "harbin-audit-key"
+    # Kafka as the service's own principal over TLS, the brokers' CA mounted where the setting says.
+    assert env[f"{prefix}_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+    assert env[f"{prefix}_KAFKA_USERNAME"]["value"] == service
+    assert env[f"{prefix}_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == f"harbin-kafka-{service}"
+    mounts = {mount["name"]: mount["mountPath"] for mount in container["volumeMounts"]}
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert env[f"{prefix}_KAFKA_CA_FILE"]["value"].startswith(mounts["kafka-ca"] + "/")
+    assert volumes["kafka-ca"]["secret"]["secretName"] == "harbin-kafka-cluster-ca-cert"
+    # Tokens: RS256 against the issuer's public keys, from a ConfigMap (they are not secret).
+    assert env[f"{prefix}_JWT_ALGORITHM"]["value"] == "RS256"
+    assert env[f"{prefix}_JWT_JWKS"]["value"].startswith(mounts["jwks"] + "/")
+    assert volumes["jwks"]["configMap"]["name"] == "harbin-jwks"
     assert pod["securityContext"]["runAsUser"] == 10001  # the Dockerfile's user
     # A rollout never takes a replica away before its successor is ready.
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
@@ -150,7 +166,7 @@ def test_no_secret_value_is_rendered_only_references_to_existing_secrets(args):
             continue
         for container in manifest["spec"]["template"]["spec"]["containers"]:
             for entry in container.get("env", []):
-                if re.search(r"PASSWORD|SECRET", entry["name"]):
+                if re.search(r"PASSWORD|SECRET|AUDIT_KEY", entry["name"]):
                     assert set(entry) == {"name", "valueFrom"}, entry
                     assert "secretKeyRef" in entry["valueFrom"], entry
 
@@ -175,15 +191,18 @@ def test_every_service_is_migrated_by_a_job_before_install_and_every_upgrade():
         )
 
 
-def test_the_topics_job_creates_every_topic_with_the_partitions_setting_and_keeps_events_forever():
+def test_the_topics_job_creates_the_topics_and_acls_as_the_admin_with_the_partitions_setting():
     job = of_kind("Job", "--set", "kafka.partitions=12", "--set", "autoscaling.maxReplicas=12")[
         f"{RELEASE}-kafka-topics"
     ]
-    script = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
-    for topic in TOPICS:
-        assert topic in script
-    assert "--partitions 12" in script and "--if-not-exists" in script and "--alter" not in script
-    assert "retention.ms=-1" in script and "--replication-factor 3" in script and "min.insync.replicas=2" in script
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    # The same step as compose's kafka-setup: every topic, each dead-letter topic and every principal's ACLs.
+    assert container["command"] == [
+        "python", "-m", "shared.kafka_security", "setup", "--partitions", "12", "--replication-factor", "3",
+    ]  # fmt: skip
+    env = env_of(container)
+    assert env["HARBIN_KAFKA_USERNAME"]["value"] == "admin"
+    assert env["HARBIN_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "harbin-kafka-admin"
     for service in SERVICES:  # what the services create themselves (dead letters) is laid out alike
         env = env_of(
             of_kind("Deployment", "--set", "kafka.partitions=12", "--set", "autoscaling.maxReplicas=12")[
@@ -191,6 +210,19 @@ def test_the_topics_job_creates_every_topic_with_the_partitions_setting_and_keep
             ]["spec"]["template"]["spec"]["containers"][0]
         )
         assert env[f"{service.upper()}_KAFKA_PARTITIONS"]["value"] == "12"
+
+
+def test_a_test_bed_on_plain_kafka_with_a_shared_token_secret_mounts_and_authenticates_nothing_more():
+    example = ("-f", str(ROOT / "deploy" / "examples" / "test-bed.yaml"))
+    assert not of_kind("TriggerAuthentication", *example)
+    for service in SERVICES:
+        pod = of_kind("Deployment", *example)[f"{RELEASE}-{service}"]["spec"]["template"]["spec"]
+        env = env_of(pod["containers"][0])
+        prefix = service.upper()
+        assert env[f"{prefix}_KAFKA_SECURITY_PROTOCOL"]["value"] == "PLAINTEXT"
+        assert not {f"{prefix}_KAFKA_USERNAME", f"{prefix}_KAFKA_PASSWORD", f"{prefix}_KAFKA_CA_FILE"} & set(env)
+        assert env[f"{prefix}_JWT_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "harbin-jwt"
+        assert [volume["name"] for volume in pod["volumes"]] == ["tmp"]
 
 
 def test_strimzi_topics_are_kept_when_the_release_is_deleted():
@@ -214,6 +246,14 @@ def test_the_bureaus_scale_on_their_consumer_groups_lag_never_beyond_the_partiti
         (trigger,) = spec["triggers"]
         assert trigger["type"] == "kafka"
         assert trigger["metadata"]["consumerGroup"] == service  # shared/consumer.py: the group is the service
+        # KEDA reads the lag as the service's own principal: the container's settings, the brokers' CA.
+        assert (trigger["metadata"]["sasl"], trigger["metadata"]["tls"]) == ("scram_sha512", "enable")
+        authentication = of_kind("TriggerAuthentication")[trigger["authenticationRef"]["name"]]["spec"]
+        assert {ref["name"] for ref in authentication["env"]} == {
+            f"{service.upper()}_KAFKA_USERNAME",
+            f"{service.upper()}_KAFKA_PASSWORD",
+        }
+        assert authentication["secretTargetRef"][0]["parameter"] == "ca"
         assert trigger["metadata"]["allowIdleConsumers"] == "false"
         assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"] <= DEFAULT_PARTITIONS
         # The autoscaler owns the count: a replicas field would reset it at every upgrade.
@@ -239,7 +279,8 @@ def test_the_hpa_variant_scales_on_the_lag_metric_the_services_expose():
         (("autoscaling.maxReplicas=7",), "is above kafka.partitions"),
         (("kafka.partitions=0",), "kafka.partitions must be at least 1"),
         (("kafka.topics.create=auto",), "kafka.topics.create is job, strimzi or none"),
-        (("jwt.algorithm=RS256",), "the issuer's public key"),
+        (("jwt.jwksConfigMap=",), "where the issuer's public keys are"),
+        (("kafka.securityProtocol=SASL",), "kafka.securityProtocol is PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
     ],
 )
 def test_a_deployment_the_system_cannot_run_is_refused_before_anything_is_applied(settings, message):

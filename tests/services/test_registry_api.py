@@ -146,9 +146,11 @@ async def test_change_of_income_recomputes_allowance_and_is_announced(registry):
         ("2026-03-01", "80.00"),
     ]
 
-    records = await read_topic(registry.topic_prefix + HOUSEHOLDS_TOPIC, until=lambda r: len(r) >= 2)
+    # The change, then the written notice of the new amount (docs/procedure.md), both keyed by the household.
+    records = await read_topic(registry.topic_prefix + HOUSEHOLDS_TOPIC, until=lambda r: len(r) >= 3)
     events = [e for e in envelopes(records) if e.key == created["id"]]
-    assert [e.type for e in events] == ["HouseholdEnrolled", "HouseholdChanged"]
+    assert [e.type for e in events] == ["HouseholdEnrolled", "HouseholdChanged", "NoticeIssued"]
+    assert events[2].payload["kind"] == "amount_changed"
     assert events[1].payload["changed"] == ["monthly_income"] and events[1].payload["effective_on"] == "2026-03-01"
     assert all(record.key.decode() == created["id"] for record in records)
 
@@ -211,6 +213,11 @@ async def test_payment_run_settles_every_month_from_enrolment_once(registry):
         "recovered": "0.00",
         "overpaid": "0.00",
         "already_paid": 0,
+        "dry_run": False,
+        "by_division": [{"division_code": "230102", "division_name": "道里区", "households": 1, "amount": "400.00"}],
+        "left_out": [],
+        "left_out_count": 0,
+        "payees": None,
     }
     assert second == {
         "period": "2026-02",
@@ -219,6 +226,11 @@ async def test_payment_run_settles_every_month_from_enrolment_once(registry):
         "recovered": "0.00",
         "overpaid": "0.00",
         "already_paid": 1,
+        "dry_run": False,
+        "by_division": [],
+        "left_out": [],
+        "left_out_count": 0,
+        "payees": None,
     }
     assert (await registry.get(f"/households/{late['id']}/payments")).json() == []
     ledger = (await registry.get(f"/households/{a['id']}/payments")).json()

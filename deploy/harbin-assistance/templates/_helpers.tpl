@@ -58,6 +58,24 @@ Call with (dict "root" $ "service" name "spec" settings).
   value: {{ .spec.databasePoolSize | quote }}
 - name: {{ $prefix }}_KAFKA_BOOTSTRAP_SERVERS
   value: {{ $root.Values.kafka.bootstrapServers | quote }}
+{{- $kafka := $root.Values.kafka }}
+- name: {{ $prefix }}_KAFKA_SECURITY_PROTOCOL
+  value: {{ $kafka.securityProtocol | quote }}
+{{- if hasPrefix "SASL_" $kafka.securityProtocol }}
+- name: {{ $prefix }}_KAFKA_SASL_MECHANISM
+  value: {{ $kafka.saslMechanism | quote }}
+- name: {{ $prefix }}_KAFKA_USERNAME
+  value: {{ $name }}
+- name: {{ $prefix }}_KAFKA_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ printf "%s%s" $kafka.passwordSecretPrefix $name }}
+      key: {{ $kafka.passwordSecretKey }}
+{{- end }}
+{{- if has $kafka.securityProtocol (list "SSL" "SASL_SSL") }}
+- name: {{ $prefix }}_KAFKA_CA_FILE
+  value: /etc/kafka/tls/ca.crt
+{{- end }}
 - name: {{ $prefix }}_KAFKA_PARTITIONS
   value: {{ $root.Values.kafka.partitions | quote }}
 - name: {{ $prefix }}_KAFKA_REPLICATION_FACTOR
@@ -75,8 +93,8 @@ Call with (dict "root" $ "service" name "spec" settings).
 - name: {{ $prefix }}_JWT_ALGORITHM
   value: {{ $root.Values.jwt.algorithm | quote }}
 {{- if eq $root.Values.jwt.algorithm "RS256" }}
-- name: {{ $prefix }}_JWT_PUBLIC_KEY
-  value: {{ required "jwt.publicKey: the issuer's public key, for RS256" $root.Values.jwt.publicKey | quote }}
+- name: {{ $prefix }}_JWT_JWKS
+  value: {{ $root.Values.jwt.jwksUrl | default "/etc/harbin/jwks/jwks.json" | quote }}
 {{- else }}
 - name: {{ $prefix }}_JWT_SECRET
   valueFrom:
@@ -84,9 +102,51 @@ Call with (dict "root" $ "service" name "spec" settings).
       name: {{ $root.Values.jwt.secretName }}
       key: {{ $root.Values.jwt.secretKey }}
 {{- end }}
+- name: {{ $prefix }}_AUDIT_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $root.Values.auditKeySecret }}
+      key: {{ $root.Values.auditKeySecretKey }}
 {{- range $key, $value := .spec.env }}
 - name: {{ printf "%s_%s" $prefix (upper $key) }}
   value: {{ $value | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* What the containers mount: /tmp, the brokers' CA, the issuer's public keys (each when used). */}}
+{{- define "harbin.volumes" -}}
+- name: tmp
+  emptyDir: {}
+{{- if has .Values.kafka.securityProtocol (list "SSL" "SASL_SSL") }}
+- name: kafka-ca
+  secret:
+    secretName: {{ .Values.kafka.caSecret }}
+    items:
+      - key: {{ .Values.kafka.caSecretKey }}
+        path: ca.crt
+{{- end }}
+{{- if and (eq .Values.jwt.algorithm "RS256") (not .Values.jwt.jwksUrl) }}
+- name: jwks
+  configMap:
+    name: {{ required "jwt.jwksUrl or jwt.jwksConfigMap: where the issuer's public keys are, for RS256" .Values.jwt.jwksConfigMap }}
+    items:
+      - key: jwks.json
+        path: jwks.json
+{{- end }}
+{{- end -}}
+
+{{- define "harbin.volumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+{{- if has .Values.kafka.securityProtocol (list "SSL" "SASL_SSL") }}
+- name: kafka-ca
+  mountPath: /etc/kafka/tls
+  readOnly: true
+{{- end }}
+{{- if and (eq .Values.jwt.algorithm "RS256") (not .Values.jwt.jwksUrl) }}
+- name: jwks
+  mountPath: /etc/harbin/jwks
+  readOnly: true
 {{- end }}
 {{- end -}}
 
@@ -118,6 +178,9 @@ capabilities:
 {{- end -}}
 {{- if not (has .Values.kafka.topics.create (list "job" "strimzi" "none")) -}}
 {{- fail "kafka.topics.create is job, strimzi or none" -}}
+{{- end -}}
+{{- if not (has .Values.kafka.securityProtocol (list "PLAINTEXT" "SSL" "SASL_PLAINTEXT" "SASL_SSL")) -}}
+{{- fail "kafka.securityProtocol is PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL" -}}
 {{- end -}}
 {{- if not (has .Values.autoscaling.kind (list "keda" "hpa")) -}}
 {{- fail "autoscaling.kind is keda or hpa" -}}

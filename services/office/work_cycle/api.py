@@ -1,0 +1,273 @@
+"""The work cycle's routes: joint meetings, inspections, scores, commendations, partner organisations.
+
+Scopes: ``office:work_cycle`` (the leading-group office records meetings, inspections and commendations and
+follows up their tasks), ``office:partners`` (the partner organisations record their activities); reading
+takes ``office:read`` or the writing scope (the scores and commendations also ``audit:read``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Path, Query
+from fastapi.responses import HTMLResponse, Response
+
+from services.office import assessment
+from services.office.work_cycle import page, scores, service
+from services.office.work_cycle.partners import partner_activity_out
+from services.office.work_cycle.rules import MeetingKind
+from services.office.work_cycle.schemas import (
+    CommendationIn,
+    CommendationOut,
+    DecisionOut,
+    DecisionPatch,
+    FindingOut,
+    FindingPatch,
+    InspectionIn,
+    InspectionOut,
+    MeetingDetailOut,
+    MeetingFigures,
+    MeetingIn,
+    MeetingOut,
+    PartnerActivityIn,
+    PartnerActivityOut,
+    ScoresOut,
+)
+from services.office.work_cycle.units import MemberUnit, PartnerOrganisation
+from shared.api import OptionalReportPeriod, ReportPeriod
+from shared.auth import requires, requires_any
+from shared.errors import problem_responses
+from shared.periods import city_today, parse_period
+from shared.unit_of_work import DbSession
+from shared.validators import PERIOD_PATTERN, RowId
+
+router = APIRouter()
+TAG = "work cycle 联席会议·督导·考核"
+WRITE = "office:work_cycle"
+PARTNERS = "office:partners"
+ItemNumber = Annotated[int, Path(ge=1, le=1000, description="its number, from 1")]
+DivisionQuery = Annotated[str | None, Query(pattern=r"^[0-9]{6}$")]
+
+
+# ---- joint meetings -----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/meetings",
+    dependencies=[requires(WRITE)],
+    response_model=MeetingOut,
+    status_code=201,
+    tags=[TAG],
+    responses=problem_responses(422),
+    summary="Record a joint meeting of the member units (联席会议): who was present, what was decided",
+)
+async def record_meeting(body: MeetingIn, session: DbSession) -> MeetingOut:
+    return service.meeting_out(*await service.record_meeting(session, body))
+
+
+@router.get(
+    "/meetings",
+    dependencies=[requires_any("office:read", WRITE)],
+    response_model=list[MeetingOut],
+    tags=[TAG],
+    responses=problem_responses(422),
+    summary="Joint meetings, the latest first (by kind, the period they were held in, a unit tasked)",
+)
+async def list_meetings(
+    session: DbSession,
+    held_in: OptionalReportPeriod,
+    kind: MeetingKind | None = None,
+    unit: MemberUnit | None = Query(default=None, description="meetings that gave this unit a task"),
+) -> list[MeetingOut]:
+    today = city_today()
+    return [service.meeting_out(m, d, today) for m, d in await service.list_meetings(session, kind, held_in, unit)]
+
+
+@router.get(
+    "/meetings/{meeting_id}",
+    dependencies=[requires_any("office:read", WRITE)],
+    response_model=MeetingDetailOut,
+    tags=[TAG],
+    responses={200: {"content": {"text/html": {}}}, **problem_responses(404)},
+    summary="A joint meeting with its decisions beside the assessment and scores of its period (text/html: the page)",
+)
+async def get_meeting(
+    meeting_id: RowId,
+    session: DbSession,
+    format: Literal["json", "html"] | None = None,
+    accept: str | None = Header(default=None),
+) -> MeetingDetailOut | Response:
+    meeting, decisions = await service.get_meeting(session, meeting_id)
+    today = city_today()
+    period = parse_period(meeting.period)
+    result = await assessment.assess(session, period)
+    scored = await scores.compute(session, period, today, result)
+    detail = MeetingDetailOut(
+        **service.meeting_out(meeting, decisions, today).model_dump(),
+        figures=MeetingFigures(
+            period=result.period,
+            as_of=scored.as_of,
+            households=result.households,
+            persons=result.persons,
+            dibao_paid=result.dibao_paid,
+            unserved_households=len(result.unserved),
+            findings_open=result.work_cycle.findings_open,
+            findings_overdue=result.work_cycle.findings_overdue,
+            units=scored.units,
+        ),
+    )
+    if format == "html" or (format is None and accept is not None and "text/html" in accept):
+        return HTMLResponse(page.render(detail))
+    return detail
+
+
+@router.patch(
+    "/meetings/{meeting_id}/decisions/{n}",
+    dependencies=[requires(WRITE)],
+    response_model=DecisionOut,
+    tags=[TAG],
+    responses=problem_responses(404, 422),
+    summary="Follow up a decision: done (with the day), reopened, a new due day, a note",
+)
+async def update_decision(meeting_id: RowId, n: ItemNumber, body: DecisionPatch, session: DbSession) -> DecisionOut:
+    return service.decision_out(await service.update_decision(session, meeting_id, n, body), city_today())
+
+
+# ---- inspections ----------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/inspections",
+    dependencies=[requires(WRITE)],
+    response_model=InspectionOut,
+    status_code=201,
+    tags=[TAG],
+    responses=problem_responses(422),
+    summary="Record an inspection of a district (督导检查) with its findings, each assigned to a unit and due by a day",
+)
+async def record_inspection(body: InspectionIn, session: DbSession) -> InspectionOut:
+    return service.inspection_out(*await service.record_inspection(session, body))
+
+
+@router.get(
+    "/inspections",
+    dependencies=[requires_any("office:read", WRITE)],
+    response_model=list[InspectionOut],
+    tags=[TAG],
+    responses=problem_responses(422),
+    summary="Inspections, the latest first (by district, period, a unit's findings, overdue findings)",
+)
+async def list_inspections(
+    session: DbSession,
+    held_in: OptionalReportPeriod,
+    division_code: DivisionQuery = None,
+    unit: MemberUnit | None = Query(default=None, description="inspections with a finding for this unit"),
+    overdue: bool = Query(default=False, description="only inspections with a finding open past its due day"),
+) -> list[InspectionOut]:
+    today = city_today()
+    found = await service.list_inspections(session, division_code, unit, overdue, held_in, today)
+    return [service.inspection_out(i, f, today) for i, f in found]
+
+
+@router.get(
+    "/inspections/{inspection_id}",
+    dependencies=[requires_any("office:read", WRITE)],
+    response_model=InspectionOut,
+    tags=[TAG],
+    responses=problem_responses(404),
+    summary="An inspection and its findings",
+)
+async def get_inspection(inspection_id: RowId, session: DbSession) -> InspectionOut:
+    return service.inspection_out(*await service.get_inspection(session, inspection_id))
+
+
+@router.patch(
+    "/inspections/{inspection_id}/findings/{n}",
+    dependencies=[requires(WRITE)],
+    response_model=FindingOut,
+    tags=[TAG],
+    responses=problem_responses(404, 422),
+    summary="Follow up a finding: resolved (with the day and how), reopened, a new due day",
+)
+async def update_finding(inspection_id: RowId, n: ItemNumber, body: FindingPatch, session: DbSession) -> FindingOut:
+    return service.finding_out(await service.update_finding(session, inspection_id, n, body), city_today())
+
+
+# ---- scores and commendations -------------------------------------------------------------------------
+
+
+@router.get(
+    "/reports/scores",
+    dependencies=[requires_any("office:read", "audit:read", WRITE)],
+    response_model=ScoresOut,
+    tags=[TAG],
+    responses=problem_responses(422),
+    summary="考核: every member unit and district scored on the published criteria, with the figures behind each",
+)
+async def unit_scores(period: ReportPeriod, session: DbSession) -> ScoresOut:
+    return await scores.compute(session, period)
+
+
+@router.post(
+    "/commendations",
+    dependencies=[requires(WRITE)],
+    response_model=CommendationOut,
+    status_code=201,
+    tags=[TAG],
+    responses=problem_responses(409, 422),
+    summary="表彰: commend a unit or a district for a half-year or year, with the score it earned",
+)
+async def commend(body: CommendationIn, session: DbSession) -> CommendationOut:
+    return service.commendation_out(await service.commend(session, body))
+
+
+@router.get(
+    "/commendations",
+    dependencies=[requires_any("office:read", "audit:read", WRITE)],
+    response_model=list[CommendationOut],
+    tags=[TAG],
+    responses=problem_responses(422),
+    summary="Commendations, for the city government: the latest period first, the best score first",
+)
+async def list_commendations(
+    session: DbSession,
+    period: str | None = Query(default=None, pattern=PERIOD_PATTERN, description="YYYY-H1, YYYY-H2 or YYYY"),
+    unit: MemberUnit | None = None,
+    division_code: DivisionQuery = None,
+) -> list[CommendationOut]:
+    found = await service.list_commendations(session, period, unit, division_code)
+    return [service.commendation_out(c) for c in found]
+
+
+# ---- partner organisations --------------------------------------------------------------------------
+
+
+@router.post(
+    "/partner-activities",
+    dependencies=[requires(PARTNERS)],
+    response_model=PartnerActivityOut,
+    status_code=201,
+    tags=[TAG],
+    responses=problem_responses(404, 422),
+    summary="A partner organisation's activity for a dibao household or member (工会, 共青团, 妇联, 残联)",
+)
+async def record_partner_activity(body: PartnerActivityIn, session: DbSession) -> PartnerActivityOut:
+    return partner_activity_out(await service.record_partner_activity(session, body))
+
+
+@router.get(
+    "/partner-activities",
+    dependencies=[requires_any("office:read", PARTNERS)],
+    response_model=list[PartnerActivityOut],
+    tags=[TAG],
+    responses=problem_responses(422),
+    summary="Partner organisations' activities, the latest first",
+)
+async def list_partner_activities(
+    session: DbSession,
+    held_in: OptionalReportPeriod,
+    organisation: PartnerOrganisation | None = None,
+    division_code: DivisionQuery = None,
+    household_id: str | None = Query(default=None, max_length=36),
+) -> list[PartnerActivityOut]:
+    found = await service.list_partner_activities(session, organisation, division_code, household_id, held_in)
+    return [partner_activity_out(a) for a in found]
