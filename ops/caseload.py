@@ -288,7 +288,19 @@ def _normalise(name: str, value: str, original: Any) -> tuple[str, Reason | None
         return VALUES[name].get(value, value), None
     if name == "resident_id":
         return value.upper(), None
+    if name == "monthly_income":
+        return money_text(value), None
     return value, None
+
+
+def money_text(value: str) -> str:
+    """The API writes money one way ("300.00"); a spreadsheet writes 300 or 300.5: those are padded to the
+    fen. Anything else goes as it is, for the registry to refuse with its reason."""
+
+    if re.fullmatch(r"[0-9]+(\.[0-9]{1,2})?", value, re.ASCII):
+        whole, _, fen = value.partition(".")
+        return f"{whole}.{fen:0<2}"
+    return value
 
 
 def read_rows(path: Path, encoding: str | None = None) -> tuple[list[Row], str]:

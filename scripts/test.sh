@@ -13,6 +13,7 @@ mypy
 scripts/kafka.sh start
 scripts/postgres.sh start
 scripts/browser.sh   # Debian's chromium and a CJK font, for the assessment page's browser test and the PDF notices
+scripts/openapi-client.sh >/dev/null   # the client generator of the contract test, in its own virtualenv
 scripts/deploy-tools.sh >/dev/null   # Helm (built once, then cached), for the chart's test
 
 export TEST_KAFKA_BOOTSTRAP=${TEST_KAFKA_BOOTSTRAP:-127.0.0.1:9092}

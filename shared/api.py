@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from fastapi.responses import Response
@@ -61,6 +61,13 @@ OptionalReportPeriod = Annotated[Period | None, Depends(_optional_report_period)
 MonthQuery = Annotated[Period, Depends(_month)]
 Page = Annotated[int, Query(ge=1, le=100_000, description="page number, from 1")]
 Size = Annotated[int, Query(ge=1, le=1000, description="items per page")]
+
+
+def text_answers(*media_types: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a 200 also given as text (CSV, HTML): declared as such, so that a generated client
+    reads it as text rather than parsing it as JSON."""
+
+    return {200: {"content": {media_type: {"schema": {"type": "string"}} for media_type in media_types}}}
 
 
 def csv_response(text: str, filename: str) -> Response:

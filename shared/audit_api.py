@@ -25,8 +25,9 @@ class AuditEntryOut(BaseModel):
     action: str
     resource_type: str
     resource_id: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
+    # The state before and after, as the change recorded it: an object, or a list (a household's members).
+    before: dict[str, Any] | list[Any] | None
+    after: dict[str, Any] | list[Any] | None
 
 
 class AuditPage(BaseModel):
@@ -39,7 +40,9 @@ class AuditPage(BaseModel):
 class ReadsQuery(BaseModel):
     """Whose reads to list: the resident ID in the body, out of URLs and their logs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"resident_id": "230102198001010110", "page": 1, "size": 100}]}
+    )
 
     resident_id: ResidentIdIn
     page: int = Field(default=1, ge=1, le=100_000)
@@ -90,6 +93,9 @@ def audit_router(dependencies: list[Any]) -> APIRouter:
         page: int = Query(default=1, ge=1, le=100_000),
         size: int = Query(default=100, ge=1, le=1000),
     ) -> AuditPage:
+        """The service's append-only audit trail, newest first: who (agency and subject) changed what (resource type
+        and id), when, with the state before and after. Filter by resource or agency. Scope `audit:read`."""
+
         conditions = []
         if resource_type:
             conditions.append(AuditEntry.resource_type == resource_type)
@@ -106,6 +112,10 @@ def audit_router(dependencies: list[Any]) -> APIRouter:
         summary="Who looked at a person: every read of the person's data here (agency, subject, route, when)",
     )
     async def reads_of_person(body: ReadsQuery, request: Request, session: DbSession) -> AuditPage:
+        """Every read of one person's data in this service, oldest first: which agency and subject, by which route,
+        when; the resident ID goes in the body, and the trail keys it so that the ID itself is not stored. Scope
+        `audit:read`."""
+
         key = resident_key(request.app.state.audit_key, body.resident_id)
         conditions = [AuditEntry.resource_type == RESOURCE_TYPE, AuditEntry.resource_id == key]
         return await _page(session, conditions, body.page, body.size)

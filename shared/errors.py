@@ -27,15 +27,25 @@ PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("shared.errors")
 
 
-class Problem(BaseModel):
-    """An error the caller can act on."""
+class FieldError(BaseModel):
+    """One field's reason, in a validation problem."""
 
-    type: str = Field(default="about:blank", description="URI naming the problem type")
-    title: str
-    status: int
-    detail: str | None = None
+    loc: list[str] = Field(description='where: ["body", "members", "0", "resident_id"], ["query", "period"]')
+    type: str = Field(description="the validator's error type")
+    msg: str = Field(description="what is wrong, for a person")
+    code: str | None = Field(default=None, description="the stable reason of this field, when it has one")
+    reason: str | None = Field(default=None, description="a finer reason, e.g. checksum for a resident ID")
+
+
+class Problem(BaseModel):
+    """An error the caller can act on (RFC 9457). Branch on ``code``; ``title`` is the same for every ``code``."""
+
+    type: str = Field(default="about:blank", description="URI naming the problem type: one per code")
+    title: str = Field(description="a short summary of the problem type, the same for every problem of the code")
+    status: int = Field(description="the HTTP status")
+    detail: str | None = Field(default=None, description="this occurrence, for a person")
     code: str = Field(description="Stable machine-readable reason, e.g. invalid_resident_id")
-    errors: list[dict[str, Any]] | None = Field(default=None, description="Per-field reasons, for validation errors")
+    errors: list[FieldError] | None = Field(default=None, description="Per-field reasons, for validation errors")
     request_id: str | None = Field(
         default=None, description="The request's ID (the X-Request-ID header), to quote when reporting it"
     )
@@ -43,7 +53,6 @@ class Problem(BaseModel):
 
 class DomainError(Exception):
     status = 400
-    title = "Bad request"
 
     def __init__(self, code: str, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(detail)
@@ -53,23 +62,23 @@ class DomainError(Exception):
 
 
 class Unauthorized(DomainError):
-    status, title = 401, "Not authenticated"
+    status = 401
 
 
 class Forbidden(DomainError):
-    status, title = 403, "Forbidden"
+    status = 403
 
 
 class NotFound(DomainError):
-    status, title = 404, "Not found"
+    status = 404
 
 
 class Conflict(DomainError):
-    status, title = 409, "Conflict"
+    status = 409
 
 
 class Unprocessable(DomainError):
-    status, title = 422, "Unprocessable"
+    status = 422
 
 
 _UNSTORABLE = {
@@ -96,9 +105,24 @@ def _unstorable_value(exc: BaseException) -> bool:
     return False
 
 
+# A problem's title names its code (RFC 9457: the same for every occurrence of a type); these read better
+# than the code's words.
+_TITLES = {
+    "invalid_json": "Invalid JSON",
+    "http_error": "HTTP error",
+    "internal_error": "Internal error",
+    "invalid_resident_id": "Invalid resident ID",
+}
+
+
+def problem_title(code: str) -> str:
+    """The one title of a code: ``invalid_period`` → "Invalid period", whichever way it was raised."""
+
+    return _TITLES.get(code) or code.replace("_", " ").capitalize()
+
+
 def problem_response(
     status: int,
-    title: str,
     code: str,
     detail: str | None,
     errors: list[dict[str, Any]] | None = None,
@@ -106,11 +130,11 @@ def problem_response(
 ) -> JSONResponse:
     body = Problem(
         type=f"https://harbin-assistance.example/problems/{code}",
-        title=title,
+        title=problem_title(code),
         status=status,
         detail=mask_text(detail) if detail else detail,
         code=code,
-        errors=errors,
+        errors=[FieldError.model_validate(error) for error in errors] if errors else None,
         request_id=current_request_id(),
     )
     return JSONResponse(
@@ -165,15 +189,12 @@ def database_problem(exc: BaseException) -> JSONResponse | None:
     """The answer to a failure of the database rather than of the code, or None for a real bug."""
 
     if _unstorable_value(exc):
-        return problem_response(
-            422, "Invalid request", "invalid_value", "a value cannot be stored: a character or number out of range"
-        )
+        return problem_response(422, "invalid_value", "a value cannot be stored: a character or number out of range")
     if is_busy(exc):
         # Nothing was written: the unit of work is rolled back whole. The same request may simply be sent again.
         log.warning("database busy: %s", type(exc).__name__)
         return problem_response(
             503,
-            "Service busy",
             "service_busy",
             "the service is busy (no database connection or lock free in time); nothing was "
             "written: retry after a moment",
@@ -183,7 +204,6 @@ def database_problem(exc: BaseException) -> JSONResponse | None:
         log.warning("database unavailable: %s", type(exc).__name__)
         return problem_response(
             503,
-            "Service unavailable",
             "database_unavailable",
             "the database is not reachable; retry later",
             headers={"Retry-After": "5"},
@@ -204,23 +224,22 @@ def _not_json(errors: Sequence[Any]) -> bool:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(exc.status, exc.title, exc.code, exc.detail, exc.errors)
+        return problem_response(exc.status, exc.code, exc.detail, exc.errors)
 
     @app.exception_handler(PeriodInFuture)
     async def _future(_: Request, exc: PeriodInFuture) -> JSONResponse:
-        return problem_response(422, "Unprocessable", "period_in_future", str(exc))
+        return problem_response(422, "period_in_future", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         if _not_json(exc.errors()):
             return problem_response(
                 415,
-                "Unsupported media type",
                 "unsupported_media_type",
                 "the body must be JSON, sent as Content-Type: application/json",
             )
         code, detail, errors = validation_details(exc.errors())
-        return problem_response(422, "Invalid request", code, detail, errors)
+        return problem_response(422, code, detail, errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -232,9 +251,7 @@ def install_error_handlers(app: FastAPI) -> None:
             413: "body_too_large",
             415: "unsupported_media_type",
         }.get(exc.status_code, "http_error")
-        return problem_response(
-            exc.status_code, str(exc.detail), code, str(exc.detail), headers=getattr(exc, "headers", None)
-        )
+        return problem_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(SQLAlchemyError)
     async def _database(_: Request, exc: SQLAlchemyError) -> JSONResponse:
@@ -248,69 +265,30 @@ def install_error_handlers(app: FastAPI) -> None:
         if (response := database_problem(exc)) is not None:
             return response
         log.exception("unexpected error")
-        return problem_response(
-            500, "Internal error", "internal_error", "an unexpected error occurred; it has been logged"
-        )
+        return problem_response(500, "internal_error", "an unexpected error occurred; it has been logged")
 
 
 PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-_DESCRIPTIONS = {
-    400: "Bad request",
-    401: "Missing, invalid or expired bearer token",
-    403: "The token lacks a scope this needs (or names another hospital)",
-    404: "Not found",
-    409: "Conflicts with the current state",
+# What each status means here, with the codes a caller meets most: one text for every operation.
+PROBLEM_DESCRIPTIONS = {
+    400: "The request itself is malformed: Content-Length is not a number (invalid_content_length)",
+    401: "Missing, invalid or expired bearer token, or one not for this service (not_authenticated, invalid_token, "
+    "token_expired)",
+    403: "The token lacks a scope this needs, or speaks for another hospital or school (insufficient_scope, …)",
+    404: "Not found: the code names what (household_not_found, person_not_found, …)",
+    405: "The path exists but not with this method; the Allow header lists those it has (method_not_allowed)",
+    409: "Conflicts with the current state (person_in_active_household, already_assigned, …)",
     413: "The body is over 1 MB (body_too_large)",
-    415: "The body is not JSON (unsupported_media_type)",
-    422: "Invalid input, with a machine-readable code",
-    503: "The database is unreachable (database_unavailable) or busy (service_busy); retry after Retry-After seconds",
+    415: "The body is not JSON sent as application/json (unsupported_media_type)",
+    422: "Invalid input or a rule refused it, with a machine-readable code and per-field errors",
+    500: "An unexpected failure, logged with the request ID (internal_error); nothing was half-written",
+    503: "The database is unreachable (database_unavailable) or busy (service_busy); nothing was written: "
+    "retry after Retry-After seconds",
 }
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries documenting problem+json errors."""
+    """OpenAPI ``responses=`` entries for the problem statuses a route answers beyond the usual ones
+    (the document adds 400, 401, 403, 413, 415, 422, 500 and 503 wherever they apply: shared.openapi)."""
 
-    return {
-        status: {"description": _DESCRIPTIONS.get(status, "Error"), "content": PROBLEM_CONTENT} for status in statuses
-    }
-
-
-def document_problems(app: FastAPI, public_paths: frozenset[str] = frozenset({"/health", "/ready"})) -> None:
-    """Make the OpenAPI document say what the service really answers on errors: problem+json."""
-
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = generate()
-        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-        schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas.pop("HTTPValidationError", None)
-        schemas.pop("ValidationError", None)
-        # Every operation but the public ones needs a bearer token: say so, so that Swagger UI shows its
-        # Authorize button and generated clients send the token.
-        schema["components"]["securitySchemes"] = {
-            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                       "description": "a token naming the calling agency, its scopes and this service (aud)"}
-        }  # fmt: skip
-        for path, item in schema.get("paths", {}).items():
-            for operation in item.values():
-                if path not in public_paths:
-                    operation["security"] = [{"bearer": []}]
-                responses = operation.setdefault("responses", {})
-                for status, response in responses.items():
-                    if status.isdigit() and int(status) >= 400:
-                        response["content"] = PROBLEM_CONTENT
-                        response["description"] = _DESCRIPTIONS.get(int(status), response.get("description", "Error"))
-                if path in public_paths:
-                    continue
-                statuses = (401, 403, 413, 415, 422, 503) if "requestBody" in operation else (401, 403, 422, 503)
-                for status in statuses:
-                    responses.setdefault(
-                        str(status), {"description": _DESCRIPTIONS[status], "content": PROBLEM_CONTENT}
-                    )
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
+    return {status: {"description": PROBLEM_DESCRIPTIONS[status], "content": PROBLEM_CONTENT} for status in statuses}

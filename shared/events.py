@@ -338,6 +338,29 @@ def encode(envelope: EventEnvelope) -> bytes:
     return envelope.model_dump_json().encode()
 
 
+def encode_event(
+    event: IntegrationEvent, producer: str, event_id: uuid.UUID, occurred_at: datetime | None = None
+) -> str:
+    """``encode(envelope_for(event, producer))`` as text, in one pass: the payload serialised by its own
+    model straight to JSON, not to a dict that the envelope then serialises again (the outbox encodes
+    every event a fan-out publishes)."""
+
+    head = EventEnvelope.model_construct(
+        event_id=event_id,
+        type=event.TYPE,
+        version=event.VERSION,
+        occurred_at=occurred_at or datetime.now(UTC),
+        producer=producer,
+        key=event.key,
+        payload={},
+    ).model_dump_json()
+    assert head.endswith(_EMPTY_PAYLOAD)  # the payload is the envelope's last field
+    return f"{head[:-3]}{event.model_dump_json()}}}"  # '{}}' off, the payload and the envelope's '}' on
+
+
+_EMPTY_PAYLOAD = '"payload":{}}'
+
+
 class PoisonMessage(Exception):
     """A message no retry can fix: undecodable, invalid, or of a version this code does not know."""
 

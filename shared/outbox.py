@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Iterable
 
 from sqlalchemy import (
@@ -22,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db import one_of, table_of
-from shared.events import IntegrationEvent, encode, envelope_for
+from shared.events import IntegrationEvent, encode_event
 from shared.kafka import ProducerHolder, ensure_laid_out
 from shared.platform_models import OutboxMessage
 from shared.tracing import HEADER as TRACE_HEADER
@@ -45,14 +46,14 @@ class Outbox:
         rows = []
         traceparent = current_traceparent()  # the request's or the consumed event's span, if any
         for integration_event in events:
-            envelope = envelope_for(integration_event, self.producer)
+            event_id = uuid.uuid4()
             rows.append(
                 {
-                    "event_id": envelope.event_id,
+                    "event_id": event_id,
                     "topic": integration_event.TOPIC,
-                    "key": envelope.key,
-                    "event_type": envelope.type,
-                    "body": encode(envelope).decode(),
+                    "key": integration_event.key,
+                    "event_type": integration_event.TYPE,
+                    "body": encode_event(integration_event, self.producer, event_id),
                     "traceparent": traceparent,
                 }
             )

@@ -20,13 +20,13 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.divisions import is_harbin_division
+from shared.divisions import DIVISIONS, is_harbin_division
 from shared.errors import Conflict, NotFound, Unprocessable, problem_responses
 from shared.periods import city_today
 from shared.platform_models import PolicyParameter
@@ -225,11 +225,29 @@ def default_rows(specs: Iterable[ParameterSpec]) -> list[dict[str, Any]]:
 
 
 class ParameterIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"value": "680.00", "effective_from": "2026-07-01", "scope": "*", "note": "2026年下半年低保标准"},
+                {
+                    "value": "700.00",
+                    "effective_from": "2026-01-01",
+                    "scope": "230102",
+                    "retroactive": True,
+                    "reason": "市政府批复补调道里区标准",
+                },
+            ]
+        },
+    )
 
     value: Text | WholeNumber = Field(description='the value as text, e.g. "230.00" (money is never a float)')
     effective_from: PlanDay = Field(description="in force from this day on (生效日期)")
-    scope: str = Field(default=CITY_WIDE, description='a Harbin division code, or "*" for the whole city')
+    scope: str = Field(
+        default=CITY_WIDE,
+        description='a Harbin division code, or "*" for the whole city',
+        json_schema_extra={"enum": [CITY_WIDE, *sorted(DIVISIONS)]},
+    )
     note: Text | None = Field(default=None, max_length=500)
     retroactive: StrictBool = Field(
         default=False,
@@ -273,6 +291,10 @@ def parameters_router(
 
     by_name = {spec.name: spec for spec in specs}
     router = APIRouter(prefix="/parameters", tags=["policy parameters 政策参数"], dependencies=list(dependencies))
+
+    # The names this service has, documented as such (another name is 404 unknown_parameter).
+    names: dict[str, Any] = {"enum": sorted(by_name)}
+    examples = [spec.name for spec in specs[:1]]
 
     def _spec(name: str) -> ParameterSpec:
         spec = by_name.get(name)
@@ -318,6 +340,9 @@ def parameters_router(
 
     @router.get("", response_model=list[ParameterOut], summary="All policy parameters of this service")
     async def list_parameters(session: DbSession) -> list[ParameterOut]:
+        """Every effective-dated policy parameter of this service (standards, rates, caps), each with the value in
+        force today, its bounds and its full history. Any valid token."""
+
         return [await _describe(session, spec) for spec in specs]
 
     @router.get(
@@ -326,7 +351,13 @@ def parameters_router(
         responses=problem_responses(404),
         summary="A parameter's value today and its full history",
     )
-    async def get_parameter(name: str, session: DbSession) -> ParameterOut:
+    async def get_parameter(
+        session: DbSession,
+        name: str = Path(max_length=80, description="the parameter's name", examples=examples, json_schema_extra=names),
+    ) -> ParameterOut:
+        """One policy parameter: the value in force today, its bounds, and every value it has had with the day it
+        took effect and who set it. 404 `unknown_parameter` for a name this service does not have."""
+
         return await _describe(session, _spec(name))
 
     @router.post(
@@ -337,7 +368,17 @@ def parameters_router(
         responses=problem_responses(404, 409, 422),
         summary="Set a new value from a date on (history is kept)",
     )
-    async def set_parameter(name: str, body: ParameterIn, uow: Uow, request: Request) -> ParameterOut:
+    async def set_parameter(
+        body: ParameterIn,
+        uow: Uow,
+        request: Request,
+        name: str = Path(max_length=80, description="the parameter's name", examples=examples, json_schema_extra=names),
+    ) -> ParameterOut:
+        """Set a parameter's value from a day on; the history is kept and amounts for earlier days keep their own
+        values. A value outside the bounds is 422 `value_out_of_range`; a day before today needs `retroactive:
+        true` and a `reason` (422 `retroactive_change`), and the next runs settle the months it touches. Scope
+        `<service>:write`."""
+
         session = uow.session
         spec = _spec(name)
         if isinstance(body.value, bool):

@@ -26,6 +26,7 @@ from shared.read_audit import reads_person
 from shared.unit_of_work import DbSession, Units, Uow
 from shared.validators import (
     LAST_YEAR,
+    PERIOD_OR_TERM_PATTERN,
     PERIOD_PATTERN,
     PLAN_YEAR,
     TERM_PATTERN,
@@ -45,6 +46,9 @@ router = APIRouter()
     summary="A pupil, with the resident ID in the body (keeps it out of URLs and their logs)",
 )
 async def search_pupil(body: ResidentIdQuery, request: Request, uow: Uow) -> PupilOut:
+    """A pupil of a dibao household, with the resident ID in the body: school stage, boarding, the waivers and grants
+    due and paid. A school's token reads only its own pupils. Scope `education:read` or `education:schools`."""
+
     await schools.require_own_pupil(request.state.principal, uow.session, body.resident_id, "education:read")
     return await service.pupil_view(uow, body.resident_id)
 
@@ -58,6 +62,9 @@ async def search_pupil(body: ResidentIdQuery, request: Request, uow: Uow) -> Pup
     summary="A school reports a change, with the resident ID in the body",
 )
 async def report_change_by_body(body: PupilChangeIn, request: Request, uow: Uow) -> PupilOut:
+    """A school reports a change (stage, boarding, or leaving school), with the resident ID in the body; the next
+    term run settles it. Scope `education:schools` or `education:write`."""
+
     await schools.require_own_pupil(request.state.principal, uow.session, body.resident_id, "education:write")
     await service.report_change(
         uow, body.resident_id, PupilPatch.model_validate(body.model_dump(exclude={"resident_id"}))
@@ -73,6 +80,9 @@ async def report_change_by_body(body: PupilChangeIn, request: Request, uow: Uow)
     responses=problem_responses(404, 422),
 )
 async def get_pupil(resident_id: ResidentIdIn, request: Request, uow: Uow) -> PupilOut:
+    """The same as POST /pupils/search with the resident ID in the path; prefer the POST form, which keeps the ID out
+    of logs. Scope `education:read` or `education:schools`."""
+
     await schools.require_own_pupil(request.state.principal, uow.session, resident_id, "education:read")
     return await service.pupil_view(uow, resident_id)
 
@@ -86,6 +96,9 @@ async def get_pupil(resident_id: ResidentIdIn, request: Request, uow: Uow) -> Pu
     summary="A school reports a change of stage, boarding, or leaving",
 )
 async def report_change(resident_id: ResidentIdIn, body: PupilPatch, request: Request, uow: Uow) -> PupilOut:
+    """The same as POST /pupils/changes with the resident ID in the path. Scope `education:schools` or
+    `education:write`."""
+
     await schools.require_own_pupil(request.state.principal, uow.session, resident_id, "education:write")
     await service.report_change(uow, resident_id, body)
     return await service.pupil_view(uow, resident_id)
@@ -100,6 +113,10 @@ async def report_change(resident_id: ResidentIdIn, body: PupilPatch, request: Re
     summary="The Education Bureau registers a pupil to a school (which then reads and reports only its own pupils)",
 )
 async def register_school(body: SchoolRegistrationIn, uow: Uow) -> PupilOut:
+    """The Education Bureau registers a pupil to a school (its number, the school_id of the school's token): from then
+    on that school reads and reports this pupil, and only its own pupils. 404 when the pupil is not known. Scope
+    `education:write`."""
+
     await schools.register(uow, body.resident_id, body.school_id)
     return await service.pupil_view(uow, body.resident_id)
 
@@ -133,7 +150,13 @@ async def term_run(body: TermRunIn, request: Request, units: Units, uow: Uow) ->
     tags=["terms 学期发放"],
     summary="A household's ledger lines (withheld, transferred) and what it owes (balance_owed)",
 )
-async def household_grants(session: DbSession, household_id: str = Query(min_length=1, max_length=36)) -> GrantsOut:
+async def household_grants(
+    session: DbSession,
+    household_id: str = Query(min_length=1, max_length=36, examples=["5f0c3b1e-8d7a-4e0b-9a51-2f1d3c4b5a69"]),
+) -> GrantsOut:
+    """A household's education ledger: each pupil's fee waivers, boarding subsidies and disability grants per term,
+    what was withheld and transferred, and what the household owes (`balance_owed`). Scope `education:read`."""
+
     return await service.household_grants(session, household_id)
 
 
@@ -147,12 +170,20 @@ async def household_grants(session: DbSession, household_id: str = Query(min_len
     summary="A partner organisation records its aid to a pupil (工会, 共青团希望工程, 妇联, 残联)",
 )
 async def record_activity(body: PartnerAidIn, uow: Uow) -> PartnerAidOut:
+    """A partner organisation (trade union, youth league's Hope Project, women's federation, disabled persons'
+    federation) records its aid to a pupil of a dibao household, in money or in kind. 404 when the pupil is not
+    known. Scope `education:partners`."""
+
     return service.aid_out(await service.record_partner_aid(uow, body))
 
 
 async def _period_or_term(
     session: DbSession,
-    period: str = Query(description="YYYY-MM, YYYY-H1, YYYY-H2, YYYY, or a term YYYY-spring / YYYY-autumn"),
+    period: str = Query(
+        description="YYYY-MM, YYYY-H1, YYYY-H2, YYYY, or a term YYYY-spring / YYYY-autumn",
+        examples=["2026-autumn"],
+        json_schema_extra={"pattern": PERIOD_OR_TERM_PATTERN},
+    ),
 ) -> Period:
     # Checked against the plan's years first: a term before 2004 has no term dates in force (it answered 500).
     is_term = period.endswith(("-spring", "-autumn"))
@@ -176,6 +207,13 @@ async def _period_or_term(
 )
 async def report(
     session: DbSession,
-    period: str = Query(description="YYYY-MM, YYYY-H1, YYYY-H2, YYYY, or a term YYYY-spring / YYYY-autumn"),
+    period: str = Query(
+        description="YYYY-MM, YYYY-H1, YYYY-H2, YYYY, or a term YYYY-spring / YYYY-autumn",
+        examples=["2026-autumn"],
+        json_schema_extra={"pattern": PERIOD_OR_TERM_PATTERN},
+    ),
 ) -> Report:
+    """Per division for a period or a school term (YYYY-spring, YYYY-autumn): pupils helped and the amounts by
+    programme. Scope `education:read` or `audit:read`."""
+
     return await service.report(session, await _period_or_term(session, period))

@@ -28,7 +28,9 @@ Organisation = Literal["trade_union", "youth_league_hope_project", "womens_feder
 class PupilPatch(BaseModel):
     """A school reports a change; the next term run uses it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"school_stage": "senior", "boarding": False}]}
+    )
 
     school_stage: SchoolStage | None = None
     boarding: Flag | None = None
@@ -42,6 +44,13 @@ class PupilPatch(BaseModel):
 
 
 class PupilChangeIn(PupilPatch):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"resident_id": "230102201209010229", "school_stage": "senior", "boarding": False}]
+        },
+    )
+
     resident_id: ResidentIdIn
 
 
@@ -51,7 +60,9 @@ SchoolId = Annotated[str, Field(pattern=r"^[0-9]{1,12}$", description="the schoo
 class SchoolRegistrationIn(BaseModel):
     """The Education Bureau registers a pupil to a school: that school then reads and reports the pupil."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"resident_id": "230102201209010229", "school_id": "3"}]}
+    )
 
     resident_id: ResidentIdIn
     school_id: SchoolId
@@ -77,7 +88,21 @@ class TermGrantOut(BaseModel):
 
 
 class PartnerAidIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "resident_id": "230102201209010229",
+                    "organisation": "youth_league_hope_project",
+                    "kind": "助学金",
+                    "amount": "500.00",
+                    "given_on": "2026-09-01",
+                    "description": "希望工程秋季助学",
+                }
+            ]
+        },
+    )
 
     resident_id: ResidentIdIn
     organisation: Organisation = Field(
@@ -121,7 +146,7 @@ class PupilOut(BaseModel):
 
 
 class TermRunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"term": "2026-autumn"}]})
 
     term: TermIn = Field(description="YYYY-spring or YYYY-autumn")
     dry_run: Flag = Field(default=False, description="write nothing: answer what a run would pay now")

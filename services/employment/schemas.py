@@ -34,7 +34,12 @@ class VerificationOut(BaseModel):
 
 
 class VacancyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"employer": "哈尔滨某超市", "title": "理货员", "division_code": "230102", "positions": 2}]
+        },
+    )
 
     employer: Text = Field(min_length=1, max_length=200)
     title: Text = Field(min_length=1, max_length=200)
@@ -60,7 +65,9 @@ class CandidateOut(BaseModel):
 
 
 class ReferralIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"vacancy_id": "1", "resident_id": "230102198001010110"}]}
+    )
 
     vacancy_id: str = Field(pattern=r"^[0-9]{1,12}$")
     resident_id: ResidentIdIn
@@ -76,7 +83,20 @@ class ReferralOut(BaseModel):
 
 
 class PostIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "社区保洁员",
+                    "employer": "道里区安静街道办事处",
+                    "division_code": "230102",
+                    "capacity": 10,
+                    "monthly_wage": "600.00",
+                }
+            ]
+        },
+    )
 
     name: Text = Field(min_length=1, max_length=200, description="公益性岗位名称")
     employer: Text = Field(min_length=1, max_length=200)
@@ -96,7 +116,9 @@ class PostOut(BaseModel):
 
 
 class AssignmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"resident_id": "230102198001010110", "on": "2026-05-01"}]}
+    )
 
     resident_id: ResidentIdIn
     on: PastPlanDay | None = Field(default=None, description="default today")
@@ -109,7 +131,10 @@ class AssignmentOut(BaseModel):
 
 
 class EmploymentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"on": "2026-05-01", "kind": "job", "employer": "哈尔滨某超市"}]},
+    )
 
     on: PastPlanDay
     kind: EmploymentKind
@@ -117,6 +142,15 @@ class EmploymentIn(BaseModel):
 
 
 class EmploymentRecordIn(EmploymentIn):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"resident_id": "230102198001010110", "on": "2026-05-01", "kind": "job", "employer": "哈尔滨某超市"}
+            ]
+        },
+    )
+
     resident_id: ResidentIdIn
 
 
@@ -129,7 +163,7 @@ class EmploymentOut(BaseModel):
 
 
 class CertificateRunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"on": "2026-05-01"}]})
 
     on: PlanDay | None = Field(
         default=None,

@@ -44,7 +44,7 @@ class HousingHouseholdOut(BaseModel):
 
 
 class SubsidyRunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"period": "2026-05"}]})
 
     period: MonthIn
     dry_run: Flag = Field(default=False, description="write nothing: answer what a run would pay now")
@@ -72,7 +72,14 @@ class PaymentOut(BaseModel):
 
 
 class UnitIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"address": "哈尔滨市道外区廉租房小区2栋101", "division_code": "230104", "area_m2": "38.00", "rooms": 2}
+            ]
+        },
+    )
 
     address: Text = Field(min_length=1, max_length=300)
     division_code: DivisionCodeIn
@@ -91,7 +98,9 @@ class UnitOut(BaseModel):
 
 
 class AllocationRequestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"household_id": "5f0c3b1e-8d7a-4e0b-9a51-2f1d3c4b5a69"}]}
+    )
 
     household_id: Text = Field(min_length=1, max_length=36)
 
@@ -107,7 +116,12 @@ class WaitlistItem(BaseModel):
 
 
 class AllocationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"household_id": "5f0c3b1e-8d7a-4e0b-9a51-2f1d3c4b5a69", "unit_id": "1", "on": "2026-06-01"}]
+        },
+    )
 
     household_id: Text = Field(min_length=1, max_length=36)
     unit_id: str = Field(pattern=r"^[0-9]{1,12}$")

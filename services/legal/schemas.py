@@ -13,7 +13,12 @@ from shared.validators import DivisionCodeIn, Flag, ResidentIdIn, Text
 
 
 class LawyerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"name": "张律师", "firm": "黑龙江某律师事务所", "division_code": "230102", "kind": "lawyer"}]
+        },
+    )
 
     name: Text = Field(min_length=1, max_length=100, description="律师或法律援助机构名称")
     firm: Text = Field(min_length=1, max_length=200, description="律师事务所")
@@ -23,7 +28,7 @@ class LawyerIn(BaseModel):
 
 
 class LawyerPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False}]})
 
     active: Flag
 
@@ -38,7 +43,18 @@ class LawyerOut(BaseModel):
 
 
 class CaseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "resident_id": "230102198001010110",
+                    "kind": "civil_representation",
+                    "summary": "拖欠工资纠纷，需代理起诉",
+                }
+            ]
+        },
+    )
 
     resident_id: ResidentIdIn
     kind: CaseKind = Field(
@@ -51,7 +67,9 @@ class CaseIn(BaseModel):
 class CasePatch(BaseModel):
     """Move a case on: assign (with lawyer_id), start, or close (with outcome)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"status": "assigned", "lawyer_id": "1"}]}
+    )
 
     status: CaseStatus
     lawyer_id: str | None = Field(default=None, pattern=r"^[0-9]{1,12}$")

@@ -19,13 +19,13 @@ from services.medical.schemas import (
     HospitalPatch,
     Report,
 )
-from shared.api import Page, ReportPeriod, Size, csv_response, wants_csv
+from shared.api import Page, ReportPeriod, Size, csv_response, text_answers, wants_csv
 from shared.auth import requires, requires_any
 from shared.errors import Forbidden, problem_responses
 from shared.periods import city_today
 from shared.read_audit import reads_person
 from shared.unit_of_work import DbSession, Uow
-from shared.validators import Day, ResidentIdIn, ResidentIdQuery, RowId
+from shared.validators import Day, PlanDay, ResidentIdIn, ResidentIdQuery, RowId
 
 router = APIRouter()
 
@@ -39,6 +39,9 @@ router = APIRouter()
     summary="Eligibility, with the resident ID in the body (keeps it out of URLs and their logs)",
 )
 async def search_eligibility(body: ResidentIdQuery, session: DbSession) -> EligibilityOut:
+    """Whether a person is covered by medical assistance on a day (default today), with the resident ID in the body:
+    the household, since when, and what is left of the yearly cap. Scope `medical:read` or `medical:claims`."""
+
     return await service.eligibility(session, body.resident_id, body.on or city_today())
 
 
@@ -50,8 +53,13 @@ async def search_eligibility(body: ResidentIdQuery, session: DbSession) -> Eligi
     responses=problem_responses(404, 422),
 )
 async def get_eligibility(
-    resident_id: ResidentIdIn, session: DbSession, on: Day | None = Query(default=None, description="default today")
+    resident_id: ResidentIdIn,
+    session: DbSession,
+    on: PlanDay | None = Query(default=None, description="default today; from 2004, the plan's first year"),
 ) -> EligibilityOut:
+    """The same as POST /eligibility/search with the resident ID in the path; prefer the POST form, which keeps the
+    ID out of logs. Scope `medical:read` or `medical:claims`."""
+
     return await service.eligibility(session, resident_id, on or city_today())
 
 
@@ -64,11 +72,16 @@ async def get_eligibility(
     responses=problem_responses(422),
 )
 async def register_hospital(body: HospitalIn, session: DbSession) -> HospitalOut:
+    """Designate a hospital for medical assistance (定点医院) from a day, optionally until a day. 422 `invalid_period`
+    when the designation ends before it begins. Scope `medical:write`."""
+
     return service.hospital_out(await service.register_hospital(session, body))
 
 
 @router.get("/hospitals", dependencies=[requires()], response_model=list[HospitalOut], tags=["hospitals 定点医院"])
 async def list_hospitals(session: DbSession) -> list[HospitalOut]:
+    """Every designated hospital, with its designation's dates and whether it is designated today. Any valid token."""
+
     return [service.hospital_out(h) for h in await service.list_hospitals(session)]
 
 
@@ -80,6 +93,9 @@ async def list_hospitals(session: DbSession) -> list[HospitalOut]:
     responses=problem_responses(404, 422),
 )
 async def change_designation(hospital_id: RowId, body: HospitalPatch, session: DbSession) -> HospitalOut:
+    """End a hospital's designation on a day, or reopen it with `null`. Claims for visits outside the designation are
+    refused. Scope `medical:write`."""
+
     return service.hospital_out(await service.change_designation(session, hospital_id, body))
 
 
@@ -92,6 +108,11 @@ async def change_designation(hospital_id: RowId, body: HospitalPatch, session: D
     responses=problem_responses(409, 422),
 )
 async def submit_claim(body: ClaimIn, uow: Uow, request: Request) -> ClaimOut:
+    """A designated hospital bills one visit of a dibao member: the assistance is a share of what the patient paid
+    out of pocket, within the yearly cap (claims at the same time never pass it). The token must be the hospital's
+    own (`hospital_id`). 409 `duplicate_invoice` for an invoice already claimed; 422 `not_eligible` outside dibao
+    (recorded for audit). Scope `medical:claims`."""
+
     hospital = request.state.principal.hospital_id
     if hospital is None:
         raise Forbidden("not_a_hospital", "only a designated hospital's token (with hospital_id) submits claims")
@@ -111,7 +132,7 @@ async def submit_claim(body: ClaimIn, uow: Uow, request: Request) -> ClaimOut:
     dependencies=[requires_any("medical:read", "audit:read")],
     response_model=ClaimPage,
     tags=["claims 医疗救助申请"],
-    responses={200: {"content": {"text/csv": {}}}},
+    responses=text_answers("text/csv"),
     summary="Claims for supervision and audit; CSV with Accept: text/csv or format=csv",
 )
 async def list_claims(
@@ -126,6 +147,9 @@ async def list_claims(
     format: Literal["json", "csv"] | None = None,
     accept: str | None = Header(default=None),
 ) -> ClaimPage | Response:
+    """Claims for supervision and audit, filtered by hospital, person, division and visit dates, a page at a time;
+    the whole selection as CSV with `format=csv` or `Accept: text/csv`. Scope `medical:read` or `audit:read`."""
+
     csv = wants_csv(accept, format)
     claims, total = await service.list_claims(
         session,
@@ -152,6 +176,9 @@ async def list_claims(
 async def audit_flags(
     session: DbSession, year: int = Query(default_factory=lambda: city_today().year, ge=2004, le=2100)
 ) -> list[AuditFlag]:
+    """What the auditors look at first for a year: persons near or over the cap, claims the cap reduced, frequent
+    claims, and claims refused for people outside dibao. Scope `audit:read` or `medical:read`."""
+
     return await service.audit_flags(session, year)
 
 
@@ -159,4 +186,7 @@ async def audit_flags(
     "/reports", dependencies=[requires_any("medical:read", "audit:read")], response_model=Report, tags=["reports 报表"]
 )
 async def report(period: ReportPeriod, session: DbSession) -> Report:
+    """Per division for the period: persons eligible, claims paid and refused, and the amount paid. Scope
+    `medical:read` or `audit:read`."""
+
     return await service.report(session, period)

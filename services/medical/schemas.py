@@ -36,14 +36,34 @@ def _not_after_city_today(value: date) -> date:
 
 
 # Stored and compared as rules.normalise_invoice_no spells it; the length bound is checked after folding.
+# Documented in its plain form (letters, digits and . _ / -); the service also folds full-width forms to it.
+INVOICE_NO_PATTERN = f"^[0-9A-Za-z][0-9A-Za-z._/-]{{0,{rules.INVOICE_NO_MAX - 1}}}$"
 InvoiceNoIn = Annotated[
-    Text, Field(max_length=200, description="发票号 (compared trimmed, upper-case, NFKC)"), AfterValidator(_invoice_no)
+    Text,
+    Field(
+        max_length=200,
+        description="发票号 (compared trimmed, upper-case, NFKC)",
+        json_schema_extra={"pattern": INVOICE_NO_PATTERN, "examples": ["HRB-2026-000123"]},
+    ),
+    AfterValidator(_invoice_no),
 ]
 VisitDay = Annotated[PlanDay, AfterValidator(_not_after_city_today)]
 
 
 class HospitalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "哈尔滨市第一医院",
+                    "level": "三级甲等",
+                    "division_code": "230102",
+                    "designated_from": "2026-01-01",
+                }
+            ]
+        },
+    )
 
     name: Text = Field(min_length=1, max_length=200, description="医院名称")
     level: Text = Field(default="city", max_length=40, description="医院等级, e.g. 三级甲等")
@@ -59,7 +79,7 @@ class HospitalIn(BaseModel):
 
 
 class HospitalPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"designated_until": "2026-12-31"}]})
 
     designated_until: Day | None = Field(
         description="end (or reopen, with null) the designation; not before designated_from (422 invalid_period)"
@@ -79,7 +99,22 @@ class HospitalOut(BaseModel):
 class ClaimIn(BaseModel):
     """A designated hospital's bill for one visit of a dibao member."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "hospital_id": "12",
+                    "resident_id": "230102198206150125",
+                    "invoice_no": "HRB-2026-000123",
+                    "visit_date": "2026-05-10",
+                    "kind": "outpatient",
+                    "total_cost": "1600.00",
+                    "insurance_paid": "200.00",
+                }
+            ]
+        },
+    )
 
     hospital_id: str = Field(pattern=r"^[0-9]{1,12}$")
     resident_id: ResidentIdIn

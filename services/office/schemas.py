@@ -18,7 +18,22 @@ GrantStatus = Literal["active", "revoked"]
 
 
 class DonationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "division_code": "230102",
+                    "donor_name": "哈尔滨某商贸公司",
+                    "donor_kind": "unit",
+                    "amount": "2000.00",
+                    "given_on": "2026-05-01",
+                    "household_id": "5f0c3b1e-8d7a-4e0b-9a51-2f1d3c4b5a69",
+                    "purpose": "春节慰问",
+                }
+            ]
+        },
+    )
 
     division_code: DivisionCodeIn
     donor_name: Text = Field(min_length=1, max_length=200, description="捐赠单位或个人")
@@ -43,7 +58,19 @@ class DonationOut(BaseModel):
 
 
 class PairingIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "household_id": "5f0c3b1e-8d7a-4e0b-9a51-2f1d3c4b5a69",
+                    "donor_name": "道里区某机关党支部",
+                    "donor_kind": "unit",
+                    "started_on": "2026-03-01",
+                }
+            ]
+        },
+    )
 
     household_id: Text = Field(min_length=1, max_length=36)
     donor_name: Text = Field(min_length=1, max_length=200, description="结对帮扶的单位或个人")
@@ -53,7 +80,7 @@ class PairingIn(BaseModel):
 
 
 class PairingPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"ended_on": "2026-12-31"}]})
 
     ended_on: Day
 
@@ -174,7 +201,9 @@ class ProgrammeMoney(BaseModel):
 
 
 class AssessmentLinkIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"period": "2026-H1", "ttl_minutes": 60}]}
+    )
 
     period: PeriodIn
     ttl_minutes: WholeNumber = Field(default=60, ge=1, le=1440)

@@ -49,7 +49,7 @@ from shared.money import ZERO
 from shared.periods import city_today
 from shared.read_audit import reads_person
 from shared.unit_of_work import DbSession, Units, Uow
-from shared.validators import Day, ResidentIdQuery
+from shared.validators import Day, HouseholdIdPath, RecordIdPath, ResidentIdPath, ResidentIdQuery
 
 households = APIRouter(prefix="/households", tags=["households 低保家庭"])
 persons = APIRouter(prefix="/persons", tags=["persons 人员"])
@@ -65,6 +65,12 @@ payments = APIRouter(tags=["payments 低保金发放"])
     summary="Enrol a dibao household (纳入低保)",
 )
 async def enrol_household(body: HouseholdIn, uow: Uow) -> HouseholdOut:
+    """Enrol a household in dibao (纳入低保) from `enrolled_on` (default today in Harbin; a past day is settled by the
+    next payment run). The allowance is the top-up to the standard (补差) for the household's size. Refused: 422
+    `income_above_standard`, `invalid_resident_id`, `unknown_division`, `invalid_household_head`; 409
+    `person_in_active_household` when a member is in another active household. Emits `HouseholdEnrolled`; every
+    bureau grants from it. Scope `registry:write`."""
+
     return await service.enrol(uow, body)
 
 
@@ -76,6 +82,11 @@ async def enrol_household(body: HouseholdIn, uow: Uow) -> HouseholdOut:
     summary="Enrol up to 1,000 households; good rows land, bad rows say why",
 )
 async def enrol_households_bulk(body: BulkIn, uow: Uow) -> BulkOut:
+    """Enrol up to 1,000 households in one call and one transaction: each row is validated and enrolled alone, so
+    good rows land and each bad row comes back with its index and the problem `code` that a single enrolment would
+    have given. Always 200 when the body is well formed; read `rejected` and each result's `error`. Scope
+    `registry:write`."""
+
     results = await service.enrol_bulk(uow, body.households)
     rejected = sum(1 for result in results if result.error is not None)
     already = sum(1 for result in results if result.already_enrolled)
@@ -97,6 +108,9 @@ async def list_households(
     page: int = Query(default=1, ge=1, le=100_000),
     size: int = Query(default=50, ge=1, le=500),
 ) -> HouseholdPage:
+    """Households, newest first, optionally of one division and status, a page at a time (`page` from 1, `size` up to
+    500), with `total`. Scope `registry:read`."""
+
     rows, total = await service.list_households(session, division_code, status, page, size)
     owed = await service.balance_owed(session, [row.id for row in rows])
     return HouseholdPage(
@@ -113,7 +127,11 @@ async def list_households(
     response_model=HouseholdOut,
     responses=problem_responses(404),
 )
-async def get_household(household_id: str, session: DbSession) -> HouseholdOut:
+async def get_household(household_id: HouseholdIdPath, session: DbSession) -> HouseholdOut:
+    """A household as Civil Affairs knows it today: members (sex and birth date read from their resident IDs), the
+    allowance in force and its schedule, an exit set ahead (`exit_on`), and `balance_owed` (overpaid dibao still
+    to be withheld). Scope `registry:read`."""
+
     return await _household_out(session, await service.get_household(session, household_id))
 
 
@@ -129,7 +147,12 @@ async def _household_out(session: DbSession, household: Household) -> HouseholdO
     responses=problem_responses(404, 409, 422),
     summary="Report a change; the allowance is recomputed (a changed amount or an exit is notified in writing)",
 )
-async def change_household(household_id: str, body: HouseholdPatch, uow: Uow) -> HouseholdOut:
+async def change_household(household_id: HouseholdIdPath, body: HouseholdPatch, uow: Uow) -> HouseholdOut:
+    """Report a change (address, heating, area, income, or the complete list of members) in force from `effective_on`
+    (default today; a past day is settled by the next run). The allowance is recomputed; income at or above the
+    standard ends dibao at the end of that month; a changed amount or an exit is notified in writing. Emits
+    `HouseholdChanged`. Scope `registry:write`."""
+
     household, _ = await notices.change_with_notice(uow, household_id, body)
     return await _household_out(uow.session, household)
 
@@ -141,7 +164,11 @@ async def change_household(household_id: str, body: HouseholdPatch, uow: Uow) ->
     responses=problem_responses(404, 409, 422),
     summary="The household leaves dibao (退出低保), notified in writing",
 )
-async def exit_household(household_id: str, body: ExitIn, uow: Uow) -> HouseholdOut:
+async def exit_household(household_id: HouseholdIdPath, body: ExitIn, uow: Uow) -> HouseholdOut:
+    """The household leaves dibao (退出低保) on `on`, and is notified in writing. A day ahead keeps it `active` with
+    `exit_on` until then; a set exit can be brought forward, not pushed back (409 `exit_already_set`). Emits
+    `HouseholdExited`; every bureau stops its help on that day. Scope `registry:write`."""
+
     household, _ = await notices.exit_with_notice(uow, household_id, body)
     return await _household_out(uow.session, household)
 
@@ -153,7 +180,11 @@ async def exit_household(household_id: str, body: ExitIn, uow: Uow) -> Household
     responses=problem_responses(404),
     summary="The household's payments ledger",
 )
-async def household_payments(household_id: str, session: DbSession) -> list[PaymentOut]:
+async def household_payments(household_id: HouseholdIdPath, session: DbSession) -> list[PaymentOut]:
+    """The household's dibao ledger, month by month: payments (`dibao`, `extension`), arrears paid as lines of their
+    own month, and `recovery` lines (negative) for what was paid over, with what each payment withheld and the run
+    that wrote it. Scope `registry:read`."""
+
     return [
         PaymentOut.model_validate(p, from_attributes=True) for p in await service.payments_of(session, household_id)
     ]
@@ -167,6 +198,9 @@ async def household_payments(household_id: str, session: DbSession) -> list[Paym
     summary="Find a person, with the resident ID in the body (keeps it out of URLs and their logs)",
 )
 async def search_person(body: ResidentIdQuery, session: DbSession) -> PersonOut:
+    """Find a person by resident ID sent in the body (so it stays out of URLs and proxies' logs): their household,
+    relation, and whether the household is in dibao. 404 `person_not_found`. Scope `registry:read`."""
+
     return await service.find_person(session, body.resident_id)
 
 
@@ -177,7 +211,10 @@ async def search_person(body: ResidentIdQuery, session: DbSession) -> PersonOut:
     responses=problem_responses(404),
     summary="A person's household and dibao status",
 )
-async def get_person(resident_id: str, session: DbSession) -> PersonOut:
+async def get_person(resident_id: ResidentIdPath, session: DbSession) -> PersonOut:
+    """The same as POST /persons/search with the resident ID in the path; prefer the POST form, which keeps the ID
+    out of logs. An ID that is not valid is simply not found (404). Scope `registry:read`."""
+
     return await service.find_person(session, resident_id)
 
 
@@ -189,6 +226,11 @@ async def get_person(resident_id: str, session: DbSession) -> PersonOut:
     summary="Settle dibao through a month: arrears paid, overpayments recovered; a second run adds nothing",
 )
 async def payment_run(body: PaymentRunIn, request: Request, units: Units, uow: Uow) -> PaymentRunOut:
+    """Settle dibao for every month up to `period`: what is due under the facts known now, minus the ledger, is paid
+    (arrears as lines of their month) or recorded as owed (`recovery`), and owed money is withheld from later
+    payments first. Running it again adds nothing; two runs at once cannot both pay. A month not begun in Harbin
+    is 422 `period_in_future`; `dry_run: true` writes nothing and answers what a run would pay now. Emits `AssistancePaid` per line. Scope `registry:write`."""
+
     result = await service.run_payments(
         units, uow, body.period, batch_size=request.app.state.settings.run_batch_size, dry_run=body.dry_run
     )
@@ -208,6 +250,9 @@ reports = APIRouter(tags=["reports 报表"])
     summary="Caseload, enrolments, exits and dibao paid, per division",
 )
 async def report(period: ReportPeriod, session: DbSession) -> Report:
+    """Per division for the period (YYYY-MM, YYYY-H1, YYYY-H2 or YYYY): households and persons in dibao, enrolments,
+    exits, payments and the amount paid. Scope `registry:read`."""
+
     return await service.report(session, period)
 
 
@@ -229,6 +274,11 @@ async def _application_out(session: AsyncSession, application: Application) -> A
     summary="A household applies for dibao (低保申请); enrolled only once approved",
 )
 async def submit_application(body: ApplicationIn, uow: Uow) -> ApplicationOut:
+    """A household applies for dibao (低保申请): the household's facts as for enrolment and the day it applied. It is not
+    in dibao yet: it goes through the home visit, the public notice and the decision, each within its time limit,
+    and is enrolled from `applied_on` once approved. 409 when a member is in an active household. Scope
+    `registry:write`."""
+
     return await _application_out(uow.session, await applications.submit(uow, body))
 
 
@@ -247,6 +297,9 @@ async def list_applications(
     page: Page = 1,
     size: Size = 50,
 ) -> ApplicationPage:
+    """Applications, newest first, by status and division, a page at a time; `overdue=true` gives only those past the
+    time limit of the step they wait for, the most overdue first. Scope `registry:read`."""
+
     book = await applications.limits(session)
     today = city_today()
     rows, total, late = await applications.listing(
@@ -271,7 +324,10 @@ async def list_applications(
     responses=problem_responses(404),
     summary="An application, each step with its date, and what it waits for",
 )
-async def get_application(application_id: str, session: DbSession) -> ApplicationOut:
+async def get_application(application_id: RecordIdPath, session: DbSession) -> ApplicationOut:
+    """An application with each step and its day (submitted, visited, posted, objections, decided), what it waits for
+    next and by when. 404 `application_not_found`. Scope `registry:read`."""
+
     return await _application_out(session, await applications.get(session, application_id))
 
 
@@ -282,7 +338,10 @@ async def get_application(application_id: str, session: DbSession) -> Applicatio
     responses=problem_responses(404, 409, 422),
     summary="Record the home visit (入户调查) and the income and area it verified",
 )
-async def investigate_application(application_id: str, body: InvestigationIn, uow: Uow) -> ApplicationOut:
+async def investigate_application(application_id: RecordIdPath, body: InvestigationIn, uow: Uow) -> ApplicationOut:
+    """Record the street office's home visit (入户调查): the day, the income and floor area it verified, and its notes.
+    The decision uses the verified facts. Scope `registry:write`."""
+
     return await _application_out(uow.session, await applications.investigate(uow, application_id, body))
 
 
@@ -293,7 +352,11 @@ async def investigate_application(application_id: str, body: InvestigationIn, uo
     responses=problem_responses(404, 409, 422),
     summary="Post the list publicly (张榜公示) from a day, for public_notice_days",
 )
-async def post_application_notice(application_id: str, body: NoticeIn, uow: Uow) -> ApplicationOut:
+async def post_application_notice(application_id: RecordIdPath, body: NoticeIn, uow: Uow) -> ApplicationOut:
+    """Post the applicant on the public list (张榜公示) from a day, for the days the parameter `public_notice_days` gives
+    (7 by default); objections are received while it is posted. The body's field is `from`. Scope
+    `registry:write`."""
+
     return await _application_out(uow.session, await applications.post_notice(uow, application_id, body))
 
 
@@ -305,7 +368,10 @@ async def post_application_notice(application_id: str, body: NoticeIn, uow: Uow)
     responses=problem_responses(404, 409, 422),
     summary="Record an objection received while the list is posted (公示异议)",
 )
-async def record_objection(application_id: str, body: ObjectionIn, uow: Uow) -> ApplicationOut:
+async def record_objection(application_id: RecordIdPath, body: ObjectionIn, uow: Uow) -> ApplicationOut:
+    """Record an objection to the posted list (公示异议), received while the list is up; it must be decided before the
+    application can be approved. Scope `registry:write`."""
+
     return await _application_out(uow.session, await applications.record_objection(uow, application_id, body))
 
 
@@ -317,8 +383,14 @@ async def record_objection(application_id: str, body: ObjectionIn, uow: Uow) -> 
     summary="Decide an objection: upheld or dismissed, with the reason",
 )
 async def decide_objection(
-    application_id: str, body: ObjectionDecisionIn, uow: Uow, number: int = Path(ge=1, le=10_000)
+    application_id: RecordIdPath,
+    body: ObjectionDecisionIn,
+    uow: Uow,
+    number: int = Path(ge=1, le=10_000, description="the objection's number, from 1", examples=[1]),
 ) -> ApplicationOut:
+    """Decide an objection, numbered from 1 on its application: `upheld` (异议成立, the application cannot be approved)
+    or `dismissed`, with the reason. Scope `registry:write`."""
+
     application = await applications.decide_objection(uow, application_id, number, body)
     return await _application_out(uow.session, application)
 
@@ -330,7 +402,11 @@ async def decide_objection(
     responses=problem_responses(404, 409, 422),
     summary="Approve (enrolled from the day of application) or refuse, in writing; approval only after the notice",
 )
-async def decide_application(application_id: str, body: DecisionIn, uow: Uow) -> ApplicationOut:
+async def decide_application(application_id: RecordIdPath, body: DecisionIn, uow: Uow) -> ApplicationOut:
+    """Approve or refuse the application (审批), with the reason written into the notice. Approval only after the
+    notice has ended with no objection pending or upheld (409 otherwise); the household is enrolled from the day
+    it applied and the next run pays the months since. Scope `registry:write`."""
+
     return await _application_out(uow.session, await applications.decide(uow, application_id, body))
 
 
@@ -348,6 +424,9 @@ async def reviews_due(
     page: Page = 1,
     size: Size = 50,
 ) -> ReviewDuePage:
+    """Households due for their periodic review (定期复核) before a day (default: due by today), the longest due first,
+    with how many are overdue, a page at a time. Scope `registry:read`."""
+
     today = city_today()
     items = await reviews.due(session, before or today + timedelta(days=1), division_code, today)
     return ReviewDuePage(
@@ -367,7 +446,11 @@ async def reviews_due(
     responses=problem_responses(404, 409, 422),
     summary="Record a periodic review; the facts it found apply from their day (the next run settles)",
 )
-async def record_review(household_id: str, body: ReviewIn, uow: Uow) -> ReviewOut:
+async def record_review(household_id: HouseholdIdPath, body: ReviewIn, uow: Uow) -> ReviewOut:
+    """Record a periodic review of a household: what was found, and either the facts that changed (applied from
+    `effective_on`, the allowance recomputed and the next run settling the difference) or an exit. Scope
+    `registry:write`."""
+
     return await reviews.record(uow, household_id, body)
 
 
@@ -378,7 +461,9 @@ async def record_review(household_id: str, body: ReviewIn, uow: Uow) -> ReviewOu
     responses=problem_responses(404),
     summary="The household's reviews",
 )
-async def household_reviews(household_id: str, session: DbSession) -> list[ReviewOut]:
+async def household_reviews(household_id: HouseholdIdPath, session: DbSession) -> list[ReviewOut]:
+    """The household's periodic reviews, with what each found and changed. Scope `registry:read`."""
+
     return [reviews.to_out(review) for review in await reviews.reviews_of(session, household_id)]
 
 
@@ -391,6 +476,9 @@ async def household_reviews(household_id: str, session: DbSession) -> list[Revie
     summary="A household contests a refusal, its amount or its exit (申诉)",
 )
 async def lodge_appeal(body: AppealIn, uow: Uow) -> AppealOut:
+    """A household contests a refusal (naming the application), its amount or its exit (naming the household) (申诉);
+    it is to be decided by a deadline. 409 when there is nothing of the kind to contest. Scope `registry:write`."""
+
     return appeals.to_out(await appeals.lodge(uow, body))
 
 
@@ -409,6 +497,9 @@ async def list_appeals(
     page: Page = 1,
     size: Size = 50,
 ) -> AppealPage:
+    """Appeals, newest first, by status and division, a page at a time; `overdue=true` gives those still lodged past
+    the day they had to be decided by. Scope `registry:read`."""
+
     rows, total = await appeals.listing(
         session, status=status, division_code=division_code, only_overdue=overdue, page=page, size=size
     )
@@ -421,7 +512,9 @@ async def list_appeals(
     response_model=AppealOut,
     responses=problem_responses(404),
 )
-async def get_appeal(appeal_id: str, session: DbSession) -> AppealOut:
+async def get_appeal(appeal_id: RecordIdPath, session: DbSession) -> AppealOut:
+    """An appeal with its subject, grounds, deadline and decision. 404 `appeal_not_found`. Scope `registry:read`."""
+
     return appeals.to_out(await appeals.get(session, appeal_id))
 
 
@@ -432,7 +525,11 @@ async def get_appeal(appeal_id: str, session: DbSession) -> AppealOut:
     responses=problem_responses(404, 409, 422),
     summary="Decide an appeal; an upheld one is applied (an amount settles through the ledger), in writing",
 )
-async def decide_appeal(appeal_id: str, body: AppealDecisionIn, uow: Uow) -> AppealOut:
+async def decide_appeal(appeal_id: RecordIdPath, body: AppealDecisionIn, uow: Uow) -> AppealOut:
+    """Decide an appeal, in writing. Upheld: a refused application is approved and enrolled from its date; a
+    corrected amount applies from `effective_on` and the next run settles it; an exit is undone. 409
+    `appeal_decided` for one already decided. Scope `registry:write`."""
+
     return appeals.to_out(await appeals.decide(uow, appeal_id, body))
 
 
@@ -443,7 +540,10 @@ async def decide_appeal(appeal_id: str, body: AppealDecisionIn, uow: Uow) -> App
     responses=problem_responses(404),
     summary="The written notices issued to a household (or to a refused application's household)",
 )
-async def household_notices(household_id: str, session: DbSession) -> list[NoticeOut]:
+async def household_notices(household_id: HouseholdIdPath, session: DbSession) -> list[NoticeOut]:
+    """The written notices (书面通知) issued to a household, or to a refused application's household: approvals,
+    refusals, changes of amount, exits, appeal decisions. Scope `registry:read`."""
+
     return [notices.to_out(notice) for notice in await notices.notices_of(session, household_id)]
 
 
@@ -451,10 +551,19 @@ async def household_notices(household_id: str, session: DbSession) -> list[Notic
     "/notices/{notice_id}",
     dependencies=[requires("registry:read")],
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}, "description": "the notice as PDF"}, **problem_responses(404)},
+    responses={
+        200: {
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "the notice as PDF",
+        },
+        **problem_responses(404),
+    },
     summary="A written notice as PDF, in Chinese, with the reasons and how to appeal",
 )
-async def get_notice(notice_id: str, session: DbSession) -> Response:
+async def get_notice(notice_id: RecordIdPath, session: DbSession) -> Response:
+    """A written notice as the PDF the household receives, in Chinese, with the decision, its reasons and how to
+    appeal. Scope `registry:read`."""
+
     notice = await notices.get_notice(session, notice_id)
     pdf = notices.render_pdf(notice.content, notice.addressee, notice.issued_on, notice.id)
     return Response(

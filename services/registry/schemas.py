@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validator
 
 from shared.events import (
     AllowanceStep,
@@ -75,10 +75,38 @@ def _check_members(members: list[MemberIn]) -> None:
         seen.add(member.resident_id)
 
 
+# What a household looks like to Civil Affairs: the example every household body shows.
+HOUSEHOLD_EXAMPLE: dict[str, Any] = {
+    "division_code": "230102",
+    "address": "哈尔滨市道里区安静街12号3单元401",
+    "heating": "central",
+    "housing_area_m2": "42.50",
+    "monthly_income": "300.00",
+    "members": [
+        {
+            "resident_id": "230102198001010110",
+            "name": "王建国",
+            "relation": "head",
+            "able_to_work": True,
+            "employment_status": "unemployed",
+            "unemployed_since": "2025-11-01",
+        },
+        {"resident_id": "230102198206150125", "name": "李秀兰", "relation": "spouse", "disabled": True},
+        {
+            "resident_id": "230102201209010229",
+            "name": "王小明",
+            "relation": "child",
+            "school_stage": "junior",
+            "boarding": True,
+        },
+    ],
+}
+
+
 class HouseholdFacts(BaseModel):
     """A household as Civil Affairs records it, enrolled or applying."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [HOUSEHOLD_EXAMPLE]})
 
     division_code: DivisionCodeIn
     address: Text = Field(min_length=1, max_length=300, description="住址")
@@ -96,13 +124,19 @@ class HouseholdFacts(BaseModel):
 class HouseholdIn(HouseholdFacts):
     """A dibao household to enrol (低保家庭)."""
 
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [HOUSEHOLD_EXAMPLE | {"enrolled_on": "2026-05-01"}]}
+    )
+
     enrolled_on: PastPlanDay | None = Field(default=None, description="纳入低保日期 (default today)")
 
 
 class HouseholdPatch(BaseModel):
     """A change reported to Civil Affairs; the allowance is recomputed from ``effective_on``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"monthly_income": "450.00", "effective_on": "2026-06-01"}]}
+    )
 
     address: Text | None = Field(default=None, min_length=1, max_length=300)
     heating: Heating | None = None
@@ -132,7 +166,9 @@ class HouseholdPatch(BaseModel):
 
 
 class ExitIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"on": "2026-07-01", "reason": "家庭收入超过低保标准"}]}
+    )
 
     on: Day = Field(description="退出低保日期: the first day the household is no longer in dibao")
     reason: Text = Field(min_length=1, max_length=300, description="退出原因")
@@ -191,10 +227,39 @@ class HouseholdPage(BaseModel):
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{8,64}$"
 
 
-class BulkIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BulkRowIn(HouseholdIn):
+    """A row of a bulk enrolment: the enrolment body, and the key that makes sending it again safe."""
 
-    households: list[dict[str, Any]] = Field(
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [HOUSEHOLD_EXAMPLE | {"idempotency_key": "caseload-2026-05-0001"}]},
+    )
+
+    idempotency_key: str | None = Field(
+        default=None,
+        description="8–64 of A–Z a–z 0–9 . _ : -: the same key with the same data again is answered with the "
+        "household enrolled the first time; with other data it is refused (idempotency_key_reused)",
+        json_schema_extra={"pattern": IDEMPOTENCY_KEY_PATTERN},
+    )
+
+
+# Documented as BulkRowIn, validated row by row by the service, so that one bad row is refused alone (its index
+# and reason in the answer) and the good rows land.
+def _row(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise fail("invalid_row", "each row of households is a household object, as for POST /households")
+    return value
+
+
+BulkRow = Annotated[dict[str, Any], PlainValidator(_row, json_schema_input_type=BulkRowIn)]
+
+
+class BulkIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"households": BulkRowIn.model_json_schema()["examples"]}]}
+    )
+
+    households: list[BulkRow] = Field(
         max_length=1000,
         description="up to 1,000 household bodies, as for POST /households, each with an optional "
         '"idempotency_key" (8–64 of A–Z a–z 0–9 . _ : -): a household sent again with the same key and the same '
@@ -244,7 +309,7 @@ class PersonOut(BaseModel):
 
 
 class PaymentRunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"period": "2026-05"}]})
 
     period: MonthIn
     dry_run: Flag = Field(default=False, description="write nothing: answer what a run would pay now")
@@ -295,13 +360,29 @@ ApplicationStatus = Literal["submitted", "investigated", "noticed", "approved", 
 class ApplicationIn(HouseholdFacts):
     """A household applying for dibao (低保申请): the household as for enrolment, and the day it applied."""
 
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [HOUSEHOLD_EXAMPLE | {"applied_on": "2026-05-04"}]}
+    )
+
     applied_on: PastPlanDay = Field(description="申请日期: an approved household is in dibao from this day")
 
 
 class InvestigationIn(BaseModel):
     """The street office's home visit (入户调查) and what it verified."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "visited_on": "2026-05-06",
+                    "verified_income": "300.00",
+                    "verified_area_m2": "42.50",
+                    "notes": "入户核实：夫妻二人无固定收入，子女在读",
+                }
+            ]
+        },
+    )
 
     visited_on: PastPlanDay = Field(description="入户调查日期")
     verified_income: MoneyIn = Field(description="核实的家庭月收入, yuan")
@@ -313,7 +394,9 @@ class NoticeIn(BaseModel):
     """The public notice (张榜公示): the list is posted from ``from`` for the days the parameter
     ``public_notice_days`` gives (7 by default)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=False, json_schema_extra={"examples": [{"from": "2026-05-08"}]}
+    )
 
     start: PlanDay = Field(alias="from", description="公示开始日期")
 
@@ -321,7 +404,14 @@ class NoticeIn(BaseModel):
 class ObjectionIn(BaseModel):
     """An objection to the posted list (公示异议), as received."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"received_on": "2026-05-10", "grounds": "申请人家中有经营性收入未申报", "objector": "邻居张某"}
+            ]
+        },
+    )
 
     received_on: PastPlanDay = Field(description="受理日期, within the notice")
     grounds: Text = Field(min_length=1, max_length=2000, description="异议内容")
@@ -329,7 +419,12 @@ class ObjectionIn(BaseModel):
 
 
 class ObjectionDecisionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"outcome": "dismissed", "reason": "经核实，该经营已于2025年停业", "decided_on": "2026-05-12"}]
+        },
+    )
 
     outcome: Literal["upheld", "dismissed"] = Field(description="upheld (异议成立) or dismissed (不成立)")
     reason: Text = Field(min_length=1, max_length=500)
@@ -339,7 +434,18 @@ class ObjectionDecisionIn(BaseModel):
 class DecisionIn(BaseModel):
     """Approve or refuse (审批): approval only after the notice ended with no objection pending or upheld."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "decision": "approve",
+                    "reason": "家庭人均收入低于本市低保标准，公示无异议",
+                    "decided_on": "2026-05-16",
+                }
+            ]
+        },
+    )
 
     decision: Literal["approve", "refuse"]
     reason: Text = Field(
@@ -412,7 +518,19 @@ class ReviewIn(BaseModel):
     """A periodic review (定期复核): what was found. Facts that changed are applied from ``effective_on`` as any
     change is (the allowance recomputed, the next run settling the difference); ``exit`` ends dibao."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "reviewed_on": "2026-06-01",
+                    "findings": "家庭情况无变化，收入略有增加",
+                    "monthly_income": "350.00",
+                    "effective_on": "2026-06-01",
+                }
+            ]
+        },
+    )
 
     reviewed_on: PastPlanDay = Field(description="复核日期")
     findings: Text = Field(min_length=1, max_length=2000, description="复核情况")
@@ -471,7 +589,19 @@ class ReviewDuePage(BaseModel):
 class AppealIn(BaseModel):
     """A household contests a refusal, its amount or its exit (申诉)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject": "amount",
+                    "household_id": "5f0c3b1e-8d7a-4e0b-9a51-2f1d3c4b5a69",
+                    "lodged_on": "2026-06-05",
+                    "grounds": "低保金按错误的家庭人口计算",
+                }
+            ]
+        },
+    )
 
     subject: Literal["refusal", "amount", "exit"]
     application_id: Text | None = Field(default=None, max_length=36, description="the refused application")
@@ -493,7 +623,20 @@ class AppealDecisionIn(BaseModel):
     date; against an amount, the corrected facts apply from ``effective_on`` (the next run settles the difference);
     against an exit, the household is enrolled again from the day it left."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "outcome": "upheld",
+                    "reason": "复核确认家庭人口为三人",
+                    "decided_on": "2026-06-20",
+                    "monthly_income": "300.00",
+                    "effective_on": "2026-05-01",
+                }
+            ]
+        },
+    )
 
     outcome: Literal["upheld", "dismissed"]
     reason: Text = Field(min_length=1, max_length=500, description="复核理由 (written into the notice)")

@@ -20,6 +20,7 @@ from shared.api import ReportPeriod
 from shared.auth import requires, requires_any
 from shared.errors import problem_responses
 from shared.unit_of_work import DbSession, Units, Uow
+from shared.validators import HouseholdIdPath
 
 router = APIRouter()
 
@@ -31,7 +32,11 @@ router = APIRouter()
     tags=["households 救助家庭"],
     responses=problem_responses(404),
 )
-async def get_household(household_id: str, session: DbSession) -> HouseholdOut:
+async def get_household(household_id: HouseholdIdPath, session: DbSession) -> HouseholdOut:
+    """A dibao household's water and heating relief: the water discount and its monthly cap, the heating programme (a
+    reduction of the central-heating fee, or the +20 % supplement without central heating), and the supplement
+    lines paid. Scope `utilities:read`."""
+
     return await service.household_view(session, household_id)
 
 
@@ -45,6 +50,10 @@ async def get_household(household_id: str, session: DbSession) -> HouseholdOut:
     summary="The Water Group posts a month's usage; returns the discount",
 )
 async def post_water_bill(body: WaterBillIn, uow: Uow) -> WaterBillOut:
+    """The Water Group posts a household's usage for a month; the answer is the discount on the preferential volume
+    (capped per person). 409 for a month already billed; a month not begun is 422 `period_in_future`; usage is
+    text such as "13.50" (422 `invalid_usage`). Scope `utilities:water`."""
+
     return service.water_bill_out(await service.post_water_bill(uow, body))
 
 
@@ -57,6 +66,10 @@ async def post_water_bill(body: WaterBillIn, uow: Uow) -> WaterBillOut:
     summary="Settle the +20% supplement of every month through the period (a second run adds nothing)",
 )
 async def supplement_run(body: SupplementRunIn, request: Request, units: Units, uow: Uow) -> SupplementRunOut:
+    """Settle the heating supplement (+20 % of the dibao paid, for households without central heating) for every
+    month up to `period`, against its ledger: shortfalls paid, overpayments recorded and withheld. Running it
+    again adds nothing. Scope `utilities:write`."""
+
     result = await service.run_supplements(
         units, uow, body.period, batch_size=request.app.state.settings.run_batch_size, dry_run=body.dry_run
     )
@@ -71,7 +84,10 @@ async def supplement_run(body: SupplementRunIn, request: Request, units: Units, 
     response_model=HeatingBillOut,
     status_code=201,
     tags=["heating 家庭供暖"],
-    responses=problem_responses(404, 409, 422),
+    responses={
+        200: {"model": HeatingBillOut, "description": "the same bill again: the stored result"},
+        **problem_responses(404, 409, 422),
+    },
     summary="Reduce a centrally heated dibao household's bill for a season (30%)",
     description="201 with the reduction; the same bill again → 200 with the stored result; another fee for "
     "a season already billed → 409 `bill_already_posted`; 422 `not_central_heating`, "
@@ -93,6 +109,9 @@ async def post_heating_bill(body: HeatingBillIn, response: Response, uow: Uow) -
 async def list_supplements(
     session: DbSession, household_id: str | None = Query(default=None, max_length=36)
 ) -> list[SupplementOut]:
+    """The heating-supplement ledger, optionally of one household: what each line settled, withheld and transferred,
+    and the allowance and rate it used. Scope `utilities:read`."""
+
     return [service.supplement_out(row) for row in await service.supplements(session, household_id)]
 
 
@@ -103,4 +122,7 @@ async def list_supplements(
     tags=["reports 报表"],
 )
 async def report(period: ReportPeriod, session: DbSession) -> Report:
+    """Per division for the period: water relief and discounts, heating reductions and supplements paid and
+    recovered. Scope `utilities:read` or `audit:read`."""
+
     return await service.report(session, period)

@@ -6,29 +6,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from shared.events import Heating
 from shared.money import MoneyStr, to_fen
 from shared.runs import RunReport
-from shared.validators import Flag, MoneyIn, MonthIn, Text, fail
+from shared.validators import Flag, MoneyIn, MonthIn, Text, fail, quantity_text
 
 MAX_USAGE_M3 = Decimal("10000")
 
 
-def _usage_text(value: object) -> object:
-    """Usage as text (a JSON number too, never binary floating point); anything else is not usage."""
-
-    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-        raise fail("invalid_usage", 'usage is a number of m³ such as "13.50"')
-    text = repr(value) if isinstance(value, float) else str(value)
-    try:
-        number = Decimal(text)
-    except ArithmeticError:
-        raise fail("invalid_usage", 'usage is a number of m³ such as "13.50"') from None
-    if not number.is_finite():
-        raise fail("invalid_usage", "usage is a finite number of m³")
-    return number
+USAGE_PATTERN = r"^(0|[1-9][0-9]{0,3})(\.[0-9]{1,2})?$"
 
 
 def _usage(value: Decimal) -> Decimal:
@@ -41,9 +29,12 @@ def _usage(value: Decimal) -> Decimal:
 
 UsageIn = Annotated[
     Decimal,
-    BeforeValidator(_usage_text),
+    BeforeValidator(
+        quantity_text("invalid_usage", 'usage is text such as "13.50": m³ to 0.01, below 10000', USAGE_PATTERN)
+    ),
     AfterValidator(_usage),
-    Field(description="用水量 m³ in the month, 0 ≤ usage < 10000, to 0.01", examples=["13.50"]),
+    WithJsonSchema({"type": "string", "pattern": USAGE_PATTERN, "examples": ["13.50"]}, mode="validation"),
+    Field(description="用水量 m³ in the month, 0 ≤ usage < 10000, to 0.01"),
 ]
 
 
@@ -61,6 +52,8 @@ SeasonIn = Annotated[
         pattern=r"^[0-9]{4}-[0-9]{4}$",
         description="采暖期 YYYY-YYYY, e.g. 2025-2026 (from 20 Oct of the first year to 20 Apr of the second)",
         examples=["2025-2026"],
+        # Two consecutive years from 2004: the one pattern that says so names each season.
+        json_schema_extra={"pattern": "^(" + "|".join(f"{y}-{y + 1}" for y in range(2004, 2100)) + ")$"},
     ),
 ]
 
@@ -71,7 +64,14 @@ LineKind = Literal["supplement", "recovery"]  # of a line of the supplement ledg
 class WaterBillIn(BaseModel):
     """The Water Group's monthly usage for a household."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"household_id": "5f0c3b1e-8d7a-4e0b-9a51-2f1d3c4b5a69", "period": "2026-05", "usage_m3": "13.50"}
+            ]
+        },
+    )
 
     household_id: Text = Field(min_length=1, max_length=36)
     period: MonthIn
@@ -89,7 +89,7 @@ class WaterBillOut(BaseModel):
 
 
 class SupplementRunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"period": "2026-05"}]})
 
     period: MonthIn
     dry_run: Flag = Field(default=False, description="write nothing: answer what a run would pay now")
@@ -125,7 +125,14 @@ class SupplementOut(BaseModel):
 class HeatingBillIn(BaseModel):
     """The heating company's bill for a centrally heated household's season."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"household_id": "5f0c3b1e-8d7a-4e0b-9a51-2f1d3c4b5a69", "season": "2025-2026", "fee": "2400.00"}
+            ]
+        },
+    )
 
     household_id: str = Field(min_length=1, max_length=36)
     season: SeasonIn

@@ -14,7 +14,7 @@ from tests.support import household_body, member, system, token
 pytestmark = pytest.mark.integration
 
 FULL_WIDTH = {ord(c): ord(c) - ord("0") + 0xFF10 for c in "0123456789"}
-ONE_MB = 1024 * 1024  # API.md: a body over 1 MB is refused
+ONE_MB = 1024 * 1024  # docs/api.md: a body over 1 MB is refused
 ARABIC_INDIC = {ord(c): ord(c) - ord("0") + 0x0660 for c in "0123456789"}
 
 

@@ -90,10 +90,12 @@ def test_only_json_true_and_false_are_booleans(value):
     assert Body.model_validate({"flag": False}).flag is False
 
 
-@pytest.mark.parametrize("value", ["60", 60.0, True])
-def test_only_a_json_integer_is_a_whole_number(value):
+@pytest.mark.parametrize("value", ["60", "60.0", 60.5, True, float("nan")])
+def test_only_a_json_number_without_a_fraction_is_a_whole_number(value):
     assert code_of(count=value) == "invalid_integer"
     assert Body.model_validate({"count": 60}).count == 60
+    # The JSON number 60.0 is 60 (JSON Schema's integer accepts it too): the same number, no meaning changed.
+    assert Body.model_validate({"count": 60.0}).count == 60
 
 
 @pytest.mark.parametrize("value", ["a\x00b", "line\nbreak", "tab\there", "\x7f", "c1\x85", "\x1b[31m", "lone \ud800"])
@@ -136,3 +138,13 @@ def test_partner_aid_in_kind_without_an_amount_is_zero_yuan_as_money():
         {"resident_id": ASCII_ID, "organisation": "womens_federation", "kind": "学习用品", "given_on": "2026-03-01"}
     )
     assert isinstance(aid.amount, Decimal) and aid.amount == Decimal("0.00")
+
+
+@pytest.mark.parametrize(
+    ("cell", "sent"),
+    [("300", "300.00"), ("300.5", "300.50"), ("300.50", "300.50"), ("0", "0.00"), ("3e2", "3e2"), ("-1", "-1")],
+)
+def test_the_ops_cli_pads_a_spreadsheets_money_to_the_fen_and_leaves_the_rest_to_the_service(cell, sent):
+    from ops.caseload import money_text
+
+    assert money_text(cell) == sent

@@ -33,7 +33,7 @@ from services.office.work_cycle.schemas import (
     ScoresOut,
 )
 from services.office.work_cycle.units import MemberUnit, PartnerOrganisation
-from shared.api import OptionalReportPeriod, ReportPeriod
+from shared.api import OptionalReportPeriod, ReportPeriod, text_answers
 from shared.auth import requires, requires_any
 from shared.errors import problem_responses
 from shared.periods import city_today, parse_period
@@ -44,7 +44,7 @@ router = APIRouter()
 TAG = "work cycle 联席会议·督导·考核"
 WRITE = "office:work_cycle"
 PARTNERS = "office:partners"
-ItemNumber = Annotated[int, Path(ge=1, le=1000, description="its number, from 1")]
+ItemNumber = Annotated[int, Path(ge=1, le=1000, description="its number, from 1", examples=[1])]
 DivisionQuery = Annotated[str | None, Query(pattern=r"^[0-9]{6}$")]
 
 
@@ -61,6 +61,10 @@ DivisionQuery = Annotated[str | None, Query(pattern=r"^[0-9]{6}$")]
     summary="Record a joint meeting of the member units (联席会议): who was present, what was decided",
 )
 async def record_meeting(body: MeetingIn, session: DbSession) -> MeetingOut:
+    """Record a joint meeting of the member units (联席会议): its day and kind (half-year, year-end or ad hoc), the units
+    present, the period it reviewed, and its decisions, each a task for a unit due by a day. Scope
+    `office:work_cycle`."""
+
     return service.meeting_out(*await service.record_meeting(session, body))
 
 
@@ -78,6 +82,9 @@ async def list_meetings(
     kind: MeetingKind | None = None,
     unit: MemberUnit | None = Query(default=None, description="meetings that gave this unit a task"),
 ) -> list[MeetingOut]:
+    """Joint meetings, the latest first, optionally by kind, by the period they were held in, or by a unit tasked.
+    Scope `office:read` or `office:work_cycle`."""
+
     today = city_today()
     return [service.meeting_out(m, d, today) for m, d in await service.list_meetings(session, kind, held_in, unit)]
 
@@ -87,7 +94,7 @@ async def list_meetings(
     dependencies=[requires_any("office:read", WRITE)],
     response_model=MeetingDetailOut,
     tags=[TAG],
-    responses={200: {"content": {"text/html": {}}}, **problem_responses(404)},
+    responses={**text_answers("text/html"), **problem_responses(404)},
     summary="A joint meeting with its decisions beside the assessment and scores of its period (text/html: the page)",
 )
 async def get_meeting(
@@ -96,6 +103,10 @@ async def get_meeting(
     format: Literal["json", "html"] | None = None,
     accept: str | None = Header(default=None),
 ) -> MeetingDetailOut | Response:
+    """A joint meeting with its decisions and their follow-up, beside the assessment and scores of the period it
+    reviewed; the page with `Accept: text/html` or `format=html`. 404 `meeting_not_found`. Scope `office:read` or
+    `office:work_cycle`."""
+
     meeting, decisions = await service.get_meeting(session, meeting_id)
     today = city_today()
     period = parse_period(meeting.period)
@@ -129,6 +140,9 @@ async def get_meeting(
     summary="Follow up a decision: done (with the day), reopened, a new due day, a note",
 )
 async def update_decision(meeting_id: RowId, n: ItemNumber, body: DecisionPatch, session: DbSession) -> DecisionOut:
+    """Follow up a meeting's decision (numbered from 1): done with its day, reopened, a new due day, or a note. 404
+    `decision_not_found`. Scope `office:work_cycle`."""
+
     return service.decision_out(await service.update_decision(session, meeting_id, n, body), city_today())
 
 
@@ -145,6 +159,9 @@ async def update_decision(meeting_id: RowId, n: ItemNumber, body: DecisionPatch,
     summary="Record an inspection of a district (督导检查) with its findings, each assigned to a unit and due by a day",
 )
 async def record_inspection(body: InspectionIn, session: DbSession) -> InspectionOut:
+    """Record an inspection of a district (督导检查): its day, the period, and its findings, each assigned to a unit and
+    due by a day. Scope `office:work_cycle`."""
+
     return service.inspection_out(*await service.record_inspection(session, body))
 
 
@@ -163,6 +180,9 @@ async def list_inspections(
     unit: MemberUnit | None = Query(default=None, description="inspections with a finding for this unit"),
     overdue: bool = Query(default=False, description="only inspections with a finding open past its due day"),
 ) -> list[InspectionOut]:
+    """Inspections, the latest first, optionally by district, period, a unit's findings, or only those with overdue
+    findings. Scope `office:read` or `office:work_cycle`."""
+
     today = city_today()
     found = await service.list_inspections(session, division_code, unit, overdue, held_in, today)
     return [service.inspection_out(i, f, today) for i, f in found]
@@ -177,6 +197,9 @@ async def list_inspections(
     summary="An inspection and its findings",
 )
 async def get_inspection(inspection_id: RowId, session: DbSession) -> InspectionOut:
+    """An inspection with its findings and their follow-up. 404 `inspection_not_found`. Scope `office:read` or
+    `office:work_cycle`."""
+
     return service.inspection_out(*await service.get_inspection(session, inspection_id))
 
 
@@ -189,6 +212,9 @@ async def get_inspection(inspection_id: RowId, session: DbSession) -> Inspection
     summary="Follow up a finding: resolved (with the day and how), reopened, a new due day",
 )
 async def update_finding(inspection_id: RowId, n: ItemNumber, body: FindingPatch, session: DbSession) -> FindingOut:
+    """Follow up an inspection's finding (numbered from 1): resolved with its day and how, reopened, or a new due
+    day. 404 `finding_not_found`. Scope `office:work_cycle`."""
+
     return service.finding_out(await service.update_finding(session, inspection_id, n, body), city_today())
 
 
@@ -204,6 +230,9 @@ async def update_finding(inspection_id: RowId, n: ItemNumber, body: FindingPatch
     summary="考核: every member unit and district scored on the published criteria, with the figures behind each",
 )
 async def unit_scores(period: ReportPeriod, session: DbSession) -> ScoresOut:
+    """The assessment's scores (考核) for a period: every member unit and district scored on the published criteria,
+    with the figures behind each score. Scope `office:read`, `audit:read` or `office:work_cycle`."""
+
     return await scores.compute(session, period)
 
 
@@ -217,6 +246,10 @@ async def unit_scores(period: ReportPeriod, session: DbSession) -> ScoresOut:
     summary="表彰: commend a unit or a district for a half-year or year, with the score it earned",
 )
 async def commend(body: CommendationIn, session: DbSession) -> CommendationOut:
+    """Commend a unit or a district (表彰) for a half-year or a year that has ended, with the score it earned; a score
+    below the threshold is refused, and one commendation per subject and period (409 `already_commended`). Scope
+    `office:work_cycle`."""
+
     return service.commendation_out(await service.commend(session, body))
 
 
@@ -234,6 +267,9 @@ async def list_commendations(
     unit: MemberUnit | None = None,
     division_code: DivisionQuery = None,
 ) -> list[CommendationOut]:
+    """Commendations, for the city government: the latest period first, the best score first. Scope `office:read`,
+    `audit:read` or `office:work_cycle`."""
+
     found = await service.list_commendations(session, period, unit, division_code)
     return [service.commendation_out(c) for c in found]
 
@@ -251,6 +287,10 @@ async def list_commendations(
     summary="A partner organisation's activity for a dibao household or member (工会, 共青团, 妇联, 残联)",
 )
 async def record_partner_activity(body: PartnerActivityIn, session: DbSession) -> PartnerActivityOut:
+    """A partner organisation (trade union, youth league, women's federation, disabled persons' federation) records
+    an activity for a dibao household or member; it shows in the one-stop view. 422 `not_in_dibao` when they were
+    not in dibao that day. Scope `office:partners`."""
+
     return partner_activity_out(await service.record_partner_activity(session, body))
 
 
@@ -269,5 +309,8 @@ async def list_partner_activities(
     division_code: DivisionQuery = None,
     household_id: str | None = Query(default=None, max_length=36),
 ) -> list[PartnerActivityOut]:
+    """Partner organisations' activities, the latest first, optionally by organisation, household or division. Scope
+    `office:read` or `office:partners`."""
+
     found = await service.list_partner_activities(session, organisation, division_code, household_id, held_in)
     return [partner_activity_out(a) for a in found]
