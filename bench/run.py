@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sys
 import time
 import uuid
@@ -186,7 +187,11 @@ class Bench:
     # ---- 1 and 2: bulk enrolment and fan-out -------------------------------------------------
 
     def service_pids(self) -> dict[str, int]:
-        return {service: self.system.pid(service) for service in SERVICES}
+        """Every process of every service, by instance (``medical``, ``medical-2`` with ``--replicas 2``)."""
+
+        return {
+            instance: self.system.pid(instance) for service in SERVICES for instance in self.system.instances(service)
+        }
 
     async def enrolment_and_fan_out(self, households: list[dict[str, Any]]) -> None:
         rows_before = await self.rows_written()
@@ -363,11 +368,23 @@ class Bench:
 
     async def replay(self) -> None:
         events = await self.end_offsets(HOUSEHOLDS_TOPIC)
+        # A replay is refused beside other replicas (they would not re-read theirs): as ops do it, the
+        # service is scaled to one first, and back once it has caught up. Not timed: the group's rebalance.
+        others = self.system.instances("medical")[1:]
+        for instance in others:
+            await self.system.kill(instance, signal.SIGTERM)
         async with self.system.client("medical") as http:
-            started = time.perf_counter()
-            (await http.post("/admin/replay")).raise_for_status()
+            for _ in range(600):
+                started = time.perf_counter()
+                response = await http.post("/admin/replay")
+                if response.status_code != 409:  # 409 until this replica holds every partition
+                    break
+                await asyncio.sleep(0.2)
+            response.raise_for_status()
         await self.wait_consumed(("medical",), HOUSEHOLDS_TOPIC, events, timeout=max(600, events / 20))
         elapsed = time.perf_counter() - started
+        for instance in others:
+            await self.system.start(instance)
         self.results["replay"] = {
             "service": "medical",
             "events": events,
@@ -379,10 +396,10 @@ class Bench:
 
     def peak_rss(self) -> dict[str, float]:
         peaks = {}
-        for service in SERVICES:
-            status = Path(f"/proc/{self.system.pid(service)}/status").read_text()
+        for instance, pid in self.service_pids().items():
+            status = Path(f"/proc/{pid}/status").read_text()
             peak_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
-            peaks[service] = round(peak_kb / 1024, 1)
+            peaks[instance] = round(peak_kb / 1024, 1)
         return peaks
 
     def memory(self) -> None:
@@ -609,7 +626,10 @@ def markdown(results: dict[str, Any]) -> str:
             )
         )
     rows.append(("peak RSS (whole run)", ", ".join(f"{s} {mb} MB" for s, mb in r["peak_rss_mb"].items()), "", None))
-    lines = ["| measure | result | baseline | ratio |", "|---|---|---|---|"]
+    lines = []
+    if r.get("replicas", 1) > 1:
+        lines += [f"{r['replicas']} replicas of every service, {r['households']} households, {r['database']}", ""]
+    lines += ["| measure | result | baseline | ratio |", "|---|---|---|---|"]
     for name, value, baseline, ratio in rows:
         lines.append(f"| {name} | {value} | {baseline} | {'' if ratio is None else f'{ratio:.2f}'} |")
     return "\n".join(lines)
@@ -617,7 +637,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(args.workdir or mkdtemp(prefix="harbin-bench-"))
-    system = LocalSystem(workdir, database=args.database)
+    system = LocalSystem(workdir, database=args.database, replicas=args.replicas)
     caseload = generate(args.households + sum(args.rate) * args.seconds, seed=args.seed)
     households, steady = caseload[: args.households], caseload[args.households :]
     bench = Bench(system, args.households, args.seed, args.rate, args.seconds)
@@ -647,6 +667,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "database": args.database,
         "households": args.households,
+        "replicas": args.replicas,
         "seed": args.seed,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         **bench.results,
@@ -664,6 +685,12 @@ def cli() -> None:
     parser.add_argument("--households", type=int, default=500)
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--seed", type=int, default=2004)
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="processes per service, in one consumer group on one database (PostgreSQL only)",
+    )
     parser.add_argument(
         "--rate",
         type=int,

@@ -3,6 +3,10 @@ and every service (uvicorn; shared/services.py), each with its own database (SQL
 
 The benchmark and the fault-injection suite both drive it; a broker and a database server of its own
 mean it may stop, restart and wipe them without touching anything else running here.
+
+With ``replicas`` above one, every service runs as that many processes ("instances": ``medical``,
+``medical-2``, …) on one database and in one consumer group, as a cluster runs its replicas; each
+instance has its own port, and the methods that take a service's name take an instance's.
 """
 
 from __future__ import annotations
@@ -61,18 +65,30 @@ async def run(*command: str, env: dict[str, str] | None = None, timeout: float =
 
 
 class LocalSystem:
-    def __init__(self, workdir: Path, database: str = "postgres") -> None:
+    def __init__(self, workdir: Path, database: str = "postgres", replicas: int = 1) -> None:
         if database not in ("postgres", "sqlite"):
             raise ValueError("database is postgres or sqlite")
+        if replicas < 1 or (replicas > 1 and database == "sqlite"):
+            raise ValueError("replicas: one or more, and several only on PostgreSQL (a server several processes share)")
         self.workdir = workdir
         self.database = database
+        self.replicas = replicas
         self.kafka_port = free_port_pair()
         self.pg_port = free_port()
         self.kafka = f"127.0.0.1:{self.kafka_port}"
-        self.ports = {service: free_port() for service in SERVICES}
+        self.ports = {instance: free_port() for service in SERVICES for instance in self.instances(service)}
         self.processes: dict[str, asyncio.subprocess.Process] = {}
         self.token = mint(subject="local-system", agency="local", scopes=ALL_SCOPES)
         (workdir / "logs").mkdir(parents=True, exist_ok=True)
+
+    def instances(self, service: str) -> list[str]:
+        """The processes of a service: its name for the first replica, ``<name>-2``, ``<name>-3`` … after."""
+
+        return [service, *(f"{service}-{number}" for number in range(2, self.replicas + 1))]
+
+    @staticmethod
+    def service_of(instance: str) -> str:
+        return instance.split("-", 1)[0]
 
     # ---- infrastructure ----------------------------------------------------------------------
 
@@ -114,7 +130,10 @@ class LocalSystem:
             await self.start_postgres()
         for service in SERVICES:
             await self.migrate(service)
-        await asyncio.gather(*(self.start(service) for service in SERVICES))
+        # One replica of every service at a time: sixteen Python processes importing at once on two cores
+        # took longer than a start may take.
+        for replica in range(self.replicas):
+            await asyncio.gather(*(self.start(self.instances(service)[replica]) for service in SERVICES))
 
     async def down(self) -> None:
         for service in list(self.processes):
@@ -150,7 +169,8 @@ class LocalSystem:
 
     # ---- services ----------------------------------------------------------------------------
 
-    async def start(self, service: str, **settings: str) -> None:
+    async def start(self, instance: str, **settings: str) -> None:
+        service = self.service_of(instance)
         prefix = service.upper()
         env = {
             f"{prefix}_DATABASE_URL": self.database_url(service),
@@ -159,8 +179,8 @@ class LocalSystem:
             f"{prefix}_OUTBOX_POLL_SECONDS": "0.2",
             **{f"{prefix}_{key.upper()}": value for key, value in settings.items()},
         }
-        log = open(self.workdir / "logs" / f"{service}.log", "ab")  # noqa: SIM115 - the process writes to it while it runs
-        self.processes[service] = await asyncio.create_subprocess_exec(
+        log = open(self.workdir / "logs" / f"{instance}.log", "ab")  # noqa: SIM115 - the process writes to it while it runs
+        self.processes[instance] = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "uvicorn",
@@ -169,41 +189,41 @@ class LocalSystem:
             "--host",
             "127.0.0.1",
             "--port",
-            str(self.ports[service]),
+            str(self.ports[instance]),
             "--no-access-log",
             env={**os.environ, **env},
             cwd=ROOT,
             stdout=log,
             stderr=log,
         )
-        await self.wait_healthy(service)
+        await self.wait_healthy(instance)
 
-    async def wait_healthy(self, service: str, timeout: float = 60) -> None:
+    async def wait_healthy(self, instance: str, timeout: float = 120, path: str = "/health") -> None:
         deadline = asyncio.get_running_loop().time() + timeout
         async with httpx.AsyncClient() as http:
             while True:
                 try:
-                    if (await http.get(f"http://127.0.0.1:{self.ports[service]}/health")).status_code == 200:
+                    if (await http.get(f"http://127.0.0.1:{self.ports[instance]}{path}")).status_code == 200:
                         return
                 except httpx.HTTPError:
                     pass
-                if self.processes[service].returncode is not None:
-                    raise RuntimeError(f"{service} exited; see {self.workdir / 'logs' / service}.log")
+                if self.processes[instance].returncode is not None:
+                    raise RuntimeError(f"{instance} exited; see {self.workdir / 'logs' / instance}.log")
                 if asyncio.get_running_loop().time() > deadline:
-                    raise TimeoutError(f"{service} did not come up")
+                    raise TimeoutError(f"{instance} did not answer {path}")
                 await asyncio.sleep(0.2)
 
-    async def kill(self, service: str, sig: int = signal.SIGKILL) -> None:
-        process = self.processes.pop(service)
+    async def kill(self, instance: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(instance)
         process.send_signal(sig)
         await process.wait()
 
-    def pid(self, service: str) -> int:
-        return self.processes[service].pid
+    def pid(self, instance: str) -> int:
+        return self.processes[instance].pid
 
-    def client(self, service: str, timeout: float = 300) -> httpx.AsyncClient:
+    def client(self, instance: str, timeout: float = 300) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{self.ports[service]}",
+            base_url=f"http://127.0.0.1:{self.ports[instance]}",
             timeout=timeout,
             headers={"Authorization": f"Bearer {self.token}"},
         )

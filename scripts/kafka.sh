@@ -2,6 +2,7 @@
 # A real single-node Apache Kafka (KRaft) on 127.0.0.1, from the broker's jars on Maven Central.
 #   scripts/kafka.sh start | stop | status | topics
 # Environment: KAFKA_PORT (9092; the controller listens on the next port), KAFKA_RUN_DIR (.run/kafka-<port>),
+#              KAFKA_PARTITIONS (partitions of each topic when it is created; default in shared/services.py),
 #              HARBIN_CACHE (~/.cache/harbin-assistance: where the jars are kept between runs).
 # Secured (a test of authentication and ACLs; the compose deployment's broker is configured the same way):
 #   KAFKA_SECURITY=sasl_ssl  SASL SCRAM-SHA-512 over TLS, ACLs enforced (StandardAuthorizer), nothing else;
@@ -21,7 +22,7 @@ LIBS="$CACHE/kafka-$KAFKA_VERSION/libs"
 PID_FILE="$RUN_DIR/kafka.pid"
 TOPIC_NAMES=$(python3 -m shared.services --topics)  # the topics, named once in shared/services.py
 read -r -a TOPICS <<<"$TOPIC_NAMES"
-PARTITIONS=${KAFKA_PARTITIONS:-6}
+PARTITIONS=$(python3 -m shared.services --partitions)  # KAFKA_PARTITIONS, else the default there
 SECURITY=${KAFKA_SECURITY:-}
 read -r -a SCRAM_USERS <<<"${KAFKA_SCRAM_USERS:-}"
 

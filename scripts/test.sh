@@ -14,6 +14,7 @@ scripts/kafka.sh start
 scripts/postgres.sh start
 scripts/browser.sh   # Debian's chromium and a CJK font, for the assessment page's browser test and the PDF notices
 scripts/openapi-client.sh >/dev/null   # the client generator of the contract test, in its own virtualenv
+scripts/deploy-tools.sh >/dev/null   # Helm (built once, then cached), for the chart's test
 
 export TEST_KAFKA_BOOTSTRAP=${TEST_KAFKA_BOOTSTRAP:-127.0.0.1:9092}
 export TEST_PG_HOST=${TEST_PG_HOST:-127.0.0.1} TEST_PG_PORT=${TEST_PG_PORT:-5432}

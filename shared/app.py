@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.api import text_answers
 from shared.audit_api import audit_router
 from shared.auth import AuthConfig, check_every_route_is_guarded, requires
-from shared.consumer import EventConsumer, Handler, Prefetch
+from shared.consumer import EventConsumer, Handler, Prefetch, lock_positions
 from shared.db import create_engine, database_is_reachable, rows_matched, session_factory
 from shared.errors import (
     Conflict,
@@ -35,7 +35,7 @@ from shared.errors import (
     problem_response,
     problem_responses,
 )
-from shared.kafka import ProducerHolder, kafka_is_reachable
+from shared.kafka import ProducerHolder, TopicLayout, kafka_is_reachable
 from shared.logging import configure_logging
 from shared.methods import AllowedMethods
 from shared.metrics import HttpMetrics, MetricsReader, exposition
@@ -83,7 +83,11 @@ class Platform:
         )
         trace_statements(engine, settings.otlp_endpoint)
         sessions = session_factory(engine)
-        producers = ProducerHolder(settings.kafka(), client_id=settings.service_name)
+        producers = ProducerHolder(
+            settings.kafka(),
+            client_id=settings.service_name,
+            layout=TopicLayout(settings.kafka_partitions, settings.kafka_replication_factor),
+        )
         relay = OutboxRelay(
             sessions, producers, settings.topic_prefix, settings.outbox_batch_size, settings.outbox_poll_seconds
         )
@@ -126,6 +130,10 @@ class Platform:
             await asyncio.wait_for(consumer_task, timeout=60)
             self.tasks.remove(consumer_task)
         async with self.sessions() as session:
+            # A replica that joined after the check above (an autoscaler answering this replay's lag, a
+            # rollout): this waits for its batch under way and holds its next one until the reset has
+            # committed; it then finds the positions gone and seeks to the beginning (shared/consumer.py).
+            await lock_positions(session, "EXCLUSIVE")
             counts = await reset(session)
             counts["inbox_events"] = await rows_matched(session, delete(InboxEvent))
             counts["consumer_positions"] = await rows_matched(session, delete(ConsumerPosition))

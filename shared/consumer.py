@@ -12,6 +12,14 @@ to Kafka (auto-commit is off). A batch that fails is retried partition by partit
 * A message that cannot be decoded, fails validation, has an unknown version, or whose handler keeps
   failing goes to ``<group>.<topic>.dlq`` with its origin in the headers; the consumer moves on.
 * A database outage is not the event's fault: the batch is retried, without limit, until it is back.
+* The database says where to resume, whatever the consumer's own position: a batch that starts past the
+  stored position (past the partition's beginning where none is stored) is out of step — a replay on
+  another replica deleted the positions, or the fetcher resumed from Kafka's committed offset rather than
+  from the seek made on assignment (the two race in aiokafka) — so nothing of it is handled and the
+  consumer seeks to the database's position. Records before the stored position were handled already
+  (another replica's batch, a rebalance) and are skipped. On PostgreSQL every batch locks
+  ``consumer_positions`` in ROW EXCLUSIVE mode and a replay's reset in EXCLUSIVE mode, so a batch commits
+  wholly before a reset (which then deletes its effects) or reads the positions after it.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from typing import TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import insert_many, is_transient, one_of, rows_matched
@@ -38,7 +46,7 @@ from shared.events import (
     dlq_topic,
     parse_payload,
 )
-from shared.kafka import KafkaConnection, ProducerHolder, connection, ensure_topics
+from shared.kafka import KafkaConnection, ProducerHolder, connection, ensure_laid_out
 from shared.metrics import DEAD_LETTERED
 from shared.platform_models import ConsumerPosition, InboxEvent
 from shared.tracing import Headers, consuming, consuming_batch
@@ -118,6 +126,11 @@ class EventConsumer:
         self.group_id = f"{topic_prefix}{service}"
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = False
+        # The partitions found out of step in the last fetch, with where the database says to resume
+        # (None: the beginning); each partition's first offset, once asked.
+        self._out_of_step: dict[TopicPartition, int | None] = {}
+        self._beginnings: dict[TopicPartition, int] = {}
+        self._reseeks: dict[TopicPartition, tuple[int | None, int]] = {}  # (position, times sought to it)
         self.handled_total = 0
         self.dead_lettered_total = 0
         self.running = False
@@ -161,7 +174,9 @@ class EventConsumer:
 
     async def _start(self) -> None:
         physical = [self.topic_prefix + topic for topic in self.topics]
-        await ensure_topics(self.kafka, [*physical, *(self._dlq(topic) for topic in self.topics)])
+        await ensure_laid_out(
+            self.kafka, [*physical, *(self._dlq(topic) for topic in self.topics)], self.producers.layout
+        )
         consumer = AIOKafkaConsumer(
             **self.kafka.options(),
             group_id=self.group_id,
@@ -193,8 +208,17 @@ class EventConsumer:
             if not batches or self._stopping:
                 continue
             await self._process_fetched(batches)
+            out_of_step, self._out_of_step = self._out_of_step, {}
+            for tp, position in out_of_step.items():
+                await self._seek(self._consumer, tp, position)
+                log.warning(
+                    "consumer out of step with the database (another replica or a replay moved it): sought",
+                    extra={"ctx_topic": tp.topic, "ctx_partition": tp.partition, "ctx_offset": position},
+                )
+            committed = {tp: records[-1].offset + 1 for tp, records in batches.items() if tp not in out_of_step}
             try:
-                await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
+                if committed:
+                    await self._consumer.commit(committed)
             except KafkaError as exc:
                 # The database already holds the positions; Kafka's copy is only for lag monitoring.
                 log.info("offset commit skipped: %s", type(exc).__name__)
@@ -235,11 +259,44 @@ class EventConsumer:
     async def _seek_to_stored_positions(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
         positions = await self._with_db_retries(self.stored_positions)
         for tp in assigned:
-            stored = positions.get((self._logical(tp.topic), tp.partition))
-            if stored is None:
-                await consumer.seek_to_beginning(tp)
-            else:
-                consumer.seek(tp, stored)
+            await self._seek(consumer, tp, positions.get((self._logical(tp.topic), tp.partition)))
+
+    @staticmethod
+    async def _seek(consumer: AIOKafkaConsumer, tp: TopicPartition, position: int | None) -> None:
+        if tp not in consumer.assignment():
+            return  # given up in a rebalance: its new owner seeks for itself
+        if position is None:
+            await consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, position)
+
+    async def _in_step(self, tp: TopicPartition, first: int, stored: dict[tuple[str, int], int]) -> bool:
+        """Whether records from offset ``first`` on follow what the database has handled of ``tp``; if
+        not, ``tp`` is marked to seek to the database's position, and nothing of it is handled."""
+
+        position = stored.get((self._logical(tp.topic), tp.partition))
+        if tp in self._out_of_step:
+            return False
+        if first <= (position if position is not None else await self._beginning(tp)):
+            self._reseeks.pop(tp, None)
+            return True
+        # Sought there three times and the log still starts later: nothing is stored in between (a gap
+        # our topics do not have, but a compacted or transactional one would), so go on from here.
+        times = self._reseeks[tp][1] + 1 if tp in self._reseeks and self._reseeks[tp][0] == position else 1
+        if times > 3:
+            log.error("records missing between the stored position and the log", extra={"ctx_offset": position})
+            self._reseeks.pop(tp, None)
+            return True
+        self._reseeks[tp] = (position, times)
+        self._out_of_step[tp] = position
+        return False
+
+    async def _beginning(self, tp: TopicPartition) -> int:
+        """The partition's first offset (0 while nothing was ever deleted: the topics keep every event)."""
+
+        if tp not in self._beginnings and self._consumer is not None:
+            self._beginnings.update(await self._consumer.beginning_offsets([tp]))
+        return self._beginnings.get(tp, 0)
 
     @staticmethod
     async def _store_position(session: AsyncSession, topic: str, partition: int, next_offset: int) -> None:
@@ -286,6 +343,8 @@ class EventConsumer:
             await self._process(tp, items, try_whole=not (whole and len(decoded) == 1))
 
     async def _process(self, tp: TopicPartition, items: list[_Item], try_whole: bool = True) -> None:
+        if tp in self._out_of_step:
+            return
         if try_whole and not any(item.poison for item in items):
             try:
                 await self._with_db_retries(lambda: self._apply([(tp, items)]))
@@ -296,6 +355,8 @@ class EventConsumer:
         # says is done (handled or dead-lettered) is not done again.
         done = await self._with_db_retries(lambda: self._stored_position(tp))
         for item in [item for item in items if item.record.offset >= done]:
+            if tp in self._out_of_step:
+                return
             if item.poison is None:
                 try:
                     await self._apply_with_attempts(tp, item)
@@ -309,12 +370,14 @@ class EventConsumer:
 
         async with self.units.begin(source="event", write_behind=True) as uow:
             session = uow.session
+            await lock_positions(session, "ROW EXCLUSIVE")
             stored = await _positions(session)
             # Records below the stored position were already handled (a rebalance seeked back): skip them.
             pending = [
                 (tp, self._logical(tp.topic), kept)
                 for tp, items in groups
-                if (
+                if await self._in_step(tp, items[0].record.offset, stored)
+                and (
                     kept := [
                         item
                         for item in items
@@ -452,6 +515,13 @@ class EventConsumer:
             # Only the position moves on: the event id stays out of the inbox, so a fixed version
             # re-queued from the dead-letter topic (often with the same id) is handled.
             async with self.units.sessions() as session:
+                await lock_positions(session, "ROW EXCLUSIVE")
+                stored = await _positions(session)
+                handled = stored.get((topic, tp.partition))
+                if (handled is not None and record.offset < handled) or not await self._in_step(
+                    tp, record.offset, stored
+                ):
+                    return  # already past it (another replica's batch), or out of step: seek first
                 await self._store_position(session, topic, tp.partition, record.offset + 1)
                 await session.commit()
 
@@ -468,6 +538,15 @@ class EventConsumer:
                 log.warning("database unavailable (%s), retrying", type(exc).__name__)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+
+async def lock_positions(session: AsyncSession, mode: str) -> None:
+    """On PostgreSQL, lock ``consumer_positions`` in ``mode`` until the transaction ends: ROW EXCLUSIVE for
+    a batch (batches of several replicas go on side by side), EXCLUSIVE for a replay's reset (it waits for
+    the batches under way, and the next ones wait for it). SQLite has one writer at a time anyway."""
+
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text(f"LOCK TABLE {ConsumerPosition.__tablename__} IN {mode} MODE"))
 
 
 async def _positions(session: AsyncSession) -> dict[tuple[str, int], int]:

@@ -19,6 +19,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
+from shared.services import DEFAULT_PARTITIONS
+
 log = logging.getLogger("shared.kafka")
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -73,11 +75,24 @@ def connection(kafka: KafkaConnection | str) -> KafkaConnection:
 # disks, not expiry. Dead letters are for ops to inspect and requeue: 90 days, then gone.
 EVENTS_RETENTION = {"retention.ms": "-1", "retention.bytes": "-1"}
 DEAD_LETTER_RETENTION = {"retention.ms": str(90 * 24 * 3600 * 1000), "retention.bytes": "-1"}
-DEFAULT_PARTITIONS = 6
 
 
 def retention(topic: str) -> dict[str, str]:
     return DEAD_LETTER_RETENTION if topic.endswith(".dlq") else EVENTS_RETENTION
+
+
+@dataclass(frozen=True, slots=True)
+class TopicLayout:
+    """How a topic a service creates is laid out: the topics are normally created up front (the topic
+    script, compose's kafka-setup step, the chart), but a service creates what is missing (its dead-letter
+    topics always), and on a cluster those must be replicated like the rest."""
+
+    partitions: int = DEFAULT_PARTITIONS
+    replication_factor: int = 1
+
+    def config(self, topic: str) -> dict[str, str]:
+        # A write is acknowledged by all in-sync replicas (acks=all); with three, one may be down.
+        return {**retention(topic), "min.insync.replicas": str(max(1, self.replication_factor - 1))}
 
 
 def new_producer(kafka: KafkaConnection | str, client_id: str) -> AIOKafkaProducer:
@@ -100,9 +115,10 @@ class ProducerHolder:
     waits for the broker.
     """
 
-    def __init__(self, kafka: KafkaConnection | str, client_id: str) -> None:
+    def __init__(self, kafka: KafkaConnection | str, client_id: str, layout: TopicLayout | None = None) -> None:
         self.kafka = connection(kafka)
         self.client_id = client_id
+        self.layout = layout or TopicLayout()  # for the topics this service creates (ensure_laid_out)
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -146,6 +162,7 @@ async def ensure_topics(
     names: Iterable[str],
     partitions: int = DEFAULT_PARTITIONS,
     config: dict[str, str] | None = None,
+    replication_factor: int = 1,
 ) -> None:
     """Create the topics that do not exist yet (harmless when they do), each with its kind's retention unless
     ``config`` says otherwise."""
@@ -158,7 +175,10 @@ async def ensure_topics(
         missing = [name for name in wanted if name not in existing]
         if not missing:
             return
-        topics = [NewTopic(name, partitions, 1, topic_configs=dict(config or retention(name))) for name in missing]
+        topics = [
+            NewTopic(name, partitions, replication_factor, topic_configs=dict(config or retention(name)))
+            for name in missing
+        ]
         try:
             await admin.create_topics(topics)
         except TopicAlreadyExistsError:
@@ -170,6 +190,17 @@ async def ensure_topics(
             await asyncio.sleep(0.1)
     finally:
         await admin.close()
+
+
+async def ensure_laid_out(kafka: KafkaConnection | str, names: Iterable[str], layout: TopicLayout) -> None:
+    """:func:`ensure_topics` with a service's layout (its settings' partitions and replication), an existing
+    topic left as it is."""
+
+    by_config: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    for name in dict.fromkeys(names):
+        by_config.setdefault(tuple(sorted(layout.config(name).items())), []).append(name)
+    for config, group in by_config.items():
+        await ensure_topics(kafka, group, layout.partitions, dict(config), layout.replication_factor)
 
 
 async def kafka_is_reachable(kafka: KafkaConnection | str, timeout: float = 3.0) -> bool:

@@ -34,8 +34,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from shared.events import dlq_topic
-from shared.kafka import KafkaConnection, SaslMechanism, SecurityProtocol, ensure_topics
-from shared.services import EMPLOYMENT_TOPIC, GRANTS_TOPIC, HOUSEHOLDS_TOPIC, NAMES, SERVICES, TOPICS
+from shared.kafka import KafkaConnection, SaslMechanism, SecurityProtocol, TopicLayout, ensure_laid_out
+from shared.services import (
+    DEFAULT_PARTITIONS,
+    EMPLOYMENT_TOPIC,
+    GRANTS_TOPIC,
+    HOUSEHOLDS_TOPIC,
+    NAMES,
+    SERVICES,
+    TOPICS,
+)
+from shared.services import partitions as kafka_partitions
 
 # Kafka's wire codes (org.apache.kafka.common.acl / resource).
 TOPIC, GROUP = 2, 3
@@ -115,9 +124,11 @@ async def create_acls(kafka: KafkaConnection, wanted: list[Acl]) -> None:
         await client.close()
 
 
-async def setup(kafka: KafkaConnection, prefix: str = "", partitions: int = 6) -> None:
-    await ensure_topics(kafka, [prefix + topic for topic in TOPICS], partitions)
-    await ensure_topics(kafka, dead_letter_topics(prefix), partitions)
+async def setup(
+    kafka: KafkaConnection, prefix: str = "", partitions: int = DEFAULT_PARTITIONS, replication_factor: int = 1
+) -> None:
+    layout = TopicLayout(partitions, replication_factor)
+    await ensure_laid_out(kafka, [*(prefix + topic for topic in TOPICS), *dead_letter_topics(prefix)], layout)
     await create_acls(kafka, acls(prefix))
 
 
@@ -195,7 +206,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=["setup", "acls", "principals", "tls"])
     parser.add_argument("--dir", type=Path, help="tls: where to write ca.pem and broker.pem")
     parser.add_argument("--host", action="append", help="tls: the broker's host names or addresses")
-    parser.add_argument("--partitions", type=int, default=int(os.environ.get("KAFKA_PARTITIONS", "6")))
+    parser.add_argument("--partitions", type=int, default=kafka_partitions(), help="KAFKA_PARTITIONS, else the default")
+    parser.add_argument(
+        "--replication-factor",
+        type=int,
+        default=int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1")),
+        help="replicas of each topic (KAFKA_REPLICATION_FACTOR; 3 on a cluster of three brokers)",
+    )
     parser.add_argument("--prefix", default=os.environ.get("HARBIN_TOPIC_PREFIX", ""))
     args = parser.parse_args(argv)
     if args.command == "principals":
@@ -208,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "acls":
         print("\n".join(acl.describe() for acl in acls(args.prefix)))
     else:
-        asyncio.run(setup(from_environment(), args.prefix, args.partitions))
+        asyncio.run(setup(from_environment(), args.prefix, args.partitions, args.replication_factor))
         print(f"kafka: topics and {len(acls(args.prefix))} ACLs in place")
 
 

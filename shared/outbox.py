@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db import one_of, table_of
 from shared.events import IntegrationEvent, encode_event
-from shared.kafka import ProducerHolder, ensure_topics
+from shared.kafka import ProducerHolder, ensure_laid_out
 from shared.platform_models import OutboxMessage
 from shared.tracing import HEADER as TRACE_HEADER
 from shared.tracing import current_traceparent
@@ -166,7 +166,7 @@ class OutboxRelay:
             topics = {self.topic_prefix + row.topic for row in rows} - self._topics_ready
             if topics:
                 # Created explicitly (partitions, retention), never by the broker's auto-create defaults.
-                await ensure_topics(self.producers.kafka, topics)
+                await ensure_laid_out(self.producers.kafka, topics, self.producers.layout)
                 self._topics_ready |= topics
             producer = await self.producers.get()
             pending = []

@@ -7,6 +7,7 @@ programme names, the benchmark, the tests — and the shell scripts, through thi
     python3 -m shared.services --shell        registry:8001 medical:8002 … office:8008
     python3 -m shared.services --names        registry medical … office
     python3 -m shared.services --topics       registry.households employment.members assistance.grants
+    python3 -m shared.services --partitions   6 (KAFKA_PARTITIONS, else DEFAULT_PARTITIONS)
 
 Events flow one way: the registry publishes the caseload, the bureaus grant and publish what they did,
 the office reads everything and publishes nothing of its own.
@@ -15,12 +16,30 @@ the office reads everything and publishes nothing of its own.
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 HOUSEHOLDS_TOPIC = "registry.households"
 EMPLOYMENT_TOPIC = "employment.members"
 GRANTS_TOPIC = "assistance.grants"
 TOPICS = (HOUSEHOLDS_TOPIC, EMPLOYMENT_TOPIC, GRANTS_TOPIC)
+
+# Partitions per topic when the topics are created: the most replicas of one service that consume at
+# once (a replica beyond them holds none). Events are keyed by household, so one household's events stay
+# in one partition, in order; adding partitions later moves households to other partitions, which is
+# an operation of its own (docs/deployment.md, "Partitions"). One setting, KAFKA_PARTITIONS, read here by
+# the topic script (scripts/kafka.sh) and by docker-compose.yml (its default is this one, checked by a test).
+DEFAULT_PARTITIONS = 6
+
+
+def partitions(environ: Mapping[str, str] = os.environ) -> int:
+    """The partitions a new topic gets: ``KAFKA_PARTITIONS`` if set, else :data:`DEFAULT_PARTITIONS`."""
+
+    raw = environ.get("KAFKA_PARTITIONS", "").strip() or str(DEFAULT_PARTITIONS)
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise ValueError(f"KAFKA_PARTITIONS is a whole number from 1 to 1000, not {raw!r}")
+    return int(raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +123,17 @@ def main(argv: list[str] | None = None) -> None:
     group.add_argument("--shell", action="store_true", help="name:port pairs, space-separated")
     group.add_argument("--names", action="store_true", help="service names (= database names), space-separated")
     group.add_argument("--topics", action="store_true", help="the Kafka topics, space-separated")
+    group.add_argument("--partitions", action="store_true", help="partitions per topic (KAFKA_PARTITIONS)")
     args = parser.parse_args(argv)
     if args.shell:
         print(" ".join(f"{service.name}:{service.port}" for service in SERVICES))
     elif args.names:
         print(" ".join(NAMES))
+    elif args.partitions:
+        try:
+            print(partitions())
+        except ValueError as exc:
+            parser.error(str(exc))
     else:
         print(" ".join(TOPICS))
 

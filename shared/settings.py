@@ -13,6 +13,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.kafka import KafkaConnection, SaslMechanism, SecurityProtocol
+from shared.services import DEFAULT_PARTITIONS
 
 RUN_DIR = Path(".run")
 
@@ -33,6 +34,10 @@ class ServiceSettings(BaseSettings):
     database_busy_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # For the topics this service creates when missing (its dead-letter topics; any topic not created
+    # up front): partitions and replicas as the cluster's other topics have them.
+    kafka_partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=1000)
+    kafka_replication_factor: int = Field(default=1, ge=1, le=7)
     # PLAINTEXT only for a broker on the loopback interface; a deployment authenticates each service as its own
     # principal (SASL SCRAM-SHA-512) over TLS, its CA in kafka_ca_file (shared.kafka, docs/security.md).
     kafka_security_protocol: SecurityProtocol = "PLAINTEXT"

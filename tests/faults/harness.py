@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -14,9 +16,14 @@ import httpx
 from bench.caseload import generate
 from bench.system import LocalSystem
 from services.office import rules
+from shared.allowance import allowance_for_month
 from shared.entitlements import WorkingAge
-from shared.periods import city_today
+from shared.events import AllowanceStep
+from shared.periods import Period, city_today
 from shared.services import GRANTING_SERVICES as PROGRAMME_BUREAUS
+
+# Households per scenario (CI: 120; try 2000).
+PER_SCENARIO = int(os.environ.get("FAULT_HOUSEHOLDS", "120"))
 
 CRITERIA = rules.AssessmentCriteria(
     housing_area_per_person=Decimal("8"), working_age=WorkingAge(16, 60, 55), unemployed_years=1
@@ -40,31 +47,57 @@ class Counts:
         )
 
 
+@dataclass
+class MonthPaid:
+    """The registry's ledger for one month, against what each household's allowance gives for it."""
+
+    households: int  # in the registry
+    owed: int  # owed something this month
+    paid_right: int  # of those, paid exactly that this month
+    duplicates: int  # ledger lines of one household, month and kind beyond the first
+    paid: dict[str, Decimal]  # household -> this month's lines, where positive (what the office must hear)
+
+
+def assert_exact(counts: Counts, households: int) -> None:
+    assert counts.enrolled == households, counts
+    assert counts.lost == 0, counts
+    assert counts.duplicates == 0, counts
+    assert counts.found == counts.expected > 0, counts
+
+
 class FaultSystem(LocalSystem):
     """The local system on PostgreSQL, with what the fault scenarios need to drive and check it."""
 
     caseloads: Caseloads  # the households left for the scenarios (the test module's fixture sets it)
 
-    def __init__(self, workdir: Path) -> None:
-        super().__init__(workdir, database="postgres")
+    def __init__(self, workdir: Path, replicas: int = 1) -> None:
+        super().__init__(workdir, database="postgres", replicas=replicas)
 
     # ---- load --------------------------------------------------------------------------------
 
     async def enrol_stream(
-        self, households: list[dict[str, Any]], batch: int = 25, progress: asyncio.Event | None = None
+        self,
+        households: list[dict[str, Any]],
+        batch: int = 25,
+        progress: asyncio.Event | None = None,
+        pause: float = 0,
     ) -> None:
         """Enrol as an agency would: batch after batch, retrying what failed for infrastructure reasons.
 
         A batch whose response was lost may have landed: retrying it then reports those households as
         already enrolled (person_in_active_household), which is fine — the registry is the truth.
+        With several registry replicas the batches go round them, and a retry to the next one, as a load
+        balancer would send them; ``pause`` spaces the batches out.
         """
 
+        targets = self.instances("registry")
         async with self.client("registry") as http:
-            for start in range(0, len(households), batch):
+            for number, start in enumerate(range(0, len(households), batch)):
                 chunk = households[start : start + batch]
                 for attempt in range(600):
+                    url = f"http://127.0.0.1:{self.ports[targets[(number + attempt) % len(targets)]]}/households/bulk"
                     try:
-                        response = await http.post("/households/bulk", json={"households": chunk})
+                        response = await http.post(url, json={"households": chunk})
                         if response.status_code == 200:
                             errors = [r["error"]["code"] for r in response.json()["results"] if r["error"]]
                             assert set(errors) <= {"person_in_active_household"}, errors
@@ -76,6 +109,22 @@ class FaultSystem(LocalSystem):
                     raise TimeoutError("the registry did not take a batch for a minute")
                 if progress is not None and start + batch >= len(households) // 3:
                     progress.set()
+                if pause:
+                    await asyncio.sleep(pause)
+
+    async def wait_ready(self, instance: str, timeout: float = 90) -> None:
+        """Until the instance reports ready (database, Kafka, consumer and relay), as an orchestrator waits
+        before it moves a rollout on."""
+
+        await self.wait_healthy(instance, timeout, path="/ready")
+
+    async def handled(self, instance: str) -> int:
+        """Events the instance's consumer has handled since it started."""
+
+        async with self.client(instance, timeout=10) as http:
+            response = await http.get("/admin/consumer")
+            response.raise_for_status()
+            return int(response.json()["handled"])
 
     # ---- what the policy gives, and what was granted ----------------------------------------
 
@@ -138,6 +187,75 @@ class FaultSystem(LocalSystem):
             duplicates += sum(row["n"] - 1 for row in rows)
         return seen, duplicates
 
+    async def held_by(self, bureau: str, households: list[dict[str, Any]]) -> tuple[int, int]:
+        """(expected, found): the grants the policy gives these households from ``bureau``, and how many of
+        them the bureau's own database holds — not the office's copy, which outlives a bureau's replay."""
+
+        enrolled = await self.enrolled([h["members"][0]["resident_id"] for h in households])
+        expected = [(household_id, e) for household_id, e in self.expected(enrolled) if e.bureau == bureau]
+        connection = await self.connect(bureau)
+        try:
+            rows = await connection.fetch(
+                "SELECT household_id, programme, coalesce(resident_id, '') AS resident_id FROM grants "
+                "WHERE household_id = ANY($1)",
+                [h["id"] for h in enrolled],
+            )
+        finally:
+            await connection.close()
+        held = {(r["household_id"], r["programme"], r["resident_id"]) for r in rows}
+        found = sum(
+            1 for household_id, e in expected if any((household_id, p, e.resident_id) in held for p in e.programmes)
+        )
+        return len(expected), found
+
+    async def month_paid(self, month: Period) -> MonthPaid:
+        registry = await self.connect("registry")
+        try:
+            # Every month of every household: its lines, and how many of them of one kind.
+            lines = await registry.fetch(
+                "SELECT household_id, period, kind, count(*) AS n, sum(amount) AS amount FROM payments "
+                "GROUP BY household_id, period, kind"
+            )
+            payable = await registry.fetch("SELECT id, enrolled_on, allowance_schedule FROM households")
+        finally:
+            await registry.close()
+        this_month: dict[str, Decimal] = {}
+        for row in lines:
+            if row["period"] == month.label:
+                this_month[row["household_id"]] = this_month.get(row["household_id"], Decimal(0)) + row["amount"]
+        owed = {
+            row["id"]: allowance_for_month(_schedule(row["allowance_schedule"]), month, row["enrolled_on"])
+            for row in payable
+        }
+        return MonthPaid(
+            households=len(payable),
+            owed=sum(1 for amount in owed.values() if amount > 0),
+            paid_right=sum(1 for key, amount in owed.items() if amount > 0 and this_month.get(key) == amount),
+            duplicates=sum(row["n"] - 1 for row in lines),
+            paid={key: amount for key, amount in this_month.items() if amount > 0},
+        )
+
+    async def office_heard(self, period: str, expected: dict[str, Decimal], timeout: float = 120) -> dict[str, Any]:
+        """The registry's payments of ``period`` as the office has them, once they match ``expected`` (or time is up)."""
+
+        heard: dict[str, Any] = {}
+        office = await self.connect("office")
+        try:
+            for _ in range(int(timeout * 2)):
+                heard = dict(
+                    await office.fetch(
+                        "SELECT household_id, sum(amount) FROM assistance_payments "
+                        "WHERE bureau = 'civil_affairs' AND period = $1 GROUP BY household_id",
+                        period,
+                    )
+                )
+                if heard == expected:
+                    break
+                await asyncio.sleep(0.5)
+        finally:
+            await office.close()
+        return heard
+
     async def settle(self, scenario: str, households: list[dict[str, Any]], timeout: float = 240) -> Counts:
         """Wait until every expected grant has reached the office (or time runs out); count."""
 
@@ -192,6 +310,10 @@ class Caseloads:
         count = count or self.per_scenario
         households, self.next = self.all[self.next : self.next + count], self.next + count
         return households
+
+
+def _schedule(raw: str | list[Any]) -> list[AllowanceStep]:
+    return [AllowanceStep.model_validate(step) for step in (json.loads(raw) if isinstance(raw, str) else raw)]
 
 
 def digest(rows: list[Any]) -> Counter:

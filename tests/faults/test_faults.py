@@ -9,8 +9,6 @@ prints its counts. ``FAULT_HOUSEHOLDS`` sets the households per scenario (CI: 12
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import shutil
 import signal
 import sys
@@ -23,7 +21,6 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from bench.system import run
-from shared.allowance import allowance_for_month
 from shared.events import (
     HOUSEHOLDS_TOPIC,
     AllowanceStep,
@@ -36,11 +33,9 @@ from shared.kafka import read_to_end
 from shared.periods import city_today, month_of
 from shared.services import GRANTING_SERVICES
 from shared.services import NAMES as SERVICES
-from tests.faults.harness import Caseloads, Counts, FaultSystem, digest
+from tests.faults.harness import PER_SCENARIO, Caseloads, Counts, FaultSystem, assert_exact, digest
 
 pytestmark = pytest.mark.integration
-
-PER_SCENARIO = int(os.environ.get("FAULT_HOUSEHOLDS", "120"))
 
 
 @pytest.fixture(scope="module")
@@ -50,29 +45,13 @@ async def system():
     # /tmp/pytest-of-<user> back to mode 0700 (seen: initdb's "Permission denied" while helpers ran tests).
     workdir = Path(tempfile.mkdtemp(prefix="harbin-faults-"))
     system = FaultSystem(workdir)
-    await system.up()
-    system.caseloads = Caseloads(PER_SCENARIO, scenarios=9)
     try:
+        await system.up()  # inside: a start that fails still stops what did start
+        system.caseloads = Caseloads(PER_SCENARIO, scenarios=9)
         yield system
     finally:
         await system.down()
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-@pytest.fixture()
-def report(capsys):
-    def emit(counts: Counts) -> None:
-        with capsys.disabled():
-            print(f"\n  [faults] {counts.line()}")
-
-    return emit
-
-
-def assert_exact(counts: Counts, households: int) -> None:
-    assert counts.enrolled == households, counts
-    assert counts.lost == 0, counts
-    assert counts.duplicates == 0, counts
-    assert counts.found == counts.expected > 0, counts
 
 
 async def test_bureau_killed_mid_stream_and_restarted(system, report):
@@ -287,57 +266,21 @@ async def test_payment_run_interrupted_half_way_pays_everyone_once(system, repor
         async with system.client("registry") as http:
             second = (await http.post("/payment-runs", json={"period": period})).json()
             third = (await http.post("/payment-runs", json={"period": period})).json()
-        # Every month of every household: its lines, and how many of them of one kind.
-        lines = await registry.fetch(
-            "SELECT household_id, period, kind, count(*) AS n, sum(amount) AS amount FROM payments "
-            "GROUP BY household_id, period, kind"
-        )
-        payable = await registry.fetch("SELECT id, enrolled_on, allowance_schedule FROM households")
     finally:
         await registry.close()
-    this_month = {row["household_id"]: row["amount"] for row in lines if row["period"] == period}
-    owed = {
-        row["id"]: allowance_for_month(_schedule(row["allowance_schedule"]), month, row["enrolled_on"])
-        for row in payable
-    }
-    positive = sum(1 for amount in owed.values() if amount > 0)
-    duplicates = sum(row["n"] - 1 for row in lines)
-    paid_right = sum(
-        1 for household_id, amount in owed.items() if amount > 0 and this_month.get(household_id) == amount
-    )
+    paid = await system.month_paid(month)
     counts = Counts(
         f"payment run killed after {interrupted} of {due}",
-        len(payable),
-        positive,
-        paid_right,
-        duplicates,
-        positive - paid_right,
+        paid.households,
+        paid.owed,
+        paid.paid_right,
+        paid.duplicates,
+        paid.owed - paid.paid_right,
     )
     report(counts)
     assert 0 < interrupted < due, "the run was interrupted half-way"
-    assert second["households_paid"] == positive - interrupted
+    assert second["households_paid"] == paid.owed - interrupted
     assert third["households_paid"] == 0
-    assert duplicates == 0 and counts.lost == 0
+    assert paid.duplicates == 0 and counts.lost == 0
     # The office hears of every payment once, the killed run's committed batches included.
-    announced = {household_id: amount for household_id, amount in this_month.items() if amount > 0}
-    office_saw: dict[str, object] = {}
-    office = await system.connect("office")
-    try:
-        for _ in range(240):
-            office_saw = dict(
-                await office.fetch(
-                    "SELECT household_id, sum(amount) FROM assistance_payments "
-                    "WHERE bureau = 'civil_affairs' AND period = $1 GROUP BY household_id",
-                    period,
-                )
-            )
-            if office_saw == announced:
-                break
-            await asyncio.sleep(0.5)
-    finally:
-        await office.close()
-    assert office_saw == announced and len(announced) == positive
-
-
-def _schedule(raw: str | list) -> list[AllowanceStep]:
-    return [AllowanceStep.model_validate(step) for step in (json.loads(raw) if isinstance(raw, str) else raw)]
+    assert await system.office_heard(period, paid.paid) == paid.paid and len(paid.paid) == paid.owed

@@ -11,8 +11,8 @@ import yaml
 from jsonschema_rs import validator_for
 from prometheus_client import REGISTRY
 
+from shared.services import DEFAULT_PARTITIONS, PORTS
 from shared.services import NAMES as SERVICES
-from shared.services import PORTS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,6 +70,18 @@ def test_topics_and_acls_are_created_up_front_once_kafka_is_healthy_by_its_admin
     env = setup["environment"]
     assert (env["HARBIN_KAFKA_SECURITY_PROTOCOL"], env["HARBIN_KAFKA_USERNAME"]) == ("SASL_SSL", "admin")
     assert compose["services"]["kafka"]["depends_on"]["kafka-tls"]["condition"] == "service_completed_successfully"
+
+
+def test_topics_take_their_partitions_from_the_one_setting_with_its_one_default(compose):
+    setup = compose["services"]["kafka-setup"]
+    assert setup["environment"]["KAFKA_PARTITIONS"] == f"${{KAFKA_PARTITIONS:-{DEFAULT_PARTITIONS}}}"
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if "=" in line and line[0] != "#"
+    )
+    assert example["KAFKA_PARTITIONS"] == str(DEFAULT_PARTITIONS)
+    assert "PARTITIONS=$(python3 -m shared.services --partitions)" in (ROOT / "scripts/kafka.sh").read_text()
 
 
 def test_kafka_keeps_its_log_on_the_volume_so_topics_outlive_the_container(compose):
