@@ -52,9 +52,12 @@ async def _until(check, what: str, timeout: float = 120) -> None:
 async def test_a_replica_of_every_service_killed_mid_fan_out_hands_its_partitions_over(system, report):
     households = system.caseloads.take()
     victims = [f"{service}-2" for service in SERVICES]
+    # The first scenario of the module: replicas that have just started may still be joining their group.
+    # Every victim ready, and a stream slow enough (about 10 s) for the group to hand each its partitions.
+    await asyncio.gather(*(system.wait_ready(victim) for victim in victims))
     before = {victim: await system.handled(victim) for victim in victims}
     third = asyncio.Event()
-    stream = asyncio.create_task(system.enrol_stream(households, batch=10, progress=third))
+    stream = asyncio.create_task(system.enrol_stream(households, batch=5, progress=third, pause=0.4))
     await third.wait()
 
     async def each_victim_is_handling_its_share() -> bool:
