@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -180,6 +180,7 @@ class ParameterBook:
 
     @classmethod
     async def _read(cls, session: AsyncSession, specs_by_name: dict[str, ParameterSpec]) -> ParameterBook:
+        await hold_parameters(session, exclusive=False)
         result = await session.execute(
             select(
                 PolicyParameter.name, PolicyParameter.scope, PolicyParameter.value, PolicyParameter.effective_from
@@ -202,6 +203,23 @@ class ParameterBook:
 
 
 _BOOKS: Cache[dict[frozenset[str], ParameterBook]] = Cache("parameter books", dict)
+
+# Changes of parameters and what is computed from them are serialised: a transaction that reads a book holds
+# this lock shared until it ends, and a change takes it exclusively before writing. Without it, an enrolment
+# that read the old standard and committed after a new standard's recompute kept the old amounts for good.
+_PARAMETERS_LOCK_KEY = 73_012_005
+
+
+async def hold_parameters(session: AsyncSession, *, exclusive: bool) -> None:
+    """Hold the parameters' lock until the transaction ends (shared to read, exclusive to change).
+
+    PostgreSQL only: on SQLite every writing transaction begins IMMEDIATE, holding the database's one write
+    lock from its first statement, so a change and an enrolment are serialised already."""
+
+    if session.bind.dialect.name != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await session.execute(text(f"SELECT {function}(:key)"), {"key": _PARAMETERS_LOCK_KEY})
 
 
 def default_rows(specs: Iterable[ParameterSpec]) -> list[dict[str, Any]]:
@@ -404,6 +422,9 @@ def parameters_router(
                     'due for past periods; send "retroactive": true with a "reason"',
                 )
             note = f"retroactive: {body.reason}" + (f" — {body.note}" if body.note else "")
+        # Before anything is read: a change waits for the transactions computing from the old value to end,
+        # and its recompute then sees everything they wrote.
+        await hold_parameters(session, exclusive=True)
         caller = getattr(request.state, "principal", None)
         row = PolicyParameter(
             name=spec.name,

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import applications, notices, rules, service
-from services.registry.models import Appeal, Household, Notice
+from services.registry.models import Appeal, Notice
 from services.registry.parameters import APPEAL_DECISION_DAYS, APPEAL_FILING_DAYS
 from services.registry.schemas import AppealDecisionIn, AppealIn, AppealOut, HouseholdIn, HouseholdPatch, MemberIn
 from shared.errors import Conflict, NotFound, Unprocessable
@@ -171,7 +171,7 @@ async def _correct_amount(
             "appeal_remedy", "an upheld appeal against an amount names the corrected facts and effective_on"
         )
     household_id = str(appeal.household_id)
-    locked = await uow.session.get(Household, household_id, with_for_update=True)
+    locked = await service.lock_household(uow.session, household_id)
     before = service.schedule_of(locked) if locked is not None else []
     patch = HouseholdPatch.model_validate(
         {

@@ -371,7 +371,7 @@ async def change_with_notice(
     of the amount paid, and an exit when the change lifted income to the standard."""
 
     today = today or city_today()
-    locked = await uow.session.get(Household, household_id, with_for_update=True)
+    locked = await service.lock_household(uow.session, household_id)
     before = (service.schedule_of(locked), locked.exited_on) if locked is not None else ([], None)
     household = await service.change(uow, household_id, patch, today)
     issued = []

@@ -80,7 +80,7 @@ async def record(uow: UnitOfWork, household_id: str, body: ReviewIn, today: date
 
     session = uow.session
     today = today or city_today()
-    household = await session.get(Household, household_id, with_for_update=True)
+    household = await service.lock_household(session, household_id)
     if household is None:
         raise NotFound("household_not_found", f"no household with id {household_id}")
     service._require_in_dibao(household, today)

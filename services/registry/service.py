@@ -67,7 +67,7 @@ from shared.ledger import balance_owed as ledger_balance
 from shared.logging import mask_text
 from shared.money import ZERO, to_fen
 from shared.outbox import Outbox
-from shared.parameters import CITY_WIDE, MissingParameter, ParameterBook, change_dates
+from shared.parameters import CITY_WIDE, MissingParameter, ParameterBook, change_dates, hold_parameters
 from shared.periods import Period, add_months, city_today, month_of, parse_month, refuse_future
 from shared.platform_models import PolicyParameter
 from shared.resident_id import mask_resident_id, parse_resident_id
@@ -366,7 +366,7 @@ def _member_snapshot(row: dict[str, Any] | Member) -> MemberSnapshot:
 
 
 async def _insert_prepared(uow: UnitOfWork, prepared: Sequence[_Prepared]) -> None:
-    """Insert inside a savepoint; the caller stages the events once the savepoint has held."""
+    """Insert the prepared households; the caller stages their events once the rows have held."""
 
     session = uow.session
     await session.execute(insert(table_of(Household)), [p.household for p in prepared])
@@ -402,10 +402,11 @@ async def enrol(
     release, clashes = _claims_of(prepared, await _memberships(session, ids))
     if clashes:
         raise _person_conflict(clashes)
+    # No savepoint (two round trips): a concurrent enrolment that took someone fails this whole transaction,
+    # and the 409 rolls it back with whatever the caller (an approval, an appeal) wrote before.
     try:
-        async with session.begin_nested():
-            await _release(session, release)
-            await _insert_prepared(uow, [prepared])
+        await _release(session, release)
+        await _insert_prepared(uow, [prepared])
     except IntegrityError:
         raise _person_conflict(ids) from None
     await outbox.stage(uow, prepared.event)
@@ -646,12 +647,18 @@ def changed_event(
     )
 
 
-async def _locked_household(session: AsyncSession, household_id: str) -> Household:
-    """The household, its row locked for this transaction (changes, exits and runs of one household queue)."""
+async def lock_household(session: AsyncSession, household_id: str) -> Household | None:
+    """The household, its row locked for this transaction (changes, exits and runs of one household queue).
 
-    household = (
-        await session.scalars(select(Household).where(Household.id == household_id).with_for_update())
-    ).one_or_none()
+    The parameters' lock is taken first, as a new standard takes it before locking the households it
+    recomputes: a change that locked the household and then read the standard would deadlock with it."""
+
+    await hold_parameters(session, exclusive=False)
+    return await session.get(Household, household_id, with_for_update=True)
+
+
+async def _locked_household(session: AsyncSession, household_id: str) -> Household:
+    household = await lock_household(session, household_id)
     if household is None:
         raise NotFound("household_not_found", f"no household with id {household_id}")
     return household
@@ -1206,7 +1213,7 @@ async def record_employment(uow: UnitOfWork, event: MemberEmployed) -> Employmen
     member is recorded as employed (the change events sent from now on carry it)."""
 
     session = uow.session
-    household = await session.get(Household, event.household_id, with_for_update=True)
+    household = await lock_household(session, event.household_id)
     if (
         household is None
         or household.status_on(event.employed_on) != "active"

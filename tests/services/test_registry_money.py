@@ -8,8 +8,11 @@ from datetime import date, timedelta
 
 import pytest
 
+from services.registry import service
+from services.registry.schemas import HouseholdIn
 from shared.events import EMPLOYMENT_TOPIC, MemberEmployed
 from shared.periods import add_months, city_today, month_of
+from shared.unit_of_work import Actor
 from tests.support import enrol, eventually, household_body, member, system
 
 pytestmark = pytest.mark.integration
@@ -95,6 +98,37 @@ async def test_retroactive_standard_is_refused_without_a_reason_and_paid_as_arre
     run = (await registry.post("/payment-runs", json={"period": "2026-04"})).json()
     assert (run["households_paid"], run["total_amount"]) == (1, "60.00")
     assert month_sums(await ledger(registry, household["id"]))["2026-03"] == "230.00"
+
+
+async def test_standard_changed_while_an_enrolment_is_in_flight_reaches_that_household(registry):
+    """An enrolment that read the old standard and commits after the new one's recompute must not keep the old
+    amounts: the change waits for it, then recomputes it too."""
+
+    body = HouseholdIn.model_validate(household_body(income="0.00", enrolled_on=date(2026, 1, 1)))
+    async with registry.app.state.platform.units.begin(actor=Actor("civil-affairs", "clerk", "test")) as uow:
+        enrolled = await service.enrol(uow, body)  # read the standard, wrote the household; not committed
+        change = asyncio.create_task(
+            registry.post(
+                "/parameters/dibao_standard",
+                json={
+                    "value": "230.00",
+                    "effective_from": "2026-03-01",
+                    "scope": "*",
+                    "retroactive": True,
+                    "reason": "调标文件补录",
+                },
+            )
+        )
+        await asyncio.sleep(1.0)
+        assert not change.done(), "the new standard did not wait for the enrolment computed from the old one"
+        await uow.commit()
+    response = await change
+    assert response.status_code == 201, response.text
+    schedule = (await registry.get(f"/households/{enrolled.id}")).json()["allowance_schedule"]
+    assert [(step["effective_from"], step["amount"]) for step in schedule] == [
+        ("2026-01-01", "200.00"),
+        ("2026-03-01", "230.00"),
+    ]
 
 
 async def test_run_for_a_month_not_begun_is_refused_and_this_month_is_paid(registry):
