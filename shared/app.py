@@ -89,7 +89,12 @@ class Platform:
             layout=TopicLayout(settings.kafka_partitions, settings.kafka_replication_factor),
         )
         relay = OutboxRelay(
-            sessions, producers, settings.topic_prefix, settings.outbox_batch_size, settings.outbox_poll_seconds
+            sessions,
+            producers,
+            settings.topic_prefix,
+            settings.outbox_batch_size,
+            settings.outbox_poll_seconds,
+            settings.outbox_linger_seconds,
         )
         units = UnitsOfWork(sessions, on_commit=relay.notify)
         consumer = None

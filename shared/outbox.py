@@ -88,12 +88,14 @@ class OutboxRelay:
         topic_prefix: str = "",
         batch_size: int = 500,
         poll_seconds: float = 0.5,
+        linger_seconds: float = 0.0,
     ) -> None:
         self.sessions = sessions
         self.producers = producers
         self.topic_prefix = topic_prefix
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        self.linger_seconds = linger_seconds
         self._wake = asyncio.Event()
         self._topics_ready: set[str] = set()
         self._stopping = False
@@ -129,7 +131,11 @@ class OutboxRelay:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
             except TimeoutError:
-                pass
+                continue
+            if self.linger_seconds:
+                # Single requests commit one event each: read them a few at a time, not one relay
+                # transaction and one Kafka round trip per request.
+                await asyncio.sleep(self.linger_seconds)
 
     def stop(self) -> None:
         self._stopping = True

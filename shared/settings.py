@@ -52,6 +52,9 @@ class ServiceSettings(BaseSettings):
     # How often a failing (non-transient) event is retried before it goes to the dead-letter topic.
     consumer_max_attempts: int = Field(default=3, ge=1, le=20)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    # How long the relay waits after a commit wakes it, so that the commits of that moment share one read,
+    # one Kafka batch and one delete (Kafka's own linger.ms, one level up); 0 publishes each commit at once.
+    outbox_linger_seconds: float = Field(default=0.02, ge=0, le=1)
     # Off for an instance that must not publish (a read replica; a fault-injection test).
     outbox_relay_enabled: bool = True
     # Rows paid per committed batch in monthly and term runs.

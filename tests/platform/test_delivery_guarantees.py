@@ -209,6 +209,36 @@ async def test_relay_sends_each_outbox_row_once_and_removes_it(kafka, postgres):
     assert sorted(record.key.decode() for record in records) == sorted(event.household_id for event in events)
 
 
+async def test_commits_made_while_the_relay_lingers_are_published_together_after_it(kafka, postgres):
+    prefix = new_prefix()
+    async with platform_database() as (_, sessions):
+        relay = OutboxRelay(sessions, ProducerHolder(KAFKA, "probe"), prefix, poll_seconds=30, linger_seconds=0.6)
+        units = UnitsOfWork(sessions, on_commit=relay.notify)
+        running = asyncio.create_task(relay.run())
+        try:
+            await eventually(lambda: _unpublished_is_zero(sessions))  # the relay's first pass, on an empty outbox
+            await asyncio.sleep(0.2)  # the relay is waiting to be woken
+            events = [exited() for _ in range(5)]
+            async with units.begin() as uow:
+                await Outbox("probe").stage(uow, events[0])
+                await uow.commit()  # wakes the relay, which lingers
+            await asyncio.sleep(0.1)
+            assert await count(sessions, OutboxMessage) == 1, "published before the linger was over"
+            for event in events[1:]:
+                async with units.begin() as uow:
+                    await Outbox("probe").stage(uow, event)
+                    await uow.commit()
+            await asyncio.sleep(0.1)
+            assert await count(sessions, OutboxMessage) == 5
+            await eventually(lambda: _unpublished_is_zero(sessions))
+        finally:
+            relay.stop()
+            await running
+            await relay.producers.stop()
+    records = await read_topic(prefix + HOUSEHOLDS_TOPIC, until=lambda got: len(got) >= 5)
+    assert sorted(record.key.decode() for record in records) == sorted(event.household_id for event in events)
+
+
 async def _unpublished_is_zero(sessions) -> bool:
     async with sessions() as session:
         return await unpublished_count(session) == 0
