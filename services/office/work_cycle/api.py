@@ -6,7 +6,8 @@ takes ``office:read`` or the writing scope (the scores and commendations also ``
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import HTMLResponse, Response
@@ -34,7 +35,7 @@ from services.office.work_cycle.schemas import (
 )
 from services.office.work_cycle.units import MemberUnit, PartnerOrganisation
 from shared.api import OptionalReportPeriod, ReportPeriod, text_answers
-from shared.auth import requires, requires_any
+from shared.auth import requires_any
 from shared.errors import problem_responses
 from shared.periods import city_today, parse_period
 from shared.unit_of_work import DbSession
@@ -46,18 +47,45 @@ WRITE = "office:work_cycle"
 PARTNERS = "office:partners"
 ItemNumber = Annotated[int, Path(ge=1, le=1000, description="its number, from 1", examples=[1])]
 DivisionQuery = Annotated[str | None, Query(pattern=r"^[0-9]{6}$")]
+READERS = ("office:read", WRITE)
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def _route(
+    method: Literal["GET", "POST", "PATCH"],
+    path: str,
+    model: Any,
+    *,
+    scopes: tuple[str, ...],
+    problems: tuple[int, ...],
+    summary: str,
+    created: bool = False,
+    answers: dict[int | str, dict[str, Any]] | None = None,
+) -> Callable[[Endpoint], Endpoint]:
+    """A work-cycle route: guarded by any of ``scopes``, answering ``model`` (201 when ``created``) or a problem."""
+
+    return router.api_route(
+        path,
+        methods=[method],
+        dependencies=[requires_any(*scopes)],
+        response_model=model,
+        status_code=201 if created else 200,
+        tags=[TAG],
+        responses={**(answers or {}), **problem_responses(*problems)},
+        summary=summary,
+    )
 
 
 # ---- joint meetings -----------------------------------------------------------------------------------
 
 
-@router.post(
+@_route(
+    "POST",
     "/meetings",
-    dependencies=[requires(WRITE)],
-    response_model=MeetingOut,
-    status_code=201,
-    tags=[TAG],
-    responses=problem_responses(422),
+    MeetingOut,
+    scopes=(WRITE,),
+    problems=(422,),
+    created=True,
     summary="Record a joint meeting of the member units (联席会议): who was present, what was decided",
 )
 async def record_meeting(body: MeetingIn, session: DbSession) -> MeetingOut:
@@ -68,12 +96,12 @@ async def record_meeting(body: MeetingIn, session: DbSession) -> MeetingOut:
     return service.meeting_out(*await service.record_meeting(session, body))
 
 
-@router.get(
+@_route(
+    "GET",
     "/meetings",
-    dependencies=[requires_any("office:read", WRITE)],
-    response_model=list[MeetingOut],
-    tags=[TAG],
-    responses=problem_responses(422),
+    list[MeetingOut],
+    scopes=READERS,
+    problems=(422,),
     summary="Joint meetings, the latest first (by kind, the period they were held in, a unit tasked)",
 )
 async def list_meetings(
@@ -89,12 +117,13 @@ async def list_meetings(
     return [service.meeting_out(m, d, today) for m, d in await service.list_meetings(session, kind, held_in, unit)]
 
 
-@router.get(
+@_route(
+    "GET",
     "/meetings/{meeting_id}",
-    dependencies=[requires_any("office:read", WRITE)],
-    response_model=MeetingDetailOut,
-    tags=[TAG],
-    responses={**text_answers("text/html"), **problem_responses(404)},
+    MeetingDetailOut,
+    scopes=READERS,
+    problems=(404,),
+    answers=text_answers("text/html"),
     summary="A joint meeting with its decisions beside the assessment and scores of its period (text/html: the page)",
 )
 async def get_meeting(
@@ -131,12 +160,15 @@ async def get_meeting(
     return detail
 
 
-@router.patch(
+@_route(
+    "PATCH",
     "/meetings/{meeting_id}/decisions/{n}",
-    dependencies=[requires(WRITE)],
-    response_model=DecisionOut,
-    tags=[TAG],
-    responses=problem_responses(404, 422),
+    DecisionOut,
+    scopes=(WRITE,),
+    problems=(
+        404,
+        422,
+    ),
     summary="Follow up a decision: done (with the day), reopened, a new due day, a note",
 )
 async def update_decision(meeting_id: RowId, n: ItemNumber, body: DecisionPatch, session: DbSession) -> DecisionOut:
@@ -149,13 +181,13 @@ async def update_decision(meeting_id: RowId, n: ItemNumber, body: DecisionPatch,
 # ---- inspections ----------------------------------------------------------------------------------------
 
 
-@router.post(
+@_route(
+    "POST",
     "/inspections",
-    dependencies=[requires(WRITE)],
-    response_model=InspectionOut,
-    status_code=201,
-    tags=[TAG],
-    responses=problem_responses(422),
+    InspectionOut,
+    scopes=(WRITE,),
+    problems=(422,),
+    created=True,
     summary="Record an inspection of a district (督导检查) with its findings, each assigned to a unit and due by a day",
 )
 async def record_inspection(body: InspectionIn, session: DbSession) -> InspectionOut:
@@ -165,12 +197,12 @@ async def record_inspection(body: InspectionIn, session: DbSession) -> Inspectio
     return service.inspection_out(*await service.record_inspection(session, body))
 
 
-@router.get(
+@_route(
+    "GET",
     "/inspections",
-    dependencies=[requires_any("office:read", WRITE)],
-    response_model=list[InspectionOut],
-    tags=[TAG],
-    responses=problem_responses(422),
+    list[InspectionOut],
+    scopes=READERS,
+    problems=(422,),
     summary="Inspections, the latest first (by district, period, a unit's findings, overdue findings)",
 )
 async def list_inspections(
@@ -188,12 +220,12 @@ async def list_inspections(
     return [service.inspection_out(i, f, today) for i, f in found]
 
 
-@router.get(
+@_route(
+    "GET",
     "/inspections/{inspection_id}",
-    dependencies=[requires_any("office:read", WRITE)],
-    response_model=InspectionOut,
-    tags=[TAG],
-    responses=problem_responses(404),
+    InspectionOut,
+    scopes=READERS,
+    problems=(404,),
     summary="An inspection and its findings",
 )
 async def get_inspection(inspection_id: RowId, session: DbSession) -> InspectionOut:
@@ -203,12 +235,15 @@ async def get_inspection(inspection_id: RowId, session: DbSession) -> Inspection
     return service.inspection_out(*await service.get_inspection(session, inspection_id))
 
 
-@router.patch(
+@_route(
+    "PATCH",
     "/inspections/{inspection_id}/findings/{n}",
-    dependencies=[requires(WRITE)],
-    response_model=FindingOut,
-    tags=[TAG],
-    responses=problem_responses(404, 422),
+    FindingOut,
+    scopes=(WRITE,),
+    problems=(
+        404,
+        422,
+    ),
     summary="Follow up a finding: resolved (with the day and how), reopened, a new due day",
 )
 async def update_finding(inspection_id: RowId, n: ItemNumber, body: FindingPatch, session: DbSession) -> FindingOut:
@@ -221,12 +256,12 @@ async def update_finding(inspection_id: RowId, n: ItemNumber, body: FindingPatch
 # ---- scores and commendations -------------------------------------------------------------------------
 
 
-@router.get(
+@_route(
+    "GET",
     "/reports/scores",
-    dependencies=[requires_any("office:read", "audit:read", WRITE)],
-    response_model=ScoresOut,
-    tags=[TAG],
-    responses=problem_responses(422),
+    ScoresOut,
+    scopes=(*READERS, "audit:read"),
+    problems=(422,),
     summary="考核: every member unit and district scored on the published criteria, with the figures behind each",
 )
 async def unit_scores(period: ReportPeriod, session: DbSession) -> ScoresOut:
@@ -236,13 +271,16 @@ async def unit_scores(period: ReportPeriod, session: DbSession) -> ScoresOut:
     return await scores.compute(session, period)
 
 
-@router.post(
+@_route(
+    "POST",
     "/commendations",
-    dependencies=[requires(WRITE)],
-    response_model=CommendationOut,
-    status_code=201,
-    tags=[TAG],
-    responses=problem_responses(409, 422),
+    CommendationOut,
+    scopes=(WRITE,),
+    problems=(
+        409,
+        422,
+    ),
+    created=True,
     summary="表彰: commend a unit or a district for a half-year or year, with the score it earned",
 )
 async def commend(body: CommendationIn, session: DbSession) -> CommendationOut:
@@ -253,12 +291,12 @@ async def commend(body: CommendationIn, session: DbSession) -> CommendationOut:
     return service.commendation_out(await service.commend(session, body))
 
 
-@router.get(
+@_route(
+    "GET",
     "/commendations",
-    dependencies=[requires_any("office:read", "audit:read", WRITE)],
-    response_model=list[CommendationOut],
-    tags=[TAG],
-    responses=problem_responses(422),
+    list[CommendationOut],
+    scopes=(*READERS, "audit:read"),
+    problems=(422,),
     summary="Commendations, for the city government: the latest period first, the best score first",
 )
 async def list_commendations(
@@ -277,13 +315,16 @@ async def list_commendations(
 # ---- partner organisations --------------------------------------------------------------------------
 
 
-@router.post(
+@_route(
+    "POST",
     "/partner-activities",
-    dependencies=[requires(PARTNERS)],
-    response_model=PartnerActivityOut,
-    status_code=201,
-    tags=[TAG],
-    responses=problem_responses(404, 422),
+    PartnerActivityOut,
+    scopes=(PARTNERS,),
+    problems=(
+        404,
+        422,
+    ),
+    created=True,
     summary="A partner organisation's activity for a dibao household or member (工会, 共青团, 妇联, 残联)",
 )
 async def record_partner_activity(body: PartnerActivityIn, session: DbSession) -> PartnerActivityOut:
@@ -294,12 +335,12 @@ async def record_partner_activity(body: PartnerActivityIn, session: DbSession) -
     return partner_activity_out(await service.record_partner_activity(session, body))
 
 
-@router.get(
+@_route(
+    "GET",
     "/partner-activities",
-    dependencies=[requires_any("office:read", PARTNERS)],
-    response_model=list[PartnerActivityOut],
-    tags=[TAG],
-    responses=problem_responses(422),
+    list[PartnerActivityOut],
+    scopes=("office:read", PARTNERS),
+    problems=(422,),
     summary="Partner organisations' activities, the latest first",
 )
 async def list_partner_activities(
