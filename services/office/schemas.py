@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.office.work_cycle.schemas import PartnerActivityOut, WorkCycleAssessment
+from services.office.work_cycle.schemas import OpenFinding, PartnerActivityOut, ScoresOut, WorkCycleAssessment
 from shared.money import MoneyStr
 from shared.validators import Day, DivisionCodeIn, MoneyIn, PastPlanDay, PeriodIn, Text, WholeNumber
 
@@ -230,6 +230,17 @@ class AssessmentOut(BaseModel):
     divisions: list[DivisionAssessment]
     unserved: list[UnservedHousehold]
     work_cycle: WorkCycleAssessment = Field(description="findings followed up and overdue, partner organisations")
+
+
+class MeetingPackOut(BaseModel):
+    """联席会议材料: what the joint meeting reviewing a period reads — its assessment, every unit's and district's
+    score, and the inspections' findings still open (the overdue flagged)."""
+
+    period: str
+    prepared_on: date
+    assessment: AssessmentOut
+    scores: ScoresOut
+    open_findings: list[OpenFinding] = Field(description="open now, the longest overdue first")
 
 
 class DivisionReport(BaseModel):

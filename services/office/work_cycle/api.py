@@ -13,7 +13,8 @@ from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
 from services.office import assessment
-from services.office.work_cycle import page, scores, service
+from services.office.schemas import MeetingPackOut
+from services.office.work_cycle import pack, page, scores, service
 from services.office.work_cycle.partners import partner_activity_out
 from services.office.work_cycle.rules import MeetingKind
 from services.office.work_cycle.schemas import (
@@ -34,7 +35,7 @@ from services.office.work_cycle.schemas import (
     ScoresOut,
 )
 from services.office.work_cycle.units import MemberUnit, PartnerOrganisation
-from shared.api import OptionalReportPeriod, ReportPeriod, text_answers
+from shared.api import OptionalReportPeriod, ReportPeriod, text_answers, wants_html
 from shared.auth import requires_any
 from shared.errors import problem_responses
 from shared.periods import city_today, parse_period
@@ -119,6 +120,32 @@ async def list_meetings(
 
 @_route(
     "GET",
+    "/meetings/pack",
+    MeetingPackOut,
+    scopes=(*READERS, "audit:read"),
+    problems=(422,),
+    answers=text_answers("text/html"),
+    summary="The joint meeting's pack for a period: assessment, scores, open findings (text/html: one page)",
+)
+async def meeting_pack(
+    period: ReportPeriod,
+    session: DbSession,
+    format: Literal["json", "html"] | None = None,
+    accept: str | None = Header(default=None),
+) -> MeetingPackOut | Response:
+    """What the joint meeting reviewing `period` reads (联席会议材料): the period's assessment, every member unit's
+    and district's score with the figures behind it, and the inspections' findings still open, the overdue flagged.
+    JSON, or one self-contained page (no script, no external asset: it opens offline) with `Accept: text/html` or
+    `format=html`. Scope `office:read`, `audit:read` or `office:work_cycle`."""
+
+    result = await pack.meeting_pack(session, period)
+    if wants_html(accept, format):
+        return HTMLResponse(page.render_pack(result))
+    return result
+
+
+@_route(
+    "GET",
     "/meetings/{meeting_id}",
     MeetingDetailOut,
     scopes=READERS,
@@ -155,7 +182,7 @@ async def get_meeting(
             units=scored.units,
         ),
     )
-    if format == "html" or (format is None and accept is not None and "text/html" in accept):
+    if wants_html(accept, format):
         return HTMLResponse(page.render(detail))
     return detail
 
