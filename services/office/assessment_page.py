@@ -14,7 +14,7 @@ from html import escape
 from urllib.parse import quote
 
 from services.office.assessment import unserved_csv
-from services.office.schemas import AssessmentOut, BureauAssessment
+from services.office.schemas import AssessmentOut, BureauAssessment, ProcedureCounts
 from services.office.work_cycle.units import unit_name
 from shared.divisions import division_name
 from shared.periods import parse_period
@@ -271,6 +271,46 @@ def _findings_section(result: AssessmentOut) -> str:
 </table>"""
 
 
+def _procedure_cells(counts: ProcedureCounts) -> str:
+    late = [counts.applications_overdue, counts.reviews_overdue, counts.appeals_overdue]
+    cells = [
+        counts.applications_submitted,
+        counts.applications_approved,
+        counts.applications_refused,
+        counts.applications_pending,
+        late[0],
+        counts.reviews_due,
+        late[1],
+        counts.appeals_lodged,
+        counts.appeals_open,
+        f"{counts.appeals_decided}（{counts.appeals_upheld}）",
+        late[2],
+    ]
+    overdue_at = {4: late[0], 6: late[1], 10: late[2]}
+    return "".join(
+        f'<td class="overdue">{value}</td>' if overdue_at.get(index) else f"<td>{value}</td>"
+        for index, value in enumerate(cells)
+    )
+
+
+def _procedure_section(result: AssessmentOut) -> str:
+    """申请、复核、申诉: the dibao procedure per district, as the registry announced it."""
+
+    rows = "".join(
+        f'<tr data-division="{d.division_code}"><th>{escape(d.division_name)}</th>{_procedure_cells(d.procedure)}</tr>'
+        for d in result.divisions
+    )
+    return f"""<h2>低保申请、定期复核与申诉</h2>
+<p class="note">申请：本期受理、批准、不予批准，期末待决定，现超过办理时限；复核：期末前到期未复核的在保户，其中现已逾期；
+申诉：本期提出，期末未决，本期决定（其中申诉成立），现超过决定期限。</p>
+<table id="procedure">
+<thead><tr><th rowspan="2">区县</th><th colspan="5">低保申请</th><th colspan="2">定期复核</th><th colspan="4">申诉</th></tr>
+<tr><th>受理</th><th>批准</th><th>不予批准</th><th>待决定</th><th>超期</th><th>到期</th><th>逾期</th>
+<th>提出</th><th>未决</th><th>决定（成立）</th><th>超期</th></tr></thead>
+<tbody>{rows}<tr class="total" data-division="city"><th>合计</th>{_procedure_cells(result.procedure)}</tr></tbody>
+</table>"""
+
+
 def document(title: str, body: str) -> str:
     """A whole page: the one style, no script, no external asset."""
 
@@ -367,4 +407,5 @@ def sections(result: AssessmentOut) -> str:
 <h2>社会互助（捐赠与一帮一结对子）</h2>
 <table id="mutual-aid"><thead><tr><th>区县</th><th>捐赠笔数</th><th>捐赠金额</th><th>结对帮扶(户)</th></tr></thead>
 <tbody>{aid_rows}</tbody></table>
+{_procedure_section(result)}
 {_findings_section(result)}"""
