@@ -10,14 +10,14 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.office.models import ProcedureAppeal, ProcedureApplication, ProcedureReview
 from services.office.schemas import ProcedureCounts
 from shared.consumer import BatchHandler
-from shared.db import Excluded, upsert
+from shared.db import Excluded, rows_matched, upsert
 from shared.events import AppealProgressed, ApplicationProgressed, ReceivedEvent, ReviewScheduled
 from shared.periods import Period
 from shared.projection import DibaoHousehold
@@ -87,6 +87,15 @@ HANDLERS = {
     "AppealProgressed": _keeps_latest(ProcedureAppeal, "appeal_id", _appeal),
     "ReviewScheduled": _keeps_latest(ProcedureReview, "household_id", _review),
 }
+
+
+async def reset(session: AsyncSession) -> dict[str, int]:
+    """Before a replay: forget the procedure's states (the topic announces them all again)."""
+
+    return {
+        model.__tablename__: await rows_matched(session, delete(model))
+        for model in (ProcedureApplication, ProcedureAppeal, ProcedureReview)
+    }
 
 
 def _count(condition: ColumnElement[bool]) -> Any:
