@@ -6,7 +6,6 @@ time, so a replay or a redelivery of an older one changes nothing) and never ask
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -26,13 +25,22 @@ from shared.unit_of_work import UnitOfWork
 OPEN_APPLICATIONS = ("submitted", "investigated", "noticed")
 
 
-def _keeps_latest(model: Any, key: str, row_of: Callable[[Any], dict[str, Any]]) -> BatchHandler:
-    """A handler that upserts each event's row by ``key``, the latest announcement winning."""
+def _keeps_latest(model: Any, key: str, case_column: str | None = None) -> BatchHandler:
+    """A handler that upserts each event's row by ``key``, the latest announcement winning. The row is the event's
+    fields (its ``household_id`` under ``case_column`` when the table names it so)."""
+
+    def row_of(event: ReceivedEvent) -> dict[str, Any]:
+        row: dict[str, Any] = event.payload.model_dump()
+        if case_column is not None:
+            row[case_column] = row.pop("household_id")
+        row["as_of"] = event.occurred_at
+        # Only the table's columns: a field the event gains later is not one of them until a migration adds it.
+        return {column.name: row[column.name] for column in model.__table__.columns}
 
     async def handle(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
         rows: dict[str, dict[str, Any]] = {}
         for event in events:
-            row = {**row_of(event.payload), "as_of": event.occurred_at}
+            row = row_of(event)
             earlier = rows.get(row[key])
             if earlier is None or earlier["as_of"] <= row["as_of"]:
                 rows[row[key]] = row
@@ -48,44 +56,10 @@ def _keeps_latest(model: Any, key: str, row_of: Callable[[Any], dict[str, Any]])
     return BatchHandler(handle, idempotent=True)
 
 
-def _application(event: ApplicationProgressed) -> dict[str, Any]:
-    return {
-        "application_id": event.household_id,
-        "division_code": event.division_code,
-        "status": event.status,
-        "applied_on": event.applied_on,
-        "decided_on": event.decided_on,
-        "awaiting": event.awaiting,
-        "due_on": event.due_on,
-    }
-
-
-def _appeal(event: AppealProgressed) -> dict[str, Any]:
-    return {
-        "appeal_id": event.appeal_id,
-        "case_id": event.household_id,
-        "division_code": event.division_code,
-        "subject": event.subject,
-        "status": event.status,
-        "lodged_on": event.lodged_on,
-        "decide_by": event.decide_by,
-        "decided_on": event.decided_on,
-    }
-
-
-def _review(event: ReviewScheduled) -> dict[str, Any]:
-    return {
-        "household_id": event.household_id,
-        "division_code": event.division_code,
-        "due_on": event.due_on,
-        "last_reviewed_on": event.last_reviewed_on,
-    }
-
-
 HANDLERS = {
-    "ApplicationProgressed": _keeps_latest(ProcedureApplication, "application_id", _application),
-    "AppealProgressed": _keeps_latest(ProcedureAppeal, "appeal_id", _appeal),
-    "ReviewScheduled": _keeps_latest(ProcedureReview, "household_id", _review),
+    ApplicationProgressed.TYPE: _keeps_latest(ProcedureApplication, "application_id", case_column="application_id"),
+    AppealProgressed.TYPE: _keeps_latest(ProcedureAppeal, "appeal_id", case_column="case_id"),
+    ReviewScheduled.TYPE: _keeps_latest(ProcedureReview, "household_id"),
 }
 
 

@@ -49,6 +49,9 @@ PARTNERS = "office:partners"
 ItemNumber = Annotated[int, Path(ge=1, le=1000, description="its number, from 1", examples=[1])]
 DivisionQuery = Annotated[str | None, Query(pattern=r"^[0-9]{6}$")]
 READERS = ("office:read", WRITE)
+# The answers that are also a page: JSON, or the page with format=html or a browser's Accept: text/html.
+PageFormat = Annotated[Literal["json", "html"] | None, Query(description="html: the page")]
+AcceptHeader = Annotated[str | None, Header()]
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
@@ -130,8 +133,8 @@ async def list_meetings(
 async def meeting_pack(
     period: ReportPeriod,
     session: DbSession,
-    format: Literal["json", "html"] | None = None,
-    accept: str | None = Header(default=None),
+    format: PageFormat = None,
+    accept: AcceptHeader = None,
 ) -> MeetingPackOut | Response:
     """What the joint meeting reviewing `period` reads (联席会议材料): the period's assessment, every member unit's
     and district's score with the figures behind it, and the inspections' findings still open, the overdue flagged.
@@ -156,8 +159,8 @@ async def meeting_pack(
 async def get_meeting(
     meeting_id: RowId,
     session: DbSession,
-    format: Literal["json", "html"] | None = None,
-    accept: str | None = Header(default=None),
+    format: PageFormat = None,
+    accept: AcceptHeader = None,
 ) -> MeetingDetailOut | Response:
     """A joint meeting with its decisions and their follow-up, beside the assessment and scores of the period it
     reviewed; the page with `Accept: text/html` or `format=html`. 404 `meeting_not_found`. Scope `office:read` or
