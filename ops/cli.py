@@ -3,6 +3,7 @@
     harbin-ops enrol caseload.xlsx           enrol a district's caseload (CSV or Excel), resumable, with a file of rejects
     harbin-ops pay 2026-05                   settle a month's dibao (also: supplement, rent-subsidy, term); --dry-run
     harbin-ops assessment 2026-H1            the joint meeting's assessment (from the office)
+    harbin-ops meeting 2026-H1               the joint meeting's pack: one self-contained HTML page (from the office)
     harbin-ops dlq list / dlq requeue …      see dead-lettered messages, put a fixed one back on its topic
     harbin-ops replay medical                rebuild a service's event-derived state from its topics
     harbin-ops status                        is every service ready, and has the system caught up?
@@ -517,6 +518,27 @@ def assessment(
         out.print(table)
         if len(unserved) > LISTED:
             out.print(f"… and {len(unserved) - LISTED} more (all of them: --unserved-csv FILE)")
+
+
+@app.command()
+def meeting(
+    period: str,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="where to write the page (default meeting-PERIOD.html here)")
+    ] = None,
+) -> None:
+    """Prepare the joint meeting's pack (联席会议材料) for a period: its assessment, every unit's and district's
+    score, the open findings with the overdue flagged — one self-contained HTML page (opens offline, prints)."""
+
+    target = out or Path(f"meeting-{period}.html")
+    with client("office") as http:
+        response = http.get("/meetings/pack", params={"period": period, "format": "html"})
+        page = response.text if response.status_code < 400 else answer(response, "office", "office:read")
+    try:
+        target.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot write {target}: {exc.strerror}", EXIT_USAGE) from None
+    console().print(f"meeting pack {period}: {target} ({len(page.encode()) // 1024 + 1} KB; open it in a browser)")
 
 
 # ---- status ------------------------------------------------------------------------------------------

@@ -80,3 +80,9 @@ def csv_response(text: str, filename: str) -> Response:
 
 def wants_csv(accept: str | None, format: str | None) -> bool:
     return format == "csv" or (accept is not None and "text/csv" in accept)
+
+
+def wants_html(accept: str | None, format: str | None) -> bool:
+    """The page: ``format=html``, or a browser's ``Accept: text/html`` when no format is named."""
+
+    return format == "html" or (format is None and accept is not None and "text/html" in accept)

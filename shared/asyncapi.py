@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from shared.events import CATALOG, EventEnvelope, IntegrationEvent
-from shared.services import BY_NAME, EMPLOYMENT_TOPIC, GRANTS_TOPIC, HOUSEHOLDS_TOPIC, NAMES
+from shared.services import BY_NAME, EMPLOYMENT_TOPIC, GRANTS_TOPIC, HOUSEHOLDS_TOPIC, NAMES, PROCEDURE_TOPIC
 
 REF = "#/components/schemas/{model}"
 
@@ -33,6 +33,12 @@ CHANNELS: dict[str, tuple[str, str]] = {
         ", ".join(name for name in NAMES if name != "office"),
         "What each bureau granted, revoked and paid, Civil Affairs' dibao payments included. The office's "
         "one-stop view and assessment are built from it.",
+    ),
+    PROCEDURE_TOPIC: (
+        "registry",
+        "The dibao procedure's progress: where each application and appeal stands after every step, and when each "
+        "household's next periodic review falls due (an application's key is its id, which an approved household "
+        "keeps). The office counts them per district in its assessment; the bureaus do not read it.",
     ),
 }
 

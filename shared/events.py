@@ -24,6 +24,7 @@ from shared.money import MoneyStr
 from shared.services import EMPLOYMENT_TOPIC as EMPLOYMENT_TOPIC
 from shared.services import GRANTS_TOPIC as GRANTS_TOPIC
 from shared.services import HOUSEHOLDS_TOPIC as HOUSEHOLDS_TOPIC
+from shared.services import PROCEDURE_TOPIC as PROCEDURE_TOPIC
 from shared.services import TOPICS
 
 # ---- topics -------------------------------------------------------------------------------------
@@ -287,6 +288,59 @@ class NoticeIssued(IntegrationEvent):
     title: str
 
 
+# ---- the dibao procedure's progress (registry.procedure), for the office's assessment ------------------------
+
+ApplicationStatus = Literal["submitted", "investigated", "noticed", "approved", "refused"]
+ApplicationStep = Literal["investigation", "public_notice", "decision"]
+AppealSubject = Literal["refusal", "amount", "exit"]
+AppealStatus = Literal["lodged", "upheld", "dismissed"]
+
+
+class _ProcedureEvent(IntegrationEvent):
+    TOPIC: ClassVar[str] = PROCEDURE_TOPIC
+
+    division_code: str
+
+
+class ApplicationProgressed(_ProcedureEvent):
+    """An application (低保申请) as it stands after a step: submitted, investigated, noticed, an objection recorded or
+    decided, approved or refused. ``household_id`` is the application's id (an approved application's household
+    has it). The latest one says where the application is; ``due_on`` is the awaited step's time limit as it was
+    computed then."""
+
+    TYPE: ClassVar[str] = "ApplicationProgressed"
+
+    status: ApplicationStatus
+    applied_on: date
+    decided_on: date | None = None
+    awaiting: ApplicationStep | None = Field(default=None, description="the next step, while the application is open")
+    due_on: date | None = Field(default=None, description="the awaited step's time limit")
+
+
+class AppealProgressed(_ProcedureEvent):
+    """An appeal (申诉) lodged or decided. ``household_id`` is the case: the household contesting an amount or an
+    exit, the application contesting a refusal."""
+
+    TYPE: ClassVar[str] = "AppealProgressed"
+
+    appeal_id: str
+    subject: AppealSubject
+    status: AppealStatus
+    lodged_on: date
+    decide_by: date
+    decided_on: date | None = None
+
+
+class ReviewScheduled(_ProcedureEvent):
+    """When a household's next periodic review (定期复核) falls due: announced when a household is enrolled by an
+    application or reinstated on appeal, and after each review."""
+
+    TYPE: ClassVar[str] = "ReviewScheduled"
+
+    due_on: date
+    last_reviewed_on: date | None = None
+
+
 CATALOG: dict[tuple[str, int], type[IntegrationEvent]] = {
     (cls.TYPE, cls.VERSION): cls
     for cls in (
@@ -301,6 +355,9 @@ CATALOG: dict[tuple[str, int], type[IntegrationEvent]] = {
         NoticeIssued,
         AssistanceGrantedLines,
         AssistanceRevokedLines,
+        ApplicationProgressed,
+        AppealProgressed,
+        ReviewScheduled,
     )
 }
 KNOWN_TYPES = frozenset(event_type for event_type, _ in CATALOG)

@@ -23,7 +23,7 @@ from services.office.schemas import (
     PairingPatch,
     Report,
 )
-from shared.api import ReportPeriod, csv_response, text_answers, wants_csv
+from shared.api import ReportPeriod, csv_response, text_answers, wants_csv, wants_html
 from shared.auth import SignedLink, requires, requires_any, sign_link
 from shared.errors import Unprocessable, problem_responses
 from shared.periods import InvalidPeriod, parse_period
@@ -69,7 +69,7 @@ async def assessment_report(
     `office:read` or `audit:read`."""
 
     result = await assessment.assess(session, period)
-    if format == "html" or (format is None and accept is not None and "text/html" in accept):
+    if wants_html(accept, format):
         return HTMLResponse(assessment_page.render(result))
     if wants_csv(accept, format):
         text = assessment.unserved_csv(result) if part == "unserved" else assessment.coverage_csv(result)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.office import rules
+from services.office import procedure, rules
 from services.office.models import AssistancePayment, AssistanceRecord, Donation, Enrolment, Pairing
 from services.office.parameters import (
     ASSESS_HOUSING_AREA,
@@ -33,6 +33,7 @@ from services.office.schemas import (
     DivisionReport,
     MissingProgramme,
     MutualAidSummary,
+    ProcedureCounts,
     ProgrammeMoney,
     Report,
     UnservedHousehold,
@@ -326,8 +327,9 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
         .all()
     )
     aid = await _mutual_aid(session, period)
+    steps = await procedure.counts(session, period, today)
 
-    divisions = sorted(set(household_count) | {d for d, _ in tallies} | set(dibao) | set(aid))
+    divisions = sorted(set(household_count) | {d for d, _ in tallies} | set(dibao) | set(aid) | set(steps))
     city: dict[str, _Tally] = defaultdict(lambda: _Tally(repeated))
     division_rows = []
     for code in divisions:
@@ -345,6 +347,7 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
                 dibao_paid=to_fen(dibao.get(code) or ZERO),
                 bureaus=bureaus,
                 mutual_aid=aid.get(code, MutualAidSummary(donations=0, donation_amount=ZERO, active_pairings=0)),
+                procedure=steps.get(code, ProcedureCounts()),
             )
         )
     unserved.sort(key=lambda u: (-u.days_waiting, u.division_code, u.household_id))
@@ -362,6 +365,7 @@ async def assess(session: AsyncSession, period: Period, now: datetime | None = N
         divisions=division_rows,
         unserved=unserved,
         work_cycle=await work_cycle_assessment(session, period),
+        procedure=sum(steps.values(), ProcedureCounts()),
     )
 
 

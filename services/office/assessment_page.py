@@ -14,7 +14,9 @@ from html import escape
 from urllib.parse import quote
 
 from services.office.assessment import unserved_csv
-from services.office.schemas import AssessmentOut, BureauAssessment
+from services.office.schemas import AssessmentOut, BureauAssessment, ProcedureCounts
+from services.office.work_cycle.units import unit_name
+from shared.divisions import division_name
 from shared.periods import parse_period
 from shared.programmes import programme_name
 from shared.services import BUREAU_NAMES
@@ -233,7 +235,8 @@ td.share { width: 12rem; text-align: left; }
 td.share .bar { background: #0d47a1; height: .9rem; min-width: 1px; }
 tr.total th, tr.total td { font-weight: 700; }
 td.id { font-family: monospace; font-size: .8rem; white-space: nowrap; color: #333; }
-td.missing { text-align: left; }
+td.missing, td.text { text-align: left; }
+.overdue, tr.overdue td { color: #b71c1c; font-weight: 600; }
 h2 { font-size: 1.2rem; border-left: 4px solid #b71c1c; padding-left: .5rem; }
 .legend span { display: inline-block; padding: 0 .5rem; margin-right: .4rem; }
 .note { color: #444; font-size: .9rem; }
@@ -249,9 +252,100 @@ a { color: #0d47a1; }
 """
 
 
-def render(result: AssessmentOut) -> str:
-    bureaus = result.bureaus
+def _findings_section(result: AssessmentOut) -> str:
+    """督导检查: the findings due in the period and how they were resolved, and those open past their due day."""
+
+    cycle = result.work_cycle
+    rows = "".join(
+        f'<tr class="overdue" data-inspection="{f.inspection_id}" data-n="{f.n}"><td>{escape(division_name(f.division_code))}</td>'
+        f'<td>{escape(unit_name(f.unit))}</td><td class="text">{escape(f.description)}</td>'
+        f"<td>{f.due_on.isoformat()}</td><td>{f.days_overdue}</td></tr>"
+        for f in cycle.overdue_findings
+    )
+    return f"""<h2>督导检查发现问题的整改</h2>
+<p id="findings-summary">本期到期 <b>{cycle.findings_due}</b> 项，按期整改 <b>{cycle.findings_resolved_on_time}</b> 项；
+目前未整改 <b>{cycle.findings_open}</b> 项，其中<span class="overdue">逾期 <b id="findings-overdue">{cycle.findings_overdue}</b> 项</span>。</p>
+<table id="overdue-findings">
+<thead><tr><th>区县</th><th>责任单位</th><th>问题</th><th>整改期限</th><th>已逾期(天)</th></tr></thead>
+<tbody>{rows or '<tr><td colspan="5">无逾期未整改的问题</td></tr>'}</tbody>
+</table>"""
+
+
+def _procedure_cells(counts: ProcedureCounts) -> str:
+    late = [counts.applications_overdue, counts.reviews_overdue, counts.appeals_overdue]
+    cells = [
+        counts.applications_submitted,
+        counts.applications_approved,
+        counts.applications_refused,
+        counts.applications_pending,
+        late[0],
+        counts.reviews_due,
+        late[1],
+        counts.appeals_lodged,
+        counts.appeals_open,
+        f"{counts.appeals_decided}（{counts.appeals_upheld}）",
+        late[2],
+    ]
+    overdue_at = {4: late[0], 6: late[1], 10: late[2]}
+    return "".join(
+        f'<td class="overdue">{value}</td>' if overdue_at.get(index) else f"<td>{value}</td>"
+        for index, value in enumerate(cells)
+    )
+
+
+def _procedure_section(result: AssessmentOut) -> str:
+    """申请、复核、申诉: the dibao procedure per district, as the registry announced it."""
+
+    rows = "".join(
+        f'<tr data-division="{d.division_code}"><th>{escape(d.division_name)}</th>{_procedure_cells(d.procedure)}</tr>'
+        for d in result.divisions
+    )
+    return f"""<h2>低保申请、定期复核与申诉</h2>
+<p class="note">申请：本期受理、批准、不予批准，期末待决定，现超过办理时限；复核：期末前到期未复核的在保户，其中现已逾期；
+申诉：本期提出，期末未决，本期决定（其中申诉成立），现超过决定期限。</p>
+<table id="procedure">
+<thead><tr><th rowspan="2">区县</th><th colspan="5">低保申请</th><th colspan="2">定期复核</th><th colspan="4">申诉</th></tr>
+<tr><th>受理</th><th>批准</th><th>不予批准</th><th>待决定</th><th>超期</th><th>到期</th><th>逾期</th>
+<th>提出</th><th>未决</th><th>决定（成立）</th><th>超期</th></tr></thead>
+<tbody>{rows}<tr class="total" data-division="city"><th>合计</th>{_procedure_cells(result.procedure)}</tr></tbody>
+</table>"""
+
+
+def document(title: str, body: str) -> str:
+    """A whole page: the one style, no script, no external asset."""
+
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title>
+<style>{STYLE}</style>
+</head>
+<body>
+{body}
+</body>
+</html>"""
+
+
+def subtitle(result: AssessmentOut) -> str:
     period = parse_period(result.period)
+    return (
+        f'<p class="sub">考核期 <span id="period">{escape(result.period_name)}</span>'
+        f"（{period.start.isoformat()} 至 {period.end.isoformat()}）· 数据截至 {result.as_of.isoformat()}"
+        " · 依据《哈尔滨市城市社会救助工作方案》(哈政办综〔2004〕25号)</p>"
+    )
+
+
+def render(result: AssessmentOut) -> str:
+    body = f"<h1>哈尔滨市城市社会救助工作考核</h1>\n{subtitle(result)}\n{sections(result)}"
+    return document(f"哈尔滨市城市社会救助工作考核 · {result.period_name}", body)
+
+
+def sections(result: AssessmentOut) -> str:
+    """The assessment's figures, under the page's title: the meeting's pack shows them under its own."""
+
+    bureaus = result.bureaus
     head_cells = "".join(f"<th>{escape(BUREAU_NAMES[b.bureau])}</th>" for b in bureaus)
     legend = "".join(
         f'<span style="background:{background};color:{text}">{label}</span>'
@@ -275,19 +369,7 @@ def render(result: AssessmentOut) -> str:
         if len(result.unserved) > UNSERVED_SHOWN
         else ""
     )
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>哈尔滨市城市社会救助工作考核 · {escape(result.period_name)}</title>
-<style>{STYLE}</style>
-</head>
-<body>
-<h1>哈尔滨市城市社会救助工作考核</h1>
-<p class="sub">考核期 <span id="period">{escape(result.period_name)}</span>（{period.start.isoformat()} 至 {period.end.isoformat()}）
-· 数据截至 {result.as_of.isoformat()} · 依据《哈尔滨市城市社会救助工作方案》(哈政办综〔2004〕25号)</p>
-{_running_banner(result)}
+    return f"""{_running_banner(result)}
 <div class="cards">
   <div class="card">低保家庭<b id="households">{result.households}</b>户</div>
   <div class="card">低保人员<b id="persons">{result.persons}</b>人</div>
@@ -325,5 +407,5 @@ def render(result: AssessmentOut) -> str:
 <h2>社会互助（捐赠与一帮一结对子）</h2>
 <table id="mutual-aid"><thead><tr><th>区县</th><th>捐赠笔数</th><th>捐赠金额</th><th>结对帮扶(户)</th></tr></thead>
 <tbody>{aid_rows}</tbody></table>
-</body>
-</html>"""
+{_procedure_section(result)}
+{_findings_section(result)}"""

@@ -114,3 +114,49 @@ class Pairing(Base):
     ended_on: Mapped[date | None] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+# ---- the dibao procedure, from registry.procedure: the latest state of each, for the assessment's counts ----------
+
+
+class ProcedureApplication(Base):
+    """An application (低保申请) as the registry last announced it."""
+
+    __tablename__ = "procedure_applications"
+
+    application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    division_code: Mapped[str] = mapped_column(String(6), index=True)
+    status: Mapped[str] = mapped_column(String(12))  # submitted | investigated | noticed | approved | refused
+    applied_on: Mapped[date] = mapped_column(Date)
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    awaiting: Mapped[str | None] = mapped_column(String(14))  # the next step while open
+    due_on: Mapped[date | None] = mapped_column(Date)  # its time limit
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime())  # the announcement's time: a later one wins
+
+
+class ProcedureAppeal(Base):
+    """An appeal (申诉) as the registry last announced it."""
+
+    __tablename__ = "procedure_appeals"
+
+    appeal_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(36))  # the household, or the refused application
+    division_code: Mapped[str] = mapped_column(String(6), index=True)
+    subject: Mapped[str] = mapped_column(String(8))  # refusal | amount | exit
+    status: Mapped[str] = mapped_column(String(10))  # lodged | upheld | dismissed
+    lodged_on: Mapped[date] = mapped_column(Date)
+    decide_by: Mapped[date] = mapped_column(Date)
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ProcedureReview(Base):
+    """When a household's next periodic review (定期复核) falls due, as the registry last announced it."""
+
+    __tablename__ = "procedure_reviews"
+
+    household_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    division_code: Mapped[str] = mapped_column(String(6), index=True)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    last_reviewed_on: Mapped[date | None] = mapped_column(Date)
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime())

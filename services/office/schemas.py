@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.office.work_cycle.schemas import PartnerActivityOut, WorkCycleAssessment
+from services.office.work_cycle.schemas import OpenFinding, PartnerActivityOut, ScoresOut, WorkCycleAssessment
 from shared.money import MoneyStr
 from shared.validators import Day, DivisionCodeIn, MoneyIn, PastPlanDay, PeriodIn, Text, WholeNumber
 
@@ -161,6 +161,29 @@ class MutualAidSummary(BaseModel):
     active_pairings: int
 
 
+class ProcedureCounts(BaseModel):
+    """The dibao procedure in a district (or the city), as the registry announced it on ``registry.procedure``:
+    counts in the period, what stood open at its end (or today), and what is overdue today."""
+
+    applications_submitted: int = Field(default=0, description="applied in the period")
+    applications_approved: int = Field(default=0, description="approved in the period")
+    applications_refused: int = Field(default=0, description="refused in the period")
+    applications_pending: int = Field(default=0, description="applied, not decided at the period's end (or today)")
+    applications_overdue: int = Field(default=0, description="open now, past the awaited step's time limit")
+    reviews_due: int = Field(default=0, description="households in dibao whose review fell due by the period's end")
+    reviews_overdue: int = Field(default=0, description="of those, due before today")
+    appeals_lodged: int = Field(default=0, description="lodged in the period")
+    appeals_open: int = Field(default=0, description="lodged, not decided at the period's end (or today)")
+    appeals_decided: int = Field(default=0, description="decided in the period")
+    appeals_upheld: int = Field(default=0, description="of those, upheld")
+    appeals_overdue: int = Field(default=0, description="undecided now, past the day they had to be decided by")
+
+    def __add__(self, other: ProcedureCounts) -> ProcedureCounts:
+        return ProcedureCounts.model_validate(
+            {name: getattr(self, name) + getattr(other, name) for name in ProcedureCounts.model_fields}
+        )
+
+
 class DivisionAssessment(BaseModel):
     division_code: str
     division_name: str
@@ -169,6 +192,7 @@ class DivisionAssessment(BaseModel):
     dibao_paid: MoneyStr
     bureaus: list[BureauAssessment]
     mutual_aid: MutualAidSummary
+    procedure: ProcedureCounts = Field(default_factory=ProcedureCounts, description="applications, reviews, appeals")
 
 
 class MissingProgramme(BaseModel):
@@ -230,6 +254,20 @@ class AssessmentOut(BaseModel):
     divisions: list[DivisionAssessment]
     unserved: list[UnservedHousehold]
     work_cycle: WorkCycleAssessment = Field(description="findings followed up and overdue, partner organisations")
+    procedure: ProcedureCounts = Field(
+        default_factory=ProcedureCounts, description="applications, reviews and appeals, city-wide"
+    )
+
+
+class MeetingPackOut(BaseModel):
+    """联席会议材料: what the joint meeting reviewing a period reads — its assessment, every unit's and district's
+    score, and the inspections' findings still open (the overdue flagged)."""
+
+    period: str
+    prepared_on: date
+    assessment: AssessmentOut
+    scores: ScoresOut
+    open_findings: list[OpenFinding] = Field(description="open now, the longest overdue first")
 
 
 class DivisionReport(BaseModel):

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.office import procedure
 from services.office.models import (
     AssistancePayment,
     AssistanceRecord,
@@ -176,10 +177,12 @@ async def on_paid(uow: UnitOfWork, events: list[ReceivedEvent]) -> None:
 
 
 async def reset_event_state(session: AsyncSession) -> dict[str, int]:
-    """Before a replay: forget what came from events (the caseload copy, the bureaus' grants and payments)."""
+    """Before a replay: forget what came from events (the caseload copy, the bureaus' grants and payments, the
+    procedure's states)."""
 
     return {
         **await reset_caseload(session),
+        **await procedure.reset(session),
         "enrolments": await rows_matched(session, delete(Enrolment)),
         "assistance_records": await rows_matched(session, delete(AssistanceRecord)),
         "assistance_payments": await rows_matched(session, delete(AssistancePayment)),

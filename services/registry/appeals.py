@@ -21,11 +21,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry import applications, notices, rules, service
+from services.registry import applications, notices, reviews, rules, service
 from services.registry.models import Appeal, Notice
 from services.registry.parameters import APPEAL_DECISION_DAYS, APPEAL_FILING_DAYS
 from services.registry.schemas import AppealDecisionIn, AppealIn, AppealOut, HouseholdIn, HouseholdPatch, MemberIn
 from shared.errors import Conflict, NotFound, Unprocessable
+from shared.events import AppealProgressed
 from shared.parameters import ParameterBook
 from shared.periods import city_today
 from shared.unit_of_work import UnitOfWork
@@ -82,7 +83,28 @@ async def lodge(uow: UnitOfWork, body: AppealIn, today: date | None = None) -> A
     )
     session.add(appeal)
     await session.flush()
+    await _announce(uow, appeal)
     return appeal
+
+
+async def _announce(uow: UnitOfWork, appeal: Appeal) -> None:
+    """The appeal lodged or decided, for the office's assessment (registry.procedure)."""
+
+    case_id = appeal.household_id or appeal.application_id
+    assert case_id is not None
+    await service.outbox.stage(
+        uow,
+        AppealProgressed(
+            household_id=case_id,
+            division_code=appeal.division_code,
+            appeal_id=appeal.id,
+            subject=appeal.subject,  # type: ignore[arg-type]  # stored from the AppealIn's subject
+            status=appeal.status,  # type: ignore[arg-type]  # lodged | upheld | dismissed
+            lodged_on=appeal.lodged_on,
+            decide_by=appeal.decide_by,
+            decided_on=appeal.decided_on,
+        ),
+    )
 
 
 async def _locked(session: AsyncSession, appeal_id: str) -> Appeal:
@@ -120,6 +142,7 @@ async def decide(uow: UnitOfWork, appeal_id: str, body: AppealDecisionIn, today:
     appeal.status, appeal.decided_on, appeal.decision_reason, appeal.remedy = body.outcome, on, body.reason, remedy
     appeal.updated_at = datetime.now(UTC)
     await session.flush()
+    await _announce(uow, appeal)
     case_id = appeal.household_id or appeal.application_id
     assert case_id is not None
     await notices.issue(
@@ -157,6 +180,7 @@ async def _approve(
     if body.members is not None:
         application.household = {**application.household, "members": [m.model_dump(mode="json") for m in body.members]}
     enrolled = await applications.approve(uow, application, state, body.reason, today, on_appeal=True)
+    await applications.announce(uow, application)
     text = f"你户自{notices.day_text(application.applied_on)}起享受城市居民最低生活保障，详见准予享受最低生活保障决定通知书。"
     return {"household_id": enrolled.id, "enrolled_on": application.applied_on.isoformat()}, text
 
@@ -230,6 +254,7 @@ async def _reinstate(
         ),
         today,
     )
+    await reviews.announce_schedule(uow, enrolled.id)
     text = (
         f"你户自{notices.day_text(left_on)}起恢复享受城市居民最低生活保障，每月低保金{notices.yuan(enrolled.monthly_allowance)}，"
         "停发期间的低保金在下一次发放时补发。"

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry import notices, rules, service
+from services.registry import notices, reviews, rules, service
 from services.registry.models import Application, ApplicationObjection
 from services.registry.parameters import DECISION_DAYS, INVESTIGATION_DAYS, NOTICE_START_DAYS, PUBLIC_NOTICE_DAYS
 from services.registry.schemas import (
@@ -38,6 +38,7 @@ from services.registry.schemas import (
 from shared.allowance import allowance_on
 from shared.divisions import division_name
 from shared.errors import Conflict, DomainError, NotFound, Unprocessable
+from shared.events import ApplicationProgressed
 from shared.parameters import ParameterBook, ParameterSpec
 from shared.periods import city_today
 from shared.resident_id import parse_resident_id
@@ -173,10 +174,31 @@ def _member_out(member: dict[str, object]) -> MemberOut:
     return MemberOut.model_validate({**member, "sex": identity.sex, "birth_date": identity.birth_date})
 
 
-async def _reloaded(session: AsyncSession, application: Application) -> Application:
-    await session.flush()
-    await session.refresh(application, ["objections"])
+async def _reloaded(uow: UnitOfWork, application: Application) -> Application:
+    """The application after a step, its objections read again, and where it now stands announced."""
+
+    await uow.session.flush()
+    await uow.session.refresh(application, ["objections"])
+    await announce(uow, application)
     return application
+
+
+async def announce(uow: UnitOfWork, application: Application) -> None:
+    """Where the application stands, for the office's assessment (registry.procedure)."""
+
+    awaited = rules.awaited_step(state_of(application))
+    await service.outbox.stage(
+        uow,
+        ApplicationProgressed(
+            household_id=application.id,
+            division_code=application.division_code,
+            status=application.status,
+            applied_on=application.applied_on,
+            decided_on=application.decided_on,
+            awaiting=awaited[0] if awaited else None,
+            due_on=due_on(application, await limits(uow.session)),
+        ),
+    )
 
 
 # ---- the steps ------------------------------------------------------------------------------------------------
@@ -204,7 +226,7 @@ async def submit(uow: UnitOfWork, body: ApplicationIn) -> Application:
         updated_at=now,
     )
     session.add(application)
-    return await _reloaded(session, application)
+    return await _reloaded(uow, application)
 
 
 async def investigate(uow: UnitOfWork, application_id: str, body: InvestigationIn) -> Application:
@@ -214,7 +236,7 @@ async def investigate(uow: UnitOfWork, application_id: str, body: InvestigationI
     application.verified_income = body.verified_income
     application.verified_area_m2 = body.verified_area_m2
     application.investigation_notes = body.notes
-    return await _reloaded(uow.session, application)
+    return await _reloaded(uow, application)
 
 
 async def post_notice(uow: UnitOfWork, application_id: str, body: NoticeIn) -> Application:
@@ -224,7 +246,7 @@ async def post_notice(uow: UnitOfWork, application_id: str, body: NoticeIn) -> A
     application = await locked(session, application_id)
     book = await ParameterBook.load(session, [PUBLIC_NOTICE_DAYS])
     advance(application, rules.PostNotice(body.start, int(book.get(PUBLIC_NOTICE_DAYS, body.start))))
-    return await _reloaded(session, application)
+    return await _reloaded(uow, application)
 
 
 async def record_objection(uow: UnitOfWork, application_id: str, body: ObjectionIn) -> Application:
@@ -243,7 +265,7 @@ async def record_objection(uow: UnitOfWork, application_id: str, body: Objection
             status="pending",
         )
     )
-    return await _reloaded(session, application)
+    return await _reloaded(uow, application)
 
 
 async def decide_objection(
@@ -256,7 +278,7 @@ async def decide_objection(
     objection = application.objections[number - 1]
     objection.status = state.objections[number - 1].status
     objection.decided_on, objection.decision_reason = on, body.reason
-    return await _reloaded(session, application)
+    return await _reloaded(uow, application)
 
 
 async def decide(uow: UnitOfWork, application_id: str, body: DecisionIn, today: date | None = None) -> Application:
@@ -286,7 +308,7 @@ async def decide(uow: UnitOfWork, application_id: str, body: DecisionIn, today: 
             issued_on=today,
             application_id=application.id,
         )
-    return await _reloaded(session, application)
+    return await _reloaded(uow, application)
 
 
 def addressee(application: Application) -> notices.Addressee:
@@ -322,6 +344,7 @@ async def approve(
     store(application, approved)
     application.household_id = enrolled.id
     await uow.session.flush()
+    await reviews.announce_schedule(uow, enrolled.id)
     steps = [(application.applied_on, allowance_on(enrolled.allowance_schedule, application.applied_on))]
     steps += [
         (s.effective_from, s.amount) for s in enrolled.allowance_schedule if s.effective_from > application.applied_on

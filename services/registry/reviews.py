@@ -7,6 +7,7 @@ Flush, never commit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
@@ -17,6 +18,7 @@ from services.registry.models import Household, Notice, Review
 from services.registry.parameters import REVIEW_INTERVAL_MONTHS
 from services.registry.schemas import HouseholdPatch, ReviewDue, ReviewIn, ReviewOut
 from shared.errors import NotFound, Unprocessable
+from shared.events import ReviewScheduled
 from shared.parameters import ParameterBook
 from shared.periods import city_today
 from shared.unit_of_work import UnitOfWork
@@ -48,9 +50,7 @@ async def due(
     if division_code:
         query = query.where(Household.division_code == division_code)
 
-    def months(day: date) -> int:
-        return int(book.get(REVIEW_INTERVAL_MONTHS, day))
-
+    months = _interval(book)
     items = []
     for household_id, division, enrolled_on, flagged_from, flagged_why, last in (await session.execute(query)).all():
         due_on = rules.review_due_on(enrolled_on, last, months, flagged_from)
@@ -72,6 +72,28 @@ async def due(
             )
         )
     return sorted(items, key=lambda item: (item.due_on, item.household_id))
+
+
+def _interval(book: ParameterBook) -> Callable[[date], int]:
+    """The review interval in months in force on a day."""
+
+    return lambda day: int(book.get(REVIEW_INTERVAL_MONTHS, day))
+
+
+async def announce_schedule(uow: UnitOfWork, household_id: str) -> None:
+    """When the household's next review falls due, for the office's assessment (registry.procedure)."""
+
+    session = uow.session
+    household = await service.get_household(session, household_id)
+    book = await ParameterBook.load(session, [REVIEW_INTERVAL_MONTHS])
+    last = await session.scalar(select(func.max(Review.reviewed_on)).where(Review.household_id == household_id))
+    due_on = rules.review_due_on(household.enrolled_on, last, _interval(book), household.review_from)
+    await service.outbox.stage(
+        uow,
+        ReviewScheduled(
+            household_id=household_id, division_code=household.division_code, due_on=due_on, last_reviewed_on=last
+        ),
+    )
 
 
 async def record(uow: UnitOfWork, household_id: str, body: ReviewIn, today: date | None = None) -> ReviewOut:
@@ -113,6 +135,8 @@ async def record(uow: UnitOfWork, household_id: str, body: ReviewIn, today: date
     )
     session.add(review)
     await session.flush()
+    if outcome != "exited":
+        await announce_schedule(uow, household_id)
     return to_out(review, [notice.id for notice in issued])
 
 

@@ -9,7 +9,7 @@ import os
 import re
 import shutil
 import sys
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import pytest
 
 from ops.cli import CSV_COLUMNS
 from services.office.assessment_page import duration
+from shared.periods import city_today
 from tests.contrast import contrast_ratio
 from tests.support import (
     enrol,
@@ -231,35 +232,8 @@ async def _the_page_renders_in_chromium(app, link: str, result: dict, tmp_path: 
     shows is the JSON's, written out (not on hover), every coloured cell readable (4.5:1), and a screenshot kept
     in .run/artefacts/ (or $TEST_ARTEFACTS) for CI to keep."""
 
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert browser, "Debian's chromium is needed for this test (scripts/test.sh installs it)"
     async with serving(app) as base:
-        flags = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'chromium'}",
-            "--window-size=1280,2600",
-        ]
-        page = base + link
-        dump = await asyncio.create_subprocess_exec(
-            browser, *flags, "--dump-dom", page, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
-        )
-        dom = (await asyncio.wait_for(dump.communicate(), 90))[0].decode()
-        shot = await asyncio.create_subprocess_exec(
-            browser,
-            *flags,
-            f"--screenshot={tmp_path / 'assessment.png'}",
-            page,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        await asyncio.wait_for(shot.wait(), 90)
+        dom = await _chromium(base + link, tmp_path / "assessment.png")
     assert f"<title>哈尔滨市城市社会救助工作考核 · {result['period_name']}</title>" in dom
     assert result["period_name"] == "2026年"
     # The year is still running (the test runs in it): the page says so.
@@ -309,10 +283,125 @@ async def _the_page_renders_in_chromium(app, link: str, result: dict, tmp_path: 
     assert "测试街" in dom and "宾县" in dom and "免费法律援助" in dom
     assert re.search(r'<a id="unserved-csv" href="data:text/csv;charset=utf-8,[^"]+" download=', dom)
 
-    assert (tmp_path / "assessment.png").stat().st_size > 10_000
+    _keep(tmp_path / "assessment.png")
+
+
+async def _chromium(page: str, screenshot: Path) -> str:
+    """The page's DOM after headless Chromium has loaded it, and a screenshot of it."""
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser, "Debian's chromium is needed for this test (scripts/test.sh installs it)"
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={screenshot.parent / 'chromium'}",
+        "--window-size=1280,2600",
+    ]
+    dump = await asyncio.create_subprocess_exec(
+        browser, *flags, "--dump-dom", page, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+    )
+    dom = (await asyncio.wait_for(dump.communicate(), 90))[0].decode()
+    shot = await asyncio.create_subprocess_exec(
+        browser,
+        *flags,
+        f"--screenshot={screenshot}",
+        page,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    await asyncio.wait_for(shot.wait(), 90)
+    return dom
+
+
+def _keep(screenshot: Path) -> None:
+    """A screenshot that shows something, kept in .run/artefacts/ (or $TEST_ARTEFACTS) for CI to keep."""
+
+    assert screenshot.stat().st_size > 10_000
     artefacts = Path(os.environ.get("TEST_ARTEFACTS", Path(__file__).parents[2] / ".run" / "artefacts"))
     artefacts.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tmp_path / "assessment.png", artefacts / "assessment.png")
+    shutil.copy(screenshot, artefacts / screenshot.name)
+
+
+async def test_the_meeting_pack_is_one_page_from_the_cli_that_opens_offline_with_the_overdue_flagged(
+    kafka, postgres, tmp_path
+):
+    async with system("registry", "office") as s:
+        registry, office = s["registry"], s["office"]
+        await enrol(registry, household_body(heating="central", enrolled_on=date(2026, 2, 1)))
+
+        async def heard() -> bool:
+            result = (await office.get("/reports/assessment", params={"period": "2026"})).json()
+            return result["households"] == 1
+
+        await eventually(heard, timeout=60)
+        later = city_today() + timedelta(days=60)
+        inspection = await office.post(
+            "/inspections",
+            json={
+                "division_code": "230102",
+                "date": "2026-03-02",
+                "units": ["civil_affairs", "utilities"],
+                "findings": [
+                    {"description": "供暖补贴未发放到户", "unit": "utilities", "due_on": "2026-04-01"},
+                    {"description": "法律援助台账不全", "unit": "legal", "due_on": later.isoformat()},
+                ],
+            },
+        )
+        assert inspection.status_code == 201, inspection.text
+        pack = (await office.get("/meetings/pack", params={"period": "2026"})).json()
+        assert [(f["description"], f["overdue"]) for f in pack["open_findings"]] == [
+            ("供暖补贴未发放到户", True),
+            ("法律援助台账不全", False),
+        ]
+        assert pack["assessment"]["households"] == 1 and pack["assessment"]["work_cycle"]["findings_overdue"] == 1
+        target = tmp_path / "pack" / "meeting-2026.html"
+        target.parent.mkdir()
+        async with serving(office.app) as base:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "ops",
+                "meeting",
+                "2026",
+                "--out",
+                str(target),
+                env={**os.environ, "HARBIN_OFFICE_URL": base, "HARBIN_TOKEN": token("office:read")},
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(process.communicate(), 120)
+        assert process.returncode == 0, err.decode()
+        assert f"meeting pack 2026: {target}" in out.decode()
+
+    # Self-contained: no script, no stylesheet or font to fetch; the only link is the CSV it carries inside.
+    html = target.read_text(encoding="utf-8")
+    assert "<script" not in html and "<link" not in html and "@import" not in html and "url(" not in html
+    assert all(ref.startswith("data:") for ref in re.findall(r'(?:src|href)="([^"]*)"', html))
+    # Opened from the file, the services gone: every figure is in the page.
+    dom = await _chromium(target.as_uri(), tmp_path / "meeting-pack.png")
+    assert "<title>联席会议材料 · 2026年</title>" in dom
+    assert f'<b id="households">{pack["assessment"]["households"]}</b>' in dom
+    for unit in pack["scores"]["units"]:
+        row = re.search(
+            rf'<tr class="score" data-unit="{unit["unit"]}"><th>([^<]+)</th><td class="points">([^<]+)<', dom
+        )
+        assert row and row[1] == unit["unit_name"]
+        assert row[2] == ("—" if unit["score"] is None else f"{unit['score']:.2f}")
+    assert re.search(r'<tr class="score" data-division="230102">', dom)
+    flagged = re.findall(
+        r'<tr class="finding( overdue)?" data-inspection="\d+" data-n="(\d)">.*?<td>([^<]+)</td></tr>', dom
+    )
+    assert flagged == [(" overdue", "1", f"逾期 {(city_today() - date(2026, 4, 1)).days} 天"), ("", "2", "未到期")]
+    assert '<b id="findings-overdue">1</b>' in dom and re.search(
+        r'<tr class="overdue" data-inspection="\d+" data-n="1">', dom
+    )
+    _keep(tmp_path / "meeting-pack.png")
 
 
 async def test_cli_enrols_a_csv_and_reports_the_bad_row(kafka, postgres, tmp_path):

@@ -21,7 +21,7 @@ from services.office.schemas import (
     ProgrammeMoney,
     UnservedHousehold,
 )
-from services.office.work_cycle.schemas import WorkCycleAssessment
+from services.office.work_cycle.schemas import OverdueFinding, WorkCycleAssessment
 from shared.periods import parse_period
 from shared.services import ASSESSED_BUREAUS, BUREAU_NAMES
 from tests.contrast import contrast_ratio
@@ -185,3 +185,39 @@ def test_the_unserved_list_names_head_street_and_missing_bureau_with_a_csv_of_ma
     assert [(r["head_name"], r["street"], r["bureau_name"], r["resident_id"]) for r in rows] == [
         ("张*", "中央大街", "法律救助", "230102********0011")
     ]
+
+
+def test_the_page_flags_the_findings_open_past_their_due_day():
+    result = _assessment(complete=True)
+    flagged = result.model_copy(
+        update={
+            "work_cycle": result.work_cycle.model_copy(
+                update={
+                    "findings_open": 2,
+                    "findings_overdue": 1,
+                    "overdue_findings": [
+                        OverdueFinding(
+                            inspection_id="7",
+                            n=2,
+                            division_code="230102",
+                            unit="utilities",
+                            description="3户非集中供暖低保户未发采暖补贴",
+                            due_on=date(2026, 10, 15),
+                            days_overdue=48,
+                        )
+                    ],
+                }
+            )
+        }
+    )
+    assert '<tr><td colspan="5">无逾期未整改的问题</td></tr>' in render(result)
+    page = render(flagged)
+    row = re.search(r'<tr class="overdue" data-inspection="7" data-n="2">(.*?)</tr>', page)
+    assert row and re.findall(r"<td[^>]*>([^<]*)</td>", row[1]) == [
+        "道里区",
+        "水电暖救助",
+        "3户非集中供暖低保户未发采暖补贴",
+        "2026-10-15",
+        "48",
+    ]
+    assert '<b id="findings-overdue">1</b>' in page

@@ -6,13 +6,15 @@ takes ``office:read`` or the writing scope (the scores and commendations also ``
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
 from services.office import assessment
-from services.office.work_cycle import page, scores, service
+from services.office.schemas import MeetingPackOut
+from services.office.work_cycle import pack, page, scores, service
 from services.office.work_cycle.partners import partner_activity_out
 from services.office.work_cycle.rules import MeetingKind
 from services.office.work_cycle.schemas import (
@@ -33,8 +35,8 @@ from services.office.work_cycle.schemas import (
     ScoresOut,
 )
 from services.office.work_cycle.units import MemberUnit, PartnerOrganisation
-from shared.api import OptionalReportPeriod, ReportPeriod, text_answers
-from shared.auth import requires, requires_any
+from shared.api import OptionalReportPeriod, ReportPeriod, text_answers, wants_html
+from shared.auth import requires_any
 from shared.errors import problem_responses
 from shared.periods import city_today, parse_period
 from shared.unit_of_work import DbSession
@@ -46,18 +48,48 @@ WRITE = "office:work_cycle"
 PARTNERS = "office:partners"
 ItemNumber = Annotated[int, Path(ge=1, le=1000, description="its number, from 1", examples=[1])]
 DivisionQuery = Annotated[str | None, Query(pattern=r"^[0-9]{6}$")]
+READERS = ("office:read", WRITE)
+# The answers that are also a page: JSON, or the page with format=html or a browser's Accept: text/html.
+PageFormat = Annotated[Literal["json", "html"] | None, Query(description="html: the page")]
+AcceptHeader = Annotated[str | None, Header()]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def _route(
+    method: Literal["GET", "POST", "PATCH"],
+    path: str,
+    model: Any,
+    *,
+    scopes: tuple[str, ...],
+    problems: tuple[int, ...],
+    summary: str,
+    created: bool = False,
+    answers: dict[int | str, dict[str, Any]] | None = None,
+) -> Callable[[Endpoint], Endpoint]:
+    """A work-cycle route: guarded by any of ``scopes``, answering ``model`` (201 when ``created``) or a problem."""
+
+    return router.api_route(
+        path,
+        methods=[method],
+        dependencies=[requires_any(*scopes)],
+        response_model=model,
+        status_code=201 if created else 200,
+        tags=[TAG],
+        responses={**(answers or {}), **problem_responses(*problems)},
+        summary=summary,
+    )
 
 
 # ---- joint meetings -----------------------------------------------------------------------------------
 
 
-@router.post(
+@_route(
+    "POST",
     "/meetings",
-    dependencies=[requires(WRITE)],
-    response_model=MeetingOut,
-    status_code=201,
-    tags=[TAG],
-    responses=problem_responses(422),
+    MeetingOut,
+    scopes=(WRITE,),
+    problems=(422,),
+    created=True,
     summary="Record a joint meeting of the member units (联席会议): who was present, what was decided",
 )
 async def record_meeting(body: MeetingIn, session: DbSession) -> MeetingOut:
@@ -68,12 +100,12 @@ async def record_meeting(body: MeetingIn, session: DbSession) -> MeetingOut:
     return service.meeting_out(*await service.record_meeting(session, body))
 
 
-@router.get(
+@_route(
+    "GET",
     "/meetings",
-    dependencies=[requires_any("office:read", WRITE)],
-    response_model=list[MeetingOut],
-    tags=[TAG],
-    responses=problem_responses(422),
+    list[MeetingOut],
+    scopes=READERS,
+    problems=(422,),
     summary="Joint meetings, the latest first (by kind, the period they were held in, a unit tasked)",
 )
 async def list_meetings(
@@ -89,19 +121,46 @@ async def list_meetings(
     return [service.meeting_out(m, d, today) for m, d in await service.list_meetings(session, kind, held_in, unit)]
 
 
-@router.get(
+@_route(
+    "GET",
+    "/meetings/pack",
+    MeetingPackOut,
+    scopes=(*READERS, "audit:read"),
+    problems=(422,),
+    answers=text_answers("text/html"),
+    summary="The joint meeting's pack for a period: assessment, scores, open findings (text/html: one page)",
+)
+async def meeting_pack(
+    period: ReportPeriod,
+    session: DbSession,
+    format: PageFormat = None,
+    accept: AcceptHeader = None,
+) -> MeetingPackOut | Response:
+    """What the joint meeting reviewing `period` reads (联席会议材料): the period's assessment, every member unit's
+    and district's score with the figures behind it, and the inspections' findings still open, the overdue flagged.
+    JSON, or one self-contained page (no script, no external asset: it opens offline) with `Accept: text/html` or
+    `format=html`. Scope `office:read`, `audit:read` or `office:work_cycle`."""
+
+    result = await pack.meeting_pack(session, period)
+    if wants_html(accept, format):
+        return HTMLResponse(page.render_pack(result))
+    return result
+
+
+@_route(
+    "GET",
     "/meetings/{meeting_id}",
-    dependencies=[requires_any("office:read", WRITE)],
-    response_model=MeetingDetailOut,
-    tags=[TAG],
-    responses={**text_answers("text/html"), **problem_responses(404)},
+    MeetingDetailOut,
+    scopes=READERS,
+    problems=(404,),
+    answers=text_answers("text/html"),
     summary="A joint meeting with its decisions beside the assessment and scores of its period (text/html: the page)",
 )
 async def get_meeting(
     meeting_id: RowId,
     session: DbSession,
-    format: Literal["json", "html"] | None = None,
-    accept: str | None = Header(default=None),
+    format: PageFormat = None,
+    accept: AcceptHeader = None,
 ) -> MeetingDetailOut | Response:
     """A joint meeting with its decisions and their follow-up, beside the assessment and scores of the period it
     reviewed; the page with `Accept: text/html` or `format=html`. 404 `meeting_not_found`. Scope `office:read` or
@@ -126,17 +185,20 @@ async def get_meeting(
             units=scored.units,
         ),
     )
-    if format == "html" or (format is None and accept is not None and "text/html" in accept):
+    if wants_html(accept, format):
         return HTMLResponse(page.render(detail))
     return detail
 
 
-@router.patch(
+@_route(
+    "PATCH",
     "/meetings/{meeting_id}/decisions/{n}",
-    dependencies=[requires(WRITE)],
-    response_model=DecisionOut,
-    tags=[TAG],
-    responses=problem_responses(404, 422),
+    DecisionOut,
+    scopes=(WRITE,),
+    problems=(
+        404,
+        422,
+    ),
     summary="Follow up a decision: done (with the day), reopened, a new due day, a note",
 )
 async def update_decision(meeting_id: RowId, n: ItemNumber, body: DecisionPatch, session: DbSession) -> DecisionOut:
@@ -149,13 +211,13 @@ async def update_decision(meeting_id: RowId, n: ItemNumber, body: DecisionPatch,
 # ---- inspections ----------------------------------------------------------------------------------------
 
 
-@router.post(
+@_route(
+    "POST",
     "/inspections",
-    dependencies=[requires(WRITE)],
-    response_model=InspectionOut,
-    status_code=201,
-    tags=[TAG],
-    responses=problem_responses(422),
+    InspectionOut,
+    scopes=(WRITE,),
+    problems=(422,),
+    created=True,
     summary="Record an inspection of a district (督导检查) with its findings, each assigned to a unit and due by a day",
 )
 async def record_inspection(body: InspectionIn, session: DbSession) -> InspectionOut:
@@ -165,12 +227,12 @@ async def record_inspection(body: InspectionIn, session: DbSession) -> Inspectio
     return service.inspection_out(*await service.record_inspection(session, body))
 
 
-@router.get(
+@_route(
+    "GET",
     "/inspections",
-    dependencies=[requires_any("office:read", WRITE)],
-    response_model=list[InspectionOut],
-    tags=[TAG],
-    responses=problem_responses(422),
+    list[InspectionOut],
+    scopes=READERS,
+    problems=(422,),
     summary="Inspections, the latest first (by district, period, a unit's findings, overdue findings)",
 )
 async def list_inspections(
@@ -188,12 +250,12 @@ async def list_inspections(
     return [service.inspection_out(i, f, today) for i, f in found]
 
 
-@router.get(
+@_route(
+    "GET",
     "/inspections/{inspection_id}",
-    dependencies=[requires_any("office:read", WRITE)],
-    response_model=InspectionOut,
-    tags=[TAG],
-    responses=problem_responses(404),
+    InspectionOut,
+    scopes=READERS,
+    problems=(404,),
     summary="An inspection and its findings",
 )
 async def get_inspection(inspection_id: RowId, session: DbSession) -> InspectionOut:
@@ -203,12 +265,15 @@ async def get_inspection(inspection_id: RowId, session: DbSession) -> Inspection
     return service.inspection_out(*await service.get_inspection(session, inspection_id))
 
 
-@router.patch(
+@_route(
+    "PATCH",
     "/inspections/{inspection_id}/findings/{n}",
-    dependencies=[requires(WRITE)],
-    response_model=FindingOut,
-    tags=[TAG],
-    responses=problem_responses(404, 422),
+    FindingOut,
+    scopes=(WRITE,),
+    problems=(
+        404,
+        422,
+    ),
     summary="Follow up a finding: resolved (with the day and how), reopened, a new due day",
 )
 async def update_finding(inspection_id: RowId, n: ItemNumber, body: FindingPatch, session: DbSession) -> FindingOut:
@@ -221,12 +286,12 @@ async def update_finding(inspection_id: RowId, n: ItemNumber, body: FindingPatch
 # ---- scores and commendations -------------------------------------------------------------------------
 
 
-@router.get(
+@_route(
+    "GET",
     "/reports/scores",
-    dependencies=[requires_any("office:read", "audit:read", WRITE)],
-    response_model=ScoresOut,
-    tags=[TAG],
-    responses=problem_responses(422),
+    ScoresOut,
+    scopes=(*READERS, "audit:read"),
+    problems=(422,),
     summary="考核: every member unit and district scored on the published criteria, with the figures behind each",
 )
 async def unit_scores(period: ReportPeriod, session: DbSession) -> ScoresOut:
@@ -236,13 +301,16 @@ async def unit_scores(period: ReportPeriod, session: DbSession) -> ScoresOut:
     return await scores.compute(session, period)
 
 
-@router.post(
+@_route(
+    "POST",
     "/commendations",
-    dependencies=[requires(WRITE)],
-    response_model=CommendationOut,
-    status_code=201,
-    tags=[TAG],
-    responses=problem_responses(409, 422),
+    CommendationOut,
+    scopes=(WRITE,),
+    problems=(
+        409,
+        422,
+    ),
+    created=True,
     summary="表彰: commend a unit or a district for a half-year or year, with the score it earned",
 )
 async def commend(body: CommendationIn, session: DbSession) -> CommendationOut:
@@ -253,12 +321,12 @@ async def commend(body: CommendationIn, session: DbSession) -> CommendationOut:
     return service.commendation_out(await service.commend(session, body))
 
 
-@router.get(
+@_route(
+    "GET",
     "/commendations",
-    dependencies=[requires_any("office:read", "audit:read", WRITE)],
-    response_model=list[CommendationOut],
-    tags=[TAG],
-    responses=problem_responses(422),
+    list[CommendationOut],
+    scopes=(*READERS, "audit:read"),
+    problems=(422,),
     summary="Commendations, for the city government: the latest period first, the best score first",
 )
 async def list_commendations(
@@ -277,13 +345,16 @@ async def list_commendations(
 # ---- partner organisations --------------------------------------------------------------------------
 
 
-@router.post(
+@_route(
+    "POST",
     "/partner-activities",
-    dependencies=[requires(PARTNERS)],
-    response_model=PartnerActivityOut,
-    status_code=201,
-    tags=[TAG],
-    responses=problem_responses(404, 422),
+    PartnerActivityOut,
+    scopes=(PARTNERS,),
+    problems=(
+        404,
+        422,
+    ),
+    created=True,
     summary="A partner organisation's activity for a dibao household or member (工会, 共青团, 妇联, 残联)",
 )
 async def record_partner_activity(body: PartnerActivityIn, session: DbSession) -> PartnerActivityOut:
@@ -294,12 +365,12 @@ async def record_partner_activity(body: PartnerActivityIn, session: DbSession) -
     return partner_activity_out(await service.record_partner_activity(session, body))
 
 
-@router.get(
+@_route(
+    "GET",
     "/partner-activities",
-    dependencies=[requires_any("office:read", PARTNERS)],
-    response_model=list[PartnerActivityOut],
-    tags=[TAG],
-    responses=problem_responses(422),
+    list[PartnerActivityOut],
+    scopes=("office:read", PARTNERS),
+    problems=(422,),
     summary="Partner organisations' activities, the latest first",
 )
 async def list_partner_activities(

@@ -17,7 +17,7 @@ from services.office.models import AssistancePayment, Enrolment
 from services.office.service import CIVIL_AFFAIRS as _CIVIL_AFFAIRS
 from services.office.service import schedule_of
 from services.office.work_cycle import rules
-from services.office.work_cycle.models import Finding, PartnerActivity
+from services.office.work_cycle.models import Finding, Inspection, PartnerActivity
 from services.office.work_cycle.schemas import OverdueFinding, PartnerCount, WorkCycleAssessment, WorkCycleDivision
 from services.office.work_cycle.units import DISABLED_PERSONS_FEDERATION, MEMBER_UNITS, PARTNERS
 from shared.allowance import dibao_due
@@ -85,6 +85,23 @@ async def overdue_findings(session: AsyncSession, today: date) -> list[Finding]:
                 .order_by(Finding.due_on, Finding.inspection_id, Finding.n)
             )
         ).all()
+    )
+
+
+async def open_findings(session: AsyncSession) -> list[tuple[Finding, date]]:
+    """Every finding still open, with its inspection's day, the earliest due first."""
+
+    return list(
+        (
+            await session.execute(
+                select(Finding, Inspection.inspected_on)
+                .join(Inspection, Inspection.id == Finding.inspection_id)
+                .where(Finding.status == "open")
+                .order_by(Finding.due_on, Finding.inspection_id, Finding.n)
+            )
+        )
+        .tuples()
+        .all()
     )
 
 

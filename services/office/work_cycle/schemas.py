@@ -314,6 +314,22 @@ class OverdueFinding(BaseModel):
     days_overdue: int
 
 
+class OpenFinding(BaseModel):
+    """A finding not yet resolved, as the joint meeting's pack lists it."""
+
+    inspection_id: str
+    inspected_on: dt.date
+    n: int
+    division_code: str
+    division_name: str
+    unit: MemberUnit
+    unit_name: str
+    description: str
+    due_on: dt.date
+    overdue: bool = Field(description="past its due day (today in Harbin)")
+    days_overdue: int = Field(description="0 when not overdue")
+
+
 class PartnerCount(BaseModel):
     organisation: PartnerOrganisation
     activities: int

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,8 +21,10 @@ from services.office.work_cycle.schemas import (
     CommendationIn,
     CommendationOut,
     CriterionOut,
+    DecisionIn,
     DecisionOut,
     DecisionPatch,
+    FindingIn,
     FindingOut,
     FindingPatch,
     InspectionIn,
@@ -45,71 +48,143 @@ def _no_repeats(units: Sequence[str], what: str) -> None:
         raise Unprocessable("duplicate_unit", f"{what} names {', '.join(repeated)} more than once")
 
 
-def _no_change(body: DecisionPatch | FindingPatch) -> None:
-    if not body.model_fields_set:
-        raise Unprocessable("empty_change", "send at least one field to change")
-
-
-# The follow-up's refusals, as each kind of item words them.
-DECISION_REFUSALS: dict[rules.FollowUpRefusal, str] = {
-    "due_before_start": "due_before_meeting",
-    "day_without_closing": "done_on_without_done",
-    "closed_before_start": "done_before_meeting",
-}
-FINDING_REFUSALS: dict[rules.FollowUpRefusal, str] = {
-    "due_before_start": "due_before_inspection",
-    "day_without_closing": "resolved_on_without_resolved",
-    "closed_before_start": "resolved_before_inspection",
-}
-
-
-def _follow_up(
-    current: rules.FollowUp,
-    *,
-    closed: str,
-    started_on: date,
-    status: str | None,
-    closed_on: date | None,
-    due_on: date | None,
-    codes: dict[rules.FollowUpRefusal, str],
-) -> rules.FollowUp:
-    try:
-        return rules.follow_up(
-            current,
-            closed=closed,
-            started_on=started_on,
-            today=city_today(),
-            status=status,
-            closed_on=closed_on,
-            due_on=due_on,
-        )
-    except rules.FollowUpRefused as exc:
-        raise Unprocessable(codes[exc.reason], str(exc)) from None
-
-
-# A meeting's decisions and an inspection's findings: items numbered from 1 within their parent.
+# A meeting's decisions and an inspection's findings: tasks numbered from 1 within their parent, followed up the
+# same way (closed with a day, reopened, given a new due day, a free text), each kind with its own words.
 Item = TypeVar("Item", Decision, Finding)
 
 
-def _parent(model: type[Decision] | type[Finding]) -> Any:
-    return Decision.meeting_id if model is Decision else Finding.inspection_id
+@dataclass(frozen=True, slots=True)
+class Items(Generic[Item]):
+    model: type[Item]
+    parent: Any  # the column naming the parent (meeting, inspection)
+    parent_name: str
+    what: str  # decision | finding
+    closed: str  # the status that closes one: done | resolved
+    closed_day: str  # the column and patch field of the day it closed: done_on | resolved_on
+    text: str  # the free text a follow-up may set: note | resolution
+    # The follow-up's refusals, as this kind words them.
+    refusals: dict[rules.FollowUpRefusal, str]
+
+    def parent_id(self, item: Item) -> int:
+        return int(getattr(item, self.parent.key))
 
 
-async def _numbered(session: AsyncSession, model: type[Item], parent_ids: list[int]) -> dict[int, list[Item]]:
-    parent = _parent(model)
+DECISIONS = Items(
+    Decision,
+    Decision.meeting_id,
+    "meeting",
+    "decision",
+    "done",
+    "done_on",
+    "note",
+    {
+        "due_before_start": "due_before_meeting",
+        "day_without_closing": "done_on_without_done",
+        "closed_before_start": "done_before_meeting",
+    },
+)
+FINDINGS = Items(
+    Finding,
+    Finding.inspection_id,
+    "inspection",
+    "finding",
+    "resolved",
+    "resolved_on",
+    "resolution",
+    {
+        "due_before_start": "due_before_inspection",
+        "day_without_closing": "resolved_on_without_resolved",
+        "closed_before_start": "resolved_before_inspection",
+    },
+)
+
+
+async def _numbered(session: AsyncSession, items: Items[Item], parent_ids: list[int]) -> dict[int, list[Item]]:
     found: dict[int, list[Item]] = defaultdict(list)
-    for item in await session.scalars(select(model).where(parent.in_(parent_ids)).order_by(parent, model.n)):
-        found[item.meeting_id if isinstance(item, Decision) else item.inspection_id].append(item)
+    query = select(items.model).where(items.parent.in_(parent_ids)).order_by(items.parent, items.model.n)
+    for item in await session.scalars(query):
+        found[items.parent_id(item)].append(item)
     return found
 
 
-async def _numbered_item(session: AsyncSession, model: type[Item], parent_id: int, n: int) -> Item | None:
-    """The item, locked until the change is committed (two follow-ups of one item do not interleave)."""
+async def _follow_up(
+    session: AsyncSession,
+    items: Items[Item],
+    parent_id: int,
+    started_on: date,
+    n: int,
+    body: DecisionPatch | FindingPatch,
+) -> Item:
+    """Follow up item ``n`` of a parent that began on ``started_on``; the row locked until the change is committed
+    (two follow-ups of one item do not interleave)."""
 
-    item: Item | None = await session.scalar(
-        select(model).where(_parent(model) == parent_id, model.n == n).with_for_update()
+    if not body.model_fields_set:
+        raise Unprocessable("empty_change", "send at least one field to change")
+    item = await session.scalar(
+        select(items.model).where(items.parent == parent_id, items.model.n == n).with_for_update()
     )
+    if item is None:
+        raise NotFound(f"{items.what}_not_found", f"{items.parent_name} {parent_id} has no {items.what} {n}")
+    try:
+        changed = rules.follow_up(
+            rules.FollowUp(item.status, getattr(item, items.closed_day), item.due_on),
+            closed=items.closed,
+            started_on=started_on,
+            today=city_today(),
+            status=body.status,
+            closed_on=getattr(body, items.closed_day),
+            due_on=body.due_on,
+        )
+    except rules.FollowUpRefused as exc:
+        raise Unprocessable(items.refusals[exc.reason], str(exc)) from None
+    item.status, item.due_on = changed.status, changed.due_on
+    setattr(item, items.closed_day, changed.closed_on)
+    if items.text in body.model_fields_set:
+        setattr(item, items.text, getattr(body, items.text))
+    item.updated_at = datetime.now(UTC)
+    await session.flush()
     return item
+
+
+def _due_after_start(items: Items[Item], tasks: Sequence[DecisionIn | FindingIn], started_on: date) -> None:
+    for n, task in enumerate(tasks, start=1):
+        if task.due_on < started_on:
+            raise Unprocessable(
+                f"due_before_{items.parent_name}",
+                f"{items.what} {n} is due on {task.due_on}, before the {items.parent_name}",
+            )
+
+
+def _numbered_items(
+    items: Items[Item], parent_id: int, tasks: Sequence[DecisionIn | FindingIn], now: datetime, **extra: Any
+) -> list[Item]:
+    return [
+        items.model(
+            **{items.parent.key: parent_id},
+            n=n,
+            description=task.description,
+            unit=task.unit,
+            due_on=task.due_on,
+            status="open",
+            updated_at=now,
+            **extra,
+        )
+        for n, task in enumerate(tasks, start=1)
+    ]
+
+
+def _item_fields(item: Decision | Finding, today: date) -> dict[str, Any]:
+    """What a decision's and a finding's answers share."""
+
+    return {
+        "n": item.n,
+        "description": item.description,
+        "unit": item.unit,
+        "unit_name": unit_name(item.unit),
+        "due_on": item.due_on,
+        "status": item.status,
+        "overdue": rules.overdue(item.status, item.due_on, today),
+    }
 
 
 # ---- joint meetings (联席会议) ----------------------------------------------------------------------
@@ -123,29 +198,14 @@ async def record_meeting(session: AsyncSession, body: MeetingIn) -> tuple[Meetin
         raise Unprocessable("period_kind_mismatch", str(exc)) from None
     if parse_period(period).start > body.date:
         raise Unprocessable("period_after_meeting", f"a meeting on {body.date} cannot review {period}, not begun then")
-    for index, decision in enumerate(body.decisions):
-        if decision.due_on < body.date:
-            raise Unprocessable(
-                "due_before_meeting", f"decision {index + 1} is due on {decision.due_on}, before the meeting"
-            )
+    _due_after_start(DECISIONS, body.decisions, body.date)
     now = datetime.now(UTC)
     meeting = Meeting(
         held_on=body.date, kind=body.kind, period=period, units=list(body.units), summary=body.summary, created_at=now
     )
     session.add(meeting)
     await session.flush()
-    decisions = [
-        Decision(
-            meeting_id=meeting.id,
-            n=n,
-            description=d.description,
-            unit=d.unit,
-            due_on=d.due_on,
-            status="open",
-            updated_at=now,
-        )
-        for n, d in enumerate(body.decisions, start=1)
-    ]
+    decisions = _numbered_items(DECISIONS, meeting.id, body.decisions, now)
     session.add_all(decisions)
     await session.flush()
     return meeting, decisions
@@ -155,7 +215,7 @@ async def get_meeting(session: AsyncSession, meeting_id: int) -> tuple[Meeting, 
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None:
         raise NotFound("meeting_not_found", f"no joint meeting with id {meeting_id}")
-    return meeting, (await _numbered(session, Decision, [meeting.id]))[meeting.id]
+    return meeting, (await _numbered(session, DECISIONS, [meeting.id]))[meeting.id]
 
 
 async def list_meetings(
@@ -169,44 +229,18 @@ async def list_meetings(
     if unit:
         query = query.where(Meeting.id.in_(select(Decision.meeting_id).where(Decision.unit == unit)))
     meetings = list((await session.scalars(query.limit(LIST_LIMIT))).all())
-    decisions = await _numbered(session, Decision, [m.id for m in meetings])
+    decisions = await _numbered(session, DECISIONS, [m.id for m in meetings])
     return [(m, decisions[m.id]) for m in meetings]
 
 
 async def update_decision(session: AsyncSession, meeting_id: int, n: int, body: DecisionPatch) -> Decision:
-    _no_change(body)
     meeting, _ = await get_meeting(session, meeting_id)
-    decision = await _numbered_item(session, Decision, meeting_id, n)
-    if decision is None:
-        raise NotFound("decision_not_found", f"meeting {meeting_id} has no decision {n}")
-    changed = _follow_up(
-        rules.FollowUp(decision.status, decision.done_on, decision.due_on),
-        closed="done",
-        started_on=meeting.held_on,
-        status=body.status,
-        closed_on=body.done_on,
-        due_on=body.due_on,
-        codes=DECISION_REFUSALS,
-    )
-    decision.status, decision.done_on, decision.due_on = changed.status, changed.closed_on, changed.due_on
-    if "note" in body.model_fields_set:
-        decision.note = body.note
-    decision.updated_at = datetime.now(UTC)
-    await session.flush()
-    return decision
+    return await _follow_up(session, DECISIONS, meeting_id, meeting.held_on, n, body)
 
 
 def decision_out(decision: Decision, today: date) -> DecisionOut:
-    return DecisionOut(
-        n=decision.n,
-        description=decision.description,
-        unit=decision.unit,  # type: ignore[arg-type]  # stored from MemberUnit
-        unit_name=unit_name(decision.unit),
-        due_on=decision.due_on,
-        status=decision.status,  # type: ignore[arg-type]  # stored from DecisionStatus
-        done_on=decision.done_on,
-        note=decision.note,
-        overdue=rules.overdue(decision.status, decision.due_on, today),
+    return DecisionOut.model_validate(
+        {**_item_fields(decision, today), "done_on": decision.done_on, "note": decision.note}
     )
 
 
@@ -228,11 +262,7 @@ def meeting_out(meeting: Meeting, decisions: list[Decision], today: date | None 
 
 async def record_inspection(session: AsyncSession, body: InspectionIn) -> tuple[Inspection, list[Finding]]:
     _no_repeats(body.units, "the inspection")
-    for index, finding in enumerate(body.findings):
-        if finding.due_on < body.date:
-            raise Unprocessable(
-                "due_before_inspection", f"finding {index + 1} is due on {finding.due_on}, before the inspection"
-            )
+    _due_after_start(FINDINGS, body.findings, body.date)
     now = datetime.now(UTC)
     inspection = Inspection(
         division_code=body.division_code,
@@ -243,19 +273,7 @@ async def record_inspection(session: AsyncSession, body: InspectionIn) -> tuple[
     )
     session.add(inspection)
     await session.flush()
-    findings = [
-        Finding(
-            inspection_id=inspection.id,
-            n=n,
-            division_code=inspection.division_code,
-            description=f.description,
-            unit=f.unit,
-            due_on=f.due_on,
-            status="open",
-            updated_at=now,
-        )
-        for n, f in enumerate(body.findings, start=1)
-    ]
+    findings = _numbered_items(FINDINGS, inspection.id, body.findings, now, division_code=inspection.division_code)
     session.add_all(findings)
     await session.flush()
     return inspection, findings
@@ -265,7 +283,7 @@ async def get_inspection(session: AsyncSession, inspection_id: int) -> tuple[Ins
     inspection = await session.get(Inspection, inspection_id)
     if inspection is None:
         raise NotFound("inspection_not_found", f"no inspection with id {inspection_id}")
-    return inspection, (await _numbered(session, Finding, [inspection.id]))[inspection.id]
+    return inspection, (await _numbered(session, FINDINGS, [inspection.id]))[inspection.id]
 
 
 async def list_inspections(
@@ -290,44 +308,18 @@ async def list_inspections(
     if finding_filter:
         query = query.where(Inspection.id.in_(select(Finding.inspection_id).where(*finding_filter)))
     inspections = list((await session.scalars(query.limit(LIST_LIMIT))).all())
-    findings = await _numbered(session, Finding, [i.id for i in inspections])
+    findings = await _numbered(session, FINDINGS, [i.id for i in inspections])
     return [(i, findings[i.id]) for i in inspections]
 
 
 async def update_finding(session: AsyncSession, inspection_id: int, n: int, body: FindingPatch) -> Finding:
-    _no_change(body)
     inspection, _ = await get_inspection(session, inspection_id)
-    finding = await _numbered_item(session, Finding, inspection_id, n)
-    if finding is None:
-        raise NotFound("finding_not_found", f"inspection {inspection_id} has no finding {n}")
-    changed = _follow_up(
-        rules.FollowUp(finding.status, finding.resolved_on, finding.due_on),
-        closed="resolved",
-        started_on=inspection.inspected_on,
-        status=body.status,
-        closed_on=body.resolved_on,
-        due_on=body.due_on,
-        codes=FINDING_REFUSALS,
-    )
-    finding.status, finding.resolved_on, finding.due_on = changed.status, changed.closed_on, changed.due_on
-    if "resolution" in body.model_fields_set:
-        finding.resolution = body.resolution
-    finding.updated_at = datetime.now(UTC)
-    await session.flush()
-    return finding
+    return await _follow_up(session, FINDINGS, inspection_id, inspection.inspected_on, n, body)
 
 
 def finding_out(finding: Finding, today: date) -> FindingOut:
-    return FindingOut(
-        n=finding.n,
-        description=finding.description,
-        unit=finding.unit,  # type: ignore[arg-type]  # stored from MemberUnit
-        unit_name=unit_name(finding.unit),
-        due_on=finding.due_on,
-        status=finding.status,  # type: ignore[arg-type]  # stored from FindingStatus
-        resolved_on=finding.resolved_on,
-        resolution=finding.resolution,
-        overdue=rules.overdue(finding.status, finding.due_on, today),
+    return FindingOut.model_validate(
+        {**_item_fields(finding, today), "resolved_on": finding.resolved_on, "resolution": finding.resolution}
     )
 
 
