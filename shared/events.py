@@ -332,8 +332,9 @@ class AppealProgressed(_ProcedureEvent):
 
 
 class ReviewScheduled(_ProcedureEvent):
-    """When a household's next periodic review (定期复核) falls due: announced when a household is enrolled by an
-    application or reinstated on appeal, and after each review."""
+    """When a household's next periodic review (定期复核) falls due: announced at every enrolment (an approved
+    application, a migrated household, a reinstatement on appeal), when the household is flagged for an early
+    review, after each review, and for every household in dibao when the review interval changes."""
 
     TYPE: ClassVar[str] = "ReviewScheduled"
 

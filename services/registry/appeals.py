@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry import applications, notices, reviews, rules, service
+from services.registry import applications, notices, rules, service
 from services.registry.models import Appeal, Notice
 from services.registry.parameters import APPEAL_DECISION_DAYS, APPEAL_FILING_DAYS
 from services.registry.schemas import AppealDecisionIn, AppealIn, AppealOut, HouseholdIn, HouseholdPatch, MemberIn
@@ -254,7 +254,6 @@ async def _reinstate(
         ),
         today,
     )
-    await reviews.announce_schedule(uow, enrolled.id)
     text = (
         f"你户自{notices.day_text(left_on)}起恢复享受城市居民最低生活保障，每月低保金{notices.yuan(enrolled.monthly_allowance)}，"
         "停发期间的低保金在下一次发放时补发。"

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry import notices, reviews, rules, service
+from services.registry import notices, rules, service
 from services.registry.models import Application, ApplicationObjection
 from services.registry.parameters import DECISION_DAYS, INVESTIGATION_DAYS, NOTICE_START_DAYS, PUBLIC_NOTICE_DAYS
 from services.registry.schemas import (
@@ -344,7 +344,6 @@ async def approve(
     store(application, approved)
     application.household_id = enrolled.id
     await uow.session.flush()
-    await reviews.announce_schedule(uow, enrolled.id)
     steps = [(application.applied_on, allowance_on(enrolled.allowance_schedule, application.applied_on))]
     steps += [
         (s.effective_from, s.amount) for s in enrolled.allowance_schedule if s.effective_from > application.applied_on

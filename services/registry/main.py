@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.registry import api, consumers, service
-from services.registry.parameters import DIBAO_STANDARD, SPECS
+from services.registry import api, consumers, reviews, service
+from services.registry.parameters import DIBAO_STANDARD, REVIEW_INTERVAL_MONTHS, SPECS
 from shared.app import create_service_app
 from shared.parameters import ParameterSpec
 from shared.platform_models import PolicyParameter
@@ -19,6 +19,8 @@ from shared.unit_of_work import UnitOfWork
 async def _parameter_changed(uow: UnitOfWork, spec: ParameterSpec, row: PolicyParameter) -> None:
     if spec is DIBAO_STANDARD:
         await service.standard_changed(uow, row)
+    elif spec is REVIEW_INTERVAL_MONTHS:
+        await reviews.interval_changed(uow)
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:

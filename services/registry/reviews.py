@@ -7,10 +7,10 @@ Flush, never commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import notices, rules, service
@@ -18,12 +18,30 @@ from services.registry.models import Household, Notice, Review
 from services.registry.parameters import REVIEW_INTERVAL_MONTHS
 from services.registry.schemas import HouseholdPatch, ReviewDue, ReviewIn, ReviewOut
 from shared.errors import NotFound, Unprocessable
-from shared.events import ReviewScheduled
 from shared.parameters import ParameterBook
 from shared.periods import city_today
 from shared.unit_of_work import UnitOfWork
 
 REVIEW_CAUSE = "经定期复核，你户家庭情况发生变化"
+
+
+def _in_dibao_with_last_review(today: date, division_code: str | None) -> Select[Any]:
+    """Each household in dibao today, with what its review date depends on and its last review."""
+
+    query = (
+        select(
+            Household.id,
+            Household.division_code,
+            Household.enrolled_on,
+            Household.review_from,
+            Household.review_reason,
+            func.max(Review.reviewed_on),
+        )
+        .outerjoin(Review, Review.household_id == Household.id)
+        .where(Household.exited_on.is_(None) | (Household.exited_on > today))
+        .group_by(Household.id)
+    )
+    return query.where(Household.division_code == division_code) if division_code else query
 
 
 async def due(
@@ -33,24 +51,8 @@ async def due(
 
     today = today or city_today()
     book = await ParameterBook.load(session, [REVIEW_INTERVAL_MONTHS])
-    last_review = func.max(Review.reviewed_on)
-    query = (
-        select(
-            Household.id,
-            Household.division_code,
-            Household.enrolled_on,
-            Household.review_from,
-            Household.review_reason,
-            last_review,
-        )
-        .outerjoin(Review, Review.household_id == Household.id)
-        .where(Household.exited_on.is_(None) | (Household.exited_on > today))
-        .group_by(Household.id)
-    )
-    if division_code:
-        query = query.where(Household.division_code == division_code)
-
-    months = _interval(book)
+    query = _in_dibao_with_last_review(today, division_code)
+    months = service.review_interval(book)
     items = []
     for household_id, division, enrolled_on, flagged_from, flagged_why, last in (await session.execute(query)).all():
         due_on = rules.review_due_on(enrolled_on, last, months, flagged_from)
@@ -72,28 +74,6 @@ async def due(
             )
         )
     return sorted(items, key=lambda item: (item.due_on, item.household_id))
-
-
-def _interval(book: ParameterBook) -> Callable[[date], int]:
-    """The review interval in months in force on a day."""
-
-    return lambda day: int(book.get(REVIEW_INTERVAL_MONTHS, day))
-
-
-async def announce_schedule(uow: UnitOfWork, household_id: str) -> None:
-    """When the household's next review falls due, for the office's assessment (registry.procedure)."""
-
-    session = uow.session
-    household = await service.get_household(session, household_id)
-    book = await ParameterBook.load(session, [REVIEW_INTERVAL_MONTHS])
-    last = await session.scalar(select(func.max(Review.reviewed_on)).where(Review.household_id == household_id))
-    due_on = rules.review_due_on(household.enrolled_on, last, _interval(book), household.review_from)
-    await service.outbox.stage(
-        uow,
-        ReviewScheduled(
-            household_id=household_id, division_code=household.division_code, due_on=due_on, last_reviewed_on=last
-        ),
-    )
 
 
 async def record(uow: UnitOfWork, household_id: str, body: ReviewIn, today: date | None = None) -> ReviewOut:
@@ -136,7 +116,7 @@ async def record(uow: UnitOfWork, household_id: str, body: ReviewIn, today: date
     session.add(review)
     await session.flush()
     if outcome != "exited":
-        await announce_schedule(uow, household_id)
+        await service.announce_review(uow, household)
     return to_out(review, [notice.id for notice in issued])
 
 
@@ -163,4 +143,20 @@ async def reviews_of(session: AsyncSession, household_id: str) -> list[Review]:
                 select(Review).where(Review.household_id == household_id).order_by(Review.reviewed_on, Review.id)
             )
         ).all()
+    )
+
+
+async def interval_changed(uow: UnitOfWork, today: date | None = None) -> int:
+    """A new review interval moves every household's next review: each is announced again (registry.procedure),
+    so the office's counts follow."""
+
+    session = uow.session
+    months = service.review_interval(await ParameterBook.load(session, [REVIEW_INTERVAL_MONTHS]))
+    rows = (await session.execute(_in_dibao_with_last_review(today or city_today(), None))).all()
+    return await service.outbox.stage_many(
+        uow,
+        (
+            service.review_scheduled(household_id, division, enrolled_on, last, flagged_from, months)
+            for household_id, division, enrolled_on, flagged_from, _, last in rows
+        ),
     )

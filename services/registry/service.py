@@ -9,7 +9,7 @@ import logging
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -29,8 +29,9 @@ from services.registry.models import (
     Member,
     Payment,
     PaymentRun,
+    Review,
 )
-from services.registry.parameters import DIBAO_STANDARD, EXTENSION_MONTHS
+from services.registry.parameters import DIBAO_STANDARD, EXTENSION_MONTHS, REVIEW_INTERVAL_MONTHS
 from services.registry.schemas import (
     IDEMPOTENCY_KEY_PATTERN,
     BulkError,
@@ -60,6 +61,7 @@ from shared.events import (
     HouseholdExited,
     MemberEmployed,
     MemberSnapshot,
+    ReviewScheduled,
 )
 from shared.grants import GrantLedger
 from shared.ledger import RECOVERY, settle
@@ -300,6 +302,7 @@ class _Prepared:
     members: list[dict[str, Any]]
     revision: dict[str, Any]
     event: HouseholdEnrolled
+    review: ReviewScheduled
 
 
 def _prepare(body: HouseholdIn, book: ParameterBook, today: date, household_id: str | None = None) -> _Prepared:
@@ -345,6 +348,7 @@ def _prepare(body: HouseholdIn, book: ParameterBook, today: date, household_id: 
         allowance_schedule=schedule,
         members=[_member_snapshot(row) for row in members],
     )
+    review = review_scheduled(household_id, body.division_code, enrolled_on, None, None, review_interval(book))
     return _Prepared(
         household,
         members,
@@ -355,6 +359,50 @@ def _prepare(body: HouseholdIn, book: ParameterBook, today: date, household_id: 
             "monthly_income": body.monthly_income,
         },
         event,
+        review,
+    )
+
+
+# ---- periodic reviews: when each household's next one falls due (the office counts them) -------------
+
+
+def review_interval(book: ParameterBook) -> Callable[[date], int]:
+    """The review interval in months in force on a day."""
+
+    return lambda day: int(book.get(REVIEW_INTERVAL_MONTHS, day))
+
+
+def review_scheduled(
+    household_id: str,
+    division_code: str,
+    enrolled_on: date,
+    last_reviewed_on: date | None,
+    flagged_from: date | None,
+    interval: Callable[[date], int],
+) -> ReviewScheduled:
+    due_on = rules.review_due_on(enrolled_on, last_reviewed_on, interval, flagged_from)
+    return ReviewScheduled(
+        household_id=household_id, division_code=division_code, due_on=due_on, last_reviewed_on=last_reviewed_on
+    )
+
+
+async def announce_review(uow: UnitOfWork, household: Household) -> None:
+    """When the household's next review falls due, for the office's assessment (registry.procedure): announced
+    at enrolment, when the household is flagged for an early review and after each review."""
+
+    session = uow.session
+    book = await ParameterBook.load(session, [REVIEW_INTERVAL_MONTHS])
+    last = await session.scalar(select(func.max(Review.reviewed_on)).where(Review.household_id == household.id))
+    await outbox.stage(
+        uow,
+        review_scheduled(
+            household.id,
+            household.division_code,
+            household.enrolled_on,
+            last,
+            household.review_from,
+            review_interval(book),
+        ),
     )
 
 
@@ -396,7 +444,7 @@ async def enrol(
     a back-dated enrolment that overlaps one. An approved application gives the household its own id."""
 
     session = uow.session
-    book = await ParameterBook.load(session, [DIBAO_STANDARD])
+    book = await ParameterBook.load(session, [DIBAO_STANDARD, REVIEW_INTERVAL_MONTHS])
     prepared = _prepare(body, book, today or city_today(), household_id)
     ids = [row["resident_id"] for row in prepared.members]
     release, clashes = _claims_of(prepared, await _memberships(session, ids))
@@ -409,7 +457,7 @@ async def enrol(
         await _insert_prepared(uow, [prepared])
     except IntegrityError:
         raise _person_conflict(ids) from None
-    await outbox.stage(uow, prepared.event)
+    await outbox.stage(uow, prepared.event, prepared.review)
     # Answered from what was written, not read back: the same columns, two queries fewer per enrolment.
     return to_out(Household(**prepared.household), members=prepared.members)
 
@@ -502,7 +550,7 @@ async def enrol_bulk(uow: UnitOfWork, rows: Sequence[dict[str, Any]], today: dat
     session = uow.session
     today = today or city_today()
     results: list[BulkResult | None] = [None] * len(rows)
-    book = await ParameterBook.load(session, [DIBAO_STANDARD])
+    book = await ParameterBook.load(session, [DIBAO_STANDARD, REVIEW_INTERVAL_MONTHS])
     prepared: dict[int, _Prepared] = {}
     for index, row in enumerate(rows):
         try:
@@ -558,7 +606,7 @@ async def enrol_bulk(uow: UnitOfWork, rows: Sequence[dict[str, Any]], today: dat
             except IntegrityError:
                 results[index] = await _lost_race(session, index, item)
     landed = [item for index, item in prepared.items() if results[index] is None]
-    await outbox.stage_many(uow, (item.event for item in landed))
+    await outbox.stage_many(uow, (event for item in landed for event in (item.event, item.review)))
     for index, item in prepared.items():
         if results[index] is None:
             results[index] = BulkResult(index=index, id=item.household["id"], error=None)
@@ -1263,6 +1311,7 @@ async def record_employment(uow: UnitOfWork, event: MemberEmployed) -> Employmen
     await session.refresh(household, ["members"])
     extensions = (await _extension_rows(session, [household.id]))[household.id]
     await outbox.stage(uow, changed_event(household, household.members, event.employed_on, ["employment"], extensions))
+    await announce_review(uow, household)
     return next(row for row in extensions if row.id == inserted[0][0])
 
 

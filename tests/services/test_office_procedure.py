@@ -154,3 +154,37 @@ async def test_the_assessment_counts_applications_reviews_and_appeals_per_distri
         counts = await eventually(reviewed, timeout=60)
         # Still counted while it falls due within the period (a year ending in December: not from December on).
         assert counts["reviews_due"] == int(next_due.year == TODAY.year)
+
+
+async def test_migrated_households_are_counted_for_review_and_follow_a_new_interval(kafka, postgres):
+    """Households enrolled straight into the register (a migrated caseload, one by one or in bulk) are counted for
+    review from their enrolment; a new interval moves every household's next review, and the counts follow."""
+
+    async with system("registry", "office") as s:
+        registry, office = s["registry"], s["office"]
+        enrolled_on = TODAY - timedelta(days=400)  # reviewed every 12 months: overdue by about a month
+        single = household_body(income="0.00", division="230103", enrolled_on=enrolled_on)
+        await ok(await registry.post("/households", json=single), 201)
+        bulk = household_body(income="0.00", division="230103", enrolled_on=enrolled_on)
+        answer = await ok(await registry.post("/households/bulk", json={"households": [bulk]}))
+        assert answer["enrolled"] == 1
+
+        async def overdue(expected: int) -> bool:
+            result = (await office.get("/reports/assessment", params={"period": PERIOD})).json()
+            found = {d["division_code"]: d["procedure"] for d in result["divisions"]}
+            return found.get("230103", {}).get("reviews_overdue") == expected
+
+        await eventually(lambda: overdue(2), timeout=60)
+        await ok(
+            await registry.post(
+                "/parameters/review_interval_months",
+                json={
+                    "value": "24",
+                    "effective_from": (enrolled_on - timedelta(days=1)).isoformat(),
+                    "retroactive": True,
+                    "reason": "复核间隔调整为两年（测试）",
+                },
+            ),
+            201,
+        )
+        await eventually(lambda: overdue(0), timeout=60)
