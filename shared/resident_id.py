@@ -16,6 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Literal
 
 from shared.periods import city_today
@@ -66,6 +67,13 @@ def normalise(raw: str) -> str:
 
 
 def parse_resident_id(raw: str, today: date | None = None) -> ResidentId:
+    return _parse(raw, today or city_today())
+
+
+# A bulk enrolment validates each member's number in several places (the body, the head's age, the row);
+# the answer is a frozen value of the text and the day, so it is worked out once (a few MB at most).
+@lru_cache(maxsize=8192)
+def _parse(raw: str, today: date) -> ResidentId:
     number = normalise(raw)
     if _FIFTEEN.fullmatch(number):
         number = upgrade_fifteen(number)
@@ -81,7 +89,7 @@ def parse_resident_id(raw: str, today: date | None = None) -> ResidentId:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise InvalidResidentId("birth_date", f"{number[6:14]} is not a real calendar date") from None
-    if born.year < 1880 or born > (today or city_today()):
+    if born.year < 1880 or born > today:
         raise InvalidResidentId("birth_date", f"birth date {born.isoformat()} is out of range")
     sex: Sex = "male" if int(number[16]) % 2 == 1 else "female"
     return ResidentId(number=number, region_code=number[:6], birth_date=born, sex=sex)
