@@ -111,15 +111,14 @@ class ExtensionSpell(BaseModel):
         return self.first_period <= month_label <= self.last_period
 
 
-class HouseholdSnapshot(IntegrationEvent):
+class HouseholdFacts(IntegrationEvent):
+    """What every version of the household snapshot carries: the facts the bureaus and the office decide on."""
+
     TOPIC: ClassVar[str] = HOUSEHOLDS_TOPIC
 
     division_code: str
-    address: str
     heating: Heating
     housing_area_m2: Decimal
-    monthly_income: MoneyStr
-    monthly_allowance: MoneyStr = Field(description="the allowance on the event's effective date")
     enrolled_on: date
     # Every known change of the allowance from enrolment on (income, members, a new standard),
     # so a bureau can tell any month's allowance without asking the registry.
@@ -131,6 +130,15 @@ class HouseholdSnapshot(IntegrationEvent):
     exit_on: date | None = Field(default=None, description="first day out of dibao, when an exit is set ahead")
 
 
+class HouseholdSnapshot(HouseholdFacts):
+    """Version 1: the facts, the address, the income and the day's allowance (what the registry published until
+    2026-12; still read, from older events on the topic and a replay of them)."""
+
+    address: str
+    monthly_income: MoneyStr
+    monthly_allowance: MoneyStr = Field(description="the allowance on the event's effective date")
+
+
 class HouseholdEnrolled(HouseholdSnapshot):
     TYPE: ClassVar[str] = "HouseholdEnrolled"
 
@@ -140,6 +148,32 @@ class HouseholdChanged(HouseholdSnapshot):
 
     TYPE: ClassVar[str] = "HouseholdChanged"
 
+    effective_on: date
+    changed: list[str]
+
+
+# Version 2 of the household events (2026-12): less personal data on the shared topic. Every consumer of
+# registry.households keeps only the fields it reads (docs/architecture.md, "What each service keeps"); a field
+# no consumer reads is not published: the monthly income (the allowance schedule carries what it decides) and
+# the day's allowance (the schedule tells it for any day). Still one event per household and change.
+
+
+class HouseholdEnrolledFacts(HouseholdFacts):
+    """``HouseholdEnrolled`` version 2."""
+
+    TYPE: ClassVar[str] = "HouseholdEnrolled"
+    VERSION: ClassVar[int] = 2
+
+    address: str
+
+
+class HouseholdChangedFacts(HouseholdFacts):
+    """``HouseholdChanged`` version 2: the household's state after a change; ``changed`` names what changed."""
+
+    TYPE: ClassVar[str] = "HouseholdChanged"
+    VERSION: ClassVar[int] = 2
+
+    address: str
     effective_on: date
     changed: list[str]
 
@@ -358,6 +392,8 @@ CATALOG: dict[tuple[str, int], type[IntegrationEvent]] = {
         ApplicationProgressed,
         AppealProgressed,
         ReviewScheduled,
+        HouseholdEnrolledFacts,
+        HouseholdChangedFacts,
     )
 }
 KNOWN_TYPES = frozenset(event_type for event_type, _ in CATALOG)

@@ -22,9 +22,11 @@ from shared.consumer import Handler, Prefetch
 from shared.db import UtcDateTime, new_metadata, new_row, one_of, rows_matched
 from shared.events import (
     HouseholdChanged,
+    HouseholdChangedFacts,
     HouseholdEnrolled,
+    HouseholdEnrolledFacts,
     HouseholdExited,
-    HouseholdSnapshot,
+    HouseholdFacts,
     MemberSnapshot,
     ReceivedEvent,
 )
@@ -51,7 +53,7 @@ class CaseloadFields:
     member: frozenset[str]
 
     def __post_init__(self) -> None:
-        known = set(HouseholdChanged.model_fields) - {"members"}
+        known = (set(HouseholdChanged.model_fields) | set(HouseholdChangedFacts.model_fields)) - {"members"}
         unknown = (self.household - known) | (self.member - set(MemberSnapshot.model_fields))
         assert not unknown, f"not fields of the household snapshot: {sorted(unknown)}"
         object.__setattr__(self, "household", self.household | ALWAYS_KEPT)
@@ -175,7 +177,7 @@ def member_view(data: dict[str, Any]) -> MemberSnapshot:
 
 
 def _household_data(
-    payload: HouseholdSnapshot, effective_on: date, fields: CaseloadFields, previous: dict[str, Any] | None = None
+    payload: HouseholdFacts, effective_on: date, fields: CaseloadFields, previous: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The snapshot's kept fields (no members), with ``history``: the kept facts from each change's effective
     day on.
@@ -275,6 +277,11 @@ async def prefetch_households(uow: UnitOfWork, household_ids: list[str]) -> None
         cache[household_id] = (households.get(household_id), members[household_id])
 
 
+# Every version of each household event (shared.events): version 1 is still read (older events, a replay).
+_ENROLLED = (HouseholdEnrolled, HouseholdEnrolledFacts)
+_CHANGED = (HouseholdChanged, HouseholdChangedFacts)
+
+
 async def apply_household_event(uow: UnitOfWork, event: ReceivedEvent, fields: CaseloadFields) -> HouseholdDelta:
     """Update the copy from a household event, keeping only ``fields`` (the service's own selection)."""
 
@@ -300,9 +307,9 @@ async def apply_household_event(uow: UnitOfWork, event: ReceivedEvent, fields: C
         household.status, household.exited_on, household.updated_at = "exited", payload.exited_on, now
         return HouseholdDelta("exited", household, payload.exited_on, removed=members)
 
-    assert isinstance(payload, (HouseholdEnrolled, HouseholdChanged))
-    effective_on = payload.effective_on if isinstance(payload, HouseholdChanged) else payload.enrolled_on
-    kind = "enrolled" if isinstance(payload, HouseholdEnrolled) else "changed"
+    assert isinstance(payload, (*_ENROLLED, *_CHANGED))
+    effective_on = payload.effective_on if isinstance(payload, _CHANGED) else payload.enrolled_on
+    kind = "enrolled" if isinstance(payload, _ENROLLED) else "changed"
     previous: dict[str, Any] = {}
     if household is None:
         household = new_row(

@@ -55,8 +55,8 @@ from shared.events import (
     AllowanceStep,
     AssistancePaid,
     ExtensionSpell,
-    HouseholdChanged,
-    HouseholdEnrolled,
+    HouseholdChangedFacts,
+    HouseholdEnrolledFacts,
     HouseholdExited,
     MemberEmployed,
     MemberSnapshot,
@@ -299,7 +299,7 @@ class _Prepared:
     household: dict[str, Any]
     members: list[dict[str, Any]]
     revision: dict[str, Any]
-    event: HouseholdEnrolled
+    event: HouseholdEnrolledFacts
 
 
 def _prepare(body: HouseholdIn, book: ParameterBook, today: date, household_id: str | None = None) -> _Prepared:
@@ -333,14 +333,12 @@ def _prepare(body: HouseholdIn, book: ParameterBook, today: date, household_id: 
         "created_at": now,
         "updated_at": now,
     }
-    event = HouseholdEnrolled(
+    event = HouseholdEnrolledFacts(
         household_id=household_id,
         division_code=body.division_code,
         address=body.address,
         heating=body.heating,
         housing_area_m2=body.housing_area_m2,
-        monthly_income=body.monthly_income,
-        monthly_allowance=allowance_on(schedule, enrolled_on),
         enrolled_on=enrolled_on,
         allowance_schedule=schedule,
         members=[_member_snapshot(row) for row in members],
@@ -627,16 +625,14 @@ def changed_event(
     effective_on: date,
     changed: list[str],
     extensions: Sequence[EmploymentExtension] = (),
-) -> HouseholdChanged:
+) -> HouseholdChangedFacts:
     schedule = schedule_of(household)
-    return HouseholdChanged(
+    return HouseholdChangedFacts(
         household_id=household.id,
         division_code=household.division_code,
         address=household.address,
         heating=household.heating,
         housing_area_m2=household.housing_area_m2,
-        monthly_income=household.monthly_income,
-        monthly_allowance=allowance_on(schedule, max(effective_on, household.enrolled_on)),
         enrolled_on=household.enrolled_on,
         allowance_schedule=schedule,
         members=[_member_snapshot(member) for member in members],
