@@ -153,27 +153,33 @@ class HouseholdChanged(HouseholdSnapshot):
 
 
 # Version 2 of the household events (2026-12): less personal data on the shared topic. Every consumer of
-# registry.households keeps only the fields it reads (docs/architecture.md, "What each service keeps"); a field
+# registry.households keeps only the fields it reads (docs/architecture.md, "What each service keeps"). A field
 # no consumer reads is not published: the monthly income (the allowance schedule carries what it decides) and
-# the day's allowance (the schedule tells it for any day). Still one event per household and change.
+# the day's allowance (the schedule tells it for any day). A field only one consumer reads travels sealed for
+# it (shared.sealing): the address, for the office. Still one event per household and change.
 
 
-class HouseholdEnrolledFacts(HouseholdFacts):
+class _SealedHouseholdFacts(HouseholdFacts):
+    VERSION: ClassVar[int] = 2
+
+    sealed: dict[str, str] = Field(
+        default_factory=dict,
+        description="facts only one reader needs, sealed for it (reader → Fernet token; shared.sealing): "
+        "the address, for the office",
+    )
+
+
+class HouseholdEnrolledFacts(_SealedHouseholdFacts):
     """``HouseholdEnrolled`` version 2."""
 
     TYPE: ClassVar[str] = "HouseholdEnrolled"
-    VERSION: ClassVar[int] = 2
-
-    address: str
 
 
-class HouseholdChangedFacts(HouseholdFacts):
+class HouseholdChangedFacts(_SealedHouseholdFacts):
     """``HouseholdChanged`` version 2: the household's state after a change; ``changed`` names what changed."""
 
     TYPE: ClassVar[str] = "HouseholdChanged"
-    VERSION: ClassVar[int] = 2
 
-    address: str
     effective_on: date
     changed: list[str]
 

@@ -32,6 +32,7 @@ from shared.events import (
 )
 from shared.periods import Period
 from shared.platform_models import BigId
+from shared.sealing import open_sealed
 from shared.unit_of_work import Cache, UnitOfWork
 
 
@@ -51,9 +52,11 @@ class CaseloadFields:
 
     household: frozenset[str]
     member: frozenset[str]
+    # The service whose sealed facts (shared.sealing) this copy opens: its own name, when it has any.
+    sealed_for: str | None = None
 
     def __post_init__(self) -> None:
-        known = (set(HouseholdChanged.model_fields) | set(HouseholdChangedFacts.model_fields)) - {"members"}
+        known = (set(HouseholdChanged.model_fields) | set(HouseholdChangedFacts.model_fields)) - {"members", "sealed"}
         unknown = (self.household - known) | (self.member - set(MemberSnapshot.model_fields))
         assert not unknown, f"not fields of the household snapshot: {sorted(unknown)}"
         object.__setattr__(self, "household", self.household | ALWAYS_KEPT)
@@ -186,6 +189,9 @@ def _household_data(
     from that day on (a retroactive change supersedes the later entries it now covers)."""
 
     data = payload.model_dump(mode="json", include=set(fields.household))
+    if fields.sealed_for is not None and isinstance(payload, (HouseholdEnrolledFacts, HouseholdChangedFacts)):
+        opened = open_sealed(payload.sealed, fields.sealed_for)
+        data.update((name, value) for name, value in opened.items() if name in fields.household)
     history = [
         entry for entry in (previous or {}).get("history", ()) if entry["effective_on"] < effective_on.isoformat()
     ]

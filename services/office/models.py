@@ -166,8 +166,10 @@ class ProcedureReview(Base):
 # What the office keeps of the registry's household snapshots (docs/architecture.md, "What each service keeps").
 # The assessment checks every bureau's decision, so it reads every member fact the bureaus decide on, the heating
 # and the floor area; the dibao column of the one-stop view and the payment-timeliness figures read the allowance
-# schedule and the extensions; the unserved list names the head (masked) and the street of the address.
+# schedule and the extensions; the unserved list names the head (masked) and the street of the address, which
+# no bureau reads: the registry seals it for the office (shared.sealing).
 CASELOAD_FIELDS = CaseloadFields(
+    sealed_for="office",
     household=frozenset({"address", "heating", "housing_area_m2", "allowance_schedule", "extensions"}),
     member=frozenset(
         {

@@ -72,6 +72,7 @@ from shared.periods import Period, add_months, city_today, month_of, parse_month
 from shared.platform_models import PolicyParameter
 from shared.resident_id import mask_resident_id, parse_resident_id
 from shared.runs import RunTally, finish_run, start_run
+from shared.sealing import seal
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 log = logging.getLogger("services.registry")
@@ -336,7 +337,7 @@ def _prepare(body: HouseholdIn, book: ParameterBook, today: date, household_id: 
     event = HouseholdEnrolledFacts(
         household_id=household_id,
         division_code=body.division_code,
-        address=body.address,
+        sealed=seal({"address": body.address}),
         heating=body.heating,
         housing_area_m2=body.housing_area_m2,
         enrolled_on=enrolled_on,
@@ -630,7 +631,7 @@ def changed_event(
     return HouseholdChangedFacts(
         household_id=household.id,
         division_code=household.division_code,
-        address=household.address,
+        sealed=seal({"address": household.address}),
         heating=household.heating,
         housing_area_m2=household.housing_area_m2,
         enrolled_on=household.enrolled_on,

@@ -3,6 +3,7 @@ consumer's copy of the caseload keeps only the fields it declares (its models.CA
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from importlib import import_module
 from typing import Any
@@ -13,12 +14,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from shared.events import HOUSEHOLDS_TOPIC
 from shared.projection import HISTORY_FIELDS, CaseloadFields, DibaoHousehold, DibaoMember
+from shared.sealing import open_sealed
 from tests.support import AppClient, enrol, envelopes, eventually, household_body, member, read_topic, system
 
 pytestmark = pytest.mark.integration
 
 CONSUMERS = ("medical", "education", "housing", "employment", "utilities", "legal", "office")
-NEVER_BROADCAST = {"monthly_income", "monthly_allowance"}
+NOBODY_READS = {"monthly_income", "monthly_allowance"}
+NEVER_IN_CLEAR = {*NOBODY_READS, "address"}  # the address travels sealed for the office, its one reader
 
 
 def declared(service: str) -> CaseloadFields:
@@ -69,7 +72,8 @@ async def test_each_consumer_keeps_only_the_caseload_fields_it_declares(kafka, p
             history_kept = {"effective_on", *(name for name in HISTORY_FIELDS if name in fields.household)}
             assert all(set(entry) == history_kept for entry in snapshot["history"]), (service, snapshot["history"])
             assert len(members) == 2 and all(set(data) == fields.member for data in members), (service, members)
-            assert not NEVER_BROADCAST & set(snapshot), service
+            assert not NOBODY_READS & set(snapshot), service
+            assert ("address" in snapshot) == (service == "office"), service
 
         # What is kept is the registry's, unchanged: the office's head is disabled and has the address as changed.
         office, _ = await caseload_copy(s["office"], household["id"]) or ({}, [])
@@ -80,7 +84,9 @@ async def test_each_consumer_keeps_only_the_caseload_fields_it_declares(kafka, p
         )
 
 
-async def test_the_household_broadcast_carries_neither_the_income_nor_the_days_allowance(kafka, postgres):
+async def test_the_household_broadcast_carries_no_income_no_days_allowance_and_the_address_sealed_for_the_office(
+    kafka, postgres
+):
     async with system("registry") as s:
         registry = s["registry"]
         household = await enrol(registry, household_body(income="150.00"))
@@ -99,5 +105,9 @@ async def test_the_household_broadcast_carries_neither_the_income_nor_the_days_a
         events = [e for e in envelopes(records) if e.type in {"HouseholdEnrolled", "HouseholdChanged"}]
         assert {(e.type, e.version) for e in events} == {("HouseholdEnrolled", 2), ("HouseholdChanged", 2)}
         for event in events:
-            assert not NEVER_BROADCAST & set(event.payload), event.payload
+            assert not NEVER_IN_CLEAR & set(event.payload), event.payload
             assert event.payload["allowance_schedule"], "the schedule still tells every month's allowance"
+            assert set(event.payload["sealed"]) == {"office"}
+            assert "测试街" not in json.dumps(event.payload, ensure_ascii=False), "the address is nowhere in clear"
+            assert open_sealed(event.payload["sealed"], "office") == {"address": "哈尔滨市道里区测试街1号"}
+            assert open_sealed(event.payload["sealed"], "medical") == {}
