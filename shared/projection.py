@@ -58,7 +58,8 @@ class CaseloadFields:
     def __post_init__(self) -> None:
         known = (set(HouseholdChanged.model_fields) | set(HouseholdChangedFacts.model_fields)) - {"members", "sealed"}
         unknown = (self.household - known) | (self.member - set(MemberSnapshot.model_fields))
-        assert not unknown, f"not fields of the household snapshot: {sorted(unknown)}"
+        if unknown:
+            raise ValueError(f"not fields of the household snapshot: {sorted(unknown)}")
         object.__setattr__(self, "household", self.household | ALWAYS_KEPT)
         object.__setattr__(self, "member", self.member | {"resident_id"})
 
