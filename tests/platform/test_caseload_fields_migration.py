@@ -17,7 +17,7 @@ from tests.support import create_database, drop_database
 pytestmark = pytest.mark.integration
 
 # (service, the revision before the slimming one)
-BEFORE = {"medical": "0005", "office": "0003", "employment": "0003"}
+BEFORE = {"medical": "0005", "office": "0004", "employment": "0003"}
 
 SNAPSHOT = {
     "household_id": "h1",
