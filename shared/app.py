@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import sealing
 from shared.api import text_answers
 from shared.audit_api import audit_router
 from shared.auth import AuthConfig, check_every_route_is_guarded, requires
@@ -441,6 +442,7 @@ def create_service_app(
     app.state.settings = settings
     app.state.auth = auth
     app.state.audit_key = audit_key(settings.audit_key, settings.environment)
+    sealing.configure(settings.service_name, settings.seal_keys, settings.environment)
     if settings.environment == "production" and not settings.kafka().authenticated:
         log.warning(
             "KAFKA WITHOUT AUTHENTICATION IN PRODUCTION: anyone who reaches the broker reads every household's "

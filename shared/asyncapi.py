@@ -8,6 +8,7 @@ A test keeps ``docs/asyncapi.json`` equal to what this prints, so the catalogue 
 from __future__ import annotations
 
 import json
+from importlib import import_module
 from typing import Any
 
 from pydantic import BaseModel
@@ -43,6 +44,17 @@ CHANNELS: dict[str, tuple[str, str]] = {
 }
 
 
+def caseload_kept() -> dict[str, dict[str, list[str]]]:
+    """What each consumer of registry.households keeps of it (its models.CASELOAD_FIELDS), by service."""
+
+    kept = {}
+    for name in NAMES:
+        if HOUSEHOLDS_TOPIC in getattr(import_module(f"services.{name}.consumers"), "TOPICS", ()):
+            fields = import_module(f"services.{name}.models").CASELOAD_FIELDS
+            kept[name] = {"household": sorted(fields.household), "member": sorted(fields.member)}
+    return kept
+
+
 def _channel_id(topic: str) -> str:
     return topic.replace(".", "_")
 
@@ -60,6 +72,12 @@ def document() -> dict[str, Any]:
             "description": f"{description} Published by: {producers}. Key: the household's id (per-household order).",
             "messages": {},
         }
+    channels[_channel_id(HOUSEHOLDS_TOPIC)]["description"] += (
+        " Version 2 publishes no income and no day's allowance (no consumer reads them) and seals the address for "
+        "the office, its only reader (payload.sealed). Each consumer keeps only the fields it reads: "
+        "x-kept-by-consumer (why: docs/architecture.md, 'What each service keeps of the caseload')."
+    )
+    channels[_channel_id(HOUSEHOLDS_TOPIC)]["x-kept-by-consumer"] = caseload_kept()
     for event in events:
         name = f"{event.TYPE}.v{event.VERSION}"
         messages[name] = {

@@ -111,15 +111,14 @@ class ExtensionSpell(BaseModel):
         return self.first_period <= month_label <= self.last_period
 
 
-class HouseholdSnapshot(IntegrationEvent):
+class HouseholdFacts(IntegrationEvent):
+    """What every version of the household snapshot carries: the facts the bureaus and the office decide on."""
+
     TOPIC: ClassVar[str] = HOUSEHOLDS_TOPIC
 
     division_code: str
-    address: str
     heating: Heating
     housing_area_m2: Decimal
-    monthly_income: MoneyStr
-    monthly_allowance: MoneyStr = Field(description="the allowance on the event's effective date")
     enrolled_on: date
     # Every known change of the allowance from enrolment on (income, members, a new standard),
     # so a bureau can tell any month's allowance without asking the registry.
@@ -131,12 +130,53 @@ class HouseholdSnapshot(IntegrationEvent):
     exit_on: date | None = Field(default=None, description="first day out of dibao, when an exit is set ahead")
 
 
+class HouseholdSnapshot(HouseholdFacts):
+    """Version 1: the facts, the address, the income and the day's allowance (what the registry published until
+    2026-12; still read, from older events on the topic and a replay of them)."""
+
+    address: str
+    monthly_income: MoneyStr
+    monthly_allowance: MoneyStr = Field(description="the allowance on the event's effective date")
+
+
 class HouseholdEnrolled(HouseholdSnapshot):
     TYPE: ClassVar[str] = "HouseholdEnrolled"
 
 
 class HouseholdChanged(HouseholdSnapshot):
     """The household's full state after a change; ``changed`` names what changed."""
+
+    TYPE: ClassVar[str] = "HouseholdChanged"
+
+    effective_on: date
+    changed: list[str]
+
+
+# Version 2 of the household events (2026-12): less personal data on the shared topic. Every consumer of
+# registry.households keeps only the fields it reads (docs/architecture.md, "What each service keeps"). A field
+# no consumer reads is not published: the monthly income (the allowance schedule carries what it decides) and
+# the day's allowance (the schedule tells it for any day). A field only one consumer reads travels sealed for
+# it (shared.sealing): the address, for the office. Still one event per household and change.
+
+
+class _SealedHouseholdFacts(HouseholdFacts):
+    VERSION: ClassVar[int] = 2
+
+    sealed: dict[str, str] = Field(
+        default_factory=dict,
+        description="facts only one reader needs, sealed for it (reader → Fernet token; shared.sealing): "
+        "the address, for the office",
+    )
+
+
+class HouseholdEnrolledFacts(_SealedHouseholdFacts):
+    """``HouseholdEnrolled`` version 2."""
+
+    TYPE: ClassVar[str] = "HouseholdEnrolled"
+
+
+class HouseholdChangedFacts(_SealedHouseholdFacts):
+    """``HouseholdChanged`` version 2: the household's state after a change; ``changed`` names what changed."""
 
     TYPE: ClassVar[str] = "HouseholdChanged"
 
@@ -359,6 +399,8 @@ CATALOG: dict[tuple[str, int], type[IntegrationEvent]] = {
         ApplicationProgressed,
         AppealProgressed,
         ReviewScheduled,
+        HouseholdEnrolledFacts,
+        HouseholdChangedFacts,
     )
 }
 KNOWN_TYPES = frozenset(event_type for event_type, _ in CATALOG)

@@ -286,6 +286,43 @@ def outbox_with_published_state() -> None:
     _create_unpublished_index(op)
 
 
+def caseload_keeps_only(household: frozenset[str], member: frozenset[str], page: int = 2000) -> None:
+    """Upgrade: the caseload copy (``dibao_households.snapshot``, ``dibao_members.data`` and the snapshot's
+    history) keeps only the fields named; the rest of what the registry's events carried is forgotten. The
+    revision names its fields itself (a revision does not change with the code). Downgrade is a no-op: what
+    is gone comes back only by replaying ``registry.households`` under the older code."""
+
+    bind = op.get_bind()
+    history_kept = {"effective_on", *household}
+    for name, key, column, kept in (
+        ("dibao_households", "household_id", "snapshot", household),
+        ("dibao_members", "id", "data", member),
+    ):
+        table = sa.table(name, sa.column(key), sa.column(column, sa.JSON))
+        last: Any = None
+        while True:
+            query = sa.select(table.c[key], table.c[column]).order_by(table.c[key]).limit(page)
+            if last is not None:
+                query = query.where(table.c[key] > last)
+            rows = bind.execute(query).all()
+            if not rows:
+                break
+            last = rows[-1][0]
+            for row_key, data in rows:
+                slim = {field: value for field, value in (data or {}).items() if field in kept}
+                if "history" in (data or {}) and column == "snapshot":
+                    slim["history"] = [
+                        {field: value for field, value in entry.items() if field in history_kept}
+                        for entry in data["history"]
+                    ]
+                if slim != data:
+                    bind.execute(table.update().where(table.c[key] == row_key).values({column: slim}))
+
+
+def caseload_unchanged() -> None:
+    """Downgrade of :func:`caseload_keeps_only`: nothing to undo (a replay restores older copies)."""
+
+
 async def wait_for_database(url: str, seconds: float) -> None:
     """Return once the database accepts a connection; give up after ``seconds`` with the last error."""
 

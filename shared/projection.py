@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Optional
 
+from pydantic import create_model
 from sqlalchemy import JSON, ColumnElement, Date, Index, String, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -21,19 +22,50 @@ from shared.consumer import Handler, Prefetch
 from shared.db import UtcDateTime, new_metadata, new_row, one_of, rows_matched
 from shared.events import (
     HouseholdChanged,
+    HouseholdChangedFacts,
     HouseholdEnrolled,
+    HouseholdEnrolledFacts,
     HouseholdExited,
-    HouseholdSnapshot,
+    HouseholdFacts,
     MemberSnapshot,
     ReceivedEvent,
 )
 from shared.periods import Period
 from shared.platform_models import BigId
+from shared.sealing import open_sealed
 from shared.unit_of_work import Cache, UnitOfWork
 
 
 class BureauBase(DeclarativeBase):
     metadata = new_metadata()
+
+
+@dataclass(frozen=True, slots=True)
+class CaseloadFields:
+    """What one service keeps of the registry's household snapshots: it declares the fields it reads, and its
+    copy holds only those (and what the copy itself needs: ids, division, enrolment, the members' resident IDs).
+
+    ``household`` names keys of the snapshot kept in ``DibaoHousehold.snapshot`` (the history keeps those of
+    :data:`HISTORY_FIELDS` among them); ``member`` names fields of :class:`MemberSnapshot` kept in
+    ``DibaoMember.data``. Reading a member field not kept raises ``AttributeError`` (see ``DibaoMember.member``).
+    """
+
+    household: frozenset[str]
+    member: frozenset[str]
+    # The service whose sealed facts (shared.sealing) this copy opens: its own name, when it has any.
+    sealed_for: str | None = None
+
+    def __post_init__(self) -> None:
+        known = (set(HouseholdChanged.model_fields) | set(HouseholdChangedFacts.model_fields)) - {"members", "sealed"}
+        unknown = (self.household - known) | (self.member - set(MemberSnapshot.model_fields))
+        if unknown:
+            raise ValueError(f"not fields of the household snapshot: {sorted(unknown)}")
+        object.__setattr__(self, "household", self.household | ALWAYS_KEPT)
+        object.__setattr__(self, "member", self.member | {"resident_id"})
+
+
+# What every copy keeps of a household: its id and the facts the copy's own columns and history are made of.
+ALWAYS_KEPT = frozenset({"household_id", "division_code", "enrolled_on"})
 
 
 class DibaoHousehold(BureauBase):
@@ -66,7 +98,10 @@ class DibaoMember(BureauBase):
 
     @property
     def member(self) -> MemberSnapshot:
-        return MemberSnapshot.model_validate(self.data)
+        """The member as this service keeps them (its :class:`CaseloadFields`): a field it does not keep is not
+        set, and reading it raises ``AttributeError`` rather than answering a default."""
+
+        return member_view(self.data)
 
     def eligible_on(self, day: date) -> bool:
         return self.eligible_from <= day and (self.eligible_until is None or day < self.eligible_until)
@@ -121,23 +156,48 @@ class HouseholdDelta:
         return [*self.kept, *self.added]
 
 
-# The facts a bureau's money depends on, kept as a history so that a month is paid with its own facts.
-HISTORY_FIELDS = ("heating", "housing_area_m2", "monthly_income", "division_code")
+# The facts a bureau's money depends on, kept as a history so that a month is paid with its own facts
+# (each service's history keeps those of them it keeps).
+HISTORY_FIELDS = ("heating", "housing_area_m2", "division_code")
+
+# Every field of a member, each optional: a kept subset of them is validated (types, dates) with this.
+_PARTIAL: dict[str, Any] = {
+    name: (Optional[info.annotation], None)  # noqa: UP045 (the annotation is a value here, not a type)
+    for name, info in MemberSnapshot.model_fields.items()
+}
+_PartialMember = create_model("_PartialMember", **_PARTIAL)
+
+
+def member_view(data: dict[str, Any]) -> MemberSnapshot:
+    """A member from the fields a service keeps: those set, the others absent (not defaulted)."""
+
+    if data.keys() >= MemberSnapshot.model_fields.keys():
+        return MemberSnapshot.model_validate(data)
+    values = _PartialMember.model_validate(data)
+    member = MemberSnapshot.model_construct(_fields_set=set(data), **{name: getattr(values, name) for name in data})
+    for name in MemberSnapshot.model_fields.keys() - data.keys():
+        member.__dict__.pop(name, None)  # a default would answer for a fact this service never received
+    return member
 
 
 def _household_data(
-    payload: HouseholdSnapshot, effective_on: date, previous: dict[str, Any] | None = None
+    payload: HouseholdFacts, effective_on: date, fields: CaseloadFields, previous: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The snapshot without members, with ``history``: the facts from each change's effective day on.
+    """The snapshot's kept fields (no members), with ``history``: the kept facts from each change's effective
+    day on.
 
     The registry sends the whole current state; a change effective on a day replaces whatever was known
     from that day on (a retroactive change supersedes the later entries it now covers)."""
 
-    data = payload.model_dump(mode="json", exclude={"members"})
+    data = payload.model_dump(mode="json", include=set(fields.household))
+    if fields.sealed_for is not None and isinstance(payload, (HouseholdEnrolledFacts, HouseholdChangedFacts)):
+        opened = open_sealed(payload.sealed, fields.sealed_for)
+        data.update((name, value) for name, value in opened.items() if name in fields.household)
     history = [
         entry for entry in (previous or {}).get("history", ()) if entry["effective_on"] < effective_on.isoformat()
     ]
-    history.append({"effective_on": effective_on.isoformat(), **{name: data[name] for name in HISTORY_FIELDS}})
+    kept = [name for name in HISTORY_FIELDS if name in data]
+    history.append({"effective_on": effective_on.isoformat(), **{name: data[name] for name in kept}})
     data["history"] = history
     return data
 
@@ -224,7 +284,14 @@ async def prefetch_households(uow: UnitOfWork, household_ids: list[str]) -> None
         cache[household_id] = (households.get(household_id), members[household_id])
 
 
-async def apply_household_event(uow: UnitOfWork, event: ReceivedEvent) -> HouseholdDelta:
+# Every version of each household event (shared.events): version 1 is still read (older events, a replay).
+_ENROLLED = (HouseholdEnrolled, HouseholdEnrolledFacts)
+_CHANGED = (HouseholdChanged, HouseholdChangedFacts)
+
+
+async def apply_household_event(uow: UnitOfWork, event: ReceivedEvent, fields: CaseloadFields) -> HouseholdDelta:
+    """Update the copy from a household event, keeping only ``fields`` (the service's own selection)."""
+
     payload = event.payload
     now = datetime.now(UTC)
     session = uow.session
@@ -247,9 +314,9 @@ async def apply_household_event(uow: UnitOfWork, event: ReceivedEvent) -> Househ
         household.status, household.exited_on, household.updated_at = "exited", payload.exited_on, now
         return HouseholdDelta("exited", household, payload.exited_on, removed=members)
 
-    assert isinstance(payload, (HouseholdEnrolled, HouseholdChanged))
-    effective_on = payload.effective_on if isinstance(payload, HouseholdChanged) else payload.enrolled_on
-    kind = "enrolled" if isinstance(payload, HouseholdEnrolled) else "changed"
+    assert isinstance(payload, (*_ENROLLED, *_CHANGED))
+    effective_on = payload.effective_on if isinstance(payload, _CHANGED) else payload.enrolled_on
+    kind = "enrolled" if isinstance(payload, _ENROLLED) else "changed"
     previous: dict[str, Any] = {}
     if household is None:
         household = new_row(
@@ -259,7 +326,7 @@ async def apply_household_event(uow: UnitOfWork, event: ReceivedEvent) -> Househ
             status="active",
             enrolled_on=payload.enrolled_on,
             exited_on=None,
-            snapshot=_household_data(payload, effective_on),
+            snapshot=_household_data(payload, effective_on, fields),
             updated_at=now,
         )
         uow.add(household)
@@ -268,21 +335,22 @@ async def apply_household_event(uow: UnitOfWork, event: ReceivedEvent) -> Househ
         if household.status == "exited":
             # Facts learnt after an exit was announced (a change before an exit set ahead, an extension that
             # outlives the exit) still count for the money of the months they touch; nothing is granted anew.
-            household.snapshot = _household_data(payload, effective_on, household.snapshot)
+            household.snapshot = _household_data(payload, effective_on, fields, household.snapshot)
             household.updated_at = now
             return HouseholdDelta("ignored", household, effective_on)
         previous = dict(household.snapshot)
-        household.snapshot = _household_data(payload, effective_on, previous)
+        household.snapshot = _household_data(payload, effective_on, fields, previous)
         household.division_code = payload.division_code
         household.updated_at = now
 
     incoming = {member.resident_id: member for member in payload.members}
+    kept_fields = set(fields.member)
     delta = HouseholdDelta(
         kind, household, effective_on, previous=previous, changed=list(getattr(payload, "changed", []))
     )
     for resident_id, row in list(open_rows.items()):
         if resident_id in incoming:
-            row.data = incoming[resident_id].model_dump(mode="json")
+            row.data = incoming[resident_id].model_dump(mode="json", include=kept_fields)
             row.division_code = payload.division_code
             delta.kept.append(row)
         else:
@@ -298,7 +366,7 @@ async def apply_household_event(uow: UnitOfWork, event: ReceivedEvent) -> Househ
                 division_code=payload.division_code,
                 eligible_from=max(effective_on, payload.enrolled_on),
                 eligible_until=None,
-                data=member.model_dump(mode="json"),
+                data=member.model_dump(mode="json", include=kept_fields),
             )
             uow.add(row)
             open_rows[resident_id] = row
@@ -346,11 +414,14 @@ def ineligibility_reason(rows: list[DibaoMember], day: date) -> str:
 HOUSEHOLD_EVENTS = ("HouseholdEnrolled", "HouseholdChanged", "HouseholdExited")
 
 
-def household_handlers(react: Callable[[UnitOfWork, HouseholdDelta], Awaitable[None]]) -> dict[str, Handler]:
-    """Consumer handlers for the registry's household events: update the copy, then let the bureau react."""
+def household_handlers(
+    react: Callable[[UnitOfWork, HouseholdDelta], Awaitable[None]], fields: CaseloadFields
+) -> dict[str, Handler]:
+    """Consumer handlers for the registry's household events: update the copy (keeping ``fields``), then let the
+    bureau react."""
 
     async def handle(uow: UnitOfWork, event: ReceivedEvent) -> None:
-        await react(uow, await apply_household_event(uow, event))
+        await react(uow, await apply_household_event(uow, event, fields))
 
     return {event_type: handle for event_type in HOUSEHOLD_EVENTS}
 

@@ -77,6 +77,9 @@ class ServiceSettings(BaseSettings):
     # Keys the hash that stands for a resident ID in the audit trail of reads (shared.read_audit); the same on
     # every service, at least 32 random characters in production.
     audit_key: str = Field(default="", repr=False)
+    # Fernet keys of the facts the registry seals for the office (shared.sealing), comma-separated, the newest
+    # first; only the registry and the office hold them.
+    seal_keys: str = Field(default="", repr=False)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

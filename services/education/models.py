@@ -13,6 +13,7 @@ from services.education.schemas import LineKind, Organisation
 from shared.db import Money, UtcDateTime, new_metadata
 from shared.events import SchoolStage
 from shared.platform_models import BigId
+from shared.projection import CaseloadFields
 from shared.runs import RunRecord
 
 
@@ -114,3 +115,12 @@ class PartnerAid(Base):
     given_on: Mapped[date] = mapped_column(Date)
     description: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+# What this bureau keeps of the registry's household snapshots (docs/architecture.md, "What each service keeps").
+# Pupils and their programmes: stage, boarding, age and relation (the no-parent flag), a disabled member in
+# the household; the name is the pupil record's. An exit set ahead ends a pupil's time in dibao for the term runs.
+CASELOAD_FIELDS = CaseloadFields(
+    household=frozenset(("exit_on",)),
+    member=frozenset(("name", "birth_date", "relation", "disabled", "school_stage", "boarding")),
+)

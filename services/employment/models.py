@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared.db import Money, UtcDateTime, new_metadata
 from shared.events import EmploymentKind
 from shared.platform_models import BigId
+from shared.projection import CaseloadFields
 
 
 class Base(DeclarativeBase):
@@ -135,3 +136,12 @@ class EmploymentRecord(Base):
     kind: Mapped[EmploymentKind] = mapped_column(String(30))
     employer: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+# What this bureau keeps of the registry's household snapshots (docs/architecture.md, "What each service keeps").
+# The re-employment certificate: working age (birth date, sex), able to work, unemployed and since when;
+# the name is the certificate holder's.
+CASELOAD_FIELDS = CaseloadFields(
+    household=frozenset(()),
+    member=frozenset(("name", "sex", "birth_date", "able_to_work", "employment_status", "unemployed_since")),
+)

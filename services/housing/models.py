@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.housing.schemas import LineKind
 from shared.db import Area, Money, UtcDateTime, new_metadata
 from shared.platform_models import BigId
+from shared.projection import CaseloadFields
 from shared.runs import RunRecord
 
 
@@ -117,3 +118,8 @@ class RentSubsidy(Base):
         UniqueConstraint("household_id", "period", "kind", "run_id"),
         Index("ix_rent_subsidies_period", "period"),
     )
+
+
+# What this bureau keeps of the registry's household snapshots (docs/architecture.md, "What each service keeps").
+# The rent subsidy is decided from the floor area and the number of members (counted, not named).
+CASELOAD_FIELDS = CaseloadFields(household=frozenset(("housing_area_m2",)), member=frozenset(()))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.legal.rules import CaseKind, CaseStatus
 from shared.db import Money, UtcDateTime, new_metadata
 from shared.platform_models import BigId
+from shared.projection import CaseloadFields
 
 
 class Base(DeclarativeBase):
@@ -63,3 +64,8 @@ class CaseTransition(Base):
     lawyer_id: Mapped[int | None] = mapped_column(BigId)
     note: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+# What this bureau keeps of the registry's household snapshots (docs/architecture.md, "What each service keeps").
+# Every member may have legal aid from enrolment until exit: who and when is all this bureau keeps.
+CASELOAD_FIELDS = CaseloadFields(household=frozenset(()), member=frozenset(()))

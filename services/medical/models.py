@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.medical.schemas import ClaimKind
 from shared.db import Money, UtcDateTime, new_metadata
 from shared.platform_models import BigId
+from shared.projection import CaseloadFields
 
 
 class Base(DeclarativeBase):
@@ -90,3 +91,8 @@ class YearlyCapUse(Base):
     resident_id: Mapped[str] = mapped_column(String(18), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     used: Mapped[Decimal] = mapped_column(Money())
+
+
+# What this bureau keeps of the registry's household snapshots (docs/architecture.md, "What each service keeps").
+# Every member is covered from enrolment until exit: who and when is all this bureau keeps.
+CASELOAD_FIELDS = CaseloadFields(household=frozenset(()), member=frozenset(()))

@@ -16,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.office.schemas import DonorKind, GrantStatus
 from shared.db import Money, UtcDateTime, new_metadata
 from shared.platform_models import BigId
+from shared.projection import CaseloadFields
 
 
 class Base(DeclarativeBase):
@@ -160,3 +161,28 @@ class ProcedureReview(Base):
     due_on: Mapped[date] = mapped_column(Date, index=True)
     last_reviewed_on: Mapped[date | None] = mapped_column(Date)
     as_of: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+# What the office keeps of the registry's household snapshots (docs/architecture.md, "What each service keeps").
+# The assessment checks every bureau's decision, so it reads every member fact the bureaus decide on, the heating
+# and the floor area; the dibao column of the one-stop view and the payment-timeliness figures read the allowance
+# schedule and the extensions; the unserved list names the head (masked) and the street of the address, which
+# no bureau reads: the registry seals it for the office (shared.sealing).
+CASELOAD_FIELDS = CaseloadFields(
+    sealed_for="office",
+    household=frozenset({"address", "heating", "housing_area_m2", "allowance_schedule", "extensions"}),
+    member=frozenset(
+        {
+            "name",
+            "sex",
+            "birth_date",
+            "relation",
+            "able_to_work",
+            "employment_status",
+            "unemployed_since",
+            "disabled",
+            "school_stage",
+            "boarding",
+        }
+    ),
+)

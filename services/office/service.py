@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.office import procedure
 from services.office.models import (
+    CASELOAD_FIELDS,
     AssistancePayment,
     AssistanceRecord,
     Donation,
@@ -62,7 +63,7 @@ CIVIL_AFFAIRS = BY_NAME["registry"].bureau
 
 
 async def on_household_event(uow: UnitOfWork, event: ReceivedEvent) -> None:
-    delta = await apply_household_event(uow, event)
+    delta = await apply_household_event(uow, event, CASELOAD_FIELDS)
     if delta.kind == "enrolled" and not delta.previous:  # a household new to the copy: new to the office too
         uow.add(new_row(Enrolment, household_id=event.payload.household_id, recorded_at=event.occurred_at))
 

@@ -56,8 +56,8 @@ from shared.events import (
     AllowanceStep,
     AssistancePaid,
     ExtensionSpell,
-    HouseholdChanged,
-    HouseholdEnrolled,
+    HouseholdChangedFacts,
+    HouseholdEnrolledFacts,
     HouseholdExited,
     MemberEmployed,
     MemberSnapshot,
@@ -74,6 +74,7 @@ from shared.periods import Period, add_months, city_today, month_of, parse_month
 from shared.platform_models import PolicyParameter
 from shared.resident_id import mask_resident_id, parse_resident_id
 from shared.runs import RunTally, finish_run, start_run
+from shared.sealing import seal
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 log = logging.getLogger("services.registry")
@@ -301,7 +302,7 @@ class _Prepared:
     household: dict[str, Any]
     members: list[dict[str, Any]]
     revision: dict[str, Any]
-    event: HouseholdEnrolled
+    event: HouseholdEnrolledFacts
     review: ReviewScheduled
 
 
@@ -336,14 +337,12 @@ def _prepare(body: HouseholdIn, book: ParameterBook, today: date, household_id: 
         "created_at": now,
         "updated_at": now,
     }
-    event = HouseholdEnrolled(
+    event = HouseholdEnrolledFacts(
         household_id=household_id,
         division_code=body.division_code,
-        address=body.address,
+        sealed=seal({"address": body.address}),
         heating=body.heating,
         housing_area_m2=body.housing_area_m2,
-        monthly_income=body.monthly_income,
-        monthly_allowance=allowance_on(schedule, enrolled_on),
         enrolled_on=enrolled_on,
         allowance_schedule=schedule,
         members=[_member_snapshot(row) for row in members],
@@ -675,16 +674,14 @@ def changed_event(
     effective_on: date,
     changed: list[str],
     extensions: Sequence[EmploymentExtension] = (),
-) -> HouseholdChanged:
+) -> HouseholdChangedFacts:
     schedule = schedule_of(household)
-    return HouseholdChanged(
+    return HouseholdChangedFacts(
         household_id=household.id,
         division_code=household.division_code,
-        address=household.address,
+        sealed=seal({"address": household.address}),
         heating=household.heating,
         housing_area_m2=household.housing_area_m2,
-        monthly_income=household.monthly_income,
-        monthly_allowance=allowance_on(schedule, max(effective_on, household.enrolled_on)),
         enrolled_on=household.enrolled_on,
         allowance_schedule=schedule,
         members=[_member_snapshot(member) for member in members],

@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.utilities.schemas import LineKind
 from shared.db import Area, Money, UtcDateTime, new_metadata
 from shared.platform_models import BigId
+from shared.projection import CaseloadFields
 from shared.runs import RunRecord
 
 
@@ -125,3 +126,11 @@ class HeatingBill(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (UniqueConstraint("household_id", "season"), Index("ix_heating_bills_period", "period"))
+
+
+# What this bureau keeps of the registry's household snapshots (docs/architecture.md, "What each service keeps").
+# Heating relief follows the heating type; the +20% supplement is a share of the dibao paid each month
+# (the allowance schedule and any extension) until the exit, one set ahead included. Members are counted, not named.
+CASELOAD_FIELDS = CaseloadFields(
+    household=frozenset(("heating", "allowance_schedule", "extensions", "exit_on")), member=frozenset(())
+)

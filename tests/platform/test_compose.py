@@ -190,6 +190,9 @@ def test_each_service_runs_from_the_one_image_on_its_own_database_after_its_depe
         == f"${{KAFKA_{service.upper()}_PASSWORD:?set KAFKA_{service.upper()}_PASSWORD in .env}}"
     )
     assert env[f"{service.upper()}_KAFKA_CA_FILE"] == "/etc/kafka/tls/ca.pem"
+    # The keys of the address sealed for the office: only the registry (which seals) and the office (which opens).
+    seal_keys = env.get(f"{service.upper()}_SEAL_KEYS")
+    assert seal_keys == ("${SEAL_KEYS:?set SEAL_KEYS in .env}" if service in ("registry", "office") else None)
     assert "kafka-tls:/etc/kafka/tls:ro" in spec["volumes"]
     assert env[f"{service.upper()}_ENVIRONMENT"] == "production"
     assert "ports" not in spec

@@ -124,6 +124,11 @@ def test_each_service_is_a_deployment_probed_on_ready_and_health_with_resources_
     assert url.startswith(f"postgresql+asyncpg://{service}:$({prefix}_DB_PASSWORD)@") and url.endswith(f"/{service}")
     assert env[f"{prefix}_DB_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == f"harbin-db-{service}"
     assert env[f"{prefix}_AUDIT_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "harbin-audit-key"
+    # The keys of the facts sealed for the office: the registry (which seals) and the office (which opens) only.
+    if service in ("registry", "office"):
+        assert env[f"{prefix}_SEAL_KEYS"]["valueFrom"]["secretKeyRef"]["name"] == "harbin-seal-keys"
+    else:
+        assert f"{prefix}_SEAL_KEYS" not in env
     # Kafka as the service's own principal over TLS, the brokers' CA mounted where the setting says.
     assert env[f"{prefix}_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
     assert env[f"{prefix}_KAFKA_USERNAME"]["value"] == service
@@ -166,7 +171,7 @@ def test_no_secret_value_is_rendered_only_references_to_existing_secrets(args):
             continue
         for container in manifest["spec"]["template"]["spec"]["containers"]:
             for entry in container.get("env", []):
-                if re.search(r"PASSWORD|SECRET|AUDIT_KEY", entry["name"]):
+                if re.search(r"PASSWORD|SECRET|AUDIT_KEY|SEAL_KEYS", entry["name"]):
                     assert set(entry) == {"name", "valueFrom"}, entry
                     assert "secretKeyRef" in entry["valueFrom"], entry
 

@@ -107,6 +107,13 @@ Call with (dict "root" $ "service" name "spec" settings).
     secretKeyRef:
       name: {{ $root.Values.auditKeySecret }}
       key: {{ $root.Values.auditKeySecretKey }}
+{{- if has $name (list "registry" "office") }}
+- name: {{ $prefix }}_SEAL_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ $root.Values.sealKeysSecret }}
+      key: {{ $root.Values.sealKeysSecretKey }}
+{{- end }}
 {{- range $key, $value := .spec.env }}
 - name: {{ printf "%s_%s" $prefix (upper $key) }}
   value: {{ $value | quote }}
