@@ -15,7 +15,15 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from shared.events import CATALOG, EventEnvelope, IntegrationEvent
-from shared.services import BY_NAME, EMPLOYMENT_TOPIC, GRANTS_TOPIC, HOUSEHOLDS_TOPIC, NAMES, PROCEDURE_TOPIC
+from shared.services import (
+    BY_NAME,
+    EMPLOYMENT_TOPIC,
+    GRANTS_TOPIC,
+    HOUSEHOLDS_TOPIC,
+    NAMES,
+    NOTICES_TOPIC,
+    PROCEDURE_TOPIC,
+)
 
 REF = "#/components/schemas/{model}"
 
@@ -40,6 +48,12 @@ CHANNELS: dict[str, tuple[str, str]] = {
         "The dibao procedure's progress: where each application and appeal stands after every step, and when each "
         "household's next periodic review falls due (an application's key is its id, which an approved household "
         "keeps). The office counts them per district in its assessment; the bureaus do not read it.",
+    ),
+    NOTICES_TOPIC: (
+        "registry",
+        "The written notices (书面通知) issued to households, keyed by the household: for a postal or SMS service to "
+        "deliver (the PDF is the registry's GET /notices/{notice_id}). No service of this system reads it, so the "
+        "addressee's name, resident ID and address reach no bureau.",
     ),
 }
 

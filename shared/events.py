@@ -24,6 +24,7 @@ from shared.money import MoneyStr
 from shared.services import EMPLOYMENT_TOPIC as EMPLOYMENT_TOPIC
 from shared.services import GRANTS_TOPIC as GRANTS_TOPIC
 from shared.services import HOUSEHOLDS_TOPIC as HOUSEHOLDS_TOPIC
+from shared.services import NOTICES_TOPIC as NOTICES_TOPIC
 from shared.services import PROCEDURE_TOPIC as PROCEDURE_TOPIC
 from shared.services import TOPICS
 
@@ -316,7 +317,8 @@ class NoticeIssued(IntegrationEvent):
     id the household would have had (the application's)."""
 
     TYPE: ClassVar[str] = "NoticeIssued"
-    TOPIC: ClassVar[str] = HOUSEHOLDS_TOPIC
+    # Not registry.households: every bureau reads that, and none needs a notice's addressee or address.
+    TOPIC: ClassVar[str] = NOTICES_TOPIC
 
     notice_id: str
     kind: NoticeKind

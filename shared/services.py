@@ -6,7 +6,7 @@ programme names, the benchmark, the tests — and the shell scripts, through thi
 
     python3 -m shared.services --shell        registry:8001 medical:8002 … office:8008
     python3 -m shared.services --names        registry medical … office
-    python3 -m shared.services --topics       registry.households employment.members assistance.grants registry.procedure
+    python3 -m shared.services --topics       registry.households employment.members assistance.grants registry.procedure registry.notices
     python3 -m shared.services --partitions   6 (KAFKA_PARTITIONS, else DEFAULT_PARTITIONS)
 
 Events flow one way: the registry publishes the caseload, the bureaus grant and publish what they did,
@@ -26,7 +26,10 @@ GRANTS_TOPIC = "assistance.grants"
 # The dibao procedure's progress (applications, reviews, appeals), for the office's assessment: a topic of its own
 # so that the bureaus, who act on the caseload only, do not read it.
 PROCEDURE_TOPIC = "registry.procedure"
-TOPICS = (HOUSEHOLDS_TOPIC, EMPLOYMENT_TOPIC, GRANTS_TOPIC, PROCEDURE_TOPIC)
+# The written notices issued to households (addressee, resident ID, address): for a postal or SMS service alone.
+# None of the services reads it, so no bureau receives a notice's personal data.
+NOTICES_TOPIC = "registry.notices"
+TOPICS = (HOUSEHOLDS_TOPIC, EMPLOYMENT_TOPIC, GRANTS_TOPIC, PROCEDURE_TOPIC, NOTICES_TOPIC)
 
 # Partitions per topic when the topics are created: the most replicas of one service that consume at
 # once (a replica beyond them holds none). Events are keyed by household, so one household's events stay

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.events import EMPLOYMENT_TOPIC, GRANTS_TOPIC, HOUSEHOLDS_TOPIC, PROCEDURE_TOPIC
+from shared.events import EMPLOYMENT_TOPIC, GRANTS_TOPIC, HOUSEHOLDS_TOPIC, NOTICES_TOPIC, PROCEDURE_TOPIC
 from shared.services import GRANTING_SERVICES, NAMES
 from tests.support import system
 
@@ -22,3 +22,4 @@ async def test_each_running_service_reads_only_the_topics_upstream_of_it(kafka, 
     assert [name for name, read in topics.items() if PROCEDURE_TOPIC in read] == ["office"], (
         "the bureaus act on the caseload only"
     )
+    assert not [name for name, read in topics.items() if NOTICES_TOPIC in read], "notices are for the post alone"

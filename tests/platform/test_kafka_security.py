@@ -19,7 +19,7 @@ from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFai
 
 from shared.kafka import KafkaConnection, kafka_is_reachable
 from shared.kafka_security import OPS_PRINCIPAL, setup
-from shared.services import EMPLOYMENT_TOPIC, GRANTS_TOPIC, HOUSEHOLDS_TOPIC, NAMES
+from shared.services import EMPLOYMENT_TOPIC, GRANTS_TOPIC, HOUSEHOLDS_TOPIC, NAMES, NOTICES_TOPIC
 from tests.support import all_found, enrol, eventually, household_body, member, new_prefix, system
 
 pytestmark = pytest.mark.integration
@@ -143,6 +143,8 @@ async def test_a_service_writes_only_its_own_topics_and_reads_only_what_it_consu
         ("registry", EMPLOYMENT_TOPIC, "registry"): "read",
         ("legal", GRANTS_TOPIC, "legal"): "refused",
         ("office", GRANTS_TOPIC, "office"): "read",
+        ("medical", NOTICES_TOPIC, "medical"): "refused",  # a notice's addressee and address are for the post
+        ("office", NOTICES_TOPIC, "office"): "refused",
     }
     for (principal, topic, group), expected in reads.items():
         assert await _read(broker.as_(principal), topic, group) == expected, f"{principal} reading {topic} as {group}"

@@ -70,7 +70,13 @@ def test_scripts_read_the_service_list_from_python():
     topics = subprocess.run(
         [sys.executable, "-m", "shared.services", "--topics"], cwd=ROOT, check=True, capture_output=True, text=True
     ).stdout.split()
-    assert topics == ["registry.households", "employment.members", "assistance.grants", "registry.procedure"]
+    assert topics == [
+        "registry.households",
+        "employment.members",
+        "assistance.grants",
+        "registry.procedure",
+        "registry.notices",
+    ]
     for script in ("services.sh", "kafka.sh", "postgres.sh"):
         text = (ROOT / "scripts" / script).read_text()
         assert "shared.services" in text, script
