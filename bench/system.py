@@ -28,11 +28,20 @@ from shared.services import NAMES as SERVICES
 ROOT = Path(__file__).resolve().parents[1]
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A free port not handed out before in this process: the kernel may give the same free port to two
+    probes in a row, and two services told the same port left one of them answering for both."""
+
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def free_port_pair() -> int:
@@ -199,13 +208,16 @@ class LocalSystem:
         await self.wait_healthy(instance)
 
     async def wait_healthy(self, instance: str, timeout: float = 120, path: str = "/health") -> None:
+        service = self.service_of(instance)
         deadline = asyncio.get_running_loop().time() + timeout
         async with httpx.AsyncClient() as http:
             while True:
                 try:
-                    if (await http.get(f"http://127.0.0.1:{self.ports[instance]}{path}")).status_code == 200:
+                    response = await http.get(f"http://127.0.0.1:{self.ports[instance]}{path}")
+                    # The service itself, not another process on its port.
+                    if response.status_code == 200 and response.json().get("service", service) == service:
                         return
-                except httpx.HTTPError:
+                except (httpx.HTTPError, ValueError):
                     pass
                 if self.processes[instance].returncode is not None:
                     raise RuntimeError(f"{instance} exited; see {self.workdir / 'logs' / instance}.log")
