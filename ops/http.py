@@ -76,7 +76,7 @@ def token_hint(service: str, scopes: str | None = None) -> str:
     state = "is not set" if not os.environ.get(TOKEN_VARIABLE) else "is set, but this token was not accepted"
     return (
         f"harbin-ops sends the token in {TOKEN_VARIABLE}, which {state}; mint one with "
-        f'`python -m shared.auth --agency {agency_for(scopes)} --subject "$USER" --scope "{scopes}"`'
+        f'`python -m shared.auth --agency {agency_for(scopes)} --subject "$(whoami)" --scope "{scopes}"`'
     )
 
 

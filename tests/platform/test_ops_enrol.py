@@ -20,6 +20,7 @@ from ops.cli import CSV_COLUMNS
 from ops.http import SCOPES, token_hint
 from shared import agencies
 from shared.auth import ALL_SCOPES
+from shared.auth import main as auth_main
 from shared.services import NAMES
 from tests.support import bearer, drop_database, migrated_database, new_prefix, person_id, service_app, serving, token
 
@@ -203,6 +204,14 @@ def test_the_token_hint_mints_a_token_the_services_accept(monkeypatch: pytest.Mo
         assert agency is not None and agency.group(1) != agencies.LOCAL, hint
         refused = agencies.refusal(agency.group(1), scopes.split(), {}, production=True, all_scopes=ALL_SCOPES)
         assert refused is None, (scopes, hint, refused)
+
+
+def test_minting_a_token_with_an_empty_subject_is_refused(capsys: pytest.CaptureFixture[str]):
+    # "--subject $USER" with USER unset (a container, a CI job) once printed a token every service refuses.
+    with pytest.raises(SystemExit) as refused:
+        auth_main(["--agency", "civil_affairs", "--subject", "", "--scope", "registry:read"])
+    assert refused.value.code == 2
+    assert "--subject is empty" in capsys.readouterr().err
 
 
 async def test_a_refused_token_says_the_cli_reads_harbin_token(registry, tmp_path: Path):
