@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
+from shared.agencies import EXACT
 from shared.services import PORTS
 from shared.tracing import provider
 
@@ -61,12 +62,21 @@ def _problem(response: httpx.Response) -> tuple[str, str]:
     return str(body.get("code") or ""), str(body.get("detail") or body.get("title") or "")
 
 
+def agency_for(scopes: str) -> str:
+    """The first agency (shared/agencies.py's order: Civil Affairs first) that may hold every one of ``scopes``,
+    so that the command the hint prints mints a token the services accept (Civil Affairs may not hold
+    ``utilities:write``; the Price Bureau may)."""
+
+    wanted = set(scopes.split())
+    return next((name for name, agency in EXACT.items() if wanted <= agency.scopes), "local")
+
+
 def token_hint(service: str, scopes: str | None = None) -> str:
     scopes = scopes or SCOPES.get(service, f"{service}:read")
     state = "is not set" if not os.environ.get(TOKEN_VARIABLE) else "is set, but this token was not accepted"
     return (
         f"harbin-ops sends the token in {TOKEN_VARIABLE}, which {state}; mint one with "
-        f'`python -m shared.auth --agency civil_affairs --subject "$USER" --scope "{scopes}"`'
+        f'`python -m shared.auth --agency {agency_for(scopes)} --subject "$(whoami)" --scope "{scopes}"`'
     )
 
 

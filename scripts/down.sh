@@ -13,4 +13,7 @@ for entry in $SERVICES; do
   fi
   rm -f "$pid_file"
 done
-scripts/kafka.sh stop
+# The broker up.sh started, on the port it recorded (KAFKA_PORT overrides).
+if [ -z "${KAFKA_PORT:-}" ] && [ -f .run/kafka.port ]; then KAFKA_PORT=$(cat .run/kafka.port); fi
+KAFKA_PORT=${KAFKA_PORT:-9092} scripts/kafka.sh stop
+rm -f .run/kafka.port

@@ -16,6 +16,7 @@ scripts/browser.sh   # Debian's chromium and a CJK font, for the assessment page
 scripts/openapi-client.sh >/dev/null   # the client generator of the contract test, in its own virtualenv
 scripts/deploy-tools.sh >/dev/null   # Helm (built once, then cached), for the chart's test
 
-export TEST_KAFKA_BOOTSTRAP=${TEST_KAFKA_BOOTSTRAP:-127.0.0.1:9092}
-export TEST_PG_HOST=${TEST_PG_HOST:-127.0.0.1} TEST_PG_PORT=${TEST_PG_PORT:-5432}
+# The broker and the server started above: KAFKA_PORT and PG_PORT move them (scripts/kafka.sh, postgres.sh).
+export TEST_KAFKA_BOOTSTRAP=${TEST_KAFKA_BOOTSTRAP:-127.0.0.1:${KAFKA_PORT:-9092}}
+export TEST_PG_HOST=${TEST_PG_HOST:-127.0.0.1} TEST_PG_PORT=${TEST_PG_PORT:-${PG_PORT:-5432}}
 exec python -m pytest "$@"

@@ -360,6 +360,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not args.agency:
         parser.error("--agency is required (or --local)")
+    if not args.subject.strip():
+        # As the services would refuse it (invalid_token): e.g. --subject "$USER" where USER is not set.
+        parser.error("--subject is empty: name who is calling (the audit trail records it)")
     identity = {"hospital_id": args.hospital_id, "school_id": args.school_id}
     refused = agencies.refusal(
         args.agency,

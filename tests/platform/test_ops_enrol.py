@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import os
+import re
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -16,6 +17,11 @@ from openpyxl import Workbook
 
 from ops.caseload import LABELS
 from ops.cli import CSV_COLUMNS
+from ops.http import SCOPES, token_hint
+from shared import agencies
+from shared.auth import ALL_SCOPES
+from shared.auth import main as auth_main
+from shared.services import NAMES
 from tests.support import bearer, drop_database, migrated_database, new_prefix, person_id, service_app, serving, token
 
 pytestmark = pytest.mark.integration
@@ -185,6 +191,27 @@ async def test_an_unreachable_registry_is_said_in_one_line(tmp_path: Path):
     assert code == 4, output
     assert "cannot reach http://127.0.0.1:1/" in output and "Traceback" not in output
     assert len(output.strip().splitlines()) <= 2, output
+
+
+def test_the_token_hint_mints_a_token_the_services_accept(monkeypatch: pytest.MonkeyPatch):
+    # The hint once named civil_affairs for every command, and Civil Affairs may not hold utilities:write,
+    # housing:write, education:write or a bureau's admin scope: the printed command was refused.
+    monkeypatch.delenv("HARBIN_TOKEN", raising=False)
+    wanted = {*SCOPES.values(), "registry:read", *(f"{name}:admin" for name in NAMES)}
+    for scopes in sorted(wanted):
+        hint = token_hint("registry", scopes)
+        agency = re.search(r"--agency (\S+)", hint)
+        assert agency is not None and agency.group(1) != agencies.LOCAL, hint
+        refused = agencies.refusal(agency.group(1), scopes.split(), {}, production=True, all_scopes=ALL_SCOPES)
+        assert refused is None, (scopes, hint, refused)
+
+
+def test_minting_a_token_with_an_empty_subject_is_refused(capsys: pytest.CaptureFixture[str]):
+    # "--subject $USER" with USER unset (a container, a CI job) once printed a token every service refuses.
+    with pytest.raises(SystemExit) as refused:
+        auth_main(["--agency", "civil_affairs", "--subject", "", "--scope", "registry:read"])
+    assert refused.value.code == 2
+    assert "--subject is empty" in capsys.readouterr().err
 
 
 async def test_a_refused_token_says_the_cli_reads_harbin_token(registry, tmp_path: Path):

@@ -46,3 +46,20 @@ def test_the_readme_links_the_policy_the_architecture_the_api_guide_and_the_even
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name in ("docs/policy.md", "docs/architecture.md", "docs/api.md", "docs/asyncapi.json"):
         assert f"]({name})" in readme, name
+
+
+def test_every_token_the_documents_mint_names_an_agency_that_may_hold_its_scopes():
+    # The README once told the ops team to mint civil_affairs tokens for the bureaus' runs (utilities:write,
+    # …): shared.auth refuses those, so a newcomer following the text was stopped at the first step.
+    from shared import agencies
+
+    minted = []
+    for document in DOCUMENTS:
+        text = document.read_text(encoding="utf-8").replace("\\\n", " ")
+        minted += re.findall(r"--agency ([a-z][a-z_0-9]*)(?:(?!--agency)[^\n`|])*?--scope (\"[^\"]*\"|[a-z_:]+)", text)
+    assert len(minted) >= 5, minted
+    for agency, scopes in minted:
+        found = agencies.find(agency)
+        assert found is not None, agency
+        beyond = set(scopes.strip('"').split()) - found[0].scopes
+        assert beyond == set(), (agency, scopes)
