@@ -300,7 +300,17 @@ def show_run(what: str, result: dict[str, Any], out: Console) -> None:
     figures.add_row("households transferred to 实发户数", str(sum(d["households"] for d in divisions)))
     figures.add_row("transferred 实发金额", _money(transferred))
     for key, value in result.items():
-        if key in ("period", "term", "dry_run", "by_division", "left_out", "left_out_count", "payees"):
+        # The transfer is shown once, as the sum of the divisions above (a term run also answers it as a field).
+        if key in (
+            "period",
+            "term",
+            "dry_run",
+            "by_division",
+            "left_out",
+            "left_out_count",
+            "payees",
+            "transferred_amount",
+        ):
             continue
         figures.add_row(RUN_FIELDS.get(key, key), _money(value) if isinstance(value, str) else str(value))
     out.print(figures)
@@ -548,6 +558,12 @@ def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
 
 
+def _count(value: float | None) -> str:
+    """A count (events behind, rows waiting, dead letters): the metrics give floats, the operator reads whole numbers."""
+
+    return "—" if value is None else f"{value:.0f}"
+
+
 @dataclass
 class ServiceState:
     """One service as ``status`` sees it: its readiness, and what its metrics say is still to do."""
@@ -617,8 +633,8 @@ def status(
         ready = state.ready or {}
         typer.echo(
             f"{state.name:<11} {ready.get('status', 'down'):<10} {ready.get('consumer', '—'):<9} "
-            f"{ready.get('relay', '—'):<9} {_num(state.lag):>8} {_num(state.backlog):>8} {_num(state.oldest):>9} "
-            f"{_num(state.dead_lettered):>6}" + (f"  {state.error}" if state.error else "")
+            f"{ready.get('relay', '—'):<9} {_count(state.lag):>8} {_count(state.backlog):>8} {_num(state.oldest):>9} "
+            f"{_count(state.dead_lettered):>6}" + (f"  {state.error}" if state.error else "")
         )
         if state.ready is not None and state.ready.get("status") != "ready":
             typer.echo(f"{'':<11} database={ready.get('database')} kafka={ready.get('kafka')}")

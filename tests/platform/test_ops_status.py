@@ -43,7 +43,7 @@ async def test_status_shows_lag_and_outbox_and_says_plainly_who_is_down_or_behin
             code, output = await _status(env, "legal", "medical")
             assert code == 1, output
             legal_line = next(line for line in output.splitlines() if line.startswith("legal "))
-            assert legal_line.split()[1:7] == ["ready", "running", "running", "0.0", "0.0", "0.0"], output
+            assert legal_line.split()[1:7] == ["ready", "running", "running", "0", "0", "0.0"], output
             assert next(line for line in output.splitlines() if line.startswith("medical ")).split()[1] == "down"
             assert "not ready: medical" in output
 
