@@ -10,6 +10,7 @@ from datetime import date
 import httpx
 import jwt
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import text
 
 from shared.auth import DEVELOPMENT_SECRET, PUBLIC_PATHS, api_routes, mint
@@ -156,6 +157,7 @@ def test_production_starts_with_a_real_secret():
         environment="production",
         jwt_secret="x" * 48,
         audit_key="k" * 40,
+        seal_keys=Fernet.generate_key().decode(),  # the registry seals the office's facts with its own key
     )
     assert app.state.auth.secret == "x" * 48
 
