@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -129,6 +130,23 @@ async def test_standard_changed_while_an_enrolment_is_in_flight_reaches_that_hou
         ("2026-01-01", "200.00"),
         ("2026-03-01", "230.00"),
     ]
+
+
+async def test_a_run_cut_into_batches_by_months_settles_exactly_what_one_batch_would(registry):
+    """The first run after a migration settles years per household: its batches end at a number of household-months
+    (memory), and every household is still settled once, in full."""
+
+    households = [await enrol(registry, household_body(income="0.00", enrolled_on=date(2026, 1, 1))) for _ in range(3)]
+    units = registry.app.state.platform.units
+    async with units.begin(actor=Actor("civil-affairs", "clerk", "test")) as uow:
+        # Six months a household, four a batch: each batch takes one household (a batch takes at least one).
+        run = await service.run_payments(units, uow, "2026-06", months_per_batch=4)
+        await uow.commit()
+    assert (run.households_paid, run.total_amount) == (3, Decimal("3600.00"))
+    for household in households:
+        assert month_sums(await ledger(registry, household["id"])) == {f"2026-0{m}": "200.00" for m in range(1, 7)}
+    again = (await registry.post("/payment-runs", json={"period": "2026-06"})).json()
+    assert (again["households_paid"], again["total_amount"]) == (0, "0.00")
 
 
 async def test_run_for_a_month_not_begun_is_refused_and_this_month_is_paid(registry):

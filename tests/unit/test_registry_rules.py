@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 
 from services.registry import rules
+from services.registry.service import _Account, within_months
 from shared.allowance import allowance_for_month, dibao_due
 from shared.events import AllowanceStep, ExtensionSpell
 from shared.ledger import balance_owed, settle
@@ -154,3 +155,17 @@ def test_settlement_looks_at_the_months_after_the_last_settled_one_only():
         m.label for m in rules.months_to_settle(date(2026, 1, 10), through, parse_month("2026-05"), after="2026-03")
     ] == ["2026-04", "2026-05"]
     assert rules.months_to_settle(date(2026, 1, 10), through, None, after="2026-06") == []
+
+
+def _account(name: str, enrolled_on: date, settled_through: str | None = None) -> _Account:
+    settled = 1 if settled_through else 0
+    return _Account(name, "230102", enrolled_on, None, [], 1, settled, settled_through, settled)
+
+
+def test_a_payment_batch_ends_at_its_budget_of_household_months_and_takes_at_least_one():
+    june = parse_month("2026-06")
+    monthly = [_account(f"m{i}", date(2024, 1, 1), settled_through="2026-05") for i in range(5)]
+    assert [a.id for a in within_months(monthly, june, budget=5)] == ["m0", "m1", "m2", "m3", "m4"]
+    history = [_account(f"h{i}", date(2026, 1, 15)) for i in range(5)]  # six months each, from January
+    assert [a.id for a in within_months(history, june, budget=13)] == ["h0", "h1"]
+    assert [a.id for a in within_months(history, june, budget=1)] == ["h0"]
