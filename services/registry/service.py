@@ -73,7 +73,7 @@ from shared.parameters import CITY_WIDE, MissingParameter, ParameterBook, change
 from shared.periods import Period, add_months, city_today, month_of, parse_month, refuse_future
 from shared.platform_models import PolicyParameter
 from shared.resident_id import mask_resident_id, parse_resident_id
-from shared.runs import RunTally, finish_run, start_run
+from shared.runs import MONTHS_PER_BATCH, RunTally, finish_run, months_from, start_run, within_budget
 from shared.sealing import seal
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
@@ -980,27 +980,16 @@ class _Account:
 _ACCOUNT_COLUMNS = [Household.__table__.c[name] for name in _Account.__slots__]
 
 
-# A batch holds its ledger lines, their events and their outbox rows until it commits. A monthly run settles
-# a month or two per household; the first run after a caseload is migrated settles years per household, and
-# 2,000 households of it held the registry at 277 MB. So a batch also ends at this many household-months.
-MONTHS_PER_BATCH = 12_000
-
-
 def within_months(accounts: Sequence[_Account], through: Period, budget: int = MONTHS_PER_BATCH) -> list[_Account]:
     """The first of ``accounts`` whose months to settle through ``through`` fit in ``budget`` (at least one)."""
 
-    end = through.start.year * 12 + through.start.month
-    taken: list[_Account] = []
-    months = 0
-    for account in accounts:
+    def months(account: _Account) -> int:
         after = account.settled_before
-        first = parse_month(after).start if after else account.enrolled_on
-        span = max(1, end - (first.year * 12 + first.month) + (0 if after else 1))
-        if taken and months + span > budget:
-            break
-        taken.append(account)
-        months += span
-    return taken
+        if after:
+            return months_from(parse_month(after).start, through.start, inclusive=False)
+        return months_from(account.enrolled_on, through.start, inclusive=True)
+
+    return within_budget(accounts, months, budget)
 
 
 async def run_payments(

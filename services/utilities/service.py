@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -66,7 +66,7 @@ from shared.projection import (
     open_members,
     prefetch_all,
 )
-from shared.runs import RunTally, finish_run, start_run
+from shared.runs import MONTHS_PER_BATCH, RunTally, finish_run, months_from, start_run, within_budget
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 WATER = "water_discount"
@@ -410,6 +410,21 @@ async def _ledgers(session: AsyncSession, whole: list[str], after: dict[str, str
     return lines
 
 
+def _months_to_settle(household: DibaoHousehold, account: SupplementAccount, stamp: str, month: Period) -> int:
+    """How many months a run through ``month`` settles for the household: all since enrolment when its facts or
+    the parameters changed since its account was settled, else those after the account's last."""
+
+    if account.stamp != stamp or account.settled_through is None:
+        return months_from(household.enrolled_on, month.start, inclusive=True)
+    if account.settled_through < month.label:
+        return months_from(parse_month(account.settled_through).start, month.start, inclusive=False)
+    return 0
+
+
+def _cost_in(months: dict[str, int]) -> Callable[[DibaoHousehold], int]:
+    return lambda household: months[household.household_id]
+
+
 async def run_supplements(
     units: UnitsOfWork,
     uow: UnitOfWork,
@@ -417,6 +432,7 @@ async def run_supplements(
     batch_size: int = 2000,
     today: date | None = None,
     dry_run: bool = False,
+    months_per_batch: int = MONTHS_PER_BATCH,
 ) -> SupplementRunOut:
     """Settle every household's supplement for each month from its enrolment through ``period``.
 
@@ -454,13 +470,21 @@ async def run_supplements(
             ).all()
             if not households:
                 break
-            last_key = households[-1].household_id
             accounts = await _lock_accounts(session, [household.household_id for household in households])
             parameters = _Parameters(await ParameterBook.of(batch, SPECS))
             stamps = {
                 household.household_id: f"{household.updated_at.isoformat()}|{parameters.fingerprint}"
                 for household in households
             }
+            # The rest of what was read (and locked) is read again by the next batch.
+            to_settle = {
+                household.household_id: _months_to_settle(
+                    household, accounts[household.household_id], stamps[household.household_id], month
+                )
+                for household in households
+            }
+            households = within_budget(households, _cost_in(to_settle), months_per_batch)
+            last_key = households[-1].household_id
             whole: list[str] = []
             after: dict[str, str] = {}
             for household in households:

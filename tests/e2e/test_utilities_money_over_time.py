@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from services.utilities import service as utilities_service
+from shared.audit import Actor
 from shared.events import (
     AllowanceStep,
     ExtensionSpell,
@@ -440,3 +442,28 @@ async def test_central_heating_bill_is_reduced_once_per_season_for_a_dibao_house
         report = (await utilities.get("/reports", params={"period": "2025"})).json()
         row = next(d for d in report["divisions"] if d["division_code"] == "230102")
         assert (row["heating_bills"], row["heating_fee_reduction"]) == (2, "1020.00")
+
+
+async def test_a_run_cut_into_batches_by_months_pays_every_household_each_month_once(kafka, postgres):
+    """The first run after a migration settles months since enrolment for everyone: its batches end at a number
+    of household-months (memory), and every household's months are still paid once, in full."""
+
+    prefix = new_prefix()
+    households = [f"hh-months-{n}" for n in range(5)]
+    async with system("utilities", prefix=prefix) as s:
+        utilities = s["utilities"]
+        await publish(prefix, *(snapshot(household_id) for household_id in households))
+
+        async def all_known() -> bool:
+            return all([await view_of(utilities, household_id) for household_id in households])
+
+        await eventually(all_known)
+        units = utilities.app.state.platform.units
+        async with units.begin(actor=Actor("utilities", "clerk", "test")) as uow:
+            # November to February, four months a household, three a batch: one household a batch.
+            run = await utilities_service.run_supplements(units, uow, "2026-02", months_per_batch=3)
+            await uow.commit()
+        assert (run.households_paid, run.total_amount) == (5, Decimal("1200.00"))
+        for household_id in households:
+            lines = [(period, kind, amount) for period, kind, amount, _, _ in await lines_of(utilities, household_id)]
+            assert lines == [(m, "supplement", "60.00") for m in ("2025-11", "2025-12", "2026-01", "2026-02")]
